@@ -1,0 +1,189 @@
+package beamtranslate
+
+import (
+	"context"
+	"fmt"
+	"reflect"
+	"strconv"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph/mtime"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/log"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
+
+	"github.com/streams-dev/streams/dsl"
+	"github.com/streams-dev/streams/io/kafka"
+)
+
+// Beam requires every DoFn, emitter and element type to be registered
+// before beam.Init, in every process that may run them; init is the one
+// place where that is certain to happen. This is the only init with side
+// effects in the package.
+func init() {
+	register.DoFn3x0[beam.EventTime, kafka.Record, func(beam.EventTime, element)](&fromRecordFn{})
+	register.DoFn4x0[beam.EventTime, element, func(beam.EventTime, element), func(invalid)](&stepFn{})
+	register.DoFn3x0[beam.EventTime, element, func(kafka.Record)](&toRecordFn{})
+	register.DoFn2x0[context.Context, element](&devNullFn{})
+	register.DoFn2x0[invalid, func(kafka.Record)](&dlqRecordFn{})
+	register.DoFn2x0[context.Context, invalid](&logInvalidFn{})
+	register.Emitter2[beam.EventTime, element]()
+	register.Emitter1[invalid]()
+	register.Emitter1[kafka.Record]()
+	beam.RegisterCoder(reflect.TypeFor[element](), encodeElement, decodeElement)
+	beam.RegisterCoder(reflect.TypeFor[invalid](), encodeInvalid, decodeInvalid)
+}
+
+// Headers added to a record sent to the dead-letter queue. The record
+// keeps the source record's key, value and headers.
+const (
+	HeaderDLQStep      = "streams.dlq.step"      // the step that rejected the message
+	HeaderDLQError     = "streams.dlq.error"     // why
+	HeaderDLQTopic     = "streams.dlq.topic"     // the source record's topic
+	HeaderDLQPartition = "streams.dlq.partition" // its partition, decimal
+	HeaderDLQOffset    = "streams.dlq.offset"    // its offset, decimal
+)
+
+func dslHeaders(hs []kafka.Header) []dsl.Header {
+	if len(hs) == 0 {
+		return nil
+	}
+	out := make([]dsl.Header, len(hs))
+	for i, h := range hs {
+		out[i] = dsl.Header{Key: h.Key, Value: h.Value}
+	}
+	return out
+}
+
+func kafkaHeaders(hs []dsl.Header, extra int) []kafka.Header {
+	if len(hs)+extra == 0 {
+		return nil
+	}
+	out := make([]kafka.Header, len(hs), len(hs)+extra)
+	for i, h := range hs {
+		out[i] = kafka.Header{Key: h.Key, Value: h.Value}
+	}
+	return out
+}
+
+// fromRecordFn turns a source record into a message.
+type fromRecordFn struct{}
+
+func (fn *fromRecordFn) ProcessElement(ts beam.EventTime, r kafka.Record, emit func(beam.EventTime, element)) {
+	hs := dslHeaders(r.Headers)
+	emit(ts, element{
+		Payload: r.Value,
+		Key:     r.Key,
+		Headers: hs,
+		Origin: origin{
+			Topic: r.Topic, Partition: r.Partition, Offset: r.Offset,
+			Key: r.Key, Value: r.Value, Headers: hs,
+		},
+	})
+}
+
+// stepFn runs one DSL transform step, found by name.
+type stepFn struct {
+	Pipeline string
+	Step     string
+	// Routed is set on a branch's first step under a Router: it keeps only
+	// the messages the router sent to it.
+	Routed bool
+
+	node *dsl.Node
+}
+
+func (fn *stepFn) Setup() error {
+	n, err := lookup(fn.Pipeline, fn.Step)
+	fn.node = n
+	return err
+}
+
+func (fn *stepFn) ProcessElement(ts beam.EventTime, e element, emit func(beam.EventTime, element), bad func(invalid)) {
+	if fn.Routed {
+		if e.Branch != fn.Step {
+			return
+		}
+		e.Branch = ""
+	}
+	in := dsl.Any{Payload: e.Payload, Key: e.Key, Headers: e.Headers, Timestamp: ts.ToTime()}
+	var err error
+	if fn.node.Kind() == dsl.KindRouter {
+		var branch string
+		if branch, err = fn.node.Route(in); err == nil {
+			e.Branch = branch
+			emit(ts, e)
+			return
+		}
+	} else {
+		err = fn.node.Process(in, func(out dsl.Any) {
+			t := ts
+			if !out.Timestamp.Equal(in.Timestamp) {
+				t = mtime.FromTime(out.Timestamp)
+			}
+			emit(t, element{Payload: out.Payload, Key: out.Key, Headers: out.Headers, Origin: e.Origin})
+		})
+	}
+	if err != nil {
+		bad(invalid{Step: fn.Step, Error: err.Error(), Origin: e.Origin})
+	}
+}
+
+// toRecordFn turns a message into a record for a Kafka sink.
+type toRecordFn struct {
+	Step string
+}
+
+func (fn *toRecordFn) ProcessElement(ts beam.EventTime, e element, emit func(kafka.Record)) {
+	v, ok := e.Payload.([]byte)
+	if !ok && e.Payload != nil {
+		// The DSL's types make this unreachable; say so loudly if not.
+		panic(fmt.Sprintf("beamtranslate: sink %s got a %T payload, want []byte", fn.Step, e.Payload))
+	}
+	emit(kafka.Record{Key: e.Key, Value: v, Headers: kafkaHeaders(e.Headers, 0), Timestamp: ts.ToTime()})
+}
+
+// devNullFn discards messages, counting them.
+type devNullFn struct {
+	discarded beam.Counter
+}
+
+func (fn *devNullFn) Setup() {
+	fn.discarded = beam.NewCounter("streams", "devnull_messages")
+}
+
+func (fn *devNullFn) ProcessElement(ctx context.Context, _ element) {
+	fn.discarded.Inc(ctx, 1)
+}
+
+// dlqRecordFn turns a rejected message back into its source record, with
+// headers that say who rejected it and why.
+type dlqRecordFn struct{}
+
+func (fn *dlqRecordFn) ProcessElement(v invalid, emit func(kafka.Record)) {
+	o := v.Origin
+	hs := kafkaHeaders(o.Headers, 5)
+	hs = append(hs,
+		kafka.Header{Key: HeaderDLQStep, Value: []byte(v.Step)},
+		kafka.Header{Key: HeaderDLQError, Value: []byte(v.Error)},
+		kafka.Header{Key: HeaderDLQTopic, Value: []byte(o.Topic)},
+		kafka.Header{Key: HeaderDLQPartition, Value: []byte(strconv.Itoa(int(o.Partition)))},
+		kafka.Header{Key: HeaderDLQOffset, Value: []byte(strconv.FormatInt(o.Offset, 10))},
+	)
+	emit(kafka.Record{Key: o.Key, Value: o.Value, Headers: hs})
+}
+
+// logInvalidFn logs and counts rejected messages when no dead-letter
+// queue is configured.
+type logInvalidFn struct {
+	rejected beam.Counter
+}
+
+func (fn *logInvalidFn) Setup() {
+	fn.rejected = beam.NewCounter("streams", "invalid_messages")
+}
+
+func (fn *logInvalidFn) ProcessElement(ctx context.Context, v invalid) {
+	fn.rejected.Inc(ctx, 1)
+	log.Warnf(ctx, "invalid message skipped (no dlq configured): step=%s topic=%s partition=%d offset=%d error=%s",
+		v.Step, v.Origin.Topic, v.Origin.Partition, v.Origin.Offset, v.Error)
+}

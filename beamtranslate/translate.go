@@ -1,0 +1,204 @@
+// Package beamtranslate turns a DSL pipeline into an Apache Beam pipeline.
+//
+// # Translation
+//
+// Every DSL step becomes a Beam transform scoped by the step's name: the
+// source a [kafka.Read] followed by a DoFn that turns records into
+// messages, each transform step one ParDo, each Kafka sink a [kafka.Write].
+// A step that rejects a message sends it to a second output; the rejected
+// messages of all steps are flattened and written to the source's
+// dead-letter topic (with headers naming the step, the cause and the
+// original topic, partition and offset), or logged and counted when no
+// dead-letter queue is configured.
+//
+// # Functions travel by name
+//
+// A Go binary cannot ship closures to Beam workers. The DoFns here are a
+// fixed set of registered structs that carry the pipeline id and the step
+// name as exported fields; they find the step's function in a table that
+// [Register] fills. A worker process runs the same main, which defines the
+// same pipeline and registers it before beam.Init, so the table is the
+// same there.
+//
+// This package is the only place that maps DSL steps to Beam transforms.
+package beamtranslate
+
+import (
+	"fmt"
+	"sync"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+
+	"github.com/streams-dev/streams/dsl"
+	"github.com/streams-dev/streams/io/kafka"
+)
+
+// SourceBinding says where the source step reads.
+type SourceBinding struct {
+	Client      kafka.ClientConfig
+	Topic       string
+	Group       string
+	StartOffset string // earliest, latest or error
+	// DLQ, when set, receives every message a step rejects.
+	DLQ *DLQBinding
+}
+
+// DLQBinding is a dead-letter topic.
+type DLQBinding struct {
+	Client kafka.ClientConfig
+	Topic  string
+}
+
+// SinkBinding says where a Kafka sink step writes.
+type SinkBinding struct {
+	Client kafka.ClientConfig
+	Topic  string
+}
+
+// Bindings are the deployment's answers for one pipeline: where its source
+// and sinks are. The runner makes them from the deployment config.
+type Bindings struct {
+	Source SourceBinding
+	Sinks  map[string]SinkBinding // by sink step name; Kafka sinks only
+}
+
+// DefaultID is the pipeline id used when none is given: a program that
+// runs one pipeline needs no other.
+const DefaultID = "default"
+
+var graphs sync.Map // id -> *dsl.Graph
+
+// Register makes g's step functions findable by the DoFns of pipelines
+// translated with id. Translate calls it; a program must call it (or
+// Translate) before beam.Init, so that worker processes, which stop in
+// beam.Init, have the table too. Registering another graph under the same
+// id replaces the first.
+func Register(id string, g *dsl.Graph) {
+	graphs.Store(id, g)
+	for _, n := range g.Nodes() {
+		registerPayloadType(n.InType())
+		registerPayloadType(n.OutType())
+	}
+}
+
+func lookup(id, step string) (*dsl.Node, error) {
+	v, ok := graphs.Load(id)
+	if !ok {
+		return nil, fmt.Errorf("beamtranslate: no pipeline %q is registered in this process; define the pipeline and call beamtranslate.Register before beam.Init", id)
+	}
+	n := v.(*dsl.Graph).Node(step)
+	if n == nil {
+		return nil, fmt.Errorf("beamtranslate: pipeline %q has no step %q", id, step)
+	}
+	return n, nil
+}
+
+// Translate builds the Beam pipeline for g with bindings b, registering g
+// under id ("" means DefaultID).
+func Translate(id string, g *dsl.Graph, b Bindings) (*beam.Pipeline, error) {
+	if id == "" {
+		id = DefaultID
+	}
+	Register(id, g)
+	p, s := beam.NewPipelineWithRoot()
+	t := &translator{id: id, g: g, b: b, s: s}
+	if err := t.source(); err != nil {
+		return nil, err
+	}
+	if err := t.invalids(); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+type translator struct {
+	id  string
+	g   *dsl.Graph
+	b   Bindings
+	s   beam.Scope
+	bad []beam.PCollection
+}
+
+func (t *translator) source() error {
+	src := t.g.Source()
+	sb := t.b.Source
+	s := t.s.Scope(src.Name())
+	recs, err := kafka.TryRead(s, kafka.ReadConfig{
+		Client:      sb.Client,
+		Topics:      []string{sb.Topic},
+		Group:       sb.Group,
+		StartOffset: sb.StartOffset,
+	})
+	if err != nil {
+		return fmt.Errorf("beamtranslate: source %s: %w", src.Name(), err)
+	}
+	msgs := beam.ParDo(s, &fromRecordFn{}, recs)
+	return t.children(src, msgs)
+}
+
+func (t *translator) children(n *dsl.Node, col beam.PCollection) error {
+	for _, name := range n.Outputs() {
+		if err := t.step(t.g.Node(name), col); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (t *translator) step(n *dsl.Node, in beam.PCollection) error {
+	s := t.s.Scope(n.Name())
+	if n.Kind() == dsl.KindSink {
+		return t.sink(s, n, in)
+	}
+	fn := &stepFn{Pipeline: t.id, Step: n.Name()}
+	if n.Kind() == dsl.KindBranch {
+		if parent := t.g.Node(n.Inputs()[0]); parent.Kind() == dsl.KindRouter {
+			fn.Routed = true
+		}
+	}
+	out, bad := beam.ParDo2(s, fn, in)
+	t.bad = append(t.bad, bad)
+	return t.children(n, out)
+}
+
+func (t *translator) sink(s beam.Scope, n *dsl.Node, in beam.PCollection) error {
+	switch n.SinkKind() {
+	case dsl.SinkDevNull:
+		beam.ParDo0(s, &devNullFn{}, in)
+		return nil
+	case dsl.SinkStream:
+		sb, ok := t.b.Sinks[n.Name()]
+		if !ok {
+			return fmt.Errorf("beamtranslate: sink %s has no binding", n.Name())
+		}
+		recs := beam.ParDo(s, &toRecordFn{Step: n.Name()}, in)
+		if err := kafka.TryWrite(s, kafka.WriteConfig{Client: sb.Client, Topic: sb.Topic}, recs); err != nil {
+			return fmt.Errorf("beamtranslate: sink %s: %w", n.Name(), err)
+		}
+		return nil
+	}
+	return fmt.Errorf("beamtranslate: sink %s: unknown sink kind %v", n.Name(), n.SinkKind())
+}
+
+// invalids sends every rejected message to the dead-letter topic, or logs
+// and counts it.
+func (t *translator) invalids() error {
+	if len(t.bad) == 0 {
+		return nil
+	}
+	s := t.s.Scope("invalid-messages")
+	all := t.bad[0]
+	if len(t.bad) > 1 {
+		all = beam.Flatten(s, t.bad...)
+	}
+	dlq := t.b.Source.DLQ
+	if dlq == nil {
+		beam.ParDo0(s, &logInvalidFn{}, all)
+		return nil
+	}
+	recs := beam.ParDo(s, &dlqRecordFn{}, all)
+	if err := kafka.TryWrite(s, kafka.WriteConfig{Client: dlq.Client, Topic: dlq.Topic}, recs); err != nil {
+		return fmt.Errorf("beamtranslate: dead-letter queue: %w", err)
+	}
+	return nil
+}

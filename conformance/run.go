@@ -1,0 +1,286 @@
+package conformance
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"regexp"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"gopkg.in/yaml.v3"
+
+	"github.com/streams-dev/streams/config"
+	"github.com/streams-dev/streams/devbroker"
+	"github.com/streams-dev/streams/dsl"
+	"github.com/streams-dev/streams/runner"
+)
+
+// Runners are the runner names Run accepts.
+var Runners = []string{"prism"}
+
+// KafkaEnv names the environment variable that points the suite at a real
+// Kafka cluster (host:port[,host:port...]). Unset, each case gets an
+// in-process broker.
+const KafkaEnv = "STREAMS_TEST_KAFKA"
+
+// Timeout bounds one case.
+var Timeout = 2 * time.Minute
+
+var unsafe = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
+
+// Run runs case c on the named runner and fails t on any difference from
+// the expected output.
+func Run(t testing.TB, runnerName string, c Case) {
+	t.Helper()
+	opts := runner.Options{Name: c.Name}
+	switch runnerName {
+	case "prism":
+		opts.Adapter, opts.BeamRunner = runner.AdapterBeam, "prism"
+	default:
+		t.Fatalf("conformance: unknown runner %q (have %v)", runnerName, Runners)
+	}
+	g, err := c.Pipeline().Build()
+	if err != nil {
+		t.Fatalf("case %s: %v", c.Name, err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), Timeout)
+	defer cancel()
+
+	brokers := strings.Split(os.Getenv(KafkaEnv), ",")
+	if brokers[0] == "" {
+		b, err := devbroker.Start(devbroker.ListenAddr("127.0.0.1:0"), devbroker.Partitions(2))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = b.Close() })
+		brokers = []string{b.Addr()}
+	}
+	prefix := unsafe.ReplaceAllString(fmt.Sprintf("%s-%s-%d-", c.Name, runnerName, time.Now().UnixNano()), "_")
+	topics := map[string]string{} // logical stream -> topic
+	src := g.Source()
+	topics[src.StreamName()] = prefix + src.StreamName()
+	steps := map[string]any{
+		src.Name(): map[string]any{
+			"bootstrap_servers": brokers,
+			"topic":             topics[src.StreamName()],
+			"consumer_group":    prefix + "group",
+			"auto_offset_reset": "earliest",
+		},
+	}
+	if c.DLQ {
+		topics[DLQ] = prefix + DLQ
+		steps[src.Name()].(map[string]any)["dlq"] = map[string]any{"topic": topics[DLQ]}
+	}
+	for _, n := range g.Sinks() {
+		if n.SinkKind() != dsl.SinkStream {
+			continue
+		}
+		topics[n.StreamName()] = prefix + n.StreamName()
+		steps[n.Name()] = map[string]any{"bootstrap_servers": brokers, "topic": topics[n.StreamName()]}
+	}
+	raw, err := yaml.Marshal(map[string]any{"pipeline": map[string]any{"segments": []any{map[string]any{"steps_config": steps}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Parse(raw, os.LookupEnv)
+	if err != nil {
+		t.Fatalf("case %s: config: %v\n%s", c.Name, err, raw)
+	}
+	opts.Config = cfg
+	opts.PipelineID = prefix
+	opts.Logger = slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	var all []string
+	for _, tp := range topics {
+		all = append(all, tp)
+	}
+	sort.Strings(all)
+	if _, err := adm.CreateTopics(ctx, 2, -1, nil, all...); err != nil {
+		t.Fatal(err)
+	}
+	for _, in := range c.Input {
+		r := &kgo.Record{Topic: topics[src.StreamName()], Value: []byte(in.Value)}
+		if in.Key != "" {
+			r.Key = []byte(in.Key)
+		}
+		for _, k := range sortedKeys(in.Headers) {
+			r.Headers = append(r.Headers, kgo.RecordHeader{Key: k, Value: []byte(in.Headers[k])})
+		}
+		if err := cl.ProduceSync(ctx, r).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	runCtx, stop := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	var runErr error
+	wg.Go(func() { runErr = runner.Run(runCtx, g, opts) })
+	defer func() {
+		stop()
+		wg.Wait()
+		if runErr != nil {
+			t.Errorf("case %s: runner: %v", c.Name, runErr)
+		}
+	}()
+
+	want := 0
+	for _, rs := range c.Want {
+		want += len(rs)
+	}
+	var outs []string
+	for stream, tp := range topics {
+		if stream != src.StreamName() {
+			outs = append(outs, tp)
+		}
+	}
+	got := consume(t, runCtx, brokers, outs, want, func() bool {
+		return committed(runCtx, adm, prefix+"group", topics[src.StreamName()])
+	})
+	for stream, tp := range topics {
+		if stream == src.StreamName() {
+			continue
+		}
+		if diff := compare(c.Want[stream], got[tp]); diff != "" {
+			t.Errorf("case %s on %s, stream %s:\n%s", c.Name, runnerName, stream, diff)
+		}
+	}
+}
+
+// consume reads the output topics until want records have arrived and
+// done reports that the input is committed (then a little longer, to see
+// any extra record), or until ctx ends.
+func consume(t testing.TB, ctx context.Context, brokers []string, outs []string, want int, done func() bool) map[string][]*kgo.Record {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ConsumeTopics(outs...),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	got := map[string][]*kgo.Record{}
+	n := 0
+	var settled time.Time
+	for {
+		pctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+		fs := cl.PollFetches(pctx)
+		cancel()
+		fs.EachRecord(func(r *kgo.Record) {
+			got[r.Topic] = append(got[r.Topic], r)
+			n++
+		})
+		if ctx.Err() != nil {
+			t.Errorf("timed out with %d of %d expected records", n, want)
+			return got
+		}
+		if n >= want && settled.IsZero() && done() {
+			settled = time.Now()
+		}
+		if !settled.IsZero() && time.Since(settled) > time.Second {
+			return got
+		}
+	}
+}
+
+func committed(ctx context.Context, adm *kadm.Client, group, topic string) bool {
+	ends, err := adm.ListEndOffsets(ctx, topic)
+	if err != nil {
+		return false
+	}
+	offs, err := adm.FetchOffsets(ctx, group)
+	if err != nil {
+		return false
+	}
+	ok := true
+	ends.Each(func(o kadm.ListedOffset) {
+		if c, found := offs.Lookup(o.Topic, o.Partition); o.Offset > 0 && (!found || c.At < o.Offset) {
+			ok = false
+		}
+	})
+	return ok
+}
+
+// compare matches want against got as multisets and describes the
+// difference ("" when they match).
+func compare(want []Record, got []*kgo.Record) string {
+	used := make([]bool, len(got))
+	var missing []string
+	for _, w := range want {
+		found := false
+		for i, g := range got {
+			if !used[i] && matches(w, g) {
+				used[i], found = true, true
+				break
+			}
+		}
+		if !found {
+			missing = append(missing, w.String())
+		}
+	}
+	var extra []string
+	for i, g := range got {
+		if !used[i] {
+			extra = append(extra, fromKgo(g).String())
+		}
+	}
+	if len(missing) == 0 && len(extra) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("  missing: %v\n  unexpected: %v", missing, extra)
+}
+
+func matches(w Record, g *kgo.Record) bool {
+	if w.Key != string(g.Key) || w.Value != string(g.Value) {
+		return false
+	}
+	have := map[string]string{}
+	for _, h := range g.Headers {
+		have[h.Key] = string(h.Value)
+	}
+	for k, v := range w.Headers {
+		if hv, ok := have[k]; !ok || hv != v {
+			return false
+		}
+	}
+	return true
+}
+
+func fromKgo(r *kgo.Record) Record {
+	out := Record{Key: string(r.Key), Value: string(r.Value)}
+	if len(r.Headers) > 0 {
+		out.Headers = map[string]string{}
+		for _, h := range r.Headers {
+			out.Headers[h.Key] = string(h.Value)
+		}
+	}
+	return out
+}
+
+func sortedKeys(m map[string]string) []string {
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return ks
+}
+
+// testWriter sends log lines to the test log.
+type testWriter struct{ t testing.TB }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
+

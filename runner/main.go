@@ -1,0 +1,195 @@
+package runner
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	// The Beam runners that --runner can name: prism, universal, flink,
+	// spark, dataflow, direct, dot.
+	_ "github.com/apache/beam/sdks/v2/go/pkg/beam/x/beamx"
+
+	"github.com/streams-dev/streams/beamtranslate"
+	"github.com/streams-dev/streams/config"
+	"github.com/streams-dev/streams/dsl"
+)
+
+// Exit codes of Main.
+const (
+	ExitOK     = 0
+	ExitFailed = 1
+	ExitUsage  = 2
+)
+
+// cliFlags are the runner's own flags. They live on flag.CommandLine,
+// beside Beam's (--runner, --endpoint, ...), because beam.Init reads the
+// same flag set.
+type cliFlags struct {
+	name, configPath, adapter, logLevel, logFormat string
+	segmentID                                      string
+	input                                          string
+	printOutput, exitWhenDone                      bool
+}
+
+func defineFlags(fs *flag.FlagSet) *cliFlags {
+	f := &cliFlags{}
+	fs.StringVar(&f.name, "n", "streams", "pipeline name (logs, metrics)")
+	fs.StringVar(&f.name, "name", "streams", "pipeline name (same as -n)")
+	fs.StringVar(&f.configPath, "config", "", "deployment config YAML file (required)")
+	fs.StringVar(&f.adapter, "adapter", AdapterBeam, "execution engine: beam (a Beam runner, see --runner) or local (the bundled runner)")
+	fs.StringVar(&f.segmentID, "segment-id", os.Getenv("SEGMENT_ID"), "index of the config's pipeline segment to run (default $SEGMENT_ID, else 0)")
+	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.StringVar(&f.logFormat, "log-format", "text", "text or json")
+	fs.StringVar(&f.input, "dev-input", "", "development: produce each line of this file to the source topic once the pipeline runs")
+	fs.BoolVar(&f.printOutput, "dev-print-output", false, "development: print the records that arrive on the sink and dead-letter topics")
+	fs.BoolVar(&f.exitWhenDone, "dev-exit-when-done", false, "development: stop once the source topic is fully processed and committed")
+	return f
+}
+
+// Main runs the pipeline p from the command line and exits. It never
+// returns. Define the pipeline first (in main or at package level), then
+// call Main: a Beam worker process runs the same program with --worker,
+// and Main then serves the worker instead of starting a pipeline.
+func Main(p dsl.Pipeline) {
+	os.Exit(main(p, flag.CommandLine, os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func main(p dsl.Pipeline, fs *flag.FlagSet, args []string, stdout, stderr io.Writer) int {
+	f := defineFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		return ExitUsage
+	}
+	g, err := p.Build()
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return ExitUsage
+	}
+	// Workers (Flink, Dataflow) run this same program: the step table must
+	// be filled before beam.Init, which serves the worker and exits there.
+	beamtranslate.Register(beamtranslate.DefaultID, g)
+	beam.Init()
+
+	logger, err := newLogger(stderr, f.logLevel, f.logFormat)
+	if err != nil {
+		fmt.Fprintln(stderr, "streams:", err)
+		return ExitUsage
+	}
+	// Beam's runners (prism) log through the default logger.
+	slog.SetDefault(logger)
+
+	var problems []string
+	seg := 0
+	if f.segmentID != "" {
+		if seg, err = strconv.Atoi(f.segmentID); err != nil || seg < 0 {
+			problems = append(problems, fmt.Sprintf("--segment-id (or SEGMENT_ID) %q: want a non-negative integer", f.segmentID))
+		}
+	}
+	if f.configPath == "" {
+		problems = append(problems, "--config FILE is required")
+	}
+	if len(problems) > 0 {
+		fmt.Fprintln(stderr, "streams: "+strings.Join(problems, "\nstreams: "))
+		return ExitUsage
+	}
+	cfg, err := config.Load(f.configPath)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return ExitUsage
+	}
+
+	opts := Options{
+		Name:       f.name,
+		Config:     cfg,
+		SegmentID:  seg,
+		Adapter:    f.adapter,
+		BeamRunner: beamRunnerFlag(fs),
+		Logger:     logger,
+	}
+	if f.input != "" || f.printOutput || f.exitWhenDone {
+		opts.Dev = &DevOptions{ExitWhenDone: f.exitWhenDone}
+		if f.printOutput {
+			opts.Dev.Output = stdout
+		}
+		if f.input != "" {
+			if opts.Dev.Input, err = readLines(f.input); err != nil {
+				fmt.Fprintln(stderr, "streams:", err)
+				return ExitUsage
+			}
+		}
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	err = Run(ctx, g, opts)
+	var ce *ConfigError
+	switch {
+	case err == nil:
+		return ExitOK
+	case errors.As(err, &ce), errors.Is(err, ErrLocalAdapter):
+		fmt.Fprintln(stderr, err)
+		return ExitUsage
+	default:
+		logger.Error("pipeline failed", "error", err)
+		return ExitFailed
+	}
+}
+
+// beamRunnerFlag reads Beam's --runner flag ("" means prism).
+func beamRunnerFlag(fs *flag.FlagSet) string {
+	if fl := fs.Lookup("runner"); fl != nil {
+		return fl.Value.String()
+	}
+	return ""
+}
+
+func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
+	var lv slog.Level
+	switch strings.ToLower(level) {
+	case "debug":
+		lv = slog.LevelDebug
+	case "info":
+		lv = slog.LevelInfo
+	case "warn", "warning":
+		lv = slog.LevelWarn
+	case "error", "critical":
+		lv = slog.LevelError
+	default:
+		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", level)
+	}
+	ho := &slog.HandlerOptions{Level: lv}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, ho)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, ho)), nil
+	}
+	return nil, fmt.Errorf("--log-format %q: want text or json", format)
+}
+
+func readLines(path string) ([][]byte, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var out [][]byte
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	sc.Buffer(make([]byte, 1<<20), 16<<20)
+	for sc.Scan() {
+		if line := bytes.TrimSpace(sc.Bytes()); len(line) > 0 {
+			out = append(out, append([]byte(nil), line...))
+		}
+	}
+	return out, sc.Err()
+}
+

@@ -1,0 +1,349 @@
+// Package runner runs a DSL pipeline with a deployment config: the glue
+// between the pipeline definition (dsl), the deployment config (config)
+// and an execution engine (Beam runners through beamtranslate; the
+// bundled local runner).
+//
+// # From a program
+//
+// A pipeline program hands its pipeline to Main, which provides the
+// command line of Sentry Streams' runner:
+//
+//	func main() { runner.Main(pipeline) }
+//
+//	go run ./examples/simple_map_filter -n simple --config deployment_config/simple_map_filter.yaml --adapter beam
+//
+// Flags: -n NAME, --config FILE, --adapter beam|local, --segment-id N (or
+// the SEGMENT_ID environment variable), --log-level, plus Beam's own flags
+// (--runner, --endpoint, --environment_type, ...) passed through to Beam;
+// the Beam runner is prism unless --runner says otherwise.
+//
+// # Kafka
+//
+// When the config gives a source no bootstrap_servers, the pipeline uses
+// a development broker at 127.0.0.1:9092: the one `streams broker` runs
+// if it is up, otherwise one embedded in the process. Either way it is
+// logged loudly; a production deployment always names its brokers.
+//
+// # Exit codes
+//
+// 0 after a clean stop (SIGINT or SIGTERM), 1 when the pipeline fails, 2
+// for a usage, pipeline definition or config error.
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+
+	"github.com/streams-dev/streams/beamtranslate"
+	"github.com/streams-dev/streams/config"
+	"github.com/streams-dev/streams/devbroker"
+	"github.com/streams-dev/streams/dsl"
+	"github.com/streams-dev/streams/io/kafka"
+)
+
+// Adapters.
+const (
+	AdapterBeam  = "beam"
+	AdapterLocal = "local"
+)
+
+// DevBrokerAddr is where the development broker listens.
+const DevBrokerAddr = "127.0.0.1:9092"
+
+// Options configure Run.
+type Options struct {
+	// Name is the pipeline's name, used in logs and metrics. Default
+	// "streams".
+	Name string
+	// Config is the loaded deployment config. Nil means an empty one: every
+	// step with its defaults and the development broker.
+	Config *config.Config
+	// SegmentID selects the config's segment.
+	SegmentID int
+	// Adapter is AdapterBeam (default) or AdapterLocal.
+	Adapter string
+	// BeamRunner names the Beam runner for AdapterBeam; default "prism".
+	BeamRunner string
+	// PipelineID keys the pipeline's step functions in this process (see
+	// beamtranslate.Register); default beamtranslate.DefaultID. Programs
+	// running several pipelines in one process give each its own.
+	PipelineID string
+	// Logger receives the runner's logs; default slog.Default().
+	Logger *slog.Logger
+	// DevBrokerAddr overrides where the development broker listens when the
+	// config names no brokers; default DevBrokerAddr. Tests use
+	// "127.0.0.1:0".
+	DevBrokerAddr string
+
+	// Dev, when set, adds development conveniences around the run.
+	Dev *DevOptions
+}
+
+// DevOptions are development conveniences: feed input, show output, stop
+// when the input is processed. `make run` uses them.
+type DevOptions struct {
+	// Input lines are produced, one record each, to the source topic once
+	// the pipeline runs.
+	Input [][]byte
+	// Output, when not nil, receives a line for each record that arrives on
+	// a sink topic or the dead-letter topic after the run starts.
+	Output io.Writer
+	// ExitWhenDone stops the run once the consumer group has committed
+	// every record of the source topic and the sinks have been quiet for
+	// a moment.
+	ExitWhenDone bool
+	// Timeout bounds a run with ExitWhenDone; default one minute.
+	Timeout time.Duration
+}
+
+// ConfigError is returned by Run for a deployment config that does not fit
+// the pipeline; it wraps the config package's *config.Error.
+type ConfigError struct{ Err error }
+
+func (e *ConfigError) Error() string { return e.Err.Error() }
+func (e *ConfigError) Unwrap() error { return e.Err }
+
+// ErrLocalAdapter says the local adapter is not there yet.
+var ErrLocalAdapter = errors.New("runner: the local adapter (our bundled streaming runner) is not available in this version; use --adapter beam")
+
+// Run runs the pipeline g until ctx is cancelled (a clean stop, nil error)
+// or the pipeline fails.
+func Run(ctx context.Context, g *dsl.Graph, opts Options) error {
+	opts = opts.withDefaults()
+	log := opts.Logger.With("pipeline", opts.Name)
+	switch opts.Adapter {
+	case AdapterBeam:
+	case AdapterLocal:
+		return ErrLocalAdapter
+	default:
+		return &ConfigError{Err: fmt.Errorf("runner: unknown adapter %q: want %s or %s", opts.Adapter, AdapterBeam, AdapterLocal)}
+	}
+	if err := opts.Config.Validate(opts.SegmentID, StepInfos(g)); err != nil {
+		return &ConfigError{Err: err}
+	}
+	seg, err := opts.Config.Segment(opts.SegmentID)
+	if err != nil {
+		return &ConfigError{Err: err}
+	}
+	dep, err := resolve(g, seg)
+	if err != nil {
+		return &ConfigError{Err: err}
+	}
+
+	if dep.needsDevBroker {
+		stop, err := startDevBroker(ctx, opts, log, dep)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
+
+	if !beam.Initialized() {
+		return errors.New("runner: beam.Init has not been called: a program calls it after defining its pipelines (runner.Main does)")
+	}
+	p, err := beamtranslate.Translate(opts.PipelineID, g, dep.bindings)
+	if err != nil {
+		return err
+	}
+
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var dev *devSession
+	if opts.Dev != nil {
+		dev, err = startDev(runCtx, opts.Dev, dep, log)
+		if err != nil {
+			return err
+		}
+		defer dev.close()
+		go dev.run(runCtx, cancel)
+	}
+
+	log.Info("starting pipeline", "adapter", opts.Adapter, "runner", opts.BeamRunner,
+		"source_topic", dep.bindings.Source.Topic, "group", dep.bindings.Source.Group,
+		"brokers", strings.Join(dep.bindings.Source.Client.Brokers, ","))
+	_, err = beam.Run(runCtx, opts.BeamRunner, p)
+	if dev != nil && dev.failed() != nil {
+		return dev.failed()
+	}
+	if runCtx.Err() != nil {
+		// A cancelled context is how a streaming pipeline stops.
+		log.Info("pipeline stopped")
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("runner: pipeline %s failed: %w", opts.Name, err)
+	}
+	return nil
+}
+
+func (o Options) withDefaults() Options {
+	if o.Name == "" {
+		o.Name = "streams"
+	}
+	if o.Config == nil {
+		o.Config = &config.Config{Pipeline: config.Pipeline{Segments: []config.Segment{{}}}}
+	}
+	if o.Adapter == "" {
+		o.Adapter = AdapterBeam
+	}
+	if o.BeamRunner == "" {
+		o.BeamRunner = "prism"
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.DevBrokerAddr == "" {
+		o.DevBrokerAddr = DevBrokerAddr
+	}
+	return o
+}
+
+// StepInfos describes g's steps for config validation.
+func StepInfos(g *dsl.Graph) []config.StepInfo {
+	var out []config.StepInfo
+	for _, n := range g.Nodes() {
+		out = append(out, config.StepInfo{Name: n.Name(), Kind: configKind(n)})
+	}
+	return out
+}
+
+func configKind(n *dsl.Node) config.StepKind {
+	switch n.Kind() {
+	case dsl.KindSource:
+		return config.Source
+	case dsl.KindSink:
+		if n.SinkKind() == dsl.SinkDevNull {
+			return config.DevNullSink
+		}
+		return config.Sink
+	case dsl.KindMap:
+		return config.Map
+	case dsl.KindFilter:
+		return config.Filter
+	case dsl.KindFlatMap:
+		return config.FlatMap
+	case dsl.KindParser:
+		return config.Parser
+	case dsl.KindSerializer:
+		return config.Serializer
+	case dsl.KindRouter:
+		return config.Router
+	case dsl.KindBroadcast:
+		return config.Broadcast
+	case dsl.KindBranch:
+		return config.Branch
+	}
+	return 0
+}
+
+// deployment is the pipeline's bindings and what the runner must provide
+// for them.
+type deployment struct {
+	bindings beamtranslate.Bindings
+	// needsDevBroker is set when the source names no brokers; the client
+	// configs that use the development broker have no Brokers until it is
+	// up.
+	needsDevBroker bool
+	topics         []string // every topic the pipeline uses
+}
+
+func resolve(g *dsl.Graph, seg *config.Segment) (*deployment, error) {
+	src := g.Source()
+	sc := seg.Step(src.Name(), config.Source)
+	d := &deployment{}
+	topic := src.StreamName()
+	if sc.Topic != "" {
+		topic = sc.Topic
+	}
+	client := kafka.ClientConfig{Brokers: sc.BootstrapServers, Properties: sc.OverrideParams}
+	d.needsDevBroker = len(client.Brokers) == 0
+	d.bindings.Source = beamtranslate.SourceBinding{
+		Client:      client,
+		Topic:       topic,
+		Group:       sc.ConsumerGroup,
+		StartOffset: string(sc.AutoOffsetReset),
+	}
+	d.topics = append(d.topics, topic)
+	if sc.DLQ != nil {
+		dlq := &beamtranslate.DLQBinding{
+			Client: kafka.ClientConfig{Brokers: sc.DLQ.BootstrapServers, Properties: sc.DLQ.OverrideParams},
+			Topic:  sc.DLQ.Topic,
+		}
+		if dlq.Topic == "" {
+			dlq.Topic = topic + "-dlq"
+		}
+		if len(dlq.Client.Brokers) == 0 {
+			dlq.Client = client // the dead-letter topic lives beside the source
+		}
+		d.bindings.Source.DLQ = dlq
+		d.topics = append(d.topics, dlq.Topic)
+	}
+	d.bindings.Sinks = map[string]beamtranslate.SinkBinding{}
+	for _, n := range g.Sinks() {
+		if n.SinkKind() != dsl.SinkStream {
+			continue
+		}
+		kc := seg.Step(n.Name(), config.Sink)
+		sb := beamtranslate.SinkBinding{
+			Client: kafka.ClientConfig{Brokers: kc.BootstrapServers, Properties: kc.OverrideParams},
+			Topic:  n.StreamName(),
+		}
+		if kc.Topic != "" {
+			sb.Topic = kc.Topic
+		}
+		if len(sb.Client.Brokers) == 0 {
+			sb.Client = client // a sink without brokers writes to the source's cluster
+		}
+		d.bindings.Sinks[n.Name()] = sb
+		d.topics = append(d.topics, sb.Topic)
+	}
+	return d, nil
+}
+
+// fillBrokers gives every client config without brokers the address addr.
+func (d *deployment) fillBrokers(addr string) {
+	fill := func(c *kafka.ClientConfig) {
+		if len(c.Brokers) == 0 {
+			c.Brokers = []string{addr}
+		}
+	}
+	fill(&d.bindings.Source.Client)
+	if d.bindings.Source.DLQ != nil {
+		fill(&d.bindings.Source.DLQ.Client)
+	}
+	for name, sb := range d.bindings.Sinks {
+		fill(&sb.Client)
+		d.bindings.Sinks[name] = sb
+	}
+}
+
+// startDevBroker points the deployment at the development broker: the one
+// already answering at opts.DevBrokerAddr, or a new embedded one.
+func startDevBroker(ctx context.Context, opts Options, log *slog.Logger, d *deployment) (stop func(), err error) {
+	addr := opts.DevBrokerAddr
+	if !strings.HasSuffix(addr, ":0") {
+		pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		up := devbroker.Probe(pctx, addr)
+		cancel()
+		if up {
+			log.Warn("NO KAFKA CONFIGURED: the source step has no bootstrap_servers; using the development broker already running at " + addr)
+			d.fillBrokers(addr)
+			return func() {}, ensureTopics(ctx, d.bindings.Source.Client, d.topics)
+		}
+	}
+	b, err := devbroker.Start(devbroker.ListenAddr(addr), devbroker.Topics(d.topics...), devbroker.Logger(log.With("component", "devbroker")))
+	if err != nil {
+		return nil, fmt.Errorf("runner: no bootstrap_servers configured and the embedded development broker could not start: %w", err)
+	}
+	log.Warn("NO KAFKA CONFIGURED: the source step has no bootstrap_servers; started an EMBEDDED development Kafka broker at " +
+		b.Addr() + " (data in memory, gone on exit). Set bootstrap_servers in the deployment config to use a real cluster.")
+	d.fillBrokers(b.Addr())
+	return func() { _ = b.Close() }, nil
+}
