@@ -192,4 +192,3 @@ func readLines(path string) ([][]byte, error) {
 	}
 	return out, sc.Err()
 }
-
