@@ -180,7 +180,11 @@ func TestParserJSONSchema(t *testing.T) {
 			t.Errorf("%s accepted", bad)
 		}
 	}
-	_, err := dsl.StreamingSource("src", "in").
+	_, err := run(t, g.Node("parse"), dsl.Any{Payload: []byte(`{"type":"nope"}`)})
+	if err == nil || !strings.Contains(err.Error(), "schema validation: at '/type'") || strings.Contains(err.Error(), "\n") {
+		t.Errorf("schema error not one line naming the field: %q", err)
+	}
+	_, err = dsl.StreamingSource("src", "in").
 		Apply("parse", dsl.Parser[ev](dsl.WithJSONSchema([]byte(`{"type": 5}`)))).
 		Sink("out", dsl.DevNullSink[ev]()).Build()
 	if err == nil || !strings.Contains(err.Error(), `step "parse": json schema`) {

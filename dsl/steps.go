@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"strings"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
 )
@@ -199,7 +200,7 @@ func Parser[T any](opts ...ParserOption) Step[[]byte, T] {
 				return fmt.Errorf("invalid json: %w", err)
 			}
 			if err := schema.Validate(doc); err != nil {
-				return fmt.Errorf("schema validation: %w", err)
+				return fmt.Errorf("schema validation: %s", oneLine(err))
 			}
 		}
 		var out T
@@ -217,10 +218,24 @@ func compileSchema(schema []byte) (*jsonschema.Schema, error) {
 		return nil, err
 	}
 	c := jsonschema.NewCompiler()
-	if err := c.AddResource("schema.json", doc); err != nil {
+	const url = "urn:streams:json-schema"
+	if err := c.AddResource(url, doc); err != nil {
 		return nil, err
 	}
-	return c.Compile("schema.json")
+	return c.Compile(url)
+}
+
+// oneLine turns a validation error, one cause per line after a heading,
+// into one line of causes: a message header or log line holds it whole.
+func oneLine(err error) string {
+	lines := strings.Split(strings.TrimSpace(err.Error()), "\n")
+	if len(lines) > 1 {
+		lines = lines[1:]
+	}
+	for i, l := range lines {
+		lines[i] = strings.TrimPrefix(strings.TrimSpace(l), "- ")
+	}
+	return strings.Join(lines, "; ")
 }
 
 // Serializer encodes payloads as JSON.

@@ -13,6 +13,7 @@ import (
 	"os/signal"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
@@ -78,15 +79,19 @@ func main(p dsl.Pipeline, fs *flag.FlagSet, args []string, stdout, stderr io.Wri
 	// Workers (Flink, Dataflow) run this same program: the step table must
 	// be filled before beam.Init, which serves the worker and exits there.
 	beamtranslate.Register(beamtranslate.DefaultID, g)
-	beam.Init()
+	if !beam.Initialized() {
+		beam.Init()
+	}
 
-	logger, err := newLogger(stderr, f.logLevel, f.logFormat)
+	logger, level, err := newLogger(stderr, f.logLevel, f.logFormat)
 	if err != nil {
 		fmt.Fprintln(stderr, "streams:", err)
 		return ExitUsage
 	}
-	// Beam's runners (prism) log through the default logger.
-	slog.SetDefault(logger)
+	// Beam's runners (prism) log through the default logger: show their
+	// warnings and errors, not their chatter, and nothing of a clean stop.
+	var stopping atomic.Bool
+	slog.SetDefault(slog.New(&engineLogHandler{Handler: logger.Handler(), min: max(level, slog.LevelWarn), stopping: &stopping}))
 
 	var problems []string
 	seg := 0
@@ -102,8 +107,11 @@ func main(p dsl.Pipeline, fs *flag.FlagSet, args []string, stdout, stderr io.Wri
 		fmt.Fprintln(stderr, "streams: "+strings.Join(problems, "\nstreams: "))
 		return ExitUsage
 	}
+	// A config with problems still loads when it is readable YAML; Run
+	// validates it against the pipeline and reports its problems and the
+	// pipeline's together.
 	cfg, err := config.Load(f.configPath)
-	if err != nil {
+	if cfg == nil {
 		fmt.Fprintln(stderr, err)
 		return ExitUsage
 	}
@@ -115,6 +123,7 @@ func main(p dsl.Pipeline, fs *flag.FlagSet, args []string, stdout, stderr io.Wri
 		Adapter:    f.adapter,
 		BeamRunner: beamRunnerFlag(fs),
 		Logger:     logger,
+		OnStop:     func() { stopping.Store(true) },
 	}
 	if f.input != "" || f.printOutput || f.exitWhenDone {
 		opts.Dev = &DevOptions{ExitWhenDone: f.exitWhenDone}
@@ -153,7 +162,7 @@ func beamRunnerFlag(fs *flag.FlagSet) string {
 	return ""
 }
 
-func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
+func newLogger(w io.Writer, level, format string) (*slog.Logger, slog.Level, error) {
 	var lv slog.Level
 	switch strings.ToLower(level) {
 	case "debug":
@@ -165,16 +174,37 @@ func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
 	case "error", "critical":
 		lv = slog.LevelError
 	default:
-		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", level)
+		return nil, 0, fmt.Errorf("--log-level %q: want debug, info, warn or error", level)
 	}
 	ho := &slog.HandlerOptions{Level: lv}
 	switch format {
 	case "text":
-		return slog.New(slog.NewTextHandler(w, ho)), nil
+		return slog.New(slog.NewTextHandler(w, ho)), lv, nil
 	case "json":
-		return slog.New(slog.NewJSONHandler(w, ho)), nil
+		return slog.New(slog.NewJSONHandler(w, ho)), lv, nil
 	}
-	return nil, fmt.Errorf("--log-format %q: want text or json", format)
+	return nil, 0, fmt.Errorf("--log-format %q: want text or json", format)
+}
+
+// engineLogHandler filters what the Beam runner logs: records below min,
+// and everything once a clean stop has begun (cancelling a streaming job
+// makes prism report its in-flight bundles as failed).
+type engineLogHandler struct {
+	slog.Handler
+	min      slog.Level
+	stopping *atomic.Bool
+}
+
+func (h *engineLogHandler) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= h.min && !h.stopping.Load() && h.Handler.Enabled(ctx, l)
+}
+
+func (h *engineLogHandler) WithAttrs(as []slog.Attr) slog.Handler {
+	return &engineLogHandler{Handler: h.Handler.WithAttrs(as), min: h.min, stopping: h.stopping}
+}
+
+func (h *engineLogHandler) WithGroup(name string) slog.Handler {
+	return &engineLogHandler{Handler: h.Handler.WithGroup(name), min: h.min, stopping: h.stopping}
 }
 
 func readLines(path string) ([][]byte, error) {

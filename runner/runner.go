@@ -84,6 +84,11 @@ type Options struct {
 
 	// Dev, when set, adds development conveniences around the run.
 	Dev *DevOptions
+
+	// OnStop, when set, is called once a clean stop begins (the context is
+	// cancelled, or Dev decided the run is done): what the engine logs
+	// after that is the noise of stopping.
+	OnStop func()
 }
 
 // DevOptions are development conveniences: feed input, show output, stop
@@ -155,8 +160,14 @@ func Run(ctx context.Context, g *dsl.Graph, opts Options) error {
 
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	if opts.OnStop != nil {
+		defer context.AfterFunc(runCtx, opts.OnStop)()
+	}
 	var dev *devSession
 	if opts.Dev != nil {
+		if len(opts.Dev.Input) > 0 && dep.bindings.Source.StartOffset == string(config.OffsetLatest) {
+			log.Warn("dev input is produced as the pipeline starts, but the source reads from the latest offset (auto_offset_reset: latest): records produced before it starts are skipped; set auto_offset_reset: earliest")
+		}
 		dev, err = startDev(runCtx, opts.Dev, dep, log)
 		if err != nil {
 			return err

@@ -1,0 +1,43 @@
+# The Makefile mirrors CI: .ci/run calls `make lint test`.
+export GOTOOLCHAIN := go1.27.3
+GO ?= go
+GOFMT = $(shell GOTOOLCHAIN=$(GOTOOLCHAIN) $(GO) env GOROOT)/bin/gofmt
+TEST_FLAGS ?= -race -timeout 30m
+
+.PHONY: run test lint conformance broker tidy fmt
+
+## run: the Getting Started example on the embedded broker: feeds sample events,
+## prints what arrives on transformed-events (and the dead-letter topic), then exits.
+run:
+	$(GO) run ./examples/simple_map_filter -n simple_map_filter \
+		--config deployment_config/simple_map_filter.yaml --adapter beam \
+		--dev-input examples/simple_map_filter/sample_events.txt \
+		--dev-print-output --dev-exit-when-done
+
+## test: every test, with the race detector.
+test:
+	$(GO) test $(TEST_FLAGS) ./...
+
+## conformance: the conformance suite alone.
+conformance:
+	$(GO) test $(TEST_FLAGS) -v -run TestConformance ./conformance/
+
+## broker: a development Kafka broker on 127.0.0.1:9092 for kcat and friends.
+broker:
+	$(GO) run ./cmd/streams broker
+
+## lint: gofmt, go vet and a tidy go.mod, as CI checks them.
+lint:
+	@out=$$($(GOFMT) -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	@cp go.mod /tmp/streams.go.mod.bak; cp go.sum /tmp/streams.go.sum.bak; \
+	$(GO) mod tidy; \
+	if ! cmp -s go.mod /tmp/streams.go.mod.bak || ! cmp -s go.sum /tmp/streams.go.sum.bak; then \
+		echo "go.mod/go.sum are not tidy: run go mod tidy"; \
+		cp /tmp/streams.go.mod.bak go.mod; cp /tmp/streams.go.sum.bak go.sum; exit 1; fi
+
+fmt:
+	$(GOFMT) -w $$(git ls-files '*.go')
+
+tidy:
+	$(GO) mod tidy

@@ -1,0 +1,379 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"time"
+)
+
+// ErrEnvVarNotSet is the cause of a problem reporting a ${envvar:NAME}
+// reference to a variable that is not set.
+var ErrEnvVarNotSet = errors.New("config: environment variable not set")
+
+// Config is a deployment config: where a pipeline's steps read and write
+// and how much of each runs. It is plain data; [Parse] and [Load] fill it
+// from YAML, and a program may also build or change one in Go. Call
+// [Config.Validate] before running it.
+type Config struct {
+	// Env is the free-form env section, passed along untouched: YAML
+	// mappings become map[string]any, lists []any, and scalars string,
+	// int, float64, bool or nil.
+	Env map[string]any
+	// Metrics says where metrics go.
+	Metrics Metrics
+	// Pipeline holds the adapter settings and the segments.
+	Pipeline Pipeline
+
+	// file names the source in problems.
+	file string
+	// problems are what Parse found wrong with the file itself; Validate
+	// reports them again so that one error lists everything.
+	problems []Problem
+	// pos locates every path read from the file.
+	pos map[string]pos
+	// bad holds the paths whose value could not be read; value checks
+	// skip them (their problem is already reported).
+	bad map[string]bool
+}
+
+// MetricsType selects a metrics backend.
+type MetricsType string
+
+// The metrics backends.
+const (
+	MetricsDummy      MetricsType = "dummy"
+	MetricsLog        MetricsType = "log"
+	MetricsDatadog    MetricsType = "datadog"
+	MetricsPrometheus MetricsType = "prometheus"
+)
+
+var metricsTypes = []string{string(MetricsDummy), string(MetricsLog), string(MetricsDatadog), string(MetricsPrometheus)}
+
+// Metrics is the metrics section. Which fields apply depends on Type.
+type Metrics struct {
+	// Type is the backend. Default MetricsDummy (metrics are discarded).
+	Type MetricsType
+	// Tags are added to every metric (log and datadog).
+	Tags map[string]string
+	// Period is how often the log backend writes (log: period_sec, at
+	// least 100ms). Default 10s.
+	Period time.Duration
+	// Host and Port locate the DogStatsD agent (datadog, both required).
+	Host string
+	Port int
+	// UDPQueueSize bounds the datadog sender's queue (udp_queue_size, >= 0).
+	UDPQueueSize int
+	// FlushInterval is how often datadog metrics are sent
+	// (flush_interval_ms, at least 1ms).
+	FlushInterval time.Duration
+	// Address is where the Prometheus handler listens, host:port.
+	// Default ":9090".
+	Address string
+	// Path is the Prometheus handler's URL path. Default "/metrics".
+	Path string
+	// Set holds the YAML keys present in the file (e.g. "period_sec").
+	Set map[string]bool
+}
+
+// Pipeline is the pipeline section.
+type Pipeline struct {
+	// AdapterConfig holds per-adapter settings.
+	AdapterConfig AdapterConfig
+	// Segments are the deployment units; a process runs the one its
+	// --segment-id selects.
+	Segments []Segment
+}
+
+// AdapterConfig is pipeline.adapter_config.
+type AdapterConfig struct {
+	// Arroyo is adapter_config.arroyo, kept for Sentry Streams configs.
+	Arroyo ArroyoConfig
+	// Local is adapter_config.local, free-form for now.
+	Local map[string]any
+	// Beam is adapter_config.beam, free-form.
+	Beam map[string]any
+}
+
+// ArroyoConfig is pipeline.adapter_config.arroyo.
+type ArroyoConfig struct {
+	// WriteHealthcheck asks the runner to touch a health file while its
+	// main loop turns.
+	WriteHealthcheck bool
+}
+
+// Segment is one entry of pipeline.segments.
+type Segment struct {
+	// Parallelism is the legacy segment-wide parallelism (0 when unset).
+	Parallelism int
+	// Steps is steps_config: per-step settings keyed by step name.
+	Steps map[string]StepConfig
+	// StepNames are the keys of Steps in file order.
+	StepNames []string
+}
+
+// OffsetReset says where a consumer group with no committed offset starts.
+type OffsetReset string
+
+// The auto_offset_reset values.
+const (
+	OffsetEarliest OffsetReset = "earliest"
+	OffsetLatest   OffsetReset = "latest"
+	// OffsetError fails instead of choosing a position.
+	OffsetError OffsetReset = "error"
+)
+
+var offsetResets = []string{string(OffsetEarliest), string(OffsetLatest), string(OffsetError)}
+
+// StepConfig is one step's entry in steps_config. Which fields a step
+// accepts depends on its kind (see [Config.Validate]); zero means unset.
+type StepConfig struct {
+	// StartsSegment marks the start of a new chain of fused steps.
+	StartsSegment bool
+	// BootstrapServers are the Kafka seed brokers. Empty means the runner
+	// starts an embedded development broker.
+	BootstrapServers []string
+	// Topic overrides the topic named in the pipeline code.
+	Topic string
+	// ConsumerGroup is the source's group id. Default "pipeline-<step name>".
+	ConsumerGroup string
+	// AutoOffsetReset says where a new consumer group starts. Default
+	// OffsetLatest.
+	AutoOffsetReset OffsetReset
+	// StrictOffsetReset makes a committed offset that is out of range
+	// (its records deleted by retention) an error. When false, such an
+	// offset is reset by AutoOffsetReset too.
+	StrictOffsetReset bool
+	// OverrideParams are librdkafka-style client properties.
+	OverrideParams map[string]string
+	// DLQ is where a source sends messages that fail.
+	DLQ *DLQConfig
+	// Parallelism is how many copies of the step (or of the chain it
+	// starts) run. 0 means unset.
+	Parallelism int
+	// MultiProcess holds the rest of Sentry Streams'
+	// parallelism.multi_process form; its Processes is also Parallelism.
+	MultiProcess *MultiProcess
+	// BatchSize is the batch size of a Batch step or a DevNullSink.
+	BatchSize int
+	// BatchTimedelta is a Batch step's time bound (batch_timedelta).
+	BatchTimedelta time.Duration
+	// BatchTime is a DevNullSink's batch time bound (batch_time_ms).
+	BatchTime time.Duration
+	// AverageSleepTime and MaxSleepTime simulate a DevNullSink's
+	// batch I/O (average_sleep_time_ms, max_sleep_time_ms).
+	AverageSleepTime time.Duration
+	MaxSleepTime     time.Duration
+	// Set holds the YAML keys present in the file (e.g. "topic").
+	Set map[string]bool
+}
+
+// IsSet reports whether the step's entry sets key (a YAML key such as
+// "auto_offset_reset"), either in the file or, for a config built in Go,
+// by a non-zero field.
+func (s *StepConfig) IsSet(key string) bool {
+	if s.Set[key] {
+		return true
+	}
+	switch key {
+	case "starts_segment":
+		return s.StartsSegment
+	case "bootstrap_servers":
+		return s.BootstrapServers != nil
+	case "topic":
+		return s.Topic != ""
+	case "consumer_group":
+		return s.ConsumerGroup != ""
+	case "auto_offset_reset":
+		return s.AutoOffsetReset != ""
+	case "strict_offset_reset":
+		return s.StrictOffsetReset
+	case "override_params":
+		return s.OverrideParams != nil
+	case "dlq":
+		return s.DLQ != nil
+	case "parallelism":
+		return s.Parallelism != 0 || s.MultiProcess != nil
+	case "batch_size":
+		return s.BatchSize != 0
+	case "batch_timedelta":
+		return s.BatchTimedelta != 0
+	case "batch_time_ms":
+		return s.BatchTime != 0
+	case "average_sleep_time_ms":
+		return s.AverageSleepTime != 0
+	case "max_sleep_time_ms":
+		return s.MaxSleepTime != 0
+	}
+	return false
+}
+
+// DLQConfig is a source's dlq entry.
+type DLQConfig struct {
+	// Topic is the dead-letter topic. Empty means the one named in the
+	// pipeline code.
+	Topic string
+	// BootstrapServers default to the source's.
+	BootstrapServers []string
+	// OverrideParams are librdkafka-style properties for the DLQ producer.
+	OverrideParams map[string]string
+}
+
+// MultiProcess is Sentry Streams' parallelism.multi_process block. Only
+// Processes has a meaning here (it is the step's parallelism); the rest
+// is kept so that Sentry configs load unchanged.
+type MultiProcess struct {
+	Processes          int
+	BatchSize          int
+	BatchTime          time.Duration
+	InputBlockSize     int
+	OutputBlockSize    int
+	MaxInputBlockSize  int
+	MaxOutputBlockSize int
+}
+
+// Load reads the deployment config file at path, substituting
+// ${envvar:NAME} references from the process environment. Like [Parse],
+// it returns a non-nil *Config together with an *[Error] when the file is
+// readable YAML but has problems, so that [Config.Validate] can list them
+// with the pipeline's own; a file that cannot be read gives a nil *Config.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	c, err := parse(path, data, os.LookupEnv)
+	return c, err
+}
+
+// Parse reads a deployment config from YAML. Every ${envvar:NAME} in a
+// string value is replaced by lookupEnv(NAME) before values are typed
+// (nil lookupEnv means os.LookupEnv).
+//
+// Parse reports, as one *[Error], everything wrong with the document on
+// its own: YAML syntax, duplicate and unknown keys, values of the wrong
+// type or out of range, and unset environment variables. It carries on
+// past each problem to find the others.
+//
+// When the document is well-formed YAML, Parse returns a non-nil *Config
+// even if it also returns an error: the values it could not read are
+// left zero, and [Config.Validate] repeats Parse's problems alongside the
+// pipeline's, so a runner can print one list. Such a Config must not be
+// run. Parse applies [Config.EnsureDefaults].
+func Parse(data []byte, lookupEnv func(string) (string, bool)) (*Config, error) {
+	return parse("", data, lookupEnv)
+}
+
+func parse(file string, data []byte, lookupEnv func(string) (string, bool)) (*Config, error) {
+	if lookupEnv == nil {
+		lookupEnv = os.LookupEnv
+	}
+	d := newDecoder(lookupEnv)
+	c, ok := d.document(data)
+	if !ok {
+		return nil, errorOf(file, d.problems)
+	}
+	c.file = file
+	c.problems = d.problems
+	c.pos = d.pos
+	c.bad = d.bad
+	c.EnsureDefaults()
+	ps := append(c.problems[:len(c.problems):len(c.problems)], c.checkValues()...)
+	return c, errorOf(file, ps)
+}
+
+// EnsureDefaults fills in the defaults that do not depend on the
+// pipeline: the metrics type and each backend's settings. Step defaults
+// depend on the step's kind; see [StepConfig.EnsureDefaults] and
+// [Segment.Step]. It returns c.
+func (c *Config) EnsureDefaults() *Config {
+	m := &c.Metrics
+	if m.Type == "" {
+		m.Type = MetricsDummy
+	}
+	switch m.Type {
+	case MetricsLog:
+		if m.Period == 0 {
+			m.Period = 10 * time.Second
+		}
+	case MetricsPrometheus:
+		if m.Address == "" {
+			m.Address = ":9090"
+		}
+		if m.Path == "" {
+			m.Path = "/metrics"
+		}
+	}
+	return c
+}
+
+// EnsureDefaults fills in the defaults of a step of the given kind named
+// name: for a source, consumer_group "pipeline-<name>", auto_offset_reset
+// latest, and DLQ bootstrap servers equal to the source's. It returns s.
+func (s *StepConfig) EnsureDefaults(name string, kind StepKind) *StepConfig {
+	if kind != Source {
+		return s
+	}
+	if s.ConsumerGroup == "" {
+		s.ConsumerGroup = "pipeline-" + name
+	}
+	if s.AutoOffsetReset == "" {
+		s.AutoOffsetReset = OffsetLatest
+	}
+	if s.DLQ != nil && len(s.DLQ.BootstrapServers) == 0 && len(s.BootstrapServers) > 0 {
+		dlq := *s.DLQ
+		dlq.BootstrapServers = append([]string(nil), s.BootstrapServers...)
+		s.DLQ = &dlq
+	}
+	return s
+}
+
+// Step returns the settings of the step named name of the given kind,
+// with defaults applied. A step without an entry in steps_config gets the
+// defaults alone (for a source: the embedded broker, consumer group
+// "pipeline-<name>", offset reset latest).
+func (s *Segment) Step(name string, kind StepKind) StepConfig {
+	sc := s.Steps[name]
+	sc.EnsureDefaults(name, kind)
+	return sc
+}
+
+// Segment returns the segment with the given index (the runner's
+// --segment-id). An index out of range is an *[Error].
+func (c *Config) Segment(id int) (*Segment, error) {
+	if p, ok := c.segmentProblem(id); !ok {
+		return nil, errorOf(c.file, []Problem{p})
+	}
+	return &c.Pipeline.Segments[id], nil
+}
+
+func (c *Config) segmentProblem(id int) (Problem, bool) {
+	n := len(c.Pipeline.Segments)
+	if id >= 0 && id < n {
+		return Problem{}, true
+	}
+	p := c.problemAt("pipeline.segments", false)
+	switch n {
+	case 0:
+		p.Msg = fmt.Sprintf("segment %d does not exist: the config has no segments", id)
+	case 1:
+		p.Msg = fmt.Sprintf("segment %d does not exist: the config has 1 segment (id 0)", id)
+	default:
+		p.Msg = fmt.Sprintf("segment %d does not exist: the config has %d segments (ids 0 to %d)", id, n, n-1)
+	}
+	return p, false
+}
+
+// problemAt returns a Problem located at path's key (atValue false) or
+// value (atValue true), with Path set.
+func (c *Config) problemAt(path string, atValue bool) Problem {
+	p := Problem{Path: path}
+	if at, ok := c.pos[path]; ok {
+		if atValue {
+			p.Line, p.Column = at.valLine, at.valCol
+		} else {
+			p.Line, p.Column = at.keyLine, at.keyCol
+		}
+	}
+	return p
+}

@@ -1,0 +1,206 @@
+// Package config loads deployment configs: the YAML file that says where a
+// pipeline's steps read and write and how much of each runs. The step code
+// says what happens to a message; the deployment config supplies brokers,
+// topics, consumer groups, batch sizes, parallelism and dead-letter queues.
+// The shape is that of Sentry Streams, so its files load unchanged.
+//
+// A runner loads the file, then validates it against the pipeline it is
+// about to run, and prints one error listing every problem:
+//
+//	cfg, err := config.Load(path)
+//	if cfg != nil {
+//		// Validate repeats Load's problems next to the pipeline's own.
+//		err = cfg.Validate(segmentID, steps)
+//	}
+//	if err != nil {
+//		return err // one *config.Error, one problem per line
+//	}
+//	seg, _ := cfg.Segment(segmentID)
+//	src := seg.Step("myinput", config.Source) // defaults applied
+//
+// # Errors
+//
+// Every problem carries the file, line and column of the offending key or
+// value and its path in the document, and is printed as
+//
+//	deploy.yaml:14:30: pipeline.segments[0].steps_config.myinput.bootstrap_servers: must be a list of strings or a comma-separated string; got integer 5
+//
+// Loading goes on past a problem to find the others: YAML syntax errors
+// stop it (there is no document to read), nothing else does. Keys that are
+// not documented below are problems, with the accepted keys listed and the
+// closest one suggested. Problems are returned as an [*Error] holding
+// [Problem] values; errors.Is(err, [ErrEnvVarNotSet]) reports a missing
+// environment variable.
+//
+// # Environment variables
+//
+// A string value may refer to environment variables as ${envvar:NAME},
+// alone ("${envvar:KAFKA_PASSWORD}", as in Sentry Streams) or inside a
+// longer string ("${envvar:HOST}:9092", an extension). Substitution runs
+// on the YAML tree before values are typed, in every string value of the
+// document, including the free-form sections, but never in keys. A
+// substituted value is read as the type its key needs, so
+// parallelism: "${envvar:WORKERS}" is an integer when WORKERS=4. The
+// substituted text is not scanned again. An unset variable is a problem
+// at the value's position. NAME is letters, digits and underscores, not
+// starting with a digit; there is no escape for a literal "${envvar:".
+//
+// YAML anchors, aliases and merge keys (<<: *defaults) may be used to
+// share settings between steps.
+//
+// # Top level
+//
+//	env:       # free-form mapping, passed to the runner untouched (Config.Env)
+//	metrics:   # optional, see Metrics
+//	pipeline:  # required, see Pipeline
+//
+// Sentry Streams' sentry_sdk_config is not supported and is reported.
+//
+// # Metrics
+//
+// metrics.type chooses the backend; each type accepts only its own keys.
+//
+//	type: dummy          # default: metrics are discarded
+//
+//	type: log            # metrics written to the log
+//	period_sec: 5        # number >= 0.1; how often to write; default 10
+//	tags: {k: v}         # added to every metric
+//
+//	type: datadog        # DogStatsD
+//	host: localhost      # required
+//	port: 8125           # required, 1 to 65535
+//	tags: {k: v}         # added to every metric
+//	udp_queue_size: 1000 # integer >= 0
+//	flush_interval_ms: 10000  # number >= 1
+//
+//	type: prometheus     # an HTTP handler to scrape (not in Sentry Streams)
+//	address: ":9090"     # host:port to listen on; default ":9090"
+//	path: /metrics       # default /metrics
+//
+// Tag values may be any scalar and are kept as written.
+//
+// # Pipeline
+//
+//	pipeline:
+//	  adapter_config:    # optional, per runner
+//	    arroyo:
+//	      write_healthcheck: true   # touch a health file while the main loop turns
+//	    local: {...}     # the bundled runner; free-form for now
+//	    beam: {...}      # external Beam runners; free-form
+//	  segments:          # required, at least one
+//	    - parallelism: 1 # legacy, integer >= 1; kept for old Sentry configs
+//	      steps_config:  # per step, keyed by step name
+//	        <step name>: {...}
+//
+// A process runs one segment, chosen by the runner's --segment-id. The
+// keys of steps_config are the names given to steps in the pipeline code;
+// [Config.Validate] reports a name the pipeline does not have. A step
+// with no entry gets the defaults.
+//
+// # Step keys
+//
+// Which keys a step takes depends on its kind ([StepKind.Keys]); a key
+// given to a step that does not take it is a problem. Every kind takes:
+//
+//	starts_segment: true  # the step starts a new chain of fused steps
+//
+// A source (a Kafka topic read by a consumer group) takes:
+//
+//	bootstrap_servers: ["host:9092", ...]  # or "host:9092,host2:9092"; the port
+//	                                       # defaults to 9092; when absent the
+//	                                       # runner starts an embedded
+//	                                       # development broker
+//	topic: events              # replaces the topic named in the code
+//	consumer_group: mygroup    # default pipeline-<step name>
+//	auto_offset_reset: latest  # earliest | latest (default) | error: where a
+//	                           # group with no committed offset starts
+//	strict_offset_reset: false # true: a committed offset that is out of range
+//	                           # (its records deleted) is an error; false:
+//	                           # auto_offset_reset applies to it too
+//	override_params: {...}     # client properties, see below
+//	dlq: {...}                 # dead-letter queue, see below
+//	parallelism: 4             # see Parallelism
+//
+// A sink (a Kafka topic written by a producer) takes bootstrap_servers,
+// topic, override_params and parallelism, as above.
+//
+// A devnull sink discards messages, and can simulate batched writes for
+// benchmarks:
+//
+//	batch_size: 10               # integer >= 1
+//	batch_time_ms: 100           # number > 0
+//	average_sleep_time_ms: 1     # number >= 0; needs max_sleep_time_ms
+//	max_sleep_time_ms: 5         # number >= 0
+//
+// A batch step takes:
+//
+//	batch_size: 2                # integer >= 1
+//	batch_timedelta: {seconds: 20}  # > 0: keyword arguments of Python's
+//	                             # timedelta (weeks, days, hours, minutes,
+//	                             # seconds, milliseconds, microseconds;
+//	                             # numbers, summed), or a Go duration "20s"
+//
+// Map, filter, flat map, parser, serializer and reduce steps take
+// parallelism. Router, broadcast and branch steps take only
+// starts_segment.
+//
+// # Parallelism
+//
+// parallelism is how many copies of a step run. It is an integer >= 1 or
+// Sentry Streams' form
+//
+//	parallelism:
+//	  multi_process:
+//	    processes: 4       # required, integer >= 1: the parallelism
+//	    batch_size: 1000   # integer >= 1
+//	    batch_time: 0.2    # seconds, >= 0
+//	    input_block_size: 65536       # these four: integers >= 1
+//	    output_block_size: 65536
+//	    max_input_block_size: 1048576
+//	    max_output_block_size: 1048576
+//
+// of which only processes has an effect here; the rest is kept in
+// [StepConfig].MultiProcess. The multi_process form is for map-like steps
+// (map, filter, flat map, parser, serializer). On a map-like step,
+// parallelism applies to the chain of steps fused with it, so the step
+// must also set starts_segment: true.
+//
+// # Client properties
+//
+// override_params (on sources, sinks and dead-letter queues) holds
+// librdkafka-style Kafka client properties, as in librdkafka, kcat and
+// Sentry Streams:
+//
+//	override_params:
+//	  security.protocol: SASL_SSL
+//	  sasl.mechanism: SCRAM-SHA-512
+//	  sasl.username: "${envvar:KAFKA_USER}"
+//	  sasl.password: "${envvar:KAFKA_PASSWORD}"
+//	  max.poll.interval.ms: 300000
+//
+// Values may be any scalar and are kept as written. Each key and value is
+// checked by the Kafka client package (kafka.CheckProperty in
+// github.com/streams-dev/streams/io/kafka, whose Properties lists the
+// accepted keys); an unknown key is a problem, never silently ignored.
+//
+// # Dead-letter queue
+//
+// A source's dlq entry sends the messages that fail to a Kafka topic:
+//
+//	dlq:
+//	  topic: custom-dlq-topic        # default: the one named in the code;
+//	                                 # must differ from the source topic
+//	  bootstrap_servers: [...]       # default: the source's
+//	  override_params: {...}         # client properties for the DLQ producer
+//
+// An empty dlq: entry enables the queue with all three defaults. Sentry
+// Streams requires dlq.bootstrap_servers; here it is optional.
+//
+// # Defaults
+//
+// [Parse] and [Load] apply [Config.EnsureDefaults] (the metrics type and
+// backend settings). Step defaults depend on the step's kind and are
+// applied by [Segment.Step] or [StepConfig.EnsureDefaults]; which keys the
+// file set is kept in StepConfig.Set, so defaults are never mistaken for
+// settings.
+package config

@@ -1,0 +1,81 @@
+package kafka
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+)
+
+var (
+	// ErrInvalidConfig is matched, with errors.Is, by every configuration
+	// problem [TryRead] and [TryWrite] report. They report all problems at
+	// once, joined.
+	ErrInvalidConfig = errors.New("kafka: invalid config")
+
+	// ErrNoCommittedOffset is the cause of the read failing at start when
+	// [ReadConfig.StartOffset] is "error" and the group has no usable
+	// committed offset for a partition.
+	ErrNoCommittedOffset = errors.New("kafka: no committed offset")
+
+	// ErrNoTopic is the cause of a write failing on a record that names no
+	// topic when [WriteConfig.Topic] is empty too.
+	ErrNoTopic = errors.New("kafka: record has no topic and the write has no default topic")
+)
+
+// configError is one configuration problem: which field, and what is wrong.
+type configError struct {
+	field string
+	err   error
+}
+
+func (e *configError) Error() string {
+	return "kafka: invalid config: " + e.field + ": " + strings.TrimPrefix(e.err.Error(), "kafka: ")
+}
+
+func (e *configError) Unwrap() error { return e.err }
+
+func (e *configError) Is(target error) bool { return target == ErrInvalidConfig }
+
+func invalid(field, format string, args ...any) error {
+	return &configError{field: field, err: fmt.Errorf(format, args...)}
+}
+
+// PartitionError is a failure about one topic-partition, carried out of the
+// read and the write so that the pipeline's failure says where it happened.
+// Unwrap gives the cause (a franz-go or kerr error, [ErrNoCommittedOffset],
+// [ErrNoTopic], a context error...).
+type PartitionError struct {
+	// Op is what failed: "list" (listing partitions and start offsets),
+	// "read", "commit" or "produce".
+	Op string
+	// Topic is the topic concerned, possibly empty for "produce" with
+	// [ErrNoTopic].
+	Topic string
+	// Partition is the partition, or -1 when unknown (a record that failed
+	// before the producer chose a partition, a topic that does not exist).
+	Partition int32
+	// Offset is the offset concerned, or -1 when unknown.
+	Offset int64
+	// Err is the cause.
+	Err error
+}
+
+func (e *PartitionError) Error() string {
+	var b strings.Builder
+	b.WriteString("kafka: ")
+	b.WriteString(e.Op)
+	if e.Topic != "" {
+		fmt.Fprintf(&b, " %s", e.Topic)
+		if e.Partition >= 0 {
+			fmt.Fprintf(&b, "[%d]", e.Partition)
+		}
+		if e.Offset >= 0 {
+			fmt.Fprintf(&b, "@%d", e.Offset)
+		}
+	}
+	b.WriteString(": ")
+	b.WriteString(strings.TrimPrefix(e.Err.Error(), "kafka: "))
+	return b.String()
+}
+
+func (e *PartitionError) Unwrap() error { return e.Err }

@@ -1,0 +1,243 @@
+package kafka
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// DefaultDeliveryTimeout is how long a bundle's records may take to be
+// acknowledged before the bundle fails, unless the client properties set
+// message.timeout.ms (or its alias delivery.timeout.ms). It is librdkafka's
+// default.
+//
+// The write enforces it itself, at FinishBundle, rather than with franz-go's
+// RecordDeliveryTimeout, which counts from each record's Timestamp: since
+// the write keeps the records' timestamps, a record read from a backlog
+// would be failed as soon as it was produced.
+const DefaultDeliveryTimeout = 5 * time.Minute
+
+// WriteConfig configures [Write].
+type WriteConfig struct {
+	// Client says how to reach the cluster. Required. The producer is
+	// idempotent with acks=all unless the properties say otherwise
+	// (enable.idempotence, acks).
+	Client ClientConfig
+	// Topic is where a record goes when its Topic is empty. Optional if
+	// every record names its topic; a record with neither fails its bundle
+	// with [ErrNoTopic].
+	Topic string
+}
+
+func (c WriteConfig) validate() error {
+	if _, err := c.Client.Options(); err != nil {
+		return &configError{field: "Client", err: err}
+	}
+	return nil
+}
+
+// Write produces every Record of col (a PCollection<Record>) to Kafka: to
+// the record's topic, or cfg.Topic when it has none, with its key, value,
+// headers and timestamp.
+//
+// A bundle succeeds only once all its records are acknowledged by the
+// brokers (acks=all): FinishBundle flushes the producer and fails the
+// bundle if any record failed, so the runner retries it. Delivery is
+// therefore at least once; a retried bundle may write some records twice.
+//
+// Write panics if cfg is invalid, as Beam's own transforms do when a
+// pipeline is built wrongly; use [TryWrite] to get the error instead.
+func Write(s beam.Scope, cfg WriteConfig, col beam.PCollection) {
+	if err := TryWrite(s, cfg, col); err != nil {
+		panic(err)
+	}
+}
+
+// TryWrite is [Write] returning an error, matching [ErrInvalidConfig] for
+// an invalid cfg, instead of panicking.
+func TryWrite(s beam.Scope, cfg WriteConfig, col beam.PCollection) error {
+	if err := cfg.validate(); err != nil {
+		return err
+	}
+	s = s.Scope("kafka.Write")
+	if _, err := beam.TryParDo(s, &writeFn{Client: cfg.Client, Topic: cfg.Topic}, col); err != nil {
+		return fmt.Errorf("kafka: write: %w", err)
+	}
+	return nil
+}
+
+// writeFn produces records. The client lives from Setup to Teardown, and
+// is replaced after a bundle whose records could not all be delivered in
+// time; each bundle's records are flushed and checked in FinishBundle.
+type writeFn struct {
+	Client ClientConfig
+	Topic  string
+
+	st *writeState
+}
+
+// writeState is the per-instance state of writeFn. The produce callbacks
+// run on franz-go's goroutines, hence mu; cl changes only between bundles.
+type writeState struct {
+	opts    []kgo.Opt
+	timeout time.Duration // to deliver a bundle's records
+
+	mu     sync.Mutex
+	cl     *kgo.Client
+	closed bool
+	failed int   // records that failed in the current bundle
+	first  error // the first of them, as a *PartitionError
+}
+
+func (fn *writeFn) Setup() error {
+	opts, err := fn.Client.Options()
+	if err != nil {
+		return err
+	}
+	st := &writeState{
+		// Last, to override a timeout from the properties: see
+		// DefaultDeliveryTimeout.
+		opts:    append(opts, kgo.RecordDeliveryTimeout(0)),
+		timeout: deliveryTimeout(fn.Client.Properties),
+	}
+	if err := st.open(); err != nil {
+		return err
+	}
+	fn.st = st
+	// Beam Go's harness (v2.77) never calls Teardown; close the client when
+	// the DoFn instance is garbage.
+	runtime.AddCleanup(fn, func(st *writeState) { st.close() }, st)
+	return nil
+}
+
+// deliveryTimeout is the message.timeout.ms (or delivery.timeout.ms)
+// property, else DefaultDeliveryTimeout. Options has validated the value.
+func deliveryTimeout(props map[string]string) time.Duration {
+	for _, k := range []string{"message.timeout.ms", "delivery.timeout.ms"} {
+		if v, ok := props[k]; ok {
+			if ms, err := strconv.ParseInt(v, 10, 64); err == nil && ms > 0 {
+				return time.Duration(ms) * time.Millisecond
+			}
+		}
+	}
+	return DefaultDeliveryTimeout
+}
+
+func (st *writeState) open() error {
+	cl, err := kgo.NewClient(st.opts...)
+	if err != nil {
+		return fmt.Errorf("kafka: write: client: %w", err)
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.closed {
+		cl.Close()
+		return kgo.ErrClientClosed
+	}
+	st.cl = cl
+	return nil
+}
+
+// drop closes the client, failing its buffered records; the next bundle
+// opens another.
+func (st *writeState) drop() {
+	st.mu.Lock()
+	cl := st.cl
+	st.cl = nil
+	st.mu.Unlock()
+	if cl != nil {
+		cl.Close()
+	}
+}
+
+// close closes the client for good. It is idempotent.
+func (st *writeState) close() {
+	st.mu.Lock()
+	st.closed = true
+	st.mu.Unlock()
+	st.drop()
+}
+
+func (fn *writeFn) StartBundle() error {
+	fn.st.mu.Lock()
+	fn.st.failed, fn.st.first = 0, nil
+	reopen := fn.st.cl == nil
+	fn.st.mu.Unlock()
+	if reopen {
+		return fn.st.open()
+	}
+	return nil
+}
+
+// ProcessElement hands the record to the producer, which batches it. It
+// blocks while the producer's buffer is full.
+func (fn *writeFn) ProcessElement(ctx context.Context, r Record) error {
+	topic := r.Topic
+	if topic == "" {
+		topic = fn.Topic
+	}
+	if topic == "" {
+		return &PartitionError{Op: "produce", Partition: -1, Offset: -1, Err: ErrNoTopic}
+	}
+	fn.st.cl.Produce(ctx, r.toKgo(topic), fn.st.done)
+	return nil
+}
+
+func (st *writeState) done(r *kgo.Record, err error) {
+	if err == nil {
+		return
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	st.failed++
+	if st.first == nil {
+		p := r.Partition // chosen by the partitioner, unless the topic is unknown
+		if errors.Is(err, kerr.UnknownTopicOrPartition) {
+			p = -1
+		}
+		st.first = &PartitionError{Op: "produce", Topic: r.Topic, Partition: p, Offset: -1, Err: err}
+	}
+}
+
+// FinishBundle waits until every record of the bundle is acknowledged or
+// failed, and fails the bundle if any failed. If the records are not all
+// delivered within the delivery timeout, it closes the client, failing the
+// records still buffered (so that none is delivered after the runner has
+// given up on the bundle), and the next bundle opens a new one.
+func (fn *writeFn) FinishBundle(ctx context.Context) error {
+	st := fn.st
+	fctx, cancel := context.WithTimeout(ctx, st.timeout)
+	defer cancel()
+	if err := st.cl.Flush(fctx); err != nil {
+		st.drop()
+		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+			err = fmt.Errorf("records not acknowledged within %v", st.timeout)
+		}
+		return fmt.Errorf("kafka: write: %w", err)
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	switch st.failed {
+	case 0:
+		return nil
+	case 1:
+		return st.first
+	default:
+		return fmt.Errorf("%w (and %d more records failed)", st.first, st.failed-1)
+	}
+}
+
+func (fn *writeFn) Teardown() error {
+	if fn.st != nil {
+		fn.st.close()
+	}
+	return nil
+}
