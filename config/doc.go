@@ -179,7 +179,7 @@
 //	  max.poll.interval.ms: 300000
 //
 // Values may be any scalar and are kept as written. Each key and value is
-// checked by the Kafka client package (kafka.CheckProperty in
+// checked by the Kafka client package (clientconf.CheckProperty in
 // github.com/streams-dev/streams/io/kafka, whose Properties lists the
 // accepted keys); an unknown key is a problem, never silently ignored.
 //

@@ -25,7 +25,7 @@ type Problem struct {
 	Msg string
 	// Err is the underlying cause when there is one: [ErrEnvVarNotSet]
 	// for a missing environment variable, or the error returned by
-	// kafka.CheckProperty for a bad override_params entry.
+	// clientconf.CheckProperty for a bad override_params entry.
 	Err error
 }
 

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/streams-dev/streams/io/kafka"
+	"github.com/streams-dev/streams/io/kafka/clientconf"
 )
 
 // StepKind is what a pipeline step does, as far as its deployment config
@@ -415,7 +415,7 @@ func (k *checker) topic(t, path string) {
 	}
 }
 
-// overrides checks each client property with kafka.CheckProperty, which
+// overrides checks each client property with clientconf.CheckProperty, which
 // owns the list of accepted keys.
 func (k *checker) overrides(params map[string]string, path string) {
 	keys := make([]string, 0, len(params))
@@ -424,12 +424,12 @@ func (k *checker) overrides(params map[string]string, path string) {
 	}
 	sort.Strings(keys)
 	for _, key := range keys {
-		if err := kafka.CheckProperty(key, params[key]); err != nil {
+		if err := clientconf.CheckProperty(key, params[key]); err != nil {
 			p := join(path, key)
 			if _, ok := k.c.pos[p]; !ok {
 				p = path
 			}
-			k.atKey(p, err, "%s", strings.TrimPrefix(err.Error(), "kafka: "))
+			k.atKey(p, err, "%s", strings.TrimPrefix(err.Error(), "clientconf: "))
 		}
 	}
 }

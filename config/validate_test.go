@@ -68,7 +68,7 @@ func TestValidateProblems(t *testing.T) {
 }
 
 // TestOverrideParams checks that every override_params entry (source,
-// sink and dlq) goes through kafka.CheckProperty, its error reported at
+// sink and dlq) goes through clientconf.CheckProperty, its error reported at
 // the entry's key and reachable with errors.As.
 func TestOverrideParams(t *testing.T) {
 	src := `pipeline:
@@ -439,7 +439,7 @@ func TestConfigBuiltInGo(t *testing.T) {
 	got := problems(t, c.Validate(0, []StepInfo{{"myinput", Source}, {"mysink", Sink}}))
 	want := []string{
 		`pipeline.segments[0].steps_config.myinput.auto_offset_reset: must be one of earliest, latest, error; got "sometimes"`,
-		`pipeline.segments[0].steps_config.myinput.override_params: unknown client property "nope" (see kafka.Properties for the accepted keys)`,
+		`pipeline.segments[0].steps_config.myinput.override_params: unknown client property "nope" (see clientconf.Properties for the accepted keys)`,
 		`pipeline.segments[0].steps_config.myinput.parallelism: must be at least 1; got -1`,
 		`pipeline.segments[0].steps_config.mysink.consumer_group: sink step "mysink" does not take this key; sink steps accept: bootstrap_servers, override_params, parallelism, starts_segment, topic`,
 	}

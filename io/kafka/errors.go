@@ -29,7 +29,7 @@ type configError struct {
 }
 
 func (e *configError) Error() string {
-	return "kafka: invalid config: " + e.field + ": " + strings.TrimPrefix(e.err.Error(), "kafka: ")
+	return "kafka: invalid config: " + e.field + ": " + strings.TrimPrefix(strings.TrimPrefix(e.err.Error(), "kafka: "), "clientconf: ")
 }
 
 func (e *configError) Unwrap() error { return e.err }

@@ -1,4 +1,9 @@
-package kafka
+// Package clientconf turns librdkafka-style client properties (the keys
+// users know from librdkafka, kcat and Sentry Streams' override_params:
+// security.protocol, sasl.*, ssl.*, client.id, ...) into franz-go client
+// options. It does not depend on Beam, so config validation can use it
+// cheaply.
+package clientconf
 
 import (
 	"crypto/tls"
@@ -18,10 +23,10 @@ import (
 	"github.com/twmb/franz-go/pkg/sasl/scram"
 )
 
-// ClientConfig says how to reach a Kafka cluster. It is plain data, so it
+// Config says how to reach a Kafka cluster. It is plain data, so it
 // can travel inside a Beam DoFn (DoFn fields are JSON-serialised into the
 // pipeline) and be rebuilt on any worker.
-type ClientConfig struct {
+type Config struct {
 	// Brokers are the seed brokers, host:port (port 9092 when omitted).
 	Brokers []string `json:"brokers"`
 	// Properties are librdkafka-style client properties, the keys users
@@ -242,11 +247,11 @@ func Properties() [][2]string {
 func CheckProperty(key, value string) error {
 	p, ok := properties[key]
 	if !ok {
-		return fmt.Errorf("kafka: unknown client property %q%s", key, suggest(key))
+		return fmt.Errorf("clientconf: unknown client property %q%s", key, suggest(key))
 	}
 	var b clientBuild
 	if err := p.apply(value, &b); err != nil {
-		return fmt.Errorf("kafka: property %s: %w", key, err)
+		return fmt.Errorf("clientconf: property %s: %w", key, err)
 	}
 	return nil
 }
@@ -259,7 +264,7 @@ func suggest(key string) string {
 		}
 	}
 	if best == "" {
-		return " (see kafka.Properties for the accepted keys)"
+		return " (see clientconf.Properties for the accepted keys)"
 	}
 	return fmt.Sprintf(" (did you mean %q?)", best)
 }
@@ -286,9 +291,9 @@ func editDistance(a, b string) int {
 
 // Options turns the config into franz-go client options: seed brokers,
 // then every property, then TLS and SASL. It returns every problem found.
-func (c ClientConfig) Options() ([]kgo.Opt, error) {
+func (c Config) Options() ([]kgo.Opt, error) {
 	if len(c.Brokers) == 0 {
-		return nil, errors.New("kafka: no brokers configured")
+		return nil, errors.New("clientconf: no brokers configured")
 	}
 	b := clientBuild{protocol: "PLAINTEXT", verifyPeer: true, hostnameChk: true}
 	var errs []error
@@ -300,11 +305,11 @@ func (c ClientConfig) Options() ([]kgo.Opt, error) {
 	for _, k := range keys {
 		p, ok := properties[k]
 		if !ok {
-			errs = append(errs, fmt.Errorf("kafka: unknown client property %q%s", k, suggest(k)))
+			errs = append(errs, fmt.Errorf("clientconf: unknown client property %q%s", k, suggest(k)))
 			continue
 		}
 		if err := p.apply(c.Properties[k], &b); err != nil {
-			errs = append(errs, fmt.Errorf("kafka: property %s: %w", k, err))
+			errs = append(errs, fmt.Errorf("clientconf: property %s: %w", k, err))
 		}
 	}
 	opts := append([]kgo.Opt{kgo.SeedBrokers(c.Brokers...)}, b.opts...)
@@ -319,7 +324,7 @@ func (c ClientConfig) Options() ([]kgo.Opt, error) {
 			opts = append(opts, kgo.DialTLSConfig(cfg))
 		}
 	} else if b.caFile != "" || b.certFile != "" || b.keyFile != "" {
-		errs = append(errs, fmt.Errorf("kafka: ssl.* properties need security.protocol SSL or SASL_SSL, not %s", b.protocol))
+		errs = append(errs, fmt.Errorf("clientconf: ssl.* properties need security.protocol SSL or SASL_SSL, not %s", b.protocol))
 	}
 	if useSASL {
 		m, err := b.saslMechanism()
@@ -329,7 +334,7 @@ func (c ClientConfig) Options() ([]kgo.Opt, error) {
 			opts = append(opts, kgo.SASL(m))
 		}
 	} else if b.mechanism != "" || b.userSet || b.passSet {
-		errs = append(errs, fmt.Errorf("kafka: sasl.* properties need security.protocol SASL_PLAINTEXT or SASL_SSL, not %s", b.protocol))
+		errs = append(errs, fmt.Errorf("clientconf: sasl.* properties need security.protocol SASL_PLAINTEXT or SASL_SSL, not %s", b.protocol))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
@@ -342,21 +347,21 @@ func (b *clientBuild) tlsConfig() (*tls.Config, error) {
 	if b.caFile != "" {
 		pem, err := os.ReadFile(b.caFile)
 		if err != nil {
-			return nil, fmt.Errorf("kafka: ssl.ca.location: %w", err)
+			return nil, fmt.Errorf("clientconf: ssl.ca.location: %w", err)
 		}
 		pool := x509.NewCertPool()
 		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("kafka: ssl.ca.location: no PEM certificates in %s", b.caFile)
+			return nil, fmt.Errorf("clientconf: ssl.ca.location: no PEM certificates in %s", b.caFile)
 		}
 		cfg.RootCAs = pool
 	}
 	if (b.certFile == "") != (b.keyFile == "") {
-		return nil, errors.New("kafka: ssl.certificate.location and ssl.key.location go together")
+		return nil, errors.New("clientconf: ssl.certificate.location and ssl.key.location go together")
 	}
 	if b.certFile != "" {
 		cert, err := tls.LoadX509KeyPair(b.certFile, b.keyFile)
 		if err != nil {
-			return nil, fmt.Errorf("kafka: client certificate: %w", err)
+			return nil, fmt.Errorf("clientconf: client certificate: %w", err)
 		}
 		cfg.Certificates = []tls.Certificate{cert}
 	}
@@ -369,7 +374,7 @@ func (b *clientBuild) tlsConfig() (*tls.Config, error) {
 		roots := cfg.RootCAs
 		cfg.VerifyConnection = func(cs tls.ConnectionState) error {
 			if len(cs.PeerCertificates) == 0 {
-				return errors.New("kafka: broker sent no certificate")
+				return errors.New("clientconf: broker sent no certificate")
 			}
 			inter := x509.NewCertPool()
 			for _, c := range cs.PeerCertificates[1:] {
@@ -387,7 +392,7 @@ func (b *clientBuild) saslMechanism() (sasl.Mechanism, error) {
 		b.mechanism = "PLAIN" // librdkafka's default
 	}
 	if !b.userSet || !b.passSet {
-		return nil, fmt.Errorf("kafka: sasl.mechanism %s needs sasl.username and sasl.password", b.mechanism)
+		return nil, fmt.Errorf("clientconf: sasl.mechanism %s needs sasl.username and sasl.password", b.mechanism)
 	}
 	switch b.mechanism {
 	case "PLAIN":
