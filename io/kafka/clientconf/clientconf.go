@@ -10,6 +10,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"slices"
 	"sort"
@@ -60,24 +61,32 @@ type clientBuild struct {
 	keyFile     string
 	verifyPeer  bool
 	hostnameChk bool
+	acks        string // "all", "1" or "0"; "" when not set
+	idempotence bool   // enable.idempotence=true was asked for
 }
 
+// msOption parses a number of milliseconds. Like librdkafka's, our
+// millisecond properties are 32-bit: the larger ones Kafka carries on the
+// wire as int32 milliseconds, and a bound keeps the conversion to a
+// time.Duration from overflowing.
 func msOption[O kgo.Opt](f func(time.Duration) O) func(string, *clientBuild) error {
 	return func(v string, b *clientBuild) error {
 		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil || n < 0 {
-			return fmt.Errorf("want a non-negative number of milliseconds, got %q", v)
+		if err != nil || n < 0 || n > math.MaxInt32 {
+			return fmt.Errorf("want a number of milliseconds between 0 and %d, got %q", math.MaxInt32, v)
 		}
 		b.opts = append(b.opts, f(time.Duration(n)*time.Millisecond))
 		return nil
 	}
 }
 
-func intOption[O kgo.Opt](min int64, f func(int64) O) func(string, *clientBuild) error {
+// intOption parses an integer in [lo, hi]; hi is the largest value the
+// franz-go option's type holds, so the conversion never wraps around.
+func intOption[O kgo.Opt](lo, hi int64, f func(int64) O) func(string, *clientBuild) error {
 	return func(v string, b *clientBuild) error {
 		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil || n < min {
-			return fmt.Errorf("want an integer >= %d, got %q", min, v)
+		if err != nil || n < lo || n > hi {
+			return fmt.Errorf("want an integer between %d and %d, got %q", lo, hi, v)
 		}
 		b.opts = append(b.opts, f(n))
 		return nil
@@ -156,9 +165,9 @@ var properties = map[string]property{
 	"heartbeat.interval.ms": {"consumer group heartbeat interval", msOption(kgo.HeartbeatInterval)},
 	"max.poll.interval.ms":  {"consumer group rebalance timeout", msOption(kgo.RebalanceTimeout)},
 	"fetch.wait.max.ms":     {"longest time the broker waits to fill a fetch", msOption(kgo.FetchMaxWait)},
-	"fetch.max.bytes":       {"maximum bytes of one fetch response", intOption(1, func(n int64) kgo.Opt { return kgo.FetchMaxBytes(int32(n)) })},
-	"fetch.min.bytes":       {"minimum bytes the broker waits for", intOption(1, func(n int64) kgo.Opt { return kgo.FetchMinBytes(int32(n)) })},
-	"max.partition.fetch.bytes": {"maximum bytes per partition in a fetch", intOption(1, func(n int64) kgo.Opt {
+	"fetch.max.bytes":       {"maximum bytes of one fetch response", intOption(1, math.MaxInt32, func(n int64) kgo.Opt { return kgo.FetchMaxBytes(int32(n)) })},
+	"fetch.min.bytes":       {"minimum bytes the broker waits for", intOption(1, math.MaxInt32, func(n int64) kgo.Opt { return kgo.FetchMinBytes(int32(n)) })},
+	"max.partition.fetch.bytes": {"maximum bytes per partition in a fetch", intOption(1, math.MaxInt32, func(n int64) kgo.Opt {
 		return kgo.FetchMaxPartitionBytes(int32(n))
 	})},
 	"group.instance.id": {"static group membership id", func(v string, b *clientBuild) error {
@@ -180,45 +189,48 @@ var properties = map[string]property{
 	"queue.buffering.max.ms":       {"alias of linger.ms", msOption(kgo.ProducerLinger)},
 	"message.timeout.ms":           {"give up on a record after this long", msOption(kgo.RecordDeliveryTimeout)},
 	"delivery.timeout.ms":          {"alias of message.timeout.ms", msOption(kgo.RecordDeliveryTimeout)},
-	"queue.buffering.max.messages": {"records buffered by the producer", intOption(1, func(n int64) kgo.Opt { return kgo.MaxBufferedRecords(int(n)) })},
-	"batch.size":                   {"maximum bytes of one produce batch", intOption(1, func(n int64) kgo.Opt { return kgo.ProducerBatchMaxBytes(int32(n)) })},
-	"message.max.bytes":            {"alias of batch.size for the producer", intOption(1, func(n int64) kgo.Opt { return kgo.ProducerBatchMaxBytes(int32(n)) })},
-	"retries":                      {"produce retries per record", intOption(0, func(n int64) kgo.Opt { return kgo.RecordRetries(int(n)) })},
-	"message.send.max.retries":     {"alias of retries", intOption(0, func(n int64) kgo.Opt { return kgo.RecordRetries(int(n)) })},
-	"compression.type": {"none, gzip, snappy (default), lz4 or zstd", func(v string, b *clientBuild) error {
-		c, ok := map[string]kgo.CompressionCodec{
-			"none": kgo.NoCompression(), "gzip": kgo.GzipCompression(), "snappy": kgo.SnappyCompression(),
-			"lz4": kgo.Lz4Compression(), "zstd": kgo.ZstdCompression(),
-		}[strings.ToLower(v)]
-		if !ok {
-			return fmt.Errorf("want none, gzip, snappy, lz4 or zstd, got %q", v)
-		}
-		b.opts = append(b.opts, kgo.ProducerBatchCompression(c))
-		return nil
-	}},
-	"acks": {"all (default, and required by idempotence), 1 or 0", func(v string, b *clientBuild) error {
+	"queue.buffering.max.messages": {"records buffered by the producer", intOption(1, math.MaxInt32, func(n int64) kgo.Opt { return kgo.MaxBufferedRecords(int(n)) })},
+	"batch.size":                   {"maximum bytes of one produce batch", intOption(1, math.MaxInt32, func(n int64) kgo.Opt { return kgo.ProducerBatchMaxBytes(int32(n)) })},
+	"message.max.bytes":            {"alias of batch.size for the producer", intOption(1, math.MaxInt32, func(n int64) kgo.Opt { return kgo.ProducerBatchMaxBytes(int32(n)) })},
+	"retries":                      {"produce retries per record", intOption(0, math.MaxInt32, func(n int64) kgo.Opt { return kgo.RecordRetries(int(n)) })},
+	"message.send.max.retries":     {"alias of retries", intOption(0, math.MaxInt32, func(n int64) kgo.Opt { return kgo.RecordRetries(int(n)) })},
+	"compression.type":             {"none, gzip, snappy (default), lz4 or zstd", setCompression},
+	"compression.codec":            {"alias of compression.type", setCompression},
+	"acks": {"all (default), 1 or 0; 1 and 0 turn idempotence off", func(v string, b *clientBuild) error {
 		switch strings.ToLower(v) {
 		case "all", "-1":
+			b.acks = "all"
 		case "1":
+			b.acks = "1"
 			b.opts = append(b.opts, kgo.RequiredAcks(kgo.LeaderAck()), kgo.DisableIdempotentWrite())
 		case "0":
+			b.acks = "0"
 			b.opts = append(b.opts, kgo.RequiredAcks(kgo.NoAck()), kgo.DisableIdempotentWrite())
 		default:
 			return fmt.Errorf("want all, 1 or 0, got %q", v)
 		}
 		return nil
 	}},
-	"enable.idempotence": {"true (default) or false", func(v string, b *clientBuild) error {
+	"enable.idempotence": {"true (default, needs acks=all) or false", func(v string, b *clientBuild) error {
 		on, err := parseBool(v)
 		if err == nil && !on {
 			b.opts = append(b.opts, kgo.DisableIdempotentWrite())
 		}
+		b.idempotence = on
 		return err
 	}},
 }
 
-func init() {
-	properties["compression.codec"] = property{"alias of compression.type", properties["compression.type"].apply}
+func setCompression(v string, b *clientBuild) error {
+	c, ok := map[string]kgo.CompressionCodec{
+		"none": kgo.NoCompression(), "gzip": kgo.GzipCompression(), "snappy": kgo.SnappyCompression(),
+		"lz4": kgo.Lz4Compression(), "zstd": kgo.ZstdCompression(),
+	}[strings.ToLower(v)]
+	if !ok {
+		return fmt.Errorf("want none, gzip, snappy, lz4 or zstd, got %q", v)
+	}
+	b.opts = append(b.opts, kgo.ProducerBatchCompression(c))
+	return nil
 }
 
 func setMechanism(v string, b *clientBuild) error {
@@ -242,15 +254,33 @@ func Properties() [][2]string {
 }
 
 // CheckProperty reports whether key is an accepted property and value a
-// valid value for it. It does not read files named by ssl.* keys; Options
-// does.
+// valid value for it, franz-go's limits included (linger.ms at most a
+// minute, batch.size at least 512, ...). It sees one key at a time, so it
+// does not judge combinations (heartbeat.interval.ms against
+// session.timeout.ms, acks against enable.idempotence) nor read the files
+// ssl.* keys name; Options does both.
 func CheckProperty(key, value string) error {
+	var b clientBuild
+	return b.apply(key, value)
+}
+
+// apply looks key up, applies value to b, and asks franz-go whether it
+// accepts the options this key produced, so a value kgo.NewClient would
+// refuse is refused here, with the key's name.
+func (b *clientBuild) apply(key, value string) error {
 	p, ok := properties[key]
 	if !ok {
 		return fmt.Errorf("clientconf: unknown client property %q%s", key, suggest(key))
 	}
-	var b clientBuild
-	if err := p.apply(value, &b); err != nil {
+	n := len(b.opts)
+	if err := p.apply(value, b); err != nil {
+		return fmt.Errorf("clientconf: property %s: %w", key, err)
+	}
+	// franz-go has one rule between two of our keys: the heartbeat
+	// interval may not exceed the session timeout. Judging one key, give
+	// the other its loosest value; Options judges the pair.
+	check := append([]kgo.Opt{kgo.HeartbeatInterval(0), kgo.SessionTimeout(math.MaxInt32 * time.Millisecond)}, b.opts[n:]...)
+	if err := kgo.ValidateOpts(check...); err != nil {
 		return fmt.Errorf("clientconf: property %s: %w", key, err)
 	}
 	return nil
@@ -290,27 +320,36 @@ func editDistance(a, b string) int {
 }
 
 // Options turns the config into franz-go client options: seed brokers,
-// then every property, then TLS and SASL. It returns every problem found.
+// then every property, then TLS and SASL. It returns every problem found,
+// joined, including those franz-go itself would report from
+// kgo.NewClient.
 func (c Config) Options() ([]kgo.Opt, error) {
+	var errs []error
 	if len(c.Brokers) == 0 {
-		return nil, errors.New("clientconf: no brokers configured")
+		errs = append(errs, errors.New("clientconf: no brokers configured"))
+	}
+	for _, addr := range c.Brokers {
+		if strings.TrimSpace(addr) == "" {
+			errs = append(errs, errors.New("clientconf: brokers: empty address"))
+		} else if err := kgo.ValidateOpts(kgo.SeedBrokers(addr)); err != nil {
+			errs = append(errs, fmt.Errorf("clientconf: brokers: %w", err))
+		}
 	}
 	b := clientBuild{protocol: "PLAINTEXT", verifyPeer: true, hostnameChk: true}
-	var errs []error
 	keys := make([]string, 0, len(c.Properties))
 	for k := range c.Properties {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		p, ok := properties[k]
-		if !ok {
-			errs = append(errs, fmt.Errorf("clientconf: unknown client property %q%s", k, suggest(k)))
-			continue
+		if err := b.apply(k, c.Properties[k]); err != nil {
+			errs = append(errs, err)
 		}
-		if err := p.apply(c.Properties[k], &b); err != nil {
-			errs = append(errs, fmt.Errorf("clientconf: property %s: %w", k, err))
-		}
+	}
+	if b.idempotence && b.acks != "" && b.acks != "all" {
+		// librdkafka refuses this too; silently dropping idempotence
+		// would drop the guarantee that was asked for.
+		errs = append(errs, fmt.Errorf("clientconf: enable.idempotence=true needs acks=all, not %s", b.acks))
 	}
 	opts := append([]kgo.Opt{kgo.SeedBrokers(c.Brokers...)}, b.opts...)
 
@@ -335,6 +374,13 @@ func (c Config) Options() ([]kgo.Opt, error) {
 		}
 	} else if b.mechanism != "" || b.userSet || b.passSet {
 		errs = append(errs, fmt.Errorf("clientconf: sasl.* properties need security.protocol SASL_PLAINTEXT or SASL_SSL, not %s", b.protocol))
+	}
+	if len(errs) == 0 {
+		// Each property passed on its own; this catches the
+		// combinations franz-go refuses.
+		if err := kgo.ValidateOpts(opts...); err != nil {
+			errs = append(errs, fmt.Errorf("clientconf: %w", err))
+		}
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err

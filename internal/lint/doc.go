@@ -1,0 +1,50 @@
+// Package lint holds the tests that keep the module's layers apart. It has
+// no code: `go test ./internal/lint/` lists every package's imports with
+// `go list -deps` (which reads import lines and compiles nothing, so it
+// takes about a second even though Beam is in the graph) and fails on an
+// arrow the layering forbids, naming the package and the import chain.
+//
+// # Layers
+//
+// From DESIGN.md section 2:
+//
+//	examples/ ─┐
+//	cmd/       ├─> runner (CLI, config glue) ─> dsl/, config/
+//	           │                            └─> beamtranslate/ ─> Beam SDK, io/kafka/
+//	           └──────────────────────────────> localrunner/ ─> Beam SDK, io/kafka/, state/
+//
+// # Rules
+//
+// A rule about a package covers the packages under it too. "The module"
+// means github.com/streams-dev/streams and everything under it. Heavy
+// dependencies (Beam: github.com/apache/beam; Kafka:
+// github.com/twmb/franz-go; Pebble: github.com/cockroachdb/pebble) are
+// checked transitively, so an indirect route through a third package is
+// caught; arrows between the module's own packages are checked on direct
+// imports.
+//
+//   - dsl imports nothing of Beam, Kafka or Pebble, and no other package of
+//     the module. It builds an immutable graph and knows nothing of how it
+//     runs.
+//   - config imports no Beam (validating a deployment file must stay cheap),
+//     and no package of the module except io/kafka/clientconf, which checks
+//     Kafka client properties.
+//   - io/kafka imports no package of the module except io/kafka/clientconf:
+//     it is a Beam I/O any Beam Go pipeline can use.
+//   - io/kafka/clientconf imports no package of the module and no Beam, so
+//     config can use it.
+//   - beamtranslate imports none of runner, config, devbroker and
+//     localrunner: it maps DSL steps to Beam transforms and nothing more.
+//   - localrunner imports none of dsl, beamtranslate, config and runner: it
+//     is a real Beam runner that takes any *beam.Pipeline, not only ours.
+//   - devbroker imports no Beam and no package of the module.
+//   - Nothing imports examples/..., cmd/... or conformance (except inside
+//     those trees). They are programs and the conformance suite: leaves.
+//
+// Tests are exempt: the rules read each package's non-test imports, so a
+// test may import a runner, a fake broker or the conformance suite.
+//
+// A rule about a package that does not exist yet (localrunner) says why it
+// may match nothing; any other rule that matches no package fails the
+// test, so a renamed directory cannot quietly switch a rule off.
+package lint
