@@ -2,13 +2,13 @@ package conformance
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"os"
 	"regexp"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,6 +18,7 @@ import (
 
 	"github.com/streams-dev/streams/config"
 	"github.com/streams-dev/streams/devbroker"
+	"github.com/streams-dev/streams/internal/childtest"
 	"github.com/streams-dev/streams/dsl"
 	"github.com/streams-dev/streams/runner"
 )
@@ -35,15 +36,29 @@ var Timeout = 2 * time.Minute
 
 var unsafe = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
 
+// runnerOptions maps a runner name to runner options.
+func runnerOptions(name string) (runner.Options, bool) {
+	switch name {
+	case "prism":
+		return runner.Options{Adapter: runner.AdapterBeam, BeamRunner: "prism"}, true
+	}
+	return runner.Options{}, false
+}
+
+// childSpec is what a pipeline process runs.
+type childSpec struct {
+	Case       string
+	Runner     string
+	Config     string // deployment config YAML
+	PipelineID string
+}
+
 // Run runs case c on the named runner and fails t on any difference from
-// the expected output.
+// the expected output. The pipeline runs in a child process (see package
+// childtest): the test binary's TestMain must call MaybeChild.
 func Run(t testing.TB, runnerName string, c Case) {
 	t.Helper()
-	opts := runner.Options{Name: c.Name}
-	switch runnerName {
-	case "prism":
-		opts.Adapter, opts.BeamRunner = runner.AdapterBeam, "prism"
-	default:
+	if _, ok := runnerOptions(runnerName); !ok {
 		t.Fatalf("conformance: unknown runner %q (have %v)", runnerName, Runners)
 	}
 	g, err := c.Pipeline().Build()
@@ -93,9 +108,7 @@ func Run(t testing.TB, runnerName string, c Case) {
 	if err != nil {
 		t.Fatalf("case %s: config: %v\n%s", c.Name, err, raw)
 	}
-	opts.Config = cfg
-	opts.PipelineID = prefix
-	opts.Logger = slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	_ = cfg
 
 	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
 	if err != nil {
@@ -124,16 +137,27 @@ func Run(t testing.TB, runnerName string, c Case) {
 		}
 	}
 
+	spec, err := json.Marshal(childSpec{Case: c.Name, Runner: runnerName, Config: string(raw), PipelineID: prefix})
+	if err != nil {
+		t.Fatal(err)
+	}
+	child := childtest.Start(t, string(spec))
 	runCtx, stop := context.WithCancel(ctx)
-	var wg sync.WaitGroup
-	var runErr error
-	wg.Go(func() { runErr = runner.Run(runCtx, g, opts) })
+	watched := make(chan struct{})
+	go func() {
+		defer close(watched)
+		select {
+		case <-child.Done():
+			// A pipeline ends only when it fails: stop waiting for output.
+			t.Errorf("case %s: the pipeline process ended (exit %d):\n%s", c.Name, child.ExitCode(), child.Stderr())
+			stop()
+		case <-runCtx.Done():
+		}
+	}()
 	defer func() {
 		stop()
-		wg.Wait()
-		if runErr != nil {
-			t.Errorf("case %s: runner: %v", c.Name, runErr)
-		}
+		<-watched
+		child.Stop(t)
 	}()
 
 	want := 0
@@ -276,10 +300,49 @@ func sortedKeys(m map[string]string) []string {
 	return ks
 }
 
-// testWriter sends log lines to the test log.
-type testWriter struct{ t testing.TB }
+// MaybeChild runs a case's pipeline and exits when this process is a
+// pipeline process started by Run; otherwise it returns. A test binary's
+// TestMain calls it after beam.Init.
+func MaybeChild() {
+	raw, ok := childtest.Spec()
+	if !ok {
+		return
+	}
+	os.Exit(runChild(raw))
+}
 
-func (w testWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimRight(string(p), "\n"))
-	return len(p), nil
+func runChild(raw string) int {
+	var spec childSpec
+	if err := json.Unmarshal([]byte(raw), &spec); err != nil {
+		fmt.Fprintln(os.Stderr, "conformance child:", err)
+		return 2
+	}
+	var c *Case
+	for _, cc := range Cases() {
+		if cc.Name == spec.Case {
+			c = &cc
+		}
+	}
+	opts, ok := runnerOptions(spec.Runner)
+	if c == nil || !ok {
+		fmt.Fprintf(os.Stderr, "conformance child: no case %q or runner %q\n", spec.Case, spec.Runner)
+		return 2
+	}
+	g, err := c.Pipeline().Build()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	cfg, err := config.Parse([]byte(spec.Config), os.LookupEnv)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	opts.Name, opts.Config, opts.PipelineID = c.Name, cfg, spec.PipelineID
+	opts.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	if err := runner.Run(context.Background(), g, opts); err != nil {
+		fmt.Fprintln(os.Stderr, "pipeline failed:", err)
+		return 1
+	}
+	return 0
 }

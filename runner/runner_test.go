@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"flag"
 	"io"
 	"log/slog"
@@ -13,13 +14,54 @@ import (
 	"testing"
 	"time"
 
-	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/ptest"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 
 	"github.com/streams-dev/streams/config"
+	"github.com/streams-dev/streams/internal/childtest"
 	"github.com/streams-dev/streams/dsl"
 )
 
-func TestMain(m *testing.M) { ptest.Main(m) }
+func TestMain(m *testing.M) {
+	flag.Parse()
+	beam.Init()
+	if spec, ok := childtest.Spec(); ok {
+		os.Exit(runChild(spec))
+	}
+	os.Exit(m.Run())
+}
+
+// runChild runs a test pipeline in a child process (see package
+// childtest for why pipelines do not run in the test process).
+func runChild(spec string) int {
+	switch spec {
+	case "dev-loop":
+		cfg, err := config.Parse([]byte("pipeline:\n  segments:\n    - steps_config:\n        myinput: {auto_offset_reset: earliest}\n"), nil)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 2
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+		defer cancel()
+		err = Run(ctx, seedPipeline().MustBuild(), Options{
+			Config:        cfg,
+			Name:          "dev",
+			DevBrokerAddr: "127.0.0.1:0",
+			Logger:        slog.New(slog.NewTextHandler(os.Stderr, nil)),
+			Dev: &DevOptions{
+				Input:        [][]byte{[]byte(`{"type":"event","n":1}`), []byte(`{"type":"other"}`), []byte(`{"type":"event"}`)},
+				Output:       os.Stdout,
+				ExitWhenDone: true,
+			},
+		})
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "run:", err)
+			return 1
+		}
+		return 0
+	}
+	fmt.Fprintln(os.Stderr, "unknown child spec", spec)
+	return 2
+}
 
 type event struct {
 	Type string `json:"type"`
@@ -113,35 +155,18 @@ func TestMainUsageErrors(t *testing.T) {
 // development options feed input, print output and stop when done: what
 // `make run` does.
 func TestRunEmbeddedBrokerDevLoop(t *testing.T) {
-	var out bytes.Buffer
-	g := seedPipeline().MustBuild()
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
-	var logs bytes.Buffer
-	cfg, err := config.Parse([]byte("pipeline:\n  segments:\n    - steps_config:\n        myinput: {auto_offset_reset: earliest}\n"), nil)
-	if err != nil {
-		t.Fatal(err)
+	child := childtest.Start(t, "dev-loop")
+	if !child.Wait(2 * time.Minute) {
+		t.Fatal("the dev loop did not stop by itself")
 	}
-	err = Run(ctx, g, Options{
-		Config:        cfg,
-		Name:          "dev",
-		PipelineID:    "dev-loop",
-		DevBrokerAddr: "127.0.0.1:0",
-		Logger:        slog.New(slog.NewTextHandler(&logs, nil)),
-		Dev: &DevOptions{
-			Input:        [][]byte{[]byte(`{"type":"event","n":1}`), []byte(`{"type":"other"}`), []byte(`{"type":"event"}`)},
-			Output:       &out,
-			ExitWhenDone: true,
-		},
-	})
-	if err != nil {
-		t.Fatalf("run: %v\nlogs:\n%s", err, logs.String())
+	if code := child.ExitCode(); code != 0 {
+		t.Fatalf("exit code %d:\n%s", code, child.Stderr())
 	}
-	got := strings.Split(strings.TrimSpace(out.String()), "\n")
+	got := strings.Split(strings.TrimSpace(child.Stdout()), "\n")
 	if len(got) != 2 || got[0] != `transformed-events: {"type":"event"}` || got[1] != got[0] {
-		t.Errorf("output:\n%s", out.String())
+		t.Errorf("output:\n%s", child.Stdout())
 	}
-	if !strings.Contains(logs.String(), "EMBEDDED development Kafka broker") {
-		t.Errorf("embedded broker not announced:\n%s", logs.String())
+	if !strings.Contains(child.Stderr(), "EMBEDDED development Kafka broker") {
+		t.Errorf("embedded broker not announced:\n%s", child.Stderr())
 	}
 }

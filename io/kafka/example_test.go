@@ -47,11 +47,9 @@ func Example() {
 	})
 	kafka.Write(s, kafka.WriteConfig{Client: client, Topic: "transformed-events"}, beam.ParDo(s, shout, events))
 
-	// The read is unbounded, so the pipeline runs until it is cancelled.
-	// (Cancelling the context only stops prism.Execute waiting: a job
-	// server keeps the job until it is cancelled through its JobService.)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
+	// The read is unbounded: the pipeline runs until it is cancelled
+	// through the runner's job service, or here until the program exits.
+	ctx := context.Background()
 	go prism.Execute(ctx, p)
 
 	cl, err := kgo.NewClient(kgo.SeedBrokers(client.Brokers...),

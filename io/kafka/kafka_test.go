@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -25,14 +24,6 @@ func init() {
 func toDefaultTopic(r kafka.Record) kafka.Record {
 	r.Topic = ""
 	return r
-}
-
-// copyPipeline reads cfg and writes every record to topic out.
-func copyPipeline(cfg kafka.ReadConfig, out string) *beam.Pipeline {
-	p, s := beam.NewPipelineWithRoot()
-	recs := kafka.Read(s, cfg)
-	kafka.Write(s, kafka.WriteConfig{Client: cfg.Client, Topic: out}, beam.ParDo(s, toDefaultTopic, recs))
-	return p
 }
 
 // testRecords are n records spread over the partitions, each with a
@@ -75,18 +66,16 @@ func sameRecord(t *testing.T, got, want *kgo.Record) {
 	}
 }
 
-// copyAndCheck runs copyPipeline(cfg, "out") until the keys of want have
+// copyAndCheck copies cfg to topic "out" until the keys of want have
 // arrived in "out" and the group's commits have reached the end of "in",
 // then checks that exactly want arrived, each record intact.
 func copyAndCheck(t *testing.T, cfg kafka.ReadConfig, want []*kgo.Record) {
 	t.Helper()
-	j := start(t, copyPipeline(cfg, "out"))
+	j := start(t, pipelineSpec{Copy: &cfg, Out: "out"})
 	consume(t, j, cfg.Client, "out", len(want), time.Minute, 0)
 	waitCommitted(t, cfg.Client, cfg.Group, endOffsets(t, cfg.Client, "in"), 30*time.Second)
 	got := consume(t, j, cfg.Client, "out", len(want), time.Minute, time.Second)
-	if err := j.stop(t); err != nil {
-		t.Logf("prism.Execute after cancel: %v", err)
-	}
+	j.stop(t)
 	if g, w := keys(got), keys(want); !slices.Equal(g, w) {
 		t.Fatalf("got keys %v, want %v", g, w)
 	}
@@ -103,13 +92,14 @@ func copyAndCheck(t *testing.T, cfg kafka.ReadConfig, want []*kgo.Record) {
 // partitions: records produced before the read started are not read, those
 // produced after are, and the group commits the end.
 func TestStartOffsetLatest(t *testing.T) {
+	t.Parallel()
 	const parts = 3
 	cfg := cluster(t, parts, "in", "out")
 	base := time.UnixMilli(1_700_000_000_000)
 	produce(t, cfg, testRecords("old", 9, parts, base)...)
 
 	rc := kafka.ReadConfig{Client: cfg, Topics: []string{"in"}, Group: "g"} // StartOffset defaults to latest
-	j := start(t, copyPipeline(rc, "out"))
+	j := start(t, pipelineSpec{Copy: &rc, Out: "out"})
 	// The read commits where it starts: once the commits are there, it has
 	// started, at the end of the old records.
 	waitCommitted(t, cfg, "g", map[int32]int64{0: 3, 1: 3, 2: 3}, time.Minute)
@@ -129,6 +119,7 @@ func TestStartOffsetLatest(t *testing.T) {
 // once with its key, value, headers and timestamp, and the group's
 // committed offsets reach the end of the input.
 func TestReadWrite(t *testing.T) {
+	t.Parallel()
 	const parts = 3
 	cfg := cluster(t, parts, "in", "out")
 	in := testRecords("k", 30, parts, time.UnixMilli(1_700_000_000_000))
@@ -139,6 +130,7 @@ func TestReadWrite(t *testing.T) {
 // TestResumeFromCommittedOffset reads from the group's committed offsets,
 // not from StartOffset: records before a commit are not read again.
 func TestResumeFromCommittedOffset(t *testing.T) {
+	t.Parallel()
 	const parts = 3
 	cfg := cluster(t, parts, "in", "out")
 	in := testRecords("k", 30, parts, time.UnixMilli(1_700_000_000_000))
@@ -164,10 +156,11 @@ func TestResumeFromCommittedOffset(t *testing.T) {
 
 // TestReadWithoutGroup reads per StartOffset and commits nothing.
 func TestReadWithoutGroup(t *testing.T) {
+	t.Parallel()
 	cfg := cluster(t, 1, "in", "out")
 	in := testRecords("k", 5, 1, time.UnixMilli(1_700_000_000_000))
 	produce(t, cfg, in...)
-	j := start(t, copyPipeline(kafka.ReadConfig{Client: cfg, Topics: []string{"in"}, StartOffset: kafka.StartEarliest}, "out"))
+	j := start(t, pipelineSpec{Copy: &kafka.ReadConfig{Client: cfg, Topics: []string{"in"}, StartOffset: kafka.StartEarliest}, Out: "out"})
 	got := consume(t, j, cfg, "out", len(in), time.Minute, 500*time.Millisecond)
 	j.stop(t)
 	if len(got) != len(in) {
@@ -187,8 +180,9 @@ func TestReadWithoutGroup(t *testing.T) {
 // TestStartOffsetError fails the pipeline when the group has no commit
 // and StartOffset is "error", saying which partition.
 func TestStartOffsetError(t *testing.T) {
+	t.Parallel()
 	cfg := cluster(t, 1, "in", "out")
-	j := start(t, copyPipeline(kafka.ReadConfig{Client: cfg, Topics: []string{"in"}, Group: "g", StartOffset: kafka.StartError}, "out"))
+	j := start(t, pipelineSpec{Copy: &kafka.ReadConfig{Client: cfg, Topics: []string{"in"}, Group: "g", StartOffset: kafka.StartError}, Out: "out"})
 	err := j.wait(t, time.Minute)
 	if !errContains(err, "kafka: list in[0]: no committed offset") {
 		t.Fatalf("pipeline error %v, want it to say that in[0] has no committed offset", err)
@@ -197,8 +191,9 @@ func TestStartOffsetError(t *testing.T) {
 
 // TestReadUnknownTopic fails the pipeline when a topic does not exist.
 func TestReadUnknownTopic(t *testing.T) {
+	t.Parallel()
 	cfg := cluster(t, 1, "in", "out")
-	j := start(t, copyPipeline(kafka.ReadConfig{Client: cfg, Topics: []string{"in", "nope"}, Group: "g"}, "out"))
+	j := start(t, pipelineSpec{Copy: &kafka.ReadConfig{Client: cfg, Topics: []string{"in", "nope"}, Group: "g"}, Out: "out"})
 	err := j.wait(t, time.Minute)
 	if !errContains(err, "kafka: list nope: UNKNOWN_TOPIC_OR_PARTITION") {
 		t.Fatalf("pipeline error %v, want it to name the unknown topic", err)

@@ -1,20 +1,27 @@
 package kafka_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"net"
 	"os"
+	"os/exec"
 	"slices"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
-	jobpb "github.com/apache/beam/sdks/v2/go/pkg/beam/model/jobmanagement_v1"
-	"github.com/apache/beam/sdks/v2/go/pkg/beam/options/jobopts"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph/window"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/runners/prism"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/transforms/stats"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -22,124 +29,216 @@ import (
 	"github.com/streams-dev/streams/io/kafka"
 )
 
-// jobService is the in-process prism job server every test pipeline runs
-// on. Tests need it to cancel their unbounded pipelines: cancelling the
-// context given to prism.Execute only stops waiting for the job, which then
-// keeps running inside the server.
-var jobService jobpb.JobServiceClient
+// Tests that run pipelines run in parallel: each has its own broker and
+// its own child process.
+//
+// Every test pipeline runs on prism in a child process: the test binary
+// itself, started with the pipeline to run in envPipeline (see runChild).
+// A streaming pipeline never ends by itself, and stopping it inside the
+// test process is not clean: cancelling prism.Execute's context only stops
+// waiting for the job, cancelling the job through the job service stops
+// the in-process SDK harness while bundles are in flight, and the harness
+// of Beam v2.77 has data races on that path (control response channel
+// closed while a bundle sends on it; two goroutines in Recv on one data
+// stream), which -race then blames on whichever test is running. So the
+// parent kills the child (kill -9, as a crash would), and reads the race
+// reports the child printed: one that involves this package fails the
+// test; one entirely inside Beam is only logged.
+const envPipeline = "STREAMS_KAFKA_TEST_PIPELINE"
 
 func TestMain(m *testing.M) {
 	flag.Parse()
 	// All registration happens in init functions, so Init can run now.
 	beam.Init()
-	cli, endpoint, err := startJobServer()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "prism job server:", err)
-		os.Exit(1)
+	if spec := os.Getenv(envPipeline); spec != "" {
+		os.Exit(runChild(spec))
 	}
-	jobService = cli
-	*jobopts.Endpoint = endpoint
-	*jobopts.EnvironmentType = "LOOPBACK"
-	code := m.Run()
-	cancelJobs(context.Background())
-	os.Exit(code)
+	os.Exit(m.Run())
 }
 
-func startJobServer() (jobpb.JobServiceClient, string, error) {
-	// prism.CreateJobServer wants a port and does not say which it got,
-	// so pick a free one first.
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, "", err
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	cli, err := prism.CreateJobServer(ctx, prism.Options{Port: port})
-	return cli, fmt.Sprintf("localhost:%d", port), err
+// pipelineSpec says which test pipeline a child runs.
+type pipelineSpec struct {
+	// Copy reads Read and writes every record to Out.
+	Copy *kafka.ReadConfig
+	Out  string
+	// Windows reads Read and writes the count of each one-second
+	// event-time window to Out.
+	Windows *kafka.ReadConfig
+	// Write writes Records with WriteConfig.
+	Write   *kafka.WriteConfig
+	Records []kafka.Record
 }
 
-// cancelJobs cancels every job of the server not yet finished.
-func cancelJobs(ctx context.Context) {
-	resp, err := jobService.GetJobs(ctx, &jobpb.GetJobsRequest{})
-	if err != nil {
-		return
+func (spec pipelineSpec) pipeline() *beam.Pipeline {
+	p, s := beam.NewPipelineWithRoot()
+	switch {
+	case spec.Copy != nil:
+		recs := kafka.Read(s, *spec.Copy)
+		kafka.Write(s, kafka.WriteConfig{Client: spec.Copy.Client, Topic: spec.Out}, beam.ParDo(s, toDefaultTopic, recs))
+	case spec.Windows != nil:
+		recs := kafka.Read(s, *spec.Windows)
+		counts := stats.SumPerKey(s, beam.ParDo(s, countOne, beam.WindowInto(s, window.NewFixedWindows(time.Second), recs)))
+		kafka.Write(s, kafka.WriteConfig{Client: spec.Windows.Client, Topic: spec.Out}, beam.ParDo(s, windowCount, counts))
+	case spec.Write != nil:
+		kafka.Write(s, *spec.Write, beam.CreateList(s, spec.Records))
 	}
-	for _, j := range resp.GetJobInfo() {
-		switch j.GetState() {
-		case jobpb.JobState_DONE, jobpb.JobState_FAILED, jobpb.JobState_CANCELLED, jobpb.JobState_DRAINED, jobpb.JobState_UPDATED:
-			continue
-		}
-		jobService.Cancel(ctx, &jobpb.CancelJobRequest{JobId: j.GetJobId()})
-	}
+	return p
 }
 
-// job is a pipeline running on prism in the background.
-type job struct {
-	done   chan error
-	err    error
-	ended  bool
-	cancel context.CancelFunc
-}
+// resultPrefix starts the line where a child reports how its pipeline
+// ended: "ok" or the error.
+const resultPrefix = "PIPELINE RESULT: "
 
-// start runs p on prism until it ends or the test ends. Tests run one at a
-// time, so the only unfinished job on the server is this one.
-func start(t *testing.T, p *beam.Pipeline) *job {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	j := &job{done: make(chan error, 1), cancel: cancel}
+// runChild runs the pipeline of spec until it ends (or the parent kills
+// the process), and prints how it ended.
+func runChild(spec string) int {
+	// The parent holds our stdin open: when it goes, whatever the reason,
+	// so do we.
 	go func() {
-		_, err := prism.Execute(ctx, p)
-		j.done <- err
+		io.Copy(io.Discard, os.Stdin)
+		os.Exit(3)
+	}()
+	var ps pipelineSpec
+	if err := json.Unmarshal([]byte(spec), &ps); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	_, err := prism.Execute(context.Background(), ps.pipeline())
+	res := "ok"
+	if err != nil {
+		res = strconv.Quote(err.Error())
+	}
+	fmt.Println(resultPrefix + res)
+	return 0
+}
+
+// job is a test pipeline running in a child process.
+type job struct {
+	cmd    *exec.Cmd
+	stdin  io.WriteCloser
+	out    syncBuffer // stdout
+	errs   syncBuffer // stderr
+	exited chan struct{}
+	ended  bool
+}
+
+// start runs spec in a child process, killed when the test ends at the
+// latest.
+func start(t *testing.T, spec pipelineSpec) *job {
+	t.Helper()
+	b, err := json.Marshal(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	j := &job{exited: make(chan struct{})}
+	j.cmd = exec.Command(os.Args[0], "-test.run=^$")
+	j.cmd.Env = append(os.Environ(), envPipeline+"="+string(b))
+	j.cmd.Stdout, j.cmd.Stderr = &j.out, &j.errs
+	// Never written: the child exits when this pipe closes, so it cannot
+	// outlive the test binary.
+	if j.stdin, err = j.cmd.StdinPipe(); err != nil {
+		t.Fatal(err)
+	}
+	if err := j.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		j.cmd.Wait()
+		close(j.exited)
 	}()
 	t.Cleanup(func() { j.stop(t) })
 	return j
 }
 
-// stop cancels the job and waits for prism.Execute to return; it returns
-// what Execute returned.
-func (j *job) stop(t *testing.T) error {
+// stop kills the child, if it still runs, and checks its race reports.
+func (j *job) stop(t *testing.T) {
 	t.Helper()
 	if j.ended {
-		return j.err
+		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	cancelJobs(ctx)
-	return j.wait(t, 30*time.Second)
+	j.ended = true
+	j.cmd.Process.Kill()
+	<-j.exited
+	j.checkRaces(t)
+	if t.Failed() {
+		t.Logf("pipeline process output:\n%s%s", j.out.String(), j.errs.String())
+	}
 }
 
-// endedEarly says whether the job ended by itself.
+// endedEarly says whether the child ended by itself.
 func (j *job) endedEarly() bool {
-	if j.ended {
-		return true
-	}
 	select {
-	case j.err = <-j.done:
-		j.ended = true
+	case <-j.exited:
 		return true
 	default:
 		return false
 	}
 }
 
-// wait waits for the job to end by itself.
+// wait waits for the pipeline to end by itself and returns its error.
 func (j *job) wait(t *testing.T, timeout time.Duration) error {
 	t.Helper()
-	if j.ended {
-		return j.err
-	}
 	select {
-	case j.err = <-j.done:
+	case <-j.exited:
 	case <-time.After(timeout):
-		j.cancel()
-		j.err = <-j.done
-		t.Errorf("pipeline did not end within %v", timeout)
+		t.Fatalf("pipeline did not end within %v", timeout)
 	}
-	j.ended = true
-	j.cancel()
-	return j.err
+	j.stop(t)
+	return j.result(t)
+}
+
+// result is how the pipeline ended, as the child reported it.
+func (j *job) result(t *testing.T) error {
+	t.Helper()
+	for line := range strings.Lines(j.out.String()) {
+		if res, ok := strings.CutPrefix(strings.TrimSpace(line), resultPrefix); ok {
+			if res == "ok" {
+				return nil
+			}
+			msg, err := strconv.Unquote(res)
+			if err != nil {
+				msg = res
+			}
+			return errors.New(msg)
+		}
+	}
+	t.Fatalf("pipeline process ended without a result:\n%s", j.errs.String())
+	return nil
+}
+
+// checkRaces fails the test on each race report of the child that involves
+// this package, and logs the others.
+func (j *job) checkRaces(t *testing.T) {
+	t.Helper()
+	const marker = "WARNING: DATA RACE"
+	reports := strings.Split(j.errs.String(), marker)[1:]
+	for _, r := range reports {
+		r, _, _ = strings.Cut(r, "==================")
+		if strings.Contains(r, "streams-dev/streams/io/kafka") {
+			t.Errorf("data race in the pipeline:\n%s%s", marker, r)
+		} else {
+			first, _, _ := strings.Cut(strings.TrimSpace(r), "\n")
+			t.Logf("data race inside Beam, not in this package (%s ...)", first)
+		}
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the child's writers and the test.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
 }
 
 // cluster starts an in-process broker with the given topics, closed when
@@ -201,7 +300,8 @@ func consume(t *testing.T, j *job, cfg kafka.ClientConfig, topic string, want in
 	deadline := time.Now().Add(timeout)
 	for len(got) < want && time.Now().Before(deadline) {
 		if j != nil && j.endedEarly() {
-			t.Fatalf("pipeline ended: %v", j.err)
+			j.stop(t)
+			t.Fatalf("pipeline ended: %v", j.result(t))
 		}
 		got = append(got, poll(cl, min(time.Until(deadline), 200*time.Millisecond))...)
 	}

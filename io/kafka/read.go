@@ -43,8 +43,8 @@ type ReadConfig struct {
 	// pipeline restarts.
 	Topics []string
 	// Group is the consumer group whose committed offsets say where each
-	// partition starts, and to which the read commits the offsets it has
-	// read once the runner finalizes a bundle (see the package doc,
+	// partition starts, and to which the read commits the offsets whose
+	// records the runner has committed as processed (see the package doc,
 	// "Delivery semantics"). The read never joins the group: partitions are
 	// spread by the runner, not by group rebalancing. Empty means no group:
 	// every partition starts per StartOffset and nothing is committed.

@@ -11,7 +11,6 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph/window"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
-	"github.com/apache/beam/sdks/v2/go/pkg/beam/transforms/stats"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/streams-dev/streams/io/kafka"
@@ -26,6 +25,7 @@ func init() {
 // or the default one, with a null or empty key, value and header value
 // kept as such, and the pipeline ends.
 func TestWrite(t *testing.T) {
+	t.Parallel()
 	cfg := cluster(t, 1, "a", "b")
 	ts := time.UnixMilli(1_600_000_000_123)
 	recs := []kafka.Record{
@@ -33,9 +33,7 @@ func TestWrite(t *testing.T) {
 		{Topic: "b", Key: nil, Value: []byte{}, Timestamp: ts.Add(time.Second)},
 		{Key: []byte{}, Value: nil, Timestamp: ts.Add(2 * time.Second), Headers: []kafka.Header{{Key: "e", Value: []byte{}}}},
 	}
-	p, s := beam.NewPipelineWithRoot()
-	kafka.Write(s, kafka.WriteConfig{Client: cfg, Topic: "a"}, beam.CreateList(s, recs))
-	if err := start(t, p).wait(t, time.Minute); err != nil {
+	if err := start(t, pipelineSpec{Write: &kafka.WriteConfig{Client: cfg, Topic: "a"}, Records: recs}).wait(t, time.Minute); err != nil {
 		t.Fatal(err)
 	}
 
@@ -69,10 +67,9 @@ func nullableEqual(a, b []byte) bool {
 // TestWriteUnknownTopic fails the pipeline when a topic does not exist
 // (the broker does not create topics), naming the topic.
 func TestWriteUnknownTopic(t *testing.T) {
+	t.Parallel()
 	cfg := cluster(t, 1, "a")
-	p, s := beam.NewPipelineWithRoot()
-	kafka.Write(s, kafka.WriteConfig{Client: cfg, Topic: "missing"}, beam.Create(s, kafka.Record{Value: []byte("v")}))
-	err := start(t, p).wait(t, time.Minute)
+	err := start(t, pipelineSpec{Write: &kafka.WriteConfig{Client: cfg, Topic: "missing"}, Records: []kafka.Record{{Value: []byte("v")}}}).wait(t, time.Minute)
 	if !errContains(err, "kafka: produce missing", "UNKNOWN_TOPIC_OR_PARTITION") {
 		t.Fatalf("pipeline error %v, want an unknown topic error naming the topic", err)
 	}
@@ -81,10 +78,9 @@ func TestWriteUnknownTopic(t *testing.T) {
 // TestWriteNoTopic fails the pipeline on a record without a topic when the
 // write has no default topic.
 func TestWriteNoTopic(t *testing.T) {
+	t.Parallel()
 	cfg := cluster(t, 1, "a")
-	p, s := beam.NewPipelineWithRoot()
-	kafka.Write(s, kafka.WriteConfig{Client: cfg}, beam.Create(s, kafka.Record{Value: []byte("v")}))
-	err := start(t, p).wait(t, time.Minute)
+	err := start(t, pipelineSpec{Write: &kafka.WriteConfig{Client: cfg}, Records: []kafka.Record{{Value: []byte("v")}}}).wait(t, time.Minute)
 	if !errContains(err, "kafka: produce: record has no topic and the write has no default topic") {
 		t.Fatalf("pipeline error %v, want %v", err, kafka.ErrNoTopic)
 	}
@@ -93,13 +89,12 @@ func TestWriteNoTopic(t *testing.T) {
 // TestWriteClosedCluster fails the pipeline when the cluster is gone and
 // message.timeout.ms passes.
 func TestWriteClosedCluster(t *testing.T) {
+	t.Parallel()
 	cfg := kafka.ClientConfig{
 		Brokers:    []string{closedAddr(t)},
 		Properties: map[string]string{"message.timeout.ms": "1000"},
 	}
-	p, s := beam.NewPipelineWithRoot()
-	kafka.Write(s, kafka.WriteConfig{Client: cfg, Topic: "a"}, beam.Create(s, kafka.Record{Value: []byte("v")}))
-	err := start(t, p).wait(t, time.Minute)
+	err := start(t, pipelineSpec{Write: &kafka.WriteConfig{Client: cfg, Topic: "a"}, Records: []kafka.Record{{Value: []byte("v")}}}).wait(t, time.Minute)
 	if !errContains(err, "kafka: write: records not acknowledged within 1s") {
 		t.Fatalf("pipeline error %v, want a delivery timeout", err)
 	}
@@ -115,23 +110,27 @@ func windowCount(w beam.Window, _ string, n int) kafka.Record {
 }
 
 // TestEventTimeWindows counts records in one-second event-time windows:
-// records carry their Kafka timestamps as event times, and the windows
-// close, which needs the watermark of every partition, including an empty
-// one, to pass their end while no more records come (idle partitions).
+// records carry their Kafka timestamps as event times, and both windows
+// close, although the newest timestamp minus MaxSkew only passes the end of
+// the first: the watermark of the partition moves to now minus MaxSkew once
+// it is idle.
+//
+// One partition only: prism keeps one output watermark per SDF stage, the
+// estimate of the last bundle, not the minimum over restrictions, so with
+// several partitions an idle one can carry the watermark past records
+// another has yet to emit, which prism then drops as late (see the package
+// doc, "Runners").
 func TestEventTimeWindows(t *testing.T) {
-	cfg := cluster(t, 3, "in", "out")
+	t.Parallel()
+	cfg := cluster(t, 1, "in", "out")
 	base := time.Unix(1_700_000_000, 0)
 	var in []*kgo.Record
-	for i, d := range []time.Duration{100, 200, 300, 400, 500, 1100, 1200, 1300} {
-		in = append(in, &kgo.Record{Topic: "in", Partition: int32(i % 2), Value: []byte("x"), Timestamp: base.Add(d * time.Millisecond)})
+	for _, d := range []time.Duration{100, 200, 300, 400, 500, 1100, 1200, 1300} {
+		in = append(in, &kgo.Record{Topic: "in", Value: []byte("x"), Timestamp: base.Add(d * time.Millisecond)})
 	}
-	produce(t, cfg, in...) // partition 2 stays empty
+	produce(t, cfg, in...)
 
-	p, s := beam.NewPipelineWithRoot()
-	recs := kafka.Read(s, kafka.ReadConfig{Client: cfg, Topics: []string{"in"}, Group: "g", StartOffset: kafka.StartEarliest})
-	counts := stats.SumPerKey(s, beam.ParDo(s, countOne, beam.WindowInto(s, window.NewFixedWindows(time.Second), recs)))
-	kafka.Write(s, kafka.WriteConfig{Client: cfg, Topic: "out"}, beam.ParDo(s, windowCount, counts))
-	j := start(t, p)
+	j := start(t, pipelineSpec{Windows: &kafka.ReadConfig{Client: cfg, Topics: []string{"in"}, Group: "g", StartOffset: kafka.StartEarliest}, Out: "out"})
 	got := consume(t, j, cfg, "out", 2, time.Minute, 500*time.Millisecond)
 	j.stop(t)
 
