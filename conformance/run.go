@@ -18,8 +18,8 @@ import (
 
 	"github.com/streams-dev/streams/config"
 	"github.com/streams-dev/streams/devbroker"
-	"github.com/streams-dev/streams/internal/childtest"
 	"github.com/streams-dev/streams/dsl"
+	"github.com/streams-dev/streams/internal/childtest"
 	"github.com/streams-dev/streams/runner"
 )
 

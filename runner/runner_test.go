@@ -4,8 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"flag"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -17,8 +17,8 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 
 	"github.com/streams-dev/streams/config"
-	"github.com/streams-dev/streams/internal/childtest"
 	"github.com/streams-dev/streams/dsl"
+	"github.com/streams-dev/streams/internal/childtest"
 )
 
 func TestMain(m *testing.M) {
