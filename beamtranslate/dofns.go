@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"reflect"
 	"strconv"
+	"time"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph/mtime"
@@ -139,7 +140,13 @@ func (fn *toRecordFn) ProcessElement(ts beam.EventTime, e element, emit func(kaf
 		// The DSL's types make this unreachable; say so loudly if not.
 		panic(fmt.Sprintf("beamtranslate: sink %s got a %T payload, want []byte", fn.Step, e.Payload))
 	}
-	emit(kafka.Record{Key: e.Key, Value: v, Headers: kafkaHeaders(e.Headers, 0), Timestamp: ts.ToTime()})
+	var t time.Time // zero: the producer stamps the record
+	if ts > mtime.MinTimestamp && ts < mtime.EndOfGlobalWindowTime {
+		// Beam's sentinel times (after a global-window aggregation) are no
+		// Kafka timestamps.
+		t = ts.ToTime()
+	}
+	emit(kafka.Record{Key: e.Key, Value: v, Headers: kafkaHeaders(e.Headers, 0), Timestamp: t})
 }
 
 // devNullFn discards messages, counting them.
