@@ -1,0 +1,712 @@
+// Package engine is the element manager and scheduler of the local runner.
+//
+// # Ownership
+//
+// One goroutine, the one calling Run, owns every piece of mutable state:
+// the stage queues, the parked SDF residuals, the in-flight bundle records,
+// the watermarks, the pools of idle plans and the finalization reference
+// counts. Bundles run on goroutines of their own (at most Parallelism at a
+// time) and touch only what they were handed: the encoded input chunks
+// (read-only, shared) and a plan lent to them. They report back on a
+// channel; bundle finalization callbacks do the same. So there are no locks.
+//
+// # Data
+//
+// Elements cross stage boundaries as encoded windowed values, in batches:
+// the bytes one bundle wrote to one PCollection, with element end offsets.
+// A batch is shared read-only by every stage reading that PCollection; each
+// reader keeps its own cursor. A bundle takes up to MaxBundleSize elements
+// from the front of its stage's queue without copying them. Bundles of a
+// splittable stage take one element each, so the restrictions of an SDF
+// (one per Kafka partition, later) run in parallel and checkpoint
+// independently.
+//
+// # Watermarks
+//
+// A stage's output watermark is the minimum of its input watermark (the
+// output watermarks of the stages producing its Upstream PCollections) and
+// its holds: the smallest event time among its queued and in-flight
+// elements, and for a splittable stage the watermark each parked residual
+// reported (or the residual's own event time when its DoFn has no watermark
+// estimator). Impulse's output watermark is the end of time once it has
+// fired. Watermarks only move forward. They are recomputed after every
+// event, stage by stage in topological order.
+//
+// # Residuals
+//
+// When an SDF returns sdf.ResumeProcessingIn(d), the bundle's
+// plan.Checkpoint() yields the residual; it is parked for d (a min-heap on
+// the due time, one timer) and then queued again at its stage.
+//
+// # Bundle finalization
+//
+// A bundle whose DoFns registered beam.BundleFinalization callbacks gets a
+// reference count: one reference for every batch of its outputs still
+// queued or being processed anywhere downstream, transitively (a bundle's
+// outputs inherit the references of every batch it consumed). When the
+// count reaches zero, every stage that its outputs reached has finished
+// processing them, and plan.Finalize runs the callbacks (off the owner
+// goroutine). So the guarantee is: callbacks run after everything derived
+// from the bundle's outputs has been processed by the bundles of all
+// downstream stages, including their FinishBundle (where sinks flush). A
+// bundle whose outputs stay in its own stage (a read fused with its sink)
+// is finalized as soon as it completes. Residuals do not carry references:
+// they are the SDF's remaining work, not its output. A cancelled or failed
+// run drops pending finalizations (at-least-once: an unacknowledged source
+// redelivers).
+//
+// # Failure and cancellation
+//
+// A bundle failure (user error or panic) cancels the run: no new bundles
+// start, in-flight ones are cancelled and awaited, every plan is taken down,
+// and Run returns the failure. There are no retries yet. Cancelling ctx does
+// the same and Run returns ctx.Err().
+package engine
+
+import (
+	"bytes"
+	"container/heap"
+	"context"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
+	"sort"
+	"time"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph/coder"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph/mtime"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph/window"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/runtime/exec"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/typex"
+	"github.com/streams-dev/streams/localrunner/internal/plan"
+	"github.com/streams-dev/streams/localrunner/internal/worker"
+)
+
+// Config of one run.
+type Config struct {
+	Plan *plan.Plan
+	// Parallelism is the maximum number of bundles running at once (> 0).
+	Parallelism int
+	// MaxBundleSize is the maximum number of elements in a bundle (> 0).
+	MaxBundleSize int
+	Logger        *slog.Logger
+	Hooks         Hooks
+}
+
+// Hooks observe a run. They are called on the engine's owner goroutine, in
+// order: they must return quickly and must not block on the run.
+type Hooks struct {
+	// BundleDone is called after each bundle, failed ones included.
+	BundleDone func(BundleEvent)
+	// WatermarkAdvanced is called when a stage's output watermark moves.
+	WatermarkAdvanced func(WatermarkEvent)
+	// Finalized is called after a bundle's finalization callbacks ran.
+	Finalized func(FinalizeEvent)
+}
+
+// BundleEvent describes a finished bundle.
+type BundleEvent struct {
+	Stage      string
+	Transforms []string // unique names
+	Bundle     string
+	Elements   int // input elements
+	Outputs    int // elements written to other stages
+	Residuals  []ResidualEvent
+	Elapsed    time.Duration
+	Err        error
+}
+
+// ResidualEvent describes one SDF checkpoint.
+type ResidualEvent struct {
+	// Delay is the ResumeProcessingIn the DoFn asked for.
+	Delay time.Duration
+	// Watermark holds the stage's output watermark until the residual runs.
+	Watermark mtime.Time
+	// Reported is set when Watermark came from the SDF's watermark
+	// estimator (DelayedBundleApplication.output_watermarks).
+	Reported bool
+}
+
+// WatermarkEvent reports a stage's new output watermark.
+type WatermarkEvent struct {
+	Stage      string
+	Transforms []string
+	Watermark  mtime.Time
+}
+
+// FinalizeEvent reports a bundle's finalization.
+type FinalizeEvent struct {
+	Stage  string
+	Bundle string
+	Err    error
+}
+
+type batch struct {
+	data []byte
+	ends []int // element i ends at ends[i]
+	next int   // first element not yet taken
+	hold mtime.Time
+	fins []*fin
+}
+
+func (b *batch) remaining() int { return len(b.ends) - b.next }
+
+// piece is the part of a batch a bundle took.
+type piece struct {
+	fins []*fin
+}
+
+type inflight struct {
+	hold     mtime.Time
+	pieces   []piece
+	elements int
+}
+
+// fin is a bundle awaiting finalization.
+type fin struct {
+	stage  *stageState
+	bundle string
+	plan   *exec.Plan
+	refs   int
+}
+
+type stageState struct {
+	spec       *plan.Stage
+	queue      []*batch
+	queued     int
+	inflight   map[string]*inflight
+	idle       []*exec.Plan
+	out        mtime.Time
+	bundleSize int
+	// sides is set once every side input of the stage is complete.
+	sides *worker.SideInputs
+}
+
+type parked struct {
+	due   time.Time
+	stage *stageState
+	res   worker.Residual
+}
+
+type parkedHeap []*parked
+
+func (h parkedHeap) Len() int           { return len(h) }
+func (h parkedHeap) Less(i, j int) bool { return h[i].due.Before(h[j].due) }
+func (h parkedHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *parkedHeap) Push(x any)        { *h = append(*h, x.(*parked)) }
+func (h *parkedHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	old[len(old)-1] = nil
+	*h = old[:len(old)-1]
+	return x
+}
+
+type finalizeDone struct {
+	f   *fin
+	err error
+	ok  bool // the plan may be reused
+}
+
+// engine is the state of one run, owned by the goroutine in Run.
+type engine struct {
+	cfg       Config
+	log       *slog.Logger
+	stages    []*stageState // topological
+	byID      map[string]*stageState
+	producers map[string]*stageState
+
+	results   chan *worker.Result
+	finalized chan finalizeDone
+	parked    parkedHeap
+	awaiting  map[*fin]bool
+	// sideStores keeps every element written to a PCollection that feeds a
+	// side input, until the run ends.
+	sideStores map[string][]worker.Chunk
+
+	running, finalizing int
+	seq                 int
+	cancelRun           context.CancelFunc // cancels the bundles' context
+	stopping            bool
+	err                 error
+	cancelled           error
+	metrics             *Metrics
+}
+
+// Run executes the plan until every stage is drained (bounded pipelines),
+// ctx is cancelled (then it returns ctx.Err()) or a bundle fails (then it
+// returns a *worker.TransformError). The returned metrics cover the bundles
+// that succeeded.
+func Run(ctx context.Context, cfg Config) (*Metrics, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	e := &engine{
+		cfg:        cfg,
+		log:        cfg.Logger,
+		byID:       map[string]*stageState{},
+		producers:  map[string]*stageState{},
+		results:    make(chan *worker.Result),
+		finalized:  make(chan finalizeDone),
+		awaiting:   map[*fin]bool{},
+		sideStores: map[string][]worker.Chunk{},
+		metrics:    newMetrics(cfg.Plan.TransformNames),
+	}
+	for _, s := range cfg.Plan.Stages {
+		st := &stageState{spec: s, inflight: map[string]*inflight{}, out: mtime.MinTimestamp, bundleSize: cfg.MaxBundleSize}
+		if s.Splittable {
+			st.bundleSize = 1
+		}
+		e.stages = append(e.stages, st)
+		e.byID[s.ID] = st
+		for _, si := range s.SideInputs {
+			for _, src := range si.Sources {
+				e.sideStores[src] = nil
+			}
+		}
+	}
+	for p, sid := range cfg.Plan.Producers {
+		e.producers[p] = e.byID[sid]
+	}
+	// Build one plan per stage before running anything, so what the SDK
+	// cannot execute fails the run up front.
+	for _, st := range e.stages {
+		if st.spec.Kind != plan.KindSDK {
+			continue
+		}
+		p, err := worker.NewPlan(st.spec)
+		if err != nil {
+			e.teardown(ctx)
+			return e.metrics, err
+		}
+		st.idle = append(st.idle, p)
+	}
+	if err := ctx.Err(); err != nil {
+		e.teardown(ctx)
+		return e.metrics, err
+	}
+	e.log.Info("localrunner: running", "stages", len(e.stages), "unbounded", cfg.Plan.Unbounded, "parallelism", cfg.Parallelism)
+	err := e.loop(ctx)
+	e.teardown(ctx)
+	return e.metrics, err
+}
+
+func (e *engine) loop(ctx context.Context) error {
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	e.cancelRun = cancel
+	if err := e.fireImpulses(); err != nil {
+		return err
+	}
+	e.refreshWatermarks()
+
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	defer timer.Stop()
+	done := ctx.Done()
+	for {
+		if !e.stopping {
+			e.schedule(runCtx)
+		}
+		if e.running == 0 && e.finalizing == 0 {
+			if e.stopping || e.drained() {
+				break
+			}
+			if len(e.parked) == 0 {
+				// Work is queued but nothing runs, nothing is parked and
+				// nothing can start: a planner bug, not a user error.
+				e.fail(fmt.Errorf("localrunner: stuck with queued elements and nothing runnable (stages %s)", e.queuedStages()))
+				break
+			}
+		}
+		var due <-chan time.Time
+		if !e.stopping && len(e.parked) > 0 {
+			timer.Reset(time.Until(e.parked[0].due))
+			due = timer.C
+		}
+		select {
+		case r := <-e.results:
+			e.onResult(r)
+		case f := <-e.finalized:
+			e.onFinalized(f)
+		case <-due:
+			e.unpark(time.Now())
+		case <-done:
+			done = nil
+			if e.err == nil {
+				e.cancelled = ctx.Err()
+			}
+			e.stopping = true
+			cancel()
+		}
+		timer.Stop() // Go >= 1.23 timers: no stale tick after Stop or Reset.
+		if !e.stopping {
+			// Once stopping, results are dropped and residuals not parked:
+			// the watermarks freeze where they are rather than jump to the
+			// end of time.
+			e.refreshWatermarks()
+		}
+	}
+	if e.err != nil {
+		return e.err
+	}
+	return e.cancelled
+}
+
+func (e *engine) queuedStages() string {
+	var ids []string
+	for _, s := range e.stages {
+		if s.queued > 0 {
+			ids = append(ids, s.spec.ID)
+		}
+	}
+	return fmt.Sprint(ids)
+}
+
+func (e *engine) drained() bool {
+	if len(e.parked) > 0 {
+		return false
+	}
+	for _, s := range e.stages {
+		if s.queued > 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// impulseElement is the one element an Impulse emits: an empty []byte
+// (bytes coder: a zero length) at the minimum timestamp in the global
+// window, not fired by a trigger.
+func impulseElement() ([]byte, error) {
+	var b bytes.Buffer
+	enc := exec.MakeWindowEncoder(coder.NewGlobalWindow())
+	if err := exec.EncodeWindowedValueHeader(enc, window.SingleGlobalWindow, mtime.MinTimestamp, typex.NoFiringPane(), &b); err != nil {
+		return nil, err
+	}
+	b.WriteByte(0)
+	return b.Bytes(), nil
+}
+
+func (e *engine) fireImpulses() error {
+	elm, err := impulseElement()
+	if err != nil {
+		return fmt.Errorf("localrunner: encoding the impulse: %w", err)
+	}
+	for _, s := range e.stages {
+		if s.spec.Kind != plan.KindImpulse {
+			continue
+		}
+		for _, p := range s.spec.Outputs {
+			for _, cid := range e.cfg.Plan.Consumers[p] {
+				e.byID[cid].enqueue(&batch{data: elm, ends: []int{len(elm)}, hold: mtime.MinTimestamp})
+			}
+			if chunks, ok := e.sideStores[p]; ok {
+				e.sideStores[p] = append(chunks, worker.Chunk{Data: elm, Ends: []int{len(elm)}})
+			}
+		}
+	}
+	return nil
+}
+
+// sidesReady reports whether a stage's side inputs are complete: every
+// stage producing them has an output watermark at the end of time (side
+// inputs from unbounded PCollections are refused by the planner). The first
+// time, it indexes them for the stage's bundles.
+func (e *engine) sidesReady(s *stageState) bool {
+	if len(s.spec.SideInputs) == 0 || s.sides != nil {
+		return true
+	}
+	for _, si := range s.spec.SideInputs {
+		for _, src := range si.Sources {
+			if p := e.producers[src]; p != nil && p.out < mtime.MaxTimestamp {
+				return false
+			}
+		}
+	}
+	sides, err := worker.NewSideInputs(s.spec.SideInputs, func(src string) []worker.Chunk { return e.sideStores[src] })
+	if err != nil {
+		e.fail(err)
+		return false
+	}
+	s.sides = sides
+	return true
+}
+
+func (s *stageState) enqueue(b *batch) {
+	s.queue = append(s.queue, b)
+	s.queued += b.remaining()
+}
+
+// schedule starts bundles while there is room, most downstream stage first
+// (draining before producing more keeps the queues short).
+func (e *engine) schedule(ctx context.Context) {
+	for e.running < e.cfg.Parallelism {
+		var s *stageState
+		for i := len(e.stages) - 1; i >= 0; i-- {
+			if e.stages[i].queued > 0 && e.sidesReady(e.stages[i]) {
+				s = e.stages[i]
+				break
+			}
+		}
+		if s == nil {
+			return
+		}
+		e.seq++
+		b := &worker.Bundle{ID: fmt.Sprintf("b%d", e.seq), Stage: s.spec, SideInputs: s.sides}
+		fl := s.take(b)
+		if n := len(s.idle); n > 0 {
+			b.Plan, s.idle = s.idle[n-1], s.idle[:n-1]
+		}
+		s.inflight[b.ID] = fl
+		e.running++
+		go func() { e.results <- process(ctx, b) }()
+	}
+}
+
+// process runs a bundle; worker.Process does not panic, but a bug there
+// must fail the run, not the process.
+func process(ctx context.Context, b *worker.Bundle) (r *worker.Result) {
+	defer func() {
+		if p := recover(); p != nil {
+			r = &worker.Result{Bundle: b, Err: fmt.Errorf("localrunner: internal error in bundle %s of %s: %v\n%s", b.ID, b.Stage.ID, p, debug.Stack())}
+		}
+	}()
+	return worker.Process(ctx, b)
+}
+
+// take moves up to bundleSize elements from the front of the queue into b.
+// Taking part of a batch gives the piece its own finalization references.
+func (s *stageState) take(b *worker.Bundle) *inflight {
+	fl := &inflight{hold: mtime.MaxTimestamp}
+	for len(s.queue) > 0 && fl.elements < s.bundleSize {
+		q := s.queue[0]
+		k := min(q.remaining(), s.bundleSize-fl.elements)
+		start := 0
+		if q.next > 0 {
+			start = q.ends[q.next-1]
+		}
+		b.Input = append(b.Input, q.data[start:q.ends[q.next+k-1]])
+		q.next += k
+		fl.elements += k
+		fl.pieces = append(fl.pieces, piece{fins: q.fins})
+		fl.hold = min(fl.hold, q.hold)
+		if q.remaining() == 0 {
+			s.queue[0] = nil
+			s.queue = s.queue[1:]
+		} else {
+			for _, f := range q.fins {
+				f.refs++
+			}
+		}
+	}
+	s.queued -= fl.elements
+	return fl
+}
+
+func (e *engine) onResult(r *worker.Result) {
+	e.running--
+	s := e.byID[r.Bundle.Stage.ID]
+	fl := s.inflight[r.Bundle.ID]
+	delete(s.inflight, r.Bundle.ID)
+	ev := BundleEvent{Stage: s.spec.ID, Transforms: s.spec.Names, Bundle: r.Bundle.ID, Elements: fl.elements, Elapsed: r.Elapsed, Err: r.Err}
+	if r.Err != nil {
+		if !e.stopping {
+			e.log.Error("localrunner: bundle failed", "stage", s.spec.ID, "bundle", r.Bundle.ID, "error", r.Err)
+			e.fail(r.Err)
+		}
+		e.hookBundle(ev)
+		return
+	}
+	if e.stopping {
+		// Cancelled or failed elsewhere: nothing is handed on or finalized.
+		s.idle = append(s.idle, r.Plan)
+		e.hookBundle(ev)
+		return
+	}
+	e.metrics.add(r.Metrics)
+	e.log.Debug("localrunner: bundle done", "stage", s.spec.ID, "bundle", r.Bundle.ID, "elements", fl.elements, "residuals", len(r.Residuals), "elapsed", r.Elapsed)
+
+	var fins []*fin
+	seen := map[*fin]bool{}
+	for _, p := range fl.pieces {
+		for _, f := range p.fins {
+			if !seen[f] {
+				seen[f] = true
+				fins = append(fins, f)
+			}
+		}
+	}
+	var own *fin
+	if r.Finalize {
+		own = &fin{stage: s, bundle: r.Bundle.ID, plan: r.Plan}
+		e.awaiting[own] = true
+		fins = append(fins, own)
+	} else {
+		s.idle = append(s.idle, r.Plan)
+	}
+
+	pcols := make([]string, 0, len(r.Outputs))
+	for p := range r.Outputs {
+		pcols = append(pcols, p)
+	}
+	sort.Strings(pcols)
+	for _, p := range pcols {
+		out := r.Outputs[p]
+		if len(out.Ends) == 0 {
+			continue
+		}
+		ev.Outputs += len(out.Ends)
+		for _, cid := range e.cfg.Plan.Consumers[p] {
+			e.byID[cid].enqueue(&batch{data: out.Data, ends: out.Ends, hold: out.MinTS, fins: fins})
+			for _, f := range fins {
+				f.refs++
+			}
+		}
+		if chunks, ok := e.sideStores[p]; ok {
+			e.sideStores[p] = append(chunks, worker.Chunk{Data: out.Data, Ends: out.Ends})
+		}
+	}
+	now := time.Now()
+	for _, rs := range r.Residuals {
+		ev.Residuals = append(ev.Residuals, ResidualEvent{Delay: rs.Delay, Watermark: rs.Watermark, Reported: rs.Reported})
+		if rs.Delay <= 0 {
+			s.enqueue(residualBatch(rs))
+			continue
+		}
+		heap.Push(&e.parked, &parked{due: now.Add(rs.Delay), stage: s, res: rs})
+	}
+	for _, p := range fl.pieces {
+		for _, f := range p.fins {
+			e.release(f)
+		}
+	}
+	if own != nil && own.refs == 0 {
+		e.finalize(own)
+	}
+	e.hookBundle(ev)
+}
+
+func residualBatch(rs worker.Residual) *batch {
+	return &batch{data: rs.Element, ends: []int{len(rs.Element)}, hold: rs.Watermark}
+}
+
+func (e *engine) unpark(now time.Time) {
+	for len(e.parked) > 0 && !e.parked[0].due.After(now) {
+		p := heap.Pop(&e.parked).(*parked)
+		p.stage.enqueue(residualBatch(p.res))
+	}
+}
+
+func (e *engine) release(f *fin) {
+	f.refs--
+	if f.refs == 0 {
+		e.finalize(f)
+	}
+}
+
+func (e *engine) finalize(f *fin) {
+	delete(e.awaiting, f)
+	if e.stopping {
+		f.stage.idle = append(f.stage.idle, f.plan)
+		return
+	}
+	e.finalizing++
+	go func() {
+		done := finalizeDone{f: f, ok: true}
+		func() {
+			defer func() {
+				if r := recover(); r != nil {
+					done.err = fmt.Errorf("localrunner: bundle finalization callback panicked: %v\n%s", r, debug.Stack())
+					done.ok = false
+				}
+			}()
+			done.err = f.plan.Finalize()
+		}()
+		e.finalized <- done
+	}()
+}
+
+func (e *engine) onFinalized(d finalizeDone) {
+	e.finalizing--
+	s := d.f.stage
+	if d.ok {
+		s.idle = append(s.idle, d.f.plan)
+	} else {
+		_ = d.f.plan.Down(context.Background())
+	}
+	if d.err != nil {
+		// Finalization is best effort in Beam: a failed callback does not
+		// fail the pipeline (the source redelivers what it did not commit).
+		e.log.Warn("localrunner: bundle finalization failed", "stage", s.spec.ID, "bundle", d.f.bundle, "error", d.err)
+	}
+	if h := e.cfg.Hooks.Finalized; h != nil {
+		h(FinalizeEvent{Stage: s.spec.ID, Bundle: d.f.bundle, Err: d.err})
+	}
+}
+
+// fail stops the run: no new bundles, running ones see their context
+// cancelled.
+func (e *engine) fail(err error) {
+	if e.err == nil && e.cancelled == nil {
+		e.err = err
+	}
+	e.stopping = true
+	if e.cancelRun != nil {
+		e.cancelRun()
+	}
+}
+
+func (e *engine) hookBundle(ev BundleEvent) {
+	if h := e.cfg.Hooks.BundleDone; h != nil {
+		h(ev)
+	}
+}
+
+func (e *engine) refreshWatermarks() {
+	for _, s := range e.stages {
+		w := mtime.MaxTimestamp
+		if s.spec.Kind == plan.KindSDK {
+			for _, p := range s.spec.Upstream {
+				if u := e.producers[p]; u != nil {
+					w = min(w, u.out)
+				}
+			}
+			for _, b := range s.queue {
+				w = min(w, b.hold)
+			}
+			for _, fl := range s.inflight {
+				w = min(w, fl.hold)
+			}
+			for _, p := range e.parked {
+				if p.stage == s {
+					w = min(w, p.res.Watermark)
+				}
+			}
+		}
+		if w > s.out {
+			s.out = w
+			if h := e.cfg.Hooks.WatermarkAdvanced; h != nil {
+				h(WatermarkEvent{Stage: s.spec.ID, Transforms: s.spec.Names, Watermark: w})
+			}
+		}
+	}
+}
+
+// teardown takes every plan down (DoFn Teardown). Bundles and finalizations
+// have all returned by now.
+func (e *engine) teardown(ctx context.Context) {
+	ctx = context.WithoutCancel(ctx)
+	for f := range e.awaiting {
+		f.stage.idle = append(f.stage.idle, f.plan)
+	}
+	e.awaiting = nil
+	for _, s := range e.stages {
+		for _, p := range s.idle {
+			if err := p.Down(ctx); err != nil {
+				e.log.Warn("localrunner: teardown failed", "stage", s.spec.ID, "error", err)
+			}
+		}
+		s.idle = nil
+	}
+}

@@ -1,0 +1,655 @@
+// Package plan turns a Beam pipeline proto into the stages the local runner
+// executes: it refuses what the engine cannot run yet, expands splittable
+// DoFns, fuses stateless chains into stages and builds one
+// ProcessBundleDescriptor per stage for the SDK's own executor.
+//
+// # Stages
+//
+// A stage is either runner-side (Impulse) or a fused chain of SDK
+// transforms (ParDo, WindowInto, the three parts of an expanded SDF) read
+// through one data source and written through one data sink per PCollection
+// that leaves the stage. Flatten (and Reshuffle, which is an identity here)
+// are not stages: they are resolved into the consumer lists, so the elements
+// a stage writes to a flattened PCollection go straight to the stages
+// reading the Flatten's output.
+//
+// Fusion is greedy: an SDK transform joins the stage producing its main
+// input unless it is a forced root. Forced roots: the
+// ProcessSizedElementsAndRestrictions of an SDF (the SDK can only checkpoint
+// an SDF that sits right after the data source), transforms reading side
+// inputs (a side input is served once complete, so its reader must not sit
+// in the stage producing it), and any transform whose main input comes from
+// the runner (Impulse, Flatten). Transforms reading the same
+// runner-produced PCollection share one stage, unless forced roots.
+//
+// # Refusals
+//
+// Everything the engine cannot execute yet is reported before anything
+// runs, all at once (errors.Join of *UnsupportedError): GroupByKey and what
+// expands into it (CoGroupByKey, combines), stateful DoFns and timers,
+// time-sorted input, TestStream, side inputs from unbounded PCollections,
+// splittable DoFns with side inputs, and unknown URNs.
+package plan
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph/coder"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/runtime/graphx"
+	v1pb "github.com/apache/beam/sdks/v2/go/pkg/beam/core/runtime/graphx/v1"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/runtime/pipelinex"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/util/protox"
+	fnpb "github.com/apache/beam/sdks/v2/go/pkg/beam/model/fnexecution_v1"
+	pipepb "github.com/apache/beam/sdks/v2/go/pkg/beam/model/pipeline_v1"
+	"google.golang.org/protobuf/proto"
+)
+
+// URNs the planner handles. The SDK's exec package does not export its own.
+const (
+	URNImpulse       = graphx.URNImpulse
+	URNParDo         = graphx.URNParDo
+	URNFlatten       = graphx.URNFlatten
+	URNWindowInto    = graphx.URNWindow
+	URNGroupByKey    = graphx.URNGBK
+	URNReshuffle     = graphx.URNReshuffle
+	URNCombinePerKey = graphx.URNCombinePerKey
+	URNTestStream    = "beam:transform:teststream:v1"
+
+	URNPairWithRestriction = "beam:transform:sdf_pair_with_restriction:v1"
+	URNSplitAndSize        = "beam:transform:sdf_split_and_size_restrictions:v1"
+	URNProcessSized        = "beam:transform:sdf_process_sized_element_and_restrictions:v1"
+
+	URNDataSource = "beam:runner:source:v1"
+	URNDataSink   = "beam:runner:sink:v1"
+
+	urnCoderKV            = "beam:coder:kv:v1"
+	urnCoderDouble        = "beam:coder:double:v1"
+	urnCoderWindowedValue = "beam:coder:windowed_value:v1"
+)
+
+// Kind says who executes a stage.
+type Kind int
+
+const (
+	// KindSDK stages run in process through the SDK's exec package.
+	KindSDK Kind = iota + 1
+	// KindImpulse stages are runner-side: one empty []byte element in the
+	// global window at the minimum timestamp.
+	KindImpulse
+)
+
+// Stage is one unit of scheduling.
+type Stage struct {
+	ID   string
+	Kind Kind
+	// Transforms are the IDs of the pipeline transforms in the stage, in
+	// topological order; Names are their unique names.
+	Transforms []string
+	Names      []string
+	// Input is the PCollection the stage's data source decodes: the main
+	// input of its root transform(s). Empty for Impulse.
+	Input string
+	// Upstream are the PCollections, produced by other stages, whose
+	// elements feed this stage: Input itself, or what flows into the
+	// Flattens leading to Input.
+	Upstream []string
+	// Outputs are the PCollections this stage produces that other stages
+	// read.
+	Outputs []string
+	// Descriptor is what the SDK executes (KindSDK only).
+	Descriptor *fnpb.ProcessBundleDescriptor
+	// SourceID is the data source transform in Descriptor.
+	SourceID string
+	// Sinks maps each data sink transform in Descriptor to the PCollection
+	// it writes.
+	Sinks map[string]string
+	// Splittable is set when the root is the ProcessSizedElementsAndRestrictions
+	// of an expanded SDF: its bundles may return residuals.
+	Splittable bool
+	// DoFns maps transform IDs to Go DoFn names (package path and type or
+	// function name), for attributing panics to a transform.
+	DoFns map[string]string
+	// SideInputs read by the stage's transforms. A stage with side inputs
+	// runs once they are complete.
+	SideInputs []*SideInput
+}
+
+// SideInput is one side input of one transform.
+type SideInput struct {
+	// Transform and Local identify it as the SDK asks for it (the
+	// transform ID and the input's local name, "i1" and so on).
+	Transform, Local string
+	// PCollection is the side input as the transform names it; Sources are
+	// the PCollections, produced by stages, whose elements make it up
+	// (PCollection itself, or the inputs of the Flattens producing it).
+	PCollection string
+	Sources     []string
+	// Multimap is set for the multimap access pattern (map views, func(K)
+	// func(*V) bool); otherwise it is iterable.
+	Multimap bool
+	// Coder is the windowed-value coder of PCollection's elements.
+	Coder *coder.Coder
+}
+
+// Plan is a pipeline ready for the engine.
+type Plan struct {
+	// Stages in topological order.
+	Stages []*Stage
+	// Consumers maps each PCollection crossing a stage boundary to the stages
+	// reading it, once per read (a Flatten listing a PCollection twice reads
+	// it twice).
+	Consumers map[string][]string
+	// Producers maps the same PCollections to the stage writing them.
+	Producers map[string]string
+	// TransformNames maps transform IDs to unique names.
+	TransformNames map[string]string
+	// Unbounded is set when any PCollection is unbounded.
+	Unbounded bool
+}
+
+// Stage returns the stage with the given ID, or nil.
+func (p *Plan) Stage(id string) *Stage {
+	for _, s := range p.Stages {
+		if s.ID == id {
+			return s
+		}
+	}
+	return nil
+}
+
+type link struct {
+	transform string
+	local     string
+}
+
+type planner struct {
+	comps      *pipepb.Components
+	ts         map[string]*pipepb.PTransform
+	parent     map[string]string // transform -> enclosing composite
+	skip       map[string]bool   // handled at composite level
+	leaves     []string
+	runnerSide map[string]bool                         // Impulse and Flatten (Reshuffle becomes a Flatten)
+	forced     map[string]bool                         // forced stage roots
+	splittable map[string]bool                         // ProcessSized transforms
+	sides      map[string]map[string]*pipepb.SideInput // transform -> local -> side input
+	names      map[string]string
+	errs       []error
+}
+
+// Build plans p. The pipeline proto is not modified. Every refusal is
+// returned at once, joined; each matches ErrUnsupported.
+func Build(p *pipepb.Pipeline) (*Plan, error) {
+	comps := proto.Clone(p.GetComponents()).(*pipepb.Components)
+	if comps == nil || len(comps.GetTransforms()) == 0 {
+		return nil, errors.New("localrunner: empty pipeline")
+	}
+	if comps.Coders == nil {
+		comps.Coders = map[string]*pipepb.Coder{}
+	}
+	pl := &planner{
+		comps:      comps,
+		ts:         comps.GetTransforms(),
+		parent:     map[string]string{},
+		skip:       map[string]bool{},
+		runnerSide: map[string]bool{},
+		forced:     map[string]bool{},
+		splittable: map[string]bool{},
+		sides:      map[string]map[string]*pipepb.SideInput{},
+		names:      map[string]string{},
+	}
+	for id, t := range pl.ts {
+		pl.names[id] = t.GetUniqueName()
+		for _, sub := range t.GetSubtransforms() {
+			pl.parent[sub] = id
+		}
+	}
+	pl.composites()
+	pl.classifyLeaves()
+	if len(pl.errs) > 0 {
+		return nil, errors.Join(pl.errs...)
+	}
+	return pl.fuse()
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return ks
+}
+
+func (pl *planner) refuse(tid, reason string) {
+	t := pl.ts[tid]
+	pl.errs = append(pl.errs, &UnsupportedError{
+		Transform: t.GetUniqueName(),
+		Composite: pl.names[pl.parent[tid]],
+		URN:       t.GetSpec().GetUrn(),
+		Reason:    reason,
+	})
+}
+
+func (pl *planner) skipSubtree(tid string) {
+	for _, sub := range pl.ts[tid].GetSubtransforms() {
+		pl.skip[sub] = true
+		pl.skipSubtree(sub)
+	}
+}
+
+// composites handles the composites the runner understands as a whole.
+func (pl *planner) composites() {
+	for _, id := range sortedKeys(pl.ts) {
+		t := pl.ts[id]
+		if pl.skip[id] || len(t.GetSubtransforms()) == 0 {
+			continue
+		}
+		switch t.GetSpec().GetUrn() {
+		case URNCombinePerKey:
+			pl.refuse(id, reasonGrouping)
+			pl.skipSubtree(id)
+		case URNReshuffle:
+			// A reshuffle only breaks fusion and redistributes: in one process
+			// it is the identity. It becomes a one-input runner-side Flatten.
+			in, out := pl.boundary(id)
+			if len(in) != 1 || len(out) != 1 {
+				continue // unexpected shape: leave it to its leaves
+			}
+			pl.skipSubtree(id)
+			pl.ts[id] = &pipepb.PTransform{
+				UniqueName: t.GetUniqueName(),
+				Spec:       &pipepb.FunctionSpec{Urn: URNFlatten},
+				Inputs:     map[string]string{"i0": in[0]},
+				Outputs:    map[string]string{"i0": out[0]},
+			}
+		}
+	}
+}
+
+// boundary returns the PCollections a composite reads from outside and
+// writes to outside, computed from its leaves (Go's Reshuffle composite does
+// not list them itself).
+func (pl *planner) boundary(id string) (in, out []string) {
+	produced := map[string]bool{}
+	consumed := map[string]bool{}
+	var walk func(string)
+	var leaves []*pipepb.PTransform
+	walk = func(tid string) {
+		t := pl.ts[tid]
+		if len(t.GetSubtransforms()) == 0 {
+			leaves = append(leaves, t)
+			return
+		}
+		for _, sub := range t.GetSubtransforms() {
+			walk(sub)
+		}
+	}
+	walk(id)
+	for _, t := range leaves {
+		for _, p := range t.GetOutputs() {
+			produced[p] = true
+		}
+		for _, p := range t.GetInputs() {
+			consumed[p] = true
+		}
+	}
+	for _, t := range leaves {
+		for _, p := range t.GetInputs() {
+			if !produced[p] && !slices.Contains(in, p) {
+				in = append(in, p)
+			}
+		}
+		for _, p := range t.GetOutputs() {
+			if !consumed[p] && !slices.Contains(out, p) {
+				out = append(out, p)
+			}
+		}
+	}
+	return in, out
+}
+
+func (pl *planner) classifyLeaves() {
+	for _, id := range sortedKeys(pl.ts) {
+		t := pl.ts[id]
+		if pl.skip[id] || len(t.GetSubtransforms()) > 0 || t.GetSpec() == nil {
+			continue
+		}
+		switch urn := t.GetSpec().GetUrn(); urn {
+		case URNImpulse, URNFlatten:
+			pl.runnerSide[id] = true
+			pl.leaves = append(pl.leaves, id)
+		case URNWindowInto:
+			pl.leaves = append(pl.leaves, id)
+		case URNParDo:
+			pl.parDo(id, t)
+		case URNGroupByKey:
+			pl.refuse(id, reasonGrouping)
+		case URNTestStream:
+			pl.refuse(id, reasonTestStream)
+		default:
+			pl.refuse(id, reasonUnknown)
+		}
+	}
+}
+
+func (pl *planner) parDo(id string, t *pipepb.PTransform) {
+	var pardo pipepb.ParDoPayload
+	if err := proto.Unmarshal(t.GetSpec().GetPayload(), &pardo); err != nil {
+		pl.errs = append(pl.errs, fmt.Errorf("localrunner: transform %q: bad ParDo payload: %w", t.GetUniqueName(), err))
+		return
+	}
+	switch {
+	case len(pardo.GetStateSpecs())+len(pardo.GetTimerFamilySpecs()) > 0 || pardo.GetOnWindowExpirationTimerFamilySpec() != "":
+		pl.refuse(id, reasonState)
+		return
+	case pardo.GetRequiresTimeSortedInput():
+		pl.refuse(id, reasonSorted)
+		return
+	}
+	if len(pardo.GetSideInputs()) > 0 {
+		if pardo.GetRestrictionCoderId() != "" {
+			pl.refuse(id, reasonSDFSideInput)
+			return
+		}
+		for local, si := range pardo.GetSideInputs() {
+			if urn := si.GetAccessPattern().GetUrn(); urn != graphx.URNIterableSideInput && urn != graphx.URNMultimapSideInput {
+				pl.refuse(id, fmt.Sprintf("side input %s uses the access pattern %q", local, urn))
+				return
+			}
+			if pc := pl.comps.GetPcollections()[t.GetInputs()[local]]; pc.GetIsBounded() != pipepb.IsBounded_BOUNDED {
+				pl.refuse(id, reasonUnboundedSideInput)
+				return
+			}
+		}
+		// A side input is served once complete; reading it from the stage
+		// producing it would wait forever, so side input readers start a
+		// stage.
+		pl.sides[id] = pardo.GetSideInputs()
+		pl.forced[id] = true
+	}
+	if pardo.GetRestrictionCoderId() == "" {
+		pl.leaves = append(pl.leaves, id)
+		return
+	}
+	pl.expandSDF(id, t, &pardo)
+}
+
+// mainInput returns the PCollection a transform reads element by element.
+func (pl *planner) mainInput(tid string) string {
+	t := pl.ts[tid]
+	if len(t.GetInputs()) == 1 {
+		for _, p := range t.GetInputs() {
+			return p
+		}
+	}
+	var pardo pipepb.ParDoPayload
+	_ = proto.Unmarshal(t.GetSpec().GetPayload(), &pardo)
+	for _, local := range sortedKeys(t.GetInputs()) {
+		if _, side := pardo.GetSideInputs()[local]; !side {
+			return t.GetInputs()[local]
+		}
+	}
+	return ""
+}
+
+func (pl *planner) fuse() (*Plan, error) {
+	topo := pipelinex.TopologicalSort(pl.ts, pl.leaves)
+
+	producer := map[string]string{}  // PCollection -> leaf transform
+	consumers := map[string][]link{} // PCollection -> leaf transforms reading it
+	for _, tid := range topo {
+		t := pl.ts[tid]
+		for _, p := range t.GetOutputs() {
+			producer[p] = tid
+		}
+		for _, local := range sortedKeys(t.GetInputs()) {
+			p := t.GetInputs()[local]
+			consumers[p] = append(consumers[p], link{tid, local})
+		}
+	}
+
+	out := &Plan{
+		Consumers:      map[string][]string{},
+		Producers:      map[string]string{},
+		TransformNames: pl.names,
+	}
+	for _, pc := range pl.comps.GetPcollections() {
+		if pc.GetIsBounded() == pipepb.IsBounded_UNBOUNDED {
+			out.Unbounded = true
+		}
+	}
+
+	stageOf := map[string]*Stage{}      // SDK and Impulse transforms -> stage
+	rootStageFor := map[string]*Stage{} // runner-produced PCollection -> stage reading it
+	newStage := func(kind Kind) *Stage {
+		s := &Stage{ID: fmt.Sprintf("stage-%03d", len(out.Stages)), Kind: kind, Sinks: map[string]string{}, DoFns: map[string]string{}}
+		out.Stages = append(out.Stages, s)
+		return s
+	}
+	for _, tid := range topo {
+		t := pl.ts[tid]
+		urn := t.GetSpec().GetUrn()
+		if pl.runnerSide[tid] {
+			if urn == URNImpulse {
+				s := newStage(KindImpulse)
+				s.Transforms, s.Names = []string{tid}, []string{t.GetUniqueName()}
+				stageOf[tid] = s
+			}
+			continue // Flattens are resolved below.
+		}
+		main := pl.mainInput(tid)
+		prod, ok := producer[main]
+		var s *Stage
+		switch {
+		case pl.forced[tid]:
+			s = newStage(KindSDK)
+			s.Input = main
+		case ok && !pl.runnerSide[prod]:
+			s = stageOf[prod]
+		default:
+			// Read from the runner: share a stage with other readers of the
+			// same PCollection, unless that stage is a forced root.
+			if r := rootStageFor[main]; r != nil && !r.Splittable {
+				s = r
+			} else {
+				s = newStage(KindSDK)
+				s.Input = main
+				rootStageFor[main] = s
+			}
+		}
+		if pl.splittable[tid] {
+			s.Splittable = true
+		}
+		s.Transforms = append(s.Transforms, tid)
+		s.Names = append(s.Names, t.GetUniqueName())
+		stageOf[tid] = s
+	}
+
+	// Outputs: PCollections read by a transform outside the producing stage
+	// (a Flatten counts as outside).
+	for _, s := range out.Stages {
+		for _, tid := range s.Transforms {
+			for _, p := range sortedValues(pl.ts[tid].GetOutputs()) {
+				for _, c := range consumers[p] {
+					if stageOf[c.transform] != s {
+						if !slices.Contains(s.Outputs, p) {
+							s.Outputs = append(s.Outputs, p)
+						}
+						out.Producers[p] = s.ID
+						break
+					}
+				}
+			}
+		}
+	}
+
+	// Consumers, resolving Flattens.
+	var readers func(p string, from *Stage) []string
+	readers = func(p string, from *Stage) []string {
+		var ids []string
+		direct := map[*Stage]bool{} // a stage reads its input once, however many of its transforms consume it
+		for _, c := range consumers[p] {
+			if pl.runnerSide[c.transform] { // a Flatten: once per listing
+				for _, fo := range sortedValues(pl.ts[c.transform].GetOutputs()) {
+					ids = append(ids, readers(fo, nil)...)
+				}
+				continue
+			}
+			if _, side := pl.sides[c.transform][c.local]; side {
+				continue // served as a side input, not queued
+			}
+			if s := stageOf[c.transform]; s != from && s.Input == p && !direct[s] {
+				direct[s] = true
+				ids = append(ids, s.ID)
+			}
+		}
+		return ids
+	}
+	for p, sid := range out.Producers {
+		out.Consumers[p] = readers(p, out.Stage(sid))
+	}
+
+	// Upstream of each stage, through Flattens.
+	var upstream func(p string, seen map[string]bool) []string
+	upstream = func(p string, seen map[string]bool) []string {
+		if seen[p] {
+			return nil
+		}
+		seen[p] = true
+		prod, ok := producer[p]
+		if !ok || !pl.runnerSide[prod] || pl.ts[prod].GetSpec().GetUrn() == URNImpulse {
+			return []string{p}
+		}
+		var ps []string
+		for _, in := range sortedValues(pl.ts[prod].GetInputs()) {
+			ps = append(ps, upstream(in, seen)...)
+		}
+		return ps
+	}
+	for _, s := range out.Stages {
+		if s.Kind == KindSDK {
+			s.Upstream = upstream(s.Input, map[string]bool{})
+		}
+		for _, tid := range s.Transforms {
+			for _, local := range sortedKeys(pl.sides[tid]) {
+				p := pl.ts[tid].GetInputs()[local]
+				c, err := pl.windowedCoder(p)
+				if err != nil {
+					return nil, fmt.Errorf("localrunner: side input %s of %q: %w", local, pl.names[tid], err)
+				}
+				s.SideInputs = append(s.SideInputs, &SideInput{
+					Transform:   tid,
+					Local:       local,
+					PCollection: p,
+					Sources:     upstream(p, map[string]bool{}),
+					Multimap:    pl.sides[tid][local].GetAccessPattern().GetUrn() == graphx.URNMultimapSideInput,
+					Coder:       c,
+				})
+			}
+		}
+	}
+
+	for _, s := range out.Stages {
+		if s.Kind != KindSDK {
+			continue
+		}
+		if err := pl.describe(s); err != nil {
+			return nil, fmt.Errorf("localrunner: building the bundle descriptor of %s %v: %w", s.ID, s.Names, err)
+		}
+	}
+	return out, nil
+}
+
+// windowedCoder returns the windowed-value coder of a PCollection's
+// elements, as the SDK would build it.
+func (pl *planner) windowedCoder(pcol string) (*coder.Coder, error) {
+	pc, ok := pl.comps.GetPcollections()[pcol]
+	if !ok {
+		return nil, fmt.Errorf("unknown PCollection %q", pcol)
+	}
+	ws, ok := pl.comps.GetWindowingStrategies()[pc.GetWindowingStrategyId()]
+	if !ok {
+		return nil, fmt.Errorf("PCollection %q has no windowing strategy", pcol)
+	}
+	cu := graphx.NewCoderUnmarshaller(pl.comps.GetCoders())
+	ec, err := cu.Coder(pc.GetCoderId())
+	if err != nil {
+		return nil, err
+	}
+	wc, err := cu.WindowCoder(ws.GetWindowCoderId())
+	if err != nil {
+		return nil, err
+	}
+	return coder.NewW(ec, wc), nil
+}
+
+func sortedValues(m map[string]string) []string {
+	vs := make([]string, 0, len(m))
+	for _, k := range sortedKeys(m) {
+		vs = append(vs, m[k])
+	}
+	return vs
+}
+
+// doFnName decodes the Go DoFn behind a ParDo-like transform and returns its
+// name, or "" when it cannot.
+func doFnName(t *pipepb.PTransform) (name string) {
+	defer func() {
+		if recover() != nil {
+			name = ""
+		}
+	}()
+	var pardo pipepb.ParDoPayload
+	if err := proto.Unmarshal(t.GetSpec().GetPayload(), &pardo); err != nil {
+		return ""
+	}
+	var tp v1pb.TransformPayload
+	if err := protox.DecodeBase64(string(pardo.GetDoFn().GetPayload()), &tp); err != nil {
+		return ""
+	}
+	if tp.GetUrn() != graphx.URNDoFn {
+		return ""
+	}
+	_, fn, _, _, _, err := graphx.DecodeMultiEdge(tp.GetEdge())
+	if err != nil || fn == nil {
+		return ""
+	}
+	return fn.Name()
+}
+
+// String describes the plan, one stage after another, deterministically:
+// what the golden planner tests compare.
+func (p *Plan) String() string {
+	var b strings.Builder
+	for _, s := range p.Stages {
+		kind := "sdk"
+		switch {
+		case s.Kind == KindImpulse:
+			kind = "impulse"
+		case s.Splittable:
+			kind = "sdk, splittable"
+		}
+		fmt.Fprintf(&b, "%s (%s)\n", s.ID, kind)
+		if s.Input != "" {
+			fmt.Fprintf(&b, "  input %s from %v\n", s.Input, s.Upstream)
+		}
+		for _, n := range s.Names {
+			fmt.Fprintf(&b, "  - %s\n", n)
+		}
+		for _, si := range s.SideInputs {
+			access := "iterable"
+			if si.Multimap {
+				access = "multimap"
+			}
+			fmt.Fprintf(&b, "  side input %s of %q: %s (%s) from %v\n", si.Local, p.TransformNames[si.Transform], si.PCollection, access, si.Sources)
+		}
+		for _, o := range s.Outputs {
+			fmt.Fprintf(&b, "  output %s -> %v\n", o, p.Consumers[o])
+		}
+	}
+	return b.String()
+}

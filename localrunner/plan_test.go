@@ -1,0 +1,78 @@
+package localrunner_test
+
+import (
+	"flag"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph/window"
+	"github.com/streams-dev/streams/localrunner"
+	"github.com/streams-dev/streams/localrunner/internal/plan"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/plans")
+
+// TestPlanGolden checks how the planner fuses pipelines into stages against
+// testdata/plans/<name>.golden (go test -run TestPlanGolden -update
+// rewrites them).
+func TestPlanGolden(t *testing.T) {
+	for name, build := range map[string]func(s beam.Scope){
+		// Create, two ParDos and a sink fuse into one stage after the Impulse.
+		"chain": func(s beam.Scope) {
+			collect(s, "out", beam.ParDo(s, format, beam.ParDo(s, double, beam.Create(s, 1, 2, 3))))
+		},
+		// Outputs of a multi-output ParDo stay in its stage; a Flatten is
+		// resolved into consumer lists and its reader starts a stage.
+		"multi_output_flatten": func(s beam.Scope) {
+			small, even, odd := beam.ParDo3(s, splitFn, beam.Create(s, 1, 2, 3))
+			collect(s, "small", small)
+			collect(s, "flat", beam.Flatten(s, even, odd, even))
+		},
+		// An SDF expands into PairWithRestriction and SplitAndSize, fused with
+		// their producer, and ProcessSized, a stage root; WindowInto fuses
+		// after it.
+		"sdf": func(s beam.Scope) {
+			ranged := beam.ParDo(s, &rangeFn{N: 10, Step: 5}, beam.Impulse(s))
+			collect(s, "windowed", beam.WindowInto(s, window.NewFixedWindows(time.Second), ranged))
+		},
+		// A side input reader starts a stage, even when its side input comes
+		// from the same PCollection as its main input.
+		"side_input": func(s beam.Scope) {
+			nums := beam.Create(s, 1, 2, 3)
+			collect(s, "sum", beam.ParDo(s, sumSide, nums, beam.SideInput{Input: nums}))
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			p, s := beam.NewPipelineWithRoot()
+			build(s)
+			pp, err := localrunner.Marshal(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			pl, err := plan.Build(pp)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := pl.String()
+			path := filepath.Join("testdata", "plans", name+".golden")
+			if *update {
+				if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatalf("%v (run with -update to create it)", err)
+			}
+			if got != string(want) {
+				t.Errorf("plan differs from %s (-update rewrites it)\ngot:\n%s\nwant:\n%s", path, got, want)
+			}
+		})
+	}
+}

@@ -1,0 +1,187 @@
+package localrunner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime"
+	"sync/atomic"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/metrics"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/runtime/graphx"
+	pipepb "github.com/apache/beam/sdks/v2/go/pkg/beam/model/pipeline_v1"
+	"github.com/streams-dev/streams/localrunner/internal/engine"
+	"github.com/streams-dev/streams/localrunner/internal/plan"
+	"github.com/streams-dev/streams/localrunner/internal/worker"
+)
+
+// Name is the runner's name in Beam's registry (--runner=local).
+const Name = "local"
+
+// Errors and events. They are defined by the engine's internal packages and
+// re-exported here.
+type (
+	// UnsupportedError names a transform the runner refuses before running.
+	UnsupportedError = plan.UnsupportedError
+	// TransformError is a DoFn failure (returned error or panic).
+	TransformError = worker.TransformError
+	// Hooks observe a run; see engine.Hooks.
+	Hooks = engine.Hooks
+	// BundleEvent describes a finished bundle.
+	BundleEvent = engine.BundleEvent
+	// ResidualEvent describes one SDF self-checkpoint.
+	ResidualEvent = engine.ResidualEvent
+	// WatermarkEvent reports a stage's new output watermark.
+	WatermarkEvent = engine.WatermarkEvent
+	// FinalizeEvent reports that a bundle's finalization callbacks ran.
+	FinalizeEvent = engine.FinalizeEvent
+)
+
+// ErrUnsupported is matched by every *UnsupportedError.
+var ErrUnsupported = plan.ErrUnsupported
+
+// Option configures a Runner.
+type Option interface {
+	apply(*config)
+}
+
+type optionFunc func(*config)
+
+func (f optionFunc) apply(c *config) { f(c) }
+
+type config struct {
+	logger        *slog.Logger
+	parallelism   int
+	maxBundleSize int
+	hooks         Hooks
+}
+
+// WithLogger sets the logger. Default: discard (Execute, the entry point
+// Beam's registry calls, uses slog.Default()).
+func WithLogger(l *slog.Logger) Option {
+	return optionFunc(func(c *config) { c.logger = l })
+}
+
+// WithParallelism sets how many bundles may run at once, across all stages.
+// Default: GOMAXPROCS, at least 2. Each running bundle holds its own
+// instance of the stage's DoFns. An unbounded SDF holds a slot while it
+// processes an element, so give at least one slot more than the number of
+// restrictions that may run at once.
+func WithParallelism(n int) Option {
+	return optionFunc(func(c *config) { c.parallelism = n })
+}
+
+// WithMaxBundleSize sets the maximum number of elements in a bundle.
+// Default 1000. Bundles of a splittable DoFn's processing stage always hold
+// one element (one restriction).
+func WithMaxBundleSize(n int) Option {
+	return optionFunc(func(c *config) { c.maxBundleSize = n })
+}
+
+// WithHooks sets functions called on the engine's scheduling goroutine as
+// bundles finish, watermarks advance and bundles are finalized. They must
+// be quick and must not block on the run. Default: none.
+func WithHooks(h Hooks) Option {
+	return optionFunc(func(c *config) { c.hooks = h })
+}
+
+// Runner runs Beam pipelines in process. A Runner holds no state between
+// runs; Run may be called concurrently.
+type Runner struct {
+	cfg config
+}
+
+// New returns a Runner. It fails on invalid options.
+func New(opts ...Option) (*Runner, error) {
+	c := config{
+		logger:        slog.New(slog.DiscardHandler),
+		parallelism:   max(2, runtime.GOMAXPROCS(0)),
+		maxBundleSize: 1000,
+	}
+	for _, o := range opts {
+		o.apply(&c)
+	}
+	var errs []error
+	if c.logger == nil {
+		errs = append(errs, errors.New("localrunner: WithLogger(nil)"))
+	}
+	if c.parallelism < 1 {
+		errs = append(errs, fmt.Errorf("localrunner: parallelism %d, want >= 1", c.parallelism))
+	}
+	if c.maxBundleSize < 1 {
+		errs = append(errs, fmt.Errorf("localrunner: max bundle size %d, want >= 1", c.maxBundleSize))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return &Runner{cfg: c}, nil
+}
+
+// Execute runs p with default options and slog.Default() as logger. It is
+// the function registered with Beam as "local".
+func Execute(ctx context.Context, p *beam.Pipeline) (beam.PipelineResult, error) {
+	r, err := New(WithLogger(slog.Default()))
+	if err != nil {
+		return nil, err
+	}
+	return r.Run(ctx, p)
+}
+
+var jobSeq atomic.Int64
+
+// Run executes p until it is done (bounded), ctx is cancelled (then it
+// returns ctx.Err() and a result with the metrics so far) or it fails
+// (*UnsupportedError, before anything ran; *TransformError).
+func (r *Runner) Run(ctx context.Context, p *beam.Pipeline) (beam.PipelineResult, error) {
+	pp, err := Marshal(p)
+	if err != nil {
+		return nil, err
+	}
+	// On a portable runner, DoFns see the submitting process's flags as
+	// pipeline options through the worker's provisioning. Here the worker is
+	// this process: load them from the flags, as Beam's direct runner does
+	// (only options not set yet; safe for concurrent runs).
+	beam.PipelineOptions.LoadOptionsFromFlags(nil)
+	pl, err := plan.Build(pp)
+	if err != nil {
+		return nil, err
+	}
+	jobID := fmt.Sprintf("local-%d", jobSeq.Add(1))
+	r.cfg.logger.Debug("localrunner: planned", "job", jobID, "stages", len(pl.Stages))
+	m, err := engine.Run(ctx, engine.Config{
+		Plan:          pl,
+		Parallelism:   r.cfg.parallelism,
+		MaxBundleSize: r.cfg.maxBundleSize,
+		Logger:        r.cfg.logger.With("job", jobID),
+		Hooks:         r.cfg.hooks,
+	})
+	return &result{jobID: jobID, metrics: m.Results()}, err
+}
+
+// environment is the one environment of marshalled pipelines: every SDK
+// transform runs here, in this process.
+var environment = &pipepb.Environment{Urn: "streams:env:in_process:v1"}
+
+// Marshal builds p into the portable pipeline proto the runner plans from,
+// as every portable runner receives it.
+func Marshal(p *beam.Pipeline) (*pipepb.Pipeline, error) {
+	edges, _, err := p.Build()
+	if err != nil {
+		return nil, fmt.Errorf("localrunner: invalid pipeline: %w", err)
+	}
+	pp, err := graphx.Marshal(edges, &graphx.Options{Environment: environment})
+	if err != nil {
+		return nil, fmt.Errorf("localrunner: marshalling the pipeline: %w", err)
+	}
+	return pp, nil
+}
+
+type result struct {
+	jobID   string
+	metrics metrics.Results
+}
+
+func (r *result) Metrics() metrics.Results { return r.metrics }
+func (r *result) JobID() string            { return r.jobID }
