@@ -8,7 +8,8 @@
 // runner chosen by name, and compares what arrives with what is expected,
 // as multisets: runners may reorder across partitions.
 //
-// Runners today: "prism" (the Beam adapter on Beam's prism runner).
+// Runners today: "prism" (the Beam adapter on Beam's prism runner, the
+// oracle) and "local" (the bundled runner, package localrunner).
 package conformance
 
 import (

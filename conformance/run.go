@@ -24,7 +24,7 @@ import (
 )
 
 // Runners are the runner names Run accepts.
-var Runners = []string{"prism"}
+var Runners = []string{"prism", "local"}
 
 // KafkaEnv names the environment variable that points the suite at a real
 // Kafka cluster (host:port[,host:port...]). Unset, each case gets an
@@ -41,6 +41,8 @@ func runnerOptions(name string) (runner.Options, bool) {
 	switch name {
 	case "prism":
 		return runner.Options{Adapter: runner.AdapterBeam, BeamRunner: "prism"}, true
+	case "local":
+		return runner.Options{Adapter: runner.AdapterLocal}, true
 	}
 	return runner.Options{}, false
 }

@@ -21,6 +21,9 @@ import (
 	// spark, dataflow, direct, dot.
 	_ "github.com/apache/beam/sdks/v2/go/pkg/beam/x/beamx"
 
+	// The bundled runner, registered with Beam as "local".
+	_ "github.com/streams-dev/streams/localrunner"
+
 	"github.com/streams-dev/streams/beamtranslate"
 	"github.com/streams-dev/streams/config"
 	"github.com/streams-dev/streams/dsl"
@@ -48,7 +51,7 @@ func defineFlags(fs *flag.FlagSet) *cliFlags {
 	fs.StringVar(&f.name, "n", "streams", "pipeline name (logs, metrics)")
 	fs.StringVar(&f.name, "name", "streams", "pipeline name (same as -n)")
 	fs.StringVar(&f.configPath, "config", "", "deployment config YAML file (required)")
-	fs.StringVar(&f.adapter, "adapter", AdapterBeam, "execution engine: beam (a Beam runner, see --runner) or local (the bundled runner)")
+	fs.StringVar(&f.adapter, "adapter", AdapterBeam, "execution engine: beam (a Beam runner, see --runner; prism by default) or local (the bundled streams runner)")
 	fs.StringVar(&f.segmentID, "segment-id", os.Getenv("SEGMENT_ID"), "index of the config's pipeline segment to run (default $SEGMENT_ID, else 0)")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&f.logFormat, "log-format", "text", "text or json")
@@ -145,7 +148,7 @@ func main(p dsl.Pipeline, fs *flag.FlagSet, args []string, stdout, stderr io.Wri
 	switch {
 	case err == nil:
 		return ExitOK
-	case errors.As(err, &ce), errors.Is(err, ErrLocalAdapter):
+	case errors.As(err, &ce):
 		fmt.Fprintln(stderr, err)
 		return ExitUsage
 	default:

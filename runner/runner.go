@@ -12,7 +12,8 @@
 //
 //	go run ./examples/simple_map_filter -n simple --config deployment_config/simple_map_filter.yaml --adapter beam
 //
-// Flags: -n NAME, --config FILE, --adapter beam|local, --segment-id N (or
+// Flags: -n NAME, --config FILE, --adapter beam|local (local: the bundled
+// runner, package localrunner), --segment-id N (or
 // the SEGMENT_ID environment variable), --log-level, plus Beam's own flags
 // (--runner, --endpoint, --environment_type, ...) passed through to Beam;
 // the Beam runner is prism unless --runner says otherwise.
@@ -67,7 +68,8 @@ type Options struct {
 	Config *config.Config
 	// SegmentID selects the config's segment.
 	SegmentID int
-	// Adapter is AdapterBeam (default) or AdapterLocal.
+	// Adapter is AdapterBeam (default) or AdapterLocal, the bundled runner
+	// (package localrunner).
 	Adapter string
 	// BeamRunner names the Beam runner for AdapterBeam; default "prism".
 	BeamRunner string
@@ -115,9 +117,6 @@ type ConfigError struct{ Err error }
 func (e *ConfigError) Error() string { return e.Err.Error() }
 func (e *ConfigError) Unwrap() error { return e.Err }
 
-// ErrLocalAdapter says the local adapter is not there yet.
-var ErrLocalAdapter = errors.New("runner: the local adapter (our bundled streaming runner) is not available in this version; use --adapter beam")
-
 // Run runs the pipeline g until ctx is cancelled (a clean stop, nil error)
 // or the pipeline fails.
 func Run(ctx context.Context, g *dsl.Graph, opts Options) error {
@@ -126,7 +125,7 @@ func Run(ctx context.Context, g *dsl.Graph, opts Options) error {
 	switch opts.Adapter {
 	case AdapterBeam:
 	case AdapterLocal:
-		return ErrLocalAdapter
+		opts.BeamRunner = "local"
 	default:
 		return &ConfigError{Err: fmt.Errorf("runner: unknown adapter %q: want %s or %s", opts.Adapter, AdapterBeam, AdapterLocal)}
 	}

@@ -137,7 +137,6 @@ func TestMainUsageErrors(t *testing.T) {
 		want string
 	}{
 		{nil, "--config FILE is required"},
-		{[]string{"--config", cfg, "--adapter", "local"}, "local adapter"},
 		{[]string{"--config", cfg, "--adapter", "flink"}, `unknown adapter "flink"`},
 		{[]string{"--config", cfg, "--segment-id", "x"}, `--segment-id (or SEGMENT_ID) "x"`},
 		{[]string{"--config", cfg, "--segment-id", "3"}, "segment"},
