@@ -26,7 +26,7 @@ func init() {
 	register.DoFn3x0[beam.EventTime, element, func(kafka.Record)](&toRecordFn{})
 	register.DoFn2x0[context.Context, element](&devNullFn{})
 	register.DoFn2x0[invalid, func(kafka.Record)](&dlqRecordFn{})
-	register.DoFn2x0[context.Context, invalid](&logInvalidFn{})
+	register.DoFn2x1[context.Context, invalid, error](&noDLQFn{})
 	register.Emitter2[beam.EventTime, element]()
 	register.Emitter1[invalid]()
 	register.Emitter1[kafka.Record]()
@@ -179,18 +179,34 @@ func (fn *dlqRecordFn) ProcessElement(v invalid, emit func(kafka.Record)) {
 	emit(kafka.Record{Key: o.Key, Value: o.Value, Headers: hs})
 }
 
-// logInvalidFn logs and counts rejected messages when no dead-letter
-// queue is configured.
-type logInvalidFn struct {
+// noDLQFn applies the steps' on_invalid policies when no dead-letter
+// queue is configured: skip logs and counts a rejected message; stop (any
+// step not in Skip) fails the bundle, so the runner commits nothing past
+// the message.
+type noDLQFn struct {
+	Skip []string
+
+	skip     map[string]bool
 	rejected beam.Counter
 }
 
-func (fn *logInvalidFn) Setup() {
-	fn.rejected = beam.NewCounter("streams", "invalid_messages")
+func (fn *noDLQFn) Setup() {
+	fn.skip = map[string]bool{}
+	for _, s := range fn.Skip {
+		fn.skip[s] = true
+	}
+	fn.rejected = beam.NewCounter("streams", "invalid_messages_skipped")
 }
 
-func (fn *logInvalidFn) ProcessElement(ctx context.Context, v invalid) {
-	fn.rejected.Inc(ctx, 1)
-	log.Warnf(ctx, "invalid message skipped (no dlq configured): step=%s topic=%s partition=%d offset=%d error=%s",
-		v.Step, v.Origin.Topic, v.Origin.Partition, v.Origin.Offset, v.Error)
+func (fn *noDLQFn) ProcessElement(ctx context.Context, v invalid) error {
+	o := v.Origin
+	if fn.skip[v.Step] {
+		fn.rejected.Inc(ctx, 1)
+		log.Warnf(ctx, "invalid message skipped (on_invalid: skip): step=%s topic=%s partition=%d offset=%d error=%s",
+			v.Step, o.Topic, o.Partition, o.Offset, v.Error)
+		return nil
+	}
+	return fmt.Errorf("step %s rejected the message at %s/%d offset %d: %s; "+
+		"configure a dlq on the source step to send such messages there, or on_invalid: skip on step %s to drop them",
+		v.Step, o.Topic, o.Partition, o.Offset, v.Error, v.Step)
 }

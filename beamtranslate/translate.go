@@ -8,8 +8,10 @@
 // A step that rejects a message sends it to a second output; the rejected
 // messages of all steps are flattened and written to the source's
 // dead-letter topic (with headers naming the step, the cause and the
-// original topic, partition and offset), or logged and counted when no
-// dead-letter queue is configured.
+// original topic, partition and offset). Without a dead-letter queue each
+// step's policy applies: stop (the default) fails the bundle, and so the
+// pipeline, with an error naming the step, the message's position and the
+// cause; skip logs, counts and drops the message.
 //
 // # Functions travel by name
 //
@@ -60,6 +62,11 @@ type SinkBinding struct {
 type Bindings struct {
 	Source SourceBinding
 	Sinks  map[string]SinkBinding // by sink step name; Kafka sinks only
+	// SkipInvalid names the steps whose rejected messages are logged,
+	// counted and dropped when the source has no DLQ. A message rejected
+	// by any other step then fails the pipeline (the "stop" policy), so
+	// nothing is committed past it.
+	SkipInvalid []string
 }
 
 // DefaultID is the pipeline id used when none is given: a program that
@@ -193,7 +200,7 @@ func (t *translator) invalids() error {
 	}
 	dlq := t.b.Source.DLQ
 	if dlq == nil {
-		beam.ParDo0(s, &logInvalidFn{}, all)
+		beam.ParDo0(s, &noDLQFn{Skip: t.b.SkipInvalid}, all)
 		return nil
 	}
 	recs := beam.ParDo(s, &dlqRecordFn{}, all)

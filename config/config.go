@@ -112,6 +112,16 @@ type Segment struct {
 	StepNames []string
 }
 
+// OnInvalid is a step's policy for messages it rejects when no
+// dead-letter queue is configured.
+type OnInvalid string
+
+// The on_invalid policies.
+const (
+	OnInvalidStop OnInvalid = "stop"
+	OnInvalidSkip OnInvalid = "skip"
+)
+
 // OffsetReset says where a consumer group with no committed offset starts.
 type OffsetReset string
 
@@ -128,6 +138,13 @@ var offsetResets = []string{string(OffsetEarliest), string(OffsetLatest), string
 // StepConfig is one step's entry in steps_config. Which fields a step
 // accepts depends on its kind (see [Config.Validate]); zero means unset.
 type StepConfig struct {
+	// OnInvalid says what happens to a message this step rejects (its
+	// function returned an error or panicked) when the source has no dlq:
+	// OnInvalidStop (the default) fails the pipeline without committing
+	// past the message, OnInvalidSkip logs and counts it and goes on. With
+	// a dlq the message always goes there.
+	OnInvalid OnInvalid
+
 	// StartsSegment marks the start of a new chain of fused steps.
 	StartsSegment bool
 	// BootstrapServers are the Kafka seed brokers. Empty means the runner
@@ -188,6 +205,8 @@ func (s *StepConfig) IsSet(key string) bool {
 		return s.AutoOffsetReset != ""
 	case "strict_offset_reset":
 		return s.StrictOffsetReset
+	case "on_invalid":
+		return s.OnInvalid != ""
 	case "override_params":
 		return s.OverrideParams != nil
 	case "dlq":

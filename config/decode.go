@@ -34,9 +34,10 @@ var (
 	stepKeys = []string{
 		"auto_offset_reset", "average_sleep_time_ms", "batch_size", "batch_time_ms",
 		"batch_timedelta", "bootstrap_servers", "consumer_group", "dlq",
-		"max_sleep_time_ms", "override_params", "parallelism", "starts_segment",
+		"max_sleep_time_ms", "on_invalid", "override_params", "parallelism", "starts_segment",
 		"strict_offset_reset", "topic",
 	}
+	onInvalidPolicies = []string{string(OnInvalidStop), string(OnInvalidSkip)}
 	metricsKeys = map[MetricsType][]string{
 		MetricsDummy:      {"type"},
 		MetricsLog:        {"period_sec", "tags", "type"},
@@ -852,6 +853,15 @@ func (d *decoder) step(n *yaml.Node, path string) StepConfig {
 			}
 		case "strict_offset_reset":
 			sc.StrictOffsetReset, _ = d.boolean(e.val, e.path)
+		case "on_invalid":
+			if s, ok := d.str(e.val, e.path); ok {
+				if slices.Contains(onInvalidPolicies, s) {
+					sc.OnInvalid = OnInvalid(s)
+				} else {
+					d.problem(e.val, e.path, nil, "must be one of %s; got %q%s",
+						strings.Join(onInvalidPolicies, ", "), s, didYouMean(s, onInvalidPolicies))
+				}
+			}
 		case "override_params":
 			sc.OverrideParams, _ = d.stringMap(e.val, e.path, 6)
 		case "dlq":

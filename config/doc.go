@@ -140,9 +140,17 @@
 //	                             # seconds, milliseconds, microseconds;
 //	                             # numbers, summed), or a Go duration "20s"
 //
-// Map, filter, flat map, parser, serializer and reduce steps take
-// parallelism. Router, broadcast and branch steps take only
-// starts_segment.
+// Map, filter, flat map, parser and serializer steps take parallelism and
+// on_invalid; a router takes on_invalid; reduce steps take parallelism;
+// broadcast and branch steps take only starts_segment.
+//
+//	on_invalid: stop   # stop (default) | skip: what happens to a message
+//	                   # this step rejects (its function returned an error
+//	                   # or panicked) when the source has no dlq. stop fails
+//	                   # the pipeline, naming the step, the message's
+//	                   # position and the cause, and commits nothing past
+//	                   # it; skip logs and counts it and goes on. With a dlq
+//	                   # the message always goes to the dlq.
 //
 // # Parallelism
 //

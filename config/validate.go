@@ -71,9 +71,13 @@ func (k StepKind) Keys() []string {
 		keys = []string{"average_sleep_time_ms", "batch_size", "batch_time_ms", "max_sleep_time_ms", "parallelism"}
 	case Batch:
 		keys = []string{"batch_size", "batch_timedelta", "parallelism"}
-	case Map, Filter, FlatMap, Parser, Serializer, Reduce:
+	case Map, Filter, FlatMap, Parser, Serializer:
+		keys = []string{"on_invalid", "parallelism"}
+	case Reduce:
 		keys = []string{"parallelism"}
-	case Router, Broadcast, Branch:
+	case Router:
+		keys = []string{"on_invalid"}
+	case Broadcast, Branch:
 	default:
 		return nil
 	}

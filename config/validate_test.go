@@ -39,7 +39,7 @@ func TestValidateProblems(t *testing.T) {
 		`6:17: ` + s + `mymap.parallelism: parallelism applies to the chain of steps a segment starts: set starts_segment: true on this step`,
 		`8:19: ` + s + `mybatch.parallelism: multi_process applies to map-like steps only; give the batch step an integer parallelism`,
 		`8:65: ` + s + `mybatch.batch_time_ms: batch step "mybatch" does not take this key; batch steps accept: batch_size, batch_timedelta, parallelism, starts_segment`,
-		`9:20: ` + s + `myrouter.parallelism: router step "myrouter" does not take this key; router steps accept: starts_segment`,
+		`9:20: ` + s + `myrouter.parallelism: router step "myrouter" does not take this key; router steps accept: on_invalid, starts_segment`,
 		`11:9: ` + s + `serialiser: no step named "serialiser" in the pipeline (did you mean "serializer"?); its steps are: myinput, parser, mymap, mybatch, myrouter, mybranch, serializer, mysink`,
 	}
 	equalLines(t, problems(t, c.Validate(0, steps)), want)
@@ -444,4 +444,31 @@ func TestConfigBuiltInGo(t *testing.T) {
 		`pipeline.segments[0].steps_config.mysink.consumer_group: sink step "mysink" does not take this key; sink steps accept: bootstrap_servers, override_params, parallelism, starts_segment, topic`,
 	}
 	equalLines(t, got, want)
+}
+
+func TestOnInvalid(t *testing.T) {
+	cfg, err := Parse([]byte(`pipeline:
+  segments:
+    - steps_config:
+        mymap: {on_invalid: skip}
+        myrouter: {on_invalid: stop}
+`), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seg, _ := cfg.Segment(0)
+	if seg.Steps["mymap"].OnInvalid != OnInvalidSkip || seg.Steps["myrouter"].OnInvalid != OnInvalidStop {
+		t.Errorf("on_invalid: %+v", seg.Steps)
+	}
+	if err := cfg.Validate(0, []StepInfo{{"mymap", Map}, {"myrouter", Router}}); err != nil {
+		t.Errorf("validate: %v", err)
+	}
+	_, err = Parse([]byte("pipeline:\n  segments:\n    - steps_config:\n        mymap: {on_invalid: ignore}\n"), nil)
+	if err == nil || !strings.Contains(err.Error(), `4:29: pipeline.segments[0].steps_config.mymap.on_invalid: must be one of stop, skip; got "ignore"`) {
+		t.Errorf("bad policy: %v", err)
+	}
+	cfg, _ = Parse([]byte("pipeline:\n  segments:\n    - steps_config:\n        out: {on_invalid: skip}\n"), nil)
+	if err := cfg.Validate(0, []StepInfo{{"out", Sink}}); err == nil || !strings.Contains(err.Error(), "does not take this key") {
+		t.Errorf("on_invalid on a sink: %v", err)
+	}
 }

@@ -43,6 +43,8 @@ type Case struct {
 	Pipeline func() dsl.Pipeline
 	// DLQ configures a dead-letter topic for the source.
 	DLQ bool
+	// Steps adds steps_config keys, by step name.
+	Steps map[string]map[string]any
 	// Input is produced to the source stream, in order, before the run.
 	Input []Record
 	// Want lists the records expected on each sink stream (and under DLQ).
@@ -59,6 +61,7 @@ func Cases() []Case {
 		broadcastCase(),
 		parserCase(),
 		metadataCase(),
+		skipInvalidCase(),
 	}
 }
 
@@ -254,6 +257,17 @@ func metadataCase() Case {
 			},
 		},
 	}
+}
+
+// skipInvalidCase has no dead-letter queue: the step's on_invalid: skip
+// policy drops what it rejects and the pipeline goes on.
+func skipInvalidCase() Case {
+	c := seedCase()
+	c.Name = "skip_invalid_without_dlq"
+	c.DLQ = false
+	c.Steps = map[string]map[string]any{"mymap": {"on_invalid": "skip"}}
+	delete(c.Want, DLQ)
+	return c
 }
 
 // String names a record for failure messages.

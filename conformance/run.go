@@ -102,6 +102,16 @@ func Run(t testing.TB, runnerName string, c Case) {
 		topics[n.StreamName()] = prefix + n.StreamName()
 		steps[n.Name()] = map[string]any{"bootstrap_servers": brokers, "topic": topics[n.StreamName()]}
 	}
+	for step, kv := range c.Steps {
+		m, ok := steps[step].(map[string]any)
+		if !ok {
+			m = map[string]any{}
+			steps[step] = m
+		}
+		for k, v := range kv {
+			m[k] = v
+		}
+	}
 	raw, err := yaml.Marshal(map[string]any{"pipeline": map[string]any{"segments": []any{map[string]any{"steps_config": steps}}}})
 	if err != nil {
 		t.Fatal(err)

@@ -295,6 +295,11 @@ func resolve(g *dsl.Graph, seg *config.Segment) (*deployment, error) {
 		d.bindings.Source.DLQ = dlq
 		d.topics = append(d.topics, dlq.Topic)
 	}
+	for _, n := range g.Nodes() {
+		if seg.Step(n.Name(), configKind(n)).OnInvalid == config.OnInvalidSkip {
+			d.bindings.SkipInvalid = append(d.bindings.SkipInvalid, n.Name())
+		}
+	}
 	d.bindings.Sinks = map[string]beamtranslate.SinkBinding{}
 	for _, n := range g.Sinks() {
 		if n.SinkKind() != dsl.SinkStream {

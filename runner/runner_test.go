@@ -59,6 +59,27 @@ func runChild(spec string) int {
 		}
 		return 0
 	}
+	if adapter, ok := strings.CutPrefix(spec, "stop-policy:"); ok {
+		// No dlq and no on_invalid: the default policy stops the pipeline
+		// at the first invalid message.
+		ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+		defer cancel()
+		cfg, err := config.Parse([]byte("pipeline:\n  segments:\n    - steps_config:\n        myinput: {auto_offset_reset: earliest}\n"), nil)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 2
+		}
+		err = Run(ctx, seedPipeline().MustBuild(), Options{
+			Config: cfg, Adapter: adapter, DevBrokerAddr: "127.0.0.1:0",
+			Logger: slog.New(slog.NewTextHandler(os.Stderr, nil)),
+			Dev:    &DevOptions{Input: [][]byte{[]byte(`{"type":"event"}`), []byte(`not json`)}},
+		})
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "run:", err)
+			return 1
+		}
+		return 0
+	}
 	fmt.Fprintln(os.Stderr, "unknown child spec", spec)
 	return 2
 }
@@ -167,5 +188,27 @@ func TestRunEmbeddedBrokerDevLoop(t *testing.T) {
 	}
 	if !strings.Contains(child.Stderr(), "EMBEDDED development Kafka broker") {
 		t.Errorf("embedded broker not announced:\n%s", child.Stderr())
+	}
+}
+
+// Without a dlq, a rejected message stops the pipeline with an error that
+// names the step, the message's position and what to configure.
+func TestInvalidMessageStopsWithoutDLQ(t *testing.T) {
+	for _, adapter := range []string{AdapterBeam, AdapterLocal} {
+		t.Run(adapter, func(t *testing.T) {
+			t.Parallel()
+			child := childtest.Start(t, "stop-policy:"+adapter)
+			if !child.Wait(2 * time.Minute) {
+				t.Fatal("the pipeline did not stop on the invalid message")
+			}
+			if code := child.ExitCode(); code != 1 {
+				t.Fatalf("exit code %d, want 1:\n%s", code, child.Stderr())
+			}
+			for _, want := range []string{"step mymap rejected the message at events/", ": step mymap: invalid message: invalid character", "configure a dlq on the source step", "on_invalid: skip on step mymap"} {
+				if !strings.Contains(child.Stderr(), want) {
+					t.Errorf("stderr lacks %q:\n%s", want, child.Stderr())
+				}
+			}
+		})
 	}
 }
