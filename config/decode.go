@@ -38,7 +38,7 @@ var (
 		"strict_offset_reset", "topic",
 	}
 	onInvalidPolicies = []string{string(OnInvalidStop), string(OnInvalidSkip)}
-	metricsKeys = map[MetricsType][]string{
+	metricsKeys       = map[MetricsType][]string{
 		MetricsDummy:      {"type"},
 		MetricsLog:        {"period_sec", "tags", "type"},
 		MetricsDatadog:    {"flush_interval_ms", "host", "port", "tags", "type", "udp_queue_size"},
