@@ -40,6 +40,25 @@
 // (cross-language ones included). Drain is not implemented: cancelling
 // stops an SDF where it is, without TruncateRestriction.
 //
+// # Native Kafka read
+//
+// A kafka.Read (package io/kafka) with a consumer group is not run as its
+// splittable DoFn: the planner recognises its Impulse -> listing DoFn ->
+// reading SDF by the decoded DoFns and substitutes a runner-side stage
+// (internal/kafkasource), a member of the group (cooperative-sticky). It
+// hands each poll's records downstream as batches of encoded kafka.Record
+// (record timestamp as event time), at most WithMaxBundleSize each, stops
+// polling over WithKafkaInflight, and commits per partition the highest
+// contiguous offset whose every derived output was processed by every
+// downstream stage (the finalization reference counts), on the commit
+// policy (WithKafkaCommit), on revocation (bounded wait,
+// WithKafkaRevokeTimeout) and at the end. Its watermark is the minimum over
+// assigned partitions of the newest timestamp minus the read's MaxSkew; a
+// partition without records for IdleDelay counts as now minus MaxSkew.
+// Cancelling ctx then drains: the source stops fetching, what it handed on
+// is processed and committed within WithDrainTimeout. WithNativeKafka(false)
+// keeps the portable SDF.
+//
 // # Guarantees
 //
 // Bundle finalization callbacks run after everything derived from the

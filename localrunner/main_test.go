@@ -2,7 +2,9 @@ package localrunner_test
 
 import (
 	"context"
+	"flag"
 	"fmt"
+	"os"
 	"slices"
 	"sync"
 	"testing"
@@ -13,12 +15,22 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/runners/prism"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/ptest"
+	"github.com/streams-dev/streams/internal/childtest"
 	"github.com/streams-dev/streams/localrunner"
 )
 
 // One test package for the whole runner: a Beam test binary takes a minute
 // or two to link.
+//
+// A test that needs a pipeline in a process of its own (a consumer-group
+// member it can kill) starts this binary as a child (package childtest);
+// then TestMain runs that pipeline instead of the tests.
 func TestMain(m *testing.M) {
+	if spec, ok := childtest.Spec(); ok {
+		flag.Parse()
+		beam.Init()
+		os.Exit(runKafkaChild(spec))
+	}
 	ptest.MainWithDefault(m, localrunner.Name)
 }
 

@@ -52,7 +52,7 @@ func TestPlanGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			pl, err := plan.Build(pp)
+			pl, err := plan.Build(pp, plan.Options{})
 			if err != nil {
 				t.Fatal(err)
 			}

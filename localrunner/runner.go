@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"runtime"
 	"sync/atomic"
+	"time"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/metrics"
@@ -15,6 +16,7 @@ import (
 	"github.com/streams-dev/streams/localrunner/internal/engine"
 	"github.com/streams-dev/streams/localrunner/internal/plan"
 	"github.com/streams-dev/streams/localrunner/internal/worker"
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // Name is the runner's name in Beam's registry (--runner=local).
@@ -56,6 +58,9 @@ type config struct {
 	parallelism   int
 	maxBundleSize int
 	hooks         Hooks
+	nativeKafka   bool
+	drainTimeout  time.Duration
+	kafka         engine.KafkaConfig
 }
 
 // WithLogger sets the logger. Default: discard (Execute, the entry point
@@ -87,6 +92,58 @@ func WithHooks(h Hooks) Option {
 	return optionFunc(func(c *config) { c.hooks = h })
 }
 
+// WithNativeKafka switches the native Kafka source on or off. On (the
+// default), each kafka.Read (package io/kafka) with a consumer group runs
+// as a member of that group instead of as its splittable DoFn: Kafka
+// assigns the partitions (cooperative-sticky), records go downstream in
+// batches of at most WithMaxBundleSize, and offsets are committed on the
+// commit policy (WithKafkaCommit), only for records whose every output has
+// been processed by every downstream stage. Off, the read runs as the
+// portable SDF, as on any runner. A read without a group always runs as the
+// SDF.
+func WithNativeKafka(on bool) Option {
+	return optionFunc(func(c *config) { c.nativeKafka = on })
+}
+
+// WithKafkaCommit sets the native Kafka source's commit policy: commit the
+// finished offsets when interval has passed since the last commit or
+// records records were finished since, whichever comes first. Default 1s
+// and 10,000. On revocation and at the end of a run the source commits
+// regardless.
+func WithKafkaCommit(interval time.Duration, records int) Option {
+	return optionFunc(func(c *config) { c.kafka.CommitInterval, c.kafka.CommitRecords = interval, records })
+}
+
+// WithKafkaInflight bounds what each native Kafka source has handed
+// downstream and not yet seen finished: it stops polling while over either
+// bound, so a backlog does not grow the heap. Default 50,000 records and
+// 64 MiB.
+func WithKafkaInflight(records int, bytes int64) Option {
+	return optionFunc(func(c *config) { c.kafka.MaxInflightRecords, c.kafka.MaxInflightBytes = records, bytes })
+}
+
+// WithKafkaRevokeTimeout bounds how long a rebalance waits for the
+// in-flight records of revoked partitions before committing what is
+// finished and letting the partitions go. Default 10s.
+func WithKafkaRevokeTimeout(d time.Duration) Option {
+	return optionFunc(func(c *config) { c.kafka.RevokeTimeout = d })
+}
+
+// WithKafkaClientOpts appends franz-go options to the native Kafka
+// sources' clients (after the read's own), for example shorter group
+// timeouts. Default none.
+func WithKafkaClientOpts(opts ...kgo.Opt) Option {
+	return optionFunc(func(c *config) { c.kafka.ClientOpts = append(c.kafka.ClientOpts, opts...) })
+}
+
+// WithDrainTimeout bounds the drain after ctx is cancelled when the
+// pipeline has native Kafka sources: they stop fetching, what they handed
+// on is processed and committed, and Run returns within about d. Default
+// 10s. Without Kafka sources, cancelling stops at once.
+func WithDrainTimeout(d time.Duration) Option {
+	return optionFunc(func(c *config) { c.drainTimeout = d })
+}
+
 // Runner runs Beam pipelines in process. A Runner holds no state between
 // runs; Run may be called concurrently.
 type Runner struct {
@@ -99,6 +156,15 @@ func New(opts ...Option) (*Runner, error) {
 		logger:        slog.New(slog.DiscardHandler),
 		parallelism:   max(2, runtime.GOMAXPROCS(0)),
 		maxBundleSize: 1000,
+		nativeKafka:   true,
+		drainTimeout:  10 * time.Second,
+		kafka: engine.KafkaConfig{
+			CommitInterval:     time.Second,
+			CommitRecords:      10_000,
+			MaxInflightRecords: 50_000,
+			MaxInflightBytes:   64 << 20,
+			RevokeTimeout:      10 * time.Second,
+		},
 	}
 	for _, o := range opts {
 		o.apply(&c)
@@ -112,6 +178,18 @@ func New(opts ...Option) (*Runner, error) {
 	}
 	if c.maxBundleSize < 1 {
 		errs = append(errs, fmt.Errorf("localrunner: max bundle size %d, want >= 1", c.maxBundleSize))
+	}
+	if c.drainTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("localrunner: drain timeout %v, want > 0", c.drainTimeout))
+	}
+	if c.kafka.CommitInterval <= 0 || c.kafka.CommitRecords < 1 {
+		errs = append(errs, fmt.Errorf("localrunner: kafka commit policy %v / %d records, want > 0", c.kafka.CommitInterval, c.kafka.CommitRecords))
+	}
+	if c.kafka.MaxInflightRecords < 1 || c.kafka.MaxInflightBytes < 1 {
+		errs = append(errs, fmt.Errorf("localrunner: kafka in-flight bounds %d records / %d bytes, want >= 1", c.kafka.MaxInflightRecords, c.kafka.MaxInflightBytes))
+	}
+	if c.kafka.RevokeTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("localrunner: kafka revoke timeout %v, want > 0", c.kafka.RevokeTimeout))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
@@ -144,7 +222,7 @@ func (r *Runner) Run(ctx context.Context, p *beam.Pipeline) (beam.PipelineResult
 	// this process: load them from the flags, as Beam's direct runner does
 	// (only options not set yet; safe for concurrent runs).
 	beam.PipelineOptions.LoadOptionsFromFlags(nil)
-	pl, err := plan.Build(pp)
+	pl, err := plan.Build(pp, plan.Options{NativeKafka: r.cfg.nativeKafka})
 	if err != nil {
 		return nil, err
 	}
@@ -156,6 +234,8 @@ func (r *Runner) Run(ctx context.Context, p *beam.Pipeline) (beam.PipelineResult
 		MaxBundleSize: r.cfg.maxBundleSize,
 		Logger:        r.cfg.logger.With("job", jobID),
 		Hooks:         r.cfg.hooks,
+		Kafka:         r.cfg.kafka,
+		DrainTimeout:  r.cfg.drainTimeout,
 	})
 	return &result{jobID: jobID, metrics: m.Results()}, err
 }

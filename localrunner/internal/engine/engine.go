@@ -78,8 +78,10 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph/window"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/runtime/exec"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/typex"
+	"github.com/streams-dev/streams/localrunner/internal/kafkasource"
 	"github.com/streams-dev/streams/localrunner/internal/plan"
 	"github.com/streams-dev/streams/localrunner/internal/worker"
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // Config of one run.
@@ -91,6 +93,21 @@ type Config struct {
 	MaxBundleSize int
 	Logger        *slog.Logger
 	Hooks         Hooks
+	// Kafka configures the native Kafka sources (KindKafka stages).
+	Kafka KafkaConfig
+	// DrainTimeout bounds the drain that follows a cancellation when the
+	// plan has Kafka sources (> 0 then).
+	DrainTimeout time.Duration
+}
+
+// KafkaConfig configures the native Kafka sources; see kafkasource.Config.
+type KafkaConfig struct {
+	CommitInterval     time.Duration
+	CommitRecords      int
+	MaxInflightRecords int
+	MaxInflightBytes   int64
+	RevokeTimeout      time.Duration
+	ClientOpts         []kgo.Opt
 }
 
 // Hooks observe a run. They are called on the engine's owner goroutine, in
@@ -168,6 +185,8 @@ type fin struct {
 	bundle string
 	plan   *exec.Plan
 	refs   int
+	// ack, set for a batch of a Kafka source, replaces plan.Finalize.
+	ack func()
 }
 
 type stageState struct {
@@ -180,6 +199,20 @@ type stageState struct {
 	bundleSize int
 	// sides is set once every side input of the stage is complete.
 	sides *worker.SideInputs
+	// src is the consumer of a KindKafka stage and srcWM the watermark it
+	// reported last.
+	src   *kafkasource.Source
+	srcWM mtime.Time
+}
+
+type sourceEvent struct {
+	stage *stageState
+	ev    kafkasource.Event
+}
+
+type sourceExit struct {
+	stage *stageState
+	err   error
 }
 
 type parked struct {
@@ -224,6 +257,19 @@ type engine struct {
 	// side input, until the run ends.
 	sideStores map[string][]worker.Chunk
 
+	// Native Kafka sources: they send on sourced, and on sourceExit
+	// (buffered, one per source) when Run returns; finished is closed
+	// when the loop no longer takes events or acknowledges batches.
+	sourced     chan sourceEvent
+	sourceExits chan sourceExit
+	finished    chan struct{}
+	liveSources int
+	stopSrc     context.CancelFunc
+	// draining is set when ctx is cancelled and the plan has Kafka
+	// sources: they stop fetching, and what they handed on is processed
+	// (without SDF residuals) until DrainTimeout.
+	draining bool
+
 	running, finalizing int
 	seq                 int
 	cancelRun           context.CancelFunc // cancels the bundles' context
@@ -251,9 +297,11 @@ func Run(ctx context.Context, cfg Config) (*Metrics, error) {
 		awaiting:   map[*fin]bool{},
 		sideStores: map[string][]worker.Chunk{},
 		metrics:    newMetrics(cfg.Plan.TransformNames),
+		sourced:    make(chan sourceEvent),
+		finished:   make(chan struct{}),
 	}
 	for _, s := range cfg.Plan.Stages {
-		st := &stageState{spec: s, inflight: map[string]*inflight{}, out: mtime.MinTimestamp, bundleSize: cfg.MaxBundleSize}
+		st := &stageState{spec: s, inflight: map[string]*inflight{}, out: mtime.MinTimestamp, bundleSize: cfg.MaxBundleSize, srcWM: mtime.MinTimestamp}
 		if s.Splittable {
 			st.bundleSize = 1
 		}
@@ -271,6 +319,26 @@ func Run(ctx context.Context, cfg Config) (*Metrics, error) {
 	// Build one plan per stage before running anything, so what the SDK
 	// cannot execute fails the run up front.
 	for _, st := range e.stages {
+		if st.spec.Kind == plan.KindKafka {
+			src, err := kafkasource.New(kafkasource.Config{
+				Read:               st.spec.Kafka,
+				MaxBatch:           cfg.MaxBundleSize,
+				CommitInterval:     cfg.Kafka.CommitInterval,
+				CommitRecords:      cfg.Kafka.CommitRecords,
+				MaxInflightRecords: cfg.Kafka.MaxInflightRecords,
+				MaxInflightBytes:   cfg.Kafka.MaxInflightBytes,
+				RevokeTimeout:      cfg.Kafka.RevokeTimeout,
+				ClientOpts:         cfg.Kafka.ClientOpts,
+				Logger:             e.log.With("stage", st.spec.ID),
+			})
+			if err != nil {
+				e.teardown(ctx)
+				return e.metrics, err
+			}
+			st.src = src
+			e.liveSources++
+			continue
+		}
 		if st.spec.Kind != plan.KindSDK {
 			continue
 		}
@@ -291,14 +359,20 @@ func Run(ctx context.Context, cfg Config) (*Metrics, error) {
 	return e.metrics, err
 }
 
-func (e *engine) loop(ctx context.Context) error {
-	runCtx, cancel := context.WithCancel(ctx)
+func (e *engine) loop(ctx context.Context) (err error) {
+	// Bundles are cancelled by the run (failure, cancellation without
+	// sources, end of a drain), not directly by ctx: a drain lets them
+	// finish.
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancel()
 	e.cancelRun = cancel
 	if err := e.fireImpulses(); err != nil {
 		return err
 	}
+	defer e.stopSources()
+	e.startSources(ctx)
 	e.refreshWatermarks()
+	var drainDue <-chan time.Time
 
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
@@ -312,7 +386,7 @@ func (e *engine) loop(ctx context.Context) error {
 			if e.stopping || e.drained() {
 				break
 			}
-			if len(e.parked) == 0 {
+			if len(e.parked) == 0 && e.liveSources == 0 && !e.draining {
 				// Work is queued but nothing runs, nothing is parked and
 				// nothing can start: a planner bug, not a user error.
 				e.fail(fmt.Errorf("localrunner: stuck with queued elements and nothing runnable (stages %s)", e.queuedStages()))
@@ -320,7 +394,7 @@ func (e *engine) loop(ctx context.Context) error {
 			}
 		}
 		var due <-chan time.Time
-		if !e.stopping && len(e.parked) > 0 {
+		if !e.stopping && !e.draining && len(e.parked) > 0 {
 			timer.Reset(time.Until(e.parked[0].due))
 			due = timer.C
 		}
@@ -331,11 +405,31 @@ func (e *engine) loop(ctx context.Context) error {
 			e.onFinalized(f)
 		case <-due:
 			e.unpark(time.Now())
+		case se := <-e.sourced:
+			e.onSourced(se)
+		case x := <-e.sourceExits:
+			e.liveSources--
+			if x.err != nil && !e.stopping {
+				e.log.Error("localrunner: kafka source failed", "stage", x.stage.spec.ID, "error", x.err)
+				e.fail(x.err)
+			}
 		case <-done:
 			done = nil
 			if e.err == nil {
 				e.cancelled = ctx.Err()
 			}
+			if e.liveSources > 0 && !e.stopping {
+				// The sources see ctx too and stop fetching; what they
+				// handed on is processed and acknowledged.
+				e.draining = true
+				drainDue = time.After(e.cfg.DrainTimeout)
+				break
+			}
+			e.stopping = true
+			cancel()
+		case <-drainDue:
+			drainDue = nil
+			e.log.Warn("localrunner: drain timed out", "timeout", e.cfg.DrainTimeout)
 			e.stopping = true
 			cancel()
 		}
@@ -364,7 +458,12 @@ func (e *engine) queuedStages() string {
 }
 
 func (e *engine) drained() bool {
-	if len(e.parked) > 0 {
+	if e.liveSources > 0 {
+		// A draining source exits once its batches are acknowledged and
+		// committed.
+		return false
+	}
+	if len(e.parked) > 0 && !e.draining {
 		return false
 	}
 	for _, s := range e.stages {
@@ -570,6 +669,9 @@ func (e *engine) onResult(r *worker.Result) {
 	now := time.Now()
 	for _, rs := range r.Residuals {
 		ev.Residuals = append(ev.Residuals, ResidualEvent{Delay: rs.Delay, Watermark: rs.Watermark, Reported: rs.Reported})
+		if e.draining {
+			continue // a drain stops SDFs where they are
+		}
 		if rs.Delay <= 0 {
 			s.enqueue(residualBatch(rs))
 			continue
@@ -606,6 +708,12 @@ func (e *engine) release(f *fin) {
 }
 
 func (e *engine) finalize(f *fin) {
+	if f.ack != nil {
+		// Everything derived from a source batch is processed, even if
+		// the run is stopping now: acknowledging it is correct.
+		f.ack()
+		return
+	}
 	delete(e.awaiting, f)
 	if e.stopping {
 		f.stage.idle = append(f.stage.idle, f.plan)
@@ -666,6 +774,9 @@ func (e *engine) hookBundle(ev BundleEvent) {
 func (e *engine) refreshWatermarks() {
 	for _, s := range e.stages {
 		w := mtime.MaxTimestamp
+		if s.spec.Kind == plan.KindKafka {
+			w = s.srcWM
+		}
 		if s.spec.Kind == plan.KindSDK {
 			for _, p := range s.spec.Upstream {
 				if u := e.producers[p]; u != nil {
@@ -708,5 +819,65 @@ func (e *engine) teardown(ctx context.Context) {
 			}
 		}
 		s.idle = nil
+	}
+}
+
+// startSources runs every Kafka source on a goroutine of its own. ctx
+// stops their fetching; e.finished (closed by stopSources) ends their
+// wait for acknowledgements.
+func (e *engine) startSources(ctx context.Context) {
+	e.sourceExits = make(chan sourceExit, e.liveSources)
+	ctx, e.stopSrc = context.WithCancel(ctx)
+	for _, st := range e.stages {
+		if st.src == nil {
+			continue
+		}
+		emit := func(ev kafkasource.Event) bool {
+			select {
+			case e.sourced <- sourceEvent{stage: st, ev: ev}:
+				return true
+			case <-e.finished:
+				return false
+			}
+		}
+		go func() {
+			e.sourceExits <- sourceExit{stage: st, err: st.src.Run(ctx, emit, e.finished)}
+		}()
+	}
+}
+
+// stopSources tells the sources the loop is over and waits for them (they
+// commit what was acknowledged and leave their groups).
+func (e *engine) stopSources() {
+	close(e.finished)
+	if e.stopSrc != nil {
+		e.stopSrc()
+	}
+	for ; e.liveSources > 0; e.liveSources-- {
+		<-e.sourceExits
+	}
+}
+
+// onSourced queues a source batch at the stages reading it, with a
+// finalization reference that acknowledges the batch once everything
+// derived from it is processed, and takes the source's watermark.
+func (e *engine) onSourced(se sourceEvent) {
+	s := se.stage
+	if b := se.ev.Batch; b != nil && !e.stopping {
+		e.seq++
+		f := &fin{stage: s, bundle: fmt.Sprintf("src%d", e.seq), ack: b.Ack}
+		for _, p := range s.spec.Outputs {
+			for _, cid := range e.cfg.Plan.Consumers[p] {
+				e.byID[cid].enqueue(&batch{data: b.Data, ends: b.Ends, hold: b.MinTS, fins: []*fin{f}})
+				f.refs++
+			}
+		}
+		if f.refs == 0 {
+			f.ack()
+		}
+		e.hookBundle(BundleEvent{Stage: s.spec.ID, Transforms: s.spec.Names, Bundle: f.bundle, Outputs: len(b.Ends)})
+	}
+	if w := se.ev.Watermark; w > s.srcWM {
+		s.srcWM = w
 	}
 }

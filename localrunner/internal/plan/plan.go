@@ -38,6 +38,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph/coder"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/runtime/graphx"
 	v1pb "github.com/apache/beam/sdks/v2/go/pkg/beam/core/runtime/graphx/v1"
@@ -45,6 +46,7 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/util/protox"
 	fnpb "github.com/apache/beam/sdks/v2/go/pkg/beam/model/fnexecution_v1"
 	pipepb "github.com/apache/beam/sdks/v2/go/pkg/beam/model/pipeline_v1"
+	"github.com/streams-dev/streams/io/kafka"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -80,6 +82,10 @@ const (
 	// KindImpulse stages are runner-side: one empty []byte element in the
 	// global window at the minimum timestamp.
 	KindImpulse
+	// KindKafka stages are runner-side: a kafka.Read (Impulse, listing DoFn,
+	// splittable reading DoFn) executed by a consumer-group member instead
+	// of its DoFns. See Stage.Kafka.
+	KindKafka
 )
 
 // Stage is one unit of scheduling.
@@ -116,6 +122,26 @@ type Stage struct {
 	// SideInputs read by the stage's transforms. A stage with side inputs
 	// runs once they are complete.
 	SideInputs []*SideInput
+	// Kafka describes the read of a KindKafka stage.
+	Kafka *KafkaRead
+}
+
+// KafkaRead is a kafka.Read the runner executes natively.
+type KafkaRead struct {
+	// Config is the read's configuration, decoded from its DoFns.
+	Config kafka.ReadConfig
+	// Output is the PCollection of kafka.Record the read produces, and
+	// Coder its windowed-value coder (global window).
+	Output string
+	Coder  *coder.Coder
+}
+
+// Options of Build.
+type Options struct {
+	// NativeKafka substitutes a runner-side stage (KindKafka) for each
+	// kafka.Read that has a consumer group and reads into the global
+	// window. Off, the read runs as the splittable DoFn it is.
+	NativeKafka bool
 }
 
 // SideInput is one side input of one transform.
@@ -176,13 +202,14 @@ type planner struct {
 	forced     map[string]bool                         // forced stage roots
 	splittable map[string]bool                         // ProcessSized transforms
 	sides      map[string]map[string]*pipepb.SideInput // transform -> local -> side input
+	kafka      map[string]*KafkaRead                   // reading transform -> native read
 	names      map[string]string
 	errs       []error
 }
 
 // Build plans p. The pipeline proto is not modified. Every refusal is
 // returned at once, joined; each matches ErrUnsupported.
-func Build(p *pipepb.Pipeline) (*Plan, error) {
+func Build(p *pipepb.Pipeline, opts Options) (*Plan, error) {
 	comps := proto.Clone(p.GetComponents()).(*pipepb.Components)
 	if comps == nil || len(comps.GetTransforms()) == 0 {
 		return nil, errors.New("localrunner: empty pipeline")
@@ -199,6 +226,7 @@ func Build(p *pipepb.Pipeline) (*Plan, error) {
 		forced:     map[string]bool{},
 		splittable: map[string]bool{},
 		sides:      map[string]map[string]*pipepb.SideInput{},
+		kafka:      map[string]*KafkaRead{},
 		names:      map[string]string{},
 	}
 	for id, t := range pl.ts {
@@ -208,6 +236,9 @@ func Build(p *pipepb.Pipeline) (*Plan, error) {
 		}
 	}
 	pl.composites()
+	if opts.NativeKafka {
+		pl.nativeKafka()
+	}
 	pl.classifyLeaves()
 	if len(pl.errs) > 0 {
 		return nil, errors.Join(pl.errs...)
@@ -316,6 +347,11 @@ func (pl *planner) classifyLeaves() {
 	for _, id := range sortedKeys(pl.ts) {
 		t := pl.ts[id]
 		if pl.skip[id] || len(t.GetSubtransforms()) > 0 || t.GetSpec() == nil {
+			continue
+		}
+		if pl.kafka[id] != nil {
+			pl.runnerSide[id] = true
+			pl.leaves = append(pl.leaves, id)
 			continue
 		}
 		switch urn := t.GetSpec().GetUrn(); urn {
@@ -434,9 +470,15 @@ func (pl *planner) fuse() (*Plan, error) {
 		t := pl.ts[tid]
 		urn := t.GetSpec().GetUrn()
 		if pl.runnerSide[tid] {
-			if urn == URNImpulse {
+			switch {
+			case urn == URNImpulse:
 				s := newStage(KindImpulse)
 				s.Transforms, s.Names = []string{tid}, []string{t.GetUniqueName()}
+				stageOf[tid] = s
+			case pl.kafka[tid] != nil:
+				s := newStage(KindKafka)
+				s.Transforms, s.Names = []string{tid}, []string{t.GetUniqueName()}
+				s.Kafka = pl.kafka[tid]
 				stageOf[tid] = s
 			}
 			continue // Flattens are resolved below.
@@ -521,7 +563,7 @@ func (pl *planner) fuse() (*Plan, error) {
 		}
 		seen[p] = true
 		prod, ok := producer[p]
-		if !ok || !pl.runnerSide[prod] || pl.ts[prod].GetSpec().GetUrn() == URNImpulse {
+		if !ok || !pl.runnerSide[prod] || pl.ts[prod].GetSpec().GetUrn() == URNImpulse || pl.kafka[prod] != nil {
 			return []string{p}
 		}
 		var ps []string
@@ -597,28 +639,104 @@ func sortedValues(m map[string]string) []string {
 
 // doFnName decodes the Go DoFn behind a ParDo-like transform and returns its
 // name, or "" when it cannot.
-func doFnName(t *pipepb.PTransform) (name string) {
+func doFnName(t *pipepb.PTransform) string {
+	if fn := decodeDoFn(t); fn != nil {
+		return fn.Name()
+	}
+	return ""
+}
+
+// decodeDoFn decodes the Go DoFn behind a ParDo-like transform (its
+// receiver rebuilt from the serialised fields), or returns nil.
+func decodeDoFn(t *pipepb.PTransform) (fn *graph.Fn) {
 	defer func() {
 		if recover() != nil {
-			name = ""
+			fn = nil
 		}
 	}()
 	var pardo pipepb.ParDoPayload
 	if err := proto.Unmarshal(t.GetSpec().GetPayload(), &pardo); err != nil {
-		return ""
+		return nil
 	}
 	var tp v1pb.TransformPayload
 	if err := protox.DecodeBase64(string(pardo.GetDoFn().GetPayload()), &tp); err != nil {
-		return ""
+		return nil
 	}
 	if tp.GetUrn() != graphx.URNDoFn {
-		return ""
+		return nil
 	}
 	_, fn, _, _, _, err := graphx.DecodeMultiEdge(tp.GetEdge())
-	if err != nil || fn == nil {
-		return ""
+	if err != nil {
+		return nil
 	}
-	return fn.Name()
+	return fn
+}
+
+// nativeKafka finds each kafka.Read (Impulse -> listing DoFn -> reading
+// SDF, each PCollection read by the next step only) with a consumer group
+// and a global-window output, and marks it for a KindKafka stage: the
+// reading transform becomes a runner-side leaf producing the read's
+// output, and the Impulse and the listing DoFn are skipped.
+func (pl *planner) nativeKafka() {
+	producer := map[string]string{}
+	readers := map[string]int{}
+	for id, t := range pl.ts {
+		if len(t.GetSubtransforms()) > 0 || pl.skip[id] {
+			continue
+		}
+		for _, p := range t.GetOutputs() {
+			producer[p] = id
+		}
+		for _, p := range t.GetInputs() {
+			readers[p]++
+		}
+	}
+	single := func(t *pipepb.PTransform) (in, out string, ok bool) {
+		if len(t.GetInputs()) != 1 || len(t.GetOutputs()) != 1 {
+			return "", "", false
+		}
+		for _, p := range t.GetInputs() {
+			in = p
+		}
+		for _, p := range t.GetOutputs() {
+			out = p
+		}
+		return in, out, true
+	}
+	for _, rid := range sortedKeys(pl.ts) {
+		rt := pl.ts[rid]
+		if pl.skip[rid] || len(rt.GetSubtransforms()) > 0 || rt.GetSpec().GetUrn() != URNParDo {
+			continue
+		}
+		parts, out, ok := single(rt)
+		if !ok || readers[parts] != 1 {
+			continue
+		}
+		lid := producer[parts]
+		lt := pl.ts[lid]
+		if lt.GetSpec().GetUrn() != URNParDo {
+			continue
+		}
+		imp, _, ok := single(lt)
+		if !ok || readers[imp] != 1 || pl.ts[producer[imp]].GetSpec().GetUrn() != URNImpulse {
+			continue
+		}
+		rfn, lfn := decodeDoFn(rt), decodeDoFn(lt)
+		if rfn == nil || lfn == nil {
+			continue
+		}
+		cfg, ok := kafka.ReadTransformConfig(lfn.Recv, rfn.Recv)
+		if !ok || cfg.Group == "" {
+			continue // without a group there is nothing to join: the SDF runs
+		}
+		wc, err := pl.windowedCoder(out)
+		if err != nil || wc.Window == nil || wc.Window.Kind != coder.GlobalWindow {
+			continue
+		}
+		pl.kafka[rid] = &KafkaRead{Config: cfg, Output: out, Coder: wc}
+		pl.skip[lid] = true
+		pl.skip[producer[imp]] = true
+	}
 }
 
 // String describes the plan, one stage after another, deterministically:
@@ -630,6 +748,8 @@ func (p *Plan) String() string {
 		switch {
 		case s.Kind == KindImpulse:
 			kind = "impulse"
+		case s.Kind == KindKafka:
+			kind = "kafka"
 		case s.Splittable:
 			kind = "sdk, splittable"
 		}

@@ -1,0 +1,38 @@
+package kafka
+
+import (
+	"slices"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// ReadTransformConfig returns the configuration of a [Read] from the two
+// DoFns it expands into, as a runner decodes them from the pipeline proto
+// (the receivers of graphx.DecodeMultiEdge's *graph.Fn): list is the DoFn
+// that lists the partitions (it follows the Impulse), read the splittable
+// DoFn that reads them. ok is false when they are not a Read's DoFns.
+//
+// It exists for runners that execute the read natively, as package
+// localrunner does with a consumer-group member, instead of running the
+// splittable DoFn. The returned config has its defaults filled.
+func ReadTransformConfig(list, read any) (cfg ReadConfig, ok bool) {
+	l, lok := list.(*listFn)
+	r, rok := read.(*readFn)
+	if !lok || !rok || l == nil || r == nil {
+		return ReadConfig{}, false
+	}
+	return ReadConfig{
+		Client:      l.Client,
+		Topics:      slices.Clone(l.Topics),
+		Group:       l.Group,
+		StartOffset: l.StartOffset,
+		MaxReadTime: r.MaxReadTime,
+		IdleDelay:   r.IdleDelay,
+		MaxSkew:     r.MaxSkew,
+	}.withDefaults(), true
+}
+
+// RecordFromKgo converts a record fetched with franz-go into the element
+// [Read] emits. The byte slices are not copied. For runners that read
+// natively (see [ReadTransformConfig]).
+func RecordFromKgo(r *kgo.Record) Record { return fromKgo(r) }

@@ -1,0 +1,530 @@
+// Package kafkasource is the local runner's native kafka.Read: a member of
+// the read's consumer group that feeds the records of the partitions Kafka
+// assigns it to the engine in batches, and commits offsets only for records
+// the engine has acknowledged (every output derived from them processed by
+// every downstream stage).
+//
+// # Ownership and locks
+//
+// Run's goroutine polls, encodes and hands batches on, and commits on the
+// commit policy. franz-go's group goroutine calls the revoke and lost
+// callbacks. The engine's owner goroutine calls Batch.Ack. They share the
+// partition table under mu, the only lock, which is never held across a
+// network call or a channel send.
+//
+// # Commits
+//
+// Each partition keeps its in-flight batches in offset order. An ack marks
+// a batch done; the partition's committable position is one past the last
+// offset of the longest done prefix, so batches completing out of order
+// never let a commit pass unfinished work. A commit sends the committable
+// positions that moved since the last commit.
+//
+// A commit of the poll loop and one of a revoke callback may race: the
+// loop builds its request before the revoke and sends it after. Both only
+// name done work, so the worst case is a position committed lower than
+// another member's newer one: records processed again, never lost.
+package kafkasource
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph/mtime"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph/window"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/runtime/exec"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/typex"
+	"github.com/streams-dev/streams/io/kafka"
+	"github.com/streams-dev/streams/localrunner/internal/plan"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// Config of a source.
+type Config struct {
+	Read *plan.KafkaRead
+	// MaxBatch is the most records in one batch (> 0).
+	MaxBatch int
+	// CommitInterval and CommitRecords are the commit policy: commit when
+	// CommitInterval has passed since the last commit or CommitRecords
+	// records were acknowledged since, whichever comes first.
+	CommitInterval time.Duration
+	CommitRecords  int
+	// MaxInflightRecords and MaxInflightBytes bound what the source has
+	// handed on and not had acknowledged: over either, it does not poll.
+	MaxInflightRecords int
+	MaxInflightBytes   int64
+	// RevokeTimeout bounds the wait for the in-flight batches of revoked
+	// partitions before their final commit.
+	RevokeTimeout time.Duration
+	// ClientOpts are appended to the client options of the read.
+	ClientOpts []kgo.Opt
+	Logger     *slog.Logger
+}
+
+// Batch is the records of one poll of one partition, encoded as windowed
+// values of the read's output PCollection.
+type Batch struct {
+	Data  []byte
+	Ends  []int
+	MinTS mtime.Time
+
+	src        *Source
+	part       *partition
+	last       int64
+	records    int
+	bytes      int64
+	done, gone bool
+}
+
+// Event is what a source hands the engine: a batch, a new watermark, or
+// both. Watermark is the source's output watermark (it only grows).
+type Event struct {
+	Batch     *Batch
+	Watermark mtime.Time
+}
+
+type topicPartition struct {
+	topic     string
+	partition int32
+}
+
+type partition struct {
+	tp        topicPartition
+	inflight  []*Batch // offset order
+	committed int64    // last position committed, -1 none
+	done      int64    // committable position, -1 none
+	maxTS     mtime.Time
+	lastSeen  time.Time // last record, or assignment
+	revoked   bool
+}
+
+// Source is one consumer-group member.
+type Source struct {
+	cfg Config
+	log *slog.Logger
+
+	mu         sync.Mutex
+	parts      map[topicPartition]*partition
+	inflightN  int
+	inflightB  int64
+	ackedSince int
+	closing    bool
+	wake       chan struct{} // buffered: an ack arrived
+	lastWM     mtime.Time
+}
+
+// New returns a source; it connects in Run.
+func New(cfg Config) (*Source, error) {
+	if cfg.Read == nil {
+		return nil, errors.New("localrunner: kafka source without a read")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Source{
+		cfg:    cfg,
+		log:    cfg.Logger.With("group", cfg.Read.Config.Group, "topics", cfg.Read.Config.Topics),
+		parts:  map[topicPartition]*partition{},
+		wake:   make(chan struct{}, 1),
+		lastWM: mtime.MinTimestamp,
+	}, nil
+}
+
+// Ack marks b processed downstream. It is called once, by the engine's
+// owner goroutine, and does not block.
+func (b *Batch) Ack() {
+	s := b.src
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if b.done {
+		return
+	}
+	b.done = true
+	s.inflightN -= b.records
+	s.inflightB -= b.bytes
+	if b.gone {
+		return // its partition was revoked or lost meanwhile
+	}
+	s.ackedSince += b.records
+	p := b.part
+	for len(p.inflight) > 0 && p.inflight[0].done {
+		p.done = p.inflight[0].last + 1
+		p.inflight[0] = nil
+		p.inflight = p.inflight[1:]
+	}
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run joins the group and feeds emit until ctx is done (then it stops
+// fetching) and either every batch it handed on is acknowledged or
+// finished is closed (the engine will acknowledge nothing more); then it
+// commits what is done, leaves the group and returns. emit returns false
+// once the engine no longer takes events. A non-nil error is a failure of
+// the read.
+func (s *Source) Run(ctx context.Context, emit func(Event) bool, finished <-chan struct{}) error {
+	rc := s.cfg.Read.Config
+	opts, err := rc.Client.Options()
+	if err != nil {
+		return fmt.Errorf("localrunner: kafka read: %w", err)
+	}
+	reset := kgo.NewOffset().AtEnd()
+	switch rc.StartOffset {
+	case kafka.StartEarliest:
+		reset = kgo.NewOffset().AtStart()
+	case kafka.StartError:
+		reset = kgo.NoResetOffset()
+	}
+	opts = append(opts,
+		kgo.ConsumerGroup(rc.Group),
+		kgo.ConsumeTopics(rc.Topics...),
+		kgo.ConsumeResetOffset(reset),
+		kgo.Balancers(kgo.CooperativeStickyBalancer()),
+		kgo.DisableAutoCommit(),
+		kgo.OnPartitionsAssigned(s.assigned),
+		kgo.OnPartitionsRevoked(s.revoked),
+		kgo.OnPartitionsLost(s.lost),
+		// A crashed member holds its partitions until its session
+		// expires: 10s rather than Kafka's 45s (ClientOpts may override).
+		kgo.SessionTimeout(10*time.Second),
+		kgo.HeartbeatInterval(time.Second),
+	)
+	opts = append(opts, s.cfg.ClientOpts...)
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		return fmt.Errorf("localrunner: kafka read: client: %w", err)
+	}
+	defer func() {
+		s.mu.Lock()
+		s.closing = true
+		s.mu.Unlock()
+		cl.Close() // leaves the group; the revoke callback commits nothing new
+	}()
+
+	runErr := s.poll(ctx, cl, emit)
+	// Drain: wait for the acknowledgements, or for the engine to end.
+	for runErr == nil {
+		s.mu.Lock()
+		n := s.inflightN
+		s.mu.Unlock()
+		if n == 0 {
+			break
+		}
+		select {
+		case <-s.wake:
+		case <-finished:
+			n = 0
+		}
+		if n == 0 {
+			break
+		}
+	}
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if err := s.commit(cctx, cl); err != nil {
+		s.log.Warn("localrunner: final kafka commit failed", "error", err)
+	}
+	return runErr
+}
+
+// poll feeds batches until ctx is done.
+func (s *Source) poll(ctx context.Context, cl *kgo.Client, emit func(Event) bool) error {
+	lastCommit := time.Now()
+	idle := s.cfg.Read.Config.IdleDelay
+	tick := min(idle, 100*time.Millisecond)
+	for ctx.Err() == nil {
+		if time.Since(lastCommit) >= s.cfg.CommitInterval || s.acked() >= s.cfg.CommitRecords {
+			if err := s.commit(ctx, cl); err != nil && ctx.Err() == nil {
+				s.log.Warn("localrunner: kafka commit failed", "error", err)
+			}
+			lastCommit = time.Now()
+		}
+		if s.overBudget() {
+			select {
+			case <-s.wake:
+			case <-time.After(tick):
+			case <-ctx.Done():
+			}
+			if wm, ok := s.watermark(); ok && !emit(Event{Watermark: wm}) {
+				return nil
+			}
+			continue
+		}
+		pctx, cancel := context.WithTimeout(ctx, tick)
+		fs := cl.PollRecords(pctx, s.cfg.MaxInflightRecords)
+		cancel()
+		if ctx.Err() != nil {
+			// Records of this poll are not handed on: they are not
+			// committed either, so the group delivers them again.
+			return nil
+		}
+		if err := s.fetchError(fs); err != nil {
+			return fmt.Errorf("localrunner: kafka read: %w", err)
+		}
+		for _, b := range s.batches(fs) {
+			if !emit(Event{Batch: b, Watermark: mtime.MinTimestamp}) {
+				return nil
+			}
+		}
+		if wm, ok := s.watermark(); ok && !emit(Event{Watermark: wm}) {
+			return nil
+		}
+	}
+	return nil
+}
+
+// fetchError returns the first error of a poll that fails the read: not
+// the poll's deadline, not retriable, and not a group error (franz-go
+// reports those without a topic and keeps rejoining by itself; a
+// restarted member may wait for a crashed one's session to expire).
+func (s *Source) fetchError(fs kgo.Fetches) error {
+	var first error
+	fs.EachError(func(t string, p int32, err error) {
+		if first != nil || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) || kerr.IsRetriable(err) {
+			return
+		}
+		if t == "" {
+			s.log.Warn("localrunner: kafka group error, retrying", "error", err)
+			return
+		}
+		first = fmt.Errorf("topic %s partition %d: %w", t, p, err)
+	})
+	return first
+}
+
+func (s *Source) acked() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.ackedSince
+}
+
+func (s *Source) overBudget() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.inflightN >= s.cfg.MaxInflightRecords || s.inflightB >= s.cfg.MaxInflightBytes
+}
+
+// batches encodes the records of a poll, per partition, in batches of at
+// most MaxBatch records, and registers them in flight. Records of
+// partitions no longer assigned are dropped (not committed either).
+func (s *Source) batches(fs kgo.Fetches) []*Batch {
+	var out []*Batch
+	enc := exec.MakeElementEncoder(s.cfg.Read.Coder)
+	now := time.Now()
+	fs.EachPartition(func(fp kgo.FetchTopicPartition) {
+		if len(fp.Records) == 0 {
+			return
+		}
+		var cur *Batch
+		var buf bytes.Buffer
+		var encoded []*Batch
+		for _, r := range fp.Records {
+			if cur == nil {
+				cur = &Batch{src: s, MinTS: mtime.MaxTimestamp}
+				buf.Reset()
+			}
+			ts := mtime.FromTime(r.Timestamp)
+			fv := &exec.FullValue{Elm: kafka.RecordFromKgo(r), Timestamp: ts, Windows: window.SingleGlobalWindow, Pane: typex.NoFiringPane()}
+			if err := enc.Encode(fv, &buf); err != nil {
+				// The Record coder encodes every record; a failure is a bug.
+				s.log.Error("localrunner: encoding a kafka record", "topic", r.Topic, "partition", r.Partition, "offset", r.Offset, "error", err)
+				continue
+			}
+			cur.Ends = append(cur.Ends, buf.Len())
+			cur.MinTS = min(cur.MinTS, ts)
+			cur.last = r.Offset
+			cur.records++
+			if cur.records >= s.cfg.MaxBatch {
+				cur.Data = slices.Clone(buf.Bytes())
+				encoded = append(encoded, cur)
+				cur = nil
+			}
+		}
+		if cur != nil && cur.records > 0 {
+			cur.Data = slices.Clone(buf.Bytes())
+			encoded = append(encoded, cur)
+		}
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		p := s.parts[topicPartition{fp.Topic, fp.Partition}]
+		if p == nil || p.revoked {
+			return
+		}
+		for _, b := range encoded {
+			b.part = p
+			b.bytes = int64(len(b.Data))
+			s.inflightN += b.records
+			s.inflightB += b.bytes
+			p.inflight = append(p.inflight, b)
+			out = append(out, b)
+		}
+		for _, r := range fp.Records {
+			p.maxTS = max(p.maxTS, mtime.FromTime(r.Timestamp))
+		}
+		p.lastSeen = now
+	})
+	return out
+}
+
+// watermark returns the source's watermark when it moved: the minimum over
+// assigned partitions of the newest record timestamp minus MaxSkew, where a
+// partition without a record for IdleDelay counts as now minus MaxSkew.
+// Without partitions it holds.
+func (s *Source) watermark() (mtime.Time, bool) {
+	rc := s.cfg.Read.Config
+	now := time.Now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	w := mtime.MaxTimestamp
+	n := 0
+	for _, p := range s.parts {
+		if p.revoked {
+			continue
+		}
+		n++
+		pw := mtime.MinTimestamp
+		if p.maxTS > mtime.MinTimestamp {
+			pw = mtime.FromTime(p.maxTS.ToTime().Add(-rc.MaxSkew))
+		}
+		if now.Sub(p.lastSeen) >= rc.IdleDelay {
+			pw = max(pw, mtime.FromTime(now.Add(-rc.MaxSkew)))
+		}
+		w = min(w, pw)
+	}
+	if n == 0 || w <= s.lastWM {
+		return 0, false
+	}
+	s.lastWM = w
+	return w, true
+}
+
+// commit commits, for each assigned partition, its committable position if
+// it moved.
+func (s *Source) commit(ctx context.Context, cl *kgo.Client) error {
+	return s.commitParts(ctx, cl, nil)
+}
+
+// commitParts commits the partitions in only (all when nil).
+func (s *Source) commitParts(ctx context.Context, cl *kgo.Client, only map[topicPartition]bool) error {
+	// CommitRecords commits each record's offset plus one, synchronously,
+	// and returns the first error; the records only carry positions.
+	var recs []*kgo.Record
+	var moved []*partition
+	var pos []int64
+	s.mu.Lock()
+	s.ackedSince = 0
+	for tp, p := range s.parts {
+		if (only != nil && !only[tp]) || (only == nil && p.revoked) || p.done <= p.committed {
+			continue
+		}
+		recs = append(recs, &kgo.Record{Topic: tp.topic, Partition: tp.partition, Offset: p.done - 1, LeaderEpoch: -1})
+		moved = append(moved, p)
+		pos = append(pos, p.done)
+	}
+	s.mu.Unlock()
+	if len(moved) == 0 {
+		return nil
+	}
+	if err := cl.CommitRecords(ctx, recs...); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	for i, p := range moved {
+		p.committed = max(p.committed, pos[i])
+	}
+	s.mu.Unlock()
+	s.log.Debug("localrunner: kafka offsets committed", "partitions", len(moved))
+	return nil
+}
+
+func (s *Source) assigned(_ context.Context, _ *kgo.Client, tps map[string][]int32) {
+	now := time.Now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for t, ps := range tps {
+		for _, p := range ps {
+			tp := topicPartition{t, p}
+			s.parts[tp] = &partition{tp: tp, committed: -1, done: -1, maxTS: mtime.MinTimestamp, lastSeen: now}
+		}
+	}
+	s.log.Info("localrunner: kafka partitions assigned", "partitions", tps)
+}
+
+// revoked stops feeding the partitions, waits up to RevokeTimeout for their
+// in-flight batches, commits what is done and forgets them. Batches still
+// in flight then are never committed by this member.
+func (s *Source) revoked(ctx context.Context, cl *kgo.Client, tps map[string][]int32) {
+	only := map[topicPartition]bool{}
+	s.mu.Lock()
+	for t, ps := range tps {
+		for _, p := range ps {
+			tp := topicPartition{t, p}
+			if pt := s.parts[tp]; pt != nil {
+				pt.revoked = true
+				only[tp] = true
+			}
+		}
+	}
+	closing := s.closing
+	s.mu.Unlock()
+	if len(only) == 0 {
+		return
+	}
+	deadline := time.Now().Add(s.cfg.RevokeTimeout)
+	for !closing {
+		s.mu.Lock()
+		pending := 0
+		for tp := range only {
+			pending += len(s.parts[tp].inflight)
+		}
+		closing = s.closing
+		s.mu.Unlock()
+		if pending == 0 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := s.commitParts(cctx, cl, only); err != nil {
+		s.log.Warn("localrunner: commit of revoked kafka partitions failed", "error", err)
+	}
+	s.forget(only)
+	s.log.Info("localrunner: kafka partitions revoked", "partitions", tps)
+}
+
+// lost forgets the partitions without committing: the group has moved on.
+func (s *Source) lost(_ context.Context, _ *kgo.Client, tps map[string][]int32) {
+	only := map[topicPartition]bool{}
+	for t, ps := range tps {
+		for _, p := range ps {
+			only[topicPartition{t, p}] = true
+		}
+	}
+	s.forget(only)
+	s.log.Warn("localrunner: kafka partitions lost", "partitions", tps)
+}
+
+func (s *Source) forget(tps map[topicPartition]bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for tp := range tps {
+		p := s.parts[tp]
+		if p == nil {
+			continue
+		}
+		for _, b := range p.inflight {
+			b.gone = true
+		}
+		delete(s.parts, tp)
+	}
+}
