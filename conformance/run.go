@@ -330,7 +330,7 @@ func runChild(raw string) int {
 		return 2
 	}
 	var c *Case
-	for _, cc := range Cases() {
+	for _, cc := range append(Cases(), crashCase()) {
 		if cc.Name == spec.Case {
 			c = &cc
 		}
@@ -357,4 +357,33 @@ func runChild(raw string) int {
 		return 1
 	}
 	return 0
+}
+
+// crashCase is the pipeline of the crash test: parse, filter, serialize,
+// as the seed does, over messages with unique ids.
+func crashCase() Case {
+	c := seedCase()
+	c.Name = "crash_copy"
+	return c
+}
+
+// CrashSpec is the child spec of the crash test's pipeline on the bundled
+// runner: reading in with group, writing out, on the broker at addr.
+func CrashSpec(addr, in, out, group string) string {
+	steps := map[string]any{
+		"myinput":  map[string]any{"bootstrap_servers": []string{addr}, "topic": in, "consumer_group": group, "auto_offset_reset": "earliest"},
+		"myoutput": map[string]any{"bootstrap_servers": []string{addr}, "topic": out},
+	}
+	raw, _ := yaml.Marshal(map[string]any{"pipeline": map[string]any{"segments": []any{map[string]any{"steps_config": steps}}}})
+	spec, _ := json.Marshal(childSpec{Case: "crash_copy", Runner: "local", Config: string(raw), PipelineID: "crash"})
+	return string(spec)
+}
+
+// StartPipeline starts a pipeline process from a spec such as CrashSpec.
+func StartPipeline(t testing.TB, spec string) *childtest.Child { return childtest.Start(t, spec) }
+
+// Committed reports whether group has committed the end of every
+// partition of topic.
+func Committed(ctx context.Context, adm *kadm.Client, group, topic string) bool {
+	return committed(ctx, adm, group, topic)
 }
