@@ -51,7 +51,7 @@ func defineFlags(fs *flag.FlagSet) *cliFlags {
 	fs.StringVar(&f.name, "n", "streams", "pipeline name (logs, metrics)")
 	fs.StringVar(&f.name, "name", "streams", "pipeline name (same as -n)")
 	fs.StringVar(&f.configPath, "config", "", "deployment config YAML file (required)")
-	fs.StringVar(&f.adapter, "adapter", AdapterBeam, "execution engine: beam (a Beam runner, see --runner; prism by default) or local (the bundled streams runner)")
+	fs.StringVar(&f.adapter, "adapter", AdapterLocal, "execution engine: local (the bundled streams runner) or beam (a Beam runner, see --runner; prism by default)")
 	fs.StringVar(&f.segmentID, "segment-id", os.Getenv("SEGMENT_ID"), "index of the config's pipeline segment to run (default $SEGMENT_ID, else 0)")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&f.logFormat, "log-format", "text", "text or json")

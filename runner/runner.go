@@ -10,10 +10,10 @@
 //
 //	func main() { runner.Main(pipeline) }
 //
-//	go run ./examples/simple_map_filter -n simple --config deployment_config/simple_map_filter.yaml --adapter beam
+//	go run ./examples/simple_map_filter -n simple --config deployment_config/simple_map_filter.yaml --adapter local
 //
-// Flags: -n NAME, --config FILE, --adapter beam|local (local: the bundled
-// runner, package localrunner), --segment-id N (or
+// Flags: -n NAME, --config FILE, --adapter local|beam (local, the default:
+// the bundled runner, package localrunner), --segment-id N (or
 // the SEGMENT_ID environment variable), --log-level, plus Beam's own flags
 // (--runner, --endpoint, --environment_type, ...) passed through to Beam;
 // the Beam runner is prism unless --runner says otherwise.
@@ -68,8 +68,8 @@ type Options struct {
 	Config *config.Config
 	// SegmentID selects the config's segment.
 	SegmentID int
-	// Adapter is AdapterBeam (default) or AdapterLocal, the bundled runner
-	// (package localrunner).
+	// Adapter is AdapterLocal (default), the bundled runner (package
+	// localrunner), or AdapterBeam, a Beam runner named by BeamRunner.
 	Adapter string
 	// BeamRunner names the Beam runner for AdapterBeam; default "prism".
 	BeamRunner string
@@ -201,7 +201,7 @@ func (o Options) withDefaults() Options {
 		o.Config = &config.Config{Pipeline: config.Pipeline{Segments: []config.Segment{{}}}}
 	}
 	if o.Adapter == "" {
-		o.Adapter = AdapterBeam
+		o.Adapter = AdapterLocal
 	}
 	if o.BeamRunner == "" {
 		o.BeamRunner = "prism"

@@ -7,7 +7,7 @@
 //	                                               └─ tally ────> event-types
 //
 //	go run ./examples/route_broadcast -n route_broadcast \
-//		--config deployment_config/route_broadcast.yaml --adapter beam \
+//		--config deployment_config/route_broadcast.yaml --adapter local \
 //		--dev-input examples/route_broadcast/sample_events.txt --dev-print-output --dev-exit-when-done
 package main
 

@@ -3,7 +3,7 @@
 // writes them to "transformed-events".
 //
 //	go run ./examples/simple_map_filter -n simple_map_filter \
-//		--config deployment_config/simple_map_filter.yaml --adapter beam
+//		--config deployment_config/simple_map_filter.yaml --adapter local
 package main
 
 import (
