@@ -9,7 +9,9 @@
 // as multisets: runners may reorder across partitions.
 //
 // Runners today: "prism" (the Beam adapter on Beam's prism runner, the
-// oracle) and "local" (the bundled runner, package localrunner).
+// oracle), "local" (the bundled runner, package localrunner, with its
+// native Kafka source) and "local-portable" (the bundled runner running
+// io/kafka's portable splittable-DoFn read).
 package conformance
 
 import (

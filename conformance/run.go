@@ -20,11 +20,12 @@ import (
 	"github.com/streams-dev/streams/devbroker"
 	"github.com/streams-dev/streams/dsl"
 	"github.com/streams-dev/streams/internal/childtest"
+	"github.com/streams-dev/streams/localrunner"
 	"github.com/streams-dev/streams/runner"
 )
 
 // Runners are the runner names Run accepts.
-var Runners = []string{"prism", "local"}
+var Runners = []string{"prism", "local", "local-portable"}
 
 // KafkaEnv names the environment variable that points the suite at a real
 // Kafka cluster (host:port[,host:port...]). Unset, each case gets an
@@ -43,6 +44,10 @@ func runnerOptions(name string) (runner.Options, bool) {
 		return runner.Options{Adapter: runner.AdapterBeam, BeamRunner: "prism"}, true
 	case "local":
 		return runner.Options{Adapter: runner.AdapterLocal}, true
+	case "local-portable":
+		// The bundled runner running io/kafka's portable read (a splittable
+		// DoFn) instead of its native consumer-group source.
+		return runner.Options{Adapter: runner.AdapterLocal, Local: []localrunner.Option{localrunner.WithNativeKafka(false)}}, true
 	}
 	return runner.Options{}, false
 }

@@ -21,9 +21,6 @@ import (
 	// spark, dataflow, direct, dot.
 	_ "github.com/apache/beam/sdks/v2/go/pkg/beam/x/beamx"
 
-	// The bundled runner, registered with Beam as "local".
-	_ "github.com/streams-dev/streams/localrunner"
-
 	"github.com/streams-dev/streams/beamtranslate"
 	"github.com/streams-dev/streams/config"
 	"github.com/streams-dev/streams/dsl"

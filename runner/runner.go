@@ -47,6 +47,7 @@ import (
 	"github.com/streams-dev/streams/devbroker"
 	"github.com/streams-dev/streams/dsl"
 	"github.com/streams-dev/streams/io/kafka"
+	"github.com/streams-dev/streams/localrunner"
 )
 
 // Adapters.
@@ -83,6 +84,10 @@ type Options struct {
 	// config names no brokers; default DevBrokerAddr. Tests use
 	// "127.0.0.1:0".
 	DevBrokerAddr string
+
+	// Local are options of the bundled runner (AdapterLocal), after the
+	// runner's own (its logger).
+	Local []localrunner.Option
 
 	// Dev, when set, adds development conveniences around the run.
 	Dev *DevOptions
@@ -178,7 +183,15 @@ func Run(ctx context.Context, g *dsl.Graph, opts Options) error {
 	log.Info("starting pipeline", "adapter", opts.Adapter, "runner", opts.BeamRunner,
 		"source_topic", dep.bindings.Source.Topic, "group", dep.bindings.Source.Group,
 		"brokers", strings.Join(dep.bindings.Source.Client.Brokers, ","))
-	_, err = beam.Run(runCtx, opts.BeamRunner, p)
+	if opts.Adapter == AdapterLocal {
+		var lr *localrunner.Runner
+		if lr, err = localrunner.New(append([]localrunner.Option{localrunner.WithLogger(log)}, opts.Local...)...); err != nil {
+			return &ConfigError{Err: err}
+		}
+		_, err = lr.Run(runCtx, p)
+	} else {
+		_, err = beam.Run(runCtx, opts.BeamRunner, p)
+	}
 	if dev != nil && dev.failed() != nil {
 		return dev.failed()
 	}
