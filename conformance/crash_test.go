@@ -52,9 +52,24 @@ func TestCrashLosesNothing(t *testing.T) {
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))
 	kills := 0
 	adm := kadm.NewClient(cl)
+	outputs := func() int64 {
+		ends, err := adm.ListEndOffsets(ctx, "crash-out")
+		if err != nil {
+			return -1
+		}
+		var sum int64
+		ends.Each(func(o kadm.ListedOffset) { sum += o.Offset })
+		return sum
+	}
 	for kills < 5 {
 		child := conformance.StartPipeline(t, spec)
-		time.Sleep(time.Duration(500+rng.IntN(2500)) * time.Millisecond)
+		// Kill only once this process is moving messages, at a random
+		// moment after that: a kill during start-up proves nothing.
+		before := outputs()
+		for outputs() <= before && !child.Exited() && ctx.Err() == nil {
+			time.Sleep(20 * time.Millisecond)
+		}
+		time.Sleep(time.Duration(rng.IntN(1500)) * time.Millisecond)
 		if child.Exited() {
 			t.Fatalf("pipeline process ended by itself (exit %d):\n%s", child.ExitCode(), child.Stderr())
 		}
