@@ -138,6 +138,13 @@ var offsetResets = []string{string(OffsetEarliest), string(OffsetLatest), string
 // StepConfig is one step's entry in steps_config. Which fields a step
 // accepts depends on its kind (see [Config.Validate]); zero means unset.
 type StepConfig struct {
+	// CommitInterval and CommitRecords are a source's commit policy on the
+	// bundled runner: commit the processed offsets when the interval has
+	// passed or that many records were processed since the last commit.
+	// Zero means the runner's default (1s, 10,000).
+	CommitInterval time.Duration
+	CommitRecords  int
+
 	// OnInvalid says what happens to a message this step rejects (its
 	// function returned an error or panicked) when the source has no dlq:
 	// OnInvalidStop (the default) fails the pipeline without committing
@@ -207,6 +214,10 @@ func (s *StepConfig) IsSet(key string) bool {
 		return s.StrictOffsetReset
 	case "on_invalid":
 		return s.OnInvalid != ""
+	case "commit_interval_ms":
+		return s.CommitInterval != 0
+	case "commit_records":
+		return s.CommitRecords != 0
 	case "override_params":
 		return s.OverrideParams != nil
 	case "dlq":

@@ -33,7 +33,7 @@ var (
 	// down by kind.
 	stepKeys = []string{
 		"auto_offset_reset", "average_sleep_time_ms", "batch_size", "batch_time_ms",
-		"batch_timedelta", "bootstrap_servers", "consumer_group", "dlq",
+		"batch_timedelta", "bootstrap_servers", "commit_interval_ms", "commit_records", "consumer_group", "dlq",
 		"max_sleep_time_ms", "on_invalid", "override_params", "parallelism", "starts_segment",
 		"strict_offset_reset", "topic",
 	}
@@ -868,6 +868,10 @@ func (d *decoder) step(n *yaml.Node, path string) StepConfig {
 			sc.DLQ = d.dlq(e.val, e.path)
 		case "parallelism":
 			sc.Parallelism, sc.MultiProcess = d.parallelism(e.val, e.path)
+		case "commit_interval_ms":
+			sc.CommitInterval, _ = d.millis(e.val, e.path)
+		case "commit_records":
+			sc.CommitRecords, _ = d.integer(e.val, e.path)
 		case "batch_size":
 			sc.BatchSize, _ = d.integer(e.val, e.path)
 		case "batch_timedelta":

@@ -119,7 +119,10 @@
 //	                           # auto_offset_reset applies to it too
 //	override_params: {...}     # client properties, see below
 //	dlq: {...}                 # dead-letter queue, see below
-//	parallelism: 4             # see Parallelism
+//	parallelism: 4             # see Parallelism; on the bundled runner, how
+//	                           # many bundles (partitions' batches) run at once
+//	commit_interval_ms: 1000   # bundled runner: commit processed offsets at
+//	commit_records: 10000      # least this often / after this many records
 //
 // A sink (a Kafka topic written by a producer) takes bootstrap_servers,
 // topic, override_params and parallelism, as above.

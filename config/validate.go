@@ -63,8 +63,8 @@ func (k StepKind) Keys() []string {
 	var keys []string
 	switch k {
 	case Source:
-		keys = []string{"auto_offset_reset", "bootstrap_servers", "consumer_group", "dlq",
-			"override_params", "parallelism", "strict_offset_reset", "topic"}
+		keys = []string{"auto_offset_reset", "bootstrap_servers", "commit_interval_ms", "commit_records",
+			"consumer_group", "dlq", "override_params", "parallelism", "strict_offset_reset", "topic"}
 	case Sink:
 		keys = []string{"bootstrap_servers", "override_params", "parallelism", "topic"}
 	case DevNullSink:
@@ -338,6 +338,12 @@ func (k *checker) step(sc *StepConfig, path string) {
 		} else if sc.Parallelism < 1 && !k.c.bad[pp] {
 			k.at(pp, nil, "must be at least 1; got %d", sc.Parallelism)
 		}
+	}
+	if sc.IsSet("commit_interval_ms") && sc.CommitInterval <= 0 {
+		k.at(p("commit_interval_ms"), nil, "must be positive; got %v", ms(sc.CommitInterval))
+	}
+	if sc.IsSet("commit_records") && sc.CommitRecords < 1 {
+		k.at(p("commit_records"), nil, "must be at least 1; got %d", sc.CommitRecords)
 	}
 	if sc.IsSet("batch_size") && sc.BatchSize < 1 {
 		k.at(p("batch_size"), nil, "must be at least 1; got %d", sc.BatchSize)

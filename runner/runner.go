@@ -185,7 +185,8 @@ func Run(ctx context.Context, g *dsl.Graph, opts Options) error {
 		"brokers", strings.Join(dep.bindings.Source.Client.Brokers, ","))
 	if opts.Adapter == AdapterLocal {
 		var lr *localrunner.Runner
-		if lr, err = localrunner.New(append([]localrunner.Option{localrunner.WithLogger(log)}, opts.Local...)...); err != nil {
+		lopts := append([]localrunner.Option{localrunner.WithLogger(log)}, dep.local...)
+		if lr, err = localrunner.New(append(lopts, opts.Local...)...); err != nil {
 			return &ConfigError{Err: err}
 		}
 		_, err = lr.Run(runCtx, p)
@@ -275,6 +276,8 @@ type deployment struct {
 	// up.
 	needsDevBroker bool
 	topics         []string // every topic the pipeline uses
+	// local are the bundled runner's options the config asks for.
+	local []localrunner.Option
 }
 
 func resolve(g *dsl.Graph, seg *config.Segment) (*deployment, error) {
@@ -294,6 +297,19 @@ func resolve(g *dsl.Graph, seg *config.Segment) (*deployment, error) {
 		StartOffset: string(sc.AutoOffsetReset),
 	}
 	d.topics = append(d.topics, topic)
+	if sc.CommitInterval > 0 || sc.CommitRecords > 0 {
+		interval, records := sc.CommitInterval, sc.CommitRecords
+		if interval == 0 {
+			interval = time.Second
+		}
+		if records == 0 {
+			records = 10_000
+		}
+		d.local = append(d.local, localrunner.WithKafkaCommit(interval, records))
+	}
+	if sc.Parallelism > 0 {
+		d.local = append(d.local, localrunner.WithParallelism(sc.Parallelism))
+	}
 	if sc.DLQ != nil {
 		dlq := &beamtranslate.DLQBinding{
 			Client: kafka.ClientConfig{Brokers: sc.DLQ.BootstrapServers, Properties: sc.DLQ.OverrideParams},

@@ -19,6 +19,7 @@ import (
 	"github.com/streams-dev/streams/config"
 	"github.com/streams-dev/streams/dsl"
 	"github.com/streams-dev/streams/internal/childtest"
+	"github.com/streams-dev/streams/localrunner"
 )
 
 func TestMain(m *testing.M) {
@@ -210,5 +211,52 @@ func TestInvalidMessageStopsWithoutDLQ(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestResolveBindingsAndBundledRunnerOptions(t *testing.T) {
+	cfg, err := config.Parse([]byte(`pipeline:
+  segments:
+    - steps_config:
+        myinput:
+          bootstrap_servers: ["k1:9092"]
+          topic: raw-events
+          commit_interval_ms: 250
+          commit_records: 5
+          parallelism: 3
+          dlq: {topic: bad}
+        mymap: {on_invalid: skip}
+        myoutput: {topic: cooked}
+`), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := seedPipeline().MustBuild()
+	if err := cfg.Validate(0, StepInfos(g)); err != nil {
+		t.Fatal(err)
+	}
+	seg, _ := cfg.Segment(0)
+	d, err := resolve(g, seg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := d.bindings
+	if b.Source.Topic != "raw-events" || b.Source.Group != "pipeline-myinput" || b.Source.StartOffset != "latest" {
+		t.Errorf("source binding %+v", b.Source)
+	}
+	if b.Source.DLQ == nil || b.Source.DLQ.Topic != "bad" || b.Source.DLQ.Client.Brokers[0] != "k1:9092" {
+		t.Errorf("dlq binding %+v", b.Source.DLQ)
+	}
+	if sb := b.Sinks["myoutput"]; sb.Topic != "cooked" || sb.Client.Brokers[0] != "k1:9092" {
+		t.Errorf("sink binding %+v", sb)
+	}
+	if len(b.SkipInvalid) != 1 || b.SkipInvalid[0] != "mymap" {
+		t.Errorf("skip invalid %v", b.SkipInvalid)
+	}
+	if d.needsDevBroker || len(d.local) != 2 {
+		t.Errorf("dev broker %v, %d bundled-runner options (want commit policy and parallelism)", d.needsDevBroker, len(d.local))
+	}
+	if _, err := localrunner.New(d.local...); err != nil {
+		t.Errorf("options refused: %v", err)
 	}
 }
