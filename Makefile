@@ -4,13 +4,13 @@ GO ?= go
 GOFMT = $(shell GOTOOLCHAIN=$(GOTOOLCHAIN) $(GO) env GOROOT)/bin/gofmt
 TEST_FLAGS ?= -race -timeout 30m
 
-.PHONY: run test lint conformance broker tidy fmt
+.PHONY: run test lint conformance broker tidy fmt bench
 
 ## run: the Getting Started example on the embedded broker: feeds sample events,
 ## prints what arrives on transformed-events (and the dead-letter topic), then exits.
 run:
 	$(GO) run ./examples/simple_map_filter -n simple_map_filter \
-		--config deployment_config/simple_map_filter.yaml --adapter beam \
+		--config deployment_config/simple_map_filter.yaml --adapter local \
 		--dev-input examples/simple_map_filter/sample_events.txt \
 		--dev-print-output --dev-exit-when-done
 
@@ -41,3 +41,10 @@ fmt:
 
 tidy:
 	$(GO) mod tidy
+
+## bench: the seed pipeline's throughput on the bundled runner, a hand-written
+## franz-go loop and prism, against one standalone dev broker (bench/cmd/throughput).
+## About 2 minutes; BENCH_FLAGS="-n 200000 -runs 1" for a quick look.
+BENCH_FLAGS ?= -n 1000000 -runs 3
+bench:
+	$(GO) run ./bench/cmd/throughput $(BENCH_FLAGS)

@@ -1,0 +1,164 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"slices"
+	"strings"
+	"time"
+)
+
+func median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+func label(key string) string {
+	for _, m := range modes {
+		if m.key == key {
+			return m.label
+		}
+	}
+	return key
+}
+
+// outputNote compares a run's output count with the expected one.
+func outputNote(r result) (out, dups string) {
+	switch {
+	case r.expected < 0:
+		return fmt.Sprintf("%d (partial)", r.output), "n/a"
+	case r.output == r.expected:
+		return fmt.Sprintf("%d = %d", r.output, r.expected), "0"
+	case r.output > r.expected:
+		return fmt.Sprintf("%d > %d", r.output, r.expected), fmt.Sprint(r.output - r.expected)
+	default:
+		return fmt.Sprintf("**%d < %d: %d MISSING**", r.output, r.expected, r.expected-r.output), "-"
+	}
+}
+
+func printReport(w io.Writer, o options, produce time.Duration, results []result, failures []error) {
+	fmt.Fprintf(w, "\n## Seed pipeline throughput\n\n")
+	fmt.Fprintf(w, "Command: `go run ./bench/cmd/throughput %s`  \n", strings.Join(os.Args[1:], " "))
+	fmt.Fprintf(w, "Input: %d JSON messages of ~200 B, keyed, %d partitions, half kept; standalone dev broker with -data-dir; "+
+		"%d CPUs; input produced at %.0f msg/s. Load average (1 min) at the end: %.2f.\n\n",
+		o.n, partitions, runtime.NumCPU(), float64(o.n)/produce.Seconds(), loadAvg())
+	if o.n != 1_000_000 {
+		fmt.Fprintf(w, "Note: -n %d, not the issue's 1,000,000.\n\n", o.n)
+	}
+
+	fmt.Fprintln(w, "### Every run")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "| run | pipeline | msg/s | wall s | 1st commit s | output complete s (msg/s) | committed | pipeline CPU s | broker CPU s | CPU µs/msg (pipeline + broker) | peak RSS MB | output vs expected | duplicates | load 1m |")
+	fmt.Fprintln(w, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|")
+	for _, r := range results {
+		out, dups := outputNote(r)
+		perMsg := "n/a"
+		if r.committed > 0 {
+			perMsg = fmt.Sprintf("%.2f + %.2f", r.cpu/float64(r.committed)*1e6, r.brokerCPU/float64(r.committed)*1e6)
+		}
+		name := label(r.mode)
+		if r.capped {
+			name += fmt.Sprintf(" (capped at %v)", r.wall.Round(time.Second))
+		}
+		outDone := "-"
+		if r.outDone > 0 {
+			outDone = fmt.Sprintf("%.2f (%.0f)", r.outDone.Seconds(), r.outRate())
+		}
+		fmt.Fprintf(w, "| %d | %s | %.0f | %.2f | %.2f | %s | %d | %.2f | %.2f | %s | %.0f | %s | %s | %.2f |\n",
+			r.run, name, r.rate(), r.wall.Seconds(), r.first.Seconds(), outDone, r.committed, r.cpu, r.brokerCPU,
+			perMsg, float64(r.rssBytes)/(1<<20), out, dups, r.load)
+	}
+
+	fmt.Fprintln(w)
+	fmt.Fprintf(w, "### Medians over %d run(s)\n\n", o.runs)
+	fmt.Fprintln(w, "| pipeline | runs | msg/s | msg/s to output complete | pipeline CPU s | broker CPU s | CPU µs/msg (pipeline + broker) | peak RSS MB | duplicates (max) | notes |")
+	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+	rates := make(map[string]float64)
+	outRates := make(map[string]float64)
+	capped := make(map[string]bool)
+	for _, m := range modes {
+		var rs []result
+		for _, r := range results {
+			if r.mode == m.key {
+				rs = append(rs, r)
+			}
+		}
+		if len(rs) == 0 {
+			continue
+		}
+		col := func(f func(result) float64) float64 {
+			xs := make([]float64, len(rs))
+			for i, r := range rs {
+				xs[i] = f(r)
+			}
+			return median(xs)
+		}
+		var dups int64
+		var notes []string
+		for _, r := range rs {
+			if r.expected >= 0 {
+				dups = max(dups, r.output-r.expected)
+				if r.output < r.expected {
+					notes = append(notes, fmt.Sprintf("run %d MISSING %d", r.run, r.expected-r.output))
+				}
+			}
+			if r.capped {
+				capped[m.key] = true
+				notes = append(notes, fmt.Sprintf("run %d capped at %v: %d of %d committed", r.run, r.wall.Round(time.Second), r.committed, o.n))
+			}
+			if r.stopErr != nil {
+				notes = append(notes, fmt.Sprintf("run %d stop: %v", r.run, r.stopErr))
+			}
+		}
+		rate := col(result.rate)
+		rates[m.key] = rate
+		outRates[m.key] = col(result.outRate)
+		fmt.Fprintf(w, "| %s | %d | %.0f | %.0f | %.2f | %.2f | %.2f + %.2f | %.0f | %d | %s |\n", m.label, len(rs), rate, outRates[m.key],
+			col(func(r result) float64 { return r.cpu }), col(func(r result) float64 { return r.brokerCPU }),
+			col(func(r result) float64 { return r.cpu / float64(max(r.committed, 1)) * 1e6 }),
+			col(func(r result) float64 { return r.brokerCPU / float64(max(r.committed, 1)) * 1e6 }),
+			col(func(r result) float64 { return float64(r.rssBytes) / (1 << 20) }), dups, strings.Join(notes, "; "))
+	}
+	fmt.Fprintln(w)
+	letter := map[string]string{"local": "a", "franz": "b", "prism": "c"}
+	ratio := func(a, b string) {
+		ra, okA := rates[a]
+		rb, okB := rates[b]
+		if !okA || !okB {
+			return
+		}
+		switch {
+		case rb == 0:
+			fmt.Fprintf(w, "- %s/%s throughput: ∞ (%s committed nothing)\n", letter[a], letter[b], label(b))
+		default:
+			note := ""
+			if capped[b] {
+				note = fmt.Sprintf(" (%s was capped: its rate is what it committed within the cap, startup included)", letter[b])
+			}
+			fmt.Fprintf(w, "- %s/%s throughput: **%.2f**%s\n", letter[a], letter[b], ra/rb, note)
+		}
+	}
+	ratio("local", "franz")
+	ratio("local", "prism")
+	for _, pair := range [][2]string{{"local", "franz"}, {"local", "prism"}} {
+		a, b := outRates[pair[0]], outRates[pair[1]]
+		if a > 0 && b > 0 {
+			fmt.Fprintf(w, "- %s/%s to output complete (without the wait for the next commit): %.2f\n", letter[pair[0]], letter[pair[1]], a/b)
+		}
+	}
+	fmt.Fprintln(w, "\nmsg/s is input messages over the time from process start until the group had committed them all; "+
+		"commits come at most once a second, so short runs are quantised by up to a second. "+
+		"CPU is the pipeline process (with descendants) and the broker, up to that moment.")
+	for _, f := range failures {
+		fmt.Fprintf(w, "- FAILED: %v\n", f)
+	}
+}
