@@ -32,6 +32,11 @@ func init() {
 	register.Emitter1[kafka.Record]()
 	beam.RegisterCoder(reflect.TypeFor[element](), encodeElement, decodeElement)
 	beam.RegisterCoder(reflect.TypeFor[invalid](), encodeInvalid, decodeInvalid)
+	// Registered callers spare the coders reflect.Value.Call per element.
+	register.Function1x2(encodeElement)
+	register.Function1x2(decodeElement)
+	register.Function1x2(encodeInvalid)
+	register.Function1x2(decodeInvalid)
 }
 
 // Headers added to a record sent to the dead-letter queue. The record

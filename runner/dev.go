@@ -95,6 +95,10 @@ func startDev(ctx context.Context, opts *DevOptions, d *deployment, log *slog.Lo
 	}
 	start := map[string]map[int32]kgo.Offset{}
 	ends.Each(func(o kadm.ListedOffset) {
+		if o.Err != nil {
+			log.Warn("output topic not readable; its records will not be printed", "topic", o.Topic, "error", o.Err)
+			return
+		}
 		if start[o.Topic] == nil {
 			start[o.Topic] = map[int32]kgo.Offset{}
 		}

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -41,6 +42,7 @@ type cliFlags struct {
 	segmentID                                      string
 	input                                          string
 	printOutput, exitWhenDone                      bool
+	cpuProfile                                     string
 }
 
 func defineFlags(fs *flag.FlagSet) *cliFlags {
@@ -55,6 +57,7 @@ func defineFlags(fs *flag.FlagSet) *cliFlags {
 	fs.StringVar(&f.input, "dev-input", "", "development: produce each line of this file to the source topic once the pipeline runs")
 	fs.BoolVar(&f.printOutput, "dev-print-output", false, "development: print the records that arrive on the sink and dead-letter topics")
 	fs.BoolVar(&f.exitWhenDone, "dev-exit-when-done", false, "development: stop once the source topic is fully processed and committed")
+	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile (pprof) of the run to this file")
 	return f
 }
 
@@ -138,6 +141,19 @@ func main(p dsl.Pipeline, fs *flag.FlagSet, args []string, stdout, stderr io.Wri
 		}
 	}
 
+	if f.cpuProfile != "" {
+		pf, err := os.Create(f.cpuProfile)
+		if err != nil {
+			fmt.Fprintln(stderr, "streams:", err)
+			return ExitUsage
+		}
+		defer pf.Close()
+		if err := pprof.StartCPUProfile(pf); err != nil {
+			fmt.Fprintln(stderr, "streams:", err)
+			return ExitUsage
+		}
+		defer pprof.StopCPUProfile()
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	err = Run(ctx, g, opts)

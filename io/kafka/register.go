@@ -26,4 +26,7 @@ func init() {
 	register.DoFn2x1[context.Context, Record, error](&writeFn{})
 
 	beam.RegisterCoder(reflect.TypeFor[Record](), encodeRecord, decodeRecord)
+	// Registered callers spare the coder reflect.Value.Call per element.
+	register.Function1x2(encodeRecord)
+	register.Function1x2(decodeRecord)
 }
