@@ -2,6 +2,7 @@ package beamtranslate
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"reflect"
 	"strconv"
@@ -87,51 +88,90 @@ func (fn *fromRecordFn) ProcessElement(ts beam.EventTime, r kafka.Record, emit f
 	})
 }
 
-// stepFn runs one DSL transform step, found by name.
+// stepFn runs a chain of DSL transform steps, found by name. Each step's
+// outputs go straight into the next step's function; only the last step's
+// outputs are emitted.
 type stepFn struct {
 	Pipeline string
-	Step     string
+	Steps    []string
 	// Routed is set on a branch's first step under a Router: it keeps only
 	// the messages the router sent to it.
 	Routed bool
 
-	node *dsl.Node
+	nodes []*dsl.Node
+	emits []func(dsl.Any) // emits[i] takes the outputs of nodes[i]
+
+	// The element being processed.
+	ts     beam.EventTime
+	inTime time.Time
+	origin origin
+	out    func(beam.EventTime, element)
+	bad    func(invalid)
 }
 
 func (fn *stepFn) Setup() error {
-	n, err := lookup(fn.Pipeline, fn.Step)
-	fn.node = n
-	return err
+	fn.nodes = make([]*dsl.Node, len(fn.Steps))
+	for i, step := range fn.Steps {
+		n, err := lookup(fn.Pipeline, step)
+		if err != nil {
+			return err
+		}
+		fn.nodes[i] = n
+	}
+	fn.emits = make([]func(dsl.Any), len(fn.nodes))
+	for i := range fn.nodes {
+		if i < len(fn.nodes)-1 {
+			next := i + 1
+			fn.emits[i] = func(m dsl.Any) { fn.apply(next, m) }
+			continue
+		}
+		fn.emits[i] = func(m dsl.Any) {
+			t := fn.ts
+			if !m.Timestamp.Equal(fn.inTime) {
+				t = mtime.FromTime(m.Timestamp)
+			}
+			fn.out(t, element{Payload: m.Payload, Key: m.Key, Headers: m.Headers, Origin: fn.origin})
+		}
+	}
+	return nil
 }
 
 func (fn *stepFn) ProcessElement(ts beam.EventTime, e element, emit func(beam.EventTime, element), bad func(invalid)) {
 	if fn.Routed {
-		if e.Branch != fn.Step {
+		if e.Branch != fn.Steps[0] {
 			return
 		}
 		e.Branch = ""
 	}
-	in := dsl.Any{Payload: e.Payload, Key: e.Key, Headers: e.Headers, Timestamp: ts.ToTime()}
-	var err error
-	if fn.node.Kind() == dsl.KindRouter {
-		var branch string
-		if branch, err = fn.node.Route(in); err == nil {
-			e.Branch = branch
-			emit(ts, e)
+	fn.ts, fn.inTime, fn.origin, fn.out, fn.bad = ts, ts.ToTime(), e.Origin, emit, bad
+	fn.apply(0, dsl.Any{Payload: e.Payload, Key: e.Key, Headers: e.Headers, Timestamp: fn.inTime})
+}
+
+// apply runs step i on m.
+func (fn *stepFn) apply(i int, m dsl.Any) {
+	n := fn.nodes[i]
+	if n.Kind() == dsl.KindRouter {
+		// A router ends its chain: its output is tagged with the branch.
+		branch, err := n.Route(m)
+		if err != nil {
+			fn.reject(n, err)
 			return
 		}
-	} else {
-		err = fn.node.Process(in, func(out dsl.Any) {
-			t := ts
-			if !out.Timestamp.Equal(in.Timestamp) {
-				t = mtime.FromTime(out.Timestamp)
-			}
-			emit(t, element{Payload: out.Payload, Key: out.Key, Headers: out.Headers, Origin: e.Origin})
-		})
+		fn.out(fn.ts, element{Payload: m.Payload, Key: m.Key, Headers: m.Headers, Branch: branch, Origin: fn.origin})
+		return
 	}
-	if err != nil {
-		bad(invalid{Step: fn.Step, Error: err.Error(), Origin: e.Origin})
+	if err := n.Process(m, fn.emits[i]); err != nil {
+		fn.reject(n, err)
 	}
+}
+
+func (fn *stepFn) reject(n *dsl.Node, err error) {
+	step := n.Name()
+	var inv *dsl.InvalidError
+	if errors.As(err, &inv) {
+		step = inv.Step
+	}
+	fn.bad(invalid{Step: step, Error: err.Error(), Origin: fn.origin})
 }
 
 // toRecordFn turns a message into a record for a Kafka sink.

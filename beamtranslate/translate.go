@@ -2,9 +2,11 @@
 //
 // # Translation
 //
-// Every DSL step becomes a Beam transform scoped by the step's name: the
-// source a [kafka.Read] followed by a DoFn that turns records into
-// messages, each transform step one ParDo, each Kafka sink a [kafka.Write].
+// Every DSL step becomes part of a Beam transform scoped by the step's
+// name: the source a [kafka.Read] followed by a DoFn that turns records
+// into messages, each chain of transform steps one ParDo (scope
+// "step1+step2+..."; a chain ends where the pipeline branches), each Kafka
+// sink a [kafka.Write].
 // A step that rejects a message sends it to a second output; the rejected
 // messages of all steps are flattened and written to the source's
 // dead-letter topic (with headers naming the step, the cause and the
@@ -27,6 +29,7 @@ package beamtranslate
 
 import (
 	"fmt"
+	"strings"
 	"sync"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
@@ -153,19 +156,40 @@ func (t *translator) children(n *dsl.Node, col beam.PCollection) error {
 }
 
 func (t *translator) step(n *dsl.Node, in beam.PCollection) error {
-	s := t.s.Scope(n.Name())
 	if n.Kind() == dsl.KindSink {
-		return t.sink(s, n, in)
+		return t.sink(t.s.Scope(n.Name()), n, in)
 	}
-	fn := &stepFn{Pipeline: t.id, Step: n.Name()}
+	// Fuse the chain of steps that starts at n into one DoFn: every step
+	// still runs, rejects and is named as itself, but the SDK's per-DoFn
+	// cost (invocation, emitters, element copies) is paid once per chain.
+	chain := []*dsl.Node{n}
+	for last := n; chainable(last); {
+		next := t.g.Node(last.Outputs()[0])
+		if next.Kind() == dsl.KindSink || next.Kind() == dsl.KindBranch || len(next.Inputs()) != 1 {
+			break
+		}
+		chain = append(chain, next)
+		last = next
+	}
+	fn := &stepFn{Pipeline: t.id}
+	for _, c := range chain {
+		fn.Steps = append(fn.Steps, c.Name())
+	}
 	if n.Kind() == dsl.KindBranch {
 		if parent := t.g.Node(n.Inputs()[0]); parent.Kind() == dsl.KindRouter {
 			fn.Routed = true
 		}
 	}
-	out, bad := beam.ParDo2(s, fn, in)
+	out, bad := beam.ParDo2(t.s.Scope(strings.Join(fn.Steps, "+")), fn, in)
 	t.bad = append(t.bad, bad)
-	return t.children(n, out)
+	return t.children(chain[len(chain)-1], out)
+}
+
+// chainable reports whether the step after n may run in n's DoFn: n feeds
+// exactly one step, and n does not fan out (a router's and a broadcast's
+// outputs are branches).
+func chainable(n *dsl.Node) bool {
+	return len(n.Outputs()) == 1 && n.Kind() != dsl.KindRouter && n.Kind() != dsl.KindBroadcast
 }
 
 func (t *translator) sink(s beam.Scope, n *dsl.Node, in beam.PCollection) error {
