@@ -1,20 +1,16 @@
 package kafka_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"net"
 	"os"
-	"os/exec"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -26,31 +22,19 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/streams-dev/streams/internal/childtest"
 	"github.com/streams-dev/streams/io/kafka"
 )
 
 // Tests that run pipelines run in parallel: each has its own broker and
-// its own child process.
-//
-// Every test pipeline runs on prism in a child process: the test binary
-// itself, started with the pipeline to run in envPipeline (see runChild).
-// A streaming pipeline never ends by itself, and stopping it inside the
-// test process is not clean: cancelling prism.Execute's context only stops
-// waiting for the job, cancelling the job through the job service stops
-// the in-process SDK harness while bundles are in flight, and the harness
-// of Beam v2.77 has data races on that path (control response channel
-// closed while a bundle sends on it; two goroutines in Recv on one data
-// stream), which -race then blames on whichever test is running. So the
-// parent kills the child (kill -9, as a crash would), and reads the race
-// reports the child printed: one that involves this package fails the
-// test; one entirely inside Beam is only logged.
-const envPipeline = "STREAMS_KAFKA_TEST_PIPELINE"
-
+// its own child process. Every test pipeline runs on prism in a child copy
+// of the test binary (package childtest says why): the parent kills it and
+// fails the test on a data race in this module's code.
 func TestMain(m *testing.M) {
 	flag.Parse()
 	// All registration happens in init functions, so Init can run now.
 	beam.Init()
-	if spec := os.Getenv(envPipeline); spec != "" {
+	if spec, ok := childtest.Spec(); ok {
 		os.Exit(runChild(spec))
 	}
 	os.Exit(m.Run())
@@ -92,12 +76,6 @@ const resultPrefix = "PIPELINE RESULT: "
 // runChild runs the pipeline of spec until it ends (or the parent kills
 // the process), and prints how it ended.
 func runChild(spec string) int {
-	// The parent holds our stdin open: when it goes, whatever the reason,
-	// so do we.
-	go func() {
-		io.Copy(io.Discard, os.Stdin)
-		os.Exit(3)
-	}()
 	var ps pipelineSpec
 	if err := json.Unmarshal([]byte(spec), &ps); err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -113,14 +91,7 @@ func runChild(spec string) int {
 }
 
 // job is a test pipeline running in a child process.
-type job struct {
-	cmd    *exec.Cmd
-	stdin  io.WriteCloser
-	out    syncBuffer // stdout
-	errs   syncBuffer // stderr
-	exited chan struct{}
-	ended  bool
-}
+type job struct{ *childtest.Child }
 
 // start runs spec in a child process, killed when the test ends at the
 // latest.
@@ -130,67 +101,29 @@ func start(t *testing.T, spec pipelineSpec) *job {
 	if err != nil {
 		t.Fatal(err)
 	}
-	j := &job{exited: make(chan struct{})}
-	j.cmd = exec.Command(os.Args[0], "-test.run=^$")
-	j.cmd.Env = append(os.Environ(), envPipeline+"="+string(b))
-	j.cmd.Stdout, j.cmd.Stderr = &j.out, &j.errs
-	// Never written: the child exits when this pipe closes, so it cannot
-	// outlive the test binary.
-	if j.stdin, err = j.cmd.StdinPipe(); err != nil {
-		t.Fatal(err)
-	}
-	if err := j.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		j.cmd.Wait()
-		close(j.exited)
-	}()
-	t.Cleanup(func() { j.stop(t) })
-	return j
+	return &job{childtest.Start(t, string(b))}
 }
 
 // stop kills the child, if it still runs, and checks its race reports.
-func (j *job) stop(t *testing.T) {
-	t.Helper()
-	if j.ended {
-		return
-	}
-	j.ended = true
-	j.cmd.Process.Kill()
-	<-j.exited
-	j.checkRaces(t)
-	if t.Failed() {
-		t.Logf("pipeline process output:\n%s%s", j.out.String(), j.errs.String())
-	}
-}
+func (j *job) stop(t *testing.T) { t.Helper(); j.Stop(t) }
 
 // endedEarly says whether the child ended by itself.
-func (j *job) endedEarly() bool {
-	select {
-	case <-j.exited:
-		return true
-	default:
-		return false
-	}
-}
+func (j *job) endedEarly() bool { return j.Exited() }
 
 // wait waits for the pipeline to end by itself and returns its error.
 func (j *job) wait(t *testing.T, timeout time.Duration) error {
 	t.Helper()
-	select {
-	case <-j.exited:
-	case <-time.After(timeout):
+	if !j.Wait(timeout) {
 		t.Fatalf("pipeline did not end within %v", timeout)
 	}
-	j.stop(t)
+	j.Stop(t)
 	return j.result(t)
 }
 
 // result is how the pipeline ended, as the child reported it.
 func (j *job) result(t *testing.T) error {
 	t.Helper()
-	for line := range strings.Lines(j.out.String()) {
+	for line := range strings.Lines(j.Stdout()) {
 		if res, ok := strings.CutPrefix(strings.TrimSpace(line), resultPrefix); ok {
 			if res == "ok" {
 				return nil
@@ -202,43 +135,8 @@ func (j *job) result(t *testing.T) error {
 			return errors.New(msg)
 		}
 	}
-	t.Fatalf("pipeline process ended without a result:\n%s", j.errs.String())
+	t.Fatalf("pipeline process ended without a result:\n%s", j.Stderr())
 	return nil
-}
-
-// checkRaces fails the test on each race report of the child that involves
-// this package, and logs the others.
-func (j *job) checkRaces(t *testing.T) {
-	t.Helper()
-	const marker = "WARNING: DATA RACE"
-	reports := strings.Split(j.errs.String(), marker)[1:]
-	for _, r := range reports {
-		r, _, _ = strings.Cut(r, "==================")
-		if strings.Contains(r, "streams-dev/streams/io/kafka") {
-			t.Errorf("data race in the pipeline:\n%s%s", marker, r)
-		} else {
-			first, _, _ := strings.Cut(strings.TrimSpace(r), "\n")
-			t.Logf("data race inside Beam, not in this package (%s ...)", first)
-		}
-	}
-}
-
-// syncBuffer is a bytes.Buffer safe for the child's writers and the test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }
 
 // cluster starts an in-process broker with the given topics, closed when
