@@ -64,6 +64,7 @@ func Cases() []Case {
 		parserCase(),
 		metadataCase(),
 		skipInvalidCase(),
+		dlqFloodCase(),
 	}
 }
 
@@ -269,6 +270,35 @@ func skipInvalidCase() Case {
 	c.DLQ = false
 	c.Steps = map[string]map[string]any{"mymap": {"on_invalid": "skip"}}
 	delete(c.Want, DLQ)
+	return c
+}
+
+// dlqFloodCase interleaves a flood of bad messages with good ones: every
+// good one must come through and every bad one reach the dead-letter
+// topic.
+func dlqFloodCase() Case {
+	c := Case{
+		Name: "dlq_flood",
+		Pipeline: func() dsl.Pipeline {
+			return dsl.StreamingSource("in", "events").
+				Apply("parse", dsl.Map(parseEvent)).
+				Apply("serialize", dsl.Map(serializeEvent)).
+				Sink("out", dsl.StreamSink("parsed"))
+		},
+		DLQ:  true,
+		Want: map[string][]Record{},
+	}
+	for i := range 2200 {
+		if i%11 == 10 {
+			v := fmt.Sprintf(`{"type":"event","data":{"n":%d}}`, i)
+			c.Input = append(c.Input, Record{Value: v})
+			c.Want["parsed"] = append(c.Want["parsed"], Record{Value: v})
+			continue
+		}
+		v := fmt.Sprintf("garbage %d", i)
+		c.Input = append(c.Input, Record{Value: v})
+		c.Want[DLQ] = append(c.Want[DLQ], Record{Value: v, Headers: map[string]string{"streams.dlq.step": "parse"}})
+	}
 	return c
 }
 

@@ -141,6 +141,7 @@ func Run(t testing.TB, runnerName string, c Case) {
 	if _, err := adm.CreateTopics(ctx, 2, -1, nil, all...); err != nil {
 		t.Fatal(err)
 	}
+	var recs []*kgo.Record
 	for _, in := range c.Input {
 		r := &kgo.Record{Topic: topics[src.StreamName()], Value: []byte(in.Value)}
 		if in.Key != "" {
@@ -149,9 +150,10 @@ func Run(t testing.TB, runnerName string, c Case) {
 		for _, k := range sortedKeys(in.Headers) {
 			r.Headers = append(r.Headers, kgo.RecordHeader{Key: k, Value: []byte(in.Headers[k])})
 		}
-		if err := cl.ProduceSync(ctx, r).FirstErr(); err != nil {
-			t.Fatal(err)
-		}
+		recs = append(recs, r)
+	}
+	if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+		t.Fatal(err)
 	}
 
 	spec, err := json.Marshal(childSpec{Case: c.Name, Runner: runnerName, Config: string(raw), PipelineID: prefix})
