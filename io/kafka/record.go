@@ -220,6 +220,11 @@ func (d *decoder) nullable() []byte {
 	if d.err != nil {
 		return nil
 	}
-	// Copy: Beam may reuse the buffer it decodes from.
-	return append([]byte{}, v...)
+	// No copy: the SDK hands a custom decoder a slice of its own, read
+	// fresh for each element (ioutilx.ReadN in exec's customDecoder), so
+	// the record may keep subslices of it.
+	if n == 1 {
+		return []byte{} // empty, not null
+	}
+	return v[:len(v):len(v)]
 }
