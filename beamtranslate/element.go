@@ -9,6 +9,7 @@ import (
 	"sync"
 
 	"github.com/streams-dev/streams/dsl"
+	"github.com/streams-dev/streams/internal/wire"
 )
 
 // element is a DSL message inside a Beam pipeline. Its event time is the
@@ -75,26 +76,21 @@ const (
 	payloadJSON
 )
 
-func appendBytes(b, v []byte) []byte {
-	b = binary.AppendUvarint(b, uint64(len(v)))
-	return append(b, v...)
-}
-
 func appendHeaders(b []byte, hs []dsl.Header) []byte {
 	b = binary.AppendUvarint(b, uint64(len(hs)))
 	for _, h := range hs {
-		b = appendBytes(b, []byte(h.Key))
-		b = appendBytes(b, h.Value)
+		b = wire.AppendBytes(b, h.Key)
+		b = wire.AppendBytes(b, h.Value)
 	}
 	return b
 }
 
 func appendOrigin(b []byte, o origin) []byte {
-	b = appendBytes(b, []byte(o.Topic))
+	b = wire.AppendBytes(b, o.Topic)
 	b = binary.AppendVarint(b, int64(o.Partition))
 	b = binary.AppendVarint(b, o.Offset)
-	b = appendBytes(b, o.Key)
-	b = appendBytes(b, o.Value)
+	b = wire.AppendBytes(b, o.Key)
+	b = wire.AppendBytes(b, o.Value)
 	return appendHeaders(b, o.Headers)
 }
 
@@ -104,98 +100,54 @@ func encodeElement(e element) ([]byte, error) {
 	case nil:
 		b = append(b, payloadNil)
 	case []byte:
-		b = appendBytes(append(b, payloadBytes), p)
+		b = wire.AppendBytes(append(b, payloadBytes), p)
 	case string:
-		b = appendBytes(append(b, payloadString), []byte(p))
+		b = wire.AppendBytes(append(b, payloadString), p)
 	default:
 		js, err := json.Marshal(p)
 		if err != nil {
 			return nil, fmt.Errorf("beamtranslate: encode %T payload: %w", p, err)
 		}
 		b = append(b, payloadJSON)
-		b = appendBytes(b, []byte(typeName(reflect.TypeOf(p))))
-		b = appendBytes(b, js)
+		b = wire.AppendBytes(b, typeName(reflect.TypeOf(p)))
+		b = wire.AppendBytes(b, js)
 	}
-	b = appendBytes(b, e.Key)
+	b = wire.AppendBytes(b, e.Key)
 	b = appendHeaders(b, e.Headers)
-	b = appendBytes(b, []byte(e.Branch))
+	b = wire.AppendBytes(b, e.Branch)
 	return appendOrigin(b, e.Origin), nil
 }
 
-// decoder reads what the append functions wrote; the first error sticks.
-type decoder struct {
-	b   []byte
-	err error
-}
+// decoder reads what the append functions wrote.
+type decoder struct{ wire.Reader }
 
 var errShort = errors.New("beamtranslate: truncated element")
 
-func (d *decoder) uvarint() uint64 {
-	if d.err != nil {
-		return 0
-	}
-	v, n := binary.Uvarint(d.b)
-	if n <= 0 {
-		d.err = errShort
-		return 0
-	}
-	d.b = d.b[n:]
-	return v
-}
-
-func (d *decoder) varint() int64 {
-	if d.err != nil {
-		return 0
-	}
-	v, n := binary.Varint(d.b)
-	if n <= 0 {
-		d.err = errShort
-		return 0
-	}
-	d.b = d.b[n:]
-	return v
-}
-
-func (d *decoder) bytes() []byte {
-	n := d.uvarint()
-	if d.err != nil {
-		return nil
-	}
-	if uint64(len(d.b)) < n {
-		d.err = errShort
-		return nil
-	}
-	if n == 0 {
-		return nil
-	}
-	v := d.b[:n:n]
-	d.b = d.b[n:]
-	return v
-}
+func newDecoder(b []byte) *decoder { return &decoder{wire.Reader{B: b, Short: errShort}} }
 
 func (d *decoder) headers() []dsl.Header {
-	n := d.uvarint()
-	if d.err != nil || n == 0 {
+	n := d.Uvarint()
+	if d.Err != nil || n == 0 {
 		return nil
 	}
-	if n > uint64(len(d.b)) {
-		d.err = errShort
+	if n > uint64(len(d.B)) {
+		d.Err = errShort
 		return nil
 	}
 	hs := make([]dsl.Header, n)
 	for i := range hs {
-		hs[i] = dsl.Header{Key: string(d.bytes()), Value: d.bytes()}
+		hs[i] = dsl.Header{Key: d.Text(), Value: d.Bytes()}
 	}
 	return hs
 }
 
 func (d *decoder) origin() origin {
 	return origin{
-		Topic:     string(d.bytes()),
-		Partition: int32(d.varint()),
-		Offset:    d.varint(),
-		Key:       d.bytes(),
-		Value:     d.bytes(),
+		Topic:     d.Text(),
+		Partition: int32(d.Varint()),
+		Offset:    d.Varint(),
+		Key:       d.Bytes(),
+		Value:     d.Bytes(),
 		Headers:   d.headers(),
 	}
 }
@@ -204,21 +156,21 @@ func decodeElement(b []byte) (element, error) {
 	if len(b) == 0 {
 		return element{}, errShort
 	}
-	d := decoder{b: b[1:]}
+	d := newDecoder(b[1:])
 	var e element
 	switch b[0] {
 	case payloadNil:
 	case payloadBytes:
-		e.Payload = d.bytes()
+		e.Payload = d.Bytes()
 		if e.Payload.([]byte) == nil {
 			e.Payload = []byte{}
 		}
 	case payloadString:
-		e.Payload = string(d.bytes())
+		e.Payload = d.Text()
 	case payloadJSON:
-		name, js := string(d.bytes()), d.bytes()
-		if d.err != nil {
-			return element{}, d.err
+		name, js := d.Text(), d.Bytes()
+		if d.Err != nil {
+			return element{}, d.Err
 		}
 		t, ok := payloadTypes.Load(name)
 		if !ok {
@@ -232,24 +184,24 @@ func decodeElement(b []byte) (element, error) {
 	default:
 		return element{}, fmt.Errorf("beamtranslate: unknown payload encoding %d", b[0])
 	}
-	e.Key = d.bytes()
+	e.Key = d.Bytes()
 	e.Headers = d.headers()
-	e.Branch = string(d.bytes())
+	e.Branch = d.Text()
 	e.Origin = d.origin()
-	if d.err != nil {
-		return element{}, d.err
+	if d.Err != nil {
+		return element{}, d.Err
 	}
 	return e, nil
 }
 
 func encodeInvalid(v invalid) ([]byte, error) {
-	b := appendBytes(nil, []byte(v.Step))
-	b = appendBytes(b, []byte(v.Error))
+	b := wire.AppendBytes(nil, v.Step)
+	b = wire.AppendBytes(b, v.Error)
 	return appendOrigin(b, v.Origin), nil
 }
 
 func decodeInvalid(b []byte) (invalid, error) {
-	d := decoder{b: b}
-	v := invalid{Step: string(d.bytes()), Error: string(d.bytes()), Origin: d.origin()}
-	return v, d.err
+	d := newDecoder(b)
+	v := invalid{Step: d.Text(), Error: d.Text(), Origin: d.origin()}
+	return v, d.Err
 }

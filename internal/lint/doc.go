@@ -29,8 +29,9 @@
 //   - config imports no Beam (validating a deployment file must stay cheap),
 //     and no package of the module except io/kafka/clientconf, which checks
 //     Kafka client properties.
-//   - io/kafka imports no package of the module except io/kafka/clientconf:
-//     it is a Beam I/O any Beam Go pipeline can use.
+//   - io/kafka imports no package of the module except io/kafka/clientconf
+//     and internal/wire (the coders' byte layout): it is a Beam I/O any Beam
+//     Go pipeline can use.
 //   - io/kafka/clientconf imports no package of the module and no Beam, so
 //     config can use it.
 //   - beamtranslate imports none of runner, config, devbroker and

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/streams-dev/streams/internal/wire"
 )
 
 // Header is one Kafka record header. Keys may repeat within a record.
@@ -101,57 +103,52 @@ func encodeRecord(r Record) ([]byte, error) {
 	}
 	b := make([]byte, 0, n)
 	b = binary.AppendUvarint(b, recordCoderVersion)
-	b = appendString(b, r.Topic)
+	b = wire.AppendBytes(b, r.Topic)
 	b = binary.AppendVarint(b, int64(r.Partition))
 	b = binary.AppendVarint(b, r.Offset)
 	b = appendNullable(b, r.Key)
 	b = appendNullable(b, r.Value)
 	b = binary.AppendUvarint(b, uint64(len(r.Headers)))
 	for _, h := range r.Headers {
-		b = appendString(b, h.Key)
+		b = wire.AppendBytes(b, h.Key)
 		b = appendNullable(b, h.Value)
 	}
-	b = appendString(b, string(ts))
+	b = wire.AppendBytes(b, ts)
 	return b, nil
 }
 
 func decodeRecord(b []byte) (Record, error) {
-	d := decoder{b: b}
-	if v := d.uvarint(); d.err == nil && v != recordCoderVersion {
+	d := decoder{wire.Reader{B: b, Short: errShortRecord}}
+	if v := d.Uvarint(); d.Err == nil && v != recordCoderVersion {
 		return Record{}, fmt.Errorf("kafka: record coder: unknown version %d", v)
 	}
 	var r Record
-	r.Topic = d.string()
-	r.Partition = int32(d.varint())
-	r.Offset = d.varint()
+	r.Topic = d.Text()
+	r.Partition = int32(d.Varint())
+	r.Offset = d.Varint()
 	r.Key = d.nullable()
 	r.Value = d.nullable()
-	if nh := d.uvarint(); nh > 0 && d.err == nil {
-		if nh > uint64(len(d.b)) { // each header takes at least one byte
+	if nh := d.Uvarint(); nh > 0 && d.Err == nil {
+		if nh > uint64(len(d.B)) { // each header takes at least one byte
 			return Record{}, errShortRecord
 		}
 		r.Headers = make([]Header, nh)
 		for i := range r.Headers {
-			r.Headers[i].Key = d.string()
+			r.Headers[i].Key = d.Text()
 			r.Headers[i].Value = d.nullable()
 		}
 	}
-	ts := d.bytes()
-	if d.err != nil {
-		return Record{}, d.err
+	ts := d.Bytes()
+	if d.Err != nil {
+		return Record{}, d.Err
 	}
-	if len(d.b) != 0 {
-		return Record{}, fmt.Errorf("kafka: record coder: %d trailing bytes", len(d.b))
+	if len(d.B) != 0 {
+		return Record{}, fmt.Errorf("kafka: record coder: %d trailing bytes", len(d.B))
 	}
 	if err := r.Timestamp.UnmarshalBinary(ts); err != nil {
 		return Record{}, fmt.Errorf("kafka: record coder: timestamp: %w", err)
 	}
 	return r, nil
-}
-
-func appendString(b []byte, s string) []byte {
-	b = binary.AppendUvarint(b, uint64(len(s)))
-	return append(b, s...)
 }
 
 func appendNullable(b, v []byte) []byte {
@@ -163,61 +160,15 @@ func appendNullable(b, v []byte) []byte {
 }
 
 // decoder reads the layout above; the first error sticks.
-type decoder struct {
-	b   []byte
-	err error
-}
-
-func (d *decoder) uvarint() uint64 {
-	if d.err != nil {
-		return 0
-	}
-	v, n := binary.Uvarint(d.b)
-	if n <= 0 {
-		d.err = errShortRecord
-		return 0
-	}
-	d.b = d.b[n:]
-	return v
-}
-
-func (d *decoder) varint() int64 {
-	if d.err != nil {
-		return 0
-	}
-	v, n := binary.Varint(d.b)
-	if n <= 0 {
-		d.err = errShortRecord
-		return 0
-	}
-	d.b = d.b[n:]
-	return v
-}
-
-func (d *decoder) take(n uint64) []byte {
-	if d.err != nil {
-		return nil
-	}
-	if n > uint64(len(d.b)) {
-		d.err = errShortRecord
-		return nil
-	}
-	v := d.b[:n:n]
-	d.b = d.b[n:]
-	return v
-}
-
-func (d *decoder) bytes() []byte { return d.take(d.uvarint()) }
-
-func (d *decoder) string() string { return string(d.bytes()) }
+type decoder struct{ wire.Reader }
 
 func (d *decoder) nullable() []byte {
-	n := d.uvarint()
-	if n == 0 || d.err != nil {
+	n := d.Uvarint()
+	if n == 0 || d.Err != nil {
 		return nil
 	}
-	v := d.take(n - 1)
-	if d.err != nil {
+	v := d.Take(n - 1)
+	if d.Err != nil {
 		return nil
 	}
 	// No copy: the SDK hands a custom decoder a slice of its own, read
@@ -226,5 +177,5 @@ func (d *decoder) nullable() []byte {
 	if n == 1 {
 		return []byte{} // empty, not null
 	}
-	return v[:len(v):len(v)]
+	return v
 }
