@@ -43,11 +43,12 @@ func init() {
 // Headers added to a record sent to the dead-letter queue. The record
 // keeps the source record's key, value and headers.
 const (
-	HeaderDLQStep      = "streams.dlq.step"      // the step that rejected the message
-	HeaderDLQError     = "streams.dlq.error"     // why
-	HeaderDLQTopic     = "streams.dlq.topic"     // the source record's topic
-	HeaderDLQPartition = "streams.dlq.partition" // its partition, decimal
-	HeaderDLQOffset    = "streams.dlq.offset"    // its offset, decimal
+	HeaderDLQPrefix    = "streams.dlq."                // every header below starts with it
+	HeaderDLQStep      = HeaderDLQPrefix + "step"      // the step that rejected the message
+	HeaderDLQError     = HeaderDLQPrefix + "error"     // why
+	HeaderDLQTopic     = HeaderDLQPrefix + "topic"     // the source record's topic
+	HeaderDLQPartition = HeaderDLQPrefix + "partition" // its partition, decimal
+	HeaderDLQOffset    = HeaderDLQPrefix + "offset"    // its offset, decimal
 )
 
 func dslHeaders(hs []kafka.Header) []dsl.Header {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/streams-dev/streams/beamtranslate"
 	"github.com/streams-dev/streams/io/kafka"
 )
 
@@ -230,7 +232,7 @@ func (s *devSession) print(ctx context.Context) {
 			}
 			line := fmt.Sprintf("%s: %s", r.Topic, r.Value)
 			for _, h := range r.Headers {
-				if len(h.Key) > 12 && h.Key[:12] == "streams.dlq." {
+				if strings.HasPrefix(h.Key, beamtranslate.HeaderDLQPrefix) {
 					line += fmt.Sprintf(" [%s=%s]", h.Key, h.Value)
 				}
 			}
