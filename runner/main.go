@@ -65,11 +65,22 @@ func defineFlags(fs *flag.FlagSet) *cliFlags {
 // returns. Define the pipeline first (in main or at package level), then
 // call Main: a Beam worker process runs the same program with --worker,
 // and Main then serves the worker instead of starting a pipeline.
+//
+// `<program> graph [--format dot|mermaid] [-n NAME] [--config FILE]
+// [--segment-id N]` instead prints the pipeline's graph (see
+// [dsl.Graph.WriteDOT]) and exits without running anything: no broker, no
+// Beam. With --config, the source and Kafka sinks show the topics the
+// config gives them.
 func Main(p dsl.Pipeline) {
 	os.Exit(main(p, flag.CommandLine, os.Args[1:], os.Stdout, os.Stderr))
 }
 
 func main(p dsl.Pipeline, fs *flag.FlagSet, args []string, stdout, stderr io.Writer) int {
+	// The graph command runs nothing, so it goes before the run's flags
+	// and beam.Init; it has flags of its own.
+	if len(args) > 0 && args[0] == "graph" {
+		return graphMain(p, args[1:], stdout, stderr)
+	}
 	f := defineFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return ExitUsage
