@@ -4,17 +4,18 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"reflect"
 	"strconv"
 	"time"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph/mtime"
-	"github.com/apache/beam/sdks/v2/go/pkg/beam/log"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 
 	"github.com/streams-dev/streams/dsl"
 	"github.com/streams-dev/streams/io/kafka"
+	"github.com/streams-dev/streams/observe"
 )
 
 // Beam requires every DoFn, emitter and element type to be registered
@@ -74,9 +75,21 @@ func kafkaHeaders(hs []dsl.Header, extra int) []kafka.Header {
 }
 
 // fromRecordFn turns a source record into a message.
-type fromRecordFn struct{}
+type fromRecordFn struct {
+	Pipeline string `json:",omitempty"`
+	Step     string `json:",omitempty"`
+
+	counted
+}
+
+func (fn *fromRecordFn) Setup() { fn.counted.setup(fn.Pipeline, fn.Step) }
+
+// FinishBundle declares the emitter because Beam requires it of a DoFn
+// whose ProcessElement emits.
+func (fn *fromRecordFn) FinishBundle(_ func(beam.EventTime, element)) { fn.counted.flush() }
 
 func (fn *fromRecordFn) ProcessElement(ts beam.EventTime, r kafka.Record, emit func(beam.EventTime, element)) {
+	fn.n++
 	hs := dslHeaders(r.Headers)
 	emit(ts, element{
 		Payload: r.Value,
@@ -102,6 +115,15 @@ type stepFn struct {
 	nodes []*dsl.Node
 	emits []func(dsl.Any) // emits[i] takes the outputs of nodes[i]
 
+	// Metrics: counts per step, flushed at the end of each bundle, and
+	// the exclusive time of each step's call, sampled.
+	pl     *observe.Pipeline // nil: metrics off
+	steps  []*observe.Step
+	counts []stepCounts
+	seq    uint64
+	timed  bool          // the element being processed is timed
+	child  time.Duration // inclusive time of the calls nested in the current one
+
 	// The element being processed.
 	ts     beam.EventTime
 	inTime time.Time
@@ -119,22 +141,52 @@ func (fn *stepFn) Setup() error {
 		}
 		fn.nodes[i] = n
 	}
+	fn.pl = observe.Lookup(fn.Pipeline)
+	fn.steps = make([]*observe.Step, len(fn.Steps))
+	for i, step := range fn.Steps {
+		fn.steps[i] = fn.pl.Step(step)
+	}
+	fn.counts = make([]stepCounts, len(fn.Steps))
 	fn.emits = make([]func(dsl.Any), len(fn.nodes))
 	for i := range fn.nodes {
 		if i < len(fn.nodes)-1 {
 			next := i + 1
-			fn.emits[i] = func(m dsl.Any) { fn.apply(next, m) }
+			fn.emits[i] = func(m dsl.Any) {
+				fn.counts[i].out++
+				fn.apply(next, m)
+			}
 			continue
 		}
 		fn.emits[i] = func(m dsl.Any) {
+			fn.counts[i].out++
 			t := fn.ts
 			if !m.Timestamp.Equal(fn.inTime) {
 				t = mtime.FromTime(m.Timestamp)
 			}
-			fn.out(t, element{Payload: m.Payload, Key: m.Key, Headers: m.Headers, Origin: fn.origin})
+			e := element{Payload: m.Payload, Key: m.Key, Headers: m.Headers, Origin: fn.origin}
+			if !fn.timed {
+				fn.out(t, e)
+				return
+			}
+			// What runs downstream in the same bundle is no step's time.
+			start := time.Now()
+			fn.out(t, e)
+			fn.child += time.Since(start)
 		}
 	}
 	return nil
+}
+
+type stepCounts struct{ in, out, errors uint64 }
+
+// FinishBundle adds the bundle's counts to the steps' metrics. (It
+// declares the emitters because Beam requires it.)
+func (fn *stepFn) FinishBundle(_ func(beam.EventTime, element), _ func(invalid)) {
+	for i := range fn.counts {
+		c := &fn.counts[i]
+		fn.steps[i].Add(c.in, c.out, c.errors)
+		*c = stepCounts{}
+	}
 }
 
 func (fn *stepFn) ProcessElement(ts beam.EventTime, e element, emit func(beam.EventTime, element), bad func(invalid)) {
@@ -145,28 +197,50 @@ func (fn *stepFn) ProcessElement(ts beam.EventTime, e element, emit func(beam.Ev
 		e.Branch = ""
 	}
 	fn.ts, fn.inTime, fn.origin, fn.out, fn.bad = ts, ts.ToTime(), e.Origin, emit, bad
+	fn.timed = fn.pl != nil && fn.seq%observe.TimingSample == 0
+	fn.seq++
 	fn.apply(0, dsl.Any{Payload: e.Payload, Key: e.Key, Headers: e.Headers, Timestamp: fn.inTime})
 }
 
 // apply runs step i on m.
 func (fn *stepFn) apply(i int, m dsl.Any) {
+	fn.counts[i].in++
+	if !fn.timed {
+		fn.run(i, m)
+		return
+	}
+	// The step's own time is its call's time less that of the calls
+	// nested in it (the steps after it, which its emit runs).
+	start := time.Now()
+	outer := fn.child
+	fn.child = 0
+	fn.run(i, m)
+	total := time.Since(start)
+	fn.steps[i].Observe(total - fn.child)
+	fn.child = outer + total
+}
+
+func (fn *stepFn) run(i int, m dsl.Any) {
 	n := fn.nodes[i]
 	if n.Kind() == dsl.KindRouter {
 		// A router ends its chain: its output is tagged with the branch.
 		branch, err := n.Route(m)
 		if err != nil {
-			fn.reject(n, err)
+			fn.reject(i, err)
 			return
 		}
+		fn.counts[i].out++
 		fn.out(fn.ts, element{Payload: m.Payload, Key: m.Key, Headers: m.Headers, Branch: branch, Origin: fn.origin})
 		return
 	}
 	if err := n.Process(m, fn.emits[i]); err != nil {
-		fn.reject(n, err)
+		fn.reject(i, err)
 	}
 }
 
-func (fn *stepFn) reject(n *dsl.Node, err error) {
+func (fn *stepFn) reject(i int, err error) {
+	fn.counts[i].errors++
+	n := fn.nodes[i]
 	step := n.Name()
 	var inv *dsl.InvalidError
 	if errors.As(err, &inv) {
@@ -177,10 +251,18 @@ func (fn *stepFn) reject(n *dsl.Node, err error) {
 
 // toRecordFn turns a message into a record for a Kafka sink.
 type toRecordFn struct {
-	Step string
+	Pipeline string `json:",omitempty"`
+	Step     string
+
+	counted
 }
 
+func (fn *toRecordFn) Setup() { fn.counted.setup(fn.Pipeline, fn.Step) }
+
+func (fn *toRecordFn) FinishBundle(_ func(kafka.Record)) { fn.counted.flush() }
+
 func (fn *toRecordFn) ProcessElement(ts beam.EventTime, e element, emit func(kafka.Record)) {
+	fn.n++
 	v, ok := e.Payload.([]byte)
 	if !ok && e.Payload != nil {
 		// The DSL's types make this unreachable; say so loudly if not.
@@ -197,22 +279,37 @@ func (fn *toRecordFn) ProcessElement(ts beam.EventTime, e element, emit func(kaf
 
 // devNullFn discards messages, counting them.
 type devNullFn struct {
+	Pipeline string `json:",omitempty"`
+	Step     string `json:",omitempty"`
+
 	discarded beam.Counter
+	counted
 }
 
 func (fn *devNullFn) Setup() {
 	fn.discarded = beam.NewCounter("streams", "devnull_messages")
+	fn.counted.setup(fn.Pipeline, fn.Step)
 }
 
+func (fn *devNullFn) FinishBundle() { fn.counted.flush() }
+
 func (fn *devNullFn) ProcessElement(ctx context.Context, _ element) {
+	fn.n++
 	fn.discarded.Inc(ctx, 1)
 }
 
 // dlqRecordFn turns a rejected message back into its source record, with
 // headers that say who rejected it and why.
-type dlqRecordFn struct{}
+type dlqRecordFn struct {
+	Pipeline string `json:",omitempty"`
+
+	pl *observe.Pipeline
+}
+
+func (fn *dlqRecordFn) Setup() { fn.pl = observe.Lookup(fn.Pipeline) }
 
 func (fn *dlqRecordFn) ProcessElement(v invalid, emit func(kafka.Record)) {
+	fn.pl.DeadLettered(v.Step, 1)
 	o := v.Origin
 	hs := kafkaHeaders(o.Headers, 5)
 	hs = append(hs,
@@ -230,13 +327,28 @@ func (fn *dlqRecordFn) ProcessElement(v invalid, emit func(kafka.Record)) {
 // step not in Skip) fails the bundle, so the runner commits nothing past
 // the message.
 type noDLQFn struct {
-	Skip []string
+	Pipeline string `json:",omitempty"`
+	Skip     []string
 
 	skip     map[string]bool
 	rejected beam.Counter
+	pl       *observe.Pipeline
+	logged   map[string]*skipLog
+}
+
+// skipLogEvery is how often noDLQFn logs the skips of one step: the first
+// at once, then one line per period with the number skipped meanwhile,
+// so that a flood of bad messages does not flood the log.
+const skipLogEvery = 10 * time.Second
+
+type skipLog struct {
+	last       time.Time
+	suppressed int
 }
 
 func (fn *noDLQFn) Setup() {
+	fn.pl = observe.Lookup(fn.Pipeline)
+	fn.logged = map[string]*skipLog{}
 	fn.skip = map[string]bool{}
 	for _, s := range fn.Skip {
 		fn.skip[s] = true
@@ -248,8 +360,20 @@ func (fn *noDLQFn) ProcessElement(ctx context.Context, v invalid) error {
 	o := v.Origin
 	if fn.skip[v.Step] {
 		fn.rejected.Inc(ctx, 1)
-		log.Warnf(ctx, "invalid message skipped (on_invalid: skip): step=%s topic=%s partition=%d offset=%d error=%s",
-			v.Step, o.Topic, o.Partition, o.Offset, v.Error)
+		fn.pl.Skipped(v.Step, 1)
+		l := fn.logged[v.Step]
+		if l == nil {
+			l = &skipLog{}
+			fn.logged[v.Step] = l
+		}
+		if now := time.Now(); now.Sub(l.last) >= skipLogEvery {
+			slog.WarnContext(ctx, "invalid message skipped (on_invalid: skip)",
+				"step", v.Step, "topic", o.Topic, "partition", o.Partition, "offset", o.Offset, "error", v.Error,
+				"skipped_since_last_log", l.suppressed)
+			l.last, l.suppressed = now, 0
+		} else {
+			l.suppressed++
+		}
 		return nil
 	}
 	return fmt.Errorf("step %s rejected the message at %s/%d offset %d: %s; "+

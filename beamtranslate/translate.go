@@ -142,7 +142,7 @@ func (t *translator) source() error {
 	if err != nil {
 		return fmt.Errorf("beamtranslate: source %s: %w", src.Name(), err)
 	}
-	msgs := beam.ParDo(s, &fromRecordFn{}, recs)
+	msgs := beam.ParDo(s, &fromRecordFn{Pipeline: t.id, Step: src.Name()}, recs)
 	return t.children(src, msgs)
 }
 
@@ -195,15 +195,17 @@ func chainable(n *dsl.Node) bool {
 func (t *translator) sink(s beam.Scope, n *dsl.Node, in beam.PCollection) error {
 	switch n.SinkKind() {
 	case dsl.SinkDevNull:
-		beam.ParDo0(s, &devNullFn{}, in)
+		beam.ParDo0(s, &devNullFn{Pipeline: t.id, Step: n.Name()}, in)
 		return nil
 	case dsl.SinkStream:
 		sb, ok := t.b.Sinks[n.Name()]
 		if !ok {
 			return fmt.Errorf("beamtranslate: sink %s has no binding", n.Name())
 		}
-		recs := beam.ParDo(s, &toRecordFn{Step: n.Name()}, in)
-		if err := kafka.TryWrite(s, kafka.WriteConfig{Client: sb.Client, Topic: sb.Topic}, recs); err != nil {
+		recs := beam.ParDo(s, &toRecordFn{Pipeline: t.id, Step: n.Name()}, in)
+		obs := observerName(t.id, n.Name())
+		kafka.RegisterProduceObserver(obs, newSinkObserver(t.id, n.Name()))
+		if err := kafka.TryWrite(s, kafka.WriteConfig{Client: sb.Client, Topic: sb.Topic, Observer: obs}, recs); err != nil {
 			return fmt.Errorf("beamtranslate: sink %s: %w", n.Name(), err)
 		}
 		return nil
@@ -224,10 +226,10 @@ func (t *translator) invalids() error {
 	}
 	dlq := t.b.Source.DLQ
 	if dlq == nil {
-		beam.ParDo0(s, &noDLQFn{Skip: t.b.SkipInvalid}, all)
+		beam.ParDo0(s, &noDLQFn{Pipeline: t.id, Skip: t.b.SkipInvalid}, all)
 		return nil
 	}
-	recs := beam.ParDo(s, &dlqRecordFn{}, all)
+	recs := beam.ParDo(s, &dlqRecordFn{Pipeline: t.id}, all)
 	if err := kafka.TryWrite(s, kafka.WriteConfig{Client: dlq.Client, Topic: dlq.Topic}, recs); err != nil {
 		return fmt.Errorf("beamtranslate: dead-letter queue: %w", err)
 	}

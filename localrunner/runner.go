@@ -39,6 +39,12 @@ type (
 	WatermarkEvent = engine.WatermarkEvent
 	// FinalizeEvent reports that a bundle's finalization callbacks ran.
 	FinalizeEvent = engine.FinalizeEvent
+	// KafkaReport is a native Kafka source's state.
+	KafkaReport = engine.KafkaReport
+	// KafkaPartitionReport is the state of one of its partitions.
+	KafkaPartitionReport = engine.KafkaPartitionReport
+	// KafkaCommitEvent describes one of its offset commits.
+	KafkaCommitEvent = engine.KafkaCommitEvent
 )
 
 // ErrUnsupported is matched by every *UnsupportedError.
@@ -85,9 +91,10 @@ func WithMaxBundleSize(n int) Option {
 	return optionFunc(func(c *config) { c.maxBundleSize = n })
 }
 
-// WithHooks sets functions called on the engine's scheduling goroutine as
-// bundles finish, watermarks advance and bundles are finalized. They must
-// be quick and must not block on the run. Default: none.
+// WithHooks sets functions called as bundles finish, watermarks advance
+// and bundles are finalized (on the engine's scheduling goroutine), and as
+// native Kafka sources report their state and commit (on theirs). They
+// must be quick and must not block on the run. Default: none.
 func WithHooks(h Hooks) Option {
 	return optionFunc(func(c *config) { c.hooks = h })
 }

@@ -96,6 +96,16 @@ type Options struct {
 	// cancelled, or Dev decided the run is done): what the engine logs
 	// after that is the noise of stopping.
 	OnStop func()
+
+	// HTTPAddr overrides where the metrics server listens (metrics.address
+	// of a prometheus metrics config). Tests use "127.0.0.1:0".
+	HTTPAddr string
+	// OnHTTP, when set, is called with the metrics server's address once
+	// it listens.
+	OnHTTP func(addr string)
+	// HealthcheckFile overrides the file write_healthcheck touches;
+	// default HealthcheckFile.
+	HealthcheckFile string
 }
 
 // DevOptions are development conveniences: feed input, show output, stop
@@ -164,9 +174,18 @@ func Run(ctx context.Context, g *dsl.Graph, opts Options) error {
 
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	if opts.OnStop != nil {
-		defer context.AfterFunc(runCtx, opts.OnStop)()
+	obs, err := startObservation(runCtx, g, opts, dep, log)
+	if err != nil {
+		return &ConfigError{Err: err}
 	}
+	defer obs.close()
+	defer context.AfterFunc(runCtx, func() {
+		obs.p.Health.Stopping()
+		log.Info("stopping: no new records are read; what was read is processed and committed")
+		if opts.OnStop != nil {
+			opts.OnStop()
+		}
+	})()
 	var dev *devSession
 	if opts.Dev != nil {
 		if len(opts.Dev.Input) > 0 && dep.bindings.Source.StartOffset == string(config.OffsetLatest) {
@@ -180,12 +199,15 @@ func Run(ctx context.Context, g *dsl.Graph, opts Options) error {
 		go dev.run(runCtx, cancel)
 	}
 
+	obs.p.Health.Started()
+	obs.p.Running(true)
+	defer obs.p.Running(false)
 	log.Info("starting pipeline", "adapter", opts.Adapter, "runner", opts.BeamRunner,
 		"source_topic", dep.bindings.Source.Topic, "group", dep.bindings.Source.Group,
 		"brokers", strings.Join(dep.bindings.Source.Client.Brokers, ","))
 	if opts.Adapter == AdapterLocal {
 		var lr *localrunner.Runner
-		lopts := append([]localrunner.Option{localrunner.WithLogger(log)}, dep.local...)
+		lopts := append([]localrunner.Option{localrunner.WithLogger(log), localrunner.WithHooks(obs.hooks())}, dep.local...)
 		if lr, err = localrunner.New(append(lopts, opts.Local...)...); err != nil {
 			return &ConfigError{Err: err}
 		}
@@ -202,6 +224,7 @@ func Run(ctx context.Context, g *dsl.Graph, opts Options) error {
 		return nil
 	}
 	if err != nil {
+		obs.p.Health.Failed(err)
 		return fmt.Errorf("runner: pipeline %s failed: %w", opts.Name, err)
 	}
 	return nil
@@ -225,6 +248,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.DevBrokerAddr == "" {
 		o.DevBrokerAddr = DevBrokerAddr
+	}
+	if o.PipelineID == "" {
+		o.PipelineID = beamtranslate.DefaultID
 	}
 	return o
 }

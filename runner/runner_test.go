@@ -81,6 +81,9 @@ func runChild(spec string) int {
 		}
 		return 0
 	}
+	if strings.HasPrefix(spec, observeChildPrefix) {
+		return runObserveChild(spec)
+	}
 	fmt.Fprintln(os.Stderr, "unknown child spec", spec)
 	return 2
 }

@@ -38,6 +38,9 @@
 //     localrunner: it maps DSL steps to Beam transforms and nothing more.
 //   - localrunner imports none of dsl, beamtranslate, config and runner: it
 //     is a real Beam runner that takes any *beam.Pipeline, not only ours.
+//   - observe (metrics, health, the pipeline page) imports no Beam, Kafka
+//     or Pebble, and of the module only dsl: the DoFns and the runner both
+//     report to it.
 //   - devbroker imports no Beam and no package of the module.
 //   - Nothing imports examples/..., cmd/... or conformance (except inside
 //     those trees). They are programs and the conformance suite: leaves.

@@ -81,6 +81,11 @@ var rules = []rule{
 		why:    "the local runner runs any *beam.Pipeline, not only ours",
 		absent: "the local runner is not written yet"},
 
+	{from: m("observe"), forbid: []string{beam, kafka, pebble}, deps: true,
+		why: "metrics and health are read by the DoFns and the runner alike; they must not need Beam or Kafka"},
+	{from: m("observe"), forbid: []string{m("")}, allow: []string{m("observe"), m("dsl")},
+		why: "observe may use only the DSL's graph of the module"},
+
 	{from: m("devbroker"), forbid: []string{beam}, deps: true,
 		why: "the development broker must not need Beam"},
 	{from: m("devbroker"), forbid: []string{m("")}, allow: []string{m("devbroker")},

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math"
+	"net"
 	"runtime"
 	"slices"
 	"sync"
@@ -14,6 +15,7 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph/mtime"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/sdf"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/io/rtrackers/offsetrange"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/log"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -163,6 +165,12 @@ func (fn *readFn) ProcessElement(ctx context.Context, we *watermarkEstimator, rt
 	}
 	pr, err := fn.st.reader(ctx, tp, rest.Start)
 	if err != nil {
+		if ctx.Err() == nil && Unreachable(err) {
+			// The broker is down or unreachable: try again later rather
+			// than fail the job, as a consumer would.
+			log.Warnf(ctx, "kafka: read %s[%d]@%d: broker unreachable, retrying in %v: %v", tp.topic, tp.partition, rest.Start, fn.IdleDelay, err)
+			return sdf.ResumeProcessingIn(fn.IdleDelay), nil
+		}
 		return sdf.StopProcessing(), err
 	}
 	defer fn.st.release(pr)
@@ -231,12 +239,25 @@ func (fn *readFn) ProcessElement(ctx context.Context, we *watermarkEstimator, rt
 	return sdf.ResumeProcessingIn(0), nil
 }
 
+// Unreachable reports whether err means that the cluster could not be
+// reached (a refused or failed dial, a dropped connection, a request
+// timing out) rather than that it answered with an error. Reads retry
+// such errors, as Kafka consumers do, instead of failing.
+func Unreachable(err error) bool {
+	if ne, ok := errors.AsType[*net.OpError](err); ok && ne.Op == "dial" {
+		return true
+	}
+	return kgo.IsRetryableBrokerErr(err) || errors.Is(err, context.DeadlineExceeded)
+}
+
 // fetchError returns the first error of a poll that is neither the poll's
-// own deadline nor retriable (franz-go retries those itself).
+// own deadline nor retriable: franz-go retries those itself, a broker that
+// cannot be reached included (the read waits for it, as any Kafka
+// consumer does; an operator sees it in readiness, not in a failed job).
 func fetchError(fs kgo.Fetches) error {
 	var first error
 	fs.EachError(func(_ string, _ int32, err error) {
-		if first != nil || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) || kerr.IsRetriable(err) {
+		if first != nil || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) || kerr.IsRetriable(err) || Unreachable(err) {
 			return
 		}
 		first = err

@@ -35,6 +35,49 @@ type WriteConfig struct {
 	// every record names its topic; a record with neither fails its bundle
 	// with [ErrNoTopic].
 	Topic string
+	// Observer names a [ProduceObserver] registered with
+	// [RegisterProduceObserver] in the process running the write; it is
+	// told of every record's delivery. Optional; an observer not
+	// registered when the write starts is not told.
+	Observer string
+}
+
+// ProduceObserver is told of the outcome of every record a write
+// produces: the time from handing it to the producer to its
+// acknowledgement, or its failure. It is called on the producer's
+// goroutines, so it must be safe for concurrent use and quick.
+type ProduceObserver interface {
+	Produced(topic string, latency time.Duration, err error)
+}
+
+var (
+	observersMu sync.RWMutex
+	observers   = map[string]ProduceObserver{}
+)
+
+// RegisterProduceObserver makes o the observer named name for the writes
+// whose WriteConfig.Observer is name, until the returned function is
+// called. Writes look their observer up when their DoFn is set up.
+func RegisterProduceObserver(name string, o ProduceObserver) (unregister func()) {
+	observersMu.Lock()
+	defer observersMu.Unlock()
+	observers[name] = o
+	return func() {
+		observersMu.Lock()
+		defer observersMu.Unlock()
+		if observers[name] == o {
+			delete(observers, name)
+		}
+	}
+}
+
+func lookupObserver(name string) ProduceObserver {
+	if name == "" {
+		return nil
+	}
+	observersMu.RLock()
+	defer observersMu.RUnlock()
+	return observers[name]
 }
 
 func (c WriteConfig) validate() error {
@@ -68,7 +111,7 @@ func TryWrite(s beam.Scope, cfg WriteConfig, col beam.PCollection) error {
 		return err
 	}
 	s = s.Scope("kafka.Write")
-	if _, err := beam.TryParDo(s, &writeFn{Client: cfg.Client, Topic: cfg.Topic}, col); err != nil {
+	if _, err := beam.TryParDo(s, &writeFn{Client: cfg.Client, Topic: cfg.Topic, Observer: cfg.Observer}, col); err != nil {
 		return fmt.Errorf("kafka: write: %w", err)
 	}
 	return nil
@@ -78,10 +121,12 @@ func TryWrite(s beam.Scope, cfg WriteConfig, col beam.PCollection) error {
 // is replaced after a bundle whose records could not all be delivered in
 // time; each bundle's records are flushed and checked in FinishBundle.
 type writeFn struct {
-	Client ClientConfig
-	Topic  string
+	Client   ClientConfig
+	Topic    string
+	Observer string `json:",omitempty"`
 
-	st *writeState
+	st  *writeState
+	obs ProduceObserver
 }
 
 // writeState is the per-instance state of writeFn. The produce callbacks
@@ -112,6 +157,7 @@ func (fn *writeFn) Setup() error {
 		return err
 	}
 	fn.st = st
+	fn.obs = lookupObserver(fn.Observer)
 	// Beam Go's harness (v2.77) never calls Teardown; close the client when
 	// the DoFn instance is garbage.
 	runtime.AddCleanup(fn, func(st *writeState) { st.close() }, st)
@@ -186,6 +232,14 @@ func (fn *writeFn) ProcessElement(ctx context.Context, r Record) error {
 	}
 	if topic == "" {
 		return &PartitionError{Op: "produce", Partition: -1, Offset: -1, Err: ErrNoTopic}
+	}
+	if obs := fn.obs; obs != nil {
+		start := time.Now()
+		fn.st.cl.Produce(ctx, r.toKgo(topic), func(r *kgo.Record, err error) {
+			obs.Produced(r.Topic, time.Since(start), err)
+			fn.st.done(r, err)
+		})
+		return nil
 	}
 	fn.st.cl.Produce(ctx, r.toKgo(topic), fn.st.done)
 	return nil

@@ -119,7 +119,21 @@ type Hooks struct {
 	WatermarkAdvanced func(WatermarkEvent)
 	// Finalized is called after a bundle's finalization callbacks ran.
 	Finalized func(FinalizeEvent)
+
+	// KafkaReport is called by each native Kafka source, on its own
+	// goroutine, about once a second and when its assignment changes.
+	KafkaReport func(KafkaReport)
+	// KafkaCommitted is called after each offset commit of a native Kafka
+	// source, on the goroutine that committed.
+	KafkaCommitted func(KafkaCommitEvent)
 }
+
+// Kafka source events; see package kafkasource.
+type (
+	KafkaReport          = kafkasource.Report
+	KafkaPartitionReport = kafkasource.PartitionReport
+	KafkaCommitEvent     = kafkasource.CommitEvent
+)
 
 // BundleEvent describes a finished bundle.
 type BundleEvent struct {
@@ -330,6 +344,8 @@ func Run(ctx context.Context, cfg Config) (*Metrics, error) {
 				RevokeTimeout:      cfg.Kafka.RevokeTimeout,
 				ClientOpts:         cfg.Kafka.ClientOpts,
 				Logger:             e.log.With("stage", st.spec.ID),
+				Report:             cfg.Hooks.KafkaReport,
+				Committed:          cfg.Hooks.KafkaCommitted,
 			})
 			if err != nil {
 				e.teardown(ctx)

@@ -33,6 +33,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -66,6 +67,49 @@ type Config struct {
 	// ClientOpts are appended to the client options of the read.
 	ClientOpts []kgo.Opt
 	Logger     *slog.Logger
+	// Report, when set, is called on the poll goroutine about once every
+	// ReportInterval with the source's state, and at once when its
+	// assignment changed. It must be quick.
+	Report func(Report)
+	// Committed, when set, is called after each offset commit request, on
+	// the goroutine that made it.
+	Committed func(CommitEvent)
+}
+
+// ReportInterval is how often a source reports its state.
+const ReportInterval = time.Second
+
+// Report is a source's state.
+type Report struct {
+	Group      string
+	Partitions []PartitionReport // assigned and not revoked, in order
+	// InflightRecords and InflightBytes are what the source handed on and
+	// has not had acknowledged.
+	InflightRecords int
+	InflightBytes   int64
+}
+
+// PartitionReport is the state of one assigned partition.
+type PartitionReport struct {
+	Topic     string
+	Partition int32
+	// HighWatermark is the partition's end offset at the last fetch that
+	// returned records of it; -1 before one.
+	HighWatermark int64
+	// Committed is the last position this member committed; -1 none.
+	Committed int64
+	// Start is the offset of the first record fetched; -1 before one.
+	Start int64
+	// Watermark is the partition's contribution to the source watermark.
+	Watermark time.Time
+}
+
+// CommitEvent describes one offset commit request.
+type CommitEvent struct {
+	Group      string
+	Partitions int // partitions whose position moved
+	Elapsed    time.Duration
+	Err        error
 }
 
 // Batch is the records of one poll of one partition, encoded as windowed
@@ -103,6 +147,8 @@ type partition struct {
 	maxTS     mtime.Time
 	lastSeen  time.Time // last record, or assignment
 	revoked   bool
+	hwm       int64 // high watermark at the last fetch with records, -1 none
+	start     int64 // first offset fetched, -1 none
 }
 
 // Source is one consumer-group member.
@@ -118,6 +164,7 @@ type Source struct {
 	closing    bool
 	wake       chan struct{} // buffered: an ack arrived
 	lastWM     mtime.Time
+	reassigned bool // the assignment changed since the last report
 }
 
 // New returns a source; it connects in Run.
@@ -239,9 +286,14 @@ func (s *Source) Run(ctx context.Context, emit func(Event) bool, finished <-chan
 // poll feeds batches until ctx is done.
 func (s *Source) poll(ctx context.Context, cl *kgo.Client, emit func(Event) bool) error {
 	lastCommit := time.Now()
+	var lastReport time.Time
 	idle := s.cfg.Read.Config.IdleDelay
 	tick := min(idle, 100*time.Millisecond)
 	for ctx.Err() == nil {
+		if s.cfg.Report != nil && (time.Since(lastReport) >= ReportInterval || s.takeReassigned()) {
+			s.cfg.Report(s.report())
+			lastReport = time.Now()
+		}
 		if time.Since(lastCommit) >= s.cfg.CommitInterval || s.acked() >= s.cfg.CommitRecords {
 			if err := s.commit(ctx, cl); err != nil && ctx.Err() == nil {
 				s.log.Warn("localrunner: kafka commit failed", "error", err)
@@ -289,7 +341,7 @@ func (s *Source) poll(ctx context.Context, cl *kgo.Client, emit func(Event) bool
 func (s *Source) fetchError(fs kgo.Fetches) error {
 	var first error
 	fs.EachError(func(t string, p int32, err error) {
-		if first != nil || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) || kerr.IsRetriable(err) {
+		if first != nil || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) || kerr.IsRetriable(err) || kafka.Unreachable(err) {
 			return
 		}
 		if t == "" {
@@ -371,6 +423,10 @@ func (s *Source) batches(fs kgo.Fetches) []*Batch {
 			p.maxTS = max(p.maxTS, mtime.FromTime(r.Timestamp))
 		}
 		p.lastSeen = now
+		p.hwm = fp.HighWatermark
+		if p.start < 0 {
+			p.start = fp.Records[0].Offset
+		}
 	})
 	return out
 }
@@ -380,7 +436,6 @@ func (s *Source) batches(fs kgo.Fetches) []*Batch {
 // partition without a record for IdleDelay counts as now minus MaxSkew.
 // Without partitions it holds.
 func (s *Source) watermark() (mtime.Time, bool) {
-	rc := s.cfg.Read.Config
 	now := time.Now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -391,20 +446,61 @@ func (s *Source) watermark() (mtime.Time, bool) {
 			continue
 		}
 		n++
-		pw := mtime.MinTimestamp
-		if p.maxTS > mtime.MinTimestamp {
-			pw = mtime.FromTime(p.maxTS.ToTime().Add(-rc.MaxSkew))
-		}
-		if now.Sub(p.lastSeen) >= rc.IdleDelay {
-			pw = max(pw, mtime.FromTime(now.Add(-rc.MaxSkew)))
-		}
-		w = min(w, pw)
+		w = min(w, s.partitionWatermark(p, now))
 	}
 	if n == 0 || w <= s.lastWM {
 		return 0, false
 	}
 	s.lastWM = w
 	return w, true
+}
+
+// partitionWatermark is p's part of the source watermark: its newest
+// record timestamp minus MaxSkew, or now minus MaxSkew once it has been
+// idle for IdleDelay. Called with mu held.
+func (s *Source) partitionWatermark(p *partition, now time.Time) mtime.Time {
+	rc := s.cfg.Read.Config
+	pw := mtime.MinTimestamp
+	if p.maxTS > mtime.MinTimestamp {
+		pw = mtime.FromTime(p.maxTS.ToTime().Add(-rc.MaxSkew))
+	}
+	if now.Sub(p.lastSeen) >= rc.IdleDelay {
+		pw = max(pw, mtime.FromTime(now.Add(-rc.MaxSkew)))
+	}
+	return pw
+}
+
+func (s *Source) takeReassigned() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := s.reassigned
+	s.reassigned = false
+	return r
+}
+
+// report returns the source's state.
+func (s *Source) report() Report {
+	now := time.Now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := Report{Group: s.cfg.Read.Config.Group, InflightRecords: s.inflightN, InflightBytes: s.inflightB}
+	for _, p := range s.parts {
+		if p.revoked {
+			continue
+		}
+		pr := PartitionReport{Topic: p.tp.topic, Partition: p.tp.partition, HighWatermark: p.hwm, Committed: p.committed, Start: p.start}
+		if pw := s.partitionWatermark(p, now); pw > mtime.MinTimestamp {
+			pr.Watermark = pw.ToTime()
+		}
+		r.Partitions = append(r.Partitions, pr)
+	}
+	slices.SortFunc(r.Partitions, func(a, b PartitionReport) int {
+		if c := strings.Compare(a.Topic, b.Topic); c != 0 {
+			return c
+		}
+		return int(a.Partition - b.Partition)
+	})
+	return r
 }
 
 // commit commits, for each assigned partition, its committable position if
@@ -434,7 +530,12 @@ func (s *Source) commitParts(ctx context.Context, cl *kgo.Client, only map[topic
 	if len(moved) == 0 {
 		return nil
 	}
-	if err := cl.CommitRecords(ctx, recs...); err != nil {
+	start := time.Now()
+	err := cl.CommitRecords(ctx, recs...)
+	if f := s.cfg.Committed; f != nil {
+		f(CommitEvent{Group: s.cfg.Read.Config.Group, Partitions: len(moved), Elapsed: time.Since(start), Err: err})
+	}
+	if err != nil {
 		return err
 	}
 	s.mu.Lock()
@@ -453,9 +554,10 @@ func (s *Source) assigned(_ context.Context, _ *kgo.Client, tps map[string][]int
 	for t, ps := range tps {
 		for _, p := range ps {
 			tp := topicPartition{t, p}
-			s.parts[tp] = &partition{tp: tp, committed: -1, done: -1, maxTS: mtime.MinTimestamp, lastSeen: now}
+			s.parts[tp] = &partition{tp: tp, committed: -1, done: -1, maxTS: mtime.MinTimestamp, lastSeen: now, hwm: -1, start: -1}
 		}
 	}
+	s.reassigned = true
 	s.log.Info("localrunner: kafka partitions assigned", "partitions", tps)
 }
 
@@ -527,4 +629,5 @@ func (s *Source) forget(tps map[topicPartition]bool) {
 		}
 		delete(s.parts, tp)
 	}
+	s.reassigned = true
 }

@@ -1,0 +1,165 @@
+package observe
+
+import (
+	"fmt"
+	"os"
+	"sync"
+	"time"
+)
+
+// DefaultStallTimeout is how long work may wait without progress before
+// the pipeline is reported unhealthy.
+const DefaultStallTimeout = 60 * time.Second
+
+// Health tracks whether a pipeline is alive (its processing loop makes
+// progress, or is idle with nothing to do) and ready (running, broker
+// reachable, partitions assigned). Its methods are safe for concurrent use.
+type Health struct {
+	// detailed is set when the runner reports its source loop and
+	// in-flight work (the bundled runner); otherwise liveness is only
+	// "running and not failed".
+	detailed bool
+	now      func() time.Time
+
+	mu           sync.Mutex
+	stallTimeout time.Duration
+	running      bool
+	stopping     bool
+	failed       error
+	lastProgress time.Time // a bundle with elements finished, or a commit
+	lastTurn     time.Time // the source loop turned
+	inflight     int       // records handed on and not finished
+	partitions   int       // assigned partitions, -1 unknown
+	brokerErr    error
+	brokerAt     time.Time // last broker check; zero: never checked
+}
+
+// NewHealth returns a tracker. detailed says whether the runner reports
+// source loop turns and in-flight records (see SourceTurned).
+func NewHealth(detailed bool) *Health {
+	return &Health{detailed: detailed, now: time.Now, stallTimeout: DefaultStallTimeout, partitions: -1}
+}
+
+// SetStallTimeout sets how long work in flight may go without progress.
+func (h *Health) SetStallTimeout(d time.Duration) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.stallTimeout = d
+}
+
+// Started marks the pipeline running.
+func (h *Health) Started() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.running = true
+	now := h.now()
+	h.lastProgress, h.lastTurn = now, now
+}
+
+// Stopping marks a clean stop under way: not ready any more.
+func (h *Health) Stopping() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.stopping = true
+}
+
+// Failed marks the pipeline failed: neither alive nor ready.
+func (h *Health) Failed(err error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.failed = err
+	h.running = false
+}
+
+// Progress records that work was finished.
+func (h *Health) Progress() {
+	if h == nil {
+		return
+	}
+	h.mu.Lock()
+	h.lastProgress = h.now()
+	h.mu.Unlock()
+}
+
+// SourceTurned records a turn of a source's loop, with the records in
+// flight and the partitions assigned after it.
+func (h *Health) SourceTurned(inflight, partitions int) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.lastTurn = h.now()
+	h.inflight = inflight
+	h.partitions = partitions
+}
+
+// Broker records the result of a broker check (nil: reachable).
+func (h *Health) Broker(err error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.brokerErr = err
+	h.brokerAt = h.now()
+}
+
+// Live says whether the pipeline is alive, and why not.
+func (h *Health) Live() (bool, []string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var why []string
+	switch {
+	case h.failed != nil:
+		why = append(why, "pipeline failed: "+h.failed.Error())
+	case !h.running:
+		why = append(why, "pipeline not running")
+	case h.detailed:
+		now := h.now()
+		if d := now.Sub(h.lastTurn); d > h.stallTimeout {
+			why = append(why, fmt.Sprintf("the Kafka source's loop has not turned for %s", d.Round(time.Second)))
+		}
+		if d := now.Sub(h.lastProgress); h.inflight > 0 && d > h.stallTimeout {
+			why = append(why, fmt.Sprintf("%d records in flight and no bundle finished for %s", h.inflight, d.Round(time.Second)))
+		}
+	}
+	return len(why) == 0, why
+}
+
+// Ready says whether the pipeline is ready to do its work, and why not.
+func (h *Health) Ready() (bool, []string) {
+	live, why := h.Live()
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.stopping {
+		why = append(why, "shutting down")
+	}
+	switch {
+	case h.brokerAt.IsZero():
+		why = append(why, "Kafka broker not checked yet")
+	case h.brokerErr != nil:
+		why = append(why, "Kafka broker unreachable: "+h.brokerErr.Error())
+	}
+	if h.detailed && h.running && h.partitions == 0 {
+		why = append(why, "no partitions assigned to this process")
+	}
+	return live && len(why) == 0, why
+}
+
+// TouchLoop touches file about once a second while the pipeline is alive,
+// as Sentry Streams' write_healthcheck does with /tmp/health.txt, until
+// stop is closed.
+func (h *Health) TouchLoop(file string, stop <-chan struct{}) {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		if ok, _ := h.Live(); ok {
+			now := time.Now()
+			if err := os.Chtimes(file, now, now); err != nil {
+				if f, err := os.Create(file); err == nil {
+					_ = f.Close()
+				}
+			}
+		}
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+		}
+	}
+}
