@@ -279,6 +279,8 @@ func (s *Source) Run(ctx context.Context, emit func(Event) bool, finished <-chan
 	defer cancel()
 	if err := s.commit(cctx, cl); err != nil {
 		s.log.Warn("localrunner: final kafka commit failed", "error", err)
+	} else {
+		s.log.Info("localrunner: kafka source stopped; offsets of every processed record committed", "positions", s.positions())
 	}
 	return runErr
 }
@@ -503,6 +505,21 @@ func (s *Source) report() Report {
 	return r
 }
 
+// positions returns the committed position of each partition, as
+// "topic/partition=offset", for logs.
+func (s *Source) positions() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []string
+	for tp, p := range s.parts {
+		if p.committed >= 0 {
+			out = append(out, fmt.Sprintf("%s/%d=%d", tp.topic, tp.partition, p.committed))
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
 // commit commits, for each assigned partition, its committable position if
 // it moved.
 func (s *Source) commit(ctx context.Context, cl *kgo.Client) error {
@@ -606,6 +623,9 @@ func (s *Source) revoked(ctx context.Context, cl *kgo.Client, tps map[string][]i
 
 // lost forgets the partitions without committing: the group has moved on.
 func (s *Source) lost(_ context.Context, _ *kgo.Client, tps map[string][]int32) {
+	if len(tps) == 0 {
+		return
+	}
 	only := map[topicPartition]bool{}
 	for t, ps := range tps {
 		for _, p := range ps {
