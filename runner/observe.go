@@ -37,8 +37,12 @@ type observation struct {
 // startObservation sets up observation of the run of g as the config asks.
 func startObservation(ctx context.Context, g *dsl.Graph, opts Options, dep *deployment, log *slog.Logger) (*observation, error) {
 	o := &observation{p: observe.New(opts.Name, opts.Adapter, g), log: log}
-	o.stop = append(o.stop, observe.Register(opts.PipelineID, o.p))
 	m := opts.Config.Metrics
+	if m.Type == config.MetricsPrometheus || m.Type == config.MetricsLog {
+		// The steps count and time messages only when someone reads the
+		// figures: with type dummy they cost nothing.
+		o.stop = append(o.stop, observe.Register(opts.PipelineID, o.p))
+	}
 	switch m.Type {
 	case config.MetricsPrometheus:
 		addr := m.Address

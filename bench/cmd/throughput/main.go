@@ -55,6 +55,7 @@ type mode struct {
 
 var modes = []mode{
 	{"local", "(a) runner --adapter local"},
+	{"local-metrics", "(a+m) (a) with metrics: {type: prometheus}"},
 	{"franz", "(b) hand-written franz-go"},
 	{"prism", "(c) runner --adapter beam (prism)"},
 }
@@ -110,7 +111,7 @@ func main() {
 	var modeList string
 	flag.IntVar(&o.n, "n", 1_000_000, "input messages")
 	flag.IntVar(&o.runs, "runs", 1, "runs of each pipeline; the table reports medians")
-	flag.StringVar(&modeList, "modes", "local,franz,prism", "pipelines to run: local (a), franz (b), prism (c)")
+	flag.StringVar(&modeList, "modes", "local,local-metrics,franz,prism", "pipelines to run: local (a), local-metrics (a+m), franz (b), prism (c)")
 	flag.DurationVar(&o.timeout, "timeout", 10*time.Minute, "give up on a local or franz run that has not committed the input after this long")
 	flag.DurationVar(&o.prismCap, "prism-cap", 2*time.Minute, "stop a prism run after this long and report the rate of what it committed")
 	flag.BoolVar(&o.keep, "keep", false, "keep the temporary directory (logs, broker data)")
@@ -120,7 +121,7 @@ func main() {
 			continue
 		}
 		if !slices.ContainsFunc(modes, func(x mode) bool { return x.key == m }) {
-			fmt.Fprintf(os.Stderr, "throughput: -modes: unknown %q (want local, franz, prism)\n", m)
+			fmt.Fprintf(os.Stderr, "throughput: -modes: unknown %q (want local, local-metrics, franz, prism)\n", m)
 			os.Exit(2)
 		}
 		o.modes = append(o.modes, m)
@@ -305,7 +306,7 @@ func runOne(ctx context.Context, o options, m string, r int, dir, bins string, b
 			"-group", group, "-output", output, "-commit-interval", "1s"}
 	default:
 		cfg := filepath.Join(dir, tag+".yaml")
-		if err := os.WriteFile(cfg, []byte(pipelineConfig(brokers, group, output)), 0o644); err != nil {
+		if err := os.WriteFile(cfg, []byte(pipelineConfig(brokers, group, output, m == "local-metrics")), 0o644); err != nil {
 			return result{}, err
 		}
 		adapter := "local"
@@ -405,10 +406,14 @@ func runOne(ctx context.Context, o options, m string, r int, dir, bins string, b
 
 // pipelineConfig is the deployment config of the seed pipeline on the
 // benchmark's topics.
-func pipelineConfig(brokers []string, group, output string) string {
+func pipelineConfig(brokers []string, group, output string, metrics bool) string {
 	bs := `["` + strings.Join(brokers, `", "`) + `"]`
+	m := ""
+	if metrics {
+		m = "metrics: {type: prometheus, address: \"127.0.0.1:0\"}\n"
+	}
 	return fmt.Sprintf(`env: {}
-pipeline:
+%spipeline:
   segments:
     - steps_config:
         %s:
@@ -420,5 +425,5 @@ pipeline:
         %s:
           bootstrap_servers: %s
           topic: %s
-`, seed.SourceStep, bs, seed.InputTopic, group, seed.SinkStep, bs, output)
+`, m, seed.SourceStep, bs, seed.InputTopic, group, seed.SinkStep, bs, output)
 }

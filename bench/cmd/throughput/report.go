@@ -129,7 +129,7 @@ func printReport(w io.Writer, o options, produce time.Duration, results []result
 			col(func(r result) float64 { return float64(r.rssBytes) / (1 << 20) }), dups, strings.Join(notes, "; "))
 	}
 	fmt.Fprintln(w)
-	letter := map[string]string{"local": "a", "franz": "b", "prism": "c"}
+	letter := map[string]string{"local": "a", "local-metrics": "a+m", "franz": "b", "prism": "c"}
 	ratio := func(a, b string) {
 		ra, okA := rates[a]
 		rb, okB := rates[b]
@@ -149,6 +149,7 @@ func printReport(w io.Writer, o options, produce time.Duration, results []result
 	}
 	ratio("local", "franz")
 	ratio("local", "prism")
+	ratio("local-metrics", "local")
 	for _, pair := range [][2]string{{"local", "franz"}, {"local", "prism"}} {
 		a, b := outRates[pair[0]], outRates[pair[1]]
 		if a > 0 && b > 0 {
