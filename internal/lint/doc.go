@@ -41,6 +41,8 @@
 //   - observe (metrics, health, the pipeline page) imports no Beam, Kafka
 //     or Pebble, and of the module only dsl: the DoFns and the runner both
 //     report to it.
+//   - state (the Pebble store) imports no Beam, no Kafka and no other
+//     package of the module.
 //   - devbroker imports no Beam and no package of the module.
 //   - Nothing imports examples/..., cmd/... or conformance (except inside
 //     those trees). They are programs and the conformance suite: leaves.

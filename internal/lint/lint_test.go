@@ -86,6 +86,11 @@ var rules = []rule{
 	{from: m("observe"), forbid: []string{m("")}, allow: []string{m("observe"), m("dsl")},
 		why: "observe may use only the DSL's graph of the module"},
 
+	{from: m("state"), forbid: []string{beam, kafka}, deps: true,
+		why: "the Pebble store under the local runner knows nothing of Beam or Kafka"},
+	{from: m("state"), forbid: []string{m("")}, allow: []string{m("state")},
+		why: "the state store is a leaf of the module"},
+
 	{from: m("devbroker"), forbid: []string{beam}, deps: true,
 		why: "the development broker must not need Beam"},
 	{from: m("devbroker"), forbid: []string{m("")}, allow: []string{m("devbroker")},

@@ -1,0 +1,268 @@
+package state
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync/atomic"
+	"time"
+
+	"github.com/cockroachdb/pebble"
+)
+
+// FormatVersion is the layout of the keys and values this package's users
+// write. A store written with another version is refused at Open: the
+// runner then replays from the committed Kafka offsets with a new data
+// directory rather than misread old state.
+const FormatVersion = 1
+
+var metaVersionKey = NewKey(NSMeta).Text("format-version")
+
+// Options configure Open.
+type Options struct {
+	// NoSync skips the fsync of each commit: a process crash loses nothing,
+	// an operating system crash or power loss may lose the last commits.
+	// Tests and benchmarks use it; a runner that commits source offsets
+	// after a commit must not.
+	NoSync bool
+	// CacheSize is Pebble's block cache size in bytes; default 32 MiB.
+	CacheSize int64
+	// Logger receives Pebble's own log lines (at debug level) and the
+	// store's; default discard.
+	Logger *slog.Logger
+}
+
+// Store is one Pebble database: the durable state of one runner
+// instance. It is safe for concurrent use; batches are not.
+type Store struct {
+	db    *pebble.DB
+	dir   string
+	sync  *pebble.WriteOptions
+	log   *slog.Logger
+	cache *pebble.Cache
+
+	commits     atomic.Int64
+	commitNanos atomic.Int64
+	commitBytes atomic.Int64
+}
+
+// Open opens (creating if needed) the store in dir. A store is used by one
+// process at a time: Pebble locks the directory.
+func Open(dir string, opts Options) (*Store, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.CacheSize <= 0 {
+		opts.CacheSize = 32 << 20
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("state: %w", err)
+	}
+	cache := pebble.NewCache(opts.CacheSize)
+	db, err := pebble.Open(dir, &pebble.Options{
+		Cache:  cache,
+		Logger: pebbleLogger{opts.Logger},
+	})
+	if err != nil {
+		cache.Unref()
+		return nil, fmt.Errorf("state: opening %s: %w", dir, err)
+	}
+	s := &Store{db: db, dir: dir, sync: pebble.Sync, log: opts.Logger, cache: cache}
+	if opts.NoSync {
+		s.sync = pebble.NoSync
+	}
+	if err := s.checkVersion(); err != nil {
+		_ = s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Store) checkVersion() error {
+	v, ok, err := s.Get(metaVersionKey)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		b := s.NewBatch()
+		defer b.Close()
+		b.Set(metaVersionKey, NewKey(NSMeta).Uint64(FormatVersion)[1:])
+		return b.Commit()
+	}
+	r := Read(append([]byte{byte(NSMeta)}, v...))
+	r.Namespace()
+	if got := r.Uint64(); !r.Done() || got != FormatVersion {
+		return fmt.Errorf("state: %s holds state of format version %d, this runner writes %d: move it away to replay from the committed offsets", s.dir, got, FormatVersion)
+	}
+	return nil
+}
+
+// Dir is the store's directory.
+func (s *Store) Dir() string { return s.dir }
+
+// Close closes the store. Batches not committed are lost.
+func (s *Store) Close() error {
+	err := s.db.Close()
+	s.cache.Unref()
+	return err
+}
+
+// Get returns a copy of the value of key.
+func (s *Store) Get(key []byte) ([]byte, bool, error) {
+	v, closer, err := s.db.Get(key)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("state: get: %w", err)
+	}
+	defer closer.Close()
+	return bytes.Clone(v), true, nil
+}
+
+// Scan calls fn for every key with prefix, in key order, until fn returns
+// an error (which Scan returns). key and value are valid only during the
+// call.
+func (s *Store) Scan(prefix []byte, fn func(key, value []byte) error) error {
+	return s.ScanRange(prefix, Key(prefix).PrefixEnd(), fn)
+}
+
+// ScanRange calls fn for every key in [start, end) (end nil: no end), in
+// key order, until fn returns an error.
+func (s *Store) ScanRange(start, end []byte, fn func(key, value []byte) error) error {
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: start, UpperBound: end})
+	if err != nil {
+		return fmt.Errorf("state: scan: %w", err)
+	}
+	for ok := it.First(); ok; ok = it.Next() {
+		v, err := it.ValueAndErr()
+		if err != nil {
+			_ = it.Close()
+			return fmt.Errorf("state: scan: %w", err)
+		}
+		if err := fn(it.Key(), v); err != nil {
+			_ = it.Close()
+			return err
+		}
+	}
+	if err := it.Close(); err != nil {
+		return fmt.Errorf("state: scan: %w", err)
+	}
+	return nil
+}
+
+// Batch collects writes, typically one bundle's: its state changes, timers,
+// group buffers, watermark holds and source positions. Commit applies them
+// all or none, durably (unless Options.NoSync). A Batch is not safe for
+// concurrent use; reads through the Store do not see it until it commits.
+type Batch struct {
+	s *Store
+	b *pebble.Batch
+}
+
+// NewBatch starts a batch.
+func (s *Store) NewBatch() *Batch { return &Batch{s: s, b: s.db.NewBatch()} }
+
+// Set sets key to value. Both are copied.
+func (b *Batch) Set(key, value []byte) { _ = b.b.Set(key, value, nil) }
+
+// Delete deletes key.
+func (b *Batch) Delete(key []byte) { _ = b.b.Delete(key, nil) }
+
+// DeleteRange deletes every key in [start, end).
+func (b *Batch) DeleteRange(start, end []byte) { _ = b.b.DeleteRange(start, end, nil) }
+
+// DeletePrefix deletes every key with prefix.
+func (b *Batch) DeletePrefix(prefix []byte) {
+	end := Key(prefix).PrefixEnd()
+	if end == nil {
+		end = bytes.Repeat([]byte{0xFF}, len(prefix)+1)
+	}
+	b.DeleteRange(prefix, end)
+}
+
+// Empty says whether the batch holds no write.
+func (b *Batch) Empty() bool { return b.b.Empty() }
+
+// Size is the batch's encoded size in bytes.
+func (b *Batch) Size() int { return b.b.Len() }
+
+// Commit applies the batch atomically; with sync (the default) it returns
+// once the batch is on disk. The batch is then empty and reusable.
+func (b *Batch) Commit() error {
+	if b.b.Empty() {
+		return nil
+	}
+	start := time.Now()
+	size := b.b.Len()
+	if err := b.b.Commit(b.s.sync); err != nil {
+		return fmt.Errorf("state: commit: %w", err)
+	}
+	b.s.commits.Add(1)
+	b.s.commitNanos.Add(int64(time.Since(start)))
+	b.s.commitBytes.Add(int64(size))
+	b.b.Reset()
+	return nil
+}
+
+// Close releases the batch, discarding writes not committed.
+func (b *Batch) Close() { _ = b.b.Close() }
+
+// Stats are figures of a store's size and health, for metrics.
+type Stats struct {
+	// DiskBytes is the space the store takes on disk (tables, WAL,
+	// obsolete files not yet deleted).
+	DiskBytes uint64
+	// TableBytes and Tables are the size and number of its sorted tables;
+	// MemTableBytes what is in memory, not yet flushed.
+	TableBytes    int64
+	Tables        int64
+	MemTableBytes uint64
+	// Commits, CommitSeconds and CommitBytes count batch commits since
+	// Open.
+	Commits       int64
+	CommitSeconds float64
+	CommitBytes   int64
+	// Compactions since Open, and the read amplification now (the number
+	// of sorted runs a read may visit: Pebble's health figure, which grows
+	// when compactions fall behind).
+	Compactions int64
+	ReadAmp     int
+}
+
+// Stats returns the store's figures.
+func (s *Store) Stats() Stats {
+	m := s.db.Metrics()
+	t := m.Total()
+	return Stats{
+		DiskBytes:     m.DiskSpaceUsage(),
+		TableBytes:    t.Size,
+		Tables:        t.NumFiles,
+		MemTableBytes: m.MemTable.Size,
+		Commits:       s.commits.Load(),
+		CommitSeconds: time.Duration(s.commitNanos.Load()).Seconds(),
+		CommitBytes:   s.commitBytes.Load(),
+		Compactions:   m.Compact.Count,
+		ReadAmp:       m.ReadAmp(),
+	}
+}
+
+// pebbleLogger sends Pebble's log lines to slog at debug level, and its
+// fatal ones at error level before panicking, as Pebble expects.
+type pebbleLogger struct{ l *slog.Logger }
+
+func (p pebbleLogger) Infof(format string, args ...any) {
+	p.l.Debug("pebble: " + fmt.Sprintf(format, args...))
+}
+
+func (p pebbleLogger) Errorf(format string, args ...any) {
+	p.l.Error("pebble: " + fmt.Sprintf(format, args...))
+}
+
+func (p pebbleLogger) Fatalf(format string, args ...any) {
+	msg := "pebble: " + fmt.Sprintf(format, args...)
+	p.l.Error(msg)
+	panic(msg)
+}
