@@ -3,15 +3,19 @@ package localrunner_test
 import (
 	"context"
 	"errors"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/metrics"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/ptest"
 	"github.com/apache/beam/sdks/v2/go/test/integration"
 	"github.com/apache/beam/sdks/v2/go/test/integration/primitives"
+	"github.com/apache/beam/sdks/v2/go/test/integration/synthetic"
+	"github.com/apache/beam/sdks/v2/go/test/integration/wordcount"
 	"github.com/streams-dev/streams/localrunner"
 )
 
@@ -21,10 +25,11 @@ import (
 // then build and run on the default runner ("local", set in TestMain;
 // CheckFilters applies no runner filter list to it).
 //
-// A pipeline the runner refuses (ErrUnsupported: grouping, combines, state,
-// timers, TestStream) is skipped with the refusal as the reason, so this list
-// turns green by itself as the state issue lands. A pipeline that runs must
-// pass: a passert failure fails the test. Entries skipped up front say why.
+// A pipeline the runner refuses (ErrUnsupported: state, timers, TestStream,
+// triggers other than the default) is skipped with the refusal as the
+// reason, so this list turns green by itself as the state issue lands. A
+// pipeline that runs must pass: a passert failure fails the test. Entries
+// skipped up front say why.
 func TestBeamPrimitives(t *testing.T) {
 	scope := func(f func(beam.Scope)) func() *beam.Pipeline {
 		return func() *beam.Pipeline {
@@ -147,6 +152,66 @@ func TestBeamParDoBundleFinalizer(t *testing.T) {
 			if got := primitives.CountInvokeBundleFinalizer.Load(); got != tt.want {
 				t.Errorf("BundleFinalization RegisterCallback not invoked as expected via proxy counts, got: %v, want: %v", got, tt.want)
 			}
+		})
+	}
+}
+
+// TestBeamWordCount is Beam's test/integration/wordcount: a CombinePerKey
+// count of words, checked with passert.Hash, and the pipeline's metrics.
+func TestBeamWordCount(t *testing.T) {
+	for i, tc := range []struct {
+		lines      []string
+		words      int
+		hash       string
+		smallWords int64
+		lineLen    metrics.DistributionValue
+	}{
+		{[]string{"foo"}, 1, "6zZtmVTet7aIhR3wmPE8BA==", 1, metrics.DistributionValue{Count: 1, Sum: 3, Min: 3, Max: 3}},
+		{[]string{"foo foo foo", "foo foo", "foo"}, 1, "jAk8+k4BOH7vQDUiUZdfWg==", 6, metrics.DistributionValue{Count: 3, Sum: 21, Min: 3, Max: 11}},
+		{[]string{"bar bar foo bar foo foo"}, 2, "Nz70m/sn3Ep9o484r7MalQ==", 6, metrics.DistributionValue{Count: 1, Sum: 23, Min: 23, Max: 23}},
+		{[]string{"foo bar foo bar foo bar"}, 2, "Nz70m/sn3Ep9o484r7MalQ==", 6, metrics.DistributionValue{Count: 1, Sum: 23, Min: 23, Max: 23}},
+		{[]string{"", "bar foo bar", "  \t ", " \n\n\n ", "foo bar", "       foo"}, 2, "Nz70m/sn3Ep9o484r7MalQ==", 6, metrics.DistributionValue{Count: 6, Sum: 37, Min: 0, Max: 11}},
+	} {
+		t.Run(strconv.Itoa(i), func(t *testing.T) {
+			integration.CheckFilters(t)
+			p, s := beam.NewPipelineWithRoot()
+			wordcount.WordCountFromPCol(s, beam.CreateList(s, tc.lines), tc.hash, tc.words)
+			res, err := ptest.RunWithMetrics(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var small int64
+			if cs := res.Metrics().Query(func(r beam.MetricResult) bool { return r.Name() == "smallWords" }).Counters(); len(cs) > 0 {
+				small = cs[0].Result()
+			}
+			if small != tc.smallWords {
+				t.Errorf("smallWords = %d, want %d", small, tc.smallWords)
+			}
+			var dist metrics.DistributionValue
+			if ds := res.Metrics().Query(func(r beam.MetricResult) bool { return r.Name() == "lineLenDistro" }).Distributions(); len(ds) > 0 {
+				dist = ds[0].Result()
+			}
+			if dist != tc.lineLen {
+				t.Errorf("lineLenDistro = %+v, want %+v", dist, tc.lineLen)
+			}
+		})
+	}
+}
+
+// TestBeamSynthetic is Beam's test/integration/synthetic: synthetic
+// sources and steps (splittable, with initial splits) counted with
+// passert.Count.
+func TestBeamSynthetic(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		build func() *beam.Pipeline
+	}{
+		{"TestSimplePipeline", synthetic.SimplePipeline},
+		{"TestSplittablePipeline", synthetic.SplittablePipeline},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			integration.CheckFilters(t)
+			ptest.RunAndValidate(t, tc.build())
 		})
 	}
 }

@@ -16,6 +16,8 @@
 //	     finalization, failure and cancellation; one owner goroutine
 //	  -> internal/worker: exec.UnmarshalPlan, plan.Execute with our
 //	     DataManager, plan.Checkpoint, plan.Finalize, plan.Down
+//	  -> internal/group: GroupByKey buffers, windows and panes
+//	  -> internal/userstate: user state, a transaction per bundle
 //
 // Inside a stage the SDK passes values in memory; between stages elements
 // travel as encoded windowed values, never re-encoded by the runner.
@@ -23,22 +25,71 @@
 // # What runs
 //
 // Impulse, ParDo (multiple outputs, bundle finalization, pipeline options),
-// Flatten, WindowInto, Reshuffle (an identity here), side inputs from
-// bounded PCollections (iterable and multimap views, windowed; so
-// passert.Equals, Empty, True and friends work), and splittable DoFns in
-// general: self-checkpointing with sdf.ResumeProcessingIn, output
-// watermarks from watermark estimators, bounded and unbounded
-// (periodic.Impulse runs). Bounded pipelines run to completion; unbounded
-// ones until ctx is cancelled.
+// Flatten, WindowInto, Reshuffle (an identity here), GroupByKey and what
+// expands into it (CoGroupByKey, CombinePerKey and Combine.Globally, so
+// every passert), side inputs (iterable and multimap views, windowed) from
+// bounded PCollections and, in the global window, from unbounded ones,
+// stateful DoFns with user state (Value, Bag, Combining, Map, Set and
+// OrderedList state), and splittable DoFns in general: self-checkpointing
+// with sdf.ResumeProcessingIn, output watermarks from watermark estimators,
+// bounded and unbounded (periodic.Impulse runs). Bounded pipelines run to
+// completion; unbounded ones until ctx is cancelled.
 //
 // Refused before anything runs, each with an *UnsupportedError naming the
-// transform (errors.Is(err, ErrUnsupported)): GroupByKey and everything
-// built on it (CoGroupByKey, combines, passert.Count and Sum), stateful
-// DoFns and timers, time-sorted input, TestStream and side inputs from
-// unbounded PCollections, all of which arrive with the state issue;
-// splittable DoFns with side inputs; transforms the runner does not know
+// transform (errors.Is(err, ErrUnsupported)): triggers other than the
+// default, timers (event time, processing time, OnWindowExpiration),
+// time-sorted input, TestStream and windowed side inputs from unbounded
+// PCollections, all of which arrive with the state issue; splittable DoFns
+// with side inputs or user state; transforms the runner does not know
 // (cross-language ones included). Drain is not implemented: cancelling
 // stops an SDF where it is, without TruncateRestriction.
+//
+// # Grouping and windows
+//
+// A GroupByKey is a runner-side stage (internal/group), as in prism: the
+// stage writing its input hands the encoded elements to the engine, which
+// buffers them by window and by key, keys compared by their encoding
+// under the key coder, and hands the stage reading its output encoded
+// KV<K, Iterable<V>> windowed values. A combine runs as its composite's
+// expansion: a GroupByKey, then the SDK's unlifted combine (lifting is an
+// optimization to come). The windowing strategy is the input
+// PCollection's: global, fixed, sliding and session windows (sessions
+// merge per key as elements arrive, windows that overlap or touch, as in
+// prism), the default trigger, discarding or accumulating panes, allowed
+// lateness, end-of-window output timestamps.
+//
+// A window fires when the input watermark passes its end: one ON_TIME pane
+// per key (the first; also the last when the allowed lateness is zero).
+// An element is late when the input watermark had passed its window's end
+// when it arrived at the GroupByKey. Late within the allowed lateness, it
+// fires at once in a LATE pane (index and non-speculative index one up);
+// later than that, it is dropped and counted in the counter
+// "droppedDueToLateness" (namespace "localrunner") of the GroupByKey and
+// in BundleEvent.Dropped. A window is forgotten once the watermark passes
+// its end plus the allowed lateness. Bounded pipelines end with the
+// watermark at the end of time, so every window fires.
+//
+// Watermarks: the output watermark of a GroupByKey is held at the end of
+// the earliest window with buffered data, so its panes are never late
+// downstream; an unbounded pipeline fires windows as its sources' (or
+// SDFs') watermarks pass them. A GroupByKey in the global window of an
+// unbounded PCollection that never ends never fires.
+//
+// Buffers live in memory (durable ones come with the Pebble store).
+//
+// # User state
+//
+// A stateful DoFn starts a stage of its own, which runs one bundle at a
+// time, so a key's state is never in two bundles. The SDK reads and writes
+// state through the state API (exec.StateReader) as bytes per transform,
+// state ID, encoded key and encoded window (internal/userstate). A bundle
+// works in a transaction: it reads the committed state and its own
+// changes, and its changes are committed all at once when it succeeds (a
+// failed bundle's are dropped). The store is in memory, one per stage,
+// behind the interface a durable (Pebble) store will implement, committing
+// each transaction with the source offsets; until then state does not
+// survive the process. State is not garbage-collected when its window
+// expires yet, and late data is not dropped before a stateful DoFn.
 //
 // # Native Kafka read
 //
@@ -54,7 +105,12 @@
 // policy (WithKafkaCommit), on revocation (bounded wait,
 // WithKafkaRevokeTimeout) and at the end. Its watermark is the minimum over
 // assigned partitions of the newest timestamp minus the read's MaxSkew; a
-// partition without records for IdleDelay counts as now minus MaxSkew.
+// partition read up to its high-water mark and without new records for
+// IdleDelay counts as now minus MaxSkew. A partition with a backlog never
+// does, even while the source pauses over its in-flight bounds or the
+// client hands out other partitions' records first; one that never
+// returned a record does once a probe (end offsets against the group's
+// position) finds it empty.
 // Cancelling ctx then drains: the source stops fetching, what it handed on
 // is processed and committed within WithDrainTimeout. WithNativeKafka(false)
 // keeps the portable SDF.
@@ -64,9 +120,20 @@
 // Bundle finalization callbacks run after everything derived from the
 // bundle's outputs has been processed by every downstream stage (their
 // FinishBundle included), or right after the bundle when its outputs stay
-// in its own stage; never for a cancelled or failed run. Hooks (WithHooks)
-// report bundles, SDF residuals, watermarks and finalizations as they
-// happen.
+// in its own stage; never for a cancelled or failed run. Elements
+// buffered in a GroupByKey count as not processed: a bundle (or a Kafka
+// batch) whose outputs wait in a window is finalized (committed) only
+// after the window fired and its panes were processed downstream. With
+// in-memory buffers that is the at-least-once rule: an offset is never
+// committed while a record it covers exists only in a buffer, so a crash
+// redelivers it. The cost is that Kafka commits trail by the windows'
+// length. The Kafka in-flight bounds (WithKafkaInflight) do not count
+// records whose only remaining work is waiting in windows: they bound
+// queues, not windows, so a window larger than the bounds does not stall
+// the source. A cancel (drain) does not wait for windows that have not
+// fired: their records stay uncommitted and are read again. Hooks
+// (WithHooks) report bundles, SDF residuals, watermarks and finalizations
+// as they happen.
 //
 // # Errors and cancellation
 //

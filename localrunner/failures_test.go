@@ -9,9 +9,10 @@ import (
 	"time"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
-	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/state"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph/window"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph/window/trigger"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/timers"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
-	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/passert"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/teststream"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/transforms/periodic"
 	"github.com/streams-dev/streams/localrunner"
@@ -35,15 +36,16 @@ func (f *failFn) ProcessElement(x int) (int, error) {
 
 func toKV(x int) (string, int) { return fmt.Sprint(x % 2), x }
 
-// countFn is stateful: it keeps a per-key count in user state.
-type countFn struct {
-	Count state.Value[int]
+// timerFn sets an event-time timer per element and emits nothing.
+type timerFn struct {
+	Fire timers.EventTime
 }
 
-func (f *countFn) ProcessElement(p state.Provider, k string, v int) int {
-	n, _, _ := f.Count.Read(p)
-	_ = f.Count.Write(p, n+1)
-	return n + 1
+func (f *timerFn) ProcessElement(w beam.Window, tp timers.Provider, _ string, _ int, _ func(int)) {
+	f.Fire.Set(tp, w.MaxTimestamp().ToTime())
+}
+
+func (f *timerFn) OnTimer(_ context.Context, _ beam.EventTime, _ timers.Provider, _ string, _ timers.Context, _ func(int)) {
 }
 
 func addSide(x int, side []int) int { return x + len(side) }
@@ -53,7 +55,7 @@ func byteLen(b []byte) int { return len(b) }
 func init() {
 	register.DoFn1x2[int, int, error](&failFn{})
 	register.Function1x2(toKV)
-	register.DoFn3x1[state.Provider, string, int, int](&countFn{})
+	register.DoFn5x0[beam.Window, timers.Provider, string, int, func(int)](&timerFn{})
 	register.Function2x1(addSide)
 	register.Function1x1(byteLen)
 }
@@ -106,25 +108,27 @@ func TestRefusals(t *testing.T) {
 		reason string
 	}{
 		{
-			name: "GroupByKey",
+			name: "trigger",
 			build: func(s beam.Scope, col beam.PCollection) {
-				beam.GroupByKey(s.Scope("group"), beam.ParDo(s, toKV, col))
+				counted := beam.WindowInto(s, window.NewFixedWindows(time.Second), beam.ParDo(s, toKV, col), beam.Trigger(trigger.AfterCount(2)))
+				beam.GroupByKey(s.Scope("group"), counted)
 			},
-			inName: "group", urn: "beam:transform:group_by_key:v1", reason: "state issue",
+			inName: "group", urn: "beam:transform:group_by_key:v1", reason: "triggers other than the default",
 		},
 		{
-			name: "combine",
+			name: "combine with a trigger",
 			build: func(s beam.Scope, col beam.PCollection) {
-				passert.Count(s.Scope("counted"), col, "three", 3)
+				repeated := beam.WindowInto(s, window.NewGlobalWindows(), col, beam.Trigger(trigger.Repeat(trigger.AfterCount(1))))
+				beam.Combine(s.Scope("summed"), sumInts, repeated)
 			},
-			inName: "counted", urn: "beam:transform:combine_per_key:v1", reason: "state issue",
+			inName: "summed", urn: "beam:transform:group_by_key:v1", reason: "triggers other than the default",
 		},
 		{
-			name: "stateful DoFn",
+			name: "timers",
 			build: func(s beam.Scope, col beam.PCollection) {
-				beam.ParDo(s.Scope("counting"), &countFn{}, beam.ParDo(s, toKV, col))
+				beam.ParDo(s.Scope("timing"), &timerFn{}, beam.ParDo(s, toKV, col))
 			},
-			inName: "counting", urn: "beam:transform:pardo:v1", reason: "state issue",
+			inName: "timing", urn: "beam:transform:pardo:v1", reason: "timers",
 		},
 		{
 			name: "TestStream",
@@ -141,7 +145,9 @@ func TestRefusals(t *testing.T) {
 			name: "unbounded side input",
 			build: func(s beam.Scope, col beam.PCollection) {
 				ticks := periodic.Impulse(s, time.Now(), time.Now().Add(time.Hour), time.Second, false)
-				beam.ParDo(s.Scope("with ticks"), addSide, col, beam.SideInput{Input: beam.ParDo(s, byteLen, ticks)})
+				minutes := window.NewFixedWindows(time.Minute)
+				windowed := beam.WindowInto(s, minutes, beam.ParDo(s, byteLen, ticks))
+				beam.ParDo(s.Scope("with ticks"), addSide, beam.WindowInto(s, minutes, col), beam.SideInput{Input: windowed})
 			},
 			inName: "with ticks", urn: "beam:transform:pardo:v1", reason: "unbounded",
 		},

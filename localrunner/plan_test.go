@@ -38,6 +38,19 @@ func TestPlanGolden(t *testing.T) {
 			ranged := beam.ParDo(s, &rangeFn{N: 10, Step: 5}, beam.Impulse(s))
 			collect(s, "windowed", beam.WindowInto(s, window.NewFixedWindows(time.Second), ranged))
 		},
+		// A GroupByKey is a runner-side stage between the stage writing its
+		// input and the one reading its output. CoGroupByKey expands into
+		// tagging ParDos, a Flatten (resolved into consumer lists) and a
+		// GroupByKey; a combine into a GroupByKey and the combine ParDo.
+		"group": func(s beam.Scope) {
+			keyed := beam.ParDo(s, parity, beam.WindowInto(s, window.NewFixedWindows(time.Second), beam.Create(s, 1, 2, 3)))
+			collect(s, "joined", beam.ParDo(s, formatJoin, beam.CoGroupByKey(s, keyed, keyed)))
+			collect(s, "sums", beam.ParDo(s, formatSum, beam.CombinePerKey(s, sumInts, keyed)))
+		},
+		// A stateful DoFn starts a stage (run one bundle at a time).
+		"stateful": func(s beam.Scope) {
+			collect(s, "counts", beam.ParDo(s, &runningCount{}, beam.ParDo(s, mod5, beam.Create(s, 1, 2, 3))))
+		},
 		// A side input reader starts a stage, even when its side input comes
 		// from the same PCollection as its main input.
 		"side_input": func(s beam.Scope) {

@@ -123,7 +123,9 @@ func WithKafkaCommit(interval time.Duration, records int) Option {
 
 // WithKafkaInflight bounds what each native Kafka source has handed
 // downstream and not yet seen finished: it stops polling while over either
-// bound, so a backlog does not grow the heap. Default 50,000 records and
+// bound, so a backlog does not grow the heap. Records whose only remaining
+// work is waiting in a GroupByKey's windows do not count (they are still
+// not committed before their windows fire). Default 50,000 records and
 // 64 MiB.
 func WithKafkaInflight(records int, bytes int64) Option {
 	return optionFunc(func(c *config) { c.kafka.MaxInflightRecords, c.kafka.MaxInflightBytes = records, bytes })

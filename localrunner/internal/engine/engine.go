@@ -4,11 +4,14 @@
 //
 // One goroutine, the one calling Run, owns every piece of mutable state:
 // the stage queues, the parked SDF residuals, the in-flight bundle records,
-// the watermarks, the pools of idle plans and the finalization reference
-// counts. Bundles run on goroutines of their own (at most Parallelism at a
-// time) and touch only what they were handed: the encoded input chunks
-// (read-only, shared) and a plan lent to them. They report back on a
-// channel; bundle finalization callbacks do the same. So there are no locks.
+// the watermarks, the pools of idle plans, the GroupByKey buffers and the
+// finalization reference counts. Bundles run on goroutines of their own (at
+// most Parallelism at a time) and touch only what they were handed: the
+// encoded input chunks (read-only, shared) and a plan lent to them. A
+// grouping task (below) is lent its stage's buffer the same way: at most
+// one task per GroupByKey, and the owner does not touch the buffer until
+// the task reports back. Tasks report back on channels; bundle finalization
+// callbacks do the same. So there are no locks.
 //
 // # Data
 //
@@ -26,11 +29,25 @@
 // A stage's output watermark is the minimum of its input watermark (the
 // output watermarks of the stages producing its Upstream PCollections) and
 // its holds: the smallest event time among its queued and in-flight
-// elements, and for a splittable stage the watermark each parked residual
+// elements, for a splittable stage the watermark each parked residual
 // reported (or the residual's own event time when its DoFn has no watermark
-// estimator). Impulse's output watermark is the end of time once it has
-// fired. Watermarks only move forward. They are recomputed after every
-// event, stage by stage in topological order.
+// estimator), and for a GroupByKey the end of the earliest window with
+// buffered data (the timestamp its pane will have). Impulse's output
+// watermark is the end of time once it has fired. Watermarks only move
+// forward. They are recomputed after every event, stage by stage in
+// topological order.
+//
+// # Grouping
+//
+// A GroupByKey stage (plan.KindGroup) runs grouping tasks instead of
+// bundles: a task takes the stage's whole queue and its buffer (package
+// group), adds the elements and fires the windows the input watermark has
+// passed, on a goroutine of its own. It runs when elements are queued or
+// when the input watermark passes the buffer's next deadline (a window
+// end, or a window's expiry). Each queued batch carries the input
+// watermark at the time it was queued (its arrival): lateness is judged
+// against it, since the input watermark may pass an element while it
+// waits in the queue. Fired panes go downstream as one batch.
 //
 // # Residuals
 //
@@ -43,17 +60,25 @@
 // A bundle whose DoFns registered beam.BundleFinalization callbacks gets a
 // reference count: one reference for every batch of its outputs still
 // queued or being processed anywhere downstream, transitively (a bundle's
-// outputs inherit the references of every batch it consumed). When the
+// outputs inherit the references of every batch it consumed), and one for
+// every GroupByKey window holding elements derived from it, until the
+// window fires (its panes' batch then carries the reference on). When the
 // count reaches zero, every stage that its outputs reached has finished
 // processing them, and plan.Finalize runs the callbacks (off the owner
 // goroutine). So the guarantee is: callbacks run after everything derived
 // from the bundle's outputs has been processed by the bundles of all
-// downstream stages, including their FinishBundle (where sinks flush). A
+// downstream stages, including their FinishBundle (where sinks flush),
+// windows included: outputs waiting in a window wait for it to fire. A
 // bundle whose outputs stay in its own stage (a read fused with its sink)
 // is finalized as soon as it completes. Residuals do not carry references:
 // they are the SDF's remaining work, not its output. A cancelled or failed
 // run drops pending finalizations (at-least-once: an unacknowledged source
 // redelivers).
+//
+// A Kafka batch's finalization is its acknowledgement (what makes it
+// committable). The source is also told, once, when every reference left
+// is a window's (Batch.Release): the batch then stops counting against the
+// source's in-flight bounds, which bound queues, not windows.
 //
 // # Failure and cancellation
 //
@@ -78,8 +103,10 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph/window"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/runtime/exec"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/typex"
+	"github.com/streams-dev/streams/localrunner/internal/group"
 	"github.com/streams-dev/streams/localrunner/internal/kafkasource"
 	"github.com/streams-dev/streams/localrunner/internal/plan"
+	"github.com/streams-dev/streams/localrunner/internal/userstate"
 	"github.com/streams-dev/streams/localrunner/internal/worker"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -143,8 +170,11 @@ type BundleEvent struct {
 	Elements   int // input elements
 	Outputs    int // elements written to other stages
 	Residuals  []ResidualEvent
-	Elapsed    time.Duration
-	Err        error
+	// Dropped is the number of input elements a GroupByKey dropped as late
+	// beyond the allowed lateness of their window.
+	Dropped int
+	Elapsed time.Duration
+	Err     error
 }
 
 // ResidualEvent describes one SDF checkpoint.
@@ -178,6 +208,9 @@ type batch struct {
 	next int   // first element not yet taken
 	hold mtime.Time
 	fins []*fin
+	// arrival is the reading stage's input watermark when the batch was
+	// queued: a GroupByKey judges lateness against it.
+	arrival mtime.Time
 }
 
 func (b *batch) remaining() int { return len(b.ends) - b.next }
@@ -199,8 +232,13 @@ type fin struct {
 	bundle string
 	plan   *exec.Plan
 	refs   int
-	// ack, set for a batch of a Kafka source, replaces plan.Finalize.
-	ack func()
+	// held counts the references that are windows of a GroupByKey holding
+	// elements derived from the bundle (included in refs).
+	held int
+	// ack, set for a batch of a Kafka source, replaces plan.Finalize; free
+	// is called once, when every reference left is held by windows (the
+	// batch no longer occupies queues, only window buffers).
+	ack, free func()
 }
 
 type stageState struct {
@@ -217,6 +255,30 @@ type stageState struct {
 	// reported last.
 	src   *kafkasource.Source
 	srcWM mtime.Time
+	// in is the input watermark (SDK and group stages) as of the last
+	// refresh.
+	in mtime.Time
+	// grp is the buffer of a KindGroup stage, nil while a grouping task
+	// has it. grpHold, grpNext and grpPending are its state after the last
+	// task: the smallest timestamp of a pane still to fire, the watermark
+	// past which it has work, and the number of windows waiting to fire.
+	grp        *group.Buffer[*fin]
+	grpHold    mtime.Time
+	grpNext    mtime.Time
+	grpPending int
+	// store holds the user state of a stateful stage; each bundle works in
+	// a transaction committed when it succeeds.
+	store userstate.Store
+}
+
+// groupDone is the result of a grouping task.
+type groupDone struct {
+	stage   *stageState
+	id      string
+	buf     *group.Buffer[*fin]
+	res     *group.Result[*fin]
+	elapsed time.Duration
+	err     error
 }
 
 type sourceEvent struct {
@@ -264,6 +326,7 @@ type engine struct {
 	producers map[string]*stageState
 
 	results   chan *worker.Result
+	grouped   chan groupDone
 	finalized chan finalizeDone
 	parked    parkedHeap
 	awaiting  map[*fin]bool
@@ -307,6 +370,7 @@ func Run(ctx context.Context, cfg Config) (*Metrics, error) {
 		byID:       map[string]*stageState{},
 		producers:  map[string]*stageState{},
 		results:    make(chan *worker.Result),
+		grouped:    make(chan groupDone),
 		finalized:  make(chan finalizeDone),
 		awaiting:   map[*fin]bool{},
 		sideStores: map[string][]worker.Chunk{},
@@ -315,7 +379,7 @@ func Run(ctx context.Context, cfg Config) (*Metrics, error) {
 		finished:   make(chan struct{}),
 	}
 	for _, s := range cfg.Plan.Stages {
-		st := &stageState{spec: s, inflight: map[string]*inflight{}, out: mtime.MinTimestamp, bundleSize: cfg.MaxBundleSize, srcWM: mtime.MinTimestamp}
+		st := &stageState{spec: s, inflight: map[string]*inflight{}, out: mtime.MinTimestamp, in: mtime.MinTimestamp, bundleSize: cfg.MaxBundleSize, srcWM: mtime.MinTimestamp, grpHold: mtime.MaxTimestamp, grpNext: mtime.MaxTimestamp}
 		if s.Splittable {
 			st.bundleSize = 1
 		}
@@ -355,8 +419,20 @@ func Run(ctx context.Context, cfg Config) (*Metrics, error) {
 			e.liveSources++
 			continue
 		}
+		if st.spec.Kind == plan.KindGroup {
+			buf, err := group.New[*fin](group.Config{Input: st.spec.Group.Coder, Strategy: st.spec.Group.Strategy})
+			if err != nil {
+				e.teardown(ctx)
+				return e.metrics, fmt.Errorf("localrunner: %s %v: %w", st.spec.ID, st.spec.Names, err)
+			}
+			st.grp = buf
+			continue
+		}
 		if st.spec.Kind != plan.KindSDK {
 			continue
+		}
+		if st.spec.Stateful {
+			st.store = userstate.NewMemory()
 		}
 		p, err := worker.NewPlan(st.spec)
 		if err != nil {
@@ -417,6 +493,8 @@ func (e *engine) loop(ctx context.Context) (err error) {
 		select {
 		case r := <-e.results:
 			e.onResult(r)
+		case g := <-e.grouped:
+			e.onGrouped(g)
 		case f := <-e.finalized:
 			e.onFinalized(f)
 		case <-due:
@@ -466,7 +544,7 @@ func (e *engine) loop(ctx context.Context) (err error) {
 func (e *engine) queuedStages() string {
 	var ids []string
 	for _, s := range e.stages {
-		if s.queued > 0 {
+		if s.queued > 0 || s.grpPending > 0 {
 			ids = append(ids, s.spec.ID)
 		}
 	}
@@ -484,6 +562,11 @@ func (e *engine) drained() bool {
 	}
 	for _, s := range e.stages {
 		if s.queued > 0 {
+			return false
+		}
+		// Windows waiting to fire keep a run going, but not a drain: their
+		// elements are not acknowledged, so the sources deliver them again.
+		if s.grpPending > 0 && !e.draining {
 			return false
 		}
 	}
@@ -525,9 +608,10 @@ func (e *engine) fireImpulses() error {
 }
 
 // sidesReady reports whether a stage's side inputs are complete: every
-// stage producing them has an output watermark at the end of time (side
-// inputs from unbounded PCollections are refused by the planner). The first
-// time, it indexes them for the stage's bundles.
+// stage producing them has an output watermark at the end of time (the
+// planner refuses windowed side inputs from unbounded PCollections, which
+// would need serving window by window). The first time, it indexes them
+// for the stage's bundles.
 func (e *engine) sidesReady(s *stageState) bool {
 	if len(s.spec.SideInputs) == 0 || s.sides != nil {
 		return true
@@ -549,8 +633,22 @@ func (e *engine) sidesReady(s *stageState) bool {
 }
 
 func (s *stageState) enqueue(b *batch) {
+	b.arrival = s.in
 	s.queue = append(s.queue, b)
 	s.queued += b.remaining()
+}
+
+// runnable reports whether a bundle (or grouping task) of s can start.
+func (e *engine) runnable(s *stageState) bool {
+	switch s.spec.Kind {
+	case plan.KindSDK:
+		// A stateful stage runs one bundle at a time (a key's state is
+		// never in two bundles).
+		return s.queued > 0 && (s.store == nil || len(s.inflight) == 0) && e.sidesReady(s)
+	case plan.KindGroup:
+		return s.grp != nil && (s.queued > 0 || s.in > s.grpNext)
+	}
+	return false
 }
 
 // schedule starts bundles while there is room, most downstream stage first
@@ -559,7 +657,7 @@ func (e *engine) schedule(ctx context.Context) {
 	for e.running < e.cfg.Parallelism {
 		var s *stageState
 		for i := len(e.stages) - 1; i >= 0; i-- {
-			if e.stages[i].queued > 0 && e.sidesReady(e.stages[i]) {
+			if e.runnable(e.stages[i]) {
 				s = e.stages[i]
 				break
 			}
@@ -567,8 +665,15 @@ func (e *engine) schedule(ctx context.Context) {
 		if s == nil {
 			return
 		}
+		if s.spec.Kind == plan.KindGroup {
+			e.startGroup(s)
+			continue
+		}
 		e.seq++
 		b := &worker.Bundle{ID: fmt.Sprintf("b%d", e.seq), Stage: s.spec, SideInputs: s.sides}
+		if s.store != nil {
+			b.State = userstate.Begin(s.store)
+		}
 		fl := s.take(b)
 		if n := len(s.idle); n > 0 {
 			b.Plan, s.idle = s.idle[n-1], s.idle[:n-1]
@@ -639,6 +744,19 @@ func (e *engine) onResult(r *worker.Result) {
 		e.hookBundle(ev)
 		return
 	}
+	if s.store != nil {
+		// The bundle's state changes become visible to the next bundle,
+		// all at once.
+		if err := s.store.Commit(r.Bundle.State); err != nil {
+			err = fmt.Errorf("localrunner: committing the state of bundle %s of %s: %w", r.Bundle.ID, s.spec.ID, err)
+			e.log.Error("localrunner: state commit failed", "stage", s.spec.ID, "bundle", r.Bundle.ID, "error", err)
+			s.idle = append(s.idle, r.Plan)
+			e.fail(err)
+			ev.Err = err
+			e.hookBundle(ev)
+			return
+		}
+	}
 	e.metrics.add(r.Metrics)
 	e.log.Debug("localrunner: bundle done", "stage", s.spec.ID, "bundle", r.Bundle.ID, "elements", fl.elements, "residuals", len(r.Residuals), "elapsed", r.Elapsed)
 
@@ -672,15 +790,7 @@ func (e *engine) onResult(r *worker.Result) {
 			continue
 		}
 		ev.Outputs += len(out.Ends)
-		for _, cid := range e.cfg.Plan.Consumers[p] {
-			e.byID[cid].enqueue(&batch{data: out.Data, ends: out.Ends, hold: out.MinTS, fins: fins})
-			for _, f := range fins {
-				f.refs++
-			}
-		}
-		if chunks, ok := e.sideStores[p]; ok {
-			e.sideStores[p] = append(chunks, worker.Chunk{Data: out.Data, Ends: out.Ends})
-		}
+		e.deliver(p, out.Data, out.Ends, out.MinTS, fins)
 	}
 	now := time.Now()
 	for _, rs := range r.Residuals {
@@ -705,6 +815,122 @@ func (e *engine) onResult(r *worker.Result) {
 	e.hookBundle(ev)
 }
 
+// deliver queues elements written to PCollection p at every stage reading
+// it, each batch holding a finalization reference to each of fins, and
+// keeps them for the side inputs p feeds.
+func (e *engine) deliver(p string, data []byte, ends []int, minTS mtime.Time, fins []*fin) {
+	for _, cid := range e.cfg.Plan.Consumers[p] {
+		e.byID[cid].enqueue(&batch{data: data, ends: ends, hold: minTS, fins: fins})
+		for _, f := range fins {
+			f.refs++
+		}
+	}
+	if chunks, ok := e.sideStores[p]; ok {
+		e.sideStores[p] = append(chunks, worker.Chunk{Data: data, Ends: ends})
+	}
+}
+
+// startGroup hands a group stage's whole queue and its buffer to a
+// grouping task, which buffers the elements and fires the windows the
+// input watermark has passed. A task takes every queued element so that a
+// window fires only after everything that arrived before its watermark.
+func (e *engine) startGroup(s *stageState) {
+	e.seq++
+	id := fmt.Sprintf("g%d", e.seq)
+	fl := &inflight{hold: mtime.MaxTimestamp}
+	in := make([]group.Input[*fin], 0, len(s.queue))
+	for _, q := range s.queue {
+		start := 0
+		if q.next > 0 {
+			start = q.ends[q.next-1]
+		}
+		in = append(in, group.Input[*fin]{Data: q.data, Start: start, Ends: q.ends[q.next:], Arrival: q.arrival, Tags: q.fins})
+		fl.elements += q.remaining()
+		fl.pieces = append(fl.pieces, piece{fins: q.fins})
+		fl.hold = min(fl.hold, q.hold)
+	}
+	clear(s.queue)
+	s.queue, s.queued = s.queue[:0], 0
+	s.inflight[id] = fl
+	buf, wm := s.grp, s.in
+	s.grp = nil
+	e.running++
+	go func() {
+		d := runGroup(s.spec, buf, in, wm)
+		d.stage, d.id = s, id
+		e.grouped <- d
+	}()
+}
+
+// runGroup runs a grouping task. It only touches the buffer and the input
+// it was handed (and reads the stage's immutable plan).
+func runGroup(spec *plan.Stage, buf *group.Buffer[*fin], in []group.Input[*fin], wm mtime.Time) (d groupDone) {
+	start := time.Now()
+	d = groupDone{buf: buf}
+	defer func() {
+		if p := recover(); p != nil {
+			d.err = fmt.Errorf("localrunner: internal error grouping in %s: %v\n%s", spec.ID, p, debug.Stack())
+		}
+		d.elapsed = time.Since(start)
+	}()
+	d.res, d.err = buf.Process(in, wm)
+	if d.err != nil {
+		d.err = fmt.Errorf("localrunner: transform %q: %w", spec.Names[0], d.err)
+	}
+	return d
+}
+
+func (e *engine) onGrouped(d groupDone) {
+	e.running--
+	s := d.stage
+	fl := s.inflight[d.id]
+	delete(s.inflight, d.id)
+	s.grp = d.buf
+	ev := BundleEvent{Stage: s.spec.ID, Transforms: s.spec.Names, Bundle: d.id, Elements: fl.elements, Elapsed: d.elapsed, Err: d.err}
+	if d.err != nil {
+		if !e.stopping {
+			e.log.Error("localrunner: grouping failed", "stage", s.spec.ID, "error", d.err)
+			e.fail(d.err)
+		}
+		e.hookBundle(ev)
+		return
+	}
+	if e.stopping {
+		e.hookBundle(ev)
+		return
+	}
+	r := d.res
+	s.grpHold, s.grpNext, s.grpPending = r.Hold, r.Next, r.Pending
+	if r.Dropped > 0 {
+		ev.Dropped = r.Dropped
+		e.metrics.addCounter(s.spec.Names[0], "localrunner", "droppedDueToLateness", int64(r.Dropped))
+		e.log.Debug("localrunner: late elements dropped", "stage", s.spec.ID, "transform", s.spec.Names[0], "dropped", r.Dropped)
+	}
+	// References: windows take theirs, the fired panes' batches theirs,
+	// and only then do the fired windows and the input give theirs up, so
+	// no count touches zero on the way.
+	for _, f := range r.Held {
+		f.refs++
+		f.held++
+	}
+	if len(r.Ends) > 0 {
+		ev.Outputs = len(r.Ends)
+		for _, p := range s.spec.Outputs {
+			e.deliver(p, r.Data, r.Ends, r.MinTS, r.Tags)
+		}
+	}
+	for _, f := range r.Released {
+		f.held--
+		e.release(f)
+	}
+	for _, p := range fl.pieces {
+		for _, f := range p.fins {
+			e.release(f)
+		}
+	}
+	e.hookBundle(ev)
+}
+
 func residualBatch(rs worker.Residual) *batch {
 	return &batch{data: rs.Element, ends: []int{len(rs.Element)}, hold: rs.Watermark}
 }
@@ -718,8 +944,12 @@ func (e *engine) unpark(now time.Time) {
 
 func (e *engine) release(f *fin) {
 	f.refs--
-	if f.refs == 0 {
+	switch {
+	case f.refs == 0:
 		e.finalize(f)
+	case f.free != nil && f.refs == f.held:
+		f.free()
+		f.free = nil
 	}
 }
 
@@ -793,12 +1023,14 @@ func (e *engine) refreshWatermarks() {
 		if s.spec.Kind == plan.KindKafka {
 			w = s.srcWM
 		}
-		if s.spec.Kind == plan.KindSDK {
+		if s.spec.Kind == plan.KindSDK || s.spec.Kind == plan.KindGroup {
 			for _, p := range s.spec.Upstream {
 				if u := e.producers[p]; u != nil {
 					w = min(w, u.out)
 				}
 			}
+			s.in = w
+			w = min(w, s.grpHold) // MaxTimestamp but for group stages
 			for _, b := range s.queue {
 				w = min(w, b.hold)
 			}
@@ -881,7 +1113,7 @@ func (e *engine) onSourced(se sourceEvent) {
 	s := se.stage
 	if b := se.ev.Batch; b != nil && !e.stopping {
 		e.seq++
-		f := &fin{stage: s, bundle: fmt.Sprintf("src%d", e.seq), ack: b.Ack}
+		f := &fin{stage: s, bundle: fmt.Sprintf("src%d", e.seq), ack: b.Ack, free: b.Release}
 		for _, p := range s.spec.Outputs {
 			for _, cid := range e.cfg.Plan.Consumers[p] {
 				e.byID[cid].enqueue(&batch{data: b.Data, ends: b.Ends, hold: b.MinTS, fins: []*fin{f}})

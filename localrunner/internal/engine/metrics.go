@@ -33,6 +33,12 @@ func (m *Metrics) key(l metrics.Labels) metrics.StepKey {
 	return metrics.StepKey{Step: step, Name: l.Name(), Namespace: l.Namespace()}
 }
 
+// addCounter adds v to a counter the runner keeps itself, on step (a
+// unique name).
+func (m *Metrics) addCounter(step, namespace, name string, v int64) {
+	m.counters[metrics.StepKey{Step: step, Name: name, Namespace: namespace}] += v
+}
+
 func (m *Metrics) add(store *metrics.Store) {
 	if store == nil {
 		return

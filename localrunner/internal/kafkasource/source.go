@@ -20,6 +20,10 @@
 // never let a commit pass unfinished work. A commit sends the committable
 // positions that moved since the last commit.
 //
+// The in-flight bounds count batches handed on and neither acknowledged
+// nor released: Batch.Release uncounts a batch whose only remaining work
+// waits in windows (of a GroupByKey) without making it committable.
+//
 // A commit of the poll loop and one of a revoke callback may race: the
 // loop builds its request before the revoke and sends it after. Both only
 // name done work, so the worst case is a position committed lower than
@@ -43,6 +47,7 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/typex"
 	"github.com/streams-dev/streams/io/kafka"
 	"github.com/streams-dev/streams/localrunner/internal/plan"
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -125,6 +130,7 @@ type Batch struct {
 	records    int
 	bytes      int64
 	done, gone bool
+	released   bool // no longer counted in flight
 }
 
 // Event is what a source hands the engine: a batch, a new watermark, or
@@ -149,6 +155,11 @@ type partition struct {
 	revoked   bool
 	hwm       int64 // high watermark at the last fetch with records, -1 none
 	start     int64 // first offset fetched, -1 none
+	next      int64 // offset after the last record fetched, -1 none
+	// empty is set when a probe found nothing to read in a partition
+	// that never returned a record (hwm < 0); probed is when it ran.
+	empty  bool
+	probed time.Time
 }
 
 // Source is one consumer-group member.
@@ -162,6 +173,10 @@ type Source struct {
 	inflightB  int64
 	ackedSince int
 	closing    bool
+	pausedAt   time.Time // over the in-flight bounds since, zero when not
+	// buffered returns the number of records the client fetched and the
+	// source did not poll yet (set before polling starts).
+	buffered   func() int64
 	wake       chan struct{} // buffered: an ack arrived
 	lastWM     mtime.Time
 	reassigned bool // the assignment changed since the last report
@@ -184,6 +199,36 @@ func New(cfg Config) (*Source, error) {
 	}, nil
 }
 
+// Release stops counting b in flight (MaxInflightRecords and
+// MaxInflightBytes) before it is acknowledged: the engine calls it when
+// what is left of b's work is elements buffered in windows, which wait for
+// the watermark, not for downstream capacity. Counting them would stall
+// the source (no new records, so no watermark progress, so no window
+// firing) whenever a window holds more than the bound. Release does not
+// make b committable; only Ack does. It is called at most once, by the
+// engine's owner goroutine, and does not block.
+func (b *Batch) Release() {
+	s := b.src
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	b.release()
+}
+
+// release uncounts b from the in-flight bounds. Called with mu held.
+func (b *Batch) release() {
+	if b.released {
+		return
+	}
+	b.released = true
+	s := b.src
+	s.inflightN -= b.records
+	s.inflightB -= b.bytes
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
 // Ack marks b processed downstream. It is called once, by the engine's
 // owner goroutine, and does not block.
 func (b *Batch) Ack() {
@@ -194,8 +239,7 @@ func (b *Batch) Ack() {
 		return
 	}
 	b.done = true
-	s.inflightN -= b.records
-	s.inflightB -= b.bytes
+	b.release()
 	if b.gone {
 		return // its partition was revoked or lost meanwhile
 	}
@@ -257,8 +301,11 @@ func (s *Source) Run(ctx context.Context, emit func(Event) bool, finished <-chan
 		cl.Close() // leaves the group; the revoke callback commits nothing new
 	}()
 
+	s.buffered = cl.BufferedFetchRecords
 	runErr := s.poll(ctx, cl, emit)
 	// Drain: wait for the acknowledgements, or for the engine to end.
+	// Batches released to windows are not waited for: they wait for the
+	// watermark, which no longer moves; they are not committed either.
 	for runErr == nil {
 		s.mu.Lock()
 		n := s.inflightN
@@ -313,6 +360,7 @@ func (s *Source) poll(ctx context.Context, cl *kgo.Client, emit func(Event) bool
 			}
 			continue
 		}
+		s.probe(ctx, cl)
 		pctx, cancel := context.WithTimeout(ctx, tick)
 		fs := cl.PollRecords(pctx, s.cfg.MaxInflightRecords)
 		cancel()
@@ -334,6 +382,67 @@ func (s *Source) poll(ctx context.Context, cl *kgo.Client, emit func(Event) bool
 		}
 	}
 	return nil
+}
+
+// probe checks, at most once per max(IdleDelay, time.Second), whether the
+// partitions that never returned a record and have waited IdleDelay have
+// anything to read: the group's committed position (or, without one,
+// where the read starts) at their end offset. Those are marked empty, so
+// they may count as idle; on any error nothing is marked (a partition
+// never wrongly idle is the safe side: it holds the watermark).
+func (s *Source) probe(ctx context.Context, cl *kgo.Client) {
+	rc := s.cfg.Read.Config
+	now := time.Now()
+	var due []*partition
+	s.mu.Lock()
+	for _, p := range s.parts {
+		if !p.revoked && p.hwm < 0 && !p.empty && now.Sub(p.lastSeen) >= rc.IdleDelay && now.Sub(p.probed) >= max(rc.IdleDelay, time.Second) {
+			p.probed = now
+			due = append(due, p)
+		}
+	}
+	s.mu.Unlock()
+	if len(due) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, max(rc.IdleDelay, time.Second))
+	defer cancel()
+	adm := kadm.NewClient(cl)
+	ends, err := adm.ListEndOffsets(ctx, rc.Topics...)
+	if err != nil {
+		return
+	}
+	starts, err := adm.ListStartOffsets(ctx, rc.Topics...)
+	if err != nil {
+		return
+	}
+	committed, err := adm.FetchOffsets(ctx, rc.Group)
+	if err != nil {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, p := range due {
+		end, ok := ends.Lookup(p.tp.topic, p.tp.partition)
+		if !ok || end.Err != nil {
+			continue
+		}
+		pos := int64(-1)
+		if c, ok := committed.Lookup(p.tp.topic, p.tp.partition); ok && c.Err == nil && c.At >= 0 {
+			pos = c.At
+		} else {
+			switch rc.StartOffset {
+			case kafka.StartEarliest:
+				if st, ok := starts.Lookup(p.tp.topic, p.tp.partition); ok && st.Err == nil {
+					pos = st.Offset
+				}
+			case kafka.StartError:
+			default: // latest: the read starts at the end
+				pos = end.Offset
+			}
+		}
+		p.empty = pos >= 0 && pos >= end.Offset
+	}
 }
 
 // fetchError returns the first error of a poll that fails the read: not
@@ -361,10 +470,26 @@ func (s *Source) acked() int {
 	return s.ackedSince
 }
 
+// overBudget reports whether the source is over its in-flight bounds, so
+// must not poll. The partitions' idle clocks (IdleDelay) stop while it is:
+// a partition the source does not read is not idle.
 func (s *Source) overBudget() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.inflightN >= s.cfg.MaxInflightRecords || s.inflightB >= s.cfg.MaxInflightBytes
+	over := s.inflightN >= s.cfg.MaxInflightRecords || s.inflightB >= s.cfg.MaxInflightBytes
+	switch now := time.Now(); {
+	case over && s.pausedAt.IsZero():
+		s.pausedAt = now
+	case !over && !s.pausedAt.IsZero():
+		// Polling time since lastSeen is what counts: a partition last
+		// seen before the pause resumes where it was, one seen (or
+		// assigned) during the pause starts now.
+		for _, p := range s.parts {
+			p.lastSeen = now.Add(-max(s.pausedAt.Sub(p.lastSeen), 0))
+		}
+		s.pausedAt = time.Time{}
+	}
+	return over
 }
 
 // batches encodes the records of a poll, per partition, in batches of at
@@ -426,6 +551,7 @@ func (s *Source) batches(fs kgo.Fetches) []*Batch {
 		}
 		p.lastSeen = now
 		p.hwm = fp.HighWatermark
+		p.next = fp.Records[len(fp.Records)-1].Offset + 1
 		if p.start < 0 {
 			p.start = fp.Records[0].Offset
 		}
@@ -459,14 +585,26 @@ func (s *Source) watermark() (mtime.Time, bool) {
 
 // partitionWatermark is p's part of the source watermark: its newest
 // record timestamp minus MaxSkew, or now minus MaxSkew once it has been
-// idle for IdleDelay. Called with mu held.
+// idle for IdleDelay. Idle means caught up with nothing new since: read up
+// to the high-water mark of its last fetch, and no fetched record waiting
+// in the client (it could be p's). A partition with a backlog is not idle
+// because the source stopped polling (over its in-flight bounds; the idle
+// clocks stop meanwhile) or because the client handed out other
+// partitions' records first: moving its watermark to now would make its
+// backlog late. Called with mu held.
 func (s *Source) partitionWatermark(p *partition, now time.Time) mtime.Time {
+	if !s.pausedAt.IsZero() {
+		now = s.pausedAt // idle clocks stop during a pause
+	}
 	rc := s.cfg.Read.Config
 	pw := mtime.MinTimestamp
 	if p.maxTS > mtime.MinTimestamp {
 		pw = mtime.FromTime(p.maxTS.ToTime().Add(-rc.MaxSkew))
 	}
-	if now.Sub(p.lastSeen) >= rc.IdleDelay {
+	// A partition that never returned a record is caught up only if a
+	// probe found it empty: its first fetch may just be slow.
+	caughtUp := (p.hwm >= 0 && p.next >= p.hwm || p.hwm < 0 && p.empty) && (s.buffered == nil || s.buffered() == 0)
+	if caughtUp && now.Sub(p.lastSeen) >= rc.IdleDelay {
 		pw = max(pw, mtime.FromTime(now.Add(-rc.MaxSkew)))
 	}
 	return pw
@@ -571,7 +709,7 @@ func (s *Source) assigned(_ context.Context, _ *kgo.Client, tps map[string][]int
 	for t, ps := range tps {
 		for _, p := range ps {
 			tp := topicPartition{t, p}
-			s.parts[tp] = &partition{tp: tp, committed: -1, done: -1, maxTS: mtime.MinTimestamp, lastSeen: now, hwm: -1, start: -1}
+			s.parts[tp] = &partition{tp: tp, committed: -1, done: -1, maxTS: mtime.MinTimestamp, lastSeen: now, hwm: -1, start: -1, next: -1}
 		}
 	}
 	s.reassigned = true

@@ -38,11 +38,12 @@ func (e *UnsupportedError) Is(target error) bool { return target == ErrUnsupport
 // Reasons given for refused transforms. The state issue is the next piece
 // of work on the local runner: grouping, user state and timers in Pebble.
 const (
-	reasonGrouping           = "grouping (GroupByKey, CoGroupByKey, combines, passert.Count and Sum) arrives with the state issue"
-	reasonState              = "stateful DoFns (user state and timers) arrive with the state issue"
+	reasonTrigger            = "triggers other than the default (AfterWatermark with early or late firings, AfterCount, AfterProcessingTime, Repeat, AfterAny, AfterAll, Never, OrFinally) arrive with the state issue"
+	reasonTimers             = "timers (event time, processing time, OnWindowExpiration) arrive with the state issue"
+	reasonStatefulSDF        = "splittable DoFns with user state are not supported"
 	reasonSorted             = "time-sorted input arrives with the state issue"
 	reasonTestStream         = "TestStream arrives with the state issue (it needs event-time timers and watermark control)"
 	reasonSDFSideInput       = "splittable DoFns with side inputs are not supported by the local runner yet"
-	reasonUnboundedSideInput = "side inputs from unbounded PCollections arrive with the state issue (they need per-window readiness)"
+	reasonUnboundedSideInput = "windowed side inputs from unbounded PCollections arrive with the state issue (they need per-window readiness)"
 	reasonUnknown            = "the local runner does not know this transform"
 )

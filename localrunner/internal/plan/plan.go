@@ -5,30 +5,40 @@
 //
 // # Stages
 //
-// A stage is either runner-side (Impulse) or a fused chain of SDK
-// transforms (ParDo, WindowInto, the three parts of an expanded SDF) read
-// through one data source and written through one data sink per PCollection
-// that leaves the stage. Flatten (and Reshuffle, which is an identity here)
-// are not stages: they are resolved into the consumer lists, so the elements
-// a stage writes to a flattened PCollection go straight to the stages
-// reading the Flatten's output.
+// A stage is either runner-side (Impulse, a native Kafka read, a
+// GroupByKey) or a fused chain of SDK transforms (ParDo, WindowInto, the
+// three parts of an expanded SDF) read through one data source and written
+// through one data sink per PCollection that leaves the stage. Flatten (and
+// Reshuffle, which is an identity here) are not stages: they are resolved
+// into the consumer lists, so the elements a stage writes to a flattened
+// PCollection go straight to the stages reading the Flatten's output. A
+// GroupByKey stage reads its input PCollection like an SDK stage would
+// (through Flattens: CoGroupByKey is tagging ParDos, a Flatten and a
+// GroupByKey) and produces its output for the stages reading it. Combines
+// are not handled as a whole: their expansion (a GroupByKey and the SDK's
+// unlifted combine) runs.
 //
 // Fusion is greedy: an SDK transform joins the stage producing its main
 // input unless it is a forced root. Forced roots: the
 // ProcessSizedElementsAndRestrictions of an SDF (the SDK can only checkpoint
 // an SDF that sits right after the data source), transforms reading side
 // inputs (a side input is served once complete, so its reader must not sit
-// in the stage producing it), and any transform whose main input comes from
-// the runner (Impulse, Flatten). Transforms reading the same
-// runner-produced PCollection share one stage, unless forced roots.
+// in the stage producing it), stateful DoFns (their stage runs one bundle
+// at a time; upstream transforms keep their parallelism), and any
+// transform whose main input comes from the runner (Impulse, Flatten,
+// GroupByKey). Transforms reading the same runner-produced PCollection
+// share one stage, unless forced roots.
 //
 // # Refusals
 //
 // Everything the engine cannot execute yet is reported before anything
-// runs, all at once (errors.Join of *UnsupportedError): GroupByKey and what
-// expands into it (CoGroupByKey, combines), stateful DoFns and timers,
-// time-sorted input, TestStream, side inputs from unbounded PCollections,
-// splittable DoFns with side inputs, and unknown URNs.
+// runs, all at once (errors.Join of *UnsupportedError): GroupByKeys whose
+// windowing strategy asks for a trigger other than the default (or for
+// what the Go SDK never produces: other output times, retracting panes,
+// FIRE_ALWAYS and EMIT_ALWAYS, custom window functions), timers, stateful
+// splittable DoFns, time-sorted input, TestStream,
+// windowed side inputs from unbounded PCollections, splittable DoFns with
+// side inputs, and unknown URNs.
 package plan
 
 import (
@@ -47,6 +57,7 @@ import (
 	fnpb "github.com/apache/beam/sdks/v2/go/pkg/beam/model/fnexecution_v1"
 	pipepb "github.com/apache/beam/sdks/v2/go/pkg/beam/model/pipeline_v1"
 	"github.com/streams-dev/streams/io/kafka"
+	"github.com/streams-dev/streams/localrunner/internal/group"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -86,6 +97,9 @@ const (
 	// splittable reading DoFn) executed by a consumer-group member instead
 	// of its DoFns. See Stage.Kafka.
 	KindKafka
+	// KindGroup stages are runner-side: a GroupByKey, buffered and fired
+	// by the engine (package group). See Stage.Group.
+	KindGroup
 )
 
 // Stage is one unit of scheduling.
@@ -116,6 +130,9 @@ type Stage struct {
 	// Splittable is set when the root is the ProcessSizedElementsAndRestrictions
 	// of an expanded SDF: its bundles may return residuals.
 	Splittable bool
+	// Stateful is set when the root is a stateful DoFn (user state): the
+	// stage runs one bundle at a time, each in a transaction on its state.
+	Stateful bool
 	// DoFns maps transform IDs to Go DoFn names (package path and type or
 	// function name), for attributing panics to a transform.
 	DoFns map[string]string
@@ -124,6 +141,17 @@ type Stage struct {
 	SideInputs []*SideInput
 	// Kafka describes the read of a KindKafka stage.
 	Kafka *KafkaRead
+	// Group describes the GroupByKey of a KindGroup stage. Its Input is
+	// the GroupByKey's input, Outputs its one output.
+	Group *Group
+}
+
+// Group is a GroupByKey the runner executes.
+type Group struct {
+	// Coder is the windowed-value coder of the input KVs.
+	Coder *coder.Coder
+	// Strategy is what grouping needs of the input's windowing strategy.
+	Strategy group.Strategy
 }
 
 // KafkaRead is a kafka.Read the runner executes natively.
@@ -201,8 +229,10 @@ type planner struct {
 	runnerSide map[string]bool                         // Impulse and Flatten (Reshuffle becomes a Flatten)
 	forced     map[string]bool                         // forced stage roots
 	splittable map[string]bool                         // ProcessSized transforms
+	stateful   map[string]bool                         // stateful DoFns
 	sides      map[string]map[string]*pipepb.SideInput // transform -> local -> side input
 	kafka      map[string]*KafkaRead                   // reading transform -> native read
+	groups     map[string]*Group                       // GroupByKey transforms
 	names      map[string]string
 	errs       []error
 }
@@ -225,8 +255,10 @@ func Build(p *pipepb.Pipeline, opts Options) (*Plan, error) {
 		runnerSide: map[string]bool{},
 		forced:     map[string]bool{},
 		splittable: map[string]bool{},
+		stateful:   map[string]bool{},
 		sides:      map[string]map[string]*pipepb.SideInput{},
 		kafka:      map[string]*KafkaRead{},
+		groups:     map[string]*Group{},
 		names:      map[string]string{},
 	}
 	for id, t := range pl.ts {
@@ -280,9 +312,9 @@ func (pl *planner) composites() {
 			continue
 		}
 		switch t.GetSpec().GetUrn() {
-		case URNCombinePerKey:
-			pl.refuse(id, reasonGrouping)
-			pl.skipSubtree(id)
+		// A combine runs as the composite's expansion, a GroupByKey and the
+		// combine ParDo (the SDK executes the unlifted combine): nothing to
+		// do at composite level. Lifting is an optimization for later.
 		case URNReshuffle:
 			// A reshuffle only breaks fusion and redistributes: in one process
 			// it is the identity. It becomes a one-input runner-side Flatten.
@@ -363,7 +395,7 @@ func (pl *planner) classifyLeaves() {
 		case URNParDo:
 			pl.parDo(id, t)
 		case URNGroupByKey:
-			pl.refuse(id, reasonGrouping)
+			pl.groupByKey(id)
 		case URNTestStream:
 			pl.refuse(id, reasonTestStream)
 		default:
@@ -379,12 +411,22 @@ func (pl *planner) parDo(id string, t *pipepb.PTransform) {
 		return
 	}
 	switch {
-	case len(pardo.GetStateSpecs())+len(pardo.GetTimerFamilySpecs()) > 0 || pardo.GetOnWindowExpirationTimerFamilySpec() != "":
-		pl.refuse(id, reasonState)
+	case len(pardo.GetTimerFamilySpecs()) > 0 || pardo.GetOnWindowExpirationTimerFamilySpec() != "":
+		pl.refuse(id, reasonTimers)
 		return
 	case pardo.GetRequiresTimeSortedInput():
 		pl.refuse(id, reasonSorted)
 		return
+	}
+	if len(pardo.GetStateSpecs()) > 0 {
+		if reason := unsupportedState(&pardo); reason != "" {
+			pl.refuse(id, reason)
+			return
+		}
+		// A stateful DoFn starts a stage, which runs one bundle at a time:
+		// a key's state is never read by two bundles at once.
+		pl.stateful[id] = true
+		pl.forced[id] = true
 	}
 	if len(pardo.GetSideInputs()) > 0 {
 		if pardo.GetRestrictionCoderId() != "" {
@@ -396,7 +438,14 @@ func (pl *planner) parDo(id string, t *pipepb.PTransform) {
 				pl.refuse(id, fmt.Sprintf("side input %s uses the access pattern %q", local, urn))
 				return
 			}
-			if pc := pl.comps.GetPcollections()[t.GetInputs()[local]]; pc.GetIsBounded() != pipepb.IsBounded_BOUNDED {
+			// A side input is served once its PCollection is complete. For
+			// the global window that is Beam's rule whatever the
+			// boundedness (the default trigger fires the global window at
+			// the end of time); a windowed side input of an unbounded
+			// PCollection must be served window by window.
+			pc := pl.comps.GetPcollections()[t.GetInputs()[local]]
+			ws := pl.comps.GetWindowingStrategies()[pc.GetWindowingStrategyId()]
+			if pc.GetIsBounded() != pipepb.IsBounded_BOUNDED && ws.GetWindowFn().GetUrn() != graphx.URNGlobalWindowsWindowFn {
 				pl.refuse(id, reasonUnboundedSideInput)
 				return
 			}
@@ -412,6 +461,94 @@ func (pl *planner) parDo(id string, t *pipepb.PTransform) {
 		return
 	}
 	pl.expandSDF(id, t, &pardo)
+}
+
+// unsupportedState says why the engine cannot run a stateful DoFn, or "".
+func unsupportedState(pardo *pipepb.ParDoPayload) string {
+	if pardo.GetRestrictionCoderId() != "" {
+		return reasonStatefulSDF
+	}
+	for _, id := range sortedKeys(pardo.GetStateSpecs()) {
+		switch pardo.GetStateSpecs()[id].GetSpec().(type) {
+		case *pipepb.StateSpec_ReadModifyWriteSpec, *pipepb.StateSpec_BagSpec, *pipepb.StateSpec_CombiningSpec,
+			*pipepb.StateSpec_MapSpec, *pipepb.StateSpec_SetSpec, *pipepb.StateSpec_OrderedListSpec:
+		default:
+			return fmt.Sprintf("state %q: unknown kind of state %T", id, pardo.GetStateSpecs()[id].GetSpec())
+		}
+	}
+	return ""
+}
+
+// isFlatten reports whether a leaf is a runner-side Flatten (Reshuffles
+// included): resolved into consumer lists, not a stage.
+func (pl *planner) isFlatten(tid string) bool {
+	return pl.runnerSide[tid] && pl.ts[tid].GetSpec().GetUrn() == URNFlatten
+}
+
+// groupByKey makes a GroupByKey a runner-side leaf, or refuses it when its
+// input's windowing strategy asks for what the engine does not do.
+func (pl *planner) groupByKey(id string) {
+	in := pl.mainInput(id)
+	pc := pl.comps.GetPcollections()[in]
+	ws := pl.comps.GetWindowingStrategies()[pc.GetWindowingStrategyId()]
+	if ws == nil {
+		pl.errs = append(pl.errs, fmt.Errorf("localrunner: transform %q: input %q has no windowing strategy", pl.names[id], in))
+		return
+	}
+	if reason := unsupportedStrategy(ws); reason != "" {
+		pl.refuse(id, reason)
+		return
+	}
+	c, err := pl.windowedCoder(in)
+	if err == nil && !coder.IsKV(coder.SkipW(c)) {
+		err = fmt.Errorf("input coder %v is not a KV", coder.SkipW(c))
+	}
+	if err != nil {
+		pl.errs = append(pl.errs, fmt.Errorf("localrunner: transform %q: %w", pl.names[id], err))
+		return
+	}
+	pl.groups[id] = &Group{
+		Coder: c,
+		Strategy: group.Strategy{
+			Merging:         ws.GetMergeStatus() == pipepb.MergeStatus_NEEDS_MERGE,
+			AllowedLateness: ws.GetAllowedLateness(),
+			Accumulating:    ws.GetAccumulationMode() == pipepb.AccumulationMode_ACCUMULATING,
+		},
+	}
+	pl.runnerSide[id] = true
+	pl.leaves = append(pl.leaves, id)
+}
+
+// unsupportedStrategy says why the engine cannot group under ws, or "".
+func unsupportedStrategy(ws *pipepb.WindowingStrategy) string {
+	switch urn := ws.GetWindowFn().GetUrn(); urn {
+	case graphx.URNGlobalWindowsWindowFn, graphx.URNFixedWindowsWindowFn, graphx.URNSlidingWindowsWindowFn:
+		if ws.GetMergeStatus() == pipepb.MergeStatus_NEEDS_MERGE {
+			return fmt.Sprintf("window function %q with merge status NEEDS_MERGE", urn)
+		}
+	case graphx.URNSessionsWindowFn:
+	default:
+		return fmt.Sprintf("window function %q: only global, fixed, sliding and session windows are supported", urn)
+	}
+	if _, ok := ws.GetTrigger().GetTrigger().(*pipepb.Trigger_Default_); !ok {
+		return reasonTrigger
+	}
+	if ws.GetOutputTime() != pipepb.OutputTime_END_OF_WINDOW {
+		return fmt.Sprintf("output time %v: only END_OF_WINDOW (the Go SDK's) is supported", ws.GetOutputTime())
+	}
+	if m := ws.GetAccumulationMode(); m == pipepb.AccumulationMode_RETRACTING {
+		return "retracting accumulation mode is not supported"
+	}
+	if ws.GetClosingBehavior() == pipepb.ClosingBehavior_EMIT_ALWAYS {
+		return "closing behavior EMIT_ALWAYS is not supported"
+	}
+	if ws.GetOnTimeBehavior() == pipepb.OnTimeBehavior_FIRE_ALWAYS {
+		return "on-time behavior FIRE_ALWAYS is not supported"
+	}
+	if ws.GetAllowedLateness() < 0 {
+		return fmt.Sprintf("negative allowed lateness %dms", ws.GetAllowedLateness())
+	}
+	return ""
 }
 
 // mainInput returns the PCollection a transform reads element by element.
@@ -480,6 +617,12 @@ func (pl *planner) fuse() (*Plan, error) {
 				s.Transforms, s.Names = []string{tid}, []string{t.GetUniqueName()}
 				s.Kafka = pl.kafka[tid]
 				stageOf[tid] = s
+			case pl.groups[tid] != nil:
+				s := newStage(KindGroup)
+				s.Transforms, s.Names = []string{tid}, []string{t.GetUniqueName()}
+				s.Input = pl.mainInput(tid)
+				s.Group = pl.groups[tid]
+				stageOf[tid] = s
 			}
 			continue // Flattens are resolved below.
 		}
@@ -505,6 +648,9 @@ func (pl *planner) fuse() (*Plan, error) {
 		}
 		if pl.splittable[tid] {
 			s.Splittable = true
+		}
+		if pl.stateful[tid] {
+			s.Stateful = true
 		}
 		s.Transforms = append(s.Transforms, tid)
 		s.Names = append(s.Names, t.GetUniqueName())
@@ -535,7 +681,7 @@ func (pl *planner) fuse() (*Plan, error) {
 		var ids []string
 		direct := map[*Stage]bool{} // a stage reads its input once, however many of its transforms consume it
 		for _, c := range consumers[p] {
-			if pl.runnerSide[c.transform] { // a Flatten: once per listing
+			if pl.isFlatten(c.transform) { // once per listing
 				for _, fo := range sortedValues(pl.ts[c.transform].GetOutputs()) {
 					ids = append(ids, readers(fo, nil)...)
 				}
@@ -563,7 +709,7 @@ func (pl *planner) fuse() (*Plan, error) {
 		}
 		seen[p] = true
 		prod, ok := producer[p]
-		if !ok || !pl.runnerSide[prod] || pl.ts[prod].GetSpec().GetUrn() == URNImpulse || pl.kafka[prod] != nil {
+		if !ok || !pl.isFlatten(prod) {
 			return []string{p}
 		}
 		var ps []string
@@ -573,7 +719,7 @@ func (pl *planner) fuse() (*Plan, error) {
 		return ps
 	}
 	for _, s := range out.Stages {
-		if s.Kind == KindSDK {
+		if s.Kind == KindSDK || s.Kind == KindGroup {
 			s.Upstream = upstream(s.Input, map[string]bool{})
 		}
 		for _, tid := range s.Transforms {
@@ -750,8 +896,12 @@ func (p *Plan) String() string {
 			kind = "impulse"
 		case s.Kind == KindKafka:
 			kind = "kafka"
+		case s.Kind == KindGroup:
+			kind = "group"
 		case s.Splittable:
 			kind = "sdk, splittable"
+		case s.Stateful:
+			kind = "sdk, stateful"
 		}
 		fmt.Fprintf(&b, "%s (%s)\n", s.ID, kind)
 		if s.Input != "" {

@@ -27,6 +27,7 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/metrics"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/runtime/exec"
 	"github.com/streams-dev/streams/localrunner/internal/plan"
+	"github.com/streams-dev/streams/localrunner/internal/userstate"
 	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
@@ -51,6 +52,9 @@ type Bundle struct {
 	Input [][]byte
 	// SideInputs of the stage, complete; nil when it has none.
 	SideInputs *SideInputs
+	// State is the bundle's view of the stage's user state, where its
+	// changes collect; nil for stages without stateful DoFns.
+	State *userstate.Txn
 }
 
 // Output is what a bundle wrote to one PCollection: whole encoded windowed
@@ -111,11 +115,7 @@ func Process(ctx context.Context, b *Bundle) *Result {
 	ctx = metrics.SetBundleID(ctx, b.ID)
 	res.Metrics = metrics.GetStore(ctx)
 	dm := &dataManager{bundle: b, outputs: res.Outputs}
-	var state exec.StateReader = noState{}
-	if b.SideInputs != nil {
-		state = b.SideInputs
-	}
-	err := p.Execute(ctx, b.ID, exec.DataContext{Data: dm, State: state})
+	err := p.Execute(ctx, b.ID, exec.DataContext{Data: dm, State: newStateReader(b)})
 	if err == nil {
 		err = dm.err
 	}
@@ -218,10 +218,10 @@ func (w *sinkWriter) Write(p []byte) (int, error) {
 
 func (w *sinkWriter) Close() error { return nil }
 
-// errNoState is returned by every StateReader method but the side input
-// ones of SideInputs: the planner refuses user state before anything runs,
-// so reaching one is a bug.
-var errNoState = errors.New("localrunner: state API (user state) not supported yet")
+// errNoState is returned by the StateReader methods a bundle has nothing
+// for: user state in a stage without stateful DoFns, side inputs in one
+// without side inputs. Reaching one is a bug.
+var errNoState = errors.New("localrunner: no such state for this bundle")
 
 type noState struct{}
 

@@ -1,0 +1,621 @@
+// Package group is the runner side of GroupByKey: it buffers keyed,
+// windowed elements and, when the watermark passes the end of a window,
+// emits one KV<K, Iterable<V>> per key and window with its pane.
+//
+// It works on encoded bytes, as the SDK wrote them: the windowed-value
+// header is decoded (windows, event time), the key is found with the key
+// coder and compared by its encoding (as every runner does), and the value
+// is the rest of the element. The output is built from those bytes without
+// decoding a value: header, key bytes, a 4-byte count, the values.
+//
+// # Windows and panes
+//
+// Windows come already assigned (WindowInto runs in the SDK). Non-merging
+// windows (global, fixed, sliding) group all keys of a window together.
+// Session windows (Strategy.Merging) are merged per key as elements
+// arrive: a new window merges with every window of its key it overlaps or
+// touches (as prism and Beam Go's direct runner do).
+//
+// Only Beam's default trigger is implemented: a pane fires when the
+// watermark passes the end of its window (ON_TIME, the first pane); data
+// arriving after that but within the allowed lateness fires at once, in a
+// LATE pane with the next index. A window is kept until the watermark
+// passes its end plus the allowed lateness, then forgotten; an element
+// whose window is past that when it arrives is dropped and counted. In
+// discarding mode a pane holds only what arrived since the previous one;
+// accumulating, everything. Output timestamps are the end of the window
+// (the Go SDK's only timestamp combiner).
+//
+// # Ownership
+//
+// A Buffer is not safe for concurrent use: the engine lends it to one
+// goroutine at a time.
+//
+// # Tags
+//
+// Elements come with tags (the engine's finalization references, of type
+// T). A window holds the tags of the elements buffered in it until it
+// fires; the output then carries them. Each result says which tags were
+// attached to windows (Held, once per window) and detached (Released), so
+// the owner can keep reference counts.
+package group
+
+import (
+	"bytes"
+	"container/heap"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph/coder"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph/mtime"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph/window"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/runtime/exec"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/typex"
+)
+
+// Strategy is what the buffer needs of a windowing strategy.
+type Strategy struct {
+	// Merging is set for session windows.
+	Merging bool
+	// AllowedLateness, in milliseconds (>= 0).
+	AllowedLateness int64
+	// Accumulating panes carry everything buffered for their window so
+	// far; otherwise (discarding) what arrived since the previous pane.
+	Accumulating bool
+}
+
+// Config of a Buffer.
+type Config struct {
+	// Input is the windowed-value coder of the KV input.
+	Input *coder.Coder
+	Strategy
+}
+
+// Input is a run of encoded windowed KV values.
+type Input[T comparable] struct {
+	// Data holds the elements; element i ends at Ends[i], the first starts
+	// at Start.
+	Data  []byte
+	Start int
+	Ends  []int
+	// Arrival is the input watermark when the elements arrived: an element
+	// whose window ended, plus the allowed lateness, before Arrival is
+	// dropped.
+	Arrival mtime.Time
+	// Tags of the elements.
+	Tags []T
+}
+
+// Result of Process.
+type Result[T comparable] struct {
+	// Data holds the fired panes, encoded KV<K, Iterable<V>> windowed values
+	// (one window each), element i ending at Ends[i]; MinTS is their
+	// smallest timestamp.
+	Data  []byte
+	Ends  []int
+	MinTS mtime.Time
+	// Tags are the tags of the fired panes' elements, each once.
+	Tags []T
+	// Held lists tags attached to a window (once per window); Released
+	// tags detached (as many times as they were held).
+	Held, Released []T
+	// Elements is the number of elements read; Dropped of them were late
+	// beyond the allowed lateness.
+	Elements, Dropped int
+	// Hold is the smallest timestamp a pane buffered now will have
+	// (mtime.MaxTimestamp when none).
+	Hold mtime.Time
+	// Next: the buffer has work (a window to fire or to forget) once the
+	// watermark passes Next (mtime.MaxTimestamp when none).
+	Next mtime.Time
+	// Pending is the number of windows with data waiting to fire.
+	Pending int
+}
+
+// Buffer groups one GroupByKey's input.
+type Buffer[T comparable] struct {
+	cfg  Config
+	wdec exec.WindowDecoder
+	wenc exec.WindowEncoder
+	key  keyReader
+
+	wins     map[winKey]*win[T]
+	sessions map[string][]*win[T] // Merging: each key's windows
+	fire     winHeap[T]           // windows with pending data, by end
+	gc       winHeap[T]           // fired windows kept for late data, by expiry
+	pending  int
+	last     *win[T] // the window of the previous element (not merging)
+	outTags  map[T]struct{}
+
+	r   bytes.Reader
+	out bytes.Buffer
+}
+
+type winKey struct {
+	key string // Merging only: windows are per key
+	w   typex.Window
+}
+
+type win[T comparable] struct {
+	id     winKey
+	w      typex.Window
+	end    mtime.Time // MaxTimestamp
+	expiry mtime.Time // end plus allowed lateness
+	panes  map[string]*pane
+	order  []*pane // creation order, for a stable output
+	tags   map[T]struct{}
+
+	queued, kept   bool
+	fireIdx, gcIdx int
+}
+
+type pane struct {
+	key     []byte
+	values  []byte
+	n       int
+	pending bool // values arrived since the last firing
+	fired   int  // panes emitted
+	onTime  bool // the ON_TIME pane was emitted
+	nonSpec int64
+}
+
+// New returns an empty buffer.
+func New[T comparable](cfg Config) (*Buffer[T], error) {
+	c := cfg.Input
+	if c == nil || c.Kind != coder.WindowedValue || c.Window == nil {
+		return nil, fmt.Errorf("localrunner: group input coder %v is not a windowed value", c)
+	}
+	ec := coder.SkipW(c)
+	if !coder.IsKV(ec) {
+		return nil, fmt.Errorf("localrunner: group input coder %v is not a KV", ec)
+	}
+	if cfg.AllowedLateness < 0 {
+		return nil, fmt.Errorf("localrunner: negative allowed lateness %d", cfg.AllowedLateness)
+	}
+	if cfg.Merging && c.Window.Kind != coder.IntervalWindow {
+		return nil, fmt.Errorf("localrunner: merging windows of kind %v", c.Window.Kind)
+	}
+	return &Buffer[T]{
+		cfg:      cfg,
+		wdec:     exec.MakeWindowDecoder(c.Window),
+		wenc:     exec.MakeWindowEncoder(c.Window),
+		key:      newKeyReader(ec.Components[0]),
+		wins:     map[winKey]*win[T]{},
+		sessions: map[string][]*win[T]{},
+		gc:       winHeap[T]{gc: true},
+		outTags:  map[T]struct{}{},
+	}, nil
+}
+
+// Process buffers the inputs, then fires every window whose end the
+// watermark wm has passed and forgets those past their allowed lateness.
+// Inputs must come in arrival order (Arrival not decreasing, at most wm):
+// before each, the windows its arrival watermark had passed fire, so an
+// element that arrived after its window's end is always in a late pane.
+func (b *Buffer[T]) Process(in []Input[T], wm mtime.Time) (*Result[T], error) {
+	res := &Result[T]{MinTS: mtime.MaxTimestamp}
+	clear(b.outTags)
+	for i := range in {
+		if err := b.fireUntil(in[i].Arrival, res); err != nil {
+			return nil, err
+		}
+		b.last = nil
+		if err := b.add(&in[i], res); err != nil {
+			return nil, err
+		}
+		// Late data (within the allowed lateness) fires at once.
+		if err := b.fireUntil(in[i].Arrival, res); err != nil {
+			return nil, err
+		}
+	}
+	if err := b.fireUntil(wm, res); err != nil {
+		return nil, err
+	}
+	b.expire(wm)
+	res.Hold, res.Next, res.Pending = b.status()
+	return res, nil
+}
+
+// status returns the hold, the next time with work and the number of
+// windows waiting to fire.
+func (b *Buffer[T]) status() (hold, next mtime.Time, pending int) {
+	hold, next = mtime.MaxTimestamp, mtime.MaxTimestamp
+	if w := b.fire.peek(); w != nil {
+		hold, next = w.end, w.end
+	}
+	if w := b.gc.peek(); w != nil {
+		next = min(next, w.expiry)
+	}
+	return hold, next, b.pending
+}
+
+func (b *Buffer[T]) add(in *Input[T], res *Result[T]) error {
+	start := in.Start
+	for _, end := range in.Ends {
+		if end < start || end > len(in.Data) {
+			return fmt.Errorf("localrunner: group input: element bounds %d:%d of %d bytes", start, end, len(in.Data))
+		}
+		elm := in.Data[start:end]
+		start = end
+		res.Elements++
+		b.r.Reset(elm)
+		ws, _, _, err := exec.DecodeWindowedValueHeader(b.wdec, &b.r)
+		if err != nil {
+			return fmt.Errorf("localrunner: group input: decoding a windowed value header: %w", err)
+		}
+		body := elm[len(elm)-b.r.Len():]
+		kn, err := b.key.length(body)
+		if err != nil {
+			return fmt.Errorf("localrunner: group input: decoding a key: %w", err)
+		}
+		key, val := body[:kn], body[kn:]
+		for _, w := range ws {
+			if b.expired(w.MaxTimestamp(), in.Arrival) {
+				res.Dropped++
+				continue
+			}
+			var wn *win[T]
+			if b.cfg.Merging {
+				wn, err = b.mergeInto(key, w, res)
+				if err != nil {
+					return err
+				}
+			} else if wn = b.last; wn == nil || wn.w != w {
+				id := winKey{w: w}
+				if wn = b.wins[id]; wn == nil {
+					wn = b.newWin(id, w)
+				}
+				b.last = wn
+			}
+			b.append(wn, key, val)
+			for _, t := range in.Tags {
+				b.hold(wn, t, res)
+			}
+		}
+	}
+	return nil
+}
+
+// expired reports whether a window ending at end is past its allowed
+// lateness at watermark wm.
+func (b *Buffer[T]) expired(end, wm mtime.Time) bool {
+	return expiry(end, b.cfg.AllowedLateness) < wm
+}
+
+func expiry(end mtime.Time, lateness int64) mtime.Time {
+	if end > mtime.MaxTimestamp-mtime.Time(lateness) {
+		return mtime.MaxTimestamp
+	}
+	return end + mtime.Time(lateness)
+}
+
+func (b *Buffer[T]) newWin(id winKey, w typex.Window) *win[T] {
+	end := w.MaxTimestamp()
+	wn := &win[T]{id: id, w: w, end: end, expiry: expiry(end, b.cfg.AllowedLateness), panes: map[string]*pane{}, fireIdx: -1, gcIdx: -1}
+	b.wins[id] = wn
+	return wn
+}
+
+func (b *Buffer[T]) append(wn *win[T], key, val []byte) {
+	p := wn.panes[string(key)]
+	if p == nil {
+		p = &pane{key: slices.Clone(key)}
+		wn.panes[string(key)] = p
+		wn.order = append(wn.order, p)
+	}
+	p.values = append(p.values, val...)
+	p.n++
+	p.pending = true
+	if !wn.queued {
+		wn.queued = true
+		heap.Push(&b.fire, wn)
+		b.pending++
+	}
+}
+
+func (b *Buffer[T]) hold(wn *win[T], t T, res *Result[T]) {
+	if wn.tags == nil {
+		wn.tags = map[T]struct{}{}
+	}
+	if _, ok := wn.tags[t]; !ok {
+		wn.tags[t] = struct{}{}
+		res.Held = append(res.Held, t)
+	}
+}
+
+// mergeInto returns the session window of key that w belongs to: w
+// itself, or the union of w and every window of the key it overlaps or
+// touches, transitively (their panes, state and tags merged into it).
+func (b *Buffer[T]) mergeInto(key []byte, w typex.Window, res *Result[T]) (*win[T], error) {
+	iw, ok := w.(window.IntervalWindow)
+	if !ok {
+		return nil, fmt.Errorf("localrunner: merging a %T window", w)
+	}
+	ks := string(key)
+	sess := slices.Clone(b.sessions[ks])
+	u := iw
+	var merged []*win[T]
+	for changed := true; changed; {
+		changed = false
+		for _, s := range sess {
+			sw := s.w.(window.IntervalWindow)
+			if slices.Contains(merged, s) || sw.Start > u.End || u.Start > sw.End {
+				continue
+			}
+			merged = append(merged, s)
+			u.Start, u.End = min(u.Start, sw.Start), max(u.End, sw.End)
+			changed = true
+		}
+	}
+	if len(merged) == 1 && merged[0].w == typex.Window(u) {
+		return merged[0], nil // inside an existing session
+	}
+	id := winKey{key: ks, w: u}
+	wn := b.newWin(id, u)
+	slices.SortFunc(merged, func(a, c *win[T]) int {
+		return int(a.w.(window.IntervalWindow).Start - c.w.(window.IntervalWindow).Start)
+	})
+	for _, m := range merged {
+		for _, p := range m.order {
+			q := wn.panes[string(p.key)]
+			if q == nil {
+				q = &pane{key: p.key}
+				wn.panes[string(p.key)] = q
+				wn.order = append(wn.order, q)
+			}
+			q.values = append(q.values, p.values...)
+			q.n += p.n
+			q.pending = q.pending || p.pending
+			q.fired = max(q.fired, p.fired)
+			q.onTime = q.onTime || p.onTime
+			q.nonSpec = max(q.nonSpec, p.nonSpec)
+			if q.pending && !wn.queued {
+				wn.queued = true
+				heap.Push(&b.fire, wn)
+				b.pending++
+			}
+		}
+		for t := range m.tags {
+			if wn.tags == nil {
+				wn.tags = map[T]struct{}{}
+			}
+			if _, ok := wn.tags[t]; ok {
+				res.Released = append(res.Released, t) // held twice, now once
+				continue
+			}
+			wn.tags[t] = struct{}{}
+		}
+		b.drop(m)
+	}
+	b.sessions[ks] = append(b.sessions[ks], wn)
+	return wn, nil
+}
+
+// drop forgets a window (its tags must have been handed on or moved).
+func (b *Buffer[T]) drop(wn *win[T]) {
+	delete(b.wins, wn.id)
+	if wn.queued {
+		heap.Remove(&b.fire, wn.fireIdx)
+		wn.queued = false
+		b.pending--
+	}
+	if wn.kept {
+		heap.Remove(&b.gc, wn.gcIdx)
+		wn.kept = false
+	}
+	if b.cfg.Merging && wn.id.key != "" {
+		sess := slices.DeleteFunc(b.sessions[wn.id.key], func(s *win[T]) bool { return s == wn })
+		if len(sess) == 0 {
+			delete(b.sessions, wn.id.key)
+		} else {
+			b.sessions[wn.id.key] = sess
+		}
+	}
+}
+
+// fireUntil emits the pending panes of every window whose end wm has
+// passed.
+func (b *Buffer[T]) fireUntil(wm mtime.Time, res *Result[T]) error {
+	for {
+		wn := b.fire.peek()
+		if wn == nil || wn.end >= wm {
+			break
+		}
+		heap.Pop(&b.fire)
+		wn.queued = false
+		b.pending--
+		// The last pane: no more data can come for the window.
+		closing := wn.expiry < wm || wm == mtime.MaxTimestamp
+		for _, p := range wn.order {
+			if !p.pending {
+				continue
+			}
+			if err := b.emit(wn, p, closing, res); err != nil {
+				return err
+			}
+		}
+		for t := range wn.tags {
+			res.Released = append(res.Released, t)
+			if _, ok := b.outTags[t]; !ok {
+				b.outTags[t] = struct{}{}
+				res.Tags = append(res.Tags, t)
+			}
+		}
+		wn.tags = nil
+		switch {
+		case closing:
+			b.drop(wn)
+		case !wn.kept:
+			wn.kept = true
+			heap.Push(&b.gc, wn)
+		}
+	}
+	return nil
+}
+
+// expire forgets the fired windows whose allowed lateness wm has passed.
+func (b *Buffer[T]) expire(wm mtime.Time) {
+	for {
+		wn := b.gc.peek()
+		if wn == nil || wn.expiry >= wm {
+			return
+		}
+		b.drop(wn) // not queued: late data fires at once
+	}
+}
+
+// emit writes one pane: the window's end as timestamp, the key, the
+// values as an iterable.
+func (b *Buffer[T]) emit(wn *win[T], p *pane, closing bool, res *Result[T]) error {
+	pn := typex.PaneInfo{Index: int64(p.fired), IsFirst: p.fired == 0, IsLast: closing}
+	if !p.onTime {
+		pn.Timing = typex.PaneOnTime
+		p.onTime = true
+	} else {
+		pn.Timing = typex.PaneLate
+		p.nonSpec++
+	}
+	pn.NonSpeculativeIndex = p.nonSpec
+	p.fired++
+	p.pending = false
+	if err := exec.EncodeWindowedValueHeader(b.wenc, []typex.Window{wn.w}, wn.end, pn, &b.out); err != nil {
+		return fmt.Errorf("localrunner: group output: encoding a windowed value header: %w", err)
+	}
+	b.out.Write(p.key)
+	var n [4]byte
+	binary.BigEndian.PutUint32(n[:], uint32(p.n))
+	b.out.Write(n[:])
+	b.out.Write(p.values)
+	res.Data = append(res.Data, b.out.Bytes()...)
+	res.Ends = append(res.Ends, len(res.Data))
+	res.MinTS = min(res.MinTS, wn.end)
+	b.out.Reset()
+	if !b.cfg.Accumulating {
+		p.values, p.n = nil, 0
+	}
+	return nil
+}
+
+// winHeap orders windows by end (the fire heap) or by expiry (the gc
+// heap). Each window remembers its index in either, so that a window
+// merged away can be removed.
+type winHeap[T comparable] struct {
+	ws []*win[T]
+	gc bool
+}
+
+func (h *winHeap[T]) Len() int { return len(h.ws) }
+func (h *winHeap[T]) Less(i, j int) bool {
+	if h.gc {
+		return h.ws[i].expiry < h.ws[j].expiry
+	}
+	return h.ws[i].end < h.ws[j].end
+}
+func (h *winHeap[T]) Swap(i, j int) {
+	h.ws[i], h.ws[j] = h.ws[j], h.ws[i]
+	h.setIdx(i)
+	h.setIdx(j)
+}
+func (h *winHeap[T]) Push(x any) {
+	h.ws = append(h.ws, x.(*win[T]))
+	h.setIdx(len(h.ws) - 1)
+}
+func (h *winHeap[T]) Pop() any {
+	n := len(h.ws) - 1
+	x := h.ws[n]
+	h.ws[n] = nil
+	h.ws = h.ws[:n]
+	return x
+}
+
+func (h *winHeap[T]) setIdx(i int) {
+	if h.gc {
+		h.ws[i].gcIdx = i
+	} else {
+		h.ws[i].fireIdx = i
+	}
+}
+
+func (h *winHeap[T]) peek() *win[T] {
+	if len(h.ws) == 0 {
+		return nil
+	}
+	return h.ws[0]
+}
+
+// keyReader finds where a key ends in an encoded KV: without decoding for
+// the coders whose length shows in their first bytes, with the SDK's
+// decoder otherwise.
+type keyReader struct {
+	length func([]byte) (int, error)
+}
+
+var errShort = errors.New("truncated key")
+
+func newKeyReader(c *coder.Coder) keyReader {
+	if f := skipper(c); f != nil {
+		return keyReader{length: f}
+	}
+	dec := exec.MakeElementDecoder(c)
+	var r bytes.Reader
+	return keyReader{length: func(b []byte) (int, error) {
+		r.Reset(b)
+		if _, err := dec.Decode(&r); err != nil {
+			return 0, err
+		}
+		return len(b) - r.Len(), nil
+	}}
+}
+
+// skipper returns a function measuring an encoding of c, or nil when c has
+// to be decoded to be measured.
+func skipper(c *coder.Coder) func([]byte) (int, error) {
+	switch c.Kind {
+	case coder.Bytes, coder.String, coder.Custom, coder.LP:
+		return func(b []byte) (int, error) {
+			n, k := binary.Uvarint(b)
+			if k <= 0 || uint64(len(b)-k) < n {
+				return 0, errShort
+			}
+			return k + int(n), nil
+		}
+	case coder.VarInt:
+		return func(b []byte) (int, error) {
+			_, k := binary.Uvarint(b)
+			if k <= 0 {
+				return 0, errShort
+			}
+			return k, nil
+		}
+	case coder.Bool:
+		return fixed(1)
+	case coder.Double:
+		return fixed(8)
+	case coder.KV:
+		k, v := skipper(c.Components[0]), skipper(c.Components[1])
+		if k == nil || v == nil {
+			return nil
+		}
+		return func(b []byte) (int, error) {
+			n, err := k(b)
+			if err != nil {
+				return 0, err
+			}
+			m, err := v(b[n:])
+			return n + m, err
+		}
+	}
+	return nil
+}
+
+func fixed(n int) func([]byte) (int, error) {
+	return func(b []byte) (int, error) {
+		if len(b) < n {
+			return 0, io.ErrUnexpectedEOF
+		}
+		return n, nil
+	}
+}
