@@ -21,7 +21,8 @@ import (
 // Beam requires every DoFn, emitter and element type to be registered
 // before beam.Init, in every process that may run them; init is the one
 // place where that is certain to happen. This is the only init with side
-// effects in the package.
+// effects in this file (reduce.go registers the Reduce and Batch DoFns
+// the same way).
 func init() {
 	register.DoFn3x0[beam.EventTime, kafka.Record, func(beam.EventTime, element)](&fromRecordFn{})
 	register.DoFn4x0[beam.EventTime, element, func(beam.EventTime, element), func(invalid)](&stepFn{})

@@ -94,23 +94,30 @@ func appendOrigin(b []byte, o origin) []byte {
 	return appendHeaders(b, o.Headers)
 }
 
-func encodeElement(e element) ([]byte, error) {
-	var b []byte
-	switch p := e.Payload.(type) {
+// appendPayload appends a payload (or any value of a registered type):
+// its encoding byte, then the value.
+func appendPayload(b []byte, p any) ([]byte, error) {
+	switch p := p.(type) {
 	case nil:
-		b = append(b, payloadNil)
+		return append(b, payloadNil), nil
 	case []byte:
-		b = wire.AppendBytes(append(b, payloadBytes), p)
+		return wire.AppendBytes(append(b, payloadBytes), p), nil
 	case string:
-		b = wire.AppendBytes(append(b, payloadString), p)
-	default:
-		js, err := json.Marshal(p)
-		if err != nil {
-			return nil, fmt.Errorf("beamtranslate: encode %T payload: %w", p, err)
-		}
-		b = append(b, payloadJSON)
-		b = wire.AppendBytes(b, typeName(reflect.TypeOf(p)))
-		b = wire.AppendBytes(b, js)
+		return wire.AppendBytes(append(b, payloadString), p), nil
+	}
+	js, err := json.Marshal(p)
+	if err != nil {
+		return nil, fmt.Errorf("beamtranslate: encode %T payload: %w", p, err)
+	}
+	b = append(b, payloadJSON)
+	b = wire.AppendBytes(b, typeName(reflect.TypeOf(p)))
+	return wire.AppendBytes(b, js), nil
+}
+
+func encodeElement(e element) ([]byte, error) {
+	b, err := appendPayload(nil, e.Payload)
+	if err != nil {
+		return nil, err
 	}
 	b = wire.AppendBytes(b, e.Key)
 	b = appendHeaders(b, e.Headers)
@@ -152,37 +159,50 @@ func (d *decoder) origin() origin {
 	}
 }
 
+// payload reads what appendPayload wrote.
+func (d *decoder) payload() (any, error) {
+	enc := d.Take(1)
+	if d.Err != nil {
+		return nil, d.Err
+	}
+	switch enc[0] {
+	case payloadNil:
+		return nil, nil
+	case payloadBytes:
+		p := d.Bytes()
+		if p == nil {
+			p = []byte{}
+		}
+		return p, d.Err
+	case payloadString:
+		return d.Text(), d.Err
+	case payloadJSON:
+		name, js := d.Text(), d.Bytes()
+		if d.Err != nil {
+			return nil, d.Err
+		}
+		t, ok := payloadTypes.Load(name)
+		if !ok {
+			return nil, fmt.Errorf("beamtranslate: payload type %s is not a type of any registered pipeline", name)
+		}
+		v := reflect.New(t.(reflect.Type))
+		if err := json.Unmarshal(js, v.Interface()); err != nil {
+			return nil, fmt.Errorf("beamtranslate: decode %s payload: %w", name, err)
+		}
+		return v.Elem().Interface(), nil
+	}
+	return nil, fmt.Errorf("beamtranslate: unknown payload encoding %d", enc[0])
+}
+
 func decodeElement(b []byte) (element, error) {
 	if len(b) == 0 {
 		return element{}, errShort
 	}
-	d := newDecoder(b[1:])
+	d := newDecoder(b)
 	var e element
-	switch b[0] {
-	case payloadNil:
-	case payloadBytes:
-		e.Payload = d.Bytes()
-		if e.Payload.([]byte) == nil {
-			e.Payload = []byte{}
-		}
-	case payloadString:
-		e.Payload = d.Text()
-	case payloadJSON:
-		name, js := d.Text(), d.Bytes()
-		if d.Err != nil {
-			return element{}, d.Err
-		}
-		t, ok := payloadTypes.Load(name)
-		if !ok {
-			return element{}, fmt.Errorf("beamtranslate: payload type %s is not a type of any registered pipeline", name)
-		}
-		v := reflect.New(t.(reflect.Type))
-		if err := json.Unmarshal(js, v.Interface()); err != nil {
-			return element{}, fmt.Errorf("beamtranslate: decode %s payload: %w", name, err)
-		}
-		e.Payload = v.Elem().Interface()
-	default:
-		return element{}, fmt.Errorf("beamtranslate: unknown payload encoding %d", b[0])
+	var err error
+	if e.Payload, err = d.payload(); err != nil {
+		return element{}, err
 	}
 	e.Key = d.Bytes()
 	e.Headers = d.headers()

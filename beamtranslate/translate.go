@@ -5,8 +5,15 @@
 // Every DSL step becomes part of a Beam transform scoped by the step's
 // name: the source a [kafka.Read] followed by a DoFn that turns records
 // into messages, each chain of transform steps one ParDo (scope
-// "step1+step2+..."; a chain ends where the pipeline branches), each Kafka
-// sink a [kafka.Write].
+// "step1+step2+..."; a chain ends where the pipeline branches and before
+// a Batch or Reduce), each Kafka sink a [kafka.Write].
+//
+// A Reduce becomes a keying DoFn, WindowInto the step's windows (fixed,
+// sliding or sessions), CombinePerKey with the step's accumulator, a DoFn
+// that emits each key's result with the window's bounds at the window's
+// end, and WindowInto the global window. A Batch becomes a keying DoFn
+// (per source partition or per message key) and a stateful DoFn: a bag of
+// messages and a processing-time timer.
 // A step that rejects a message sends it to a second output; the rejected
 // messages of all steps are flattened and written to the source's
 // dead-letter topic (with headers naming the step, the cause and the
@@ -65,6 +72,9 @@ type SinkBinding struct {
 type Bindings struct {
 	Source SourceBinding
 	Sinks  map[string]SinkBinding // by sink step name; Kafka sinks only
+	// Batches overrides Batch steps' bounds, by step name (the deployment
+	// config's batch_size and batch_timedelta).
+	Batches map[string]BatchBinding
 	// SkipInvalid names the steps whose rejected messages are logged,
 	// counted and dropped when the source has no DLQ. A message rejected
 	// by any other step then fails the pipeline (the "stop" policy), so
@@ -88,6 +98,10 @@ func Register(id string, g *dsl.Graph) {
 	for _, n := range g.Nodes() {
 		registerPayloadType(n.InType())
 		registerPayloadType(n.OutType())
+		if r := n.Reducer(); r != nil {
+			// Accumulators are coded like payloads.
+			registerPayloadType(r.AccumulatorType())
+		}
 	}
 }
 
@@ -156,8 +170,13 @@ func (t *translator) children(n *dsl.Node, col beam.PCollection) error {
 }
 
 func (t *translator) step(n *dsl.Node, in beam.PCollection) error {
-	if n.Kind() == dsl.KindSink {
+	switch n.Kind() {
+	case dsl.KindSink:
 		return t.sink(t.s.Scope(n.Name()), n, in)
+	case dsl.KindReduce:
+		return t.reduce(n, in)
+	case dsl.KindBatch:
+		return t.batch(n, in)
 	}
 	// Fuse the chain of steps that starts at n into one DoFn: every step
 	// still runs, rejects and is named as itself, but the SDK's per-DoFn
@@ -165,7 +184,7 @@ func (t *translator) step(n *dsl.Node, in beam.PCollection) error {
 	chain := []*dsl.Node{n}
 	for last := n; chainable(last); {
 		next := t.g.Node(last.Outputs()[0])
-		if next.Kind() == dsl.KindSink || next.Kind() == dsl.KindBranch || len(next.Inputs()) != 1 {
+		if next.Kind() == dsl.KindSink || next.Kind() == dsl.KindBranch || stateful(next) || len(next.Inputs()) != 1 {
 			break
 		}
 		chain = append(chain, next)
@@ -190,6 +209,12 @@ func (t *translator) step(n *dsl.Node, in beam.PCollection) error {
 // outputs are branches).
 func chainable(n *dsl.Node) bool {
 	return len(n.Outputs()) == 1 && n.Kind() != dsl.KindRouter && n.Kind() != dsl.KindBroadcast
+}
+
+// stateful reports whether n groups messages (by key, window or batch),
+// which ends a fused chain: it needs a shuffle and state.
+func stateful(n *dsl.Node) bool {
+	return n.Kind() == dsl.KindReduce || n.Kind() == dsl.KindBatch
 }
 
 func (t *translator) sink(s beam.Scope, n *dsl.Node, in beam.PCollection) error {

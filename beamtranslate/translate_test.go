@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/runtime/graphx"
@@ -71,6 +72,15 @@ var goldenCases = []struct {
 				),
 			)
 	}, func() Bindings { return bindings("out-a", "out-b") }},
+	{"reduce_and_batch", func() dsl.Pipeline {
+		return dsl.StreamingSource("in", "events").
+			Apply("parse", dsl.Parser[ev]()).
+			Apply("valid", dsl.Filter(func(e ev) bool { return e.Type != "" })).
+			Apply("count", dsl.Reduce(dsl.TumblingWindow(10*time.Second), func(e ev) string { return e.Type }, dsl.Count[ev]())).
+			Apply("batch", dsl.Batch[dsl.Windowed[string, int]](100, time.Second)).
+			Apply("ser", dsl.Serializer[[]dsl.Windowed[string, int]]()).
+			Sink("out", dsl.StreamSink("counts"))
+	}, func() Bindings { return bindings("out") }},
 }
 
 // TestGolden compares the translated transform tree with testdata/*.golden

@@ -135,10 +135,13 @@
 //	average_sleep_time_ms: 1     # number >= 0; needs max_sleep_time_ms
 //	max_sleep_time_ms: 5         # number >= 0
 //
-// A batch step takes:
+// A batch step (dsl.Batch) takes the two bounds of its batches, which
+// replace those given in the pipeline code (a key left out keeps the
+// code's):
 //
-//	batch_size: 2                # integer >= 1
-//	batch_timedelta: {seconds: 20}  # > 0: keyword arguments of Python's
+//	batch_size: 2                # integer >= 1: emit a batch at this many messages
+//	batch_timedelta: {seconds: 20}  # > 0: or when its oldest message has waited
+//	                             # this long; keyword arguments of Python's
 //	                             # timedelta (weeks, days, hours, minutes,
 //	                             # seconds, milliseconds, microseconds;
 //	                             # numbers, summed), or a Go duration "20s"

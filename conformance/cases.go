@@ -11,14 +11,29 @@
 // Runners today: "prism" (the Beam adapter on Beam's prism runner, the
 // oracle), "local" (the bundled runner, package localrunner, with its
 // native Kafka source) and "local-portable" (the bundled runner running
-// io/kafka's portable splittable-DoFn read).
+// io/kafka's portable splittable-DoFn read). A case a runner cannot run
+// yet is skipped on it, with the reason ([Case.SkipReason]).
+//
+// # Event time
+//
+// The windowed cases give their input records timestamps in the past
+// (2024) and read one partition. The Kafka read's watermark follows the
+// record timestamps, and jumps to the current time once the partition is
+// idle, so every window closes when the input is read. One partition,
+// because prism keeps one watermark per splittable DoFn rather than the
+// minimum over partitions (see io/kafka): with two, one partition's
+// watermark could make the other's records late, and they would be
+// dropped.
 package conformance
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
+	"time"
 
 	"github.com/streams-dev/streams/dsl"
 )
@@ -31,6 +46,10 @@ type Record struct {
 	// expected record must be on the output record with these values;
 	// other headers are not checked.
 	Headers map[string]string
+	// Timestamp of an input record is its Kafka timestamp (zero: the
+	// time it is produced). An expected record's, when not zero, must be
+	// the output record's, to the millisecond.
+	Timestamp time.Time
 }
 
 // DLQ is the stream name under which a case's expected dead-letter
@@ -52,6 +71,28 @@ type Case struct {
 	// Want lists the records expected on each sink stream (and under DLQ).
 	// Every sink stream of the pipeline is checked, listed or not.
 	Want map[string][]Record
+	// Partitions is the number of partitions of the case's topics;
+	// default 2.
+	Partitions int
+	// Skip lists the runners that cannot run the case yet, each with the
+	// reason; Run skips the case on them.
+	Skip map[string]string
+}
+
+// noTimers skips a case that needs timers (Batch) on the bundled runner.
+var noTimers = map[string]string{
+	"local":          "the bundled runner does not run timers yet (issue 4)",
+	"local-portable": "the bundled runner does not run timers yet (issue 4)",
+}
+
+// SkipReason says why runner cannot run c yet ("" when it can).
+func (c Case) SkipReason(runner string) string { return c.Skip[runner] }
+
+func (c Case) partitions() int32 {
+	if c.Partitions > 0 {
+		return int32(c.Partitions)
+	}
+	return 2
 }
 
 // Cases returns every case.
@@ -65,6 +106,11 @@ func Cases() []Case {
 		metadataCase(),
 		skipInvalidCase(),
 		dlqFloodCase(),
+		tumblingCountCase(),
+		slidingSumCase(),
+		sessionCase(),
+		batchByKeyCase(),
+		batchConfigCase(),
 	}
 }
 
@@ -311,5 +357,215 @@ func (r Record) String() string {
 	if len(r.Headers) > 0 {
 		s += fmt.Sprintf(" %v", r.Headers)
 	}
+	if !r.Timestamp.IsZero() {
+		s += " @" + r.Timestamp.UTC().Format("2006-01-02T15:04:05.000Z")
+	}
 	return s
+}
+
+// epoch is the event time the windowed cases count from.
+var epoch = time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+
+func at(d time.Duration) time.Time { return epoch.Add(d) }
+
+// windowed is the JSON of a Reduce result, and its record's timestamp:
+// the window's end minus 1ms.
+func windowed(key string, start, end time.Duration, value string) Record {
+	return Record{
+		Key: key,
+		Value: fmt.Sprintf(`{"key":%q,"start":%q,"end":%q,"value":%s}`, key,
+			at(start).Format(time.RFC3339), at(end).Format(time.RFC3339), value),
+		Timestamp: at(end - time.Millisecond),
+	}
+}
+
+type visit struct {
+	User string `json:"user"`
+	Page string `json:"page"`
+}
+
+func visitRecord(user, page string, t time.Duration) Record {
+	return Record{Key: user, Value: fmt.Sprintf(`{"user":%q,"page":%q}`, user, page), Timestamp: at(t)}
+}
+
+func userOf(v visit) string { return v.User }
+
+// tumblingCountCase counts visits per user in 10-second windows. The
+// record at 9.999s is the last of the first window, the one at 10s the
+// first of the second.
+func tumblingCountCase() Case {
+	return Case{
+		Name:       "reduce_tumbling_count",
+		Partitions: 1,
+		Pipeline: func() dsl.Pipeline {
+			return dsl.StreamingSource("in", "visits").
+				Apply("parse", dsl.Parser[visit]()).
+				Apply("count", dsl.Reduce(dsl.TumblingWindow(10*time.Second), userOf, dsl.Count[visit]())).
+				Apply("serialize", dsl.Serializer[dsl.Windowed[string, int]]()).
+				Sink("out", dsl.StreamSink("visit-counts"))
+		},
+		DLQ: true,
+		Input: []Record{
+			visitRecord("a", "/", 0),
+			visitRecord("a", "/x", 3*time.Second),
+			visitRecord("b", "/", 4*time.Second),
+			{Key: "bad", Value: `not json`, Timestamp: at(5 * time.Second)},
+			visitRecord("a", "/y", 9999*time.Millisecond),
+			visitRecord("b", "/x", 10*time.Second),
+			visitRecord("a", "/", 12*time.Second),
+			visitRecord("b", "/z", 25*time.Second),
+		},
+		Want: map[string][]Record{
+			"visit-counts": {
+				windowed("a", 0, 10*time.Second, "3"),
+				windowed("b", 0, 10*time.Second, "1"),
+				windowed("a", 10*time.Second, 20*time.Second, "1"),
+				windowed("b", 10*time.Second, 20*time.Second, "1"),
+				windowed("b", 20*time.Second, 30*time.Second, "1"),
+			},
+			DLQ: {{Key: "bad", Value: `not json`, Headers: map[string]string{"streams.dlq.step": "parse"}}},
+		},
+	}
+}
+
+type order struct {
+	Shop   string    `json:"shop"`
+	Amount int       `json:"amount"`
+	At     time.Time `json:"at"`
+}
+
+// slidingSumCase sums order amounts per shop in 10-second windows that
+// start every 5 seconds, by the time written in the order (WithEventTime)
+// rather than the record timestamp, which is the epoch for all of them.
+func slidingSumCase() Case {
+	rec := func(shop string, amount int, t time.Duration) Record {
+		return Record{Key: shop, Value: fmt.Sprintf(`{"shop":%q,"amount":%d,"at":%q}`, shop, amount, at(t).Format(time.RFC3339Nano)), Timestamp: epoch}
+	}
+	return Case{
+		Name:       "reduce_sliding_sum",
+		Partitions: 1,
+		Pipeline: func() dsl.Pipeline {
+			return dsl.StreamingSource("in", "orders").
+				Apply("parse", dsl.Parser[order]()).
+				Apply("sum", dsl.Reduce(dsl.SlidingWindow(10*time.Second, 5*time.Second),
+					func(o order) string { return o.Shop },
+					dsl.Sum(func(o order) int { return o.Amount }),
+					dsl.WithEventTime(func(o order) time.Time { return o.At }))).
+				Apply("serialize", dsl.Serializer[dsl.Windowed[string, int]]()).
+				Sink("out", dsl.StreamSink("order-sums"))
+		},
+		Input: []Record{
+			rec("x", 1, 1*time.Second),
+			rec("x", 2, 6*time.Second),
+			rec("y", 10, 7*time.Second),
+			rec("x", 4, 12*time.Second),
+		},
+		Want: map[string][]Record{
+			"order-sums": {
+				windowed("x", -5*time.Second, 5*time.Second, "1"),
+				windowed("x", 0, 10*time.Second, "3"),
+				windowed("x", 5*time.Second, 15*time.Second, "6"),
+				windowed("x", 10*time.Second, 20*time.Second, "4"),
+				windowed("y", 0, 10*time.Second, "10"),
+				windowed("y", 5*time.Second, 15*time.Second, "10"),
+			},
+		},
+	}
+}
+
+// sessionCase collects the pages of each user's sessions (a gap of 5
+// seconds or more ends one). The pages are sorted, since the order in
+// which a runner merges accumulators is not defined.
+func sessionCase() Case {
+	return Case{
+		Name:       "reduce_session_collect",
+		Partitions: 1,
+		Pipeline: func() dsl.Pipeline {
+			return dsl.StreamingSource("in", "visits").
+				Apply("parse", dsl.Parser[visit]()).
+				Apply("sessions", dsl.Reduce(dsl.SessionWindow(5*time.Second), userOf,
+					dsl.Collect[visit]())).
+				Apply("pages", dsl.Map(func(w dsl.Windowed[string, []visit]) (dsl.Windowed[string, []string], error) {
+					out := dsl.Windowed[string, []string]{Key: w.Key, Start: w.Start, End: w.End}
+					for _, v := range w.Value {
+						out.Value = append(out.Value, v.Page)
+					}
+					slices.Sort(out.Value)
+					return out, nil
+				})).
+				Apply("serialize", dsl.Serializer[dsl.Windowed[string, []string]]()).
+				Sink("out", dsl.StreamSink("sessions"))
+		},
+		Input: []Record{
+			visitRecord("u1", "/c", 0),
+			visitRecord("u2", "/a", 1*time.Second),
+			visitRecord("u1", "/a", 2*time.Second),
+			visitRecord("u1", "/b", 6*time.Second),
+			visitRecord("u1", "/d", 20*time.Second),
+		},
+		Want: map[string][]Record{
+			"sessions": {
+				windowed("u1", 0, 11*time.Second, `["/a","/b","/c"]`),
+				windowed("u2", 1*time.Second, 6*time.Second, `["/a"]`),
+				windowed("u1", 20*time.Second, 25*time.Second, `["/d"]`),
+			},
+		},
+	}
+}
+
+func joinBatch(b [][]byte) ([]byte, error) { return bytes.Join(b, []byte(",")), nil }
+
+// batchByKeyCase batches per message key, three at a time: key a's
+// seventh record waits alone until the 2-second bound sends it. A batch
+// takes the newest timestamp of its records.
+func batchByKeyCase() Case {
+	c := Case{
+		Name:       "batch_by_key_size",
+		Partitions: 1,
+		Skip:       noTimers,
+		Pipeline: func() dsl.Pipeline {
+			return dsl.StreamingSource("in", "lines").
+				Apply("batch", dsl.Batch[[]byte](3, 2*time.Second, dsl.BatchPerKey())).
+				Apply("join", dsl.Map(joinBatch)).
+				Sink("out", dsl.StreamSink("batches"))
+		},
+		Want: map[string][]Record{"batches": {
+			{Key: "a", Value: "a1,a2,a3", Timestamp: at(5 * time.Second)},
+			{Key: "b", Value: "b1,b2,b3", Timestamp: at(6 * time.Second)},
+			{Key: "a", Value: "a4,a5,a6", Timestamp: at(9 * time.Second)},
+			{Key: "a", Value: "a7", Timestamp: at(10 * time.Second)},
+		}},
+	}
+	// a1 b1 a2 b2 a3 b3 a4 ... a7, one second apart: timestamps must not
+	// go back within a partition, or records may be late.
+	for i, v := range []string{"a1", "b1", "a2", "b2", "a3", "b3", "a4", "a5", "a6", "a7"} {
+		c.Input = append(c.Input, Record{Key: v[:1], Value: v, Timestamp: at(time.Duration(i+1) * time.Second)})
+	}
+	return c
+}
+
+// batchConfigCase batches per partition, with the deployment config's
+// batch_size and batch_timedelta replacing the code's bounds.
+func batchConfigCase() Case {
+	c := Case{
+		Name:       "batch_config_override",
+		Partitions: 1,
+		Skip:       noTimers,
+		Pipeline: func() dsl.Pipeline {
+			return dsl.StreamingSource("in", "lines").
+				Apply("batch", dsl.Batch[[]byte](1000, time.Hour)).
+				Apply("join", dsl.Map(joinBatch)).
+				Sink("out", dsl.StreamSink("batches"))
+		},
+		Steps: map[string]map[string]any{"batch": {"batch_size": 2, "batch_timedelta": map[string]any{"seconds": 1}}},
+		Want: map[string][]Record{"batches": {
+			{Value: "v1,v2", Timestamp: at(2 * time.Second)},
+			{Value: "v3,v4", Timestamp: at(4 * time.Second)},
+			{Value: "v5", Timestamp: at(5 * time.Second)},
+		}},
+	}
+	for i := 1; i <= 5; i++ {
+		c.Input = append(c.Input, Record{Value: fmt.Sprintf("v%d", i), Timestamp: at(time.Duration(i) * time.Second)})
+	}
+	return c
 }

@@ -68,6 +68,9 @@ func Run(t testing.TB, runnerName string, c Case) {
 	if _, ok := runnerOptions(runnerName); !ok {
 		t.Fatalf("conformance: unknown runner %q (have %v)", runnerName, Runners)
 	}
+	if why := c.SkipReason(runnerName); why != "" {
+		t.Skip(why)
+	}
 	g, err := c.Pipeline().Build()
 	if err != nil {
 		t.Fatalf("case %s: %v", c.Name, err)
@@ -138,12 +141,12 @@ func Run(t testing.TB, runnerName string, c Case) {
 		all = append(all, tp)
 	}
 	sort.Strings(all)
-	if _, err := adm.CreateTopics(ctx, 2, -1, nil, all...); err != nil {
+	if _, err := adm.CreateTopics(ctx, c.partitions(), -1, nil, all...); err != nil {
 		t.Fatal(err)
 	}
 	var recs []*kgo.Record
 	for _, in := range c.Input {
-		r := &kgo.Record{Topic: topics[src.StreamName()], Value: []byte(in.Value)}
+		r := &kgo.Record{Topic: topics[src.StreamName()], Value: []byte(in.Value), Timestamp: in.Timestamp}
 		if in.Key != "" {
 			r.Key = []byte(in.Key)
 		}
@@ -287,6 +290,9 @@ func matches(w Record, g *kgo.Record) bool {
 	if w.Key != string(g.Key) || w.Value != string(g.Value) {
 		return false
 	}
+	if !w.Timestamp.IsZero() && w.Timestamp.UnixMilli() != g.Timestamp.UnixMilli() {
+		return false
+	}
 	have := map[string]string{}
 	for _, h := range g.Headers {
 		have[h.Key] = string(h.Value)
@@ -300,7 +306,7 @@ func matches(w Record, g *kgo.Record) bool {
 }
 
 func fromKgo(r *kgo.Record) Record {
-	out := Record{Key: string(r.Key), Value: string(r.Value)}
+	out := Record{Key: string(r.Key), Value: string(r.Value), Timestamp: r.Timestamp}
 	if len(r.Headers) > 0 {
 		out.Headers = map[string]string{}
 		for _, h := range r.Headers {

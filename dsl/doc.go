@@ -21,6 +21,8 @@
 //   - FlatMap: one message in, any number out.
 //   - Parser, Serializer: JSON to a typed payload and back; the parser can
 //     validate against a JSON Schema (WithJSONSchema).
+//   - Batch: messages grouped into batches by count and time.
+//   - Reduce: messages aggregated per key in event-time windows.
 //   - Route: each message to exactly one branch, chosen by a function.
 //   - Broadcast: each message to every branch.
 //   - Sink with StreamSink (a Kafka topic) or DevNullSink.
@@ -34,6 +36,46 @@
 // metadata; MapMessage and FilterMessage see the whole message and may
 // change it.
 //
+// # Batches
+//
+// Batch groups messages into slices, emitting a batch when it holds a
+// number of messages or when its oldest message has waited a while (wall
+// clock), whichever comes first:
+//
+//	events.Apply("batch", dsl.Batch[Event](500, 2*time.Second)) // Stream[[]Event]
+//
+// A batch holds messages of one source partition, or of one message key
+// with BatchPerKey. The deployment config's batch_size and
+// batch_timedelta for the step, as in Sentry Streams, replace the bounds
+// given in the code.
+//
+// # Windows and aggregation
+//
+// Reduce aggregates the messages of each key over event-time windows:
+//
+//	counts := events.Apply("count", dsl.Reduce(
+//		dsl.TumblingWindow(time.Minute),          // or SlidingWindow, SessionWindow
+//		func(e Event) string { return e.User },   // the key
+//		dsl.Count[Event](),                       // or Sum, Min, Max, Collect, your own
+//	)) // Stream[dsl.Windowed[string, int]]: Key, Start, End, Value
+//
+// Event time is the message timestamp (the Kafka record's, unless a
+// step set another) or what WithEventTime reads from the payload.
+// Tumbling and sliding windows are aligned to the Unix epoch; session
+// windows close a gap after a key's last message. A window's result is
+// emitted once, when the watermark passes the window's end: the source
+// moves the watermark with the record timestamps it reads, and to the
+// current time when a partition is idle. Messages behind the watermark
+// are late and dropped.
+//
+// An Accumulator (New, Add, Merge, Result) says how a window's payloads
+// become its value. Accumulators are merged (runners add in parallel,
+// and session windows merge) and are shipped between processes as JSON.
+// The output message of a window is timestamped at the window's end
+// minus a millisecond and carries the key as its Kafka key when the key
+// is a string or []byte, so it can go straight to a Kafka sink after a
+// Serializer.
+//
 // # Bad messages
 //
 // A user function that returns an error or panics rejects that one
@@ -45,10 +87,12 @@
 //
 // Pipeline.Build checks the definition and returns an immutable *Graph,
 // or a *BuildError listing every problem at once (duplicate names, a
-// branch without a sink, a branch of the wrong type, ...). Nothing in this
+// branch without a sink, a branch of the wrong type, a nil function, a
+// window or batch bound that is not positive, ...). Nothing in this
 // package panics on a mistake, except MustBuild, which says so.
 //
 // This package knows nothing of Beam, Kafka or storage: runners and
 // translators (beamtranslate, localrunner) execute a Graph through
-// Node.Process and Node.Route.
+// Node.Process and Node.Route, and Node.Batcher and Node.Reducer for
+// Batch and Reduce steps.
 package dsl

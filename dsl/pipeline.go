@@ -98,10 +98,23 @@ func (s Stream[T]) Apply[U any](name string, step Step[T, U]) Stream[U] {
 	if step.err != nil {
 		s.b.problemf("step %q: %v", name, step.err)
 	}
-	if step.process == nil && step.err == nil {
-		s.b.problemf("step %q: empty step; make one with Map, Filter, FlatMap, Parser or Serializer", name)
+	if step.process == nil && step.batcher == nil && step.reduce == nil && step.err == nil {
+		s.b.problemf("step %q: empty step; make one with Map, Filter, FlatMap, Parser, Serializer, Batch or Reduce", name)
 	}
-	s.b.add(s.at, &Node{name: name, kind: step.kind, in: typeOf[T](), out: typeOf[U](), process: step.process})
+	n := &Node{name: name, kind: step.kind, in: typeOf[T](), out: typeOf[U](), process: step.process}
+	// A Step value may be applied more than once; each node gets its own
+	// copy, which knows the step's name.
+	if step.batcher != nil {
+		b := *step.batcher
+		b.step = name
+		n.batcher = &b
+	}
+	if step.reduce != nil {
+		r := *step.reduce
+		r.step = name
+		n.reduce = &r
+	}
+	s.b.add(s.at, n)
 	return Stream[U]{b: s.b, at: name}
 }
 
@@ -293,6 +306,8 @@ type Node struct {
 	in, out reflect.Type
 	process processFn
 	route   func(Any) (string, error)
+	batcher *Batcher
+	reduce  *Reducer
 	inputs  []string
 	outputs []string
 }
@@ -343,6 +358,12 @@ func (n *Node) Process(in Any, emit func(Any)) (err error) {
 	}()
 	return n.process(in, emit)
 }
+
+// Batcher describes a Batch step to runners (nil for other kinds).
+func (n *Node) Batcher() *Batcher { return n.batcher }
+
+// Reducer describes a Reduce step to runners (nil for other kinds).
+func (n *Node) Reducer() *Reducer { return n.reduce }
 
 // Route runs a Router's function on one message and returns the name of
 // the branch it goes to. Errors are as for Process.

@@ -26,12 +26,15 @@ const (
 	KindBroadcast                  // each message to every branch
 	KindBranch                     // the root of a branch under a Router or Broadcast
 	KindSink                       // writes messages out
+	KindBatch                      // groups messages into batches by size and time
+	KindReduce                     // aggregates messages per key in event-time windows
 )
 
 var kindNames = map[Kind]string{
 	KindSource: "source", KindMap: "map", KindFilter: "filter", KindFlatMap: "flat_map",
 	KindParser: "parser", KindSerializer: "serializer", KindRouter: "router",
 	KindBroadcast: "broadcast", KindBranch: "branch", KindSink: "sink",
+	KindBatch: "batch", KindReduce: "reduce",
 }
 
 func (k Kind) String() string {
@@ -47,11 +50,13 @@ type processFn func(in Any, emit func(Any)) error
 
 // Step is a transform from a stream of T to a stream of U, used with
 // Stream.Apply. Make one with Map, MapMessage, Filter, FilterMessage,
-// FlatMap, Parser or Serializer.
+// FlatMap, Parser, Serializer, Batch or Reduce.
 type Step[T, U any] struct {
 	kind    Kind
 	process processFn
-	err     error // a problem found when the step was made, reported by Build
+	batcher *Batcher // Batch
+	reduce  *Reducer // Reduce
+	err     error    // a problem found when the step was made, reported by Build
 }
 
 func nilFn(what string) error { return fmt.Errorf("%s function is nil", what) }

@@ -34,13 +34,16 @@ package runner
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/options/jobopts"
 
 	"github.com/streams-dev/streams/beamtranslate"
 	"github.com/streams-dev/streams/config"
@@ -213,6 +216,9 @@ func Run(ctx context.Context, g *dsl.Graph, opts Options) error {
 		}
 		_, err = lr.Run(runCtx, p)
 	} else {
+		if err = addExperiments(beamtranslate.Experiments(g)); err != nil {
+			return &ConfigError{Err: err}
+		}
 		_, err = beam.Run(runCtx, opts.BeamRunner, p)
 	}
 	if dev != nil && dev.failed() != nil {
@@ -289,6 +295,10 @@ func configKind(n *dsl.Node) config.StepKind {
 		return config.Broadcast
 	case dsl.KindBranch:
 		return config.Branch
+	case dsl.KindBatch:
+		return config.Batch
+	case dsl.KindReduce:
+		return config.Reduce
 	}
 	return 0
 }
@@ -355,6 +365,19 @@ func resolve(g *dsl.Graph, seg *config.Segment) (*deployment, error) {
 			d.bindings.SkipInvalid = append(d.bindings.SkipInvalid, n.Name())
 		}
 	}
+	for _, n := range g.Nodes() {
+		if n.Kind() != dsl.KindBatch {
+			continue
+		}
+		// batch_size and batch_timedelta replace the code's bounds.
+		bc := seg.Step(n.Name(), config.Batch)
+		if bc.BatchSize > 0 || bc.BatchTimedelta > 0 {
+			if d.bindings.Batches == nil {
+				d.bindings.Batches = map[string]beamtranslate.BatchBinding{}
+			}
+			d.bindings.Batches[n.Name()] = beamtranslate.BatchBinding{Size: bc.BatchSize, MaxWait: bc.BatchTimedelta}
+		}
+	}
 	d.bindings.Sinks = map[string]beamtranslate.SinkBinding{}
 	for _, n := range g.Sinks() {
 		if n.SinkKind() != dsl.SinkStream {
@@ -416,4 +439,22 @@ func startDevBroker(ctx context.Context, opts Options, log *slog.Logger, d *depl
 		b.Addr() + " (data in memory, gone on exit). Set bootstrap_servers in the deployment config to use a real cluster.")
 	d.fillBrokers(b.Addr())
 	return func() { _ = b.Close() }, nil
+}
+
+// addExperiments adds exps to Beam's --experiments flag, which the Beam
+// runners read when a pipeline is run (see beamtranslate.Experiments).
+func addExperiments(exps []string) error {
+	if len(exps) == 0 {
+		return nil
+	}
+	have := jobopts.GetExperiments()
+	for _, e := range exps {
+		if !slices.Contains(have, e) {
+			have = append(have, e)
+		}
+	}
+	if err := flag.Set("experiments", strings.Join(have, ",")); err != nil {
+		return fmt.Errorf("runner: setting Beam's --experiments: %w", err)
+	}
+	return nil
 }

@@ -1,0 +1,226 @@
+package beamtranslate
+
+import (
+	"encoding/json"
+	"fmt"
+	"reflect"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph/mtime"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph/window"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/state"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/timers"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
+
+	"github.com/streams-dev/streams/dsl"
+)
+
+// The DoFns, combine fn and coder of Reduce and Batch (batch.go), which
+// must be registered before beam.Init like those of dofns.go; init is
+// where that is certain to happen.
+func init() {
+	register.DoFn4x0[beam.EventTime, element, func(beam.EventTime, string, element), func(invalid)](&reduceKeyFn{})
+	register.Combiner2[accum, element](&reduceCombineFn{})
+	register.DoFn4x1[beam.Window, string, accum, func(beam.EventTime, element), error](&reduceOutputFn{})
+	register.DoFn3x0[beam.EventTime, element, func(beam.EventTime, string, element)](&batchKeyFn{})
+	register.DoFn6x1[beam.EventTime, state.Provider, timers.Provider, string, element, func(beam.EventTime, element), error](&batchFn{})
+	register.Emitter3[beam.EventTime, string, element]()
+	beam.RegisterCoder(reflect.TypeFor[accum](), encodeAccum, decodeAccum)
+	register.Function1x2(encodeAccum)
+	register.Function1x2(decodeAccum)
+}
+
+// A Reduce step becomes, in its scope:
+//
+//	reduceKeyFn     element -> KV<key as JSON, element>, at the event time;
+//	                a message whose key or event time fails goes to the
+//	                invalid output, like a map's
+//	WindowInto      the step's windows
+//	CombinePerKey   reduceCombineFn: the step's accumulator
+//	reduceOutputFn  KV<key, accumulator> -> the Windowed message, at the
+//	                window's end minus 1ms
+//	WindowInto      the global window again, so that downstream steps
+//	                (a Batch, another Reduce) see an unwindowed stream
+func (t *translator) reduce(n *dsl.Node, in beam.PCollection) error {
+	r := n.Reducer()
+	wfn, err := windowFn(r.Window())
+	if err != nil {
+		return fmt.Errorf("beamtranslate: reduce %s: %w", n.Name(), err)
+	}
+	s := t.s.Scope(n.Name())
+	keyed, bad := beam.ParDo2(s, &reduceKeyFn{Pipeline: t.id, Step: n.Name()}, in)
+	t.bad = append(t.bad, bad)
+	windowed, err := beam.TryWindowInto(s, wfn, keyed)
+	if err != nil {
+		return fmt.Errorf("beamtranslate: reduce %s: %w", n.Name(), err)
+	}
+	accs, err := beam.TryCombinePerKey(s, &reduceCombineFn{Pipeline: t.id, Step: n.Name()}, windowed)
+	if err != nil {
+		return fmt.Errorf("beamtranslate: reduce %s: %w", n.Name(), err)
+	}
+	out := beam.ParDo(s, &reduceOutputFn{Pipeline: t.id, Step: n.Name()}, accs)
+	global, err := beam.TryWindowInto(s, window.NewGlobalWindows(), out)
+	if err != nil {
+		return fmt.Errorf("beamtranslate: reduce %s: %w", n.Name(), err)
+	}
+	return t.children(n, global)
+}
+
+func windowFn(w dsl.Window) (*window.Fn, error) {
+	switch w.Kind() {
+	case dsl.WindowTumbling:
+		return window.NewFixedWindows(w.Size()), nil
+	case dsl.WindowSliding:
+		return window.NewSlidingWindows(w.Period(), w.Size()), nil
+	case dsl.WindowSession:
+		return window.NewSessions(w.Gap()), nil
+	}
+	return nil, fmt.Errorf("unknown window %v", w)
+}
+
+func lookupReducer(id, step string) (*dsl.Reducer, error) {
+	n, err := lookup(id, step)
+	if err != nil {
+		return nil, err
+	}
+	r := n.Reducer()
+	if r == nil {
+		return nil, fmt.Errorf("beamtranslate: step %q of pipeline %q is a %s, not a reduce", step, id, n.Kind())
+	}
+	return r, nil
+}
+
+// reduceKeyFn keys each message for the combine and stamps it with its
+// event time.
+type reduceKeyFn struct {
+	Pipeline string
+	Step     string
+
+	r *dsl.Reducer
+}
+
+func (fn *reduceKeyFn) Setup() (err error) {
+	fn.r, err = lookupReducer(fn.Pipeline, fn.Step)
+	return err
+}
+
+func (fn *reduceKeyFn) ProcessElement(ts beam.EventTime, e element, emit func(beam.EventTime, string, element), bad func(invalid)) {
+	m := dsl.Any{Payload: e.Payload, Key: e.Key, Headers: e.Headers, Timestamp: ts.ToTime()}
+	reject := func(err error) { bad(invalid{Step: fn.Step, Error: err.Error(), Origin: e.Origin}) }
+	k, err := fn.r.Key(m)
+	if err != nil {
+		reject(err)
+		return
+	}
+	js, err := json.Marshal(k)
+	if err != nil {
+		reject(&dsl.InvalidError{Step: fn.Step, Cause: fmt.Errorf("key %v cannot be encoded: %w", k, err)})
+		return
+	}
+	et, err := fn.r.EventTime(m)
+	if err != nil {
+		reject(err)
+		return
+	}
+	if !et.Equal(m.Timestamp) {
+		ts = mtime.FromTime(et)
+	}
+	// The accumulator needs the payload alone; the rest would only be
+	// encoded and shipped to the combine.
+	emit(ts, string(js), element{Payload: e.Payload})
+}
+
+// accum is a Reduce accumulator inside Beam. Its coder writes the value
+// as the element coder writes a payload: JSON tagged with the type's
+// name, which Register records for every Reduce step.
+type accum struct{ V any }
+
+func encodeAccum(a accum) ([]byte, error) { return appendPayload(nil, a.V) }
+
+func decodeAccum(b []byte) (accum, error) {
+	v, err := newDecoder(b).payload()
+	return accum{V: v}, err
+}
+
+// reduceCombineFn runs a Reduce step's accumulator, found by name. Its
+// errors (an accumulator function panicked) fail the bundle.
+type reduceCombineFn struct {
+	Pipeline string
+	Step     string
+
+	r *dsl.Reducer
+}
+
+func (fn *reduceCombineFn) reducer() (*dsl.Reducer, error) {
+	if fn.r == nil {
+		r, err := lookupReducer(fn.Pipeline, fn.Step)
+		if err != nil {
+			return nil, err
+		}
+		fn.r = r
+	}
+	return fn.r, nil
+}
+
+func (fn *reduceCombineFn) Setup() error {
+	_, err := fn.reducer()
+	return err
+}
+
+func (fn *reduceCombineFn) CreateAccumulator() (accum, error) {
+	r, err := fn.reducer()
+	if err != nil {
+		return accum{}, err
+	}
+	v, err := r.NewAccumulator()
+	return accum{V: v}, err
+}
+
+func (fn *reduceCombineFn) AddInput(a accum, e element) (accum, error) {
+	r, err := fn.reducer()
+	if err != nil {
+		return accum{}, err
+	}
+	v, err := r.Add(a.V, e.Payload)
+	return accum{V: v}, err
+}
+
+func (fn *reduceCombineFn) MergeAccumulators(a, b accum) (accum, error) {
+	r, err := fn.reducer()
+	if err != nil {
+		return accum{}, err
+	}
+	v, err := r.Merge(a.V, b.V)
+	return accum{V: v}, err
+}
+
+// reduceOutputFn turns a key's accumulator for one window into the
+// Reduce step's output message.
+type reduceOutputFn struct {
+	Pipeline string
+	Step     string
+
+	r *dsl.Reducer
+}
+
+func (fn *reduceOutputFn) Setup() (err error) {
+	fn.r, err = lookupReducer(fn.Pipeline, fn.Step)
+	return err
+}
+
+func (fn *reduceOutputFn) ProcessElement(w beam.Window, key string, a accum, emit func(beam.EventTime, element)) error {
+	iw, ok := w.(window.IntervalWindow)
+	if !ok {
+		return fmt.Errorf("beamtranslate: step %s: the combine gave a %T window, want an interval", fn.Step, w)
+	}
+	k := reflect.New(fn.r.KeyType())
+	if err := json.Unmarshal([]byte(key), k.Interface()); err != nil {
+		return fmt.Errorf("beamtranslate: step %s: decode key %s: %w", fn.Step, key, err)
+	}
+	m, err := fn.r.Output(k.Elem().Interface(), dsl.Bounds{Start: iw.Start.ToTime(), End: iw.End.ToTime()}, a.V)
+	if err != nil {
+		return err
+	}
+	emit(mtime.FromTime(m.Timestamp), element{Payload: m.Payload, Key: m.Key, Headers: m.Headers})
+	return nil
+}

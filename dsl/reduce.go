@@ -1,0 +1,371 @@
+package dsl
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"reflect"
+	"strings"
+	"time"
+)
+
+// Accumulator says how Reduce folds the messages of one key and window
+// into a result: New makes an empty accumulator, Add adds a payload to
+// it, Merge combines two (runners accumulate in parallel and merge, and
+// merging session windows merges their accumulators), and Result turns
+// it into the output value. Add and Merge may modify and return their
+// first argument.
+//
+// Runners store and ship accumulators between processes, encoded as
+// JSON: A must survive a JSON round trip (exported fields; no channels
+// or functions).
+//
+// Count, Sum, Min, Max and Collect are ready-made accumulators.
+type Accumulator[T, A, R any] struct {
+	// New returns an empty accumulator. Nil means A's zero value.
+	New func() A
+	// Add adds one payload. Required.
+	Add func(acc A, in T) A
+	// Merge combines two accumulators. Required.
+	Merge func(a, b A) A
+	// Result is the value Reduce emits for a window. Required.
+	Result func(acc A) R
+
+	err error // a problem found when the accumulator was made
+}
+
+// Count counts the messages of each key and window.
+func Count[T any]() Accumulator[T, int, int] {
+	return Accumulator[T, int, int]{
+		New:    func() int { return 0 },
+		Add:    func(n int, _ T) int { return n + 1 },
+		Merge:  func(a, b int) int { return a + b },
+		Result: func(n int) int { return n },
+	}
+}
+
+// Number is the constraint of the values Sum adds up.
+type Number interface {
+	~int | ~int8 | ~int16 | ~int32 | ~int64 |
+		~uint | ~uint8 | ~uint16 | ~uint32 | ~uint64 | ~uintptr |
+		~float32 | ~float64
+}
+
+// Sum adds up value(payload) over each key and window. For a stream of
+// numbers, value returns its argument.
+func Sum[T any, N Number](value func(T) N) Accumulator[T, N, N] {
+	if value == nil {
+		return Accumulator[T, N, N]{err: nilFn("sum value")}
+	}
+	return Accumulator[T, N, N]{
+		New:    func() N { return 0 },
+		Add:    func(s N, in T) N { return s + value(in) },
+		Merge:  func(a, b N) N { return a + b },
+		Result: func(s N) N { return s },
+	}
+}
+
+// Extremum is the accumulator of Min and Max: the extreme value so far,
+// once Seen.
+type Extremum[V cmp.Ordered] struct {
+	Seen  bool `json:"seen"`
+	Value V    `json:"value"`
+}
+
+// Min finds the smallest value(payload) of each key and window.
+func Min[T any, V cmp.Ordered](value func(T) V) Accumulator[T, Extremum[V], V] {
+	return extreme("min", value, func(a, b V) bool { return cmp.Less(a, b) })
+}
+
+// Max finds the largest value(payload) of each key and window.
+func Max[T any, V cmp.Ordered](value func(T) V) Accumulator[T, Extremum[V], V] {
+	return extreme("max", value, func(a, b V) bool { return cmp.Less(b, a) })
+}
+
+// extreme keeps the value for which better(value, kept) holds.
+func extreme[T any, V cmp.Ordered](name string, value func(T) V, better func(a, b V) bool) Accumulator[T, Extremum[V], V] {
+	if value == nil {
+		return Accumulator[T, Extremum[V], V]{err: nilFn(name + " value")}
+	}
+	keep := func(e Extremum[V], v V) Extremum[V] {
+		if !e.Seen || better(v, e.Value) {
+			return Extremum[V]{Seen: true, Value: v}
+		}
+		return e
+	}
+	return Accumulator[T, Extremum[V], V]{
+		New: func() Extremum[V] { return Extremum[V]{} },
+		Add: func(e Extremum[V], in T) Extremum[V] { return keep(e, value(in)) },
+		Merge: func(a, b Extremum[V]) Extremum[V] {
+			if !b.Seen {
+				return a
+			}
+			return keep(a, b.Value)
+		},
+		Result: func(e Extremum[V]) V { return e.Value },
+	}
+}
+
+// Collect gathers the payloads of each key and window into a slice. The
+// order of the slice is not defined: runners add and merge in parallel.
+func Collect[T any]() Accumulator[T, []T, []T] {
+	return Accumulator[T, []T, []T]{
+		New:    func() []T { return nil },
+		Add:    func(s []T, in T) []T { return append(s, in) },
+		Merge:  func(a, b []T) []T { return append(a, b...) },
+		Result: func(s []T) []T { return s },
+	}
+}
+
+// ReduceOption configures Reduce. Make one with WithEventTime.
+type ReduceOption[T any] interface{ applyReduce(*reduceConfig[T]) }
+
+type reduceConfig[T any] struct {
+	eventTime func(T) time.Time
+	problems  []string
+}
+
+type reduceOptionFunc[T any] func(*reduceConfig[T])
+
+func (f reduceOptionFunc[T]) applyReduce(c *reduceConfig[T]) { f(c) }
+
+// WithEventTime makes Reduce window each message by fn(payload) instead
+// of the message timestamp (which is the Kafka record timestamp unless a
+// step changed it). Event times are truncated to the millisecond. A
+// message whose event time is behind the watermark when it arrives is
+// late, and dropped.
+func WithEventTime[T any](fn func(T) time.Time) ReduceOption[T] {
+	return reduceOptionFunc[T](func(c *reduceConfig[T]) {
+		if fn == nil {
+			c.problems = append(c.problems, "event time function is nil")
+		}
+		c.eventTime = fn
+	})
+}
+
+// Reduce aggregates the messages of each key in event-time windows:
+// key(payload) chooses the key, window the windows, and acc how the
+// payloads of one key and window become one value.
+//
+//	counts := events.Apply("count", dsl.Reduce(dsl.TumblingWindow(10*time.Second),
+//		func(e Event) string { return e.User }, dsl.Count[Event]()))
+//	// counts is a Stream[dsl.Windowed[string, int]]
+//
+// A window's result is emitted once, when the watermark (how far event
+// time has progressed at the source) passes the window's end; messages
+// that arrive after that are late and dropped. The output message has
+// the payload Windowed{Key, Start, End, Value}, the timestamp End minus
+// one millisecond (the window's last instant, as in Beam), the key's bytes
+// as its Kafka key when K is a string or []byte (no Kafka key
+// otherwise), and no headers.
+//
+// Event time is the message timestamp unless WithEventTime gives a
+// function. A key or event-time function that panics rejects that
+// message, like a Map's error; an accumulator function that panics fails
+// the pipeline, since no one message is to blame. Keys are compared by
+// their JSON encoding and travel as JSON, so K must survive a JSON round
+// trip.
+func Reduce[T any, K comparable, A, R any](window Window, key func(T) K, acc Accumulator[T, A, R], opts ...ReduceOption[T]) Step[T, Windowed[K, R]] {
+	var cfg reduceConfig[T]
+	for _, o := range opts {
+		if o != nil {
+			o.applyReduce(&cfg)
+		}
+	}
+	problems := cfg.problems
+	switch {
+	case window.kind == 0:
+		problems = append(problems, "no window; make one with TumblingWindow, SlidingWindow or SessionWindow")
+	case window.err != nil:
+		problems = append(problems, window.err.Error())
+	}
+	if key == nil {
+		problems = append(problems, "key function is nil")
+	}
+	if acc.err != nil {
+		problems = append(problems, acc.err.Error())
+	}
+	for _, f := range []struct {
+		name string
+		nil  bool
+	}{{"Add", acc.Add == nil}, {"Merge", acc.Merge == nil}, {"Result", acc.Result == nil}} {
+		if f.nil && acc.err == nil {
+			problems = append(problems, fmt.Sprintf("the accumulator has no %s function", f.name))
+		}
+	}
+	if len(problems) > 0 {
+		return Step[T, Windowed[K, R]]{err: errors.New(strings.Join(problems, "; "))}
+	}
+	newAcc := acc.New
+	if newAcc == nil {
+		newAcc = func() A { var zero A; return zero }
+	}
+	r := &Reducer{
+		window:  window,
+		keyType: typeOf[K](),
+		accType: typeOf[A](),
+		key: func(in Any) (any, error) {
+			p, err := as[T](in.Payload)
+			if err != nil {
+				return nil, err
+			}
+			return key(p), nil
+		},
+		newAcc: func() any { return newAcc() },
+		add: func(a, in any) (any, error) {
+			ta, err := as[A](a)
+			if err != nil {
+				return nil, err
+			}
+			p, err := as[T](in)
+			if err != nil {
+				return nil, err
+			}
+			return acc.Add(ta, p), nil
+		},
+		merge: func(a, b any) (any, error) {
+			ta, err := as[A](a)
+			if err != nil {
+				return nil, err
+			}
+			tb, err := as[A](b)
+			if err != nil {
+				return nil, err
+			}
+			return acc.Merge(ta, tb), nil
+		},
+		output: func(k any, b Bounds, a any) (Any, error) {
+			tk, err := as[K](k)
+			if err != nil {
+				return Any{}, err
+			}
+			ta, err := as[A](a)
+			if err != nil {
+				return Any{}, err
+			}
+			w := Windowed[K, R]{Key: tk, Start: b.Start.UTC(), End: b.End.UTC(), Value: acc.Result(ta)}
+			return Any{Payload: w, Key: keyBytes(tk), Timestamp: w.End.Add(-time.Millisecond)}, nil
+		},
+	}
+	if cfg.eventTime != nil {
+		r.eventTime = func(in Any) (time.Time, error) {
+			p, err := as[T](in.Payload)
+			if err != nil {
+				return time.Time{}, err
+			}
+			return cfg.eventTime(p), nil
+		}
+	}
+	return Step[T, Windowed[K, R]]{kind: KindReduce, reduce: r}
+}
+
+// keyBytes is a Reduce key as a Kafka key, when it is text or bytes.
+func keyBytes(k any) []byte {
+	switch v := reflect.ValueOf(k); {
+	case !v.IsValid():
+		return nil
+	case v.Kind() == reflect.String:
+		return []byte(v.String())
+	case v.Kind() == reflect.Slice && v.Type().Elem().Kind() == reflect.Uint8:
+		return append([]byte(nil), v.Bytes()...)
+	}
+	return nil
+}
+
+// as asserts an erased value to T; nil is T's zero value.
+func as[T any](v any) (T, error) {
+	if v == nil {
+		var zero T
+		return zero, nil
+	}
+	t, ok := v.(T)
+	if !ok {
+		return t, fmt.Errorf("value is %T, step expects %T", v, t)
+	}
+	return t, nil
+}
+
+// Reducer is a Reduce step as runners see it, with its types erased.
+// Every method recovers a panic of the user's function and returns it as
+// an error: a *InvalidError naming the step from Key and EventTime (the
+// message is rejected), a plain error naming the step from the others.
+type Reducer struct {
+	step             string
+	window           Window
+	keyType, accType reflect.Type
+	key              func(Any) (any, error)
+	eventTime        func(Any) (time.Time, error) // nil: the message timestamp
+	newAcc           func() any
+	add              func(acc, in any) (any, error)
+	merge            func(a, b any) (any, error)
+	output           func(key any, b Bounds, acc any) (Any, error)
+}
+
+// Window says how the step windows messages.
+func (r *Reducer) Window() Window { return r.window }
+
+// KeyType is the type of the keys (K).
+func (r *Reducer) KeyType() reflect.Type { return r.keyType }
+
+// AccumulatorType is the type of the accumulators (A).
+func (r *Reducer) AccumulatorType() reflect.Type { return r.accType }
+
+// Key returns the key of message m.
+func (r *Reducer) Key(m Any) (key any, err error) {
+	defer r.reject(&err)
+	return r.key(m)
+}
+
+// EventTime returns the time by which m is windowed: m.Timestamp, or
+// what the WithEventTime function says.
+func (r *Reducer) EventTime(m Any) (t time.Time, err error) {
+	if r.eventTime == nil {
+		return m.Timestamp, nil
+	}
+	defer r.reject(&err)
+	return r.eventTime(m)
+}
+
+// NewAccumulator returns an empty accumulator.
+func (r *Reducer) NewAccumulator() (acc any, err error) {
+	defer r.fail("new accumulator", &err)
+	return r.newAcc(), nil
+}
+
+// Add adds payload to acc and returns the accumulator.
+func (r *Reducer) Add(acc, payload any) (_ any, err error) {
+	defer r.fail("accumulator add", &err)
+	return r.add(acc, payload)
+}
+
+// Merge merges b into a and returns the accumulator.
+func (r *Reducer) Merge(a, b any) (_ any, err error) {
+	defer r.fail("accumulator merge", &err)
+	return r.merge(a, b)
+}
+
+// Output returns the message Reduce emits for key and the window b, with
+// the accumulator acc: a Windowed payload, the timestamp b.End minus one
+// millisecond, the key as Kafka key when it is text or bytes.
+func (r *Reducer) Output(key any, b Bounds, acc any) (_ Any, err error) {
+	defer r.fail("accumulator result", &err)
+	return r.output(key, b, acc)
+}
+
+func (r *Reducer) reject(err *error) {
+	if p := recover(); p != nil {
+		*err = panicError(p)
+	}
+	if *err != nil {
+		*err = &InvalidError{Step: r.step, Cause: *err}
+	}
+}
+
+func (r *Reducer) fail(what string, err *error) {
+	if p := recover(); p != nil {
+		*err = panicError(p)
+	}
+	if *err != nil {
+		*err = fmt.Errorf("step %s: %s: %w", r.step, what, *err)
+	}
+}
