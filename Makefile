@@ -4,7 +4,7 @@ GO ?= go
 GOFMT = $(shell GOTOOLCHAIN=$(GOTOOLCHAIN) $(GO) env GOROOT)/bin/gofmt
 TEST_FLAGS ?= -race -timeout 30m
 
-.PHONY: run test lint conformance broker tidy fmt bench
+.PHONY: run run-windowed test lint conformance broker tidy fmt bench
 
 ## run: the Getting Started example on the embedded broker: feeds sample events,
 ## prints what arrives on transformed-events (and the dead-letter topic), then exits.
@@ -12,6 +12,14 @@ run:
 	$(GO) run ./examples/simple_map_filter -n simple_map_filter \
 		--config deployment_config/simple_map_filter.yaml --adapter local \
 		--dev-input examples/simple_map_filter/sample_events.txt \
+		--dev-print-output --dev-exit-when-done
+
+## run-windowed: the windowed example (counts per user in 10 s event-time
+## windows) on the embedded broker; results come once the windows close.
+run-windowed:
+	$(GO) run ./examples/windowed_counts -n windowed_counts \
+		--config deployment_config/windowed_counts.yaml --adapter local \
+		--dev-input examples/windowed_counts/sample_events.txt \
 		--dev-print-output --dev-exit-when-done
 
 ## test: every test, with the race detector.
