@@ -2,7 +2,6 @@ package observe
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"net/http"
 	"net/http/httptest"
@@ -117,14 +116,7 @@ func TestUI(t *testing.T) {
 	openGate.Do(func() { close(gate) })
 
 	// Every step appears, with numeric rates once two snapshots are in.
-	names, _ := json.Marshal(testSteps)
-	b.WaitUntil(`(() => {
-		const re = /^\d+(\.\d+)?[kMGT]?\/s$/;
-		return `+string(names)+`.every(n => {
-			const g = document.querySelector('g[data-step="' + n + '"]');
-			return g && ["rate-in", "rate-out", "errors"].every(f => re.test(g.querySelector('[data-field="' + f + '"]')?.textContent ?? ""));
-		});
-	})()`, `Array.from(document.querySelectorAll("g[data-step]"), g => g.dataset.step + ": " + g.querySelector('[data-field="rate-in"]').textContent)`, 20*time.Second)
+	b.WaitStepRates(testSteps, 20*time.Second)
 
 	if got := browsertest.Eval[int](b, `document.querySelectorAll("g[data-step]").length`); got != len(testSteps) {
 		t.Errorf("%d steps drawn, want %d", got, len(testSteps))

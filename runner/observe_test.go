@@ -330,14 +330,7 @@ func checkPage(t *testing.T, base string, produce func()) {
 
 	b.Load(base + "/")
 	steps := []string{"myinput", "mymap", "myfilter", "serializer", "myoutput"}
-	names, _ := json.Marshal(steps)
-	b.WaitUntil(`(() => {
-		const re = /^\d+(\.\d+)?[kMGT]?\/s$/;
-		return `+string(names)+`.every(n => {
-			const g = document.querySelector('g[data-step="' + n + '"]');
-			return g && ["rate-in", "rate-out", "errors"].every(f => re.test(g.querySelector('[data-field="' + f + '"]')?.textContent ?? ""));
-		});
-	})()`, `Array.from(document.querySelectorAll("g[data-step]"), g => g.dataset.step + ": " + g.querySelector('[data-field="rate-in"]').textContent).join(", ")`, 30*time.Second)
+	b.WaitStepRates(steps, 30*time.Second)
 	b.WaitUntil(`parseFloat(document.querySelector('g[data-step="mymap"] [data-field="rate-in"]').textContent) > 0 &&
 		document.querySelector('[data-field="health"]').textContent === "OK" &&
 		document.querySelector('[data-field="ready"]').textContent === "OK"`,

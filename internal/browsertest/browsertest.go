@@ -34,6 +34,7 @@ package browsertest
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -445,4 +446,22 @@ func (w *tail) String() string {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return string(w.buf)
+}
+
+// WaitStepRates waits until the pipeline page (package observe) draws
+// every step of steps with a numeric in-rate, out-rate and error rate
+// (such as "123/s" or "1.5k/s"): the page has had two snapshots.
+func (b *Browser) WaitStepRates(steps []string, timeout time.Duration) {
+	b.t.Helper()
+	names, err := json.Marshal(steps)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	b.WaitUntil(`(() => {
+		const re = /^\d+(\.\d+)?[kMGT]?\/s$/;
+		return `+string(names)+`.every(n => {
+			const g = document.querySelector('g[data-step="' + n + '"]');
+			return g && ["rate-in", "rate-out", "errors"].every(f => re.test(g.querySelector('[data-field="' + f + '"]')?.textContent ?? ""));
+		});
+	})()`, `Array.from(document.querySelectorAll("g[data-step]"), g => g.dataset.step + ": " + g.querySelector('[data-field="rate-in"]').textContent).join(", ")`, timeout)
 }
