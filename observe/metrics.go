@@ -72,7 +72,7 @@ type Pipeline struct {
 	stepIn, stepOut, stepErrors       *prometheus.CounterVec
 	stepSeconds                       *prometheus.HistogramVec
 	up                                prometheus.Gauge
-	partitionsMu                      sync.Mutex
+	mu                                sync.Mutex            // guards sinks and partitions
 	partitions                        map[partitionKey]bool // labelled series, to delete on revoke
 }
 
@@ -255,8 +255,8 @@ func (p *Pipeline) Sink(step, topic string) *Sink {
 	if p == nil {
 		return nil
 	}
-	p.partitionsMu.Lock()
-	defer p.partitionsMu.Unlock()
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	k := step + "\x00" + topic
 	if s, ok := p.sinks[k]; ok {
 		return s
@@ -316,8 +316,8 @@ func (p *Pipeline) Source(s SourceState, now time.Time) {
 	p.srcParts.WithLabelValues(s.Group).Set(float64(len(s.Partitions)))
 	p.srcInRecs.WithLabelValues(s.Group).Set(float64(s.InflightRecords))
 	p.srcInBytes.WithLabelValues(s.Group).Set(float64(s.InflightBytes))
-	p.partitionsMu.Lock()
-	defer p.partitionsMu.Unlock()
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	seen := map[partitionKey]bool{}
 	for _, ps := range s.Partitions {
 		k := partitionKey{s.Group, ps.Topic, ps.Partition}

@@ -2,10 +2,12 @@ package state
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
 	"os"
+	"strconv"
 	"sync/atomic"
 	"time"
 
@@ -88,16 +90,21 @@ func (s *Store) checkVersion() error {
 	if !ok {
 		b := s.NewBatch()
 		defer b.Close()
-		b.Set(metaVersionKey, NewKey(NSMeta).Uint64(FormatVersion)[1:])
+		b.Set(metaVersionKey, versionValue(FormatVersion))
 		return b.Commit()
 	}
-	r := Read(append([]byte{byte(NSMeta)}, v...))
-	r.Namespace()
-	if got := r.Uint64(); !r.Done() || got != FormatVersion {
-		return fmt.Errorf("state: %s holds state of format version %d, this runner writes %d: move it away to replay from the committed offsets", s.dir, got, FormatVersion)
+	if len(v) != 8 || binary.BigEndian.Uint64(v) != FormatVersion {
+		got := "unreadable"
+		if len(v) == 8 {
+			got = strconv.FormatUint(binary.BigEndian.Uint64(v), 10)
+		}
+		return fmt.Errorf("state: %s holds state of format version %s, this runner writes %d: move it away to replay from the committed offsets", s.dir, got, FormatVersion)
 	}
 	return nil
 }
+
+// versionValue is how the format version is stored: 8 bytes big-endian.
+func versionValue(v uint64) []byte { return binary.BigEndian.AppendUint64(nil, v) }
 
 // Dir is the store's directory.
 func (s *Store) Dir() string { return s.dir }

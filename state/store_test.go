@@ -136,7 +136,7 @@ func TestFormatVersionMismatch(t *testing.T) {
 	dir := t.TempDir()
 	s := open(t, dir)
 	b := s.NewBatch()
-	b.Set(metaVersionKey, NewKey(NSMeta).Uint64(FormatVersion + 1)[1:])
+	b.Set(metaVersionKey, versionValue(FormatVersion+1))
 	if err := b.Commit(); err != nil {
 		t.Fatal(err)
 	}
