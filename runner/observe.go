@@ -2,7 +2,6 @@ package runner
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -160,7 +159,8 @@ func (o *observation) brokerLoop(ctx context.Context, cc kafka.ClientConfig) {
 	o.stop = append(o.stop, func() { cancel(); <-done; cl.Close() })
 	go func() {
 		defer close(done)
-		var was error = errors.New("unchecked")
+		var was error // the previous check's result
+		checked := false
 		for {
 			pctx, pcancel := context.WithTimeout(ctx, brokerCheckInterval)
 			err := cl.Ping(pctx)
@@ -172,10 +172,10 @@ func (o *observation) brokerLoop(ctx context.Context, cc kafka.ClientConfig) {
 			switch {
 			case err != nil && was == nil:
 				o.log.Warn("Kafka broker unreachable: not ready", "brokers", cc.Brokers, "error", err)
-			case err == nil && was != nil && was.Error() != "unchecked":
+			case err == nil && was != nil && checked:
 				o.log.Info("Kafka broker reachable again", "brokers", cc.Brokers)
 			}
-			was = err
+			was, checked = err, true
 			select {
 			case <-ctx.Done():
 				return
