@@ -79,12 +79,6 @@ type Case struct {
 	Skip map[string]string
 }
 
-// noTimers skips a case that needs timers (Batch) on the bundled runner.
-var noTimers = map[string]string{
-	"local":          "the bundled runner does not run timers yet (issue 4)",
-	"local-portable": "the bundled runner does not run timers yet (issue 4)",
-}
-
 // SkipReason says why runner cannot run c yet ("" when it can).
 func (c Case) SkipReason(runner string) string { return c.Skip[runner] }
 
@@ -522,7 +516,6 @@ func batchByKeyCase() Case {
 	c := Case{
 		Name:       "batch_by_key_size",
 		Partitions: 1,
-		Skip:       noTimers,
 		Pipeline: func() dsl.Pipeline {
 			return dsl.StreamingSource("in", "lines").
 				Apply("batch", dsl.Batch[[]byte](3, 2*time.Second, dsl.BatchPerKey())).
@@ -550,7 +543,6 @@ func batchConfigCase() Case {
 	c := Case{
 		Name:       "batch_config_override",
 		Partitions: 1,
-		Skip:       noTimers,
 		Pipeline: func() dsl.Pipeline {
 			return dsl.StreamingSource("in", "lines").
 				Apply("batch", dsl.Batch[[]byte](1000, time.Hour)).

@@ -25,8 +25,8 @@ import (
 // then build and run on the default runner ("local", set in TestMain;
 // CheckFilters applies no runner filter list to it).
 //
-// A pipeline the runner refuses (ErrUnsupported: state, timers, TestStream,
-// triggers other than the default) is skipped with the refusal as the
+// A pipeline the runner refuses (ErrUnsupported: TestStream,
+// triggers other than the default, OnWindowExpiration) is skipped with the refusal as the
 // reason, so this list turns green by itself as the state issue lands. A
 // pipeline that runs must pass: a passert failure fails the test. Entries
 // skipped up front say why.
@@ -88,6 +88,8 @@ func TestBeamPrimitives(t *testing.T) {
 		{name: "TestTimers_EventTime_WithOutputTimestamp", build: scope(primitives.TimersEventTime_WithOutputTimestamp)},
 		{name: "TestTimers_EventTime_WithNoOutputTimestamp", build: scope(primitives.TimersEventTime_WithNoOutputTimestamp)},
 		{name: "TestTimers_ProcessingTime_Infinity", build: scope(primitives.TimersProcessingTimeTestStream_Infinity)},
+		{name: "TestTimers_ProcessingTime_Bounded", build: scope(primitives.TimersProcessingTime_Bounded)},
+		{name: "TestTimers_ProcessingTime_Unbounded", build: scope(primitives.TimersProcessingTime_Unbounded)},
 		{name: "TestPanes", build: scope(primitives.Panes)},
 		{name: "TestWindowSums_Lifted", build: scope(primitives.WindowSums_Lifted)},
 		{name: "TestWindowSums_GBK", build: scope(primitives.WindowSums_GBK)},

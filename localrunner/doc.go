@@ -30,15 +30,15 @@
 // every passert), side inputs (iterable and multimap views, windowed) from
 // bounded PCollections and, in the global window, from unbounded ones,
 // stateful DoFns with user state (Value, Bag, Combining, Map, Set and
-// OrderedList state), and splittable DoFns in general: self-checkpointing
+// OrderedList state) and timers (event time and processing time), and
+// splittable DoFns in general: self-checkpointing
 // with sdf.ResumeProcessingIn, output watermarks from watermark estimators,
 // bounded and unbounded (periodic.Impulse runs). Bounded pipelines run to
 // completion; unbounded ones until ctx is cancelled.
 //
 // Refused before anything runs, each with an *UnsupportedError naming the
 // transform (errors.Is(err, ErrUnsupported)): triggers other than the
-// default, timers (event time, processing time, OnWindowExpiration),
-// time-sorted input, TestStream and windowed side inputs from unbounded
+// default, OnWindowExpiration, time-sorted input, TestStream and windowed side inputs from unbounded
 // PCollections, all of which arrive with the state issue; splittable DoFns
 // with side inputs or user state; transforms the runner does not know
 // (cross-language ones included). Drain is not implemented: cancelling
@@ -90,6 +90,20 @@
 // each transaction with the source offsets; until then state does not
 // survive the process. State is not garbage-collected when its window
 // expires yet, and late data is not dropped before a stateful DoFn.
+//
+// # Timers
+//
+// A stateful DoFn's timers live in the runner (internal/timer), one set
+// per stage: a bundle's timer writes (sets and clears, on the data plane
+// as the SDK encodes them) are applied when it succeeds, with its state.
+// An event-time timer fires once the stage's input watermark has reached
+// its fire time, a processing-time timer once the wall clock has; fired
+// timers go to the DoFn's OnTimer in a bundle of their own, never mixed
+// with elements. Elements older than the earliest due event-time timer are
+// processed first; due processing-time timers alternate with elements, so
+// a backlog does not starve them. A live timer holds the stage's output
+// watermark at its output timestamp (none for WithNoOutputTimestamp), and
+// keeps a bounded run going until it fires.
 //
 // # Native Kafka read
 //

@@ -11,7 +11,6 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph/window"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph/window/trigger"
-	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/timers"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/teststream"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/transforms/periodic"
@@ -36,18 +35,6 @@ func (f *failFn) ProcessElement(x int) (int, error) {
 
 func toKV(x int) (string, int) { return fmt.Sprint(x % 2), x }
 
-// timerFn sets an event-time timer per element and emits nothing.
-type timerFn struct {
-	Fire timers.EventTime
-}
-
-func (f *timerFn) ProcessElement(w beam.Window, tp timers.Provider, _ string, _ int, _ func(int)) {
-	f.Fire.Set(tp, w.MaxTimestamp().ToTime())
-}
-
-func (f *timerFn) OnTimer(_ context.Context, _ beam.EventTime, _ timers.Provider, _ string, _ timers.Context, _ func(int)) {
-}
-
 func addSide(x int, side []int) int { return x + len(side) }
 
 func byteLen(b []byte) int { return len(b) }
@@ -55,7 +42,6 @@ func byteLen(b []byte) int { return len(b) }
 func init() {
 	register.DoFn1x2[int, int, error](&failFn{})
 	register.Function1x2(toKV)
-	register.DoFn5x0[beam.Window, timers.Provider, string, int, func(int)](&timerFn{})
 	register.Function2x1(addSide)
 	register.Function1x1(byteLen)
 }
@@ -122,13 +108,6 @@ func TestRefusals(t *testing.T) {
 				beam.Combine(s.Scope("summed"), sumInts, repeated)
 			},
 			inName: "summed", urn: "beam:transform:group_by_key:v1", reason: "triggers other than the default",
-		},
-		{
-			name: "timers",
-			build: func(s beam.Scope, col beam.PCollection) {
-				beam.ParDo(s.Scope("timing"), &timerFn{}, beam.ParDo(s, toKV, col))
-			},
-			inName: "timing", urn: "beam:transform:pardo:v1", reason: "timers",
 		},
 		{
 			name: "TestStream",

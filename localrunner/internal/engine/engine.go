@@ -49,6 +49,15 @@
 // against it, since the input watermark may pass an element while it
 // waits in the queue. Fired panes go downstream as one batch.
 //
+// # Timers
+//
+// A stateful stage with timer families owns a timer.Store. A bundle's
+// timer writes are applied with its state commit; a bundle either takes
+// queued elements or delivers the due timers (fireTimers decides), never
+// both. Live timers hold the stage's output watermark at their hold time.
+// The loop wakes for the earliest processing-time timer as it does for
+// parked residuals.
+//
 // # Residuals
 //
 // When an SDF returns sdf.ResumeProcessingIn(d), the bundle's
@@ -106,6 +115,7 @@ import (
 	"github.com/streams-dev/streams/localrunner/internal/group"
 	"github.com/streams-dev/streams/localrunner/internal/kafkasource"
 	"github.com/streams-dev/streams/localrunner/internal/plan"
+	"github.com/streams-dev/streams/localrunner/internal/timer"
 	"github.com/streams-dev/streams/localrunner/internal/userstate"
 	"github.com/streams-dev/streams/localrunner/internal/worker"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -173,6 +183,8 @@ type BundleEvent struct {
 	// Dropped is the number of input elements a GroupByKey dropped as late
 	// beyond the allowed lateness of their window.
 	Dropped int
+	// Timers is the number of fired timers the bundle delivered.
+	Timers  int
 	Elapsed time.Duration
 	Err     error
 }
@@ -224,6 +236,7 @@ type inflight struct {
 	hold     mtime.Time
 	pieces   []piece
 	elements int
+	timers   int // fired timers delivered
 }
 
 // fin is a bundle awaiting finalization.
@@ -269,6 +282,10 @@ type stageState struct {
 	// store holds the user state of a stateful stage; each bundle works in
 	// a transaction committed when it succeeds.
 	store userstate.Store
+	// timers are the live timers of a stateful stage with timer families;
+	// lastFired is set when its last bundle delivered timers.
+	timers    *timer.Store
+	lastFired bool
 }
 
 // groupDone is the result of a grouping task.
@@ -434,6 +451,14 @@ func Run(ctx context.Context, cfg Config) (*Metrics, error) {
 		if st.spec.Stateful {
 			st.store = userstate.NewMemory()
 		}
+		if len(st.spec.Timers) > 0 {
+			ts, err := timer.New(st.spec.Timers, group.KeyLength)
+			if err != nil {
+				e.teardown(ctx)
+				return e.metrics, fmt.Errorf("localrunner: %s %v: %w", st.spec.ID, st.spec.Names, err)
+			}
+			st.timers = ts
+		}
 		p, err := worker.NewPlan(st.spec)
 		if err != nil {
 			e.teardown(ctx)
@@ -466,9 +491,9 @@ func (e *engine) loop(ctx context.Context) (err error) {
 	e.refreshWatermarks()
 	var drainDue <-chan time.Time
 
-	timer := time.NewTimer(time.Hour)
-	timer.Stop()
-	defer timer.Stop()
+	wake := time.NewTimer(time.Hour)
+	wake.Stop()
+	defer wake.Stop()
 	done := ctx.Done()
 	for {
 		if !e.stopping {
@@ -478,7 +503,7 @@ func (e *engine) loop(ctx context.Context) (err error) {
 			if e.stopping || e.drained() {
 				break
 			}
-			if len(e.parked) == 0 && e.liveSources == 0 && !e.draining {
+			if _, waiting := e.nextTimer(); !waiting && len(e.parked) == 0 && e.liveSources == 0 && !e.draining {
 				// Work is queued but nothing runs, nothing is parked and
 				// nothing can start: a planner bug, not a user error.
 				e.fail(fmt.Errorf("localrunner: stuck with queued elements and nothing runnable (stages %s)", e.queuedStages()))
@@ -486,9 +511,15 @@ func (e *engine) loop(ctx context.Context) (err error) {
 			}
 		}
 		var due <-chan time.Time
-		if !e.stopping && !e.draining && len(e.parked) > 0 {
-			timer.Reset(time.Until(e.parked[0].due))
-			due = timer.C
+		if !e.stopping && !e.draining {
+			next, ok := e.nextTimer()
+			if len(e.parked) > 0 && (!ok || e.parked[0].due.Before(next)) {
+				next, ok = e.parked[0].due, true
+			}
+			if ok {
+				wake.Reset(time.Until(next))
+				due = wake.C
+			}
 		}
 		select {
 		case r := <-e.results:
@@ -527,7 +558,7 @@ func (e *engine) loop(ctx context.Context) (err error) {
 			e.stopping = true
 			cancel()
 		}
-		timer.Stop() // Go >= 1.23 timers: no stale tick after Stop or Reset.
+		wake.Stop() // Go >= 1.23 timers: no stale tick after Stop or Reset.
 		if !e.stopping {
 			// Once stopping, results are dropped and residuals not parked:
 			// the watermarks freeze where they are rather than jump to the
@@ -539,6 +570,20 @@ func (e *engine) loop(ctx context.Context) (err error) {
 		return e.err
 	}
 	return e.cancelled
+}
+
+// nextTimer returns when the earliest processing-time timer of any stage
+// is due; ok is false when there is none.
+func (e *engine) nextTimer() (next time.Time, ok bool) {
+	for _, s := range e.stages {
+		if s.timers == nil {
+			continue
+		}
+		if t, has := s.timers.NextProcessing(); has && (!ok || t.Before(next)) {
+			next, ok = t, true
+		}
+	}
+	return next, ok
 }
 
 func (e *engine) queuedStages() string {
@@ -564,9 +609,10 @@ func (e *engine) drained() bool {
 		if s.queued > 0 {
 			return false
 		}
-		// Windows waiting to fire keep a run going, but not a drain: their
-		// elements are not acknowledged, so the sources deliver them again.
-		if s.grpPending > 0 && !e.draining {
+		// Windows waiting to fire and live timers keep a run going, but
+		// not a drain: their elements are not acknowledged, so the sources
+		// deliver them again.
+		if (s.grpPending > 0 || s.timers != nil && s.timers.Len() > 0) && !e.draining {
 			return false
 		}
 	}
@@ -644,7 +690,8 @@ func (e *engine) runnable(s *stageState) bool {
 	case plan.KindSDK:
 		// A stateful stage runs one bundle at a time (a key's state is
 		// never in two bundles).
-		return s.queued > 0 && (s.store == nil || len(s.inflight) == 0) && e.sidesReady(s)
+		work := s.queued > 0 || s.timers != nil && !e.draining && s.timers.Due(s.in, time.Now())
+		return work && (s.store == nil || len(s.inflight) == 0) && e.sidesReady(s)
 	case plan.KindGroup:
 		return s.grp != nil && (s.queued > 0 || s.in > s.grpNext)
 	}
@@ -674,7 +721,12 @@ func (e *engine) schedule(ctx context.Context) {
 		if s.store != nil {
 			b.State = userstate.Begin(s.store)
 		}
-		fl := s.take(b)
+		var fl *inflight
+		if s.lastFired = e.fireTimers(s); s.lastFired {
+			fl = s.fire(b)
+		} else {
+			fl = s.take(b)
+		}
 		if n := len(s.idle); n > 0 {
 			b.Plan, s.idle = s.idle[n-1], s.idle[:n-1]
 		}
@@ -682,6 +734,48 @@ func (e *engine) schedule(ctx context.Context) {
 		e.running++
 		go func() { e.results <- process(ctx, b) }()
 	}
+}
+
+// fireTimers reports whether the next bundle of a stage delivers its due
+// timers rather than queued elements. Elements go first when they are
+// older than the earliest due event-time timer (as prism orders them);
+// due processing-time timers alternate with elements, so a backlog does
+// not starve them.
+func (e *engine) fireTimers(s *stageState) bool {
+	if s.timers == nil || e.draining {
+		return false
+	}
+	now := time.Now()
+	if !s.timers.Due(s.in, now) {
+		return false
+	}
+	if s.queued == 0 {
+		return true
+	}
+	if next := s.timers.NextEvent(); next < mtime.MaxTimestamp && next <= s.in && next < s.queueHold() {
+		return true
+	}
+	t, ok := s.timers.NextProcessing()
+	return ok && !t.After(now) && !s.lastFired
+}
+
+func (s *stageState) queueHold() mtime.Time {
+	h := mtime.MaxTimestamp
+	for _, b := range s.queue {
+		h = min(h, b.hold)
+	}
+	return h
+}
+
+// fire moves the stage's due timers into b.
+func (s *stageState) fire(b *worker.Bundle) *inflight {
+	b.Timers = s.timers.Fire(s.in, time.Now())
+	fl := &inflight{hold: mtime.MaxTimestamp}
+	for _, f := range b.Timers {
+		fl.hold = min(fl.hold, f.Hold)
+		fl.timers += f.N
+	}
+	return fl
 }
 
 // process runs a bundle; worker.Process does not panic, but a bug there
@@ -729,7 +823,7 @@ func (e *engine) onResult(r *worker.Result) {
 	s := e.byID[r.Bundle.Stage.ID]
 	fl := s.inflight[r.Bundle.ID]
 	delete(s.inflight, r.Bundle.ID)
-	ev := BundleEvent{Stage: s.spec.ID, Transforms: s.spec.Names, Bundle: r.Bundle.ID, Elements: fl.elements, Elapsed: r.Elapsed, Err: r.Err}
+	ev := BundleEvent{Stage: s.spec.ID, Transforms: s.spec.Names, Bundle: r.Bundle.ID, Elements: fl.elements, Timers: fl.timers, Elapsed: r.Elapsed, Err: r.Err}
 	if r.Err != nil {
 		if !e.stopping {
 			e.log.Error("localrunner: bundle failed", "stage", s.spec.ID, "bundle", r.Bundle.ID, "error", r.Err)
@@ -745,9 +839,20 @@ func (e *engine) onResult(r *worker.Result) {
 		return
 	}
 	if s.store != nil {
-		// The bundle's state changes become visible to the next bundle,
-		// all at once.
-		if err := s.store.Commit(r.Bundle.State); err != nil {
+		// The bundle's state and timer changes become visible to the next
+		// bundle, all at once.
+		err := s.store.Commit(r.Bundle.State)
+		for _, tw := range r.Timers {
+			if err != nil {
+				break
+			}
+			if s.timers == nil {
+				err = fmt.Errorf("a timer written by %s, which declares no timer families", tw.Transform)
+				break
+			}
+			err = s.timers.Set(tw.Transform, tw.Family, tw.Data)
+		}
+		if err != nil {
 			err = fmt.Errorf("localrunner: committing the state of bundle %s of %s: %w", r.Bundle.ID, s.spec.ID, err)
 			e.log.Error("localrunner: state commit failed", "stage", s.spec.ID, "bundle", r.Bundle.ID, "error", err)
 			s.idle = append(s.idle, r.Plan)
@@ -758,7 +863,7 @@ func (e *engine) onResult(r *worker.Result) {
 		}
 	}
 	e.metrics.add(r.Metrics)
-	e.log.Debug("localrunner: bundle done", "stage", s.spec.ID, "bundle", r.Bundle.ID, "elements", fl.elements, "residuals", len(r.Residuals), "elapsed", r.Elapsed)
+	e.log.Debug("localrunner: bundle done", "stage", s.spec.ID, "bundle", r.Bundle.ID, "elements", fl.elements, "timers", fl.timers, "timers_set", len(r.Timers), "residuals", len(r.Residuals), "elapsed", r.Elapsed)
 
 	var fins []*fin
 	seen := map[*fin]bool{}
@@ -1031,6 +1136,9 @@ func (e *engine) refreshWatermarks() {
 			}
 			s.in = w
 			w = min(w, s.grpHold) // MaxTimestamp but for group stages
+			if s.timers != nil {
+				w = min(w, s.timers.Hold())
+			}
 			for _, b := range s.queue {
 				w = min(w, b.hold)
 			}

@@ -39,7 +39,7 @@ func (e *UnsupportedError) Is(target error) bool { return target == ErrUnsupport
 // of work on the local runner: grouping, user state and timers in Pebble.
 const (
 	reasonTrigger            = "triggers other than the default (AfterWatermark with early or late firings, AfterCount, AfterProcessingTime, Repeat, AfterAny, AfterAll, Never, OrFinally) arrive with the state issue"
-	reasonTimers             = "timers (event time, processing time, OnWindowExpiration) arrive with the state issue"
+	reasonWindowExpiration   = "OnWindowExpiration is not supported by the local runner yet"
 	reasonStatefulSDF        = "splittable DoFns with user state are not supported"
 	reasonSorted             = "time-sorted input arrives with the state issue"
 	reasonTestStream         = "TestStream arrives with the state issue (it needs event-time timers and watermark control)"

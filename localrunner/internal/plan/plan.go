@@ -35,8 +35,8 @@
 // runs, all at once (errors.Join of *UnsupportedError): GroupByKeys whose
 // windowing strategy asks for a trigger other than the default (or for
 // what the Go SDK never produces: other output times, retracting panes,
-// FIRE_ALWAYS and EMIT_ALWAYS, custom window functions), timers, stateful
-// splittable DoFns, time-sorted input, TestStream,
+// FIRE_ALWAYS and EMIT_ALWAYS, custom window functions), OnWindowExpiration,
+// stateful splittable DoFns, time-sorted input, TestStream,
 // windowed side inputs from unbounded PCollections, splittable DoFns with
 // side inputs, and unknown URNs.
 package plan
@@ -58,6 +58,7 @@ import (
 	pipepb "github.com/apache/beam/sdks/v2/go/pkg/beam/model/pipeline_v1"
 	"github.com/streams-dev/streams/io/kafka"
 	"github.com/streams-dev/streams/localrunner/internal/group"
+	"github.com/streams-dev/streams/localrunner/internal/timer"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -130,9 +131,12 @@ type Stage struct {
 	// Splittable is set when the root is the ProcessSizedElementsAndRestrictions
 	// of an expanded SDF: its bundles may return residuals.
 	Splittable bool
-	// Stateful is set when the root is a stateful DoFn (user state): the
-	// stage runs one bundle at a time, each in a transaction on its state.
+	// Stateful is set when the root is a stateful DoFn (user state or
+	// timers): the stage runs one bundle at a time, each in a transaction
+	// on its state.
 	Stateful bool
+	// Timers are the timer families of the stateful DoFn.
+	Timers []timer.Family
 	// DoFns maps transform IDs to Go DoFn names (package path and type or
 	// function name), for attributing panics to a transform.
 	DoFns map[string]string
@@ -230,6 +234,7 @@ type planner struct {
 	forced     map[string]bool                         // forced stage roots
 	splittable map[string]bool                         // ProcessSized transforms
 	stateful   map[string]bool                         // stateful DoFns
+	timers     map[string][]timer.Family               // timer families of stateful DoFns
 	sides      map[string]map[string]*pipepb.SideInput // transform -> local -> side input
 	kafka      map[string]*KafkaRead                   // reading transform -> native read
 	groups     map[string]*Group                       // GroupByKey transforms
@@ -256,6 +261,7 @@ func Build(p *pipepb.Pipeline, opts Options) (*Plan, error) {
 		forced:     map[string]bool{},
 		splittable: map[string]bool{},
 		stateful:   map[string]bool{},
+		timers:     map[string][]timer.Family{},
 		sides:      map[string]map[string]*pipepb.SideInput{},
 		kafka:      map[string]*KafkaRead{},
 		groups:     map[string]*Group{},
@@ -411,18 +417,24 @@ func (pl *planner) parDo(id string, t *pipepb.PTransform) {
 		return
 	}
 	switch {
-	case len(pardo.GetTimerFamilySpecs()) > 0 || pardo.GetOnWindowExpirationTimerFamilySpec() != "":
-		pl.refuse(id, reasonTimers)
+	case pardo.GetOnWindowExpirationTimerFamilySpec() != "":
+		pl.refuse(id, reasonWindowExpiration)
 		return
 	case pardo.GetRequiresTimeSortedInput():
 		pl.refuse(id, reasonSorted)
 		return
 	}
-	if len(pardo.GetStateSpecs()) > 0 {
+	if len(pardo.GetStateSpecs()) > 0 || len(pardo.GetTimerFamilySpecs()) > 0 {
 		if reason := unsupportedState(&pardo); reason != "" {
 			pl.refuse(id, reason)
 			return
 		}
+		fams, err := pl.timerFamilies(id, &pardo)
+		if err != nil {
+			pl.errs = append(pl.errs, fmt.Errorf("localrunner: transform %q: %w", t.GetUniqueName(), err))
+			return
+		}
+		pl.timers[id] = fams
 		// A stateful DoFn starts a stage, which runs one bundle at a time:
 		// a key's state is never read by two bundles at once.
 		pl.stateful[id] = true
@@ -461,6 +473,21 @@ func (pl *planner) parDo(id string, t *pipepb.PTransform) {
 		return
 	}
 	pl.expandSDF(id, t, &pardo)
+}
+
+// timerFamilies returns the timer families of a ParDo, sorted by name.
+func (pl *planner) timerFamilies(id string, pardo *pipepb.ParDoPayload) ([]timer.Family, error) {
+	cu := graphx.NewCoderUnmarshaller(pl.comps.GetCoders())
+	var fams []timer.Family
+	for _, name := range sortedKeys(pardo.GetTimerFamilySpecs()) {
+		spec := pardo.GetTimerFamilySpecs()[name]
+		c, err := cu.Coder(spec.GetTimerFamilyCoderId())
+		if err != nil {
+			return nil, fmt.Errorf("timer family %q: %w", name, err)
+		}
+		fams = append(fams, timer.Family{Transform: id, Family: name, Processing: spec.GetTimeDomain() == pipepb.TimeDomain_PROCESSING_TIME, Coder: c})
+	}
+	return fams, nil
 }
 
 // unsupportedState says why the engine cannot run a stateful DoFn, or "".
@@ -651,6 +678,7 @@ func (pl *planner) fuse() (*Plan, error) {
 		}
 		if pl.stateful[tid] {
 			s.Stateful = true
+			s.Timers = append(s.Timers, pl.timers[tid]...)
 		}
 		s.Transforms = append(s.Transforms, tid)
 		s.Names = append(s.Names, t.GetUniqueName())

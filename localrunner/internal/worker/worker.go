@@ -27,6 +27,7 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/metrics"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/runtime/exec"
 	"github.com/streams-dev/streams/localrunner/internal/plan"
+	"github.com/streams-dev/streams/localrunner/internal/timer"
 	"github.com/streams-dev/streams/localrunner/internal/userstate"
 	"google.golang.org/protobuf/types/known/timestamppb"
 )
@@ -55,6 +56,8 @@ type Bundle struct {
 	// State is the bundle's view of the stage's user state, where its
 	// changes collect; nil for stages without stateful DoFns.
 	State *userstate.Txn
+	// Timers are fired timers to deliver after Input, in order.
+	Timers []timer.Fired
 }
 
 // Output is what a bundle wrote to one PCollection: whole encoded windowed
@@ -94,9 +97,19 @@ type Result struct {
 	// that have not expired: call Plan.Finalize once the outputs are handed
 	// on, and only then reuse the plan.
 	Finalize bool
-	Metrics  *metrics.Store
-	Elapsed  time.Duration
-	Err      error
+	// Timers the bundle set or cleared, by transform and family, in the
+	// order written.
+	Timers  []*TimerWrite
+	Metrics *metrics.Store
+	Elapsed time.Duration
+	Err     error
+}
+
+// TimerWrite is what a bundle wrote to one timer family of one transform:
+// encoded timers back to back (timer.Store.Set reads them).
+type TimerWrite struct {
+	Transform, Family string
+	Data              []byte
 }
 
 // Process runs one bundle. It never panics: user panics come back as
@@ -114,7 +127,7 @@ func Process(ctx context.Context, b *Bundle) *Result {
 	}
 	ctx = metrics.SetBundleID(ctx, b.ID)
 	res.Metrics = metrics.GetStore(ctx)
-	dm := &dataManager{bundle: b, outputs: res.Outputs}
+	dm := &dataManager{bundle: b, outputs: res.Outputs, timers: &res.Timers}
 	err := p.Execute(ctx, b.ID, exec.DataContext{Data: dm, State: newStateReader(b)})
 	if err == nil {
 		err = dm.err
@@ -167,6 +180,7 @@ func EventTime(wv []byte) mtime.Time {
 type dataManager struct {
 	bundle  *Bundle
 	outputs map[string]*Output
+	timers  *[]*TimerWrite
 	err     error
 }
 
@@ -174,9 +188,12 @@ func (d *dataManager) OpenElementChan(_ context.Context, id exec.StreamID, _ []s
 	if id.PtransformID != d.bundle.Stage.SourceID {
 		return nil, fmt.Errorf("localrunner: %s has no input %q", d.bundle.Stage.ID, id.PtransformID)
 	}
-	ch := make(chan exec.Elements, len(d.bundle.Input))
+	ch := make(chan exec.Elements, len(d.bundle.Input)+len(d.bundle.Timers))
 	for _, chunk := range d.bundle.Input {
 		ch <- exec.Elements{Data: chunk, PtransformID: id.PtransformID}
+	}
+	for _, f := range d.bundle.Timers {
+		ch <- exec.Elements{Timers: f.Data, TimerFamilyID: f.Family, PtransformID: f.Transform}
 	}
 	close(ch)
 	return ch, nil
@@ -195,9 +212,27 @@ func (d *dataManager) OpenWrite(_ context.Context, id exec.StreamID) (io.WriteCl
 	return &sinkWriter{out: out}, nil
 }
 
+// OpenTimerWrite collects the timers a transform sets or clears; the SDK
+// writes each whole timer in one Write call, after the bundle's elements.
 func (d *dataManager) OpenTimerWrite(_ context.Context, id exec.StreamID, family string) (io.WriteCloser, error) {
-	return nil, fmt.Errorf("localrunner: timers are not supported yet (%s, family %q)", id.PtransformID, family)
+	for _, w := range *d.timers {
+		if w.Transform == id.PtransformID && w.Family == family {
+			return w, nil
+		}
+	}
+	w := &TimerWrite{Transform: id.PtransformID, Family: family}
+	*d.timers = append(*d.timers, w)
+	return w, nil
 }
+
+// Write appends one encoded timer.
+func (w *TimerWrite) Write(p []byte) (int, error) {
+	w.Data = append(w.Data, p...)
+	return len(p), nil
+}
+
+// Close implements io.WriteCloser.
+func (w *TimerWrite) Close() error { return nil }
 
 // sinkWriter collects what an exec.DataSink writes. The sink writes each
 // element with exactly one Write call ("they must be transmitted on FnAPI as
