@@ -26,6 +26,28 @@
 // accumulating, everything. Output timestamps are the end of the window
 // (the Go SDK's only timestamp combiner).
 //
+// # Checkpoints
+//
+// A durable engine writes each buffer into a state.Batch at quiescent
+// points (Checkpoint) and loads it back after a restart (Restore). A
+// checkpoint costs what changed since the previous one: from its first
+// checkpoint on (which writes everything), a buffer lists the panes that
+// changed and the windows it dropped. Under the buffer's prefix:
+//
+//	(the prefix)                          -> highest watermark processed
+//	end | window | session | pane         -> the pane: key, flags, indexes
+//	end | window | session | pane | chunk -> values added between checkpoints
+//
+// end is the window's end (maximum timestamp), so the windows past their
+// allowed lateness go with one range deletion; window is its encoding
+// under the window coder; session is the key of a session window (empty
+// otherwise); pane numbers the window's panes in creation order, the
+// order they are emitted in. Values discarded after a firing are deleted,
+// and so are windows merged into a new session (written whole). Tags are
+// not written. A restored buffer judges lateness against the watermark it
+// had at least (Watermark): it neither fires again what it fired nor takes
+// back what it forgot.
+//
 // # Ownership
 //
 // A Buffer is not safe for concurrent use: the engine lends it to one
@@ -129,6 +151,9 @@ type Buffer[T comparable] struct {
 	pending  int
 	last     *win[T] // the window of the previous element (not merging)
 	outTags  map[T]struct{}
+	wm       mtime.Time // the highest watermark processed
+
+	ckpt checkpointState[T]
 
 	r   bytes.Reader
 	out bytes.Buffer
@@ -149,17 +174,30 @@ type win[T comparable] struct {
 	tags   map[T]struct{}
 
 	queued, kept   bool
+	gone           bool // dropped
 	fireIdx, gcIdx int
+
+	// sk is the window's storage key under the checkpoint prefix (end,
+	// window, session key), set once it is checkpointed.
+	sk string
 }
 
 type pane struct {
 	key     []byte
 	values  []byte
 	n       int
-	pending bool // values arrived since the last firing
-	fired   int  // panes emitted
-	onTime  bool // the ON_TIME pane was emitted
+	fired   int // panes emitted
 	nonSpec int64
+	pending bool // values arrived since the last firing
+	onTime  bool // the ON_TIME pane was emitted
+
+	// Checkpoints: ord is the pane's index in its window's order; values
+	// up to saved are in chunks first to next-1; stale says they were
+	// discarded since; dirty that the pane is in the dirty list.
+	stale, dirty bool
+	ord          uint32
+	first, next  uint32
+	saved        int
 }
 
 // New returns an empty buffer.
@@ -187,6 +225,7 @@ func New[T comparable](cfg Config) (*Buffer[T], error) {
 		sessions: map[string][]*win[T]{},
 		gc:       winHeap[T]{gc: true},
 		outTags:  map[T]struct{}{},
+		wm:       mtime.MinTimestamp,
 	}, nil
 }
 
@@ -195,29 +234,38 @@ func New[T comparable](cfg Config) (*Buffer[T], error) {
 // Inputs must come in arrival order (Arrival not decreasing, at most wm):
 // before each, the windows its arrival watermark had passed fire, so an
 // element that arrived after its window's end is always in a late pane.
+// An Arrival below the highest watermark processed (Watermark) counts as
+// that watermark: a restored buffer does not take back what it fired or
+// forgot when the engine's watermarks start over.
 func (b *Buffer[T]) Process(in []Input[T], wm mtime.Time) (*Result[T], error) {
 	res := &Result[T]{MinTS: mtime.MaxTimestamp}
 	clear(b.outTags)
 	for i := range in {
-		if err := b.fireUntil(in[i].Arrival, res); err != nil {
+		arrival := max(in[i].Arrival, b.wm)
+		if err := b.fireUntil(arrival, res); err != nil {
 			return nil, err
 		}
 		b.last = nil
-		if err := b.add(&in[i], res); err != nil {
+		if err := b.add(&in[i], arrival, res); err != nil {
 			return nil, err
 		}
 		// Late data (within the allowed lateness) fires at once.
-		if err := b.fireUntil(in[i].Arrival, res); err != nil {
+		if err := b.fireUntil(arrival, res); err != nil {
 			return nil, err
 		}
 	}
-	if err := b.fireUntil(wm, res); err != nil {
+	b.wm = max(b.wm, wm)
+	if err := b.fireUntil(b.wm, res); err != nil {
 		return nil, err
 	}
-	b.expire(wm)
+	b.expire(b.wm)
 	res.Hold, res.Next, res.Pending = b.status()
 	return res, nil
 }
+
+// Watermark is the highest watermark the buffer has processed (restored
+// with it).
+func (b *Buffer[T]) Watermark() mtime.Time { return b.wm }
 
 // status returns the hold, the next time with work and the number of
 // windows waiting to fire.
@@ -232,7 +280,7 @@ func (b *Buffer[T]) status() (hold, next mtime.Time, pending int) {
 	return hold, next, b.pending
 }
 
-func (b *Buffer[T]) add(in *Input[T], res *Result[T]) error {
+func (b *Buffer[T]) add(in *Input[T], arrival mtime.Time, res *Result[T]) error {
 	start := in.Start
 	for _, end := range in.Ends {
 		if end < start || end > len(in.Data) {
@@ -253,7 +301,7 @@ func (b *Buffer[T]) add(in *Input[T], res *Result[T]) error {
 		}
 		key, val := body[:kn], body[kn:]
 		for _, w := range ws {
-			if b.expired(w.MaxTimestamp(), in.Arrival) {
+			if b.expired(w.MaxTimestamp(), arrival) {
 				res.Dropped++
 				continue
 			}
@@ -302,13 +350,12 @@ func (b *Buffer[T]) newWin(id winKey, w typex.Window) *win[T] {
 func (b *Buffer[T]) append(wn *win[T], key, val []byte) {
 	p := wn.panes[string(key)]
 	if p == nil {
-		p = &pane{key: slices.Clone(key)}
-		wn.panes[string(key)] = p
-		wn.order = append(wn.order, p)
+		p = wn.newPane(slices.Clone(key))
 	}
 	p.values = append(p.values, val...)
 	p.n++
 	p.pending = true
+	b.touch(wn, p)
 	if !wn.queued {
 		wn.queued = true
 		heap.Push(&b.fire, wn)
@@ -362,9 +409,8 @@ func (b *Buffer[T]) mergeInto(key []byte, w typex.Window, res *Result[T]) (*win[
 		for _, p := range m.order {
 			q := wn.panes[string(p.key)]
 			if q == nil {
-				q = &pane{key: p.key}
-				wn.panes[string(p.key)] = q
-				wn.order = append(wn.order, q)
+				q = wn.newPane(p.key)
+				b.touch(wn, q)
 			}
 			q.values = append(q.values, p.values...)
 			q.n += p.n
@@ -394,9 +440,21 @@ func (b *Buffer[T]) mergeInto(key []byte, w typex.Window, res *Result[T]) (*win[
 	return wn, nil
 }
 
+// newPane adds an empty pane for key.
+func (wn *win[T]) newPane(key []byte) *pane {
+	p := &pane{key: key, ord: uint32(len(wn.order))}
+	wn.panes[string(key)] = p
+	wn.order = append(wn.order, p)
+	return p
+}
+
 // drop forgets a window (its tags must have been handed on or moved).
 func (b *Buffer[T]) drop(wn *win[T]) {
 	delete(b.wins, wn.id)
+	wn.gone = true
+	if wn.sk != "" {
+		b.ckpt.gone = append(b.ckpt.gone, wn)
+	}
 	if wn.queued {
 		heap.Remove(&b.fire, wn.fireIdx)
 		wn.queued = false
@@ -481,6 +539,7 @@ func (b *Buffer[T]) emit(wn *win[T], p *pane, closing bool, res *Result[T]) erro
 	pn.NonSpeculativeIndex = p.nonSpec
 	p.fired++
 	p.pending = false
+	b.touch(wn, p)
 	if err := exec.EncodeWindowedValueHeader(b.wenc, []typex.Window{wn.w}, wn.end, pn, &b.out); err != nil {
 		return fmt.Errorf("localrunner: group output: encoding a windowed value header: %w", err)
 	}
@@ -495,13 +554,19 @@ func (b *Buffer[T]) emit(wn *win[T], p *pane, closing bool, res *Result[T]) erro
 	b.out.Reset()
 	if !b.cfg.Accumulating {
 		p.values, p.n = nil, 0
+		if p.saved > 0 {
+			p.stale, p.saved = true, 0
+		}
 	}
 	return nil
 }
 
 // winHeap orders windows by end (the fire heap) or by expiry (the gc
 // heap). Each window remembers its index in either, so that a window
-// merged away can be removed.
+// merged away can be removed. The fire heap breaks ties (sessions of
+// different keys) by start, then key: windows fire in an order that does
+// not depend on the heap's history, so a restored buffer emits the same
+// bytes.
 type winHeap[T comparable] struct {
 	ws []*win[T]
 	gc bool
@@ -509,10 +574,25 @@ type winHeap[T comparable] struct {
 
 func (h *winHeap[T]) Len() int { return len(h.ws) }
 func (h *winHeap[T]) Less(i, j int) bool {
-	if h.gc {
-		return h.ws[i].expiry < h.ws[j].expiry
+	a, c := h.ws[i], h.ws[j]
+	switch {
+	case h.gc:
+		return a.expiry < c.expiry
+	case a.end != c.end:
+		return a.end < c.end
 	}
-	return h.ws[i].end < h.ws[j].end
+	if s, t := start(a.w), start(c.w); s != t {
+		return s < t
+	}
+	return a.id.key < c.id.key
+}
+
+// start is the start of an interval window, zero for the global window.
+func start(w typex.Window) mtime.Time {
+	if iw, ok := w.(window.IntervalWindow); ok {
+		return iw.Start
+	}
+	return 0
 }
 func (h *winHeap[T]) Swap(i, j int) {
 	h.ws[i], h.ws[j] = h.ws[j], h.ws[i]

@@ -14,9 +14,23 @@
 // A bundle never writes to a Store: it works in a Txn, which reads through
 // to the Store and collects every change of the bundle. Once the bundle
 // succeeded, the engine commits the Txn to the Store at once; a failed
-// bundle's Txn is dropped. Store is the interface a durable store
-// implements (a Pebble batch per Txn, committed with the bundle's other
-// effects).
+// bundle's Txn is dropped.
+//
+// # Checkpoints
+//
+// A durable engine writes each stage's Memory into a state.Batch at
+// quiescent points (Checkpoint) and loads it back after a restart
+// (Restore). From its first checkpoint on (which writes everything), a
+// Memory notes the cells each Commit changes; a checkpoint writes those
+// whole, or deletes them, and nothing else. Under the stage's prefix, so
+// that a transform's cells are one prefix:
+//
+//	transform | state id | window | key | "b"           -> bag
+//	transform | state id | window | key | "m" | map key -> bag under a map key
+//	transform | state id | window | key | "l"           -> ordered list
+//
+// An ordered list is stored as its entries, each a length (uvarint) and
+// the entry.
 //
 // # Ownership
 //
@@ -76,6 +90,10 @@ type Memory struct {
 	bags      map[Key][]byte
 	multimaps map[Key]map[string][]byte
 	lists     map[Key][]Entry
+
+	// changed lists the cells committed since the last checkpoint, from
+	// the first Checkpoint or Restore on (nil before).
+	changed *changes
 }
 
 // NewMemory returns an empty store.
@@ -110,13 +128,16 @@ func (m *Memory) Commit(t *Txn) error {
 		if len(m.bags[k]) == 0 {
 			delete(m.bags, k)
 		}
+		m.changed.bag(k)
 	}
 	for k, c := range t.multimaps {
 		mm := m.multimaps[k]
 		if c.cleared {
 			mm = nil
+			m.changed.clearMultimap(k)
 		}
 		for mk, bc := range c.keys {
+			m.changed.multimapKey(k, mk)
 			var v []byte
 			if mm != nil {
 				v = mm[mk]
@@ -143,6 +164,7 @@ func (m *Memory) Commit(t *Txn) error {
 		} else {
 			delete(m.lists, k)
 		}
+		m.changed.list(k)
 	}
 	return nil
 }
