@@ -50,9 +50,14 @@ fmt:
 tidy:
 	$(GO) mod tidy
 
-## bench: the seed pipeline's throughput on the bundled runner, a hand-written
-## franz-go loop and prism, against one standalone dev broker (bench/cmd/throughput).
-## About 2 minutes; BENCH_FLAGS="-n 200000 -runs 1" for a quick look.
+## bench: the seed pipeline's throughput (bench/cmd/throughput), then the
+## stateful benchmark, counts and sums per key in 10 s windows: throughput
+## over a backlog and result delay live (bench/cmd/windowed); each on the
+## bundled runner, a hand-written franz-go loop and prism, against one
+## standalone dev broker. About 2 + 15 minutes; for a quick look:
+## BENCH_FLAGS="-n 200000 -runs 1" BENCH_WINDOW_FLAGS="-n 200000 -runs 1 -live-duration 25s".
 BENCH_FLAGS ?= -n 1000000 -runs 3
+BENCH_WINDOW_FLAGS ?= -n 1000000 -runs 3
 bench:
 	$(GO) run ./bench/cmd/throughput $(BENCH_FLAGS)
+	$(GO) run ./bench/cmd/windowed $(BENCH_WINDOW_FLAGS)

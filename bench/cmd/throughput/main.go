@@ -23,41 +23,32 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"os"
-	"os/exec"
 	"os/signal"
-	"path/filepath"
-	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/streams-dev/streams/bench/internal/harness"
 	"github.com/streams-dev/streams/bench/internal/seed"
 )
 
 const partitions = 4
 
-// A mode is one way of running the seed pipeline.
-type mode struct {
-	key   string // flag value
-	label string // table label
-}
-
-var modes = []mode{
-	{"local", "(a) runner --adapter local"},
-	{"local-metrics", "(a+m) (a) with metrics: {type: prometheus}"},
-	{"franz", "(b) hand-written franz-go"},
-	{"prism", "(c) runner --adapter beam (prism)"},
+// modes are the ways of running the seed pipeline.
+var modes = harness.Modes{
+	{Key: "local", Label: "(a) runner --adapter local"},
+	{Key: "local-metrics", Label: "(a+m) (a) with metrics: {type: prometheus}"},
+	{Key: "franz", Label: "(b) hand-written franz-go"},
+	{Key: "prism", Label: "(c) runner --adapter beam (prism)"},
 }
 
 type options struct {
@@ -116,110 +107,67 @@ func main() {
 	flag.DurationVar(&o.prismCap, "prism-cap", 2*time.Minute, "stop a prism run after this long and report the rate of what it committed")
 	flag.BoolVar(&o.keep, "keep", false, "keep the temporary directory (logs, broker data)")
 	flag.Parse()
-	for m := range strings.SplitSeq(modeList, ",") {
-		if m = strings.TrimSpace(m); m == "" {
-			continue
-		}
-		if !slices.ContainsFunc(modes, func(x mode) bool { return x.key == m }) {
-			fmt.Fprintf(os.Stderr, "throughput: -modes: unknown %q (want local, local-metrics, franz, prism)\n", m)
-			os.Exit(2)
-		}
-		o.modes = append(o.modes, m)
+	var err error
+	if o.modes, err = modes.Parse(modeList); err != nil {
+		fmt.Fprintln(os.Stderr, "throughput: -modes:", err)
+		os.Exit(2)
 	}
-	if o.n < 1 || o.runs < 1 || len(o.modes) == 0 {
-		fmt.Fprintln(os.Stderr, "throughput: want -n >= 1, -runs >= 1 and at least one mode")
+	if o.n < 1 || o.runs < 1 {
+		fmt.Fprintln(os.Stderr, "throughput: want -n >= 1 and -runs >= 1")
 		os.Exit(2)
 	}
 	o.logOutput = os.Stderr
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, o)
+	err = run(ctx, o)
 	stop()
-	live.killAll()
+	harness.KillAll()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "throughput:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, o options) (err error) {
-	logf := func(format string, args ...any) {
-		fmt.Fprintf(o.logOutput, "%s "+format+"\n", append([]any{time.Now().Format("15:04:05")}, args...)...)
-	}
-	dir, err := os.MkdirTemp("", "streams-bench-")
+func run(ctx context.Context, o options) error {
+	env, err := harness.Start(ctx, harness.Setup{
+		Packages:   []string{"./cmd/streams", "./bench/cmd/seedpipeline", "./bench/cmd/franzloop"},
+		Partitions: partitions,
+		Keep:       o.keep,
+		Log:        o.logOutput,
+	})
 	if err != nil {
 		return err
 	}
-	defer func() {
-		live.killAll() // before removing the broker's data directory
-		if o.keep {
-			logf("kept %s", dir)
-			return
-		}
-		os.RemoveAll(dir)
-	}()
-
-	root, err := moduleRoot()
+	defer env.Close()
+	if err := harness.CreateTopic(ctx, env.Admin, seed.InputTopic, partitions); err != nil {
+		return err
+	}
+	env.Logf("producing %d messages of ~%d bytes to %s (%d partitions)", o.n, seed.ValueSize, seed.InputTopic, partitions)
+	took, err := produceInput(ctx, env.Client, seed.InputTopic, o.n)
 	if err != nil {
 		return err
 	}
-	logf("building cmd/streams, bench/cmd/seedpipeline, bench/cmd/franzloop")
-	bins := filepath.Join(dir, "bin")
-	build := exec.CommandContext(ctx, "go", "build", "-o", bins+"/",
-		"./cmd/streams", "./bench/cmd/seedpipeline", "./bench/cmd/franzloop")
-	build.Dir = root
-	build.Stdout, build.Stderr = o.logOutput, o.logOutput
-	if err := build.Run(); err != nil {
-		return fmt.Errorf("go build: %w", err)
-	}
-
-	broker, addr, err := startBroker(ctx, dir, filepath.Join(bins, "streams"))
-	if err != nil {
-		return err
-	}
-	defer broker.terminate(10 * time.Second)
-	logf("broker pid %d at %s, data in %s", broker.pid(), addr, filepath.Join(dir, "broker-data"))
-	brokers := []string{addr}
-
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
-	if err != nil {
-		return err
-	}
-	defer cl.Close()
-	adm := kadm.NewClient(cl)
-	if err := createTopic(ctx, adm, seed.InputTopic, partitions); err != nil {
-		return err
-	}
-	logf("producing %d messages of ~%d bytes to %s (%d partitions)", o.n, seed.ValueSize, seed.InputTopic, partitions)
-	took, err := produceInput(ctx, brokers, seed.InputTopic, o.n)
-	if err != nil {
-		return err
-	}
-	if got, err := records(ctx, adm, seed.InputTopic); err != nil {
+	if got, err := harness.Records(ctx, env.Admin, seed.InputTopic); err != nil {
 		return err
 	} else if got != int64(o.n) {
 		return fmt.Errorf("input topic holds %d records, want %d", got, o.n)
 	}
-	logf("produced in %v (%.0f msg/s)", took.Round(time.Millisecond), float64(o.n)/took.Seconds())
+	env.Logf("produced in %v (%.0f msg/s)", took.Round(time.Millisecond), float64(o.n)/took.Seconds())
 
 	var results []result
 	var failures []error
 	for r := range o.runs {
-		order := slices.Clone(o.modes)
-		for range r % len(order) { // rotate, so no pipeline always goes first
-			order = append(order[1:], order[0])
-		}
-		for _, m := range order {
+		for _, m := range harness.Rotate(o.modes, r) {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
-			res, err := runOne(ctx, o, m, r, dir, bins, brokers, adm, broker, logf)
+			res, err := runOne(ctx, o, env, m, r)
 			if err != nil {
 				if ctx.Err() != nil {
 					return ctx.Err()
 				}
 				failures = append(failures, fmt.Errorf("%s run %d: %w", m, r+1, err))
-				logf("FAILED: %s run %d: %v", m, r+1, err)
+				env.Logf("FAILED: %s run %d: %v", m, r+1, err)
 				continue
 			}
 			results = append(results, res)
@@ -232,106 +180,70 @@ func run(ctx context.Context, o options) (err error) {
 	return nil
 }
 
-func moduleRoot() (string, error) {
-	out, err := exec.Command("go", "env", "GOMOD").Output()
-	if err != nil {
-		return "", fmt.Errorf("go env GOMOD: %w", err)
+// produceInput writes seed.Record(0..n-1) to topic and returns the time
+// it took.
+func produceInput(ctx context.Context, cl *kgo.Client, topic string, n int) (time.Duration, error) {
+	var (
+		mu   sync.Mutex
+		perr error
+	)
+	start := time.Now()
+	for i := range n {
+		k, v := seed.Record(i)
+		cl.Produce(ctx, &kgo.Record{Topic: topic, Key: k, Value: v}, func(_ *kgo.Record, err error) {
+			if err != nil {
+				mu.Lock()
+				perr = errors.Join(perr, err)
+				mu.Unlock()
+			}
+		})
 	}
-	gomod := strings.TrimSpace(string(out))
-	if gomod == "" || gomod == os.DevNull {
-		return "", errors.New("run inside the streams module")
+	if err := cl.Flush(ctx); err != nil {
+		return 0, fmt.Errorf("produce input: %w", err)
 	}
-	return filepath.Dir(gomod), nil
-}
-
-// startBroker runs `streams broker` on a free port with a data directory
-// and returns it once it listens.
-func startBroker(ctx context.Context, dir, bin string) (*process, string, error) {
-	logPath := filepath.Join(dir, "broker.log")
-	p, err := startProcess("broker", logPath, bin, "broker", "-port", "0",
-		"-data-dir", filepath.Join(dir, "broker-data"), "-topics", "", "-partitions", fmt.Sprint(partitions), "-log-level", "warn")
-	if err != nil {
-		return nil, "", err
+	mu.Lock()
+	defer mu.Unlock()
+	if perr != nil {
+		return 0, fmt.Errorf("produce input: %w", perr)
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) && ctx.Err() == nil {
-		if addr := listenAddr(logPath); addr != "" {
-			return p, addr, nil
-		}
-		if p.exited() {
-			return nil, "", fmt.Errorf("broker exited: %v\n%s", p.waitErr, p.logTail(20))
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	p.kill()
-	return nil, "", fmt.Errorf("broker did not report its address within 30s\n%s", p.logTail(20))
-}
-
-// listenAddr finds "listening on HOST:PORT" in the broker's log.
-func listenAddr(logPath string) string {
-	f, err := os.Open(logPath)
-	if err != nil {
-		return ""
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		_, rest, ok := strings.Cut(sc.Text(), "listening on ")
-		if !ok {
-			continue
-		}
-		addr, _, _ := strings.Cut(rest, " ")
-		if _, _, err := net.SplitHostPort(addr); err == nil {
-			return addr
-		}
-	}
-	return ""
+	return time.Since(start), nil
 }
 
 // runOne runs mode m once and measures it.
-func runOne(ctx context.Context, o options, m string, r int, dir, bins string, brokers []string,
-	adm *kadm.Client, broker *process, logf func(string, ...any)) (result, error) {
+func runOne(ctx context.Context, o options, env *harness.Env, m string, r int) (result, error) {
 	tag := fmt.Sprintf("%s-%d", m, r+1)
 	group, output := "bench-"+tag, "bench-out-"+tag
-	if err := createTopic(ctx, adm, output, partitions); err != nil {
+	if err := harness.CreateTopic(ctx, env.Admin, output, partitions); err != nil {
 		return result{}, err
-	}
-	logPath := filepath.Join(dir, tag+".log")
-	var bin string
-	var args []string
-	switch m {
-	case "franz":
-		bin = filepath.Join(bins, "franzloop")
-		args = []string{"-brokers", strings.Join(brokers, ","), "-topic", seed.InputTopic,
-			"-group", group, "-output", output, "-commit-interval", "1s"}
-	default:
-		cfg := filepath.Join(dir, tag+".yaml")
-		if err := os.WriteFile(cfg, []byte(pipelineConfig(brokers, group, output, m == "local-metrics")), 0o644); err != nil {
-			return result{}, err
-		}
-		adapter := "local"
-		if m == "prism" {
-			adapter = "beam"
-		}
-		bin = filepath.Join(bins, "seedpipeline")
-		args = []string{"-n", "bench-" + tag, "--config", cfg, "--adapter", adapter, "--log-level", "warn"}
 	}
 	limit := o.timeout
 	if m == "prism" {
 		limit = o.prismCap
 	}
 
-	res := result{mode: m, run: r + 1, expected: int64(seed.Kept(o.n)), load: loadAvg()}
-	brokerCPU0, err := cpuSeconds(broker.pid())
-	if err != nil {
-		return res, fmt.Errorf("broker cpu: %w", err)
-	}
-	logf("%s run %d: starting %s", m, r+1, filepath.Base(bin))
-	p, err := startProcess(tag, logPath, bin, args...)
+	res := result{mode: m, run: r + 1, expected: int64(seed.Kept(o.n)), load: harness.LoadAvg()}
+	meter, err := env.StartMeter()
 	if err != nil {
 		return res, err
 	}
-	defer p.kill()
+	var p *harness.Process
+	switch m {
+	case "franz":
+		p, err = env.StartProgram(tag, "franzloop", "-brokers", strings.Join(env.Brokers, ","), "-topic", seed.InputTopic,
+			"-group", group, "-output", output, "-commit-interval", "1s")
+	default:
+		adapter := "local"
+		if m == "prism" {
+			adapter = "beam"
+		}
+		p, err = env.StartPipeline(tag, "seedpipeline", adapter, harness.PipelineConfig{Brokers: env.Brokers,
+			SourceStep: seed.SourceStep, Input: seed.InputTopic, Group: group,
+			SinkStep: seed.SinkStep, Output: output, Metrics: m == "local-metrics"})
+	}
+	if err != nil {
+		return res, err
+	}
+	defer p.Kill()
 
 	// Poll the group's commits until they cover the input.
 	want := int64(o.n)
@@ -342,20 +254,20 @@ func runOne(ctx context.Context, o options, m string, r int, dir, bins string, b
 		select {
 		case <-ctx.Done():
 			return res, ctx.Err()
-		case <-p.done:
-			return res, fmt.Errorf("pipeline exited before committing the input (%v); last log lines:\n%s", p.waitErr, p.logTail(20))
+		case <-p.Done:
+			return res, fmt.Errorf("pipeline exited before committing the input (%v); last log lines:\n%s", p.WaitErr, p.LogTail(20))
 		case <-tick.C:
 		}
-		got, err := committed(ctx, adm, group, seed.InputTopic)
+		got, err := harness.Committed(ctx, env.Admin, group, seed.InputTopic)
 		if err != nil {
 			return res, err
 		}
-		elapsed := time.Since(p.start)
+		elapsed := time.Since(p.Start)
 		if got > 0 && res.first == 0 {
 			res.first = elapsed
 		}
 		if res.outDone == 0 {
-			out, err := records(ctx, adm, output)
+			out, err := harness.Records(ctx, env.Admin, output)
 			if err != nil {
 				return res, err
 			}
@@ -368,62 +280,32 @@ func runOne(ctx context.Context, o options, m string, r int, dir, bins string, b
 			break
 		}
 		if time.Since(lastLog) >= 10*time.Second {
-			logf("%s run %d: %d/%d committed after %v", m, r+1, got, want, elapsed.Round(time.Second))
+			env.Logf("%s run %d: %d/%d committed after %v", m, r+1, got, want, elapsed.Round(time.Second))
 			lastLog = time.Now()
 		}
 	}
 	// Measure before stopping: the drain after SIGTERM is not part of it.
-	if res.cpu, err = treeCPUSeconds(p.pid()); err != nil {
-		return res, fmt.Errorf("pipeline cpu: %w", err)
+	if res.cpu, res.brokerCPU, err = meter.Read(p); err != nil {
+		return res, err
 	}
-	brokerCPU1, err := cpuSeconds(broker.pid())
-	if err != nil {
-		return res, fmt.Errorf("broker cpu: %w", err)
-	}
-	res.brokerCPU = brokerCPU1 - brokerCPU0
-	p.noteRSS()
 	if res.committed < want {
 		res.capped = true
 		res.expected = -1
-		logf("%s run %d: capped after %v with %d/%d committed", m, r+1, limit, res.committed, want)
+		env.Logf("%s run %d: capped after %v with %d/%d committed", m, r+1, limit, res.committed, want)
 		if m != "prism" {
-			p.terminate(30 * time.Second)
+			_ = p.Terminate(30 * time.Second)
 			return res, fmt.Errorf("timed out after %v: %d of %d input messages committed; last log lines:\n%s",
-				limit, res.committed, want, p.logTail(20))
+				limit, res.committed, want, p.LogTail(20))
 		}
 	}
-	res.stopErr = p.terminate(30 * time.Second)
-	res.rssBytes = p.peakRSS()
-	if res.output, err = records(ctx, adm, output); err != nil {
+	res.stopErr = p.Terminate(30 * time.Second)
+	res.rssBytes = p.PeakRSS()
+	if res.output, err = harness.Records(ctx, env.Admin, output); err != nil {
 		return res, err
 	}
-	logf("%s run %d: %.0f msg/s, %d out of %d expected", m, r+1, res.rate(), res.output, res.expected)
+	env.Logf("%s run %d: %.0f msg/s, %d out of %d expected", m, r+1, res.rate(), res.output, res.expected)
 	if res.stopErr != nil {
-		logf("%s run %d: stop: %v\n%s", m, r+1, res.stopErr, p.logTail(10))
+		env.Logf("%s run %d: stop: %v\n%s", m, r+1, res.stopErr, p.LogTail(10))
 	}
 	return res, nil
-}
-
-// pipelineConfig is the deployment config of the seed pipeline on the
-// benchmark's topics.
-func pipelineConfig(brokers []string, group, output string, metrics bool) string {
-	bs := `["` + strings.Join(brokers, `", "`) + `"]`
-	m := ""
-	if metrics {
-		m = "metrics: {type: prometheus, address: \"127.0.0.1:0\"}\n"
-	}
-	return fmt.Sprintf(`env: {}
-%spipeline:
-  segments:
-    - steps_config:
-        %s:
-          starts_segment: true
-          bootstrap_servers: %s
-          topic: %s
-          consumer_group: %s
-          auto_offset_reset: earliest
-        %s:
-          bootstrap_servers: %s
-          topic: %s
-`, m, seed.SourceStep, bs, seed.InputTopic, group, seed.SinkStep, bs, output)
 }

@@ -5,31 +5,11 @@ import (
 	"io"
 	"os"
 	"runtime"
-	"slices"
 	"strings"
 	"time"
+
+	"github.com/streams-dev/streams/bench/internal/harness"
 )
-
-func median(xs []float64) float64 {
-	if len(xs) == 0 {
-		return 0
-	}
-	s := slices.Clone(xs)
-	slices.Sort(s)
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
-}
-
-func label(key string) string {
-	for _, m := range modes {
-		if m.key == key {
-			return m.label
-		}
-	}
-	return key
-}
 
 // outputNote compares a run's output count with the expected one.
 func outputNote(r result) (out, dups string) {
@@ -50,7 +30,7 @@ func printReport(w io.Writer, o options, produce time.Duration, results []result
 	fmt.Fprintf(w, "Command: `go run ./bench/cmd/throughput %s`  \n", strings.Join(os.Args[1:], " "))
 	fmt.Fprintf(w, "Input: %d JSON messages of ~200 B, keyed, %d partitions, half kept; standalone dev broker with -data-dir; "+
 		"%d CPUs; input produced at %.0f msg/s. Load average (1 min) at the end: %.2f.\n\n",
-		o.n, partitions, runtime.NumCPU(), float64(o.n)/produce.Seconds(), loadAvg())
+		o.n, partitions, runtime.NumCPU(), float64(o.n)/produce.Seconds(), harness.LoadAvg())
 	if o.n != 1_000_000 {
 		fmt.Fprintf(w, "Note: -n %d, not the issue's 1,000,000.\n\n", o.n)
 	}
@@ -65,7 +45,7 @@ func printReport(w io.Writer, o options, produce time.Duration, results []result
 		if r.committed > 0 {
 			perMsg = fmt.Sprintf("%.2f + %.2f", r.cpu/float64(r.committed)*1e6, r.brokerCPU/float64(r.committed)*1e6)
 		}
-		name := label(r.mode)
+		name := modes.Label(r.mode)
 		if r.capped {
 			name += fmt.Sprintf(" (capped at %v)", r.wall.Round(time.Second))
 		}
@@ -88,7 +68,7 @@ func printReport(w io.Writer, o options, produce time.Duration, results []result
 	for _, m := range modes {
 		var rs []result
 		for _, r := range results {
-			if r.mode == m.key {
+			if r.mode == m.Key {
 				rs = append(rs, r)
 			}
 		}
@@ -100,7 +80,7 @@ func printReport(w io.Writer, o options, produce time.Duration, results []result
 			for i, r := range rs {
 				xs[i] = f(r)
 			}
-			return median(xs)
+			return harness.Median(xs)
 		}
 		var dups int64
 		var notes []string
@@ -112,7 +92,7 @@ func printReport(w io.Writer, o options, produce time.Duration, results []result
 				}
 			}
 			if r.capped {
-				capped[m.key] = true
+				capped[m.Key] = true
 				notes = append(notes, fmt.Sprintf("run %d capped at %v: %d of %d committed", r.run, r.wall.Round(time.Second), r.committed, o.n))
 			}
 			if r.stopErr != nil {
@@ -120,9 +100,9 @@ func printReport(w io.Writer, o options, produce time.Duration, results []result
 			}
 		}
 		rate := col(result.rate)
-		rates[m.key] = rate
-		outRates[m.key] = col(result.outRate)
-		fmt.Fprintf(w, "| %s | %d | %.0f | %.0f | %.2f | %.2f | %.2f + %.2f | %.0f | %d | %s |\n", m.label, len(rs), rate, outRates[m.key],
+		rates[m.Key] = rate
+		outRates[m.Key] = col(result.outRate)
+		fmt.Fprintf(w, "| %s | %d | %.0f | %.0f | %.2f | %.2f | %.2f + %.2f | %.0f | %d | %s |\n", m.Label, len(rs), rate, outRates[m.Key],
 			col(func(r result) float64 { return r.cpu }), col(func(r result) float64 { return r.brokerCPU }),
 			col(func(r result) float64 { return r.cpu / float64(max(r.committed, 1)) * 1e6 }),
 			col(func(r result) float64 { return r.brokerCPU / float64(max(r.committed, 1)) * 1e6 }),
@@ -138,7 +118,7 @@ func printReport(w io.Writer, o options, produce time.Duration, results []result
 		}
 		switch {
 		case rb == 0:
-			fmt.Fprintf(w, "- %s/%s throughput: ∞ (%s committed nothing)\n", letter[a], letter[b], label(b))
+			fmt.Fprintf(w, "- %s/%s throughput: ∞ (%s committed nothing)\n", letter[a], letter[b], modes.Label(b))
 		default:
 			note := ""
 			if capped[b] {

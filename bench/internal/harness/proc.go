@@ -1,4 +1,8 @@
-package main
+// Package harness is what the benchmark commands (bench/cmd/throughput,
+// bench/cmd/windowed) share: child processes with their CPU time and peak
+// RSS read from /proc, a standalone development broker, topic and
+// consumer group queries, the programs' build, and medians.
+package harness
 
 import (
 	"bufio"
@@ -18,24 +22,26 @@ import (
 // every Linux platform Go supports.
 const clockTick = 100
 
-// process is a child process the benchmark started. Its stdout and
+// Process is a child process the benchmark started. Its stdout and
 // stderr go to a log file, quoted when it fails.
-type process struct {
+type Process struct {
 	name    string
 	cmd     *exec.Cmd
 	logPath string
-	start   time.Time
-	done    chan struct{} // closed when the process has exited
-	waitErr error
+	// Start is when the process was started.
+	Start time.Time
+	// Done is closed when the process has exited; WaitErr is then set.
+	Done    chan struct{}
+	WaitErr error
 
 	mu    sync.Mutex
 	hwmKB int64 // highest VmHWM seen
-	stop  chan struct{}
 }
 
-// startProcess starts bin with args, in its own process group, logging to
-// logPath, and samples its peak RSS until it exits.
-func startProcess(name, logPath, bin string, args ...string) (*process, error) {
+// StartProcess starts bin with args, in its own process group, logging to
+// logPath, and samples its peak RSS until it exits. [KillAll] kills it if
+// it is still running then.
+func StartProcess(name, logPath, bin string, args ...string) (*Process, error) {
 	log, err := os.Create(logPath)
 	if err != nil {
 		return nil, err
@@ -43,48 +49,52 @@ func startProcess(name, logPath, bin string, args ...string) (*process, error) {
 	cmd := exec.Command(bin, args...)
 	cmd.Stdout, cmd.Stderr = log, log
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	p := &process{name: name, cmd: cmd, logPath: logPath, done: make(chan struct{}), stop: make(chan struct{})}
-	p.start = time.Now()
+	p := &Process{name: name, cmd: cmd, logPath: logPath, Done: make(chan struct{})}
+	p.Start = time.Now()
 	if err := cmd.Start(); err != nil {
 		log.Close()
 		return nil, fmt.Errorf("start %s: %w", name, err)
 	}
 	live.add(p)
 	go func() {
-		p.waitErr = cmd.Wait()
+		p.WaitErr = cmd.Wait()
 		log.Close()
-		close(p.done)
+		close(p.Done)
 	}()
 	go p.sampleRSS()
 	return p, nil
 }
 
-func (p *process) pid() int { return p.cmd.Process.Pid }
+// PID is the process id.
+func (p *Process) PID() int { return p.cmd.Process.Pid }
 
-func (p *process) exited() bool {
+// Exited reports whether the process has exited.
+func (p *Process) Exited() bool {
 	select {
-	case <-p.done:
+	case <-p.Done:
 		return true
 	default:
 		return false
 	}
 }
 
-func (p *process) sampleRSS() {
+func (p *Process) sampleRSS() {
 	t := time.NewTicker(100 * time.Millisecond)
 	defer t.Stop()
 	for {
-		p.noteRSS()
+		p.NoteRSS()
 		select {
-		case <-p.done:
+		case <-p.Done:
 			return
 		case <-t.C:
 		}
 	}
 }
 
-func (p *process) noteRSS() {
-	kb, err := vmHWM(p.pid())
+// NoteRSS samples the process's peak RSS now; the samples also run every
+// 100 ms until it exits.
+func (p *Process) NoteRSS() {
+	kb, err := vmHWM(p.PID())
 	if err != nil {
 		return
 	}
@@ -93,13 +103,13 @@ func (p *process) noteRSS() {
 	p.mu.Unlock()
 }
 
-// peakRSS is the highest resident set size seen, from VmHWM samples and,
+// PeakRSS is the highest resident set size seen, from VmHWM samples and,
 // once the process has exited, its rusage.
-func (p *process) peakRSS() int64 {
+func (p *Process) PeakRSS() int64 {
 	p.mu.Lock()
 	kb := p.hwmKB
 	p.mu.Unlock()
-	if p.exited() && p.cmd.ProcessState != nil {
+	if p.Exited() && p.cmd.ProcessState != nil {
 		if ru, ok := p.cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 			kb = max(kb, ru.Maxrss)
 		}
@@ -107,41 +117,41 @@ func (p *process) peakRSS() int64 {
 	return kb * 1024
 }
 
-// terminate sends SIGTERM and waits up to grace for the process to exit,
+// Terminate sends SIGTERM and waits up to grace for the process to exit,
 // then kills its process group. It reports whether the process stopped
 // cleanly (exit status 0 after SIGTERM).
-func (p *process) terminate(grace time.Duration) error {
+func (p *Process) Terminate(grace time.Duration) error {
 	defer live.remove(p)
-	if !p.exited() {
+	if !p.Exited() {
 		_ = p.cmd.Process.Signal(syscall.SIGTERM)
 		select {
-		case <-p.done:
+		case <-p.Done:
 		case <-time.After(grace):
-			_ = syscall.Kill(-p.pid(), syscall.SIGKILL)
-			<-p.done
+			_ = syscall.Kill(-p.PID(), syscall.SIGKILL)
+			<-p.Done
 			return fmt.Errorf("%s did not stop within %v of SIGTERM: killed", p.name, grace)
 		}
 	}
 	// Whatever the process left in its group goes too.
-	_ = syscall.Kill(-p.pid(), syscall.SIGKILL)
-	if p.waitErr != nil {
-		return fmt.Errorf("%s: %w", p.name, p.waitErr)
+	_ = syscall.Kill(-p.PID(), syscall.SIGKILL)
+	if p.WaitErr != nil {
+		return fmt.Errorf("%s: %w", p.name, p.WaitErr)
 	}
 	return nil
 }
 
-// kill kills the process group at once, unless the process has exited.
-func (p *process) kill() {
+// Kill kills the process group at once, unless the process has exited.
+func (p *Process) Kill() {
 	defer live.remove(p)
-	if p.exited() {
+	if p.Exited() {
 		return
 	}
-	_ = syscall.Kill(-p.pid(), syscall.SIGKILL)
-	<-p.done
+	_ = syscall.Kill(-p.PID(), syscall.SIGKILL)
+	<-p.Done
 }
 
-// logTail returns the last n lines of the process's log.
-func (p *process) logTail(n int) string {
+// LogTail returns the last n lines of the process's log.
+func (p *Process) LogTail(n int) string {
 	data, err := os.ReadFile(p.logPath)
 	if err != nil {
 		return ""
@@ -156,33 +166,37 @@ func (p *process) logTail(n int) string {
 // liveSet is every started process not yet stopped, killed on exit.
 type liveSet struct {
 	mu    sync.Mutex
-	procs map[*process]bool
+	procs map[*Process]bool
 }
 
-var live = &liveSet{procs: make(map[*process]bool)}
+var live = &liveSet{procs: make(map[*Process]bool)}
 
-func (s *liveSet) add(p *process) {
+func (s *liveSet) add(p *Process) {
 	s.mu.Lock()
 	s.procs[p] = true
 	s.mu.Unlock()
 }
 
-func (s *liveSet) remove(p *process) {
+func (s *liveSet) remove(p *Process) {
 	s.mu.Lock()
 	delete(s.procs, p)
 	s.mu.Unlock()
 }
 
+// KillAll kills every process StartProcess started that is still
+// running; call it however the benchmark ends.
+func KillAll() { live.killAll() }
+
 func (s *liveSet) killAll() {
 	s.mu.Lock()
-	ps := make([]*process, 0, len(s.procs))
+	ps := make([]*Process, 0, len(s.procs))
 	for p := range s.procs {
 		ps = append(ps, p)
 	}
-	s.procs = make(map[*process]bool)
+	s.procs = make(map[*Process]bool)
 	s.mu.Unlock()
 	for _, p := range ps {
-		p.kill()
+		p.Kill()
 	}
 }
 
@@ -211,8 +225,8 @@ func readStat(pid int) (procStat, error) {
 	return procStat{ppid: int(num(1)), cpu: num(11) + num(12), childCPU: num(13) + num(14)}, nil
 }
 
-// cpuSeconds is the CPU time of pid alone.
-func cpuSeconds(pid int) (float64, error) {
+// CPUSeconds is the CPU time of pid alone.
+func CPUSeconds(pid int) (float64, error) {
 	st, err := readStat(pid)
 	if err != nil {
 		return 0, err
@@ -220,9 +234,9 @@ func cpuSeconds(pid int) (float64, error) {
 	return float64(st.cpu) / clockTick, nil
 }
 
-// treeCPUSeconds is the CPU time of pid, its live descendants and the
+// TreeCPUSeconds is the CPU time of pid, its live descendants and the
 // children it has waited for.
-func treeCPUSeconds(pid int) (float64, error) {
+func TreeCPUSeconds(pid int) (float64, error) {
 	root, err := readStat(pid)
 	if err != nil {
 		return 0, err
@@ -268,8 +282,8 @@ func vmHWM(pid int) (int64, error) {
 	return 0, errors.New("no VmHWM")
 }
 
-// loadAvg is the 1-minute load average.
-func loadAvg() float64 {
+// LoadAvg is the 1-minute load average.
+func LoadAvg() float64 {
 	data, err := os.ReadFile("/proc/loadavg")
 	if err != nil {
 		return 0

@@ -1,0 +1,197 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/streams-dev/streams/bench/internal/window"
+)
+
+// The backlog's event time: record i has the timestamp backlogBase +
+// i/backlogRate seconds, so backlogRate events per event-time second over
+// the topic, backlogRate/partitions per partition.
+var backlogBase = time.UnixMilli(1_700_000_000_000).UTC() // a window boundary
+
+const backlogRate = 40_000
+
+// closingTime is the timestamp of the closing record the backlog ends
+// with in each partition: far beyond the events and the wall clock, so
+// that it carries every watermark past the last window of events while
+// its own window never closes.
+var closingTime = time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// input is what the benchmark produced to an input topic.
+type input struct {
+	events int // without the closing records
+	want   window.Expected
+	took   time.Duration
+	// newest is the newest event timestamp of each partition.
+	newest map[int32]time.Time
+}
+
+// producer writes records to chosen partitions: event i goes to
+// partition i % partitions, so its key (k<i % 10000>) always to the same
+// one, and each partition's timestamps increase with its offsets.
+type producer struct {
+	cl *kgo.Client
+
+	mu  sync.Mutex
+	err error
+}
+
+func newProducer(brokers []string) (*producer, error) {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err != nil {
+		return nil, err
+	}
+	return &producer{cl: cl}, nil
+}
+
+func (p *producer) close() { p.cl.Close() }
+
+// event produces event i with timestamp ts to topic and adds it to in.
+func (p *producer) event(ctx context.Context, in *input, topic string, i int, ts time.Time) {
+	e, v := window.Make(i)
+	part := int32(i % partitions)
+	p.cl.Produce(ctx, &kgo.Record{Topic: topic, Partition: part, Key: []byte(e.Key), Value: v, Timestamp: ts}, p.done)
+	in.want.Add(e, ts)
+	in.events++
+	if ts.After(in.newest[part]) {
+		in.newest[part] = ts
+	}
+}
+
+func (p *producer) done(_ *kgo.Record, err error) {
+	if err != nil {
+		p.mu.Lock()
+		p.err = errors.Join(p.err, err)
+		p.mu.Unlock()
+	}
+}
+
+// flush waits for every record produced and returns the errors.
+func (p *producer) flush(ctx context.Context) error {
+	if err := p.cl.Flush(ctx); err != nil {
+		return fmt.Errorf("produce: %w", err)
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.err != nil {
+		return fmt.Errorf("produce: %w", p.err)
+	}
+	return nil
+}
+
+func newInput() *input {
+	return &input{want: make(window.Expected), newest: make(map[int32]time.Time)}
+}
+
+// produceBacklog writes n events with timestamps from backlogBase on, at
+// backlogRate per event-time second, then a closing record per partition.
+func produceBacklog(ctx context.Context, p *producer, topic string, n int) (*input, error) {
+	in := newInput()
+	start := time.Now()
+	for i := range n {
+		p.event(ctx, in, topic, i, backlogBase.Add(time.Duration(i)*time.Second/backlogRate))
+	}
+	for part := range int32(partitions) {
+		v := []byte(`{"key":"closing","value":0}`)
+		p.cl.Produce(ctx, &kgo.Record{Topic: topic, Partition: part, Key: []byte("closing"), Value: v, Timestamp: closingTime}, p.done)
+	}
+	if err := p.flush(ctx); err != nil {
+		return nil, err
+	}
+	in.took = time.Since(start)
+	return in, nil
+}
+
+// produceLive writes events at rate per second for d, each with the wall
+// clock as its timestamp.
+func produceLive(ctx context.Context, p *producer, topic string, rate int, d time.Duration) (*input, error) {
+	in := newInput()
+	start := time.Now()
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for i := 0; ; {
+		elapsed := time.Since(start)
+		if elapsed >= d {
+			break
+		}
+		for due := int(elapsed.Seconds() * float64(rate)); i < due; i++ {
+			p.event(ctx, in, topic, i, time.Now())
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-tick.C:
+		}
+	}
+	if err := p.flush(ctx); err != nil {
+		return nil, err
+	}
+	in.took = time.Since(start)
+	return in, nil
+}
+
+// closed returns the expected results of the windows that end by the
+// oldest of the partitions' newest timestamps: those a watermark that
+// follows the record timestamps, without idleness, has passed.
+func (in *input) closed() window.Expected {
+	var cutoff time.Time
+	for _, t := range in.newest {
+		if cutoff.IsZero() || t.Before(cutoff) {
+			cutoff = t
+		}
+	}
+	out := make(window.Expected)
+	for id, s := range in.want {
+		if !id.Start.Add(window.Size).After(cutoff) {
+			out[id] = s
+		}
+	}
+	return out
+}
+
+// waitReady waits until the pipeline reads topic for group: the group has
+// a member (the bundled runner, the franz-go loop) or committed offsets
+// for topic (prism's Kafka read commits where it starts without joining).
+func waitReady(ctx context.Context, adm *kadm.Client, group, topic string, exited <-chan struct{}, limit time.Duration) error {
+	deadline := time.After(limit)
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-exited:
+			return errors.New("pipeline exited before it started reading")
+		case <-deadline:
+			return fmt.Errorf("pipeline not reading after %v", limit)
+		case <-tick.C:
+		}
+		groups, err := adm.DescribeGroups(ctx, group)
+		if err != nil {
+			return err
+		}
+		if g, ok := groups[group]; ok && g.Err == nil && g.State == "Stable" && len(g.Members) > 0 {
+			return nil
+		}
+		offsets, err := adm.FetchOffsets(ctx, group)
+		if err == nil {
+			err = offsets.Error()
+		}
+		if err != nil && !errors.Is(err, kerr.GroupIDNotFound) {
+			return err
+		}
+		if len(offsets[topic]) > 0 {
+			return nil
+		}
+	}
+}

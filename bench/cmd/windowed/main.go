@@ -1,0 +1,398 @@
+// Command windowed is the stateful half of `make bench`: it measures the
+// windowed pipeline of package bench/internal/window (parse JSON events,
+// count and sum the values per key in 10-second tumbling windows of the
+// record timestamp, write each window's results as JSON) on the bundled
+// runner (--adapter local), as a hand-written franz-go loop
+// (bench/cmd/windowloop) and on prism (--adapter beam), all against one
+// standalone development broker, each pipeline as its own process with
+// its own consumer group and output topic.
+//
+// Two measurements per pipeline and run:
+//
+// Backlog: -n events over 4 partitions and 10,000 keys, produced once
+// before the runs, with timestamps from a fixed past time on at 40,000
+// events per event-time second (10,000 per partition), then in each
+// partition a closing record stamped in 2100 that carries the watermarks
+// past the last window (its own window never closes). The benchmark
+// computes the expected results while producing. A run lasts from the
+// pipeline's start until every expected result is on its output topic
+// with the exact count and sum; reported are events per second, CPU
+// seconds of the pipeline (with descendants) and of the broker, peak RSS
+// and the output's check (missing, wrong, repeated results). Windows hold
+// the bundled runner's commits, and the closing records are never
+// committed, so completion is judged from the output, not the group.
+//
+// Live: a fresh input topic gets -live-rate events per second for
+// -live-duration, stamped with the wall clock, once the pipeline reads it.
+// A consumer of the output topic notes when each result arrives; the
+// delay of a result is its arrival time minus its window's end. Reported
+// are p50, p99 and the maximum over the windows that ended before the
+// production stopped, the CPU used during production, and peak RSS.
+//
+// Prism is capped: its backlog run stops after -prism-cap, and is
+// reported with what it had done by then.
+//
+//	go run ./bench/cmd/windowed -n 1000000 -runs 3
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/streams-dev/streams/bench/internal/harness"
+	"github.com/streams-dev/streams/bench/internal/window"
+)
+
+const partitions = 4
+
+// modes are the ways of running the windowed aggregation.
+var modes = harness.Modes{
+	{Key: "local", Label: "(a) runner --adapter local"},
+	{Key: "franz", Label: "(b) hand-written franz-go"},
+	{Key: "prism", Label: "(c) runner --adapter beam (prism)"},
+}
+
+type options struct {
+	n            int
+	runs         int
+	modes        []string
+	timeout      time.Duration
+	prismCap     time.Duration
+	liveRate     int
+	liveDuration time.Duration
+	liveGrace    time.Duration
+	keep         bool
+	logOutput    io.Writer
+}
+
+func main() {
+	var o options
+	var modeList string
+	flag.IntVar(&o.n, "n", 1_000_000, "backlog events; 0 skips the backlog measurement")
+	flag.IntVar(&o.runs, "runs", 1, "runs of each pipeline; the tables report medians")
+	flag.StringVar(&modeList, "modes", "local,franz,prism", "pipelines to run: local (a), franz (b), prism (c)")
+	flag.DurationVar(&o.timeout, "timeout", 10*time.Minute, "give up on a local or franz backlog run whose output is not complete after this long")
+	flag.DurationVar(&o.prismCap, "prism-cap", 2*time.Minute, "stop a prism backlog run after this long and report what it did")
+	flag.IntVar(&o.liveRate, "live-rate", 20_000, "events per second of the live measurement")
+	flag.DurationVar(&o.liveDuration, "live-duration", 35*time.Second, "how long the live measurement produces; 0 skips it")
+	flag.DurationVar(&o.liveGrace, "live-grace", 30*time.Second, "how long after the live production the results may take to arrive")
+	flag.BoolVar(&o.keep, "keep", false, "keep the temporary directory (logs, broker data)")
+	flag.Parse()
+	var err error
+	if o.modes, err = modes.Parse(modeList); err != nil {
+		fmt.Fprintln(os.Stderr, "windowed: -modes:", err)
+		os.Exit(2)
+	}
+	if o.n < 0 || o.runs < 1 || o.liveRate < 1 || o.liveDuration < 0 || (o.n == 0 && o.liveDuration == 0) {
+		fmt.Fprintln(os.Stderr, "windowed: want -n >= 0, -runs >= 1, -live-rate >= 1, and -n or -live-duration > 0")
+		os.Exit(2)
+	}
+	o.logOutput = os.Stderr
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err = run(ctx, o)
+	stop()
+	harness.KillAll()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "windowed:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, o options) error {
+	env, err := harness.Start(ctx, harness.Setup{
+		Packages:   []string{"./cmd/streams", "./bench/cmd/windowpipeline", "./bench/cmd/windowloop"},
+		Partitions: partitions,
+		Keep:       o.keep,
+		Log:        o.logOutput,
+	})
+	if err != nil {
+		return err
+	}
+	defer env.Close()
+	prod, err := newProducer(env.Brokers)
+	if err != nil {
+		return err
+	}
+	defer prod.close()
+
+	var backlog *input
+	if o.n > 0 {
+		if err := harness.CreateTopic(ctx, env.Admin, window.InputTopic, partitions); err != nil {
+			return err
+		}
+		env.Logf("producing %d events of ~%d bytes to %s (%d partitions, %d keys), then a closing record per partition",
+			o.n, window.ValueSize, window.InputTopic, partitions, window.Keys)
+		if backlog, err = produceBacklog(ctx, prod, window.InputTopic, o.n); err != nil {
+			return err
+		}
+		if got, err := harness.Records(ctx, env.Admin, window.InputTopic); err != nil {
+			return err
+		} else if got != int64(o.n+partitions) {
+			return fmt.Errorf("input topic holds %d records, want %d", got, o.n+partitions)
+		}
+		env.Logf("produced in %v (%.0f events/s); %d results expected", backlog.took.Round(time.Millisecond),
+			float64(o.n)/backlog.took.Seconds(), len(backlog.want))
+	}
+
+	rep := report{o: o, backlog: backlog}
+	for r := range o.runs {
+		order := harness.Rotate(o.modes, r)
+		for _, m := range order {
+			if backlog == nil {
+				break
+			}
+			res, err := runBacklog(ctx, o, env, backlog, m, r)
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			if err != nil {
+				rep.failed(env, fmt.Errorf("%s backlog run %d: %w", m, r+1, err))
+				continue
+			}
+			rep.backlogRuns = append(rep.backlogRuns, res)
+		}
+		for _, m := range order {
+			if o.liveDuration == 0 {
+				break
+			}
+			res, err := runLive(ctx, o, env, prod, m, r)
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			if err != nil {
+				rep.failed(env, fmt.Errorf("%s live run %d: %w", m, r+1, err))
+				continue
+			}
+			rep.liveRuns = append(rep.liveRuns, res)
+		}
+	}
+	rep.print(os.Stdout)
+	if len(rep.failures) > 0 {
+		return fmt.Errorf("%d run(s) failed", len(rep.failures))
+	}
+	return nil
+}
+
+// pipeline is one run of one mode, started.
+type pipeline struct {
+	*harness.Process
+	group, output string
+}
+
+// startPipeline starts mode m reading input, with a consumer group and an
+// output topic of its own named after tag.
+func startPipeline(ctx context.Context, env *harness.Env, m, tag, input string) (*pipeline, error) {
+	pl := &pipeline{group: "bench-" + tag, output: "bench-out-" + tag}
+	if err := harness.CreateTopic(ctx, env.Admin, pl.output, partitions); err != nil {
+		return nil, err
+	}
+	var err error
+	switch m {
+	case "franz":
+		pl.Process, err = env.StartProgram(tag, "windowloop",
+			"-brokers", strings.Join(env.Brokers, ","), "-topic", input, "-group", pl.group, "-output", pl.output)
+	default:
+		adapter := "local"
+		if m == "prism" {
+			adapter = "beam"
+		}
+		pl.Process, err = env.StartPipeline(tag, "windowpipeline", adapter, harness.PipelineConfig{Brokers: env.Brokers,
+			SourceStep: window.SourceStep, Input: input, Group: pl.group, SinkStep: window.SinkStep, Output: pl.output})
+	}
+	if err != nil {
+		return nil, err
+	}
+	return pl, nil
+}
+
+// backlogResult is one backlog run.
+type backlogResult struct {
+	mode string
+	run  int
+	// elapsed is from the start until the output was complete, or until
+	// the cap.
+	elapsed   time.Duration
+	capped    bool
+	first     time.Duration // from the start until the first result
+	committed int64         // input records the group had committed then
+	cpu       float64       // pipeline process tree, CPU seconds
+	brokerCPU float64
+	rssBytes  int64
+	out       verdict
+	load      float64
+	stopErr   error
+}
+
+func (r backlogResult) rate(events int) float64 {
+	if r.capped || r.elapsed <= 0 {
+		return 0
+	}
+	return float64(events) / r.elapsed.Seconds()
+}
+
+func runBacklog(ctx context.Context, o options, env *harness.Env, in *input, m string, r int) (backlogResult, error) {
+	tag := fmt.Sprintf("%s-%d", m, r+1)
+	res := backlogResult{mode: m, run: r + 1, load: harness.LoadAvg()}
+	limit := o.timeout
+	if m == "prism" {
+		limit = o.prismCap
+	}
+	meter, err := env.StartMeter()
+	if err != nil {
+		return res, err
+	}
+	pl, err := startPipeline(ctx, env, m, tag, window.InputTopic)
+	if err != nil {
+		return res, err
+	}
+	defer pl.Kill()
+	w, err := watch(env.Brokers, pl.output)
+	if err != nil {
+		return res, err
+	}
+	defer w.stop()
+	w.expect(in.want)
+
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	lastLog := time.Now()
+	for {
+		select {
+		case <-ctx.Done():
+			return res, ctx.Err()
+		case <-pl.Done:
+			return res, fmt.Errorf("pipeline exited before its output was complete (%v); last log lines:\n%s", pl.WaitErr, pl.LogTail(20))
+		case <-tick.C:
+		}
+		res.elapsed = time.Since(pl.Start)
+		if res.first == 0 && w.read() > 0 {
+			res.first = res.elapsed
+		}
+		if w.complete() {
+			break
+		}
+		if res.elapsed >= limit {
+			res.capped = true
+			break
+		}
+		if time.Since(lastLog) >= 10*time.Second {
+			v := w.verdict()
+			env.Logf("%s: %d/%d results after %v", tag, v.present, v.expected, res.elapsed.Round(time.Second))
+			lastLog = time.Now()
+		}
+	}
+	// Measure before stopping: the drain after SIGTERM is not part of it.
+	if res.cpu, res.brokerCPU, err = meter.Read(pl.Process); err != nil {
+		return res, err
+	}
+	if res.committed, err = harness.Committed(ctx, env.Admin, pl.group, window.InputTopic); err != nil {
+		return res, err
+	}
+	res.stopErr = pl.Terminate(30 * time.Second)
+	res.rssBytes = pl.PeakRSS()
+	if err := w.catchUp(ctx, env.Admin, pl.output, 10*time.Second); err != nil {
+		return res, err
+	}
+	res.out = w.verdict()
+	if res.capped && m != "prism" {
+		return res, fmt.Errorf("timed out after %v with %d of %d results; last log lines:\n%s",
+			limit, res.out.present, res.out.expected, pl.LogTail(20))
+	}
+	env.Logf("%s: %.0f events/s, output: %s", tag, res.rate(in.events), res.out.problems())
+	return res, nil
+}
+
+// liveResult is one live run.
+type liveResult struct {
+	mode     string
+	run      int
+	produced int
+	rate     float64 // events per second achieved
+	// cores and brokerCores are the CPU seconds per second of production.
+	cores, brokerCores float64
+	rssBytes           int64
+	out                verdict
+	incomplete         bool // not every result arrived within the grace time
+	load               float64
+	stopErr            error
+}
+
+func runLive(ctx context.Context, o options, env *harness.Env, prod *producer, m string, r int) (liveResult, error) {
+	tag := fmt.Sprintf("live-%s-%d", m, r+1)
+	res := liveResult{mode: m, run: r + 1, load: harness.LoadAvg()}
+	topic := "bench-window-" + tag
+	if err := harness.CreateTopic(ctx, env.Admin, topic, partitions); err != nil {
+		return res, err
+	}
+	pl, err := startPipeline(ctx, env, m, tag, topic)
+	if err != nil {
+		return res, err
+	}
+	defer pl.Kill()
+	w, err := watch(env.Brokers, pl.output)
+	if err != nil {
+		return res, err
+	}
+	defer w.stop()
+	limit := o.timeout
+	if m == "prism" {
+		limit = o.prismCap
+	}
+	if err := waitReady(ctx, env.Admin, pl.group, topic, pl.Done, limit); err != nil {
+		return res, fmt.Errorf("%w; last log lines:\n%s", err, pl.LogTail(20))
+	}
+	env.Logf("%s: reading after %v; producing %d events/s for %v", tag, time.Since(pl.Start).Round(time.Millisecond), o.liveRate, o.liveDuration)
+
+	meter, err := env.StartMeter()
+	if err != nil {
+		return res, err
+	}
+	cpu0, err := harness.TreeCPUSeconds(pl.PID())
+	if err != nil {
+		return res, err
+	}
+	in, err := produceLive(ctx, prod, topic, o.liveRate, o.liveDuration)
+	if err != nil {
+		return res, err
+	}
+	cpu1, brokerCPU, err := meter.Read(pl.Process)
+	if err != nil {
+		return res, err
+	}
+	res.produced = in.events
+	res.rate = float64(in.events) / in.took.Seconds()
+	res.cores, res.brokerCores = (cpu1-cpu0)/in.took.Seconds(), brokerCPU/in.took.Seconds()
+	w.expect(in.closed())
+
+	deadline := time.Now().Add(o.liveGrace)
+	for !w.complete() {
+		if time.Now().After(deadline) {
+			res.incomplete = true
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return res, ctx.Err()
+		case <-pl.Done:
+			return res, fmt.Errorf("pipeline exited (%v); last log lines:\n%s", pl.WaitErr, pl.LogTail(20))
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	res.stopErr = pl.Terminate(30 * time.Second)
+	res.rssBytes = pl.PeakRSS()
+	if err := w.catchUp(ctx, env.Admin, pl.output, 10*time.Second); err != nil {
+		return res, err
+	}
+	res.out = w.verdict()
+	env.Logf("%s: %d/%d results, delay p50 %v p99 %v", tag, res.out.present, res.out.expected,
+		res.out.quantile(0.5).Round(time.Millisecond), res.out.quantile(0.99).Round(time.Millisecond))
+	return res, nil
+}

@@ -1,0 +1,211 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/streams-dev/streams/bench/internal/harness"
+	"github.com/streams-dev/streams/bench/internal/window"
+	"github.com/streams-dev/streams/io/kafka"
+)
+
+// report collects the runs and prints the tables.
+type report struct {
+	o           options
+	backlog     *input
+	backlogRuns []backlogResult
+	liveRuns    []liveResult
+	failures    []error
+}
+
+func (rep *report) failed(env *harness.Env, err error) {
+	rep.failures = append(rep.failures, err)
+	env.Logf("FAILED: %v", err)
+}
+
+func mb(bytes int64) float64 { return float64(bytes) / (1 << 20) }
+
+func secs(d time.Duration) string { return fmt.Sprintf("%.3f", d.Seconds()) }
+
+// medianOf is the median of f over rs.
+func medianOf[T any](rs []T, f func(T) float64) float64 {
+	xs := make([]float64, len(rs))
+	for i, r := range rs {
+		xs[i] = f(r)
+	}
+	return harness.Median(xs)
+}
+
+// byMode returns the runs of each mode, in the order of modes.
+func byMode[T any](rs []T, modeOf func(T) string) [][]T {
+	var out [][]T
+	for _, m := range modes {
+		var these []T
+		for _, r := range rs {
+			if modeOf(r) == m.Key {
+				these = append(these, r)
+			}
+		}
+		if len(these) > 0 {
+			out = append(out, these)
+		}
+	}
+	return out
+}
+
+func (rep *report) print(w io.Writer) {
+	fmt.Fprintf(w, "\n## Stateful benchmark: count and sum per key in 10 s tumbling windows\n\n")
+	fmt.Fprintf(w, "Command: `go run ./bench/cmd/windowed %s`  \n", strings.Join(os.Args[1:], " "))
+	fmt.Fprintf(w, "Events: JSON of ~%d B, %d keys, %d partitions (key k<i> to partition i %% %d); standalone dev broker with -data-dir; %d CPUs. "+
+		"Load average (1 min) at the end: %.2f. Source watermark (bundled runner and prism): newest record timestamp minus MaxSkew %v, "+
+		"now minus MaxSkew once a partition is idle for IdleDelay %v (io/kafka defaults; the deployment config has no key for them). "+
+		"The franz-go loop's watermark is the newest timestamp, without skew.\n\n",
+		window.ValueSize, window.Keys, partitions, partitions, runtime.NumCPU(), harness.LoadAvg(), kafka.DefaultMaxSkew, kafka.DefaultIdleDelay)
+	if rep.backlog != nil {
+		rep.printBacklog(w)
+	}
+	if len(rep.liveRuns) > 0 {
+		rep.printLive(w)
+	}
+	for _, f := range rep.failures {
+		fmt.Fprintf(w, "- FAILED: %v\n", f)
+	}
+}
+
+func (rep *report) printBacklog(w io.Writer) {
+	o, in := rep.o, rep.backlog
+	fmt.Fprintf(w, "### Backlog\n\n")
+	fmt.Fprintf(w, "%d events, event time %d/s from %s (%v of event time), then a closing record per partition stamped %s; "+
+		"%d results expected; produced at %.0f events/s. ", in.events, backlogRate, backlogBase.Format(time.RFC3339),
+		time.Duration(in.events)*time.Second/backlogRate, closingTime.Format("2006"), len(in.want), float64(in.events)/in.took.Seconds())
+	if o.n != 1_000_000 {
+		fmt.Fprintf(w, "Note: -n %d, not the issue's 1,000,000.", o.n)
+	}
+	fmt.Fprintf(w, "\n\n")
+	fmt.Fprintln(w, "| run | pipeline | events/s | output complete s | 1st result s | input committed | pipeline CPU s | broker CPU s | CPU µs/event (pipeline + broker) | peak RSS MB | results present/expected | identical repeats | output check | load 1m |")
+	fmt.Fprintln(w, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|")
+	for _, r := range rep.backlogRuns {
+		name, rate := modes.Label(r.mode), fmt.Sprintf("%.0f", r.rate(in.events))
+		if r.capped {
+			name += fmt.Sprintf(" (capped at %v)", r.elapsed.Round(time.Second))
+			rate = "-"
+		}
+		fmt.Fprintf(w, "| %d | %s | %s | %.2f | %.2f | %d | %.2f | %.2f | %.2f + %.2f | %.0f | %d/%d | %d | %s | %.2f |\n",
+			r.run, name, rate, r.elapsed.Seconds(), r.first.Seconds(), r.committed, r.cpu, r.brokerCPU,
+			r.cpu/float64(in.events)*1e6, r.brokerCPU/float64(in.events)*1e6, mb(r.rssBytes),
+			r.out.present, r.out.expected, r.out.dups, r.out.problems(), r.load)
+	}
+	fmt.Fprintf(w, "\nMedians over %d run(s):\n\n", rep.o.runs)
+	fmt.Fprintln(w, "| pipeline | runs | events/s | pipeline CPU s | broker CPU s | CPU µs/event (pipeline + broker) | peak RSS MB | identical repeats (max) | notes |")
+	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|---|")
+	rates := make(map[string]float64)
+	for _, rs := range byMode(rep.backlogRuns, func(r backlogResult) string { return r.mode }) {
+		m := rs[0].mode
+		var dups int64
+		var notes []string
+		for _, r := range rs {
+			dups = max(dups, r.out.dups)
+			if r.capped {
+				notes = append(notes, fmt.Sprintf("run %d capped at %v: %d of %d results, %d of %d events committed",
+					r.run, r.elapsed.Round(time.Second), r.out.present, r.out.expected, r.committed, in.events+partitions))
+			}
+			if p := r.out.problems(); p != "ok" {
+				notes = append(notes, fmt.Sprintf("run %d output: %s", r.run, p))
+			}
+			if r.stopErr != nil {
+				notes = append(notes, fmt.Sprintf("run %d stop: %v", r.run, r.stopErr))
+			}
+		}
+		rates[m] = medianOf(rs, func(r backlogResult) float64 { return r.rate(in.events) })
+		rate := fmt.Sprintf("%.0f", rates[m])
+		if rates[m] == 0 {
+			rate = "-"
+		}
+		fmt.Fprintf(w, "| %s | %d | %s | %.2f | %.2f | %.2f + %.2f | %.0f | %d | %s |\n", modes.Label(m), len(rs), rate,
+			medianOf(rs, func(r backlogResult) float64 { return r.cpu }),
+			medianOf(rs, func(r backlogResult) float64 { return r.brokerCPU }),
+			medianOf(rs, func(r backlogResult) float64 { return r.cpu / float64(in.events) * 1e6 }),
+			medianOf(rs, func(r backlogResult) float64 { return r.brokerCPU / float64(in.events) * 1e6 }),
+			medianOf(rs, func(r backlogResult) float64 { return mb(r.rssBytes) }), dups, strings.Join(notes, "; "))
+	}
+	fmt.Fprintln(w)
+	if a, ok := rates["local"]; ok && a > 0 {
+		fmt.Fprintf(w, "- (a) events/s: %.0f, goal >= 100,000: **%s**\n", a, yesNo(a >= 100_000))
+		if b := rates["franz"]; b > 0 {
+			fmt.Fprintf(w, "- a/b throughput: **%.2f**, goal >= 0.5: **%s**\n", a/b, yesNo(a/b >= 0.5))
+		}
+		if c := rates["prism"]; c > 0 {
+			fmt.Fprintf(w, "- a/c throughput: %.2f\n", a/c)
+		}
+	}
+	fmt.Fprintln(w, "\nevents/s is the events over the time from the process start until its output topic held every expected result; "+
+		"CPU is the pipeline process (with descendants) and the broker up to that moment. "+
+		"Input committed is what the group had committed then: the bundled runner commits a record only once its window has fired, "+
+		"and never the closing records.")
+	fmt.Fprintln(w)
+}
+
+func (rep *report) printLive(w io.Writer) {
+	o := rep.o
+	fmt.Fprintf(w, "### Live: result delay\n\n")
+	fmt.Fprintf(w, "%d events/s for %v per run, stamped with the wall clock, into a new topic once the pipeline reads it. "+
+		"Delay: arrival of a result at a consumer of the output topic minus its window's end; over the windows that ended "+
+		"before the production stopped (the next ones fire only on the bundled runner and prism, through idleness).\n\n",
+		o.liveRate, o.liveDuration)
+	fmt.Fprintln(w, "| run | pipeline | events (per s) | results present/expected | delay p50 s | p99 s | max s | pipeline CPU cores | broker CPU cores | peak RSS MB | output check | load 1m |")
+	fmt.Fprintln(w, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|")
+	for _, r := range rep.liveRuns {
+		check := r.out.liveProblems()
+		if r.incomplete {
+			check += fmt.Sprintf(" (stopped %v after the production)", o.liveGrace)
+		}
+		fmt.Fprintf(w, "| %d | %s | %d (%.0f) | %d/%d | %s | %s | %s | %.2f | %.2f | %.0f | %s | %.2f |\n",
+			r.run, modes.Label(r.mode), r.produced, r.rate, r.out.present, r.out.expected,
+			secs(r.out.quantile(0.5)), secs(r.out.quantile(0.99)), secs(r.out.quantile(1)),
+			r.cores, r.brokerCores, mb(r.rssBytes), check, r.load)
+	}
+	fmt.Fprintf(w, "\nMedians over %d run(s):\n\n", o.runs)
+	fmt.Fprintln(w, "| pipeline | runs | delay p50 s | p99 s | max s | pipeline CPU cores | broker CPU cores | peak RSS MB | notes |")
+	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|---|")
+	p50, p99 := make(map[string]float64), make(map[string]float64)
+	for _, rs := range byMode(rep.liveRuns, func(r liveResult) string { return r.mode }) {
+		m := rs[0].mode
+		var notes []string
+		for _, r := range rs {
+			if p := r.out.liveProblems(); p != "ok" {
+				notes = append(notes, fmt.Sprintf("run %d output: %s", r.run, p))
+			}
+			if r.stopErr != nil {
+				notes = append(notes, fmt.Sprintf("run %d stop: %v", r.run, r.stopErr))
+			}
+		}
+		q := func(x float64) float64 {
+			return medianOf(rs, func(r liveResult) float64 { return r.out.quantile(x).Seconds() })
+		}
+		p50[m], p99[m] = q(0.5), q(0.99)
+		fmt.Fprintf(w, "| %s | %d | %.3f | %.3f | %.3f | %.2f | %.2f | %.0f | %s |\n", modes.Label(m), len(rs), p50[m], p99[m], q(1),
+			medianOf(rs, func(r liveResult) float64 { return r.cores }),
+			medianOf(rs, func(r liveResult) float64 { return r.brokerCores }),
+			medianOf(rs, func(r liveResult) float64 { return mb(r.rssBytes) }), strings.Join(notes, "; "))
+	}
+	fmt.Fprintln(w)
+	if a, ok := p99["local"]; ok {
+		fmt.Fprintf(w, "- (a) p99 delay: %.3f s, goal < 1 s: **%s** (MaxSkew alone puts the watermark %v behind the newest record)\n",
+			a, yesNo(a < 1), kafka.DefaultMaxSkew)
+		skew := kafka.DefaultMaxSkew.Seconds()
+		fmt.Fprintf(w, "- (a) minus MaxSkew, the time from the watermark passing a window's end to its results' arrival: p50 %.3f s, p99 %.3f s\n",
+			p50["local"]-skew, a-skew)
+	}
+	fmt.Fprintln(w)
+}
+
+func yesNo(ok bool) string {
+	if ok {
+		return "yes"
+	}
+	return "no"
+}

@@ -1,0 +1,281 @@
+package harness
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// Setup says what [Start] prepares.
+type Setup struct {
+	// Packages are built into the environment's bin directory, as
+	// `go build` names them (./cmd/streams is always built: it runs the
+	// broker).
+	Packages []string
+	// Partitions is the broker's default partition count.
+	Partitions int32
+	// Keep keeps the temporary directory (logs, broker data) at Close.
+	Keep bool
+	// Log receives the build's output and Logf's lines.
+	Log io.Writer
+}
+
+// Env is one benchmark's environment: a temporary directory with the
+// built programs, a standalone development broker (`streams broker
+// -data-dir`, so that its CPU is measured apart from the pipelines'), and
+// clients of that broker.
+type Env struct {
+	Dir     string // the temporary directory
+	Broker  *Process
+	Brokers []string // the broker's address
+	Client  *kgo.Client
+	Admin   *kadm.Client
+
+	bins string
+	keep bool
+	log  io.Writer
+}
+
+// Start builds s.Packages, starts the broker and connects to it. Close
+// undoes it all, however far it got.
+func Start(ctx context.Context, s Setup) (_ *Env, err error) {
+	dir, err := os.MkdirTemp("", "streams-bench-")
+	if err != nil {
+		return nil, err
+	}
+	e := &Env{Dir: dir, bins: filepath.Join(dir, "bin"), keep: s.Keep, log: s.Log}
+	defer func() {
+		if err != nil {
+			e.Close()
+		}
+	}()
+
+	root, err := moduleRoot()
+	if err != nil {
+		return nil, err
+	}
+	pkgs := s.Packages
+	if !slices.Contains(pkgs, "./cmd/streams") {
+		pkgs = append([]string{"./cmd/streams"}, pkgs...)
+	}
+	e.Logf("building %s", strings.Join(pkgs, ", "))
+	build := exec.CommandContext(ctx, "go", append([]string{"build", "-o", e.bins + "/"}, pkgs...)...)
+	build.Dir = root
+	build.Stdout, build.Stderr = s.Log, s.Log
+	if err := build.Run(); err != nil {
+		return nil, fmt.Errorf("go build: %w", err)
+	}
+
+	addr, err := e.startBroker(ctx, s.Partitions)
+	if err != nil {
+		return nil, err
+	}
+	e.Logf("broker pid %d at %s, data in %s", e.Broker.PID(), addr, filepath.Join(dir, "broker-data"))
+	e.Brokers = []string{addr}
+	if e.Client, err = kgo.NewClient(kgo.SeedBrokers(addr)); err != nil {
+		return nil, err
+	}
+	e.Admin = kadm.NewClient(e.Client)
+	return e, nil
+}
+
+// Bin is the path of the built program name (the last element of its
+// package path).
+func (e *Env) Bin(name string) string { return filepath.Join(e.bins, name) }
+
+// Logf writes a timestamped line to the log.
+func (e *Env) Logf(format string, args ...any) {
+	fmt.Fprintf(e.log, "%s "+format+"\n", append([]any{time.Now().Format("15:04:05")}, args...)...)
+}
+
+// Close stops the broker, kills any other child process still running
+// and removes the temporary directory unless Setup.Keep.
+func (e *Env) Close() {
+	if e.Client != nil {
+		e.Client.Close()
+	}
+	if e.Broker != nil {
+		_ = e.Broker.Terminate(10 * time.Second)
+	}
+	KillAll() // before removing the broker's data directory
+	if e.keep {
+		e.Logf("kept %s", e.Dir)
+		return
+	}
+	os.RemoveAll(e.Dir)
+}
+
+// StartMeter notes the broker's CPU time, to be compared at [Meter.Read].
+func (e *Env) StartMeter() (Meter, error) {
+	cpu, err := CPUSeconds(e.Broker.PID())
+	if err != nil {
+		return Meter{}, fmt.Errorf("broker cpu: %w", err)
+	}
+	return Meter{broker: e.Broker, brokerCPU0: cpu}, nil
+}
+
+// Meter measures a pipeline's CPU time and the broker's over the same
+// span.
+type Meter struct {
+	broker     *Process
+	brokerCPU0 float64
+}
+
+// Read returns the CPU seconds of p with its descendants, and of the
+// broker since StartMeter, and samples p's peak RSS.
+func (m Meter) Read(p *Process) (cpu, brokerCPU float64, err error) {
+	if cpu, err = TreeCPUSeconds(p.PID()); err != nil {
+		return 0, 0, fmt.Errorf("pipeline cpu: %w", err)
+	}
+	b, err := CPUSeconds(m.broker.PID())
+	if err != nil {
+		return 0, 0, fmt.Errorf("broker cpu: %w", err)
+	}
+	p.NoteRSS()
+	return cpu, b - m.brokerCPU0, nil
+}
+
+// StartProgram starts the built program name with args, logging to
+// <tag>.log in the temporary directory.
+func (e *Env) StartProgram(tag, name string, args ...string) (*Process, error) {
+	e.Logf("%s: starting %s", tag, name)
+	return StartProcess(tag, filepath.Join(e.Dir, tag+".log"), e.Bin(name), args...)
+}
+
+// StartPipeline writes the deployment config c to <tag>.yaml and starts
+// the built program name, a DSL pipeline run by runner.Main, on it with
+// the adapter ("local": the bundled runner, "beam": prism).
+func (e *Env) StartPipeline(tag, name, adapter string, c PipelineConfig) (*Process, error) {
+	cfg := filepath.Join(e.Dir, tag+".yaml")
+	if err := c.Write(cfg); err != nil {
+		return nil, err
+	}
+	// Every benchmark run of a DSL pipeline has these arguments.
+	return e.StartProgram(tag, name, "-n", "bench-"+tag, "--config", cfg, "--adapter", adapter, "--log-level", "warn")
+}
+
+func moduleRoot() (string, error) {
+	out, err := exec.Command("go", "env", "GOMOD").Output()
+	if err != nil {
+		return "", fmt.Errorf("go env GOMOD: %w", err)
+	}
+	gomod := strings.TrimSpace(string(out))
+	if gomod == "" || gomod == os.DevNull {
+		return "", errors.New("run inside the streams module")
+	}
+	return filepath.Dir(gomod), nil
+}
+
+// startBroker runs `streams broker` on a free port with a data directory
+// and returns its address once it listens.
+func (e *Env) startBroker(ctx context.Context, partitions int32) (string, error) {
+	logPath := filepath.Join(e.Dir, "broker.log")
+	p, err := StartProcess("broker", logPath, e.Bin("streams"), "broker", "-port", "0",
+		"-data-dir", filepath.Join(e.Dir, "broker-data"), "-topics", "", "-partitions", fmt.Sprint(partitions), "-log-level", "warn")
+	if err != nil {
+		return "", err
+	}
+	e.Broker = p
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) && ctx.Err() == nil {
+		if addr := listenAddr(logPath); addr != "" {
+			return addr, nil
+		}
+		if p.Exited() {
+			return "", fmt.Errorf("broker exited: %v\n%s", p.WaitErr, p.LogTail(20))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return "", fmt.Errorf("broker did not report its address within 30s\n%s", p.LogTail(20))
+}
+
+// listenAddr finds "listening on HOST:PORT" in the broker's log.
+func listenAddr(logPath string) string {
+	f, err := os.Open(logPath)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		_, rest, ok := strings.Cut(sc.Text(), "listening on ")
+		if !ok {
+			continue
+		}
+		addr, _, _ := strings.Cut(rest, " ")
+		if _, _, err := net.SplitHostPort(addr); err == nil {
+			return addr
+		}
+	}
+	return ""
+}
+
+// Median is the median of xs, 0 for none.
+func Median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+// Rotate returns xs rotated left by r, so that in run r of a benchmark
+// no pipeline always goes first.
+func Rotate[T any](xs []T, r int) []T {
+	if len(xs) == 0 {
+		return nil
+	}
+	r %= len(xs)
+	return append(slices.Clone(xs[r:]), xs[:r]...)
+}
+
+// PipelineConfig is the deployment config of a benchmark's DSL pipeline:
+// its source step reads Input from the start with the consumer group
+// Group, its sink step writes Output.
+type PipelineConfig struct {
+	Brokers          []string
+	SourceStep       string
+	Input, Group     string
+	SinkStep, Output string
+	Metrics          bool // metrics: {type: prometheus} on a free port
+}
+
+// Write writes the config, as YAML, to path.
+func (c PipelineConfig) Write(path string) error {
+	bs := `["` + strings.Join(c.Brokers, `", "`) + `"]`
+	m := ""
+	if c.Metrics {
+		m = "metrics: {type: prometheus, address: \"127.0.0.1:0\"}\n"
+	}
+	yaml := fmt.Sprintf(`env: {}
+%spipeline:
+  segments:
+    - steps_config:
+        %s:
+          starts_segment: true
+          bootstrap_servers: %s
+          topic: %s
+          consumer_group: %s
+          auto_offset_reset: earliest
+        %s:
+          bootstrap_servers: %s
+          topic: %s
+`, m, c.SourceStep, bs, c.Input, c.Group, c.SinkStep, bs, c.Output)
+	return os.WriteFile(path, []byte(yaml), 0o644)
+}

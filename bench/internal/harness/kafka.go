@@ -1,0 +1,69 @@
+package harness
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+)
+
+// CreateTopic creates topic with partitions partitions.
+func CreateTopic(ctx context.Context, adm *kadm.Client, topic string, partitions int32) error {
+	resp, err := adm.CreateTopic(ctx, partitions, 1, nil, topic)
+	if err != nil {
+		return fmt.Errorf("create topic %s: %w", topic, err)
+	}
+	if resp.Err != nil {
+		return fmt.Errorf("create topic %s: %w", topic, resp.Err)
+	}
+	return nil
+}
+
+// Records is the number of records in topic: the sum over its partitions
+// of end minus start offset.
+func Records(ctx context.Context, adm *kadm.Client, topic string) (int64, error) {
+	ends, err := adm.ListEndOffsets(ctx, topic)
+	if err == nil {
+		err = ends.Error()
+	}
+	if err != nil {
+		return 0, fmt.Errorf("end offsets of %s: %w", topic, err)
+	}
+	starts, err := adm.ListStartOffsets(ctx, topic)
+	if err == nil {
+		err = starts.Error()
+	}
+	if err != nil {
+		return 0, fmt.Errorf("start offsets of %s: %w", topic, err)
+	}
+	var n int64
+	ends.Each(func(o kadm.ListedOffset) {
+		s, _ := starts.Lookup(o.Topic, o.Partition)
+		n += o.Offset - s.Offset
+	})
+	return n, nil
+}
+
+// Committed is how many records of topic group has committed (the sum of
+// its committed offsets; the topic starts at offset 0).
+func Committed(ctx context.Context, adm *kadm.Client, group, topic string) (int64, error) {
+	resp, err := adm.FetchOffsets(ctx, group)
+	if err == nil {
+		err = resp.Error()
+	}
+	if errors.Is(err, kerr.GroupIDNotFound) { // not joined yet
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("committed offsets of group %s: %w", group, err)
+	}
+	var n int64
+	resp.Each(func(o kadm.OffsetResponse) {
+		if o.Topic == topic && o.At > 0 {
+			n += o.At
+		}
+	})
+	return n, nil
+}
