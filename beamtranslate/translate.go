@@ -38,6 +38,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 
@@ -51,6 +52,9 @@ type SourceBinding struct {
 	Topic       string
 	Group       string
 	StartOffset string // earliest, latest or error
+	// MaxSkew and IdleDelay tune the read's watermark (kafka.ReadConfig);
+	// zero means the read's default.
+	MaxSkew, IdleDelay time.Duration
 	// DLQ, when set, receives every message a step rejects.
 	DLQ *DLQBinding
 }
@@ -152,6 +156,8 @@ func (t *translator) source() error {
 		Topics:      []string{sb.Topic},
 		Group:       sb.Group,
 		StartOffset: sb.StartOffset,
+		MaxSkew:     sb.MaxSkew,
+		IdleDelay:   sb.IdleDelay,
 	})
 	if err != nil {
 		return fmt.Errorf("beamtranslate: source %s: %w", src.Name(), err)

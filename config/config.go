@@ -144,6 +144,13 @@ type StepConfig struct {
 	// Zero means the runner's default (1s, 10,000).
 	CommitInterval time.Duration
 	CommitRecords  int
+	// WatermarkMaxSkew and WatermarkIdle tune a source's event-time
+	// watermark (see io/kafka ReadConfig.MaxSkew and IdleDelay): how far
+	// it trails the newest record timestamp of each partition, and how
+	// long a caught-up partition without records holds it back. Zero
+	// means the read's default (1s, 100ms).
+	WatermarkMaxSkew time.Duration
+	WatermarkIdle    time.Duration
 
 	// OnInvalid says what happens to a message this step rejects (its
 	// function returned an error or panicked) when the source has no dlq:
@@ -218,6 +225,10 @@ func (s *StepConfig) IsSet(key string) bool {
 		return s.CommitInterval != 0
 	case "commit_records":
 		return s.CommitRecords != 0
+	case "watermark_max_skew_ms":
+		return s.WatermarkMaxSkew != 0
+	case "watermark_idle_ms":
+		return s.WatermarkIdle != 0
 	case "override_params":
 		return s.OverrideParams != nil
 	case "dlq":

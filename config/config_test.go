@@ -347,8 +347,8 @@ pipeline:
           parallelism: {multi_process: {batch_size: 10, proceses: 2}}
 `,
 		want: []string{
-			`5:11: pipeline.segments[0].steps_config.myinput.topc: unknown key (did you mean "topic"?); accepted keys: auto_offset_reset, average_sleep_time_ms, batch_size, batch_time_ms, batch_timedelta, bootstrap_servers, commit_interval_ms, commit_records, consumer_group, dlq, max_sleep_time_ms, on_invalid, override_params, parallelism, starts_segment, strict_offset_reset, topic`,
-			`6:11: pipeline.segments[0].steps_config.myinput.Topic: unknown key (did you mean "topic"?); accepted keys: auto_offset_reset, average_sleep_time_ms, batch_size, batch_time_ms, batch_timedelta, bootstrap_servers, commit_interval_ms, commit_records, consumer_group, dlq, max_sleep_time_ms, on_invalid, override_params, parallelism, starts_segment, strict_offset_reset, topic`,
+			`5:11: pipeline.segments[0].steps_config.myinput.topc: unknown key (did you mean "topic"?); accepted keys: auto_offset_reset, average_sleep_time_ms, batch_size, batch_time_ms, batch_timedelta, bootstrap_servers, commit_interval_ms, commit_records, consumer_group, dlq, max_sleep_time_ms, on_invalid, override_params, parallelism, starts_segment, strict_offset_reset, topic, watermark_idle_ms, watermark_max_skew_ms`,
+			`6:11: pipeline.segments[0].steps_config.myinput.Topic: unknown key (did you mean "topic"?); accepted keys: auto_offset_reset, average_sleep_time_ms, batch_size, batch_time_ms, batch_timedelta, bootstrap_servers, commit_interval_ms, commit_records, consumer_group, dlq, max_sleep_time_ms, on_invalid, override_params, parallelism, starts_segment, strict_offset_reset, topic, watermark_idle_ms, watermark_max_skew_ms`,
 			`7:30: pipeline.segments[0].steps_config.myinput.auto_offset_reset: must be one of earliest, latest, error; got "earlist" (did you mean "earliest"?)`,
 			`9:11: pipeline.segments[0].steps_config.myinput.topic: duplicate key "topic" (first at line 8)`,
 			`10:29: pipeline.segments[0].steps_config.myinput.batch_timedelta.secs: unknown key; accepted keys: days, hours, microseconds, milliseconds, minutes, seconds, weeks`,

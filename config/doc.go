@@ -123,6 +123,14 @@
 //	                           # many bundles (partitions' batches) run at once
 //	commit_interval_ms: 1000   # bundled runner: commit processed offsets at
 //	commit_records: 10000      # least this often / after this many records
+//	watermark_max_skew_ms: 1000 # the event-time watermark trails the newest
+//	                           # record timestamp of each partition by this
+//	                           # much: records later than that may be late
+//	                           # for their window; lower means windows close
+//	                           # sooner after their end
+//	watermark_idle_ms: 100     # a partition read to its end and without
+//	                           # records for this long stops holding the
+//	                           # watermark back
 //
 // A sink (a Kafka topic written by a producer) takes bootstrap_servers,
 // topic, override_params and parallelism, as above.

@@ -64,7 +64,8 @@ func (k StepKind) Keys() []string {
 	switch k {
 	case Source:
 		keys = []string{"auto_offset_reset", "bootstrap_servers", "commit_interval_ms", "commit_records",
-			"consumer_group", "dlq", "override_params", "parallelism", "strict_offset_reset", "topic"}
+			"consumer_group", "dlq", "override_params", "parallelism", "strict_offset_reset", "topic",
+			"watermark_idle_ms", "watermark_max_skew_ms"}
 	case Sink:
 		keys = []string{"bootstrap_servers", "override_params", "parallelism", "topic"}
 	case DevNullSink:
