@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"regexp"
 	"sort"
 	"strings"
@@ -58,6 +59,8 @@ type childSpec struct {
 	Runner     string
 	Config     string // deployment config YAML
 	PipelineID string
+	// StateDir is the bundled runner's state directory (runner.Options).
+	StateDir string
 }
 
 // Run runs case c on the named runner and fails t on any difference from
@@ -159,7 +162,11 @@ func Run(t testing.TB, runnerName string, c Case) {
 		t.Fatal(err)
 	}
 
-	spec, err := json.Marshal(childSpec{Case: c.Name, Runner: runnerName, Config: string(raw), PipelineID: prefix})
+	stateDir := "none" // the portable read cannot be durable
+	if runnerName == "local" {
+		stateDir = filepath.Join(t.TempDir(), "state")
+	}
+	spec, err := json.Marshal(childSpec{Case: c.Name, Runner: runnerName, Config: string(raw), PipelineID: prefix, StateDir: stateDir})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -343,7 +350,7 @@ func runChild(raw string) int {
 		return 2
 	}
 	var c *Case
-	for _, cc := range append(Cases(), crashCase()) {
+	for _, cc := range append(Cases(), crashCase(), crashWindowCase()) {
 		if cc.Name == spec.Case {
 			c = &cc
 		}
@@ -363,7 +370,7 @@ func runChild(raw string) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 2
 	}
-	opts.Name, opts.Config, opts.PipelineID = c.Name, cfg, spec.PipelineID
+	opts.Name, opts.Config, opts.PipelineID, opts.StateDir = c.Name, cfg, spec.PipelineID, spec.StateDir
 	opts.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	if err := runner.Run(context.Background(), g, opts); err != nil {
 		fmt.Fprintln(os.Stderr, "pipeline failed:", err)
@@ -380,15 +387,48 @@ func crashCase() Case {
 	return c
 }
 
+// crashWindowCase is the pipeline of the windowed crash test: a count
+// per user in 10-second tumbling windows of the records' timestamps.
+func crashWindowCase() Case {
+	return Case{
+		Name: "crash_window_count",
+		Pipeline: func() dsl.Pipeline {
+			return dsl.StreamingSource("in", "visits").
+				Apply("parse", dsl.Parser[visit]()).
+				Apply("count", dsl.Reduce(dsl.TumblingWindow(10*time.Second), userOf, dsl.Count[visit]())).
+				Apply("serialize", dsl.Serializer[dsl.Windowed[string, int]]()).
+				Sink("out", dsl.StreamSink("visit-counts"))
+		},
+	}
+}
+
 // CrashSpec is the child spec of the crash test's pipeline on the bundled
 // runner: reading in with group, writing out, on the broker at addr.
 func CrashSpec(addr, in, out, group string) string {
+	return crashSpec("crash_copy", "myinput", "myoutput", addr, in, out, group, "", nil)
+}
+
+// CrashWindowSpec is the child spec of the windowed crash test's pipeline
+// (crash_window_count: JSON {"user": ...} records counted per user in
+// 10-second windows) on the bundled runner, with its durable state in
+// stateDir. Idle partitions do not move the watermark (an hour's idleness):
+// only record timestamps do, so the results do not depend on when records
+// arrive.
+func CrashWindowSpec(addr, in, out, group, stateDir string) string {
+	return crashSpec("crash_window_count", "in", "out", addr, in, out, group, stateDir, map[string]any{"watermark_idle_ms": 3_600_000})
+}
+
+func crashSpec(name, source, sink, addr, in, out, group, stateDir string, extra map[string]any) string {
+	src := map[string]any{"bootstrap_servers": []string{addr}, "topic": in, "consumer_group": group, "auto_offset_reset": "earliest"}
+	for k, v := range extra {
+		src[k] = v
+	}
 	steps := map[string]any{
-		"myinput":  map[string]any{"bootstrap_servers": []string{addr}, "topic": in, "consumer_group": group, "auto_offset_reset": "earliest"},
-		"myoutput": map[string]any{"bootstrap_servers": []string{addr}, "topic": out},
+		source: src,
+		sink:   map[string]any{"bootstrap_servers": []string{addr}, "topic": out},
 	}
 	raw, _ := yaml.Marshal(map[string]any{"pipeline": map[string]any{"segments": []any{map[string]any{"steps_config": steps}}}})
-	spec, _ := json.Marshal(childSpec{Case: "crash_copy", Runner: "local", Config: string(raw), PipelineID: "crash"})
+	spec, _ := json.Marshal(childSpec{Case: name, Runner: "local", Config: string(raw), PipelineID: "crash", StateDir: stateDir})
 	return string(spec)
 }
 

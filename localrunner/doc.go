@@ -75,7 +75,7 @@
 // SDFs') watermarks pass them. A GroupByKey in the global window of an
 // unbounded PCollection that never ends never fires.
 //
-// Buffers live in memory (durable ones come with the Pebble store).
+// Buffers live in memory; WithStateDir makes them durable (Durability).
 //
 // # User state
 //
@@ -85,11 +85,10 @@
 // state ID, encoded key and encoded window (internal/userstate). A bundle
 // works in a transaction: it reads the committed state and its own
 // changes, and its changes are committed all at once when it succeeds (a
-// failed bundle's are dropped). The store is in memory, one per stage,
-// behind the interface a durable (Pebble) store will implement, committing
-// each transaction with the source offsets; until then state does not
-// survive the process. State is not garbage-collected when its window
-// expires yet, and late data is not dropped before a stateful DoFn.
+// failed bundle's are dropped). The store is in memory, one per stage;
+// WithStateDir makes it durable. State is not garbage-collected when its
+// window expires yet, and late data is not dropped before a stateful
+// DoFn.
 //
 // # Timers
 //
@@ -148,6 +147,38 @@
 // fired: their records stay uncommitted and are read again. Hooks
 // (WithHooks) report bundles, SDF residuals, watermarks and finalizations
 // as they happen.
+//
+// # Durability
+//
+// WithStateDir makes runs durable, in a Pebble database (package state).
+// Every second (when anything happened) the engine takes a checkpoint: it
+// stops taking source records and firing timers, lets every queued element
+// and grouping task run out, and writes in one synced batch the changes of
+// every GroupByKey buffer (new values, pane bookkeeping, fired and expired
+// windows deleted), of every stateful stage's user state and timers, and
+// the position after the last record each Kafka source handed on. That is
+// a consistent cut: every record before those positions is either fully
+// processed (its outputs flushed by the sinks' FinishBundle) or held in the
+// state written. A Kafka batch is acknowledged (made committable) only once
+// a checkpoint holds what it left behind, and, as in memory, only once the
+// windows buffering its elements fired: the group's committed offsets never
+// pass the saved positions nor a record waiting in a window. At the start,
+// the state is restored, each GroupByKey takes its saved input watermark as
+// a floor for lateness, and each source resumes from the saved position
+// where it is ahead of the group's committed offset. What was emitted after
+// the last checkpoint is emitted again, identical (at least once); the
+// state itself is exactly once. Losing the directory means reading again
+// from the committed offsets.
+//
+// State is keyed by the unique name of each stage's first transform, so it
+// survives changes elsewhere in the pipeline; user state and timers are also
+// keyed by transform ID, which a change of the pipeline may renumber. The
+// state is the process's own: with several processes in one consumer group,
+// a rebalance that moves a partition does not move the windows holding its
+// records (the new owner reads from the committed offset, the old one still
+// fires what it holds). A run that restarted from saved positions commits
+// them, so after a restart, losing the directory can lose records that
+// were waiting in windows restored from it.
 //
 // # Errors and cancellation
 //

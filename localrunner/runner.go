@@ -16,6 +16,7 @@ import (
 	"github.com/streams-dev/streams/localrunner/internal/engine"
 	"github.com/streams-dev/streams/localrunner/internal/plan"
 	"github.com/streams-dev/streams/localrunner/internal/worker"
+	"github.com/streams-dev/streams/state"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -45,6 +46,8 @@ type (
 	KafkaPartitionReport = engine.KafkaPartitionReport
 	// KafkaCommitEvent describes one of its offset commits.
 	KafkaCommitEvent = engine.KafkaCommitEvent
+	// CheckpointEvent describes a checkpoint of a durable run.
+	CheckpointEvent = engine.CheckpointEvent
 )
 
 // ErrUnsupported is matched by every *UnsupportedError.
@@ -67,6 +70,8 @@ type config struct {
 	nativeKafka   bool
 	drainTimeout  time.Duration
 	kafka         engine.KafkaConfig
+	stateDir      string
+	checkpoint    time.Duration
 }
 
 // WithLogger sets the logger. Default: discard (Execute, the entry point
@@ -153,6 +158,26 @@ func WithDrainTimeout(d time.Duration) Option {
 	return optionFunc(func(c *config) { c.drainTimeout = d })
 }
 
+// WithStateDir makes runs durable: GroupByKey buffers, user state, timers
+// and the Kafka positions they correspond to are checkpointed into a Pebble
+// database in dir every interval (0: 1s), and a run started on the same
+// directory resumes from them, so a process killed at any moment gives
+// the same windows, state and timers as one that was not (outputs made
+// after the last checkpoint are made again: at least once). The
+// pipeline's sources must all be native Kafka reads with a consumer group.
+// One directory serves one run at a time (it is locked). Losing it means
+// reading again from the group's committed offsets, which never pass a
+// record still buffered in a window. Default: no directory, state in
+// memory.
+func WithStateDir(dir string, interval time.Duration) Option {
+	return optionFunc(func(c *config) {
+		c.stateDir, c.checkpoint = dir, interval
+		if interval == 0 {
+			c.checkpoint = time.Second
+		}
+	})
+}
+
 // Runner runs Beam pipelines in process. A Runner holds no state between
 // runs; Run may be called concurrently.
 type Runner struct {
@@ -200,6 +225,9 @@ func New(opts ...Option) (*Runner, error) {
 	if c.kafka.RevokeTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("localrunner: kafka revoke timeout %v, want > 0", c.kafka.RevokeTimeout))
 	}
+	if c.stateDir != "" && c.checkpoint < 0 {
+		errs = append(errs, fmt.Errorf("localrunner: checkpoint interval %v, want >= 0", c.checkpoint))
+	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
@@ -237,14 +265,28 @@ func (r *Runner) Run(ctx context.Context, p *beam.Pipeline) (beam.PipelineResult
 	}
 	jobID := fmt.Sprintf("local-%d", jobSeq.Add(1))
 	r.cfg.logger.Debug("localrunner: planned", "job", jobID, "stages", len(pl.Stages))
+	var st *state.Store
+	if r.cfg.stateDir != "" {
+		st, err = state.Open(r.cfg.stateDir, state.Options{Logger: r.cfg.logger})
+		if err != nil {
+			return nil, fmt.Errorf("localrunner: opening the state directory: %w", err)
+		}
+		defer func() {
+			if err := st.Close(); err != nil {
+				r.cfg.logger.Warn("localrunner: closing the state directory", "dir", r.cfg.stateDir, "error", err)
+			}
+		}()
+	}
 	m, err := engine.Run(ctx, engine.Config{
-		Plan:          pl,
-		Parallelism:   r.cfg.parallelism,
-		MaxBundleSize: r.cfg.maxBundleSize,
-		Logger:        r.cfg.logger.With("job", jobID),
-		Hooks:         r.cfg.hooks,
-		Kafka:         r.cfg.kafka,
-		DrainTimeout:  r.cfg.drainTimeout,
+		State:              st,
+		CheckpointInterval: r.cfg.checkpoint,
+		Plan:               pl,
+		Parallelism:        r.cfg.parallelism,
+		MaxBundleSize:      r.cfg.maxBundleSize,
+		Logger:             r.cfg.logger.With("job", jobID),
+		Hooks:              r.cfg.hooks,
+		Kafka:              r.cfg.kafka,
+		DrainTimeout:       r.cfg.drainTimeout,
 	})
 	return &result{jobID: jobID, metrics: m.Results()}, err
 }

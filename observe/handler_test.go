@@ -165,6 +165,23 @@ func TestMetricsEndpoint(t *testing.T) {
 	if code, _, _ := get(t, p.Handler("/other"), "/other"); code != http.StatusOK {
 		t.Errorf("metrics under /other: status %d", code)
 	}
+
+	// Checkpoints of the durable state: two written, one failed.
+	p.Checkpointed(2*time.Millisecond, 3*time.Millisecond, 4096, 1<<20, nil)
+	p.Checkpointed(time.Millisecond, time.Millisecond, 100, 1<<21, nil)
+	p.Checkpointed(0, 0, 0, 0, errors.New("disk full"))
+	_, _, body = get(t, h, "/metrics")
+	for _, want := range []string{
+		MetricStateSeconds + `_count{pipeline="test"} 2`,
+		MetricStateWait + `_sum{pipeline="test"} 0.003`,
+		MetricStateBytes + `_sum{pipeline="test"} 4196`,
+		MetricStateFailed + `{pipeline="test"} 1`,
+		MetricStateDisk + `{pipeline="test"} 2.097152e+06`,
+	} {
+		if !strings.Contains(body, want+"\n") {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
 }
 
 // TestUIFilesAreSelfContained serves the page's files and checks that

@@ -36,6 +36,11 @@ const (
 	MetricBundleSeconds = "streams_bundle_duration_seconds"
 	MetricBundleFailed  = "streams_bundle_failures_total"
 	MetricUp            = "streams_pipeline_up"
+	MetricStateSeconds  = "streams_state_checkpoint_seconds"
+	MetricStateWait     = "streams_state_checkpoint_wait_seconds"
+	MetricStateBytes    = "streams_state_checkpoint_bytes"
+	MetricStateFailed   = "streams_state_checkpoint_failures_total"
+	MetricStateDisk     = "streams_state_disk_bytes"
 )
 
 // TimingSample is how often a step's processing time is measured: one
@@ -71,6 +76,10 @@ type Pipeline struct {
 	bundleFailed                      *prometheus.CounterVec
 	stepIn, stepOut, stepErrors       *prometheus.CounterVec
 	stepSeconds                       *prometheus.HistogramVec
+	stateSeconds, stateWait           *prometheus.HistogramVec
+	stateBytes                        *prometheus.HistogramVec
+	stateFailed                       *prometheus.CounterVec
+	stateDisk                         prometheus.Gauge
 	up                                prometheus.Gauge
 	mu                                sync.Mutex            // guards sinks and partitions
 	partitions                        map[partitionKey]bool // labelled series, to delete on revoke
@@ -124,6 +133,14 @@ func New(name, adapter string, g *dsl.Graph) *Pipeline {
 			prometheus.ExponentialBuckets(1e-4, 4, 10), "stage"),
 		bundleFailed: f.counter(MetricBundleFailed, "Bundles that failed.", "stage"),
 		up:           f.plainGauge(MetricUp, "1 while the pipeline runs, 0 once it stops."),
+		stateSeconds: f.histogram(MetricStateSeconds, "Time a checkpoint of the durable state takes to write and sync.",
+			prometheus.ExponentialBuckets(1e-4, 4, 10)),
+		stateWait: f.histogram(MetricStateWait, "Time the run takes to go quiet (queues drained, no new records) before a checkpoint.",
+			prometheus.ExponentialBuckets(1e-4, 4, 10)),
+		stateBytes: f.histogram(MetricStateBytes, "Size of a checkpoint's batch.",
+			prometheus.ExponentialBuckets(256, 4, 10)),
+		stateFailed: f.counter(MetricStateFailed, "Checkpoints that failed (the pipeline then stops)."),
+		stateDisk:   f.plainGauge(MetricStateDisk, "Space the durable state takes on disk."),
 	}
 	if g != nil {
 		for _, n := range g.Nodes() {
@@ -364,6 +381,23 @@ func (p *Pipeline) Committed(group string, d time.Duration, err error) {
 	}
 	p.commitSeconds.WithLabelValues(group).Observe(d.Seconds())
 	p.Health.Progress()
+}
+
+// Checkpointed records a checkpoint of the bundled runner's durable
+// state: how long the run took to go quiet and to write it, its size, and
+// the state's size on disk afterwards.
+func (p *Pipeline) Checkpointed(wait, write time.Duration, size int, disk uint64, err error) {
+	if p == nil {
+		return
+	}
+	if err != nil {
+		p.stateFailed.WithLabelValues().Inc()
+		return
+	}
+	p.stateWait.WithLabelValues().Observe(wait.Seconds())
+	p.stateSeconds.WithLabelValues().Observe(write.Seconds())
+	p.stateBytes.WithLabelValues().Observe(float64(size))
+	p.stateDisk.Set(float64(disk))
 }
 
 // Bundle records a finished bundle of a stage of the bundled runner.

@@ -43,6 +43,7 @@ type cliFlags struct {
 	input                                          string
 	printOutput, exitWhenDone                      bool
 	cpuProfile                                     string
+	stateDir                                       string
 }
 
 func defineFlags(fs *flag.FlagSet) *cliFlags {
@@ -58,6 +59,7 @@ func defineFlags(fs *flag.FlagSet) *cliFlags {
 	fs.BoolVar(&f.printOutput, "dev-print-output", false, "development: print the records that arrive on the sink and dead-letter topics")
 	fs.BoolVar(&f.exitWhenDone, "dev-exit-when-done", false, "development: stop once the source topic is fully processed and committed")
 	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile (pprof) of the run to this file")
+	fs.StringVar(&f.stateDir, "state-dir", os.Getenv("STREAMS_STATE_DIR"), "directory of the durable state of Batch and Reduce steps (--adapter local; default $STREAMS_STATE_DIR, else <temp dir>/streams-state/<name>/<group>/segment-<N>; \"none\" keeps state in memory)")
 	return f
 }
 
@@ -138,6 +140,7 @@ func main(p dsl.Pipeline, fs *flag.FlagSet, args []string, stdout, stderr io.Wri
 		BeamRunner: beamRunnerFlag(fs),
 		Logger:     logger,
 		OnStop:     func() { stopping.Store(true) },
+		StateDir:   f.stateDir,
 	}
 	if f.input != "" || f.printOutput || f.exitWhenDone {
 		opts.Dev = &DevOptions{ExitWhenDone: f.exitWhenDone}

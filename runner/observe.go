@@ -206,6 +206,9 @@ func (o *observation) hooks() localrunner.Hooks {
 		KafkaCommitted: func(e localrunner.KafkaCommitEvent) {
 			p.Committed(e.Group, e.Elapsed, e.Err)
 		},
+		Checkpointed: func(e localrunner.CheckpointEvent) {
+			p.Checkpointed(e.Wait, e.Write, e.Bytes, e.DiskBytes, e.Err)
+		},
 	}
 }
 

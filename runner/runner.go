@@ -38,6 +38,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -91,6 +93,14 @@ type Options struct {
 	// Local are options of the bundled runner (AdapterLocal), after the
 	// runner's own (its logger).
 	Local []localrunner.Option
+
+	// StateDir is where the bundled runner keeps the durable state of a
+	// pipeline with Batch or Reduce steps (windows, batches, timers and
+	// the Kafka positions they belong to; see localrunner.WithStateDir).
+	// Default: <temp dir>/streams-state/<Name>/<consumer group>/segment-<SegmentID>.
+	// "none" keeps that state in memory: a restart then reads again from
+	// the committed offsets. Pipelines without such steps keep no state.
+	StateDir string
 
 	// Dev, when set, adds development conveniences around the run.
 	Dev *DevOptions
@@ -211,6 +221,10 @@ func Run(ctx context.Context, g *dsl.Graph, opts Options) error {
 	if opts.Adapter == AdapterLocal {
 		var lr *localrunner.Runner
 		lopts := append([]localrunner.Option{localrunner.WithLogger(log), localrunner.WithHooks(obs.hooks())}, dep.local...)
+		if dir := stateDir(g, opts, dep.bindings.Source.Group); dir != "" {
+			log.Info("durable state", "dir", dir)
+			lopts = append(lopts, localrunner.WithStateDir(dir, 0))
+		}
 		if lr, err = localrunner.New(append(lopts, opts.Local...)...); err != nil {
 			return &ConfigError{Err: err}
 		}
@@ -331,6 +345,8 @@ func resolve(g *dsl.Graph, seg *config.Segment) (*deployment, error) {
 		Topic:       topic,
 		Group:       sc.ConsumerGroup,
 		StartOffset: string(sc.AutoOffsetReset),
+		MaxSkew:     sc.WatermarkMaxSkew,
+		IdleDelay:   sc.WatermarkIdle,
 	}
 	d.topics = append(d.topics, topic)
 	if sc.CommitInterval > 0 || sc.CommitRecords > 0 {
@@ -457,4 +473,30 @@ func addExperiments(exps []string) error {
 		return fmt.Errorf("runner: setting Beam's --experiments: %w", err)
 	}
 	return nil
+}
+
+// stateDir returns the state directory of a run on the bundled runner, ""
+// for none: the pipeline keeps no state, or opts.StateDir is "none". The
+// default is per pipeline name, consumer group and segment: state belongs
+// to the positions of one group.
+func stateDir(g *dsl.Graph, opts Options, group string) string {
+	stateful := false
+	for _, n := range g.Nodes() {
+		stateful = stateful || n.Kind() == dsl.KindBatch || n.Kind() == dsl.KindReduce
+	}
+	switch {
+	case !stateful || opts.StateDir == "none":
+		return ""
+	case opts.StateDir != "":
+		return opts.StateDir
+	}
+	safe := func(s string) string {
+		return strings.Map(func(r rune) rune {
+			if r == '/' || r == os.PathSeparator || r < ' ' {
+				return '_'
+			}
+			return r
+		}, s)
+	}
+	return filepath.Join(os.TempDir(), "streams-state", safe(opts.Name), safe(group), fmt.Sprintf("segment-%d", opts.SegmentID))
 }

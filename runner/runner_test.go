@@ -227,6 +227,8 @@ func TestResolveBindingsAndBundledRunnerOptions(t *testing.T) {
           commit_interval_ms: 250
           commit_records: 5
           parallelism: 3
+          watermark_max_skew_ms: 250
+          watermark_idle_ms: 2000
           dlq: {topic: bad}
         mymap: {on_invalid: skip}
         myoutput: {topic: cooked}
@@ -244,7 +246,8 @@ func TestResolveBindingsAndBundledRunnerOptions(t *testing.T) {
 		t.Fatal(err)
 	}
 	b := d.bindings
-	if b.Source.Topic != "raw-events" || b.Source.Group != "pipeline-myinput" || b.Source.StartOffset != "latest" {
+	if b.Source.Topic != "raw-events" || b.Source.Group != "pipeline-myinput" || b.Source.StartOffset != "latest" ||
+		b.Source.MaxSkew != 250*time.Millisecond || b.Source.IdleDelay != 2*time.Second {
 		t.Errorf("source binding %+v", b.Source)
 	}
 	if b.Source.DLQ == nil || b.Source.DLQ.Topic != "bad" || b.Source.DLQ.Client.Brokers[0] != "k1:9092" {
@@ -261,5 +264,29 @@ func TestResolveBindingsAndBundledRunnerOptions(t *testing.T) {
 	}
 	if _, err := localrunner.New(d.local...); err != nil {
 		t.Errorf("options refused: %v", err)
+	}
+}
+
+func TestStateDir(t *testing.T) {
+	stateless := seedPipeline().MustBuild()
+	stateful := dsl.StreamingSource("in", "events").
+		Apply("batch", dsl.Batch[[]byte](10, time.Second)).
+		Apply("join", dsl.Map(func(b [][]byte) ([]byte, error) { return bytes.Join(b, nil), nil })).
+		Sink("out", dsl.StreamSink("out")).MustBuild()
+	def := filepath.Join(os.TempDir(), "streams-state", "my_pipe", "grp", "segment-2")
+	for _, tc := range []struct {
+		g    *dsl.Graph
+		opt  string
+		want string
+	}{
+		{stateless, "", ""},
+		{stateless, "/data/x", ""},
+		{stateful, "", def},
+		{stateful, "/data/x", "/data/x"},
+		{stateful, "none", ""},
+	} {
+		if got := stateDir(tc.g, Options{Name: "my/pipe", SegmentID: 2, StateDir: tc.opt}, "grp"); got != tc.want {
+			t.Errorf("stateDir(stateful %v, %q) = %q, want %q", tc.g == stateful, tc.opt, got, tc.want)
+		}
 	}
 }

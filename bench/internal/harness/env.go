@@ -162,8 +162,11 @@ func (e *Env) StartPipeline(tag, name, adapter string, c PipelineConfig) (*Proce
 	if err := c.Write(cfg); err != nil {
 		return nil, err
 	}
-	// Every benchmark run of a DSL pipeline has these arguments.
-	return e.StartProgram(tag, name, "-n", "bench-"+tag, "--config", cfg, "--adapter", adapter, "--log-level", "warn")
+	// Every benchmark run of a DSL pipeline has these arguments; a
+	// stateful pipeline on the bundled runner keeps its durable state in a
+	// directory of the run's own.
+	return e.StartProgram(tag, name, "-n", "bench-"+tag, "--config", cfg, "--adapter", adapter, "--log-level", "warn",
+		"--state-dir", filepath.Join(e.Dir, tag+"-state"))
 }
 
 func moduleRoot() (string, error) {

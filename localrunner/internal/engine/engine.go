@@ -101,6 +101,7 @@ import (
 	"bytes"
 	"container/heap"
 	"context"
+	"encoding/binary"
 	"fmt"
 	"log/slog"
 	"runtime/debug"
@@ -118,6 +119,7 @@ import (
 	"github.com/streams-dev/streams/localrunner/internal/timer"
 	"github.com/streams-dev/streams/localrunner/internal/userstate"
 	"github.com/streams-dev/streams/localrunner/internal/worker"
+	"github.com/streams-dev/streams/state"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -135,6 +137,12 @@ type Config struct {
 	// DrainTimeout bounds the drain that follows a cancellation when the
 	// plan has Kafka sources (> 0 then).
 	DrainTimeout time.Duration
+	// State, when set, makes the run durable (see Durability): its
+	// buffers, user state, timers and source positions are checkpointed
+	// into it every CheckpointInterval (> 0 then) and restored from it at
+	// the start. The plan's only sources must then be native Kafka reads.
+	State              *state.Store
+	CheckpointInterval time.Duration
 }
 
 // KafkaConfig configures the native Kafka sources; see kafkasource.Config.
@@ -163,6 +171,22 @@ type Hooks struct {
 	// KafkaCommitted is called after each offset commit of a native Kafka
 	// source, on the goroutine that committed.
 	KafkaCommitted func(KafkaCommitEvent)
+
+	// Checkpointed is called after each checkpoint of a durable run.
+	Checkpointed func(CheckpointEvent)
+}
+
+// CheckpointEvent describes a checkpoint of a durable run.
+type CheckpointEvent struct {
+	// Wait is how long the run took to become quiet (no new source
+	// records, queues drained); Write the time to write and sync.
+	Wait, Write time.Duration
+	// Bytes is the size of the batch written; DiskBytes the state's size
+	// on disk after it.
+	Bytes     int
+	DiskBytes uint64
+	// Err is set when the checkpoint failed (the run then fails).
+	Err error
 }
 
 // Kafka source events; see package kafkasource.
@@ -252,6 +276,10 @@ type fin struct {
 	// is called once, when every reference left is held by windows (the
 	// batch no longer occupies queues, only window buffers).
 	ack, free func()
+	// epoch is the number of checkpoints a durable run had written when
+	// the source handed the batch on: it is acknowledged only once a later
+	// checkpoint holds everything derived from it.
+	epoch int
 }
 
 type stageState struct {
@@ -371,6 +399,28 @@ type engine struct {
 	err                 error
 	cancelled           error
 	metrics             *Metrics
+
+	// Durable runs (cfg.State set): checkpointing is set from the time a
+	// checkpoint is due until it is written; meanwhile no source event is
+	// taken and no timer fires, so the run goes quiet. epoch counts the
+	// checkpoints written; unsaved are the Kafka batches processed since
+	// the last one, acknowledged by the next; positions is, per source
+	// stage, where the batches handed on end; active is set when anything
+	// happened since the last checkpoint.
+	durable       bool
+	checkpointing bool
+	ckptStart     time.Time
+	epoch         int
+	unsaved       []*fin
+	positions     map[*stageState]map[sourcePartition]int64
+	saved         map[sourcePartition]int64
+	active        bool
+}
+
+// sourcePartition names a Kafka partition read by a consumer group.
+type sourcePartition struct {
+	group, topic string
+	partition    int32
 }
 
 // Run executes the plan until every stage is drained (bounded pipelines),
@@ -394,6 +444,9 @@ func Run(ctx context.Context, cfg Config) (*Metrics, error) {
 		metrics:    newMetrics(cfg.Plan.TransformNames),
 		sourced:    make(chan sourceEvent),
 		finished:   make(chan struct{}),
+		durable:    cfg.State != nil,
+		positions:  map[*stageState]map[sourcePartition]int64{},
+		saved:      map[sourcePartition]int64{},
 	}
 	for _, s := range cfg.Plan.Stages {
 		st := &stageState{spec: s, inflight: map[string]*inflight{}, out: mtime.MinTimestamp, in: mtime.MinTimestamp, bundleSize: cfg.MaxBundleSize, srcWM: mtime.MinTimestamp, grpHold: mtime.MaxTimestamp, grpNext: mtime.MaxTimestamp}
@@ -427,6 +480,7 @@ func Run(ctx context.Context, cfg Config) (*Metrics, error) {
 				Logger:             e.log.With("stage", st.spec.ID),
 				Report:             cfg.Hooks.KafkaReport,
 				Committed:          cfg.Hooks.KafkaCommitted,
+				Resume:             e.resumeFunc(st.spec.Kafka.Config.Group),
 			})
 			if err != nil {
 				e.teardown(ctx)
@@ -466,6 +520,12 @@ func Run(ctx context.Context, cfg Config) (*Metrics, error) {
 		}
 		st.idle = append(st.idle, p)
 	}
+	if cfg.State != nil {
+		if err := e.restore(); err != nil {
+			e.teardown(ctx)
+			return e.metrics, err
+		}
+	}
 	if err := ctx.Err(); err != nil {
 		e.teardown(ctx)
 		return e.metrics, err
@@ -494,10 +554,20 @@ func (e *engine) loop(ctx context.Context) (err error) {
 	wake := time.NewTimer(time.Hour)
 	wake.Stop()
 	defer wake.Stop()
+	var ckptDue <-chan time.Time
+	if e.durable {
+		t := time.NewTicker(e.cfg.CheckpointInterval)
+		defer t.Stop()
+		ckptDue = t.C
+		defer e.finalCheckpoint()
+	}
 	done := ctx.Done()
 	for {
 		if !e.stopping {
 			e.schedule(runCtx)
+		}
+		if e.durable && !e.stopping && e.running == 0 && e.quiet() && (e.checkpointing || e.draining && len(e.unsaved) > 0) {
+			e.checkpoint()
 		}
 		if e.running == 0 && e.finalizing == 0 {
 			if e.stopping || e.drained() {
@@ -521,7 +591,15 @@ func (e *engine) loop(ctx context.Context) (err error) {
 				due = wake.C
 			}
 		}
+		sourced := e.sourced
+		if e.checkpointing {
+			sourced = nil // go quiet: the sources wait
+		}
 		select {
+		case <-ckptDue:
+			if e.active && !e.checkpointing && !e.stopping {
+				e.checkpointing, e.ckptStart = true, time.Now()
+			}
 		case r := <-e.results:
 			e.onResult(r)
 		case g := <-e.grouped:
@@ -530,7 +608,7 @@ func (e *engine) loop(ctx context.Context) (err error) {
 			e.onFinalized(f)
 		case <-due:
 			e.unpark(time.Now())
-		case se := <-e.sourced:
+		case se := <-sourced:
 			e.onSourced(se)
 		case x := <-e.sourceExits:
 			e.liveSources--
@@ -690,7 +768,7 @@ func (e *engine) runnable(s *stageState) bool {
 	case plan.KindSDK:
 		// A stateful stage runs one bundle at a time (a key's state is
 		// never in two bundles).
-		work := s.queued > 0 || s.timers != nil && !e.draining && s.timers.Due(s.in, time.Now())
+		work := s.queued > 0 || s.timers != nil && !e.draining && !e.checkpointing && s.timers.Due(s.in, time.Now())
 		return work && (s.store == nil || len(s.inflight) == 0) && e.sidesReady(s)
 	case plan.KindGroup:
 		return s.grp != nil && (s.queued > 0 || s.in > s.grpNext)
@@ -742,7 +820,7 @@ func (e *engine) schedule(ctx context.Context) {
 // due processing-time timers alternate with elements, so a backlog does
 // not starve them.
 func (e *engine) fireTimers(s *stageState) bool {
-	if s.timers == nil || e.draining {
+	if s.timers == nil || e.draining || e.checkpointing {
 		return false
 	}
 	now := time.Now()
@@ -838,6 +916,7 @@ func (e *engine) onResult(r *worker.Result) {
 		e.hookBundle(ev)
 		return
 	}
+	e.active = true
 	if s.store != nil {
 		// The bundle's state and timer changes become visible to the next
 		// bundle, all at once.
@@ -1005,6 +1084,7 @@ func (e *engine) onGrouped(d groupDone) {
 		return
 	}
 	r := d.res
+	e.active = true
 	s.grpHold, s.grpNext, s.grpPending = r.Hold, r.Next, r.Pending
 	if r.Dropped > 0 {
 		ev.Dropped = r.Dropped
@@ -1060,6 +1140,16 @@ func (e *engine) release(f *fin) {
 
 func (e *engine) finalize(f *fin) {
 	if f.ack != nil {
+		if e.durable && f.epoch >= e.epoch {
+			// Processed, but what it left in windows, state and timers is
+			// saved only by the next checkpoint, which acknowledges it.
+			e.unsaved = append(e.unsaved, f)
+			if f.free != nil {
+				f.free()
+				f.free = nil
+			}
+			return
+		}
 		// Everything derived from a source batch is processed, even if
 		// the run is stopping now: acknowledging it is correct.
 		f.ack()
@@ -1221,7 +1311,12 @@ func (e *engine) onSourced(se sourceEvent) {
 	s := se.stage
 	if b := se.ev.Batch; b != nil && !e.stopping {
 		e.seq++
-		f := &fin{stage: s, bundle: fmt.Sprintf("src%d", e.seq), ack: b.Ack, free: b.Release}
+		f := &fin{stage: s, bundle: fmt.Sprintf("src%d", e.seq), ack: b.Ack, free: b.Release, epoch: e.epoch}
+		if e.durable {
+			e.active = true
+			topic, part, next := b.Position()
+			e.positions[s][sourcePartition{s.spec.Kafka.Config.Group, topic, part}] = next
+		}
 		for _, p := range s.spec.Outputs {
 			for _, cid := range e.cfg.Plan.Consumers[p] {
 				e.byID[cid].enqueue(&batch{data: b.Data, ends: b.Ends, hold: b.MinTS, fins: []*fin{f}})
@@ -1229,11 +1324,182 @@ func (e *engine) onSourced(se sourceEvent) {
 			}
 		}
 		if f.refs == 0 {
-			f.ack()
+			e.finalize(f)
 		}
 		e.hookBundle(BundleEvent{Stage: s.spec.ID, Transforms: s.spec.Names, Bundle: f.bundle, Outputs: len(b.Ends)})
 	}
 	if w := se.ev.Watermark; w > s.srcWM {
 		s.srcWM = w
 	}
+}
+
+// Durability
+//
+// A durable run (Config.State) saves a checkpoint every
+// CheckpointInterval when anything happened: it stops taking source
+// records and firing timers, lets every queued element and grouping task
+// run out, and then writes in one Pebble batch, synced, every GroupByKey
+// buffer's changes, every stateful stage's user state and timer changes,
+// and the position after the last record each Kafka source handed on.
+// That is a consistent cut: every record before those positions is either
+// fully processed (its outputs flushed by the sinks' FinishBundle) or held
+// in the state written. Kafka batches are acknowledged (made committable)
+// only once a checkpoint holds what they left behind, so the group's
+// committed offsets never pass the saved positions; windows still hold the
+// batches whose elements they buffer, as in memory, so the committed
+// offsets also stay behind every record waiting in a window. At the start
+// the run restores the state and each source resumes from the saved
+// position where it is ahead of the group's committed offset. Losing the
+// state directory means reading again from the committed offsets.
+
+// stateKey is the key prefix of a stage's state of one kind: stages are
+// named by their first transform's unique name, which a pipeline keeps
+// across changes elsewhere in it.
+func stateKey(ns state.Namespace, s *stageState) state.Key {
+	return state.NewKey(ns).Text(s.spec.Names[0])
+}
+
+func sourceKey(sp sourcePartition) state.Key {
+	return state.NewKey(state.NSSource).Text(sp.group).Text(sp.topic).Int64(int64(sp.partition))
+}
+
+// restore loads the state of a durable run and the saved source
+// positions.
+func (e *engine) restore() error {
+	st := e.cfg.State
+	if e.cfg.CheckpointInterval <= 0 {
+		return fmt.Errorf("localrunner: checkpoint interval %v, want > 0", e.cfg.CheckpointInterval)
+	}
+	for _, s := range e.stages {
+		switch {
+		case s.spec.Kind == plan.KindImpulse || s.spec.Splittable:
+			return fmt.Errorf("localrunner: durable state needs every source of the pipeline to be a Kafka read with a consumer group; %s %v is not", s.spec.ID, s.spec.Names)
+		case s.spec.Kind == plan.KindKafka:
+			e.positions[s] = map[sourcePartition]int64{}
+		case s.grp != nil:
+			if err := s.grp.Restore(st, stateKey(state.NSGroup, s)); err != nil {
+				return fmt.Errorf("localrunner: restoring %q: %w", s.spec.Names[0], err)
+			}
+		}
+		if m, ok := s.store.(*userstate.Memory); ok {
+			if err := m.Restore(st, stateKey(state.NSUser, s)); err != nil {
+				return fmt.Errorf("localrunner: restoring the state of %q: %w", s.spec.Names[0], err)
+			}
+		}
+		if s.timers != nil {
+			if err := s.timers.Restore(st, stateKey(state.NSTimer, s)); err != nil {
+				return fmt.Errorf("localrunner: restoring the timers of %q: %w", s.spec.Names[0], err)
+			}
+		}
+	}
+	err := st.Scan(state.NewKey(state.NSSource), func(k, v []byte) error {
+		r := state.Read(k)
+		r.Namespace()
+		sp := sourcePartition{group: r.Text(), topic: r.Text(), partition: int32(r.Int64())}
+		if r.Err() != nil || len(v) != 8 {
+			return fmt.Errorf("localrunner: a saved source position %q: bad encoding", k)
+		}
+		e.saved[sp] = int64(binary.BigEndian.Uint64(v))
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	e.log.Info("localrunner: durable state restored", "dir", st.Dir(), "positions", len(e.saved))
+	return nil
+}
+
+// resumeFunc returns the Kafka source's Resume for a consumer group: the
+// saved positions (read-only once the run started).
+func (e *engine) resumeFunc(group string) func(string, int32) (int64, bool) {
+	if e.cfg.State == nil {
+		return nil
+	}
+	return func(topic string, partition int32) (int64, bool) {
+		next, ok := e.saved[sourcePartition{group, topic, partition}]
+		return next, ok
+	}
+}
+
+// quiet reports whether no element waits in any queue.
+func (e *engine) quiet() bool {
+	for _, s := range e.stages {
+		if s.queued > 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// checkpoint writes a checkpoint (the run is quiet: nothing runs, nothing
+// is queued) and then acknowledges the Kafka batches it covers. A failed
+// write fails the run: going on would acknowledge records whose state is
+// not saved.
+func (e *engine) checkpoint() {
+	start := time.Now()
+	ev := CheckpointEvent{}
+	if !e.ckptStart.IsZero() {
+		ev.Wait = start.Sub(e.ckptStart)
+	}
+	b := e.cfg.State.NewBatch()
+	defer b.Close()
+	err := e.writeCheckpoint(b)
+	ev.Bytes = b.Size()
+	if err == nil {
+		err = b.Commit()
+	}
+	ev.Write = time.Since(start)
+	e.checkpointing, e.ckptStart, e.active = false, time.Time{}, false
+	if err != nil {
+		ev.Err = fmt.Errorf("localrunner: writing a checkpoint to %s: %w", e.cfg.State.Dir(), err)
+		e.log.Error("localrunner: checkpoint failed", "error", ev.Err)
+		e.fail(ev.Err)
+	} else {
+		e.epoch++
+		for _, f := range e.unsaved {
+			f.ack()
+		}
+		clear(e.unsaved)
+		e.unsaved = e.unsaved[:0]
+		ev.DiskBytes = e.cfg.State.Stats().DiskBytes
+		e.log.Debug("localrunner: checkpoint written", "bytes", ev.Bytes, "wait", ev.Wait, "write", ev.Write)
+	}
+	if h := e.cfg.Hooks.Checkpointed; h != nil {
+		h(ev)
+	}
+}
+
+func (e *engine) writeCheckpoint(b *state.Batch) error {
+	for _, s := range e.stages {
+		if s.grp != nil {
+			if err := s.grp.Checkpoint(b, stateKey(state.NSGroup, s)); err != nil {
+				return err
+			}
+		}
+		if m, ok := s.store.(*userstate.Memory); ok {
+			if err := m.Checkpoint(b, stateKey(state.NSUser, s)); err != nil {
+				return err
+			}
+		}
+		if s.timers != nil {
+			if err := s.timers.Checkpoint(b, stateKey(state.NSTimer, s)); err != nil {
+				return err
+			}
+		}
+		for sp, next := range e.positions[s] {
+			b.Set(sourceKey(sp), binary.BigEndian.AppendUint64(nil, uint64(next)))
+		}
+		clear(e.positions[s])
+	}
+	return nil
+}
+
+// finalCheckpoint saves the state when a durable run ends without failure
+// and with nothing left in the queues (a drain that timed out drops queued
+// elements: their records are read again, from the last checkpoint).
+func (e *engine) finalCheckpoint() {
+	if e.err != nil || e.stopping || !e.active || e.running > 0 || !e.quiet() {
+		return
+	}
+	e.checkpoint()
 }

@@ -79,6 +79,11 @@ type Config struct {
 	// Committed, when set, is called after each offset commit request, on
 	// the goroutine that made it.
 	Committed func(CommitEvent)
+	// Resume, when set, gives the position to read an assigned partition
+	// from (the offset of the next record), when the runner's durable
+	// state has one: it wins over the group's committed offset when it is
+	// ahead of it (the state was saved, the commit that followed was not).
+	Resume func(topic string, partition int32) (next int64, ok bool)
 }
 
 // ReportInterval is how often a source reports its state.
@@ -229,6 +234,12 @@ func (b *Batch) release() {
 	}
 }
 
+// Position returns the partition of b's records and the offset after its
+// last record.
+func (b *Batch) Position() (topic string, partition int32, next int64) {
+	return b.part.tp.topic, b.part.tp.partition, b.last + 1
+}
+
 // Ack marks b processed downstream. It is called once, by the engine's
 // owner goroutine, and does not block.
 func (b *Batch) Ack() {
@@ -289,6 +300,9 @@ func (s *Source) Run(ctx context.Context, emit func(Event) bool, finished <-chan
 		kgo.SessionTimeout(10*time.Second),
 		kgo.HeartbeatInterval(time.Second),
 	)
+	if s.cfg.Resume != nil {
+		opts = append(opts, kgo.AdjustFetchOffsetsFn(s.resume))
+	}
 	opts = append(opts, s.cfg.ClientOpts...)
 	cl, err := kgo.NewClient(opts...)
 	if err != nil {
@@ -439,6 +453,12 @@ func (s *Source) probe(ctx context.Context, cl *kgo.Client) {
 			case kafka.StartError:
 			default: // latest: the read starts at the end
 				pos = end.Offset
+			}
+		}
+		if s.cfg.Resume != nil {
+			// Resumed from saved state ahead of the group's offset.
+			if next, ok := s.cfg.Resume(p.tp.topic, p.tp.partition); ok && next > pos {
+				pos = next
 			}
 		}
 		p.empty = pos >= 0 && pos >= end.Offset
@@ -700,6 +720,40 @@ func (s *Source) commitParts(ctx context.Context, cl *kgo.Client, only map[topic
 	s.mu.Unlock()
 	s.log.Debug("localrunner: kafka offsets committed", "partitions", len(moved))
 	return nil
+}
+
+// resume moves the fetch position of each assigned partition to the one
+// the runner's durable state saved, when that is ahead of the group's
+// committed offset. State behind the group means another member (or a
+// lost state directory) moved on: the group wins and that is logged.
+func (s *Source) resume(_ context.Context, offsets map[string]map[int32]kgo.Offset) (map[string]map[int32]kgo.Offset, error) {
+	for t, ps := range offsets {
+		for p, o := range ps {
+			next, ok := s.cfg.Resume(t, p)
+			if !ok {
+				continue
+			}
+			// Without a committed offset the client passes the reset
+			// offset (negative: start or end).
+			if at := o.EpochOffset().Offset; at >= 0 && at > next {
+				s.log.Warn("localrunner: the group committed past the saved state; reading from the group's offset", "topic", t, "partition", p, "committed", at, "saved", next)
+				continue
+			} else if at == next {
+				continue
+			}
+			ps[p] = kgo.NewOffset().At(next).WithEpoch(-1)
+			// What precedes the saved position is processed or saved: it
+			// is committable even if nothing more is ever read.
+			s.mu.Lock()
+			if part := s.parts[topicPartition{t, p}]; part != nil && part.done < next {
+				part.done = next
+				s.ackedSince++
+			}
+			s.mu.Unlock()
+			s.log.Info("localrunner: resuming from the saved state", "topic", t, "partition", p, "offset", next, "committed", o.EpochOffset().Offset)
+		}
+	}
+	return offsets, nil
 }
 
 func (s *Source) assigned(_ context.Context, _ *kgo.Client, tps map[string][]int32) {

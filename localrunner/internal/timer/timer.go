@@ -27,13 +27,16 @@ package timer
 import (
 	"bytes"
 	"container/heap"
+	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph/coder"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph/mtime"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/runtime/exec"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/typex"
+	"github.com/streams-dev/streams/state"
 )
 
 // Family describes one timer family of one transform.
@@ -66,6 +69,7 @@ type id struct {
 
 type entry struct {
 	id         id
+	name       []byte // key, tag and window as encoded: the identity in Pebble
 	processing bool
 	fire, hold mtime.Time
 	data       []byte
@@ -86,6 +90,10 @@ type Store struct {
 	proc     entryHeap // by fire time
 	holds    entryHeap // by hold time
 	r        bytes.Reader
+	// tracking is set once the store is checkpointed or restored: dirty
+	// then names every timer set or removed since the last checkpoint.
+	tracking bool
+	dirty    map[id][]byte // the timer's name
 }
 
 // New returns an empty store for the given families. keyLen measures an
@@ -137,6 +145,7 @@ func (s *Store) set(f *family, data []byte) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("decoding timer windows: %w", err)
 	}
+	nameLen := len(data) - s.r.Len()
 	clear, err := coder.DecodeBool(&s.r)
 	if err != nil {
 		return 0, fmt.Errorf("decoding a timer's clear flag: %w", err)
@@ -162,6 +171,9 @@ func (s *Store) set(f *family, data []byte) (int, error) {
 	if old := s.timers[k]; old != nil {
 		s.remove(old)
 	}
+	if s.tracking {
+		s.dirty[k] = bytes.Clone(data[:nameLen])
+	}
 	if !clear {
 		if !f.Processing {
 			// A due event-time timer holds the watermark at its fire time
@@ -169,7 +181,8 @@ func (s *Store) set(f *family, data []byte) (int, error) {
 			// it emits must not be late downstream (as in prism).
 			hold = min(hold, fire)
 		}
-		s.add(&entry{id: k, processing: f.Processing, fire: fire, hold: hold, data: bytes.Clone(data[:n])})
+		d := bytes.Clone(data[:n])
+		s.add(&entry{id: k, name: d[:nameLen], processing: f.Processing, fire: fire, hold: hold, data: d})
 	}
 	return n, nil
 }
@@ -182,6 +195,9 @@ func (s *Store) add(e *entry) {
 
 func (s *Store) remove(e *entry) {
 	delete(s.timers, e.id)
+	if s.tracking {
+		s.dirty[e.id] = e.name
+	}
 	heap.Remove(s.domain(e), e.idx[0])
 	heap.Remove(&s.holds, e.idx[1])
 }
@@ -293,4 +309,62 @@ func (h *entryHeap) Pop() any {
 	h.es = h.es[:n]
 	e.idx[h.slot] = -1
 	return e
+}
+
+// Checkpoint writes under prefix the timers set, and deletes those
+// removed (fired or cleared), since the previous Checkpoint or Restore;
+// the first Checkpoint of a store not restored replaces whatever the
+// prefix held with every live timer. A timer is stored under its
+// transform, family and name (encoded key, tag and window), its value the
+// timer as the SDK wrote it.
+func (s *Store) Checkpoint(w *state.Batch, prefix state.Key) error {
+	if !s.tracking {
+		w.DeletePrefix(prefix)
+		for _, e := range s.timers {
+			w.Set(timerKey(prefix, e.id, e.name), e.data)
+		}
+		s.tracking, s.dirty = true, map[id][]byte{}
+		return nil
+	}
+	for k, name := range s.dirty {
+		if e := s.timers[k]; e != nil {
+			w.Set(timerKey(prefix, k, name), e.data)
+		} else {
+			w.Delete(timerKey(prefix, k, name))
+		}
+	}
+	clear(s.dirty)
+	return nil
+}
+
+// Restore loads the timers Checkpoint wrote under prefix into an empty
+// store with the same families.
+func (s *Store) Restore(st *state.Store, prefix state.Key) error {
+	if len(s.timers) > 0 || s.tracking {
+		return errors.New("localrunner: restoring timers into a store in use")
+	}
+	err := st.Scan(prefix, func(k, v []byte) error {
+		r := state.Read(k[len(prefix):])
+		transform, fam := r.Text(), r.Text()
+		if err := r.Err(); err != nil {
+			return fmt.Errorf("localrunner: a saved timer key: %w", err)
+		}
+		f := s.families[[2]string{transform, fam}]
+		if f == nil {
+			return fmt.Errorf("localrunner: a saved timer of family %q of %s, which the pipeline no longer has", fam, transform)
+		}
+		if _, err := s.set(f, v); err != nil {
+			return fmt.Errorf("localrunner: a saved timer of family %q of %s: %w", fam, transform, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	s.tracking, s.dirty = true, map[id][]byte{}
+	return nil
+}
+
+func timerKey(prefix state.Key, k id, name []byte) []byte {
+	return slices.Clone(prefix).Text(k.transform).Text(k.family).Bytes(name)
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/typex"
 	"github.com/streams-dev/streams/localrunner/internal/group"
 	"github.com/streams-dev/streams/localrunner/internal/timer"
+	"github.com/streams-dev/streams/state"
 )
 
 var timerCoder = coder.NewT(coder.NewString(), coder.NewIntervalWindow())
@@ -138,5 +139,79 @@ func TestBadTimers(t *testing.T) {
 	}
 	if _, err := timer.New([]timer.Family{{Transform: "t", Family: "f", Coder: coder.NewString()}}, group.KeyLength); err == nil {
 		t.Error("a family with a non-timer coder accepted")
+	}
+}
+
+func TestCheckpointRestore(t *testing.T) {
+	db, err := state.Open(t.TempDir(), state.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	prefix := state.NewKey(state.NSTimer).Text("stage-1")
+	save := func(s *timer.Store) {
+		t.Helper()
+		b := db.NewBatch()
+		defer b.Close()
+		if err := s.Checkpoint(b, prefix); err != nil {
+			t.Fatal(err)
+		}
+		if err := b.Commit(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	load := func() *timer.Store {
+		t.Helper()
+		s := newStore(t)
+		if err := s.Restore(db, prefix); err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	w := window.IntervalWindow{Start: 0, End: 10}
+	s := newStore(t)
+	for i, k := range []string{"a", "b\x00c", "d"} {
+		if err := s.Set("t1", "ev", encode(t, k, "", w, false, mtime.Time(10*(i+1)), mtime.Time(10*(i+1)))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Set("t1", "pt", encode(t, "a", "tag", w, false, mtime.FromTime(time.Now().Add(time.Hour)), 5)); err != nil {
+		t.Fatal(err)
+	}
+	save(s) // the first checkpoint writes everything
+	// Changes after it: one fired, one replaced, one cleared, one new.
+	s.Fire(10, time.Now())
+	if err := s.Set("t1", "ev", append(encode(t, "d", "", w, false, 35, 33), encode(t, "b\x00c", "", w, true, 0, 0)...)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Set("t1", "ev", encode(t, "e", "x", w, false, 50, 50)); err != nil {
+		t.Fatal(err)
+	}
+	save(s)
+	r := load()
+	if r.Len() != s.Len() || r.Hold() != s.Hold() || r.NextEvent() != s.NextEvent() {
+		t.Fatalf("restored len %d hold %v next %v, want %d %v %v", r.Len(), r.Hold(), r.NextEvent(), s.Len(), s.Hold(), s.NextEvent())
+	}
+	far := time.Now().Add(2 * time.Hour)
+	got, want := r.Fire(mtime.MaxTimestamp, far), s.Fire(mtime.MaxTimestamp, far)
+	if len(got) != len(want) {
+		t.Fatalf("restored store fired %d runs, want %d", len(got), len(want))
+	}
+	for i := range got {
+		if got[i].Transform != want[i].Transform || got[i].Family != want[i].Family || got[i].N != want[i].N || !bytes.Equal(got[i].Data, want[i].Data) {
+			t.Errorf("run %d: restored %+v, want %+v", i, got[i], want[i])
+		}
+	}
+	// Everything fired: the next checkpoint leaves nothing under prefix.
+	save(r)
+	n := 0
+	if err := db.Scan(prefix, func(_, _ []byte) error { n++; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if n != 0 {
+		t.Errorf("%d keys left under the prefix after every timer fired", n)
+	}
+	if err := r.Restore(db, prefix); err == nil {
+		t.Error("Restore into a store in use accepted")
 	}
 }
