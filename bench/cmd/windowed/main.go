@@ -69,6 +69,7 @@ type options struct {
 	liveDuration time.Duration
 	liveGrace    time.Duration
 	keep         bool
+	skew         time.Duration
 	logOutput    io.Writer
 }
 
@@ -84,6 +85,7 @@ func main() {
 	flag.DurationVar(&o.liveDuration, "live-duration", 35*time.Second, "how long the live measurement produces; 0 skips it")
 	flag.DurationVar(&o.liveGrace, "live-grace", 30*time.Second, "how long after the live production the results may take to arrive")
 	flag.BoolVar(&o.keep, "keep", false, "keep the temporary directory (logs, broker data)")
+	flag.DurationVar(&o.skew, "skew", 0, "the DSL pipelines' watermark_max_skew_ms (0: the default, 1s); the loop's watermark has none")
 	flag.Parse()
 	var err error
 	if o.modes, err = modes.Parse(modeList); err != nil {
@@ -189,7 +191,7 @@ type pipeline struct {
 
 // startPipeline starts mode m reading input, with a consumer group and an
 // output topic of its own named after tag.
-func startPipeline(ctx context.Context, env *harness.Env, m, tag, input string) (*pipeline, error) {
+func startPipeline(ctx context.Context, o options, env *harness.Env, m, tag, input string) (*pipeline, error) {
 	pl := &pipeline{group: "bench-" + tag, output: "bench-out-" + tag}
 	if err := harness.CreateTopic(ctx, env.Admin, pl.output, partitions); err != nil {
 		return nil, err
@@ -205,7 +207,7 @@ func startPipeline(ctx context.Context, env *harness.Env, m, tag, input string) 
 			adapter = "beam"
 		}
 		pl.Process, err = env.StartPipeline(tag, "windowpipeline", adapter, harness.PipelineConfig{Brokers: env.Brokers,
-			SourceStep: window.SourceStep, Input: input, Group: pl.group, SinkStep: window.SinkStep, Output: pl.output})
+			SourceStep: window.SourceStep, Input: input, Group: pl.group, SinkStep: window.SinkStep, Output: pl.output, WatermarkSkew: o.skew})
 	}
 	if err != nil {
 		return nil, err
@@ -249,7 +251,7 @@ func runBacklog(ctx context.Context, o options, env *harness.Env, in *input, m s
 	if err != nil {
 		return res, err
 	}
-	pl, err := startPipeline(ctx, env, m, tag, window.InputTopic)
+	pl, err := startPipeline(ctx, o, env, m, tag, window.InputTopic)
 	if err != nil {
 		return res, err
 	}
@@ -332,7 +334,7 @@ func runLive(ctx context.Context, o options, env *harness.Env, prod *producer, m
 	if err := harness.CreateTopic(ctx, env.Admin, topic, partitions); err != nil {
 		return res, err
 	}
-	pl, err := startPipeline(ctx, env, m, tag, topic)
+	pl, err := startPipeline(ctx, o, env, m, tag, topic)
 	if err != nil {
 		return res, err
 	}

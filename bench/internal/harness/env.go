@@ -257,6 +257,8 @@ type PipelineConfig struct {
 	Input, Group     string
 	SinkStep, Output string
 	Metrics          bool // metrics: {type: prometheus} on a free port
+	// WatermarkSkew, when > 0, is the source's watermark_max_skew_ms.
+	WatermarkSkew time.Duration
 }
 
 // Write writes the config, as YAML, to path.
@@ -265,6 +267,10 @@ func (c PipelineConfig) Write(path string) error {
 	m := ""
 	if c.Metrics {
 		m = "metrics: {type: prometheus, address: \"127.0.0.1:0\"}\n"
+	}
+	skew := ""
+	if c.WatermarkSkew > 0 {
+		skew = fmt.Sprintf("\n          watermark_max_skew_ms: %d", c.WatermarkSkew.Milliseconds())
 	}
 	yaml := fmt.Sprintf(`env: {}
 %spipeline:
@@ -275,10 +281,10 @@ func (c PipelineConfig) Write(path string) error {
           bootstrap_servers: %s
           topic: %s
           consumer_group: %s
-          auto_offset_reset: earliest
+          auto_offset_reset: earliest%s
         %s:
           bootstrap_servers: %s
           topic: %s
-`, m, c.SourceStep, bs, c.Input, c.Group, c.SinkStep, bs, c.Output)
+`, m, c.SourceStep, bs, c.Input, c.Group, skew, c.SinkStep, bs, c.Output)
 	return os.WriteFile(path, []byte(yaml), 0o644)
 }
