@@ -24,8 +24,9 @@
 //
 // # What runs
 //
-// Impulse, ParDo (multiple outputs, bundle finalization, pipeline options),
-// Flatten, WindowInto, Reshuffle (an identity here), GroupByKey and what
+// Impulse, TestStream, ParDo (multiple outputs, bundle finalization,
+// pipeline options), Flatten, WindowInto, Reshuffle (an identity here),
+// GroupByKey and what
 // expands into it (CoGroupByKey, CombinePerKey and Combine.Globally, so
 // every passert), side inputs (iterable and multimap views, windowed) from
 // bounded PCollections and, in the global window, from unbounded ones,
@@ -38,9 +39,9 @@
 //
 // Refused before anything runs, each with an *UnsupportedError naming the
 // transform (errors.Is(err, ErrUnsupported)): triggers other than the
-// default, OnWindowExpiration, time-sorted input, TestStream and windowed side inputs from unbounded
-// PCollections, all of which arrive with the state issue; splittable DoFns
-// with side inputs or user state; transforms the runner does not know
+// default, OnWindowExpiration, time-sorted input and windowed side inputs
+// from unbounded PCollections; splittable DoFns with side inputs or user
+// state; transforms the runner does not know
 // (cross-language ones included). Drain is not implemented: cancelling
 // stops an SDF where it is, without TruncateRestriction.
 //
@@ -103,6 +104,17 @@
 // a backlog does not starve them. A live timer holds the stage's output
 // watermark at its output timestamp (none for WithNoOutputTimestamp), and
 // keeps a bounded run going until it fires.
+//
+// # TestStream
+//
+// A TestStream (Beam's testing/teststream) runs as a runner-side stage
+// that plays its events one at a time, each once the run is quiet
+// (nothing runs, nothing can start): elements enter in the global window
+// at their timestamps, watermark events move the stream's output
+// watermark, processing-time events move the run's processing clock,
+// which in a pipeline with a TestStream is virtual: processing-time
+// timers fire as the events advance it, not with the wall clock. After
+// the last event the stream's watermark is the end of time.
 //
 // # Native Kafka read
 //

@@ -12,7 +12,6 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph/window"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph/window/trigger"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
-	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/teststream"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/transforms/periodic"
 	"github.com/streams-dev/streams/localrunner"
 )
@@ -108,17 +107,6 @@ func TestRefusals(t *testing.T) {
 				beam.Combine(s.Scope("summed"), sumInts, repeated)
 			},
 			inName: "summed", urn: "beam:transform:group_by_key:v1", reason: "triggers other than the default",
-		},
-		{
-			name: "TestStream",
-			build: func(s beam.Scope, col beam.PCollection) {
-				cfg := teststream.NewConfig()
-				if err := cfg.AddElements(1000, "a", "b"); err != nil {
-					panic(err)
-				}
-				collect(s, "never", teststream.Create(s.Scope("events"), cfg))
-			},
-			inName: "events", urn: "beam:transform:teststream:v1", reason: "state issue",
 		},
 		{
 			name: "unbounded side input",

@@ -104,6 +104,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"log/slog"
+	"math"
 	"runtime/debug"
 	"sort"
 	"time"
@@ -314,6 +315,11 @@ type stageState struct {
 	// lastFired is set when its last bundle delivered timers.
 	timers    *timer.Store
 	lastFired bool
+	// testNext is the next event of a KindTestStream stage, testWM its
+	// output watermark; testDone is set once every event was played.
+	testNext int
+	testWM   mtime.Time
+	testDone bool
 }
 
 // groupDone is the result of a grouping task.
@@ -407,6 +413,11 @@ type engine struct {
 	// the last one, acknowledged by the next; positions is, per source
 	// stage, where the batches handed on end; active is set when anything
 	// happened since the last checkpoint.
+	// virtual is set when the plan has a TestStream: processing time is
+	// then clock, which only its events move.
+	virtual bool
+	clock   time.Time
+
 	durable       bool
 	checkpointing bool
 	ckptStart     time.Time
@@ -449,7 +460,10 @@ func Run(ctx context.Context, cfg Config) (*Metrics, error) {
 		saved:      map[sourcePartition]int64{},
 	}
 	for _, s := range cfg.Plan.Stages {
-		st := &stageState{spec: s, inflight: map[string]*inflight{}, out: mtime.MinTimestamp, in: mtime.MinTimestamp, bundleSize: cfg.MaxBundleSize, srcWM: mtime.MinTimestamp, grpHold: mtime.MaxTimestamp, grpNext: mtime.MaxTimestamp}
+		st := &stageState{spec: s, inflight: map[string]*inflight{}, out: mtime.MinTimestamp, in: mtime.MinTimestamp, bundleSize: cfg.MaxBundleSize, srcWM: mtime.MinTimestamp, grpHold: mtime.MaxTimestamp, grpNext: mtime.MaxTimestamp, testWM: mtime.MinTimestamp}
+		if s.Kind == plan.KindTestStream {
+			e.virtual, e.clock = true, time.Now()
+		}
 		if s.Splittable {
 			st.bundleSize = 1
 		}
@@ -569,6 +583,10 @@ func (e *engine) loop(ctx context.Context) (err error) {
 		if e.durable && !e.stopping && e.running == 0 && e.quiet() && (e.checkpointing || e.draining && len(e.unsaved) > 0) {
 			e.checkpoint()
 		}
+		if !e.stopping && e.running == 0 && e.finalizing == 0 && e.playTestStream() {
+			e.refreshWatermarks()
+			continue
+		}
 		if e.running == 0 && e.finalizing == 0 {
 			if e.stopping || e.drained() {
 				break
@@ -653,6 +671,9 @@ func (e *engine) loop(ctx context.Context) (err error) {
 // nextTimer returns when the earliest processing-time timer of any stage
 // is due; ok is false when there is none.
 func (e *engine) nextTimer() (next time.Time, ok bool) {
+	if e.virtual {
+		return next, false // processing time moves with the TestStream's events
+	}
 	for _, s := range e.stages {
 		if s.timers == nil {
 			continue
@@ -684,7 +705,7 @@ func (e *engine) drained() bool {
 		return false
 	}
 	for _, s := range e.stages {
-		if s.queued > 0 {
+		if s.queued > 0 || s.spec.Kind == plan.KindTestStream && !s.testDone {
 			return false
 		}
 		// Windows waiting to fire and live timers keep a run going, but
@@ -768,7 +789,7 @@ func (e *engine) runnable(s *stageState) bool {
 	case plan.KindSDK:
 		// A stateful stage runs one bundle at a time (a key's state is
 		// never in two bundles).
-		work := s.queued > 0 || s.timers != nil && !e.draining && !e.checkpointing && s.timers.Due(s.in, time.Now())
+		work := s.queued > 0 || s.timers != nil && !e.draining && !e.checkpointing && s.timers.Due(s.in, e.now())
 		return work && (s.store == nil || len(s.inflight) == 0) && e.sidesReady(s)
 	case plan.KindGroup:
 		return s.grp != nil && (s.queued > 0 || s.in > s.grpNext)
@@ -801,7 +822,7 @@ func (e *engine) schedule(ctx context.Context) {
 		}
 		var fl *inflight
 		if s.lastFired = e.fireTimers(s); s.lastFired {
-			fl = s.fire(b)
+			fl = s.fire(b, e.now())
 		} else {
 			fl = s.take(b)
 		}
@@ -823,7 +844,7 @@ func (e *engine) fireTimers(s *stageState) bool {
 	if s.timers == nil || e.draining || e.checkpointing {
 		return false
 	}
-	now := time.Now()
+	now := e.now()
 	if !s.timers.Due(s.in, now) {
 		return false
 	}
@@ -846,8 +867,8 @@ func (s *stageState) queueHold() mtime.Time {
 }
 
 // fire moves the stage's due timers into b.
-func (s *stageState) fire(b *worker.Bundle) *inflight {
-	b.Timers = s.timers.Fire(s.in, time.Now())
+func (s *stageState) fire(b *worker.Bundle, now time.Time) *inflight {
+	b.Timers = s.timers.Fire(s.in, now)
 	fl := &inflight{hold: mtime.MaxTimestamp}
 	for _, f := range b.Timers {
 		fl.hold = min(fl.hold, f.Hold)
@@ -1215,8 +1236,11 @@ func (e *engine) hookBundle(ev BundleEvent) {
 func (e *engine) refreshWatermarks() {
 	for _, s := range e.stages {
 		w := mtime.MaxTimestamp
-		if s.spec.Kind == plan.KindKafka {
+		switch s.spec.Kind {
+		case plan.KindKafka:
 			w = s.srcWM
+		case plan.KindTestStream:
+			w = s.testWM
 		}
 		if s.spec.Kind == plan.KindSDK || s.spec.Kind == plan.KindGroup {
 			for _, p := range s.spec.Upstream {
@@ -1502,4 +1526,70 @@ func (e *engine) finalCheckpoint() {
 		return
 	}
 	e.checkpoint()
+}
+
+// now is the processing time: the wall clock, or the TestStream's.
+func (e *engine) now() time.Time {
+	if e.virtual {
+		return e.clock
+	}
+	return time.Now()
+}
+
+// playTestStream plays the next event of a TestStream, once the run is
+// quiet (nothing runs and nothing can start): elements go to the stages
+// reading the stream, a watermark event moves its output watermark, a
+// processing-time event the run's clock. After the last event the
+// stream's watermark is the end of time. It reports whether it played one.
+func (e *engine) playTestStream() bool {
+	for _, s := range e.stages {
+		if s.spec.Kind != plan.KindTestStream || s.testDone {
+			continue
+		}
+		if s.testNext == len(s.spec.TestStream) {
+			s.testWM, s.testDone = mtime.MaxTimestamp, true
+			return true
+		}
+		ev := s.spec.TestStream[s.testNext]
+		s.testNext++
+		switch {
+		case ev.Watermark != nil:
+			s.testWM = max(s.testWM, *ev.Watermark)
+		case ev.Advance > 0:
+			end := mtime.MaxTimestamp.ToTime()
+			if ev.Advance == math.MaxInt64 || e.clock.Add(ev.Advance).After(end) {
+				e.clock = end
+			} else {
+				e.clock = e.clock.Add(ev.Advance)
+			}
+		case len(ev.Elements) > 0:
+			data, ends, minTS, err := testStreamElements(ev.Elements)
+			if err != nil {
+				e.fail(fmt.Errorf("localrunner: TestStream %q: %w", s.spec.Names[0], err))
+				return false
+			}
+			for _, p := range s.spec.Outputs {
+				e.deliver(p, data, ends, minTS, nil)
+			}
+		}
+		return true
+	}
+	return false
+}
+
+// testStreamElements encodes a TestStream's elements as windowed values
+// in the global window, as every TestStream's output is.
+func testStreamElements(es []plan.TestStreamElement) (data []byte, ends []int, minTS mtime.Time, err error) {
+	var b bytes.Buffer
+	enc := exec.MakeWindowEncoder(coder.NewGlobalWindow())
+	minTS = mtime.MaxTimestamp
+	for _, el := range es {
+		if err := exec.EncodeWindowedValueHeader(enc, window.SingleGlobalWindow, el.EventTime, typex.NoFiringPane(), &b); err != nil {
+			return nil, nil, 0, err
+		}
+		b.Write(el.Encoded)
+		ends = append(ends, b.Len())
+		minTS = min(minTS, el.EventTime)
+	}
+	return b.Bytes(), ends, minTS, nil
 }

@@ -42,7 +42,6 @@ const (
 	reasonWindowExpiration   = "OnWindowExpiration is not supported by the local runner yet"
 	reasonStatefulSDF        = "splittable DoFns with user state are not supported"
 	reasonSorted             = "time-sorted input arrives with the state issue"
-	reasonTestStream         = "TestStream arrives with the state issue (it needs event-time timers and watermark control)"
 	reasonSDFSideInput       = "splittable DoFns with side inputs are not supported by the local runner yet"
 	reasonUnboundedSideInput = "windowed side inputs from unbounded PCollections arrive with the state issue (they need per-window readiness)"
 	reasonUnknown            = "the local runner does not know this transform"

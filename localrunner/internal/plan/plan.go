@@ -36,7 +36,7 @@
 // windowing strategy asks for a trigger other than the default (or for
 // what the Go SDK never produces: other output times, retracting panes,
 // FIRE_ALWAYS and EMIT_ALWAYS, custom window functions), OnWindowExpiration,
-// stateful splittable DoFns, time-sorted input, TestStream,
+// stateful splittable DoFns, time-sorted input,
 // windowed side inputs from unbounded PCollections, splittable DoFns with
 // side inputs, and unknown URNs.
 package plan
@@ -44,12 +44,15 @@ package plan
 import (
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph/coder"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph/mtime"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/runtime/graphx"
 	v1pb "github.com/apache/beam/sdks/v2/go/pkg/beam/core/runtime/graphx/v1"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/runtime/pipelinex"
@@ -101,6 +104,9 @@ const (
 	// KindGroup stages are runner-side: a GroupByKey, buffered and fired
 	// by the engine (package group). See Stage.Group.
 	KindGroup
+	// KindTestStream stages are runner-side: a TestStream's events, played
+	// by the engine one at a time. See Stage.TestStream.
+	KindTestStream
 )
 
 // Stage is one unit of scheduling.
@@ -148,6 +154,24 @@ type Stage struct {
 	// Group describes the GroupByKey of a KindGroup stage. Its Input is
 	// the GroupByKey's input, Outputs its one output.
 	Group *Group
+	// TestStream holds the events of a KindTestStream stage.
+	TestStream []TestStreamEvent
+}
+
+// TestStreamEvent is one event of a TestStream, in the model's terms:
+// elements (encoded with the output's element coder, each with its event
+// time), a new watermark, or an advance of processing time; exactly one
+// of the three is set.
+type TestStreamEvent struct {
+	Elements  []TestStreamElement
+	Watermark *mtime.Time
+	Advance   time.Duration
+}
+
+// TestStreamElement is an element of a TestStream.
+type TestStreamElement struct {
+	Encoded   []byte
+	EventTime mtime.Time
 }
 
 // Group is a GroupByKey the runner executes.
@@ -235,6 +259,7 @@ type planner struct {
 	splittable map[string]bool                         // ProcessSized transforms
 	stateful   map[string]bool                         // stateful DoFns
 	timers     map[string][]timer.Family               // timer families of stateful DoFns
+	tests      map[string][]TestStreamEvent            // TestStreams
 	sides      map[string]map[string]*pipepb.SideInput // transform -> local -> side input
 	kafka      map[string]*KafkaRead                   // reading transform -> native read
 	groups     map[string]*Group                       // GroupByKey transforms
@@ -262,6 +287,7 @@ func Build(p *pipepb.Pipeline, opts Options) (*Plan, error) {
 		splittable: map[string]bool{},
 		stateful:   map[string]bool{},
 		timers:     map[string][]timer.Family{},
+		tests:      map[string][]TestStreamEvent{},
 		sides:      map[string]map[string]*pipepb.SideInput{},
 		kafka:      map[string]*KafkaRead{},
 		groups:     map[string]*Group{},
@@ -403,7 +429,7 @@ func (pl *planner) classifyLeaves() {
 		case URNGroupByKey:
 			pl.groupByKey(id)
 		case URNTestStream:
-			pl.refuse(id, reasonTestStream)
+			pl.testStream(id, t)
 		default:
 			pl.refuse(id, reasonUnknown)
 		}
@@ -473,6 +499,45 @@ func (pl *planner) parDo(id string, t *pipepb.PTransform) {
 		return
 	}
 	pl.expandSDF(id, t, &pardo)
+}
+
+// testStream decodes a TestStream's events; the engine plays them.
+func (pl *planner) testStream(id string, t *pipepb.PTransform) {
+	var p pipepb.TestStreamPayload
+	if err := proto.Unmarshal(t.GetSpec().GetPayload(), &p); err != nil {
+		pl.errs = append(pl.errs, fmt.Errorf("localrunner: transform %q: bad TestStream payload: %w", t.GetUniqueName(), err))
+		return
+	}
+	if len(t.GetOutputs()) != 1 {
+		pl.refuse(id, "a TestStream with several outputs (tagged events) is not supported")
+		return
+	}
+	events := []TestStreamEvent{}
+	for _, ev := range p.GetEvents() {
+		switch {
+		case ev.GetElementEvent() != nil:
+			var es []TestStreamElement
+			for _, e := range ev.GetElementEvent().GetElements() {
+				es = append(es, TestStreamElement{Encoded: e.GetEncodedElement(), EventTime: mtime.Time(e.GetTimestamp())})
+			}
+			events = append(events, TestStreamEvent{Elements: es})
+		case ev.GetWatermarkEvent() != nil:
+			w := mtime.Time(ev.GetWatermarkEvent().GetNewWatermark())
+			events = append(events, TestStreamEvent{Watermark: &w})
+		case ev.GetProcessingTimeEvent() != nil:
+			// Advancing to infinity is MaxTimestamp milliseconds, more
+			// than a Duration holds.
+			ms := ev.GetProcessingTimeEvent().GetAdvanceDuration()
+			d := time.Duration(math.MaxInt64)
+			if ms < int64(d/time.Millisecond) {
+				d = time.Duration(ms) * time.Millisecond
+			}
+			events = append(events, TestStreamEvent{Advance: d})
+		}
+	}
+	pl.tests[id] = events
+	pl.runnerSide[id] = true
+	pl.leaves = append(pl.leaves, id)
 }
 
 // timerFamilies returns the timer families of a ParDo, sorted by name.
@@ -643,6 +708,11 @@ func (pl *planner) fuse() (*Plan, error) {
 				s := newStage(KindKafka)
 				s.Transforms, s.Names = []string{tid}, []string{t.GetUniqueName()}
 				s.Kafka = pl.kafka[tid]
+				stageOf[tid] = s
+			case pl.tests[tid] != nil:
+				s := newStage(KindTestStream)
+				s.Transforms, s.Names = []string{tid}, []string{t.GetUniqueName()}
+				s.TestStream = pl.tests[tid]
 				stageOf[tid] = s
 			case pl.groups[tid] != nil:
 				s := newStage(KindGroup)
@@ -924,6 +994,8 @@ func (p *Plan) String() string {
 			kind = "impulse"
 		case s.Kind == KindKafka:
 			kind = "kafka"
+		case s.Kind == KindTestStream:
+			kind = "teststream"
 		case s.Kind == KindGroup:
 			kind = "group"
 		case s.Splittable:
