@@ -25,9 +25,8 @@ import (
 // then build and run on the default runner ("local", set in TestMain;
 // CheckFilters applies no runner filter list to it).
 //
-// A pipeline the runner refuses (ErrUnsupported: TestStream,
-// triggers other than the default, OnWindowExpiration) is skipped with the refusal as the
-// reason, so this list turns green by itself as the state issue lands. A
+// A pipeline the runner refuses (ErrUnsupported: triggers other than the
+// default, OnWindowExpiration) is skipped with the refusal as the reason, so this list turns green by itself as the state issue lands. A
 // pipeline that runs must pass: a passert failure fails the test. Entries
 // skipped up front say why.
 func TestBeamPrimitives(t *testing.T) {
