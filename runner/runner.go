@@ -97,7 +97,9 @@ type Options struct {
 	// StateDir is where the bundled runner keeps the durable state of a
 	// pipeline with Batch or Reduce steps (windows, batches, timers and
 	// the Kafka positions they belong to; see localrunner.WithStateDir).
-	// Default: <temp dir>/streams-state/<Name>/<consumer group>/segment-<SegmentID>.
+	// Default: <temp dir>/streams-state/<Name>/<consumer group>/segment-<SegmentID>,
+	// or, on the development broker (no bootstrap_servers), a temporary
+	// directory removed at the end of the run.
 	// "none" keeps that state in memory: a restart then reads again from
 	// the committed offsets. Pipelines without such steps keep no state.
 	StateDir string
@@ -221,7 +223,16 @@ func Run(ctx context.Context, g *dsl.Graph, opts Options) error {
 	if opts.Adapter == AdapterLocal {
 		var lr *localrunner.Runner
 		lopts := append([]localrunner.Option{localrunner.WithLogger(log), localrunner.WithHooks(obs.hooks())}, dep.local...)
-		if dir := stateDir(g, opts, dep.bindings.Source.Group); dir != "" {
+		dir := stateDir(g, opts, dep.bindings.Source.Group)
+		if dir != "" && opts.StateDir == "" && dep.needsDevBroker {
+			// The development broker's topics do not outlive it: neither
+			// should state that points into them.
+			if dir, err = os.MkdirTemp("", "streams-state-"); err != nil {
+				return err
+			}
+			defer os.RemoveAll(dir)
+		}
+		if dir != "" {
 			log.Info("durable state", "dir", dir)
 			lopts = append(lopts, localrunner.WithStateDir(dir, 0))
 		}
