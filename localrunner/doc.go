@@ -39,9 +39,9 @@
 //
 // Refused before anything runs, each with an *UnsupportedError naming the
 // transform (errors.Is(err, ErrUnsupported)): triggers other than the
-// default, OnWindowExpiration, time-sorted input and windowed side inputs
-// from unbounded PCollections; splittable DoFns with side inputs or user
-// state; transforms the runner does not know
+// default on session windows, OnWindowExpiration, time-sorted input and
+// windowed side inputs from unbounded PCollections; splittable DoFns with
+// side inputs or user state; transforms the runner does not know
 // (cross-language ones included). Drain is not implemented: cancelling
 // stops an SDF where it is, without TruncateRestriction.
 //
@@ -56,8 +56,9 @@
 // optimization to come). The windowing strategy is the input
 // PCollection's: global, fixed, sliding and session windows (sessions
 // merge per key as elements arrive, windows that overlap or touch, as in
-// prism), the default trigger, discarding or accumulating panes, allowed
-// lateness, end-of-window output timestamps.
+// prism), every trigger the Go SDK makes (on session windows only the
+// default), discarding or accumulating panes, allowed lateness,
+// end-of-window output timestamps.
 //
 // A window fires when the input watermark passes its end: one ON_TIME pane
 // per key (the first; also the last when the allowed lateness is zero).
@@ -69,6 +70,18 @@
 // in BundleEvent.Dropped. A window is forgotten once the watermark passes
 // its end plus the allowed lateness. Bounded pipelines end with the
 // watermark at the end of time, so every window fires.
+//
+// Other triggers run per window and key, with prism's semantics: a pane
+// fires when its trigger does (EARLY before the end of the window, LATE
+// after), at an element or when a processing time comes
+// (AfterProcessingTime counts from the engine's clock when the element
+// reached the GroupByKey; AfterSynchronizedProcessingTime once the clock
+// moved past the first element's arrival); whatever a key holds fires
+// ON_TIME when the watermark passes the end (but with Never), and the
+// rest in a last pane when the window expires. A trigger that finishes
+// closes the window for its key: later elements are dropped and counted
+// as late ones; but, as in prism, a lone AfterProcessingTime that fired
+// keeps what comes after for the window's end.
 //
 // Watermarks: the output watermark of a GroupByKey is held at the end of
 // the earliest window with buffered data, so its panes are never late

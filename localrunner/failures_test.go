@@ -95,18 +95,18 @@ func TestRefusals(t *testing.T) {
 		{
 			name: "trigger",
 			build: func(s beam.Scope, col beam.PCollection) {
-				counted := beam.WindowInto(s, window.NewFixedWindows(time.Second), beam.ParDo(s, toKV, col), beam.Trigger(trigger.AfterCount(2)))
+				counted := beam.WindowInto(s, window.NewSessions(time.Second), beam.ParDo(s, toKV, col), beam.Trigger(trigger.AfterCount(2)))
 				beam.GroupByKey(s.Scope("group"), counted)
 			},
-			inName: "group", urn: "beam:transform:group_by_key:v1", reason: "triggers other than the default",
+			inName: "group", urn: "beam:transform:group_by_key:v1", reason: "triggers other than the default on merging (session) windows",
 		},
 		{
 			name: "combine with a trigger",
 			build: func(s beam.Scope, col beam.PCollection) {
-				repeated := beam.WindowInto(s, window.NewGlobalWindows(), col, beam.Trigger(trigger.Repeat(trigger.AfterCount(1))))
+				repeated := beam.WindowInto(s, window.NewSessions(time.Second), col, beam.Trigger(trigger.Repeat(trigger.AfterCount(1))))
 				beam.Combine(s.Scope("summed"), sumInts, repeated)
 			},
-			inName: "summed", urn: "beam:transform:group_by_key:v1", reason: "triggers other than the default",
+			inName: "summed", urn: "beam:transform:group_by_key:v1", reason: "triggers other than the default on merging (session) windows",
 		},
 		{
 			name: "unbounded side input",

@@ -303,11 +303,14 @@ type stageState struct {
 	// grp is the buffer of a KindGroup stage, nil while a grouping task
 	// has it. grpHold, grpNext and grpPending are its state after the last
 	// task: the smallest timestamp of a pane still to fire, the watermark
-	// past which it has work, and the number of windows waiting to fire.
-	grp        *group.Buffer[*fin]
-	grpHold    mtime.Time
-	grpNext    mtime.Time
-	grpPending int
+	// past which it has work, and the number of windows waiting to fire;
+	// grpNextProc the processing time at which a trigger may fire a pane
+	// (zero: none).
+	grp         *group.Buffer[*fin]
+	grpHold     mtime.Time
+	grpNext     mtime.Time
+	grpPending  int
+	grpNextProc time.Time
 	// store holds the user state of a stateful stage; each bundle works in
 	// a transaction committed when it succeeds.
 	store userstate.Store
@@ -675,6 +678,9 @@ func (e *engine) nextTimer() (next time.Time, ok bool) {
 		return next, false // processing time moves with the TestStream's events
 	}
 	for _, s := range e.stages {
+		if t := s.grpNextProc; !t.IsZero() && (!ok || t.Before(next)) {
+			next, ok = t, true
+		}
 		if s.timers == nil {
 			continue
 		}
@@ -792,7 +798,8 @@ func (e *engine) runnable(s *stageState) bool {
 		work := s.queued > 0 || s.timers != nil && !e.draining && !e.checkpointing && s.timers.Due(s.in, e.now())
 		return work && (s.store == nil || len(s.inflight) == 0) && e.sidesReady(s)
 	case plan.KindGroup:
-		return s.grp != nil && (s.queued > 0 || s.in > s.grpNext)
+		due := !s.grpNextProc.IsZero() && !e.draining && !e.checkpointing && !e.now().Before(s.grpNextProc)
+		return s.grp != nil && (s.queued > 0 || s.in > s.grpNext || due)
 	}
 	return false
 }
@@ -1060,8 +1067,9 @@ func (e *engine) startGroup(s *stageState) {
 	buf, wm := s.grp, s.in
 	s.grp = nil
 	e.running++
+	now := e.now()
 	go func() {
-		d := runGroup(s.spec, buf, in, wm)
+		d := runGroup(s.spec, buf, in, wm, now)
 		d.stage, d.id = s, id
 		e.grouped <- d
 	}()
@@ -1069,7 +1077,7 @@ func (e *engine) startGroup(s *stageState) {
 
 // runGroup runs a grouping task. It only touches the buffer and the input
 // it was handed (and reads the stage's immutable plan).
-func runGroup(spec *plan.Stage, buf *group.Buffer[*fin], in []group.Input[*fin], wm mtime.Time) (d groupDone) {
+func runGroup(spec *plan.Stage, buf *group.Buffer[*fin], in []group.Input[*fin], wm mtime.Time, now time.Time) (d groupDone) {
 	start := time.Now()
 	d = groupDone{buf: buf}
 	defer func() {
@@ -1078,7 +1086,7 @@ func runGroup(spec *plan.Stage, buf *group.Buffer[*fin], in []group.Input[*fin],
 		}
 		d.elapsed = time.Since(start)
 	}()
-	d.res, d.err = buf.Process(in, wm)
+	d.res, d.err = buf.Process(in, wm, now)
 	if d.err != nil {
 		d.err = fmt.Errorf("localrunner: transform %q: %w", spec.Names[0], d.err)
 	}
@@ -1106,7 +1114,7 @@ func (e *engine) onGrouped(d groupDone) {
 	}
 	r := d.res
 	e.active = true
-	s.grpHold, s.grpNext, s.grpPending = r.Hold, r.Next, r.Pending
+	s.grpHold, s.grpNext, s.grpPending, s.grpNextProc = r.Hold, r.Next, r.Pending, r.NextProcessing
 	if r.Dropped > 0 {
 		ev.Dropped = r.Dropped
 		e.metrics.addCounter(s.spec.Names[0], "localrunner", "droppedDueToLateness", int64(r.Dropped))

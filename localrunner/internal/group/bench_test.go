@@ -2,6 +2,7 @@ package group
 
 import (
 	"testing"
+	"time"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph/coder"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph/mtime"
@@ -53,7 +54,7 @@ func BenchmarkProcess(b *testing.B) {
 			}
 			prefix := state.NewKey(state.NSGroup).Text("bench")
 			process := func(buf *Buffer[int], in []Input[int], wm mtime.Time) {
-				if _, err := buf.Process(in, wm); err != nil {
+				if _, err := buf.Process(in, wm, time.Time{}); err != nil {
 					b.Fatal(err)
 				}
 				if store == nil {

@@ -42,16 +42,20 @@ func (b *Buffer[T]) touch(wn *win[T], p *pane) {
 }
 
 // A pane record is a byte of these flags, uvarints (panes fired,
-// non-speculative index, values, first and next chunk), then the key.
+// non-speculative index, values, first and next chunk), with a trigger
+// its state (a flag byte and a varint per node), then the key.
 const (
 	flagPending = 1 << iota
 	flagOnTime
+	flagClosed // the pane's trigger finished
+	flagArmed  // the pane waits for a processing time
+	flagKept   // the watermark passed the end of the pane's window
 )
 
 // Checkpoint writes under prefix everything that changed in the buffer since
 // the previous Checkpoint (or Restore, or New): new values, window/pane
 // bookkeeping (pane indexes, fired/ON_TIME flags, non-speculative index,
-// pending flags), merged-away and forgotten windows deleted. Tags are not
+// pending flags, trigger state), merged-away and forgotten windows deleted. Tags are not
 // written (a durable engine does not count them).
 //
 // The first Checkpoint of a buffer that was not restored replaces
@@ -145,12 +149,24 @@ func (b *Buffer[T]) savePane(w *state.Batch, prefix state.Key, wn *win[T], p *pa
 	if p.onTime {
 		flags |= flagOnTime
 	}
+	if p.closed {
+		flags |= flagClosed
+	}
+	if p.armed {
+		flags |= flagArmed
+	}
+	if b.trig != nil && wn.kept {
+		flags |= flagKept
+	}
 	v := append(c.val[:0], flags)
 	v = binary.AppendUvarint(v, uint64(p.fired))
 	v = binary.AppendUvarint(v, uint64(p.nonSpec))
 	v = binary.AppendUvarint(v, uint64(p.n))
 	v = binary.AppendUvarint(v, uint64(p.first))
 	v = binary.AppendUvarint(v, uint64(p.next))
+	if b.trig != nil {
+		v = appendState(v, p.ts)
+	}
 	v = append(v, p.key...)
 	c.val = v
 	w.Set(pk, v)
@@ -215,11 +231,13 @@ func (b *Buffer[T]) Restore(s *state.Store, prefix state.Key) error {
 			return fmt.Errorf("%w: pane %d of a window with %d", errCorrupt, ord, len(wn.order))
 		}
 		var err error
-		p, err = restorePane(v)
+		var kept bool
+		p, kept, err = b.restorePane(v)
 		if err != nil {
 			return fmt.Errorf("%w at %x: %v", errCorrupt, k, err)
 		}
 		p.ord = uint32(ord)
+		wn.kept = wn.kept || kept
 		wn.panes[string(p.key)] = p
 		wn.order = append(wn.order, p)
 		return nil
@@ -228,8 +246,16 @@ func (b *Buffer[T]) Restore(s *state.Store, prefix state.Key) error {
 		return err
 	}
 	// Every window is waiting to fire, or kept for late data (it fired).
+	// With a trigger, a window waits until the watermark passes its end.
 	for _, wn := range b.wins {
-		if slices.ContainsFunc(wn.order, func(p *pane) bool { return p.pending }) {
+		if b.trig != nil {
+			for _, p := range wn.order {
+				if p.armed {
+					heap.Push(&b.timers, timer[T]{at: p.deadline, w: wn, p: p})
+				}
+			}
+		}
+		if b.trig != nil && !wn.kept || b.trig == nil && slices.ContainsFunc(wn.order, func(p *pane) bool { return p.pending }) {
 			wn.queued = true
 			heap.Push(&b.fire, wn)
 			b.pending++
@@ -266,23 +292,33 @@ func (b *Buffer[T]) restoreWin(sk []byte, end int64, enc []byte, key string) (*w
 	return wn, nil
 }
 
-// restorePane decodes a pane record.
-func restorePane(v []byte) (*pane, error) {
+// restorePane decodes a pane record; kept is its flagKept.
+func (b *Buffer[T]) restorePane(v []byte) (p *pane, kept bool, err error) {
 	if len(v) == 0 {
-		return nil, errors.New("empty pane record")
+		return nil, false, errors.New("empty pane record")
 	}
-	p := &pane{pending: v[0]&flagPending != 0, onTime: v[0]&flagOnTime != 0}
+	fl := v[0]
+	p = &pane{pending: fl&flagPending != 0, onTime: fl&flagOnTime != 0, closed: fl&flagClosed != 0, armed: fl&flagArmed != 0}
 	v = v[1:]
 	var f [5]uint64
 	for i := range f {
 		x, n := binary.Uvarint(v)
 		if n <= 0 {
-			return nil, errors.New("truncated pane record")
+			return nil, false, errors.New("truncated pane record")
 		}
 		f[i], v = x, v[n:]
 	}
 	p.fired, p.nonSpec, p.n = int(f[0]), int64(f[1]), int(f[2])
 	p.first, p.next = uint32(f[3]), uint32(f[4])
+	if b.trig != nil {
+		p.ts = make([]tstate, len(b.trig.nodes))
+		if v, err = readState(v, p.ts); err != nil {
+			return nil, false, err
+		}
+		if !p.closed {
+			p.deadline, _ = b.trig.deadline(p.ts)
+		}
+	}
 	p.key = bytes.Clone(v)
-	return p, nil
+	return p, fl&flagKept != 0, nil
 }

@@ -76,7 +76,7 @@ func sameResult(t *testing.T, what string, want, got *Result[int]) {
 	t.Helper()
 	if !bytes.Equal(want.Data, got.Data) || !slices.Equal(want.Ends, got.Ends) || want.MinTS != got.MinTS ||
 		want.Hold != got.Hold || want.Next != got.Next || want.Pending != got.Pending ||
-		want.Dropped != got.Dropped || want.Elements != got.Elements {
+		want.Dropped != got.Dropped || want.Elements != got.Elements || !want.NextProcessing.Equal(got.NextProcessing) {
 		t.Fatalf("%s: results differ\nreference: %d panes, MinTS %v Hold %v Next %v Pending %d Dropped %d Elements %d\n restored: %d panes, MinTS %v Hold %v Next %v Pending %d Dropped %d Elements %d",
 			what, len(want.Ends), want.MinTS, want.Hold, want.Next, want.Pending, want.Dropped, want.Elements,
 			len(got.Ends), got.MinTS, got.Hold, got.Next, got.Pending, got.Dropped, got.Elements)
@@ -133,10 +133,46 @@ func TestCheckpointRestoreIsExact(t *testing.T) {
 			}
 		}
 	}
-	t.Logf("%d late panes, %d dropped elements, %d restores", late, dropped, restores)
-	if !t.Failed() && (late == 0 || dropped == 0 || restores == 0) {
+	for _, tr := range differentialTriggers {
+		for _, win := range windowings {
+			if win.merging {
+				continue
+			}
+			for _, acc := range []bool{false, true} {
+				st := Strategy{AllowedLateness: 1500, Accumulating: acc, Trigger: tr}
+				stream++
+				t.Run(fmt.Sprintf("%v/%s/accumulating=%v", tr, win.name, acc), func(t *testing.T) {
+					r := rand.New(rand.NewPCG(seed, stream))
+					l, d, n := runDifferential(t, r, win, st)
+					late, dropped, restores = late+l, dropped+d, restores+n
+				})
+			}
+		}
+	}
+	t.Logf("%d late panes, %d early, %d dropped elements, %d restores", late, earlyPanes, dropped, restores)
+	if !t.Failed() && (late == 0 || earlyPanes == 0 || dropped == 0 || restores == 0) {
 		t.Errorf("the scenarios missed a case: %d late panes, %d dropped, %d restores", late, dropped, restores)
 	}
+}
+
+var earlyPanes int
+
+var differentialTriggers = []*Trigger{
+	repeat(afterCount(3)),
+	afterEndOfWindow(afterCount(2), &Trigger{Kind: TriggerAlways}),
+	afterEndOfWindow(repeat(afterCount(2)), afterCount(2)),
+	{Kind: TriggerAfterAny, Subs: []*Trigger{afterCount(4), afterProcessingTime(700)}},
+	repeat(&Trigger{Kind: TriggerAfterAny, Subs: []*Trigger{afterCount(4), afterProcessingTime(700)}}),
+	{Kind: TriggerAfterEach, Subs: []*Trigger{afterCount(2), afterProcessingTime(500), afterCount(3)}},
+}
+
+func repeat(t *Trigger) *Trigger  { return &Trigger{Kind: TriggerRepeat, Subs: []*Trigger{t}} }
+func afterCount(n int64) *Trigger { return &Trigger{Kind: TriggerAfterCount, Count: n} }
+func afterProcessingTime(ms int64) *Trigger {
+	return &Trigger{Kind: TriggerAfterProcessingTime, Transforms: []TimestampTransform{{Delay: ms}}}
+}
+func afterEndOfWindow(early, late *Trigger) *Trigger {
+	return &Trigger{Kind: TriggerAfterEndOfWindow, Subs: []*Trigger{early, late}}
 }
 
 func runDifferential(t *testing.T, r *rand.Rand, win windowing, st Strategy) (late, dropped, restores int) {
@@ -145,13 +181,15 @@ func runDifferential(t *testing.T, r *rand.Rand, win windowing, st Strategy) (la
 	defer func() { s.Close() }()
 	prefix := state.NewKey(state.NSGroup).Text("stage-1")
 	ref, dur := newBuffer(t, win.wc, st), newBuffer(t, win.wc, st)
+	now := time.UnixMilli(1_000_000)
 	step := func(what string, in []Input[int], wm mtime.Time) {
 		t.Helper()
-		want, err := ref.Process(in, wm)
+		now = now.Add(time.Duration(r.Int64N(400)) * time.Millisecond)
+		want, err := ref.Process(in, wm, now)
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, err := dur.Process(in, wm)
+		got, err := dur.Process(in, wm, now)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -162,6 +200,9 @@ func runDifferential(t *testing.T, r *rand.Rand, win windowing, st Strategy) (la
 		for _, p := range decode(t, win.wc, want) {
 			if strings.Contains(p, " late#") {
 				late++
+			}
+			if strings.Contains(p, " early#") {
+				earlyPanes++
 			}
 		}
 		dropped += want.Dropped
@@ -234,14 +275,14 @@ func TestCheckpointIsIncremental(t *testing.T) {
 	for i := range 2000 {
 		es = append(es, elm{fmt.Sprintf("key-%d", i%500), int64(i), 1000, w})
 	}
-	if _, err := b.Process([]Input[int]{input(t, wc, 0, nil, es...)}, 0); err != nil {
+	if _, err := b.Process([]Input[int]{input(t, wc, 0, nil, es...)}, 0, time.Time{}); err != nil {
 		t.Fatal(err)
 	}
 	full := checkpoint(t, s, b, prefix)
 	if n := checkpoint(t, s, b, prefix); n != 0 {
 		t.Errorf("no change: %d bytes", n)
 	}
-	if _, err := b.Process([]Input[int]{input(t, wc, 0, nil, elm{"key-7", 1, 2000, w})}, 0); err != nil {
+	if _, err := b.Process([]Input[int]{input(t, wc, 0, nil, elm{"key-7", 1, 2000, w})}, 0, time.Time{}); err != nil {
 		t.Fatal(err)
 	}
 	if one := checkpoint(t, s, b, prefix); one == 0 || one > 200 {
@@ -249,20 +290,20 @@ func TestCheckpointIsIncremental(t *testing.T) {
 	}
 	// The window fires (discarding): every pane record is rewritten and
 	// its values deleted; then nothing changes until the window expires.
-	if _, err := b.Process(nil, 10000); err != nil {
+	if _, err := b.Process(nil, 10000, time.Time{}); err != nil {
 		t.Fatal(err)
 	}
 	checkpoint(t, s, b, prefix)
 	if n := len(keys(t, s, prefix)); n != 1+500 {
 		t.Errorf("after firing: %d keys, want the watermark and 500 pane records", n)
 	}
-	if _, err := b.Process(nil, 10000); err != nil {
+	if _, err := b.Process(nil, 10000, time.Time{}); err != nil {
 		t.Fatal(err)
 	}
 	if n := checkpoint(t, s, b, prefix); n != 0 {
 		t.Errorf("no change after firing: %d bytes", n)
 	}
-	if _, err := b.Process(nil, 15001); err != nil {
+	if _, err := b.Process(nil, 15001, time.Time{}); err != nil {
 		t.Fatal(err)
 	}
 	checkpoint(t, s, b, prefix)
@@ -282,7 +323,7 @@ func TestRestoredWatermarkIsAFloor(t *testing.T) {
 	st := Strategy{AllowedLateness: 5000}
 	b := newBuffer(t, wc, st)
 	w1, w2 := []typex.Window{iw(0, 10000)}, []typex.Window{iw(10000, 20000)}
-	res, err := b.Process([]Input[int]{input(t, wc, 0, nil, elm{"a", 1, 1000, w1}, elm{"b", 2, 11000, w2})}, 12000)
+	res, err := b.Process([]Input[int]{input(t, wc, 0, nil, elm{"a", 1, 1000, w1}, elm{"b", 2, 11000, w2})}, 12000, time.Time{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -293,19 +334,19 @@ func TestRestoredWatermarkIsAFloor(t *testing.T) {
 	if b.Watermark() != 12000 {
 		t.Errorf("restored watermark %v, want 12000", b.Watermark())
 	}
-	res, err = b.Process(nil, 0)
+	res, err = b.Process(nil, 0, time.Time{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(res.Ends) != 0 || res.Pending != 1 || res.Hold != 19999 || res.Next != 14999 {
 		t.Errorf("restored, nothing new: %+v", res)
 	}
-	res, err = b.Process([]Input[int]{input(t, wc, 0, nil, elm{"a", 3, 2000, w1})}, 0)
+	res, err = b.Process([]Input[int]{input(t, wc, 0, nil, elm{"a", 3, 2000, w1})}, 0, time.Time{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	check(t, "late after the restore", decode(t, wc, res), "a[0:10000)@9999=3 late#1/1")
-	res, err = b.Process([]Input[int]{input(t, wc, 0, nil, elm{"a", 4, 2000, w1})}, 16000)
+	res, err = b.Process([]Input[int]{input(t, wc, 0, nil, elm{"a", 4, 2000, w1})}, 16000, time.Time{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -313,14 +354,14 @@ func TestRestoredWatermarkIsAFloor(t *testing.T) {
 	checkpoint(t, s, b, prefix)
 
 	b = restore(t, s, wc, st, prefix)
-	res, err = b.Process([]Input[int]{input(t, wc, 0, nil, elm{"a", 5, 2000, w1})}, 0)
+	res, err = b.Process([]Input[int]{input(t, wc, 0, nil, elm{"a", 5, 2000, w1})}, 0, time.Time{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(res.Ends) != 0 || res.Dropped != 1 {
 		t.Errorf("an expired window's element after the restore: %q, %d dropped", decode(t, wc, res), res.Dropped)
 	}
-	res, err = b.Process(nil, mtime.MaxTimestamp)
+	res, err = b.Process(nil, mtime.MaxTimestamp, time.Time{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,7 +16,7 @@
 // arrive: a new window merges with every window of its key it overlaps or
 // touches (as prism and Beam Go's direct runner do).
 //
-// Only Beam's default trigger is implemented: a pane fires when the
+// With Beam's default trigger (Strategy.Trigger nil), a pane fires when the
 // watermark passes the end of its window (ON_TIME, the first pane); data
 // arriving after that but within the allowed lateness fires at once, in a
 // LATE pane with the next index. A window is kept until the watermark
@@ -25,6 +25,20 @@
 // discarding mode a pane holds only what arrived since the previous one;
 // accumulating, everything. Output timestamps are the end of the window
 // (the Go SDK's only timestamp combiner).
+//
+// # Triggers
+//
+// Other triggers (Strategy.Trigger: every kind the Go SDK makes; not on
+// merging windows) are state machines per window and key, as in prism
+// (trigger.go): a pane's trigger sees each element (at the processing
+// time Process is given), the end of the window, and the processing time
+// it waits for (Result.NextProcessing). When it fires the pane emits
+// what it holds, EARLY before the end of the window and LATE after, the
+// last when the trigger finished, which closes the window for the key:
+// later elements are dropped (but for a lone AfterProcessingTime, as in
+// prism: what comes after it fired waits for the end of the window). When the watermark passes the end of the
+// window, a pane holding data fires ON_TIME whatever its trigger (but
+// Never); a window's expiry fires what is left in last panes.
 //
 // # Checkpoints
 //
@@ -35,7 +49,7 @@
 // changed and the windows it dropped. Under the buffer's prefix:
 //
 //	(the prefix)                          -> highest watermark processed
-//	end | window | session | pane         -> the pane: key, flags, indexes
+//	end | window | session | pane         -> the pane: key, flags, indexes, trigger state
 //	end | window | session | pane | chunk -> values added between checkpoints
 //
 // end is the window's end (maximum timestamp), so the windows past their
@@ -70,6 +84,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"time"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph/coder"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph/mtime"
@@ -87,6 +102,8 @@ type Strategy struct {
 	// Accumulating panes carry everything buffered for their window so
 	// far; otherwise (discarding) what arrived since the previous pane.
 	Accumulating bool
+	// Trigger, nil for Beam's default trigger. Not with Merging.
+	Trigger *Trigger
 }
 
 // Config of a Buffer.
@@ -133,7 +150,11 @@ type Result[T comparable] struct {
 	// Next: the buffer has work (a window to fire or to forget) once the
 	// watermark passes Next (mtime.MaxTimestamp when none).
 	Next mtime.Time
-	// Pending is the number of windows with data waiting to fire.
+	// NextProcessing: the buffer may fire a pane once the processing time
+	// reaches NextProcessing (zero when no trigger waits for it).
+	NextProcessing time.Time
+	// Pending is the number of windows with data waiting to fire (with a
+	// trigger: waiting for the watermark to pass their end).
 	Pending int
 }
 
@@ -152,6 +173,13 @@ type Buffer[T comparable] struct {
 	last     *win[T] // the window of the previous element (not merging)
 	outTags  map[T]struct{}
 	wm       mtime.Time // the highest watermark processed
+
+	// With a trigger other than the default: the compiled trigger, the
+	// processing time of the current Process (ms), and the panes waiting
+	// for a processing time, by time.
+	trig   *trig
+	now    int64
+	timers timerHeap[T]
 
 	ckpt checkpointState[T]
 
@@ -189,7 +217,15 @@ type pane struct {
 	fired   int // panes emitted
 	nonSpec int64
 	pending bool // values arrived since the last firing
-	onTime  bool // the ON_TIME pane was emitted
+	onTime  bool // the ON_TIME pane was emitted (with a trigger: or a LATE one)
+
+	// With a trigger: its state; closed once it finished (later data is
+	// dropped); armed when deadline, the earliest processing time at
+	// which it may fire, is in the timer heap.
+	ts       []tstate
+	closed   bool
+	armed    bool
+	deadline int64
 
 	// Checkpoints: ord is the pane's index in its window's order; values
 	// up to saved are in chunks first to next-1; stale says they were
@@ -216,7 +252,18 @@ func New[T comparable](cfg Config) (*Buffer[T], error) {
 	if cfg.Merging && c.Window.Kind != coder.IntervalWindow {
 		return nil, fmt.Errorf("localrunner: merging windows of kind %v", c.Window.Kind)
 	}
+	var tr *trig
+	if cfg.Trigger != nil {
+		if cfg.Merging {
+			return nil, fmt.Errorf("localrunner: trigger %v on merging windows is not supported", cfg.Trigger)
+		}
+		var err error
+		if tr, err = compileTrigger(cfg.Trigger); err != nil {
+			return nil, err
+		}
+	}
 	return &Buffer[T]{
+		trig:     tr,
 		cfg:      cfg,
 		wdec:     exec.MakeWindowDecoder(c.Window),
 		wenc:     exec.MakeWindowEncoder(c.Window),
@@ -237,9 +284,17 @@ func New[T comparable](cfg Config) (*Buffer[T], error) {
 // An Arrival below the highest watermark processed (Watermark) counts as
 // that watermark: a restored buffer does not take back what it fired or
 // forgot when the engine's watermarks start over.
-func (b *Buffer[T]) Process(in []Input[T], wm mtime.Time) (*Result[T], error) {
+//
+// now is the processing time: with a trigger, elements arrive at now
+// (AfterProcessingTime counts from it), and the panes whose processing
+// time came are evaluated after the inputs. Only the default trigger
+// ignores it.
+func (b *Buffer[T]) Process(in []Input[T], wm mtime.Time, now time.Time) (*Result[T], error) {
 	res := &Result[T]{MinTS: mtime.MaxTimestamp}
 	clear(b.outTags)
+	if b.trig != nil {
+		b.now = now.UnixMilli()
+	}
 	for i := range in {
 		arrival := max(in[i].Arrival, b.wm)
 		if err := b.fireUntil(arrival, res); err != nil {
@@ -258,8 +313,20 @@ func (b *Buffer[T]) Process(in []Input[T], wm mtime.Time) (*Result[T], error) {
 	if err := b.fireUntil(b.wm, res); err != nil {
 		return nil, err
 	}
-	b.expire(b.wm)
+	if b.trig != nil {
+		if err := b.fireTimers(res); err != nil {
+			return nil, err
+		}
+	}
+	if err := b.expire(b.wm, res); err != nil {
+		return nil, err
+	}
 	res.Hold, res.Next, res.Pending = b.status()
+	if b.trig != nil {
+		if at, ok := b.nextTimer(); ok {
+			res.NextProcessing = time.UnixMilli(at)
+		}
+	}
 	return res, nil
 }
 
@@ -317,6 +384,12 @@ func (b *Buffer[T]) add(in *Input[T], arrival mtime.Time, res *Result[T]) error 
 					wn = b.newWin(id, w)
 				}
 				b.last = wn
+			}
+			if b.trig != nil {
+				if err := b.addTriggered(wn, key, val, arrival, in.Tags, res); err != nil {
+					return err
+				}
+				continue
 			}
 			b.append(wn, key, val)
 			for _, t := range in.Tags {
@@ -485,6 +558,12 @@ func (b *Buffer[T]) fireUntil(wm mtime.Time, res *Result[T]) error {
 		heap.Pop(&b.fire)
 		wn.queued = false
 		b.pending--
+		if b.trig != nil {
+			if err := b.endOfWindow(wn, wm, res); err != nil {
+				return err
+			}
+			continue
+		}
 		// The last pane: no more data can come for the window.
 		closing := wn.expiry < wm || wm == mtime.MaxTimestamp
 		for _, p := range wn.order {
@@ -495,14 +574,7 @@ func (b *Buffer[T]) fireUntil(wm mtime.Time, res *Result[T]) error {
 				return err
 			}
 		}
-		for t := range wn.tags {
-			res.Released = append(res.Released, t)
-			if _, ok := b.outTags[t]; !ok {
-				b.outTags[t] = struct{}{}
-				res.Tags = append(res.Tags, t)
-			}
-		}
-		wn.tags = nil
+		b.releaseTags(wn, res)
 		switch {
 		case closing:
 			b.drop(wn)
@@ -514,12 +586,35 @@ func (b *Buffer[T]) fireUntil(wm mtime.Time, res *Result[T]) error {
 	return nil
 }
 
-// expire forgets the fired windows whose allowed lateness wm has passed.
-func (b *Buffer[T]) expire(wm mtime.Time) {
+// releaseTags hands the window's tags to the output and detaches them.
+func (b *Buffer[T]) releaseTags(wn *win[T], res *Result[T]) {
+	for t := range wn.tags {
+		res.Released = append(res.Released, t)
+		b.outputTag(t, res)
+	}
+	wn.tags = nil
+}
+
+func (b *Buffer[T]) outputTag(t T, res *Result[T]) {
+	if _, ok := b.outTags[t]; !ok {
+		b.outTags[t] = struct{}{}
+		res.Tags = append(res.Tags, t)
+	}
+}
+
+// expire forgets the fired windows whose allowed lateness wm has passed
+// (all at the end of time). With a trigger, what they still hold fires
+// first, in the last pane.
+func (b *Buffer[T]) expire(wm mtime.Time, res *Result[T]) error {
 	for {
 		wn := b.gc.peek()
-		if wn == nil || wn.expiry >= wm {
-			return
+		if wn == nil || wn.expiry >= wm && wm != mtime.MaxTimestamp {
+			return nil
+		}
+		if b.trig != nil {
+			if err := b.closeWindow(wn, res); err != nil {
+				return err
+			}
 		}
 		b.drop(wn) // not queued: late data fires at once
 	}
@@ -537,6 +632,11 @@ func (b *Buffer[T]) emit(wn *win[T], p *pane, closing bool, res *Result[T]) erro
 		p.nonSpec++
 	}
 	pn.NonSpeculativeIndex = p.nonSpec
+	return b.write(wn, p, pn, res)
+}
+
+// write emits p's pane pn.
+func (b *Buffer[T]) write(wn *win[T], p *pane, pn typex.PaneInfo, res *Result[T]) error {
 	p.fired++
 	p.pending = false
 	b.touch(wn, p)

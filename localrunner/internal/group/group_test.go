@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph/coder"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph/mtime"
@@ -109,14 +110,14 @@ func TestGlobalWindowFiresAtTheEnd(t *testing.T) {
 	b := newBuffer(t, wc, Strategy{})
 	g := window.SingleGlobalWindow
 	res, err := b.Process([]Input[int]{input(t, wc, mtime.MinTimestamp, nil,
-		elm{"a", 1, 0, g}, elm{"b", 2, 0, g}, elm{"a", 3, 5, g})}, mtime.MinTimestamp)
+		elm{"a", 1, 0, g}, elm{"b", 2, 0, g}, elm{"a", 3, 5, g})}, mtime.MinTimestamp, time.Time{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(res.Ends) != 0 || res.Pending != 1 || res.Hold != mtime.EndOfGlobalWindowTime || res.Elements != 3 {
 		t.Fatalf("before the end: %+v", res)
 	}
-	res, err = b.Process(nil, mtime.MaxTimestamp)
+	res, err = b.Process(nil, mtime.MaxTimestamp, time.Time{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -132,7 +133,7 @@ func TestFixedWindowsFireOnWatermarkAndDropLateData(t *testing.T) {
 	res, err := b.Process([]Input[int]{input(t, wc, 0, []int{7},
 		elm{"a", 1, 1000, []typex.Window{iw(0, 10000)}},
 		elm{"a", 2, 12000, []typex.Window{iw(10000, 20000)}},
-		elm{"b", 3, 9000, []typex.Window{iw(0, 10000)}})}, 5000)
+		elm{"b", 3, 9000, []typex.Window{iw(0, 10000)}})}, 5000, time.Time{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -141,7 +142,7 @@ func TestFixedWindowsFireOnWatermarkAndDropLateData(t *testing.T) {
 	}
 	// The watermark passes the end of [0, 10000); a late element for it
 	// arrives with it.
-	res, err = b.Process([]Input[int]{input(t, wc, 10000, []int{8}, elm{"c", 4, 9500, []typex.Window{iw(0, 10000)}})}, 10000)
+	res, err = b.Process([]Input[int]{input(t, wc, 10000, []int{8}, elm{"c", 4, 9500, []typex.Window{iw(0, 10000)}})}, 10000, time.Time{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -149,7 +150,7 @@ func TestFixedWindowsFireOnWatermarkAndDropLateData(t *testing.T) {
 	if res.Dropped != 1 || !slices.Equal(res.Tags, []int{7}) || !slices.Equal(res.Released, []int{7}) || res.Hold != 19999 {
 		t.Errorf("first window: %+v", res)
 	}
-	res, err = b.Process(nil, mtime.MaxTimestamp)
+	res, err = b.Process(nil, mtime.MaxTimestamp, time.Time{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -161,7 +162,7 @@ func TestSlidingWindowsGroupEachWindow(t *testing.T) {
 	b := newBuffer(t, wc, Strategy{})
 	res, err := b.Process([]Input[int]{input(t, wc, 0, nil,
 		elm{"k", 1, 1000, []typex.Window{iw(0, 2000), iw(-1000, 1000+1)}},
-		elm{"k", 2, 1500, []typex.Window{iw(0, 2000), iw(1000, 3000)}})}, mtime.MaxTimestamp)
+		elm{"k", 2, 1500, []typex.Window{iw(0, 2000), iw(1000, 3000)}})}, mtime.MaxTimestamp, time.Time{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -173,7 +174,7 @@ func TestSessionsMerge(t *testing.T) {
 	b := newBuffer(t, wc, Strategy{Merging: true})
 	gap := int64(1000)
 	s := func(key string, v, ts int64) elm { return elm{key, v, ts, []typex.Window{iw(ts, ts+gap)}} }
-	res, err := b.Process([]Input[int]{input(t, wc, 0, []int{1}, s("a", 1, 0), s("a", 2, 3000), s("b", 3, 500))}, 0)
+	res, err := b.Process([]Input[int]{input(t, wc, 0, []int{1}, s("a", 1, 0), s("a", 2, 3000), s("b", 3, 500))}, 0, time.Time{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -181,7 +182,7 @@ func TestSessionsMerge(t *testing.T) {
 		t.Fatalf("three sessions pending, got %+v", res)
 	}
 	// 1000 and 2000 bridge a's two sessions (touching counts); 1400 extends b's.
-	res, err = b.Process([]Input[int]{input(t, wc, 0, []int{2}, s("a", 4, 1000), s("a", 5, 2000), s("b", 6, 1400))}, 0)
+	res, err = b.Process([]Input[int]{input(t, wc, 0, []int{2}, s("a", 4, 1000), s("a", 5, 2000), s("b", 6, 1400))}, 0, time.Time{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -192,12 +193,12 @@ func TestSessionsMerge(t *testing.T) {
 	if !slices.Equal(res.Released, []int{1}) {
 		t.Errorf("released %v, want [1]", res.Released)
 	}
-	res, err = b.Process(nil, 2500)
+	res, err = b.Process(nil, 2500, time.Time{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	check(t, "b's session", decode(t, wc, res), "b[500:2400)@2399=3,6 ontime#0/0,first,last")
-	res, err = b.Process(nil, mtime.MaxTimestamp)
+	res, err = b.Process(nil, mtime.MaxTimestamp, time.Time{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -213,7 +214,7 @@ func TestLateFiringsWithinAllowedLateness(t *testing.T) {
 		t.Run(fmt.Sprintf("accumulating=%v", acc), func(t *testing.T) {
 			b := newBuffer(t, wc, Strategy{AllowedLateness: 5000, Accumulating: acc})
 			w := []typex.Window{iw(0, 10000)}
-			res, err := b.Process([]Input[int]{input(t, wc, 0, nil, elm{"a", 1, 1000, w})}, 10000)
+			res, err := b.Process([]Input[int]{input(t, wc, 0, nil, elm{"a", 1, 1000, w})}, 10000, time.Time{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -221,7 +222,7 @@ func TestLateFiringsWithinAllowedLateness(t *testing.T) {
 			if res.Next != 14999 {
 				t.Errorf("next %v, want the window's expiry 14999", res.Next)
 			}
-			res, err = b.Process([]Input[int]{input(t, wc, 12000, nil, elm{"a", 2, 2000, w})}, 12000)
+			res, err = b.Process([]Input[int]{input(t, wc, 12000, nil, elm{"a", 2, 2000, w})}, 12000, time.Time{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -231,7 +232,7 @@ func TestLateFiringsWithinAllowedLateness(t *testing.T) {
 			}
 			check(t, "late", decode(t, wc, res), want)
 			// Past the expiry: dropped, and the window is forgotten.
-			res, err = b.Process([]Input[int]{input(t, wc, 15000, nil, elm{"a", 3, 3000, w})}, 15000)
+			res, err = b.Process([]Input[int]{input(t, wc, 15000, nil, elm{"a", 3, 3000, w})}, 15000, time.Time{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -258,7 +259,7 @@ func TestKeysCompareByEncoding(t *testing.T) {
 		}
 		ends = append(ends, buf.Len())
 	}
-	res, err := b.Process([]Input[int]{{Data: buf.Bytes(), Ends: ends}}, mtime.MaxTimestamp)
+	res, err := b.Process([]Input[int]{{Data: buf.Bytes(), Ends: ends}}, mtime.MaxTimestamp, time.Time{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -276,7 +277,7 @@ func TestElementsArrivingAfterTheEndFireLate(t *testing.T) {
 	res, err := b.Process([]Input[int]{
 		input(t, wc, 0, nil, elm{"a", 1, 1000, w}),
 		input(t, wc, 11000, nil, elm{"a", 2, 2000, w}),
-	}, 11000)
+	}, 11000, time.Time{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -38,7 +38,7 @@ func (e *UnsupportedError) Is(target error) bool { return target == ErrUnsupport
 // Reasons given for refused transforms. The state issue is the next piece
 // of work on the local runner: grouping, user state and timers in Pebble.
 const (
-	reasonTrigger            = "triggers other than the default (AfterWatermark with early or late firings, AfterCount, AfterProcessingTime, Repeat, AfterAny, AfterAll, Never, OrFinally) arrive with the state issue"
+	reasonTriggerMerging     = "triggers other than the default on merging (session) windows are not supported (trigger state is not merged)"
 	reasonWindowExpiration   = "OnWindowExpiration is not supported by the local runner yet"
 	reasonStatefulSDF        = "splittable DoFns with user state are not supported"
 	reasonSorted             = "time-sorted input arrives with the state issue"

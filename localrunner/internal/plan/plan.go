@@ -605,6 +605,7 @@ func (pl *planner) groupByKey(id string) {
 			Merging:         ws.GetMergeStatus() == pipepb.MergeStatus_NEEDS_MERGE,
 			AllowedLateness: ws.GetAllowedLateness(),
 			Accumulating:    ws.GetAccumulationMode() == pipepb.AccumulationMode_ACCUMULATING,
+			Trigger:         groupTrigger(ws.GetTrigger()),
 		},
 	}
 	pl.runnerSide[id] = true
@@ -622,8 +623,13 @@ func unsupportedStrategy(ws *pipepb.WindowingStrategy) string {
 	default:
 		return fmt.Sprintf("window function %q: only global, fixed, sliding and session windows are supported", urn)
 	}
-	if _, ok := ws.GetTrigger().GetTrigger().(*pipepb.Trigger_Default_); !ok {
-		return reasonTrigger
+	if _, def := ws.GetTrigger().GetTrigger().(*pipepb.Trigger_Default_); !def {
+		if ws.GetMergeStatus() == pipepb.MergeStatus_NEEDS_MERGE {
+			return reasonTriggerMerging
+		}
+		if reason := unsupportedTrigger(ws.GetTrigger()); reason != "" {
+			return reason
+		}
 	}
 	if ws.GetOutputTime() != pipepb.OutputTime_END_OF_WINDOW {
 		return fmt.Sprintf("output time %v: only END_OF_WINDOW (the Go SDK's) is supported", ws.GetOutputTime())
@@ -641,6 +647,121 @@ func unsupportedStrategy(ws *pipepb.WindowingStrategy) string {
 		return fmt.Sprintf("negative allowed lateness %dms", ws.GetAllowedLateness())
 	}
 	return ""
+}
+
+// unsupportedTrigger says why the group buffer cannot run t, or "".
+func unsupportedTrigger(t *pipepb.Trigger) string {
+	var subs []*pipepb.Trigger
+	switch x := t.GetTrigger().(type) {
+	case *pipepb.Trigger_Default_, *pipepb.Trigger_Always_, *pipepb.Trigger_Never_, *pipepb.Trigger_AfterSynchronizedProcessingTime_:
+	case *pipepb.Trigger_ElementCount_:
+		if x.ElementCount.GetElementCount() < 1 {
+			return fmt.Sprintf("trigger AfterCount(%d): the count must be at least 1", x.ElementCount.GetElementCount())
+		}
+	case *pipepb.Trigger_AfterProcessingTime_:
+		for _, tt := range x.AfterProcessingTime.GetTimestampTransforms() {
+			switch y := tt.GetTimestampTransform().(type) {
+			case *pipepb.TimestampTransform_Delay_:
+				if y.Delay.GetDelayMillis() < 0 {
+					return "trigger AfterProcessingTime with a negative delay"
+				}
+			case *pipepb.TimestampTransform_AlignTo_:
+				if y.AlignTo.GetPeriod() <= 0 {
+					return "trigger AfterProcessingTime aligned to a period that is not positive"
+				}
+			default:
+				return fmt.Sprintf("trigger AfterProcessingTime with timestamp transform %T", y)
+			}
+		}
+	case *pipepb.Trigger_AfterEndOfWindow_:
+		subs = []*pipepb.Trigger{x.AfterEndOfWindow.GetEarlyFirings(), x.AfterEndOfWindow.GetLateFirings()}
+	case *pipepb.Trigger_Repeat_:
+		subs = []*pipepb.Trigger{x.Repeat.GetSubtrigger()}
+	case *pipepb.Trigger_OrFinally_:
+		subs = []*pipepb.Trigger{x.OrFinally.GetMain(), x.OrFinally.GetFinally()}
+	case *pipepb.Trigger_AfterAny_:
+		subs = x.AfterAny.GetSubtriggers()
+	case *pipepb.Trigger_AfterAll_:
+		subs = x.AfterAll.GetSubtriggers()
+	case *pipepb.Trigger_AfterEach_:
+		subs = x.AfterEach.GetSubtriggers()
+	default:
+		return fmt.Sprintf("trigger %T is not supported", x)
+	}
+	if len(subs) == 0 {
+		switch t.GetTrigger().(type) {
+		case *pipepb.Trigger_AfterAny_, *pipepb.Trigger_AfterAll_, *pipepb.Trigger_AfterEach_:
+			return fmt.Sprintf("composite trigger %T without sub-triggers", t.GetTrigger())
+		}
+	}
+	for _, sub := range subs {
+		if sub == nil {
+			continue // AfterEndOfWindow without early or late firings
+		}
+		if reason := unsupportedTrigger(sub); reason != "" {
+			return reason
+		}
+	}
+	return ""
+}
+
+// groupTrigger translates a trigger the planner accepted; nil for the
+// default trigger at the root.
+func groupTrigger(t *pipepb.Trigger) *group.Trigger {
+	if _, def := t.GetTrigger().(*pipepb.Trigger_Default_); def || t == nil {
+		return nil
+	}
+	return translateTrigger(t)
+}
+
+func translateTrigger(t *pipepb.Trigger) *group.Trigger {
+	var subs []*pipepb.Trigger
+	g := &group.Trigger{}
+	switch x := t.GetTrigger().(type) {
+	case *pipepb.Trigger_Default_:
+		g.Kind = group.TriggerDefault
+	case *pipepb.Trigger_Always_:
+		g.Kind = group.TriggerAlways
+	case *pipepb.Trigger_Never_:
+		g.Kind = group.TriggerNever
+	case *pipepb.Trigger_AfterSynchronizedProcessingTime_:
+		g.Kind = group.TriggerAfterSynchronizedProcessingTime
+	case *pipepb.Trigger_ElementCount_:
+		g.Kind, g.Count = group.TriggerAfterCount, int64(x.ElementCount.GetElementCount())
+	case *pipepb.Trigger_AfterProcessingTime_:
+		g.Kind = group.TriggerAfterProcessingTime
+		for _, tt := range x.AfterProcessingTime.GetTimestampTransforms() {
+			if d := tt.GetDelay(); d != nil {
+				g.Transforms = append(g.Transforms, group.TimestampTransform{Delay: d.GetDelayMillis()})
+			} else if a := tt.GetAlignTo(); a != nil {
+				g.Transforms = append(g.Transforms, group.TimestampTransform{Period: a.GetPeriod(), Offset: a.GetOffset()})
+			}
+		}
+	case *pipepb.Trigger_AfterEndOfWindow_:
+		g.Kind = group.TriggerAfterEndOfWindow
+		for _, sub := range []*pipepb.Trigger{x.AfterEndOfWindow.GetEarlyFirings(), x.AfterEndOfWindow.GetLateFirings()} {
+			if sub == nil {
+				g.Subs = append(g.Subs, nil)
+			} else {
+				g.Subs = append(g.Subs, translateTrigger(sub))
+			}
+		}
+		return g
+	case *pipepb.Trigger_Repeat_:
+		g.Kind, subs = group.TriggerRepeat, []*pipepb.Trigger{x.Repeat.GetSubtrigger()}
+	case *pipepb.Trigger_OrFinally_:
+		g.Kind, subs = group.TriggerOrFinally, []*pipepb.Trigger{x.OrFinally.GetMain(), x.OrFinally.GetFinally()}
+	case *pipepb.Trigger_AfterAny_:
+		g.Kind, subs = group.TriggerAfterAny, x.AfterAny.GetSubtriggers()
+	case *pipepb.Trigger_AfterAll_:
+		g.Kind, subs = group.TriggerAfterAll, x.AfterAll.GetSubtriggers()
+	case *pipepb.Trigger_AfterEach_:
+		g.Kind, subs = group.TriggerAfterEach, x.AfterEach.GetSubtriggers()
+	}
+	for _, sub := range subs {
+		g.Subs = append(g.Subs, translateTrigger(sub))
+	}
+	return g
 }
 
 // mainInput returns the PCollection a transform reads element by element.
