@@ -643,12 +643,13 @@ func (b *Buffer[T]) write(wn *win[T], p *pane, pn typex.PaneInfo, res *Result[T]
 	if err := exec.EncodeWindowedValueHeader(b.wenc, []typex.Window{wn.w}, wn.end, pn, &b.out); err != nil {
 		return fmt.Errorf("localrunner: group output: encoding a windowed value header: %w", err)
 	}
-	b.out.Write(p.key)
-	var n [4]byte
-	binary.BigEndian.PutUint32(n[:], uint32(p.n))
-	b.out.Write(n[:])
-	b.out.Write(p.values)
+	// Header, key, count and values go straight into the output: the
+	// values (most of the bytes) are copied once.
+	res.Data = slices.Grow(res.Data, b.out.Len()+len(p.key)+4+len(p.values))
 	res.Data = append(res.Data, b.out.Bytes()...)
+	res.Data = append(res.Data, p.key...)
+	res.Data = binary.BigEndian.AppendUint32(res.Data, uint32(p.n))
+	res.Data = append(res.Data, p.values...)
 	res.Ends = append(res.Ends, len(res.Data))
 	res.MinTS = min(res.MinTS, wn.end)
 	b.out.Reset()
