@@ -41,9 +41,7 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/streams-dev/streams/bench/internal/harness"
@@ -98,14 +96,7 @@ func main() {
 	}
 	o.logOutput = os.Stderr
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err = run(ctx, o)
-	stop()
-	harness.KillAll()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "windowed:", err)
-		os.Exit(1)
-	}
+	harness.Run("windowed", func(ctx context.Context) error { return run(ctx, o) })
 }
 
 func run(ctx context.Context, o options) error {
