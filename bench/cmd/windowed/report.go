@@ -22,6 +22,14 @@ type report struct {
 	failures    []error
 }
 
+// skew is the DSL pipelines' watermark MaxSkew.
+func (rep *report) skew() time.Duration {
+	if rep.o.skew > 0 {
+		return rep.o.skew
+	}
+	return kafka.DefaultMaxSkew
+}
+
 func (rep *report) failed(env *harness.Env, err error) {
 	rep.failures = append(rep.failures, err)
 	env.Logf("FAILED: %v", err)
@@ -62,9 +70,9 @@ func (rep *report) print(w io.Writer) {
 	fmt.Fprintf(w, "Command: `go run ./bench/cmd/windowed %s`  \n", strings.Join(os.Args[1:], " "))
 	fmt.Fprintf(w, "Events: JSON of ~%d B, %d keys, %d partitions (key k<i> to partition i %% %d); standalone dev broker with -data-dir; %d CPUs. "+
 		"Load average (1 min) at the end: %.2f. Source watermark (bundled runner and prism): newest record timestamp minus MaxSkew %v, "+
-		"now minus MaxSkew once a partition is idle for IdleDelay %v (io/kafka defaults; the deployment config has no key for them). "+
+		"now minus MaxSkew once a partition is idle for IdleDelay %v (watermark_max_skew_ms: -skew; watermark_idle_ms: the default). "+
 		"The franz-go loop's watermark is the newest timestamp, without skew.\n\n",
-		window.ValueSize, window.Keys, partitions, partitions, runtime.NumCPU(), harness.LoadAvg(), kafka.DefaultMaxSkew, kafka.DefaultIdleDelay)
+		window.ValueSize, window.Keys, partitions, partitions, runtime.NumCPU(), harness.LoadAvg(), rep.skew(), kafka.DefaultIdleDelay)
 	if rep.backlog != nil {
 		rep.printBacklog(w)
 	}
@@ -195,8 +203,8 @@ func (rep *report) printLive(w io.Writer) {
 	fmt.Fprintln(w)
 	if a, ok := p99["local"]; ok {
 		fmt.Fprintf(w, "- (a) p99 delay: %.3f s, goal < 1 s: **%s** (MaxSkew alone puts the watermark %v behind the newest record)\n",
-			a, yesNo(a < 1), kafka.DefaultMaxSkew)
-		skew := kafka.DefaultMaxSkew.Seconds()
+			a, yesNo(a < 1), rep.skew())
+		skew := rep.skew().Seconds()
 		fmt.Fprintf(w, "- (a) minus MaxSkew, the time from the watermark passing a window's end to its results' arrival: p50 %.3f s, p99 %.3f s\n",
 			p50["local"]-skew, a-skew)
 	}
