@@ -68,6 +68,7 @@ type options struct {
 	liveGrace    time.Duration
 	keep         bool
 	skew         time.Duration
+	memory       bool
 	logOutput    io.Writer
 }
 
@@ -83,6 +84,7 @@ func main() {
 	flag.DurationVar(&o.liveDuration, "live-duration", 35*time.Second, "how long the live measurement produces; 0 skips it")
 	flag.DurationVar(&o.liveGrace, "live-grace", 30*time.Second, "how long after the live production the results may take to arrive")
 	flag.BoolVar(&o.keep, "keep", false, "keep the temporary directory (logs, broker data)")
+	flag.BoolVar(&o.memory, "memory-state", false, "the bundled runner keeps its state in memory (--state-dir none), not durable")
 	flag.DurationVar(&o.skew, "skew", 0, "the DSL pipelines' watermark_max_skew_ms (0: the default, 1s); the loop's watermark has none")
 	flag.Parse()
 	var err error
@@ -198,7 +200,7 @@ func startPipeline(ctx context.Context, o options, env *harness.Env, m, tag, inp
 			adapter = "beam"
 		}
 		pl.Process, err = env.StartPipeline(tag, "windowpipeline", adapter, harness.PipelineConfig{Brokers: env.Brokers,
-			SourceStep: window.SourceStep, Input: input, Group: pl.group, SinkStep: window.SinkStep, Output: pl.output, WatermarkSkew: o.skew})
+			SourceStep: window.SourceStep, Input: input, Group: pl.group, SinkStep: window.SinkStep, Output: pl.output, WatermarkSkew: o.skew, MemoryState: o.memory})
 	}
 	if err != nil {
 		return nil, err

@@ -165,8 +165,12 @@ func (e *Env) StartPipeline(tag, name, adapter string, c PipelineConfig) (*Proce
 	// Every benchmark run of a DSL pipeline has these arguments; a
 	// stateful pipeline on the bundled runner keeps its durable state in a
 	// directory of the run's own.
+	state := filepath.Join(e.Dir, tag+"-state")
+	if c.MemoryState {
+		state = "none"
+	}
 	return e.StartProgram(tag, name, "-n", "bench-"+tag, "--config", cfg, "--adapter", adapter, "--log-level", "warn",
-		"--state-dir", filepath.Join(e.Dir, tag+"-state"))
+		"--state-dir", state)
 }
 
 func moduleRoot() (string, error) {
@@ -259,6 +263,9 @@ type PipelineConfig struct {
 	Metrics          bool // metrics: {type: prometheus} on a free port
 	// WatermarkSkew, when > 0, is the source's watermark_max_skew_ms.
 	WatermarkSkew time.Duration
+	// MemoryState keeps a stateful pipeline's state in memory on the
+	// bundled runner (--state-dir none) instead of a durable directory.
+	MemoryState bool
 }
 
 // Write writes the config, as YAML, to path.
