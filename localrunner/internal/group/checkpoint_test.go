@@ -2,7 +2,6 @@ package group
 
 import (
 	"bytes"
-	"flag"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -16,36 +15,14 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/typex"
 
 	"github.com/streams-dev/streams/state"
+	"github.com/streams-dev/streams/state/statetest"
 )
-
-var seedFlag = flag.Uint64("seed", 0, "seed of the randomized checkpoint tests (0: from the clock)")
-
-func openStore(t *testing.T, dir string) *state.Store {
-	t.Helper()
-	s, err := state.Open(dir, state.Options{NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
 
 // checkpoint commits b's checkpoint under prefix and returns the batch's
 // size (0: empty).
 func checkpoint(t *testing.T, s *state.Store, b *Buffer[int], prefix state.Key) int {
 	t.Helper()
-	w := s.NewBatch()
-	defer w.Close()
-	if err := b.Checkpoint(w, prefix); err != nil {
-		t.Fatal(err)
-	}
-	size := 0
-	if !w.Empty() {
-		size = w.Size()
-	}
-	if err := w.Commit(); err != nil {
-		t.Fatal(err)
-	}
-	return size
+	return statetest.Commit(t, s, func(w *state.Batch) error { return b.Checkpoint(w, prefix) })
 }
 
 func restore(t *testing.T, s *state.Store, wc *coder.WindowCoder, st Strategy, prefix state.Key) *Buffer[int] {
@@ -112,11 +89,7 @@ var windowings = []windowing{
 // byte-identical. Once every window is forgotten, only the watermark is
 // left under the prefix, and a checkpoint without changes writes nothing.
 func TestCheckpointRestoreIsExact(t *testing.T) {
-	seed := *seedFlag
-	if seed == 0 {
-		seed = uint64(time.Now().UnixNano())
-	}
-	t.Logf("seed %d (-seed to repeat)", seed)
+	seed := statetest.Seed(t)
 	var late, dropped, restores int
 	var stream uint64
 	for _, win := range windowings {
@@ -177,7 +150,7 @@ func afterEndOfWindow(early, late *Trigger) *Trigger {
 
 func runDifferential(t *testing.T, r *rand.Rand, win windowing, st Strategy) (late, dropped, restores int) {
 	dir := t.TempDir()
-	s := openStore(t, dir)
+	s := statetest.Open(t, dir)
 	defer func() { s.Close() }()
 	prefix := state.NewKey(state.NSGroup).Text("stage-1")
 	ref, dur := newBuffer(t, win.wc, st), newBuffer(t, win.wc, st)
@@ -238,7 +211,7 @@ func runDifferential(t *testing.T, r *rand.Rand, win windowing, st Strategy) (la
 			if err := s.Close(); err != nil {
 				t.Fatal(err)
 			}
-			s = openStore(t, dir)
+			s = statetest.Open(t, dir)
 		}
 		dur, restarted = restore(t, s, win.wc, st, prefix), true
 		restores++
@@ -265,7 +238,7 @@ func runDifferential(t *testing.T, r *rand.Rand, win windowing, st Strategy) (la
 // A checkpoint costs what changed, not what is buffered; one without
 // changes writes nothing.
 func TestCheckpointIsIncremental(t *testing.T) {
-	s := openStore(t, t.TempDir())
+	s := statetest.Open(t, t.TempDir())
 	defer s.Close()
 	prefix := state.NewKey(state.NSGroup).Text("stage-2")
 	wc := coder.NewIntervalWindow()
@@ -316,7 +289,7 @@ func TestCheckpointIsIncremental(t *testing.T) {
 // (the engine's watermarks start over) is late or dropped, as it would
 // have been, and fired windows do not fire again.
 func TestRestoredWatermarkIsAFloor(t *testing.T) {
-	s := openStore(t, t.TempDir())
+	s := statetest.Open(t, t.TempDir())
 	defer s.Close()
 	prefix := state.NewKey(state.NSGroup).Text("stage-3")
 	wc := coder.NewIntervalWindow()
@@ -371,7 +344,7 @@ func TestRestoredWatermarkIsAFloor(t *testing.T) {
 // Restore refuses a buffer in use, and a prefix with nothing under it
 // gives an empty buffer.
 func TestRestoreEmpty(t *testing.T) {
-	s := openStore(t, t.TempDir())
+	s := statetest.Open(t, t.TempDir())
 	defer s.Close()
 	wc := coder.NewGlobalWindow()
 	b := restore(t, s, wc, Strategy{}, state.NewKey(state.NSGroup).Text("none"))

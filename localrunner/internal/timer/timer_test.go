@@ -13,6 +13,7 @@ import (
 	"github.com/streams-dev/streams/localrunner/internal/group"
 	"github.com/streams-dev/streams/localrunner/internal/timer"
 	"github.com/streams-dev/streams/state"
+	"github.com/streams-dev/streams/state/statetest"
 )
 
 var timerCoder = coder.NewT(coder.NewString(), coder.NewIntervalWindow())
@@ -143,22 +144,12 @@ func TestBadTimers(t *testing.T) {
 }
 
 func TestCheckpointRestore(t *testing.T) {
-	db, err := state.Open(t.TempDir(), state.Options{NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	db := statetest.Open(t, t.TempDir())
 	defer db.Close()
 	prefix := state.NewKey(state.NSTimer).Text("stage-1")
 	save := func(s *timer.Store) {
 		t.Helper()
-		b := db.NewBatch()
-		defer b.Close()
-		if err := s.Checkpoint(b, prefix); err != nil {
-			t.Fatal(err)
-		}
-		if err := b.Commit(); err != nil {
-			t.Fatal(err)
-		}
+		statetest.Commit(t, db, func(b *state.Batch) error { return s.Checkpoint(b, prefix) })
 	}
 	load := func() *timer.Store {
 		t.Helper()

@@ -1,45 +1,21 @@
 package userstate
 
 import (
-	"flag"
 	"fmt"
 	"math/rand/v2"
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/streams-dev/streams/state"
+	"github.com/streams-dev/streams/state/statetest"
 )
-
-var seedFlag = flag.Uint64("seed", 0, "seed of the randomized checkpoint test (0: from the clock)")
-
-func openStore(t *testing.T, dir string) *state.Store {
-	t.Helper()
-	s, err := state.Open(dir, state.Options{NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
 
 // checkpoint commits m's checkpoint under prefix and returns the batch's
 // size (0: empty).
 func checkpoint(t *testing.T, s *state.Store, m *Memory, prefix state.Key) int {
 	t.Helper()
-	w := s.NewBatch()
-	defer w.Close()
-	if err := m.Checkpoint(w, prefix); err != nil {
-		t.Fatal(err)
-	}
-	size := 0
-	if !w.Empty() {
-		size = w.Size()
-	}
-	if err := w.Commit(); err != nil {
-		t.Fatal(err)
-	}
-	return size
+	return statetest.Commit(t, s, func(w *state.Batch) error { return m.Checkpoint(w, prefix) })
 }
 
 func restore(t *testing.T, s *state.Store, prefix state.Key) *Memory {
@@ -135,14 +111,10 @@ func randomTxn(r *rand.Rand) func(*Txn) {
 // nothing is left under the prefix, and a checkpoint without changes
 // writes nothing.
 func TestCheckpointRestoreIsExact(t *testing.T) {
-	seed := *seedFlag
-	if seed == 0 {
-		seed = uint64(time.Now().UnixNano())
-	}
-	t.Logf("seed %d (-seed to repeat)", seed)
+	seed := statetest.Seed(t)
 	r := rand.New(rand.NewPCG(seed, 0))
 	dir := t.TempDir()
-	s := openStore(t, dir)
+	s := statetest.Open(t, dir)
 	defer func() { s.Close() }()
 	prefix := state.NewKey(state.NSUser).Text("stage-1")
 	ref, dur := NewMemory(), NewMemory()
@@ -174,7 +146,7 @@ func TestCheckpointRestoreIsExact(t *testing.T) {
 			if err := s.Close(); err != nil {
 				t.Fatal(err)
 			}
-			s = openStore(t, dir)
+			s = statetest.Open(t, dir)
 		}
 		dur = restore(t, s, prefix)
 		restores++
@@ -210,7 +182,7 @@ func TestCheckpointRestoreIsExact(t *testing.T) {
 // A checkpoint costs the cells that changed; the first one writes the
 // whole store over whatever the prefix held.
 func TestCheckpointIsIncremental(t *testing.T) {
-	s := openStore(t, t.TempDir())
+	s := statetest.Open(t, t.TempDir())
 	defer s.Close()
 	prefix := state.NewKey(state.NSUser).Text("stage-2")
 	stale := s.NewBatch()

@@ -1,0 +1,56 @@
+// Package statetest helps tests of code that checkpoints into a
+// state.Store: opening a store, committing one checkpoint, and seeding
+// randomized tests reproducibly.
+package statetest
+
+import (
+	"flag"
+	"testing"
+	"time"
+
+	"github.com/streams-dev/streams/state"
+)
+
+var seedFlag = flag.Uint64("seed", 0, "seed of the randomized checkpoint tests (0: from the clock)")
+
+// Open opens the store in dir without syncing commits (tests do not
+// survive power loss) and fails t on error.
+func Open(t testing.TB, dir string) *state.Store {
+	t.Helper()
+	s, err := state.Open(dir, state.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// Commit writes one checkpoint into s with write and commits it; it
+// returns the batch's size, 0 when write added nothing.
+func Commit(t testing.TB, s *state.Store, write func(*state.Batch) error) int {
+	t.Helper()
+	b := s.NewBatch()
+	defer b.Close()
+	if err := write(b); err != nil {
+		t.Fatal(err)
+	}
+	size := 0
+	if !b.Empty() {
+		size = b.Size()
+	}
+	if err := b.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	return size
+}
+
+// Seed returns the -seed flag, or a seed from the clock, and logs it so
+// that a failing run can be repeated.
+func Seed(t testing.TB) uint64 {
+	t.Helper()
+	seed := *seedFlag
+	if seed == 0 {
+		seed = uint64(time.Now().UnixNano())
+	}
+	t.Logf("seed %d (-seed to repeat)", seed)
+	return seed
+}
