@@ -20,24 +20,12 @@ func windowedPipeline() dsl.Pipeline {
 }
 
 func TestResolveBatchConfig(t *testing.T) {
-	cfg, err := config.Parse([]byte(`pipeline:
+	d := mustResolve(t, windowedPipeline().MustBuild(), `pipeline:
   segments:
     - steps_config:
         count: {parallelism: 2}
         batch: {batch_size: 3, batch_timedelta: {seconds: 20}}
-`), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	g := windowedPipeline().MustBuild()
-	if err := cfg.Validate(0, StepInfos(g)); err != nil {
-		t.Fatal(err)
-	}
-	seg, _ := cfg.Segment(0)
-	d, err := resolve(g, seg)
-	if err != nil {
-		t.Fatal(err)
-	}
+`)
 	want := map[string]beamtranslate.BatchBinding{"batch": {Size: 3, MaxWait: 20 * time.Second}}
 	if len(d.bindings.Batches) != 1 || d.bindings.Batches["batch"] != want["batch"] {
 		t.Errorf("batch bindings %+v, want %+v", d.bindings.Batches, want)

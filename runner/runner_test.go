@@ -218,7 +218,7 @@ func TestInvalidMessageStopsWithoutDLQ(t *testing.T) {
 }
 
 func TestResolveBindingsAndBundledRunnerOptions(t *testing.T) {
-	cfg, err := config.Parse([]byte(`pipeline:
+	d := mustResolve(t, seedPipeline().MustBuild(), `pipeline:
   segments:
     - steps_config:
         myinput:
@@ -232,19 +232,7 @@ func TestResolveBindingsAndBundledRunnerOptions(t *testing.T) {
           dlq: {topic: bad}
         mymap: {on_invalid: skip}
         myoutput: {topic: cooked}
-`), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	g := seedPipeline().MustBuild()
-	if err := cfg.Validate(0, StepInfos(g)); err != nil {
-		t.Fatal(err)
-	}
-	seg, _ := cfg.Segment(0)
-	d, err := resolve(g, seg)
-	if err != nil {
-		t.Fatal(err)
-	}
+`)
 	b := d.bindings
 	if b.Source.Topic != "raw-events" || b.Source.Group != "pipeline-myinput" || b.Source.StartOffset != "latest" ||
 		b.Source.MaxSkew != 250*time.Millisecond || b.Source.IdleDelay != 2*time.Second {
@@ -289,4 +277,26 @@ func TestStateDir(t *testing.T) {
 			t.Errorf("stateDir(stateful %v, %q) = %q, want %q", tc.g == stateful, tc.opt, got, tc.want)
 		}
 	}
+}
+
+// mustResolve parses a deployment config, validates it against g and
+// resolves segment 0's deployment, failing t on any error.
+func mustResolve(t *testing.T, g *dsl.Graph, yaml string) *deployment {
+	t.Helper()
+	cfg, err := config.Parse([]byte(yaml), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.Validate(0, StepInfos(g)); err != nil {
+		t.Fatal(err)
+	}
+	seg, err := cfg.Segment(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := resolve(g, seg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
 }
