@@ -724,21 +724,11 @@ func (e *engine) drained() bool {
 	return true
 }
 
-// impulseElement is the one element an Impulse emits: an empty []byte
-// (bytes coder: a zero length) at the minimum timestamp in the global
-// window, not fired by a trigger.
-func impulseElement() ([]byte, error) {
-	var b bytes.Buffer
-	enc := exec.MakeWindowEncoder(coder.NewGlobalWindow())
-	if err := exec.EncodeWindowedValueHeader(enc, window.SingleGlobalWindow, mtime.MinTimestamp, typex.NoFiringPane(), &b); err != nil {
-		return nil, err
-	}
-	b.WriteByte(0)
-	return b.Bytes(), nil
-}
-
+// fireImpulses delivers the one element each Impulse emits: an empty
+// []byte (bytes coder: a zero length) at the minimum timestamp in the
+// global window, not fired by a trigger.
 func (e *engine) fireImpulses() error {
-	elm, err := impulseElement()
+	data, ends, minTS, err := globalWindowed([]plan.TestStreamElement{{Encoded: []byte{0}, EventTime: mtime.MinTimestamp}})
 	if err != nil {
 		return fmt.Errorf("localrunner: encoding the impulse: %w", err)
 	}
@@ -747,12 +737,7 @@ func (e *engine) fireImpulses() error {
 			continue
 		}
 		for _, p := range s.spec.Outputs {
-			for _, cid := range e.cfg.Plan.Consumers[p] {
-				e.byID[cid].enqueue(&batch{data: elm, ends: []int{len(elm)}, hold: mtime.MinTimestamp})
-			}
-			if chunks, ok := e.sideStores[p]; ok {
-				e.sideStores[p] = append(chunks, worker.Chunk{Data: elm, Ends: []int{len(elm)}})
-			}
+			e.deliver(p, data, ends, minTS, nil)
 		}
 	}
 	return nil
@@ -1161,7 +1146,15 @@ func (e *engine) release(f *fin) {
 	switch {
 	case f.refs == 0:
 		e.finalize(f)
-	case f.free != nil && f.refs == f.held:
+	case f.refs == f.held:
+		f.uncount()
+	}
+}
+
+// uncount tells a Kafka batch's source, once, that the batch no longer
+// occupies queues (see Batch.Release).
+func (f *fin) uncount() {
+	if f.free != nil {
 		f.free()
 		f.free = nil
 	}
@@ -1173,10 +1166,7 @@ func (e *engine) finalize(f *fin) {
 			// Processed, but what it left in windows, state and timers is
 			// saved only by the next checkpoint, which acknowledges it.
 			e.unsaved = append(e.unsaved, f)
-			if f.free != nil {
-				f.free()
-				f.free = nil
-			}
+			f.uncount()
 			return
 		}
 		// Everything derived from a source batch is processed, even if
@@ -1571,7 +1561,7 @@ func (e *engine) playTestStream() bool {
 				e.clock = e.clock.Add(ev.Advance)
 			}
 		case len(ev.Elements) > 0:
-			data, ends, minTS, err := testStreamElements(ev.Elements)
+			data, ends, minTS, err := globalWindowed(ev.Elements)
 			if err != nil {
 				e.fail(fmt.Errorf("localrunner: TestStream %q: %w", s.spec.Names[0], err))
 				return false
@@ -1585,9 +1575,9 @@ func (e *engine) playTestStream() bool {
 	return false
 }
 
-// testStreamElements encodes a TestStream's elements as windowed values
-// in the global window, as every TestStream's output is.
-func testStreamElements(es []plan.TestStreamElement) (data []byte, ends []int, minTS mtime.Time, err error) {
+// globalWindowed encodes elements as windowed values in the global
+// window, not fired by a trigger: what an Impulse and a TestStream emit.
+func globalWindowed(es []plan.TestStreamElement) (data []byte, ends []int, minTS mtime.Time, err error) {
 	var b bytes.Buffer
 	enc := exec.MakeWindowEncoder(coder.NewGlobalWindow())
 	minTS = mtime.MaxTimestamp

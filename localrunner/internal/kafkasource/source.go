@@ -747,7 +747,6 @@ func (s *Source) resume(_ context.Context, offsets map[string]map[int32]kgo.Offs
 			s.mu.Lock()
 			if part := s.parts[topicPartition{t, p}]; part != nil && part.done < next {
 				part.done = next
-				s.ackedSince++
 			}
 			s.mu.Unlock()
 			s.log.Info("localrunner: resuming from the saved state", "topic", t, "partition", p, "offset", next, "committed", o.EpochOffset().Offset)
