@@ -1394,7 +1394,7 @@ func (e *engine) restore() error {
 	}
 	for _, s := range e.stages {
 		switch {
-		case s.spec.Kind == plan.KindImpulse || s.spec.Splittable:
+		case s.spec.Kind == plan.KindImpulse || s.spec.Kind == plan.KindTestStream || s.spec.Splittable:
 			return fmt.Errorf("localrunner: durable state needs every source of the pipeline to be a Kafka read with a consumer group; %s %v is not", s.spec.ID, s.spec.Names)
 		case s.spec.Kind == plan.KindKafka:
 			e.positions[s] = map[sourcePartition]int64{}
