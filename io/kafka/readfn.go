@@ -250,14 +250,20 @@ func Unreachable(err error) bool {
 	return kgo.IsRetryableBrokerErr(err) || errors.Is(err, context.DeadlineExceeded)
 }
 
-// fetchError returns the first error of a poll that is neither the poll's
-// own deadline nor retriable: franz-go retries those itself, a broker that
-// cannot be reached included (the read waits for it, as any Kafka
-// consumer does; an operator sees it in readiness, not in a failed job).
+// Retriable reports whether a fetch error is one a read waits out rather
+// than fails on: the poll's own deadline or cancellation, an error Kafka
+// marks retriable, or a cluster that cannot be reached (franz-go retries
+// those itself; the read waits, as any Kafka consumer does, and an
+// operator sees it in readiness, not in a failed job).
+func Retriable(err error) bool {
+	return errors.Is(err, context.Canceled) || kerr.IsRetriable(err) || Unreachable(err)
+}
+
+// fetchError returns the first error of a poll that is not Retriable.
 func fetchError(fs kgo.Fetches) error {
 	var first error
 	fs.EachError(func(_ string, _ int32, err error) {
-		if first != nil || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) || kerr.IsRetriable(err) || Unreachable(err) {
+		if first != nil || Retriable(err) {
 			return
 		}
 		first = err

@@ -48,7 +48,6 @@ import (
 	"github.com/streams-dev/streams/io/kafka"
 	"github.com/streams-dev/streams/localrunner/internal/plan"
 	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -472,7 +471,7 @@ func (s *Source) probe(ctx context.Context, cl *kgo.Client) {
 func (s *Source) fetchError(fs kgo.Fetches) error {
 	var first error
 	fs.EachError(func(t string, p int32, err error) {
-		if first != nil || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) || kerr.IsRetriable(err) || kafka.Unreachable(err) {
+		if first != nil || kafka.Retriable(err) {
 			return
 		}
 		if t == "" {
