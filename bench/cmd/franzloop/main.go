@@ -15,12 +15,12 @@ import (
 	"os"
 	"os/signal"
 	"strings"
-	"sync/atomic"
 	"syscall"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/streams-dev/streams/bench/internal/harness"
 	"github.com/streams-dev/streams/bench/internal/seed"
 )
 
@@ -43,15 +43,7 @@ func main() {
 // epoch counts the records produced between two commit snapshots that
 // are not yet acknowledged.
 type epoch struct {
-	inflight atomic.Int64
-	failed   atomic.Pointer[error]
-}
-
-func (e *epoch) done(_ *kgo.Record, err error) {
-	if err != nil {
-		e.failed.CompareAndSwap(nil, &err)
-	}
-	e.inflight.Add(-1)
+	acks harness.Acks
 }
 
 // pendingCommit holds the last record consumed from each partition when
@@ -64,10 +56,7 @@ type pendingCommit struct {
 }
 
 func (p *pendingCommit) ready() (bool, error) {
-	if err := p.epoch.failed.Load(); err != nil {
-		return false, fmt.Errorf("produce: %w", *err)
-	}
-	return p.epoch.inflight.Load() == 0, nil
+	return p.epoch.acks.Settled()
 }
 
 func run(ctx context.Context, brokers []string, topic, group, output string, interval time.Duration) error {
@@ -170,8 +159,8 @@ func run(ctx context.Context, brokers []string, topic, group, output string, int
 				perr = err
 				return
 			}
-			cur.inflight.Add(1)
-			cl.Produce(ctx, &kgo.Record{Key: r.Key, Value: v}, cur.done)
+			cur.acks.Add(1)
+			cl.Produce(ctx, &kgo.Record{Key: r.Key, Value: v}, cur.acks.Done)
 		})
 		if perr != nil {
 			return perr

@@ -34,7 +34,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -42,6 +41,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/streams-dev/streams/bench/internal/harness"
 	"github.com/streams-dev/streams/bench/internal/window"
 )
 
@@ -68,17 +68,8 @@ type bucket struct {
 	stats map[string]*window.Stats
 	first map[int32]kgo.EpochOffset
 
-	// Once emitted: results produced and not yet acknowledged, and the
-	// first produce error.
-	unacked atomic.Int64
-	failed  atomic.Pointer[error]
-}
-
-func (b *bucket) acked(_ *kgo.Record, err error) {
-	if err != nil {
-		b.failed.CompareAndSwap(nil, &err)
-	}
-	b.unacked.Add(-1)
+	// Once emitted: the acknowledgements of its results.
+	acks harness.Acks
 }
 
 // partition is what the loop knows of an assigned partition.
@@ -270,13 +261,13 @@ func (l *loop) advance(ctx context.Context) error {
 func (l *loop) emit(ctx context.Context, b *bucket) error {
 	start := time.UnixMilli(b.start).UTC()
 	end := start.Add(window.Size)
-	b.unacked.Store(int64(len(b.stats)))
+	b.acks.Add(len(b.stats))
 	for k, s := range b.stats {
 		v, err := json.Marshal(window.Result{Key: k, Start: start, End: end, Value: *s})
 		if err != nil {
 			return err
 		}
-		l.cl.Produce(ctx, &kgo.Record{Key: []byte(k), Value: v, Timestamp: end.Add(-time.Millisecond)}, b.acked)
+		l.cl.Produce(ctx, &kgo.Record{Key: []byte(k), Value: v, Timestamp: end.Add(-time.Millisecond)}, b.acks.Done)
 	}
 	b.stats = nil
 	l.emitted = append(l.emitted, b)
@@ -289,10 +280,11 @@ func (l *loop) emit(ctx context.Context, b *bucket) error {
 func (l *loop) commit(ctx context.Context) error {
 	var pending []*bucket
 	for _, b := range l.emitted {
-		if err := b.failed.Load(); err != nil {
-			return fmt.Errorf("produce: %w", *err)
+		done, err := b.acks.Settled()
+		if err != nil {
+			return err
 		}
-		if b.unacked.Load() > 0 {
+		if !done {
 			pending = append(pending, b)
 		}
 	}
