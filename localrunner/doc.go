@@ -51,9 +51,16 @@
 // stage writing its input hands the encoded elements to the engine, which
 // buffers them by window and by key, keys compared by their encoding
 // under the key coder, and hands the stage reading its output encoded
-// KV<K, Iterable<V>> windowed values. A combine runs as its composite's
-// expansion: a GroupByKey, then the SDK's unlifted combine (lifting is an
-// optimization to come). The windowing strategy is the input
+// KV<K, Iterable<V>> windowed values. A CombinePerKey (and what expands
+// into one: Combine.Globally, every Sum, Count, Mean...) is lifted: its
+// GroupByKey keeps one accumulator per key and window (or pane), adding each
+// value as it arrives with the CombineFn's AddInput (MergeAccumulators when
+// sessions merge), and emits KV<K, A> to the CombineFn's ExtractOutput in
+// the SDK, so memory and checkpoints grow with the live windows and keys,
+// not with the elements. The CombineFn runs in the runner, outside any
+// bundle: its Setup once, its Teardown at the end; its errors and panics
+// fail the run with a *TransformError naming the CombinePerKey. The
+// windowing strategy is the input
 // PCollection's: global, fixed, sliding and session windows (sessions
 // merge per key as elements arrive, windows that overlap or touch, as in
 // prism), every trigger the Go SDK makes (on session windows only the

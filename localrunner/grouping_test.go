@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -494,5 +495,71 @@ func TestKafkaNativeWindowsHoldCommits(t *testing.T) {
 	checkCommits("after the drain")
 	if got, want := values(takeRecords(key)), []string{"0=50", "1=50"}; !slices.Equal(got, want) {
 		t.Errorf("got %v, want %v", got, want)
+	}
+}
+
+// checkedSum is a CombineFn with every optional part: Setup, a context and
+// errors everywhere, and a value it refuses (an error) or panics on.
+type checkedSum struct {
+	Refuse, Panic int
+
+	ready bool
+}
+
+func (f *checkedSum) Setup(context.Context) error { f.ready = true; return nil }
+func (f *checkedSum) CreateAccumulator(context.Context) (int, error) {
+	if !f.ready {
+		return 0, errors.New("CreateAccumulator before Setup")
+	}
+	return 0, nil
+}
+func (f *checkedSum) AddInput(_ context.Context, a, v int) (int, error) {
+	switch v {
+	case f.Refuse:
+		return 0, fmt.Errorf("value %d refused", v)
+	case f.Panic:
+		panic(fmt.Sprintf("value %d", v))
+	}
+	return a + v, nil
+}
+func (f *checkedSum) MergeAccumulators(_ context.Context, a, b int) (int, error) { return a + b, nil }
+func (f *checkedSum) Teardown() error                                             { return nil }
+
+func init() {
+	// register.Combiner2 cannot generate callers for methods with contexts
+	// and errors; they are called by reflection.
+	beam.RegisterType(reflect.TypeFor[checkedSum]())
+}
+
+// A CombinePerKey runs lifted: the GroupByKey adds each value to its key
+// and window's accumulator through the CombineFn's methods (with their
+// contexts and errors), and a failing CombineFn fails the run with a
+// TransformError naming the combine.
+func TestCombineFnRunsInTheGroupByKey(t *testing.T) {
+	build := func(fn *checkedSum) builder {
+		return func(s beam.Scope, prefix string) {
+			fixed := window.NewFixedWindows(10 * time.Second)
+			kv := beam.ParDo(s, parity, beam.WindowInto(s, fixed, beam.ParDo(s, stamp, beam.Create(s, 1, 2, 3, 9, 10, 11, 25))))
+			collect(s, prefix+"sums", beam.ParDo(s, formatSum, beam.CombinePerKey(s.Scope("sum"), fn, kv)))
+		}
+	}
+	got := runBoth(t, build(&checkedSum{Refuse: -1, Panic: -2}), "sums")
+	want := []string{"even=10", "even=2", "odd=11", "odd=13", "odd=25"}
+	if g := values(got["sums"]); !slices.Equal(g, want) {
+		t.Errorf("sums %q, want %q", g, want)
+	}
+	for _, tc := range []struct {
+		fn    *checkedSum
+		panic bool
+		cause string
+	}{
+		{&checkedSum{Refuse: 9, Panic: -2}, false, "value 9 refused"},
+		{&checkedSum{Refuse: -1, Panic: 3}, true, "value 3"},
+	} {
+		_, err := runLocal(t, build(tc.fn), t.Name())
+		var te *localrunner.TransformError
+		if !errors.As(err, &te) || te.Transform != "sum/CombinePerKey" || te.Panic != tc.panic || !strings.Contains(te.Cause, tc.cause) {
+			t.Errorf("got %v (%+v), want a TransformError of sum/CombinePerKey with %q", err, te, tc.cause)
+		}
 	}
 }

@@ -102,6 +102,7 @@ import (
 	"container/heap"
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math"
@@ -307,6 +308,7 @@ type stageState struct {
 	// grpNextProc the processing time at which a trigger may fire a pane
 	// (zero: none).
 	grp         *group.Buffer[*fin]
+	cmb         *worker.Combiner // the CombineFn of a combining GroupByKey
 	grpHold     mtime.Time
 	grpNext     mtime.Time
 	grpPending  int
@@ -508,7 +510,16 @@ func Run(ctx context.Context, cfg Config) (*Metrics, error) {
 			continue
 		}
 		if st.spec.Kind == plan.KindGroup {
-			buf, err := group.New[*fin](group.Config{Input: st.spec.Group.Coder, Strategy: st.spec.Group.Strategy})
+			gc := group.Config{Input: st.spec.Group.Coder, Strategy: st.spec.Group.Strategy}
+			if st.spec.Group.Combine != nil {
+				cmb, err := worker.NewCombiner(ctx, st.spec)
+				if err != nil {
+					e.teardown(ctx)
+					return e.metrics, err
+				}
+				st.cmb, gc.Combiner = cmb, cmb
+			}
+			buf, err := group.New[*fin](gc)
 			if err != nil {
 				e.teardown(ctx)
 				return e.metrics, fmt.Errorf("localrunner: %s %v: %w", st.spec.ID, st.spec.Names, err)
@@ -1072,7 +1083,8 @@ func runGroup(spec *plan.Stage, buf *group.Buffer[*fin], in []group.Input[*fin],
 		d.elapsed = time.Since(start)
 	}()
 	d.res, d.err = buf.Process(in, wm, now)
-	if d.err != nil {
+	var te *worker.TransformError
+	if d.err != nil && !errors.As(d.err, &te) {
 		d.err = fmt.Errorf("localrunner: transform %q: %w", spec.Names[0], d.err)
 	}
 	return d
@@ -1287,6 +1299,12 @@ func (e *engine) teardown(ctx context.Context) {
 			}
 		}
 		s.idle = nil
+		if s.cmb != nil {
+			if err := s.cmb.Close(); err != nil {
+				e.log.Warn("localrunner: teardown failed", "stage", s.spec.ID, "error", err)
+			}
+			s.cmb = nil
+		}
 	}
 }
 

@@ -129,6 +129,9 @@ func (b *Buffer[T]) savePane(w *state.Batch, prefix state.Key, wn *win[T], p *pa
 		}
 		wn.sk = string(state.Key(nil).Int64(int64(wn.end)).Bytes(c.wbuf.Bytes()).Text(wn.id.key))
 	}
+	if err := b.syncAcc(p); err != nil {
+		return err
+	}
 	pk := state.Key(append(append(c.key[:0], prefix...), wn.sk...)).Uint64(uint64(p.ord))
 	c.key = pk
 	if p.stale {

@@ -25,9 +25,9 @@ func checkpoint(t *testing.T, s *state.Store, b *Buffer[int], prefix state.Key) 
 	return statetest.Commit(t, s, func(w *state.Batch) error { return b.Checkpoint(w, prefix) })
 }
 
-func restore(t *testing.T, s *state.Store, wc *coder.WindowCoder, st Strategy, prefix state.Key) *Buffer[int] {
+func restore(t *testing.T, s *state.Store, wc *coder.WindowCoder, st Strategy, prefix state.Key, c ...Combiner) *Buffer[int] {
 	t.Helper()
-	b := newBuffer(t, wc, st)
+	b := newBuffer(t, wc, st, c...)
 	if err := b.Restore(s, prefix); err != nil {
 		t.Fatal(err)
 	}
@@ -148,12 +148,14 @@ func afterEndOfWindow(early, late *Trigger) *Trigger {
 	return &Trigger{Kind: TriggerAfterEndOfWindow, Subs: []*Trigger{early, late}}
 }
 
-func runDifferential(t *testing.T, r *rand.Rand, win windowing, st Strategy) (late, dropped, restores int) {
+// runDifferential runs the checkpoint differential; with a combiner, both
+// buffers combine.
+func runDifferential(t *testing.T, r *rand.Rand, win windowing, st Strategy, c ...Combiner) (late, dropped, restores int) {
 	dir := t.TempDir()
 	s := statetest.Open(t, dir)
 	defer func() { s.Close() }()
 	prefix := state.NewKey(state.NSGroup).Text("stage-1")
-	ref, dur := newBuffer(t, win.wc, st), newBuffer(t, win.wc, st)
+	ref, dur := newBuffer(t, win.wc, st, c...), newBuffer(t, win.wc, st, c...)
 	now := time.UnixMilli(1_000_000)
 	step := func(what string, in []Input[int], wm mtime.Time) {
 		t.Helper()
@@ -170,7 +172,7 @@ func runDifferential(t *testing.T, r *rand.Rand, win windowing, st Strategy) (la
 		if ref.Watermark() != dur.Watermark() {
 			t.Fatalf("%s: watermark %v, want %v", what, dur.Watermark(), ref.Watermark())
 		}
-		for _, p := range decode(t, win.wc, want) {
+		for _, p := range sums(t, win.wc, want, len(c) > 0) {
 			if strings.Contains(p, " late#") {
 				late++
 			}
@@ -213,7 +215,7 @@ func runDifferential(t *testing.T, r *rand.Rand, win windowing, st Strategy) (la
 			}
 			s = statetest.Open(t, dir)
 		}
-		dur, restarted = restore(t, s, win.wc, st, prefix), true
+		dur, restarted = restore(t, s, win.wc, st, prefix, c...), true
 		restores++
 	}
 	// Past every window's allowed lateness, then the end of time: only the
@@ -221,7 +223,7 @@ func runDifferential(t *testing.T, r *rand.Rand, win windowing, st Strategy) (la
 	for _, end := range []mtime.Time{mtime.Time(wm + 10000), mtime.MaxTimestamp} {
 		step(fmt.Sprintf("watermark %v", end), nil, end)
 		checkpoint(t, s, dur, prefix)
-		dur = restore(t, s, win.wc, st, prefix)
+		dur = restore(t, s, win.wc, st, prefix, c...)
 		if len(dur.wins) > 0 && (end == mtime.MaxTimestamp || win.name != "global") {
 			t.Fatalf("watermark %v: %d windows restored, want none", end, len(dur.wins))
 		}

@@ -40,6 +40,15 @@
 // window, a pane holding data fires ON_TIME whatever its trigger (but
 // Never); a window's expiry fires what is left in last panes.
 //
+// # Combining
+//
+// With a Combiner (a lifted CombinePerKey), a pane holds one accumulator
+// instead of its values: each element's value is added to it as it
+// arrives, session windows merge their panes' accumulators, and a pane
+// emits KV<K, A>. Everything else (windows, triggers, panes, lateness,
+// checkpoints) is the same; the accumulator is encoded only when a pane
+// fires or is checkpointed.
+//
 // # Checkpoints
 //
 // A durable engine writes each buffer into a state.Batch at quiescent
@@ -111,6 +120,9 @@ type Config struct {
 	// Input is the windowed-value coder of the KV input.
 	Input *coder.Coder
 	Strategy
+	// Combiner, when set, makes the buffer combine each pane's values as
+	// they arrive: it emits KV<K, A> with the pane's accumulator.
+	Combiner Combiner
 }
 
 // Input is a run of encoded windowed KV values.
@@ -183,8 +195,11 @@ type Buffer[T comparable] struct {
 
 	ckpt checkpointState[T]
 
+	cmb Combiner
+
 	r   bytes.Reader
 	out bytes.Buffer
+	enc bytes.Buffer // accumulators
 }
 
 type winKey struct {
@@ -211,13 +226,18 @@ type win[T comparable] struct {
 }
 
 type pane struct {
-	key     []byte
-	values  []byte
-	n       int
-	fired   int // panes emitted
-	nonSpec int64
-	pending bool // values arrived since the last firing
-	onTime  bool // the ON_TIME pane was emitted (with a trigger: or a LATE one)
+	key    []byte
+	values []byte
+	n      int
+
+	// With a combiner (combine.go): the accumulator, decoded (loaded) and
+	// changed since values was written (accDirty).
+	acc              any
+	loaded, accDirty bool
+	fired            int // panes emitted
+	nonSpec          int64
+	pending          bool // values arrived since the last firing
+	onTime           bool // the ON_TIME pane was emitted (with a trigger: or a LATE one)
 
 	// With a trigger: its state; closed once it finished (later data is
 	// dropped); armed when deadline, the earliest processing time at
@@ -265,6 +285,7 @@ func New[T comparable](cfg Config) (*Buffer[T], error) {
 	return &Buffer[T]{
 		trig:     tr,
 		cfg:      cfg,
+		cmb:      cfg.Combiner,
 		wdec:     exec.MakeWindowDecoder(c.Window),
 		wenc:     exec.MakeWindowEncoder(c.Window),
 		key:      newKeyReader(ec.Components[0]),
@@ -391,7 +412,9 @@ func (b *Buffer[T]) add(in *Input[T], arrival mtime.Time, res *Result[T]) error 
 				}
 				continue
 			}
-			b.append(wn, key, val)
+			if err := b.append(wn, key, val); err != nil {
+				return err
+			}
 			for _, t := range in.Tags {
 				b.hold(wn, t, res)
 			}
@@ -420,13 +443,14 @@ func (b *Buffer[T]) newWin(id winKey, w typex.Window) *win[T] {
 	return wn
 }
 
-func (b *Buffer[T]) append(wn *win[T], key, val []byte) {
+func (b *Buffer[T]) append(wn *win[T], key, val []byte) error {
 	p := wn.panes[string(key)]
 	if p == nil {
 		p = wn.newPane(slices.Clone(key))
 	}
-	p.values = append(p.values, val...)
-	p.n++
+	if err := b.addValue(p, val); err != nil {
+		return err
+	}
 	p.pending = true
 	b.touch(wn, p)
 	if !wn.queued {
@@ -434,6 +458,7 @@ func (b *Buffer[T]) append(wn *win[T], key, val []byte) {
 		heap.Push(&b.fire, wn)
 		b.pending++
 	}
+	return nil
 }
 
 func (b *Buffer[T]) hold(wn *win[T], t T, res *Result[T]) {
@@ -485,8 +510,9 @@ func (b *Buffer[T]) mergeInto(key []byte, w typex.Window, res *Result[T]) (*win[
 				q = wn.newPane(p.key)
 				b.touch(wn, q)
 			}
-			q.values = append(q.values, p.values...)
-			q.n += p.n
+			if err := b.absorb(q, p); err != nil {
+				return nil, err
+			}
 			q.pending = q.pending || p.pending
 			q.fired = max(q.fired, p.fired)
 			q.onTime = q.onTime || p.onTime
@@ -643,21 +669,24 @@ func (b *Buffer[T]) write(wn *win[T], p *pane, pn typex.PaneInfo, res *Result[T]
 	if err := exec.EncodeWindowedValueHeader(b.wenc, []typex.Window{wn.w}, wn.end, pn, &b.out); err != nil {
 		return fmt.Errorf("localrunner: group output: encoding a windowed value header: %w", err)
 	}
+	if err := b.syncAcc(p); err != nil {
+		return err
+	}
 	// Header, key, count and values go straight into the output: the
-	// values (most of the bytes) are copied once.
+	// values (most of the bytes) are copied once. A combining buffer's
+	// values are one accumulator, written without a count (KV<K, A>).
 	res.Data = slices.Grow(res.Data, b.out.Len()+len(p.key)+4+len(p.values))
 	res.Data = append(res.Data, b.out.Bytes()...)
 	res.Data = append(res.Data, p.key...)
-	res.Data = binary.BigEndian.AppendUint32(res.Data, uint32(p.n))
+	if b.cmb == nil {
+		res.Data = binary.BigEndian.AppendUint32(res.Data, uint32(p.n))
+	}
 	res.Data = append(res.Data, p.values...)
 	res.Ends = append(res.Ends, len(res.Data))
 	res.MinTS = min(res.MinTS, wn.end)
 	b.out.Reset()
 	if !b.cfg.Accumulating {
-		p.values, p.n = nil, 0
-		if p.saved > 0 {
-			p.stale, p.saved = true, 0
-		}
+		b.clearValues(p)
 	}
 	return nil
 }

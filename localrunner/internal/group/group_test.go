@@ -61,15 +61,7 @@ func decode(t *testing.T, wc *coder.WindowCoder, res *Result[int]) []string {
 		if iw, ok := w.(window.IntervalWindow); ok {
 			ws = fmt.Sprintf("[%d:%d)", iw.Start.Milliseconds(), iw.End.Milliseconds())
 		}
-		p := fv.Pane
-		timing := map[typex.PaneTiming]string{typex.PaneEarly: "early", typex.PaneOnTime: "ontime", typex.PaneLate: "late", typex.PaneUnknown: "unknown"}[p.Timing]
-		pane := fmt.Sprintf("%s#%d/%d", timing, p.Index, p.NonSpeculativeIndex)
-		if p.IsFirst {
-			pane += ",first"
-		}
-		if p.IsLast {
-			pane += ",last"
-		}
+		pane := paneString(fv.Pane)
 		ts := "eogw"
 		if fv.Timestamp != mtime.EndOfGlobalWindowTime {
 			ts = fmt.Sprint(fv.Timestamp.Milliseconds())
@@ -78,6 +70,20 @@ func decode(t *testing.T, wc *coder.WindowCoder, res *Result[int]) []string {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// paneString renders a pane as "timing#index/non-speculative index",
+// then ",first" and ",last" when they are.
+func paneString(p typex.PaneInfo) string {
+	timing := map[typex.PaneTiming]string{typex.PaneEarly: "early", typex.PaneOnTime: "ontime", typex.PaneLate: "late", typex.PaneUnknown: "unknown"}[p.Timing]
+	pane := fmt.Sprintf("%s#%d/%d", timing, p.Index, p.NonSpeculativeIndex)
+	if p.IsFirst {
+		pane += ",first"
+	}
+	if p.IsLast {
+		pane += ",last"
+	}
+	return pane
 }
 
 func iw(start, end int64) typex.Window {
@@ -89,9 +95,14 @@ func input(t *testing.T, wc *coder.WindowCoder, arrival mtime.Time, tags []int, 
 	return Input[int]{Data: data, Ends: ends, Arrival: arrival, Tags: tags}
 }
 
-func newBuffer(t *testing.T, wc *coder.WindowCoder, s Strategy) *Buffer[int] {
+// newBuffer returns a buffer, combining with the combiner if one is given.
+func newBuffer(t *testing.T, wc *coder.WindowCoder, s Strategy, c ...Combiner) *Buffer[int] {
 	t.Helper()
-	b, err := New[int](Config{Input: coder.NewW(kvCoder, wc), Strategy: s})
+	cfg := Config{Input: coder.NewW(kvCoder, wc), Strategy: s}
+	if len(c) > 0 {
+		cfg.Combiner = c[0]
+	}
+	b, err := New[int](cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -459,8 +459,9 @@ func (b *Buffer[T]) addTriggered(wn *win[T], key, val []byte, arrival mtime.Time
 			b.pending++
 		}
 	}
-	p.values = append(p.values, val...)
-	p.n++
+	if err := b.addValue(p, val); err != nil {
+		return err
+	}
 	p.pending = true
 	b.touch(wn, p)
 	for _, t := range tags {
@@ -510,10 +511,7 @@ func (tr *trig) closes(s []tstate) bool {
 // closePane closes p: its trigger finished or its window closes.
 func (b *Buffer[T]) closePane(wn *win[T], p *pane) {
 	p.closed, p.pending = true, false
-	p.values, p.n = nil, 0
-	if p.saved > 0 {
-		p.stale, p.saved = true, 0
-	}
+	b.clearValues(p)
 	b.touch(wn, p)
 }
 

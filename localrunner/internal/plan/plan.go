@@ -14,9 +14,9 @@
 // PCollection go straight to the stages reading the Flatten's output. A
 // GroupByKey stage reads its input PCollection like an SDK stage would
 // (through Flattens: CoGroupByKey is tagging ParDos, a Flatten and a
-// GroupByKey) and produces its output for the stages reading it. Combines
-// are not handled as a whole: their expansion (a GroupByKey and the SDK's
-// unlifted combine) runs.
+// GroupByKey) and produces its output for the stages reading it. A
+// CombinePerKey with a Go CombineFn is lifted (liftCombine): a combining
+// GroupByKey, then the CombineFn's ExtractOutput.
 //
 // Fusion is greedy: an SDK transform joins the stage producing its main
 // input unless it is a forced root. Forced roots: the
@@ -75,6 +75,9 @@ const (
 	URNReshuffle     = graphx.URNReshuffle
 	URNCombinePerKey = graphx.URNCombinePerKey
 	URNTestStream    = "beam:transform:teststream:v1"
+	// URNCombineExtract is the last part of a lifted combine, as in the
+	// SDK's exec package: KV<K, A> -> KV<K, O>.
+	URNCombineExtract = "beam:transform:combine_per_key_extract_outputs:v1"
 
 	URNPairWithRestriction = "beam:transform:sdf_pair_with_restriction:v1"
 	URNSplitAndSize        = "beam:transform:sdf_split_and_size_restrictions:v1"
@@ -180,6 +183,21 @@ type Group struct {
 	Coder *coder.Coder
 	// Strategy is what grouping needs of the input's windowing strategy.
 	Strategy group.Strategy
+	// Combine is set for the GroupByKey of a lifted CombinePerKey: the
+	// runner adds each value to its key and window's accumulator as it
+	// arrives and emits KV<K, A>.
+	Combine *Combine
+}
+
+// Combine is the CombineFn of a lifted CombinePerKey.
+type Combine struct {
+	// Name is the CombinePerKey's unique name.
+	Name string
+	// Payload is the CombineFn as the Go SDK serialises it (the base64
+	// TransformPayload of the CombinePayload's FunctionSpec).
+	Payload string
+	// Accumulator is the accumulator coder.
+	Accumulator *coder.Coder
 }
 
 // KafkaRead is a kafka.Read the runner executes natively.
@@ -263,6 +281,7 @@ type planner struct {
 	sides      map[string]map[string]*pipepb.SideInput // transform -> local -> side input
 	kafka      map[string]*KafkaRead                   // reading transform -> native read
 	groups     map[string]*Group                       // GroupByKey transforms
+	combines   map[string]*Combine                     // GroupByKeys of lifted combines
 	names      map[string]string
 	errs       []error
 }
@@ -291,6 +310,7 @@ func Build(p *pipepb.Pipeline, opts Options) (*Plan, error) {
 		sides:      map[string]map[string]*pipepb.SideInput{},
 		kafka:      map[string]*KafkaRead{},
 		groups:     map[string]*Group{},
+		combines:   map[string]*Combine{},
 		names:      map[string]string{},
 	}
 	for id, t := range pl.ts {
@@ -344,9 +364,8 @@ func (pl *planner) composites() {
 			continue
 		}
 		switch t.GetSpec().GetUrn() {
-		// A combine runs as the composite's expansion, a GroupByKey and the
-		// combine ParDo (the SDK executes the unlifted combine): nothing to
-		// do at composite level. Lifting is an optimization for later.
+		case URNCombinePerKey:
+			pl.liftCombine(id, t)
 		case URNReshuffle:
 			// A reshuffle only breaks fusion and redistributes: in one process
 			// it is the identity. It becomes a one-input runner-side Flatten.
@@ -422,7 +441,7 @@ func (pl *planner) classifyLeaves() {
 		case URNImpulse, URNFlatten:
 			pl.runnerSide[id] = true
 			pl.leaves = append(pl.leaves, id)
-		case URNWindowInto:
+		case URNWindowInto, URNCombineExtract:
 			pl.leaves = append(pl.leaves, id)
 		case URNParDo:
 			pl.parDo(id, t)
@@ -600,7 +619,8 @@ func (pl *planner) groupByKey(id string) {
 		return
 	}
 	pl.groups[id] = &Group{
-		Coder: c,
+		Coder:   c,
+		Combine: pl.combines[id],
 		Strategy: group.Strategy{
 			Merging:         ws.GetMergeStatus() == pipepb.MergeStatus_NEEDS_MERGE,
 			AllowedLateness: ws.GetAllowedLateness(),
