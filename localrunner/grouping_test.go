@@ -523,7 +523,7 @@ func (f *checkedSum) AddInput(_ context.Context, a, v int) (int, error) {
 	return a + v, nil
 }
 func (f *checkedSum) MergeAccumulators(_ context.Context, a, b int) (int, error) { return a + b, nil }
-func (f *checkedSum) Teardown() error                                             { return nil }
+func (f *checkedSum) Teardown() error                                            { return nil }
 
 func init() {
 	// register.Combiner2 cannot generate callers for methods with contexts
