@@ -16,6 +16,7 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph/mtime"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph/window"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/metrics"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/runtime/contextreg"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/sdf"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/typex"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/io/rtrackers/offsetrange"
@@ -561,5 +562,70 @@ func TestCombineFnRunsInTheGroupByKey(t *testing.T) {
 		if !errors.As(err, &te) || te.Transform != "sum/CombinePerKey" || te.Panic != tc.panic || !strings.Contains(te.Cause, tc.cause) {
 			t.Errorf("got %v (%+v), want a TransformError of sum/CombinePerKey with %q", err, te, tc.cause)
 		}
+	}
+}
+
+// lateDataKey marks, in a scope's context, a composite that receives a
+// GroupByKey's dropped elements (localrunner.LateDataAnnotation).
+type lateDataKey struct{}
+
+func init() {
+	contextreg.Default().TransformExtractor(func(ctx context.Context) contextreg.TransformMetadata {
+		if ctx.Value(lateDataKey{}) == nil {
+			return contextreg.TransformMetadata{}
+		}
+		return contextreg.TransformMetadata{Annotations: map[string][]byte{localrunner.LateDataAnnotation: nil}}
+	})
+	register.Function3x1(formatDropped)
+}
+
+// formatDropped renders a dropped element as "key=value@window".
+func formatDropped(w beam.Window, key string, v int) string {
+	iw := w.(window.IntervalWindow)
+	return fmt.Sprintf("%s=%d@[%d:%d)", key, v, iw.Start.Milliseconds(), iw.End.Milliseconds())
+}
+
+// A composite annotated with LateDataAnnotation that reads a GroupByKey's
+// input (or a CombinePerKey's) receives exactly the elements the
+// GroupByKey drops as late, in their windows, and nothing else.
+func TestDroppedElementsGoToTheLateDataReader(t *testing.T) {
+	steps := []lateStep{
+		{Seconds: []int{1, 2}, Watermark: 11_000}, // passes [0, 10s)
+		{Seconds: []int{3}, Watermark: 12_000},    // late
+		{Seconds: []int{4, 12}, Watermark: 16_000},
+		{Seconds: []int{5, 15}, Watermark: 30_000}, // 5 late
+	}
+	for _, combine := range []bool{false, true} {
+		t.Run(fmt.Sprintf("combine=%v", combine), func(t *testing.T) {
+			prefix := t.Name() + "/"
+			res, err := runLocal(t, func(s beam.Scope, prefix string) {
+				elms := beam.ParDo(s, &lateFn{Steps: steps, Delay: 200 * time.Millisecond}, beam.Impulse(s))
+				windowed := beam.WindowInto(s, window.NewFixedWindows(10*time.Second), elms)
+				if combine {
+					collect(s, prefix+"out", beam.ParDo(s, formatSum, beam.CombinePerKey(s, sumInts, windowed)))
+				} else {
+					collect(s, prefix+"out", beam.ParDo(s, formatGroupNoPane, beam.GroupByKey(s, windowed)))
+				}
+				ls := s.WithContext(context.WithValue(context.Background(), lateDataKey{}, true), "late data")
+				collect(ls, prefix+"dropped", beam.ParDo(ls, formatDropped, windowed))
+			}, prefix)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := []string{"k=[1 2]", "k=[12 15]"}
+			if combine {
+				want = []string{"k=27", "k=3"}
+			}
+			if got := values(takeRecords(prefix + "out")); !slices.Equal(got, want) {
+				t.Errorf("output %q, want %q", got, want)
+			}
+			wantDropped := []string{"k=3@[0:10000)", "k=4@[0:10000)", "k=5@[0:10000)"}
+			if got := values(takeRecords(prefix + "dropped")); !slices.Equal(got, wantDropped) {
+				t.Errorf("dropped %q, want %q", got, wantDropped)
+			}
+			if n := droppedLate(res); n != 3 {
+				t.Errorf("droppedDueToLateness = %d, want 3", n)
+			}
+		})
 	}
 }

@@ -23,6 +23,16 @@ import (
 // Name is the runner's name in Beam's registry (--runner=local).
 const Name = "local"
 
+// LateDataAnnotation is the PTransform annotation of a composite that
+// receives what a GroupByKey drops: the composite's transform reading the
+// GroupByKey's input is fed, instead of that input, the elements the
+// GroupByKey drops (late beyond the allowed lateness, or after their
+// pane's trigger finished), with their windows and timestamps. Its
+// processing counts towards the acknowledgement of their sources (a Kafka
+// offset is committed only once it is done). On other runners the
+// composite reads the whole input and should emit nothing.
+const LateDataAnnotation = plan.LateDataAnnotation
+
 // Errors and events. They are defined by the engine's internal packages and
 // re-exported here.
 type (

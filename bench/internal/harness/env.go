@@ -170,7 +170,7 @@ func (e *Env) StartPipeline(tag, name, adapter string, c PipelineConfig) (*Proce
 		state = "none"
 	}
 	return e.StartProgram(tag, name, "-n", "bench-"+tag, "--config", cfg, "--adapter", adapter, "--log-level", "warn",
-		"--state-dir", state)
+		"--state-dir", state, "--cpuprofile", "/tmp/prof-"+tag+".pprof")
 }
 
 func moduleRoot() (string, error) {

@@ -510,7 +510,7 @@ func Run(ctx context.Context, cfg Config) (*Metrics, error) {
 			continue
 		}
 		if st.spec.Kind == plan.KindGroup {
-			gc := group.Config{Input: st.spec.Group.Coder, Strategy: st.spec.Group.Strategy}
+			gc := group.Config{Input: st.spec.Group.Coder, Strategy: st.spec.Group.Strategy, KeepDropped: st.spec.Group.Dropped != ""}
 			if st.spec.Group.Combine != nil {
 				cmb, err := worker.NewCombiner(ctx, st.spec)
 				if err != nil {
@@ -1127,8 +1127,13 @@ func (e *engine) onGrouped(d groupDone) {
 	if len(r.Ends) > 0 {
 		ev.Outputs = len(r.Ends)
 		for _, p := range s.spec.Outputs {
-			e.deliver(p, r.Data, r.Ends, r.MinTS, r.Tags)
+			if p != s.spec.Group.Dropped {
+				e.deliver(p, r.Data, r.Ends, r.MinTS, r.Tags)
+			}
 		}
+	}
+	if len(r.DroppedEnds) > 0 {
+		e.deliver(s.spec.Group.Dropped, r.DroppedData, r.DroppedEnds, r.DroppedMinTS, r.DroppedTags)
 	}
 	for _, f := range r.Released {
 		f.held--
@@ -1363,10 +1368,15 @@ func (e *engine) onSourced(se sourceEvent) {
 				f.refs++
 			}
 		}
+		// The records are the queues' now. The source keeps the batch until
+		// it is committed, which for records waiting in windows is long
+		// after they were read: it must not keep their bytes too.
+		n := len(b.Ends)
+		b.Data, b.Ends = nil, nil
 		if f.refs == 0 {
 			e.finalize(f)
 		}
-		e.hookBundle(BundleEvent{Stage: s.spec.ID, Transforms: s.spec.Names, Bundle: f.bundle, Outputs: len(b.Ends)})
+		e.hookBundle(BundleEvent{Stage: s.spec.ID, Transforms: s.spec.Names, Bundle: f.bundle, Outputs: n})
 	}
 	if w := se.ev.Watermark; w > s.srcWM {
 		s.srcWM = w

@@ -123,6 +123,9 @@ type Config struct {
 	// Combiner, when set, makes the buffer combine each pane's values as
 	// they arrive: it emits KV<K, A> with the pane's accumulator.
 	Combiner Combiner
+	// KeepDropped makes Process return the elements it drops
+	// (Result.Dropped*), instead of only counting them.
+	KeepDropped bool
 }
 
 // Input is a run of encoded windowed KV values.
@@ -154,8 +157,17 @@ type Result[T comparable] struct {
 	// tags detached (as many times as they were held).
 	Held, Released []T
 	// Elements is the number of elements read; Dropped of them were late
-	// beyond the allowed lateness.
+	// beyond the allowed lateness (or came after their pane's trigger
+	// finished), counted once per window that dropped them.
 	Elements, Dropped int
+	// With Config.KeepDropped: the elements dropped in at least one of
+	// their windows, each once, as they came (encoded windowed KVs),
+	// element i ending at DroppedEnds[i]; DroppedMinTS is their smallest
+	// timestamp and DroppedTags the tags of their inputs, each once.
+	DroppedData  []byte
+	DroppedEnds  []int
+	DroppedMinTS mtime.Time
+	DroppedTags  []T
 	// Hold is the smallest timestamp a pane buffered now will have
 	// (mtime.MaxTimestamp when none).
 	Hold mtime.Time
@@ -311,7 +323,7 @@ func New[T comparable](cfg Config) (*Buffer[T], error) {
 // time came are evaluated after the inputs. Only the default trigger
 // ignores it.
 func (b *Buffer[T]) Process(in []Input[T], wm mtime.Time, now time.Time) (*Result[T], error) {
-	res := &Result[T]{MinTS: mtime.MaxTimestamp}
+	res := &Result[T]{MinTS: mtime.MaxTimestamp, DroppedMinTS: mtime.MaxTimestamp}
 	clear(b.outTags)
 	if b.trig != nil {
 		b.now = now.UnixMilli()
@@ -378,10 +390,11 @@ func (b *Buffer[T]) add(in *Input[T], arrival mtime.Time, res *Result[T]) error 
 		start = end
 		res.Elements++
 		b.r.Reset(elm)
-		ws, _, _, err := exec.DecodeWindowedValueHeader(b.wdec, &b.r)
+		ws, ts, _, err := exec.DecodeWindowedValueHeader(b.wdec, &b.r)
 		if err != nil {
 			return fmt.Errorf("localrunner: group input: decoding a windowed value header: %w", err)
 		}
+		dropped := res.Dropped
 		body := elm[len(elm)-b.r.Len():]
 		kn, err := b.key.length(body)
 		if err != nil {
@@ -417,6 +430,16 @@ func (b *Buffer[T]) add(in *Input[T], arrival mtime.Time, res *Result[T]) error 
 			}
 			for _, t := range in.Tags {
 				b.hold(wn, t, res)
+			}
+		}
+		if res.Dropped > dropped && b.cfg.KeepDropped {
+			res.DroppedData = append(res.DroppedData, elm...)
+			res.DroppedEnds = append(res.DroppedEnds, len(res.DroppedData))
+			res.DroppedMinTS = min(res.DroppedMinTS, ts)
+			for _, t := range in.Tags {
+				if !slices.Contains(res.DroppedTags, t) {
+					res.DroppedTags = append(res.DroppedTags, t)
+				}
 			}
 		}
 	}

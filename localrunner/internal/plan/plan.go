@@ -187,6 +187,10 @@ type Group struct {
 	// runner adds each value to its key and window's accumulator as it
 	// arrives and emits KV<K, A>.
 	Combine *Combine
+	// Dropped, when set, is the PCollection (one of the stage's Outputs,
+	// with the input's coder and windowing) that receives the elements the
+	// GroupByKey drops as late: see LateDataAnnotation.
+	Dropped string
 }
 
 // Combine is the CombineFn of a lifted CombinePerKey.
@@ -282,6 +286,7 @@ type planner struct {
 	kafka      map[string]*KafkaRead                   // reading transform -> native read
 	groups     map[string]*Group                       // GroupByKey transforms
 	combines   map[string]*Combine                     // GroupByKeys of lifted combines
+	late       map[string]link                         // PCollection -> the late-data reader of it
 	names      map[string]string
 	errs       []error
 }
@@ -311,6 +316,7 @@ func Build(p *pipepb.Pipeline, opts Options) (*Plan, error) {
 		kafka:      map[string]*KafkaRead{},
 		groups:     map[string]*Group{},
 		combines:   map[string]*Combine{},
+		late:       map[string]link{},
 		names:      map[string]string{},
 	}
 	for id, t := range pl.ts {
@@ -361,6 +367,10 @@ func (pl *planner) composites() {
 	for _, id := range sortedKeys(pl.ts) {
 		t := pl.ts[id]
 		if pl.skip[id] || len(t.GetSubtransforms()) == 0 {
+			continue
+		}
+		if _, ok := t.GetAnnotations()[LateDataAnnotation]; ok {
+			pl.lateReader(id)
 			continue
 		}
 		switch t.GetSpec().GetUrn() {
@@ -618,9 +628,11 @@ func (pl *planner) groupByKey(id string) {
 		pl.errs = append(pl.errs, fmt.Errorf("localrunner: transform %q: %w", pl.names[id], err))
 		return
 	}
+	dropped := pl.droppedOutput(id, in)
 	pl.groups[id] = &Group{
 		Coder:   c,
 		Combine: pl.combines[id],
+		Dropped: dropped,
 		Strategy: group.Strategy{
 			Merging:         ws.GetMergeStatus() == pipepb.MergeStatus_NEEDS_MERGE,
 			AllowedLateness: ws.GetAllowedLateness(),
