@@ -169,8 +169,13 @@ func (e *Env) StartPipeline(tag, name, adapter string, c PipelineConfig) (*Proce
 	if c.MemoryState {
 		state = "none"
 	}
-	return e.StartProgram(tag, name, "-n", "bench-"+tag, "--config", cfg, "--adapter", adapter, "--log-level", "warn",
-		"--state-dir", state, "--cpuprofile", "/tmp/prof-"+tag+".pprof")
+	args := []string{"-n", "bench-" + tag, "--config", cfg, "--adapter", adapter, "--log-level", "warn", "--state-dir", state}
+	// $STREAMS_BENCH_PROFILE_DIR: each pipeline run writes a CPU profile
+	// there, <tag>.pprof.
+	if dir := os.Getenv("STREAMS_BENCH_PROFILE_DIR"); dir != "" {
+		args = append(args, "--cpuprofile", filepath.Join(dir, tag+".pprof"))
+	}
+	return e.StartProgram(tag, name, args...)
 }
 
 func moduleRoot() (string, error) {
