@@ -1,13 +1,17 @@
 package beamtranslate
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"reflect"
+	"slices"
+	"time"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph/mtime"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph/window"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/runtime/contextreg"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/state"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/timers"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
@@ -22,6 +26,13 @@ func init() {
 	register.DoFn4x0[beam.EventTime, element, func(beam.EventTime, string, element), func(invalid)](&reduceKeyFn{})
 	register.Combiner2[accum, element](&reduceCombineFn{})
 	register.DoFn4x1[beam.Window, string, accum, func(beam.EventTime, element), error](&reduceOutputFn{})
+	register.DoFn5x0[beam.Window, beam.EventTime, string, element, func(invalid)](&lateFn{})
+	contextreg.Default().TransformExtractor(func(ctx context.Context) contextreg.TransformMetadata {
+		if ctx.Value(lateDataKey{}) == nil {
+			return contextreg.TransformMetadata{}
+		}
+		return contextreg.TransformMetadata{Annotations: map[string][]byte{lateDataAnnotation: nil}}
+	})
 	register.DoFn3x0[beam.EventTime, element, func(beam.EventTime, string, element)](&batchKeyFn{})
 	register.DoFn6x1[beam.EventTime, state.Provider, timers.Provider, string, element, func(beam.EventTime, element), error](&batchFn{})
 	register.Emitter3[beam.EventTime, string, element]()
@@ -41,6 +52,11 @@ func init() {
 //	                window's end minus 1ms
 //	WindowInto      the global window again, so that downstream steps
 //	                (a Batch, another Reduce) see an unwindowed stream
+//
+// and, when its late messages go to the dead-letter queue (LateToDLQ), a
+// composite annotated for the bundled runner (lateDataAnnotation) that
+// reads the windowed KVs, which that runner replaces by what the combine's
+// GroupByKey drops as late: lateFn turns each into an invalid message.
 func (t *translator) reduce(n *dsl.Node, in beam.PCollection) error {
 	r := n.Reducer()
 	wfn, err := windowFn(r.Window())
@@ -48,7 +64,8 @@ func (t *translator) reduce(n *dsl.Node, in beam.PCollection) error {
 		return fmt.Errorf("beamtranslate: reduce %s: %w", n.Name(), err)
 	}
 	s := t.s.Scope(n.Name())
-	keyed, bad := beam.ParDo2(s, &reduceKeyFn{Pipeline: t.id, Step: n.Name()}, in)
+	late := t.b.Source.DLQ != nil && slices.Contains(t.b.LateToDLQ, n.Name())
+	keyed, bad := beam.ParDo2(s, &reduceKeyFn{Pipeline: t.id, Step: n.Name(), KeepOrigin: late}, in)
 	t.bad = append(t.bad, bad)
 	windowed, err := beam.TryWindowInto(s, wfn, keyed)
 	if err != nil {
@@ -57,6 +74,18 @@ func (t *translator) reduce(n *dsl.Node, in beam.PCollection) error {
 	accs, err := beam.TryCombinePerKey(s, &reduceCombineFn{Pipeline: t.id, Step: n.Name()}, windowed)
 	if err != nil {
 		return fmt.Errorf("beamtranslate: reduce %s: %w", n.Name(), err)
+	}
+	if late {
+		ls := s.WithContext(context.WithValue(context.Background(), lateDataKey{}, true), "late")
+		rejected, err := beam.TryParDo(ls, &lateFn{Step: n.Name()}, windowed)
+		if err != nil {
+			return fmt.Errorf("beamtranslate: reduce %s: %w", n.Name(), err)
+		}
+		global, err := beam.TryWindowInto(ls, window.NewGlobalWindows(), rejected[0])
+		if err != nil {
+			return fmt.Errorf("beamtranslate: reduce %s: %w", n.Name(), err)
+		}
+		t.bad = append(t.bad, global)
 	}
 	out := beam.ParDo(s, &reduceOutputFn{Pipeline: t.id, Step: n.Name()}, accs)
 	global, err := beam.TryWindowInto(s, window.NewGlobalWindows(), out)
@@ -95,6 +124,9 @@ func lookupReducer(id, step string) (*dsl.Reducer, error) {
 type reduceKeyFn struct {
 	Pipeline string
 	Step     string
+	// KeepOrigin keeps each message's source record, for the dead-letter
+	// queue of late messages.
+	KeepOrigin bool
 
 	r *dsl.Reducer
 }
@@ -126,8 +158,39 @@ func (fn *reduceKeyFn) ProcessElement(ts beam.EventTime, e element, emit func(be
 		ts = mtime.FromTime(et)
 	}
 	// The accumulator needs the payload alone; the rest would only be
-	// encoded and shipped to the combine.
-	emit(ts, string(js), element{Payload: e.Payload})
+	// encoded and shipped to the combine. A late message needs its source
+	// record for the dead-letter queue.
+	out := element{Payload: e.Payload}
+	if fn.KeepOrigin {
+		out.Origin = e.Origin
+	}
+	emit(ts, string(js), out)
+}
+
+// lateDataAnnotation marks the composite of a Reduce's late messages for
+// the bundled runner: it is localrunner.LateDataAnnotation, which this
+// package may not import.
+const lateDataAnnotation = "streams.dev/late-data:v1"
+
+// lateDataKey, in a scope's context, annotates the scope's composite with
+// lateDataAnnotation.
+type lateDataKey struct{}
+
+// lateFn turns a message its Reduce's GroupByKey dropped as late into an
+// invalid message for the dead-letter queue. Only a runner that honours
+// lateDataAnnotation feeds it those alone; the translation adds it only
+// for the bundled runner.
+type lateFn struct {
+	Step string
+}
+
+func (fn *lateFn) ProcessElement(w beam.Window, ts beam.EventTime, _ string, e element, emit func(invalid)) {
+	cause := fmt.Sprintf("late: event time %s is past the end of its window", ts.ToTime().UTC().Format(time.RFC3339Nano))
+	if iw, ok := w.(window.IntervalWindow); ok {
+		cause = fmt.Sprintf("late: event time %s arrived after its window [%s, %s) closed (the watermark had passed its end)",
+			ts.ToTime().UTC().Format(time.RFC3339Nano), iw.Start.ToTime().UTC().Format(time.RFC3339Nano), iw.End.ToTime().UTC().Format(time.RFC3339Nano))
+	}
+	emit(invalid{Step: fn.Step, Error: cause, Origin: e.Origin})
 }
 
 // accum is a Reduce accumulator inside Beam. Its coder writes the value

@@ -84,6 +84,13 @@ type Bindings struct {
 	// by any other step then fails the pipeline (the "stop" policy), so
 	// nothing is committed past it.
 	SkipInvalid []string
+	// LateToDLQ names the Reduce steps whose late messages (arriving after
+	// their window closed) go to the dead-letter queue, with the cause.
+	// It needs Source.DLQ and a runner that hands a GroupByKey's dropped
+	// elements to the pipeline (the bundled runner's
+	// localrunner.LateDataAnnotation); on other runners late messages are
+	// dropped and counted by the runner.
+	LateToDLQ []string
 }
 
 // DefaultID is the pipeline id used when none is given: a program that

@@ -122,6 +122,19 @@ const (
 	OnInvalidSkip OnInvalid = "skip"
 )
 
+// OnLate is a reduce step's policy for messages that arrive after their
+// window closed (late beyond the allowed lateness).
+type OnLate string
+
+// The on_late policies.
+const (
+	// OnLateDLQ sends them to the source's dead-letter queue, with the
+	// cause (the default when the source has one; bundled runner only).
+	OnLateDLQ OnLate = "dlq"
+	// OnLateDrop counts and drops them (the default without a dlq).
+	OnLateDrop OnLate = "drop"
+)
+
 // OffsetReset says where a consumer group with no committed offset starts.
 type OffsetReset string
 
@@ -158,6 +171,10 @@ type StepConfig struct {
 	// past the message, OnInvalidSkip logs and counts it and goes on. With
 	// a dlq the message always goes there.
 	OnInvalid OnInvalid
+	// OnLate says what a reduce step does with a message that arrives
+	// after its window closed: OnLateDLQ (the default when the source has
+	// a dlq) or OnLateDrop (the default without). Empty means the default.
+	OnLate OnLate
 
 	// StartsSegment marks the start of a new chain of fused steps.
 	StartsSegment bool
@@ -221,6 +238,8 @@ func (s *StepConfig) IsSet(key string) bool {
 		return s.StrictOffsetReset
 	case "on_invalid":
 		return s.OnInvalid != ""
+	case "on_late":
+		return s.OnLate != ""
 	case "commit_interval_ms":
 		return s.CommitInterval != 0
 	case "commit_records":

@@ -34,10 +34,11 @@ var (
 	stepKeys = []string{
 		"auto_offset_reset", "average_sleep_time_ms", "batch_size", "batch_time_ms",
 		"batch_timedelta", "bootstrap_servers", "commit_interval_ms", "commit_records", "consumer_group", "dlq",
-		"max_sleep_time_ms", "on_invalid", "override_params", "parallelism", "starts_segment",
+		"max_sleep_time_ms", "on_invalid", "on_late", "override_params", "parallelism", "starts_segment",
 		"strict_offset_reset", "topic", "watermark_idle_ms", "watermark_max_skew_ms",
 	}
 	onInvalidPolicies = []string{string(OnInvalidStop), string(OnInvalidSkip)}
+	onLatePolicies    = []string{string(OnLateDLQ), string(OnLateDrop)}
 	metricsKeys       = map[MetricsType][]string{
 		MetricsDummy:      {"type"},
 		MetricsLog:        {"period_sec", "tags", "type"},
@@ -860,6 +861,15 @@ func (d *decoder) step(n *yaml.Node, path string) StepConfig {
 				} else {
 					d.problem(e.val, e.path, nil, "must be one of %s; got %q%s",
 						strings.Join(onInvalidPolicies, ", "), s, didYouMean(s, onInvalidPolicies))
+				}
+			}
+		case "on_late":
+			if s, ok := d.str(e.val, e.path); ok {
+				if slices.Contains(onLatePolicies, s) {
+					sc.OnLate = OnLate(s)
+				} else {
+					d.problem(e.val, e.path, nil, "must be one of %s; got %q%s",
+						strings.Join(onLatePolicies, ", "), s, didYouMean(s, onLatePolicies))
 				}
 			}
 		case "override_params":

@@ -155,8 +155,8 @@
 //	                             # numbers, summed), or a Go duration "20s"
 //
 // Map, filter, flat map, parser and serializer steps take parallelism and
-// on_invalid; a router takes on_invalid; reduce steps take parallelism;
-// broadcast and branch steps take only starts_segment.
+// on_invalid; a router takes on_invalid; reduce steps take parallelism
+// and on_late; broadcast and branch steps take only starts_segment.
 //
 //	on_invalid: stop   # stop (default) | skip: what happens to a message
 //	                   # this step rejects (its function returned an error
@@ -165,6 +165,14 @@
 //	                   # position and the cause, and commits nothing past
 //	                   # it; skip logs and counts it and goes on. With a dlq
 //	                   # the message always goes to the dlq.
+//
+//	on_late: dlq       # dlq | drop: what a reduce step does with a message
+//	                   # that arrives after its window closed (the watermark
+//	                   # passed the window's end): dlq sends it to the
+//	                   # source's dlq with the cause (the default when the
+//	                   # source has a dlq; needs one), drop counts it and
+//	                   # drops it (the default without). On the bundled
+//	                   # runner only: other Beam runners drop late data.
 //
 // # Parallelism
 //

@@ -75,7 +75,7 @@ func (k StepKind) Keys() []string {
 	case Map, Filter, FlatMap, Parser, Serializer:
 		keys = []string{"on_invalid", "parallelism"}
 	case Reduce:
-		keys = []string{"parallelism"}
+		keys = []string{"on_late", "parallelism"}
 	case Router:
 		keys = []string{"on_invalid"}
 	case Broadcast, Branch:
@@ -155,6 +155,11 @@ func (c *Config) Validate(segmentID int, steps []StepInfo) error {
 				kind, name, kind, strings.Join(accepted, ", "))
 			ps = append(ps, p)
 		}
+		if kind == Reduce && sc.OnLate == OnLateDLQ && !sourceHasDLQ(seg, kinds) {
+			p := c.problemAt(join(path, "on_late"), false)
+			p.Msg = "on_late: dlq needs a dead-letter queue: give the source step a dlq entry, or use on_late: drop"
+			ps = append(ps, p)
+		}
 		if !sc.IsSet("parallelism") || !slices.Contains(accepted, "parallelism") {
 			continue
 		}
@@ -171,6 +176,16 @@ func (c *Config) Validate(segmentID int, steps []StepInfo) error {
 		}
 	}
 	return errorOf(c.file, ps)
+}
+
+// sourceHasDLQ reports whether the segment configures a dlq on its source.
+func sourceHasDLQ(seg *Segment, kinds map[string]StepKind) bool {
+	for name, sc := range seg.Steps {
+		if kinds[name] == Source && sc.DLQ != nil {
+			return true
+		}
+	}
+	return false
 }
 
 // stepNames returns a segment's configured step names: StepNames order

@@ -472,3 +472,34 @@ func TestOnInvalid(t *testing.T) {
 		t.Errorf("on_invalid on a sink: %v", err)
 	}
 }
+
+func TestOnLate(t *testing.T) {
+	steps := []StepInfo{{"in", Source}, {"count", Reduce}, {"mymap", Map}}
+	cfg, err := Parse([]byte(`pipeline:
+  segments:
+    - steps_config:
+        in: {dlq: {}}
+        count: {on_late: dlq}
+`), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seg, _ := cfg.Segment(0)
+	if seg.Steps["count"].OnLate != OnLateDLQ {
+		t.Errorf("on_late: %+v", seg.Steps["count"])
+	}
+	if err := cfg.Validate(0, steps); err != nil {
+		t.Errorf("validate: %v", err)
+	}
+	_, err = Parse([]byte("pipeline:\n  segments:\n    - steps_config:\n        count: {on_late: keep}\n"), nil)
+	if err == nil || !strings.Contains(err.Error(), `4:26: pipeline.segments[0].steps_config.count.on_late: must be one of dlq, drop; got "keep"`) {
+		t.Errorf("bad policy: %v", err)
+	}
+	// dlq without a dead-letter queue, and on_late on a map: both listed.
+	cfg, _ = Parse([]byte("pipeline:\n  segments:\n    - steps_config:\n        count: {on_late: dlq}\n        mymap: {on_late: drop, starts_segment: true}\n"), nil)
+	err = cfg.Validate(0, steps)
+	if err == nil || !strings.Contains(err.Error(), "count.on_late: on_late: dlq needs a dead-letter queue") ||
+		!strings.Contains(err.Error(), `mymap.on_late: map step "mymap" does not take this key`) {
+		t.Errorf("validate: %v", err)
+	}
+}

@@ -182,6 +182,11 @@ func Run(ctx context.Context, g *dsl.Graph, opts Options) error {
 	if !beam.Initialized() {
 		return errors.New("runner: beam.Init has not been called: a program calls it after defining its pipelines (runner.Main does)")
 	}
+	if opts.Adapter == AdapterLocal {
+		// Only the bundled runner hands a GroupByKey's dropped elements
+		// to the pipeline.
+		dep.bindings.LateToDLQ = dep.lateToDLQ
+	}
 	p, err := beamtranslate.Translate(opts.PipelineID, g, dep.bindings)
 	if err != nil {
 		return err
@@ -339,6 +344,9 @@ type deployment struct {
 	topics         []string // every topic the pipeline uses
 	// local are the bundled runner's options the config asks for.
 	local []localrunner.Option
+	// lateToDLQ are the reduce steps whose late messages go to the
+	// dead-letter queue, on the bundled runner (Bindings.LateToDLQ).
+	lateToDLQ []string
 }
 
 func resolve(g *dsl.Graph, seg *config.Segment) (*deployment, error) {
@@ -390,6 +398,12 @@ func resolve(g *dsl.Graph, seg *config.Segment) (*deployment, error) {
 	for _, n := range g.Nodes() {
 		if seg.Step(n.Name(), configKind(n)).OnInvalid == config.OnInvalidSkip {
 			d.bindings.SkipInvalid = append(d.bindings.SkipInvalid, n.Name())
+		}
+		// Late messages go to the dead-letter queue when there is one,
+		// unless the step says drop (on_late: dlq without one is a
+		// config problem, found by Validate).
+		if n.Kind() == dsl.KindReduce && sc.DLQ != nil && seg.Step(n.Name(), config.Reduce).OnLate != config.OnLateDrop {
+			d.lateToDLQ = append(d.lateToDLQ, n.Name())
 		}
 	}
 	for _, n := range g.Nodes() {

@@ -81,6 +81,9 @@ func runChild(spec string) int {
 		}
 		return 0
 	}
+	if raw, ok := strings.CutPrefix(spec, lateChildPrefix); ok {
+		return runLateChild(raw)
+	}
 	if strings.HasPrefix(spec, observeChildPrefix) {
 		return runObserveChild(spec)
 	}
