@@ -74,7 +74,11 @@
 // fires at once in a LATE pane (index and non-speculative index one up);
 // later than that, it is dropped and counted in the counter
 // "droppedDueToLateness" (namespace "localrunner") of the GroupByKey and
-// in BundleEvent.Dropped. A window is forgotten once the watermark passes
+// in BundleEvent.Dropped; a composite annotated with LateDataAnnotation
+// that reads the GroupByKey's input receives them instead of that input
+// (the DSL's Reduce sends them to the dead-letter queue that way), and
+// their sources are acknowledged only once it processed them. A window is
+// forgotten once the watermark passes
 // its end plus the allowed lateness. Bounded pipelines end with the
 // watermark at the end of time, so every window fires.
 //
