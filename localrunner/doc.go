@@ -111,9 +111,16 @@
 // works in a transaction: it reads the committed state and its own
 // changes, and its changes are committed all at once when it succeeds (a
 // failed bundle's are dropped). The store is in memory, one per stage;
-// WithStateDir makes it durable. State is not garbage-collected when its
-// window expires yet, and late data is not dropped before a stateful
-// DoFn.
+// WithStateDir makes it durable. State is per key and window, and a
+// window's state is dropped once the window expired: when, between two
+// bundles of the stage, its output watermark (held by queued elements
+// and live timers, so that the timers of a window still see its state)
+// has passed the window's max timestamp plus the allowed lateness of the
+// DoFn's input; the global window never expires. The state is indexed by
+// window, so this costs nothing while no window expires, and the next
+// checkpoint deletes what was dropped. Late data is not dropped before a
+// stateful DoFn: an element of a window whose state was dropped starts
+// from empty state.
 //
 // # Timers
 //
@@ -191,8 +198,9 @@
 // stops taking source records and firing timers, lets every queued element
 // and grouping task run out, and writes in one synced batch the changes of
 // every GroupByKey buffer (new values, pane bookkeeping, fired and expired
-// windows deleted), of every stateful stage's user state and timers, and
-// the position after the last record each Kafka source handed on. That is
+// windows deleted), of every stateful stage's user state (that of expired
+// windows deleted) and timers, and the position after the last record
+// each Kafka source handed on. That is
 // a consistent cut: every record before those positions is either fully
 // processed (its outputs flushed by the sinks' FinishBundle) or held in the
 // state written. A Kafka batch is acknowledged (made committable) only once

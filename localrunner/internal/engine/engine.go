@@ -531,7 +531,7 @@ func Run(ctx context.Context, cfg Config) (*Metrics, error) {
 			continue
 		}
 		if st.spec.Stateful {
-			st.store = userstate.NewMemory()
+			st.store = userstate.NewExpiring(st.spec.StateWindow, st.spec.StateAllowedLateness)
 		}
 		if len(st.spec.Timers) > 0 {
 			ts, err := timer.New(st.spec.Timers, group.KeyLength)
@@ -1277,6 +1277,18 @@ func (e *engine) refreshWatermarks() {
 			for _, p := range e.parked {
 				if p.stage == s {
 					w = min(w, p.res.Watermark)
+				}
+			}
+			// Between bundles, a stateful stage drops the state of the
+			// windows that expired at w: not at the input watermark but at
+			// w, which the queued elements also hold (a backlog behind an
+			// input watermark past its windows still needs their state),
+			// and the live timers (an event-time timer holds w at its fire
+			// time at the latest, even without an output timestamp), so a
+			// window's state outlives its timers.
+			if m, ok := s.store.(*userstate.Memory); ok && len(s.inflight) == 0 {
+				if n := m.Expire(w); n > 0 {
+					e.log.Debug("localrunner: user state of expired windows dropped", "stage", s.spec.ID, "cells", n, "watermark", w)
 				}
 			}
 		}

@@ -146,6 +146,11 @@ type Stage struct {
 	Stateful bool
 	// Timers are the timer families of the stateful DoFn.
 	Timers []timer.Family
+	// StateWindow and StateAllowedLateness (ms) are the window coder and
+	// allowed lateness of the stateful DoFn's main input: its state in a
+	// window is dropped once the window expires.
+	StateWindow          *coder.WindowCoder
+	StateAllowedLateness int64
 	// DoFns maps transform IDs to Go DoFn names (package path and type or
 	// function name), for attributing panics to a transform.
 	DoFns map[string]string
@@ -902,6 +907,12 @@ func (pl *planner) fuse() (*Plan, error) {
 		if pl.stateful[tid] {
 			s.Stateful = true
 			s.Timers = append(s.Timers, pl.timers[tid]...)
+			ws := pl.comps.GetWindowingStrategies()[pl.comps.GetPcollections()[main].GetWindowingStrategyId()]
+			wc, err := graphx.NewCoderUnmarshaller(pl.comps.GetCoders()).WindowCoder(ws.GetWindowCoderId())
+			if err != nil {
+				return nil, fmt.Errorf("localrunner: transform %q: the window coder of its input: %w", pl.names[tid], err)
+			}
+			s.StateWindow, s.StateAllowedLateness = wc, ws.GetAllowedLateness()
 		}
 		s.Transforms = append(s.Transforms, tid)
 		s.Names = append(s.Names, t.GetUniqueName())

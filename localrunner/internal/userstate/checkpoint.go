@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"iter"
+	"maps"
 	"slices"
 
 	"github.com/streams-dev/streams/state"
@@ -183,6 +185,17 @@ func (m *Memory) Restore(s *state.Store, prefix state.Key) error {
 	})
 	if err != nil {
 		return err
+	}
+	if m.exp != nil {
+		// Rebuild the window index (Commit builds it as cells come).
+		for _, keys := range []iter.Seq[Key]{maps.Keys(m.bags), maps.Keys(m.multimaps), maps.Keys(m.lists)} {
+			for k := range keys {
+				if _, err := m.exp.window(k.Window); err != nil {
+					return fmt.Errorf("%w: %v", errCorrupt, err)
+				}
+				m.exp.track(k, true)
+			}
+		}
 	}
 	m.changed = newChanges()
 	return nil

@@ -61,12 +61,15 @@ func dump(m *Memory) string {
 // randomTxn returns a bundle's changes, to apply to a Txn: appends and
 // clears of bags, multimaps (keys and whole maps) and ordered lists
 // (entries and ranges), over a few cells (keys and windows with zero
-// bytes included).
-func randomTxn(r *rand.Rand) func(*Txn) {
+// bytes included), in the given windows or a few made up.
+func randomTxn(r *rand.Rand, windows ...string) func(*Txn) {
 	pick := func(s ...string) string { return s[r.IntN(len(s))] }
+	if len(windows) == 0 {
+		windows = []string{"w1", "", "\x00w"}
+	}
 	var ops []func(*Txn)
 	for range 1 + r.IntN(6) {
-		k := Key{Transform: pick("t1", "t2"), Key: pick("k1", "k2", "k\x00"), Window: pick("w1", "", "\x00w")}
+		k := Key{Transform: pick("t1", "t2"), Key: pick("k1", "k2", "k\x00"), Window: pick(windows...)}
 		data := []byte(fmt.Sprint(r.IntN(1000), ";"))
 		switch r.IntN(7) {
 		case 0, 1:

@@ -32,6 +32,17 @@
 // An ordered list is stored as its entries, each a length (uvarint) and
 // the entry.
 //
+// # Expiry
+//
+// State is per key and window, and a window's state is garbage once the
+// watermark passed the window's max timestamp plus the allowed lateness.
+// A Memory made by NewExpiring, with the window coder and the allowed
+// lateness, drops those cells on Expire(watermark), the next Checkpoint
+// deleting them too. It indexes its cells by window: each distinct
+// encoded window is decoded once, and the windows wait in a min-heap by
+// expiry, so Expire only looks at the windows it drops. The global window
+// never expires.
+//
 // # Ownership
 //
 // The engine runs at most one bundle of a stateful stage at a time and
@@ -94,6 +105,9 @@ type Memory struct {
 	// changed lists the cells committed since the last checkpoint, from
 	// the first Checkpoint or Restore on (nil before).
 	changed *changes
+	// exp indexes the cells by window for Expire (NewExpiring; nil: no
+	// window expires).
+	exp *expiry
 }
 
 // NewMemory returns an empty store.
@@ -123,12 +137,16 @@ func (m *Memory) MultimapKeys(k Key) []string {
 
 // Commit implements Store.
 func (m *Memory) Commit(t *Txn) error {
+	if err := m.exp.learn(t); err != nil {
+		return err
+	}
 	for k, c := range t.bags {
 		m.bags[k] = c.commit(m.bags[k])
 		if len(m.bags[k]) == 0 {
 			delete(m.bags, k)
 		}
 		m.changed.bag(k)
+		m.exp.track(k, m.holds(k))
 	}
 	for k, c := range t.multimaps {
 		mm := m.multimaps[k]
@@ -157,6 +175,7 @@ func (m *Memory) Commit(t *Txn) error {
 		} else {
 			m.multimaps[k] = mm
 		}
+		m.exp.track(k, m.holds(k))
 	}
 	for k, c := range t.lists {
 		if l := c.apply(m.lists[k]); len(l) > 0 {
@@ -165,6 +184,7 @@ func (m *Memory) Commit(t *Txn) error {
 			delete(m.lists, k)
 		}
 		m.changed.list(k)
+		m.exp.track(k, m.holds(k))
 	}
 	return nil
 }
