@@ -214,9 +214,11 @@
 // state itself is exactly once. Losing the directory means reading again
 // from the committed offsets.
 //
-// State is keyed by the unique name of each stage's first transform, so it
-// survives changes elsewhere in the pipeline; user state and timers are also
-// keyed by transform ID, which a change of the pipeline may renumber. The
+// State is keyed by unique names, never by transform IDs (which a change of
+// the pipeline may renumber): each stage's by its first transform's, user
+// state and timers also by their DoFn's, so it survives changes elsewhere
+// in the pipeline. A restart whose pipeline no longer has a transform with
+// saved timers is refused, naming it. The
 // state is the process's own: with several processes in one consumer group,
 // a rebalance that moves a partition does not move the windows holding its
 // records (the new owner reads from the committed offset, the old one still

@@ -584,7 +584,7 @@ func (pl *planner) timerFamilies(id string, pardo *pipepb.ParDoPayload) ([]timer
 		if err != nil {
 			return nil, fmt.Errorf("timer family %q: %w", name, err)
 		}
-		fams = append(fams, timer.Family{Transform: id, Family: name, Processing: spec.GetTimeDomain() == pipepb.TimeDomain_PROCESSING_TIME, Coder: c})
+		fams = append(fams, timer.Family{Transform: id, Name: pl.names[id], Family: name, Processing: spec.GetTimeDomain() == pipepb.TimeDomain_PROCESSING_TIME, Coder: c})
 	}
 	return fams, nil
 }

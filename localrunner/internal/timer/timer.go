@@ -42,6 +42,9 @@ import (
 // Family describes one timer family of one transform.
 type Family struct {
 	Transform, Family string
+	// Name is the transform's unique name, under which checkpoints save
+	// its timers (IDs may change with the pipeline); Transform when empty.
+	Name string
 	// Processing is set for the processing-time domain; otherwise event
 	// time.
 	Processing bool
@@ -85,6 +88,7 @@ type family struct {
 // Store is the set of live timers of one stage.
 type Store struct {
 	families map[[2]string]*family
+	byName   map[[2]string]*family // by unique name and family
 	timers   map[id]*entry
 	event    entryHeap // by fire time
 	proc     entryHeap // by fire time
@@ -99,13 +103,18 @@ type Store struct {
 // New returns an empty store for the given families. keyLen measures an
 // encoded key of a family's key coder (see group.KeyLength).
 func New(families []Family, keyLen func(*coder.Coder) func([]byte) (int, error)) (*Store, error) {
-	s := &Store{families: map[[2]string]*family{}, timers: map[id]*entry{}, holds: entryHeap{slot: 1, byHold: true}}
+	s := &Store{families: map[[2]string]*family{}, byName: map[[2]string]*family{}, timers: map[id]*entry{}, holds: entryHeap{slot: 1, byHold: true}}
 	for _, f := range families {
 		c := f.Coder
 		if c == nil || c.Kind != coder.Timer || len(c.Components) != 1 || c.Window == nil {
 			return nil, fmt.Errorf("localrunner: timer family %q of %s: coder %v is not a timer coder", f.Family, f.Transform, c)
 		}
-		s.families[[2]string{f.Transform, f.Family}] = &family{Family: f, keyLen: keyLen(c.Components[0]), wdec: exec.MakeWindowDecoder(c.Window)}
+		if f.Name == "" {
+			f.Name = f.Transform
+		}
+		fam := &family{Family: f, keyLen: keyLen(c.Components[0]), wdec: exec.MakeWindowDecoder(c.Window)}
+		s.families[[2]string{f.Transform, f.Family}] = fam
+		s.byName[[2]string{f.Name, f.Family}] = fam
 	}
 	return s, nil
 }
@@ -321,16 +330,16 @@ func (s *Store) Checkpoint(w *state.Batch, prefix state.Key) error {
 	if !s.tracking {
 		w.DeletePrefix(prefix)
 		for _, e := range s.timers {
-			w.Set(timerKey(prefix, e.id, e.name), e.data)
+			w.Set(s.timerKey(prefix, e.id, e.name), e.data)
 		}
 		s.tracking, s.dirty = true, map[id][]byte{}
 		return nil
 	}
 	for k, name := range s.dirty {
 		if e := s.timers[k]; e != nil {
-			w.Set(timerKey(prefix, k, name), e.data)
+			w.Set(s.timerKey(prefix, k, name), e.data)
 		} else {
-			w.Delete(timerKey(prefix, k, name))
+			w.Delete(s.timerKey(prefix, k, name))
 		}
 	}
 	clear(s.dirty)
@@ -349,7 +358,7 @@ func (s *Store) Restore(st *state.Store, prefix state.Key) error {
 		if err := r.Err(); err != nil {
 			return fmt.Errorf("localrunner: a saved timer key: %w", err)
 		}
-		f := s.families[[2]string{transform, fam}]
+		f := s.byName[[2]string{transform, fam}]
 		if f == nil {
 			return fmt.Errorf("localrunner: a saved timer of family %q of %s, which the pipeline no longer has", fam, transform)
 		}
@@ -365,6 +374,8 @@ func (s *Store) Restore(st *state.Store, prefix state.Key) error {
 	return nil
 }
 
-func timerKey(prefix state.Key, k id, name []byte) []byte {
-	return slices.Clone(prefix).Text(k.transform).Text(k.family).Bytes(name)
+// timerKey is where a timer is saved: under its transform's unique name,
+// its family and its name.
+func (s *Store) timerKey(prefix state.Key, k id, name []byte) []byte {
+	return slices.Clone(prefix).Text(s.families[[2]string{k.transform, k.family}].Name).Text(k.family).Bytes(name)
 }

@@ -2,6 +2,7 @@ package timer_test
 
 import (
 	"bytes"
+	"strings"
 	"testing"
 	"time"
 
@@ -204,5 +205,40 @@ func TestCheckpointRestore(t *testing.T) {
 	}
 	if err := r.Restore(db, prefix); err == nil {
 		t.Error("Restore into a store in use accepted")
+	}
+}
+
+// Timers are saved under their transform's unique name: a pipeline whose
+// transform IDs changed gets them back under its new ID, and one whose
+// transform is gone is told so.
+func TestCheckpointKeysByName(t *testing.T) {
+	db := statetest.Open(t, t.TempDir())
+	defer db.Close()
+	prefix := state.NewKey(state.NSTimer).Text("stage-1")
+	store := func(id, name string) *timer.Store {
+		t.Helper()
+		s, err := timer.New([]timer.Family{{Transform: id, Name: name, Family: "ev", Coder: timerCoder}}, group.KeyLength)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	s := store("e3", "count/flush")
+	if err := s.Set("e3", "ev", encode(t, "a", "", window.IntervalWindow{Start: 0, End: 10}, false, 9, 9)); err != nil {
+		t.Fatal(err)
+	}
+	statetest.Commit(t, db, func(b *state.Batch) error { return s.Checkpoint(b, prefix) })
+
+	r := store("e8", "count/flush")
+	if err := r.Restore(db, prefix); err != nil {
+		t.Fatal(err)
+	}
+	fired := r.Fire(mtime.MaxTimestamp, time.Now())
+	if len(fired) != 1 || fired[0].Transform != "e8" || fired[0].N != 1 {
+		t.Fatalf("restored under a new ID: fired %+v", fired)
+	}
+	err := store("e3", "other/flush").Restore(db, prefix)
+	if err == nil || !strings.Contains(err.Error(), `of count/flush, which the pipeline no longer has`) {
+		t.Errorf("restore without the transform: %v", err)
 	}
 }

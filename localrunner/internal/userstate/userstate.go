@@ -63,7 +63,8 @@ import (
 
 // Key names one state cell.
 type Key struct {
-	// Transform is the transform ID, State the state ID (the DoFn field).
+	// Transform is the transform's unique name (stable across pipeline
+	// changes that renumber IDs), State the state ID (the DoFn field).
 	Transform, State string
 	// Key and Window are the element key and the window, encoded.
 	Key, Window string

@@ -5,6 +5,7 @@ import (
 	"io"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/runtime/exec"
+	"github.com/streams-dev/streams/localrunner/internal/plan"
 	"github.com/streams-dev/streams/localrunner/internal/userstate"
 )
 
@@ -14,6 +15,7 @@ type stateReader struct {
 	noState
 	sides *SideInputs    // nil without side inputs
 	user  *userstate.Txn // nil without user state
+	stage *plan.Stage
 }
 
 func newStateReader(b *Bundle) exec.StateReader {
@@ -23,7 +25,7 @@ func newStateReader(b *Bundle) exec.StateReader {
 	case b.State == nil:
 		return b.SideInputs
 	}
-	return &stateReader{sides: b.SideInputs, user: b.State}
+	return &stateReader{sides: b.SideInputs, user: b.State, stage: b.Stage}
 }
 
 func (s *stateReader) OpenIterableSideInput(ctx context.Context, id exec.StreamID, local string, w []byte) (io.ReadCloser, error) {
@@ -40,52 +42,63 @@ func (s *stateReader) OpenMultiMapSideInput(ctx context.Context, id exec.StreamI
 	return s.sides.OpenMultiMapSideInput(ctx, id, local, key, w)
 }
 
-func cell(id exec.StreamID, userStateID string, key, w []byte) userstate.Key {
-	return userstate.Key{Transform: id.PtransformID, State: userStateID, Key: string(key), Window: string(w)}
+// cell is the state cell a request names. Cells are keyed by the unique
+// name of their transform, not its ID: a change elsewhere in the pipeline
+// may renumber the IDs, and durable state must not then reach another
+// transform.
+func (s *stateReader) cell(id exec.StreamID, userStateID string, key, w []byte) userstate.Key {
+	name := id.PtransformID
+	for i, t := range s.stage.Transforms {
+		if t == id.PtransformID {
+			name = s.stage.Names[i]
+			break
+		}
+	}
+	return userstate.Key{Transform: name, State: userStateID, Key: string(key), Window: string(w)}
 }
 
 func (s *stateReader) OpenBagUserStateReader(_ context.Context, id exec.StreamID, userStateID string, key, w []byte) (io.ReadCloser, error) {
-	return s.user.BagReader(cell(id, userStateID, key, w)), nil
+	return s.user.BagReader(s.cell(id, userStateID, key, w)), nil
 }
 
 func (s *stateReader) OpenBagUserStateAppender(_ context.Context, id exec.StreamID, userStateID string, key, w []byte) (io.Writer, error) {
-	return s.user.BagAppender(cell(id, userStateID, key, w)), nil
+	return s.user.BagAppender(s.cell(id, userStateID, key, w)), nil
 }
 
 func (s *stateReader) OpenBagUserStateClearer(_ context.Context, id exec.StreamID, userStateID string, key, w []byte) (io.Writer, error) {
-	return s.user.BagClearer(cell(id, userStateID, key, w)), nil
+	return s.user.BagClearer(s.cell(id, userStateID, key, w)), nil
 }
 
 func (s *stateReader) OpenMultimapUserStateReader(_ context.Context, id exec.StreamID, userStateID string, key, w, mk []byte) (io.ReadCloser, error) {
-	return s.user.MultimapReader(cell(id, userStateID, key, w), string(mk)), nil
+	return s.user.MultimapReader(s.cell(id, userStateID, key, w), string(mk)), nil
 }
 
 func (s *stateReader) OpenMultimapUserStateAppender(_ context.Context, id exec.StreamID, userStateID string, key, w, mk []byte) (io.Writer, error) {
-	return s.user.MultimapAppender(cell(id, userStateID, key, w), string(mk)), nil
+	return s.user.MultimapAppender(s.cell(id, userStateID, key, w), string(mk)), nil
 }
 
 func (s *stateReader) OpenMultimapUserStateClearer(_ context.Context, id exec.StreamID, userStateID string, key, w, mk []byte) (io.Writer, error) {
-	return s.user.MultimapClearer(cell(id, userStateID, key, w), string(mk)), nil
+	return s.user.MultimapClearer(s.cell(id, userStateID, key, w), string(mk)), nil
 }
 
 func (s *stateReader) OpenMultimapKeysUserStateReader(_ context.Context, id exec.StreamID, userStateID string, key, w []byte) (io.ReadCloser, error) {
-	return s.user.MultimapKeysReader(cell(id, userStateID, key, w)), nil
+	return s.user.MultimapKeysReader(s.cell(id, userStateID, key, w)), nil
 }
 
 func (s *stateReader) OpenMultimapKeysUserStateClearer(_ context.Context, id exec.StreamID, userStateID string, key, w []byte) (io.Writer, error) {
-	return s.user.MultimapKeysClearer(cell(id, userStateID, key, w)), nil
+	return s.user.MultimapKeysClearer(s.cell(id, userStateID, key, w)), nil
 }
 
 func (s *stateReader) OpenOrderedListUserStateReader(_ context.Context, id exec.StreamID, userStateID string, key, w []byte, start, end int64) (io.ReadCloser, error) {
-	return s.user.OrderedListReader(cell(id, userStateID, key, w), start, end), nil
+	return s.user.OrderedListReader(s.cell(id, userStateID, key, w), start, end), nil
 }
 
 func (s *stateReader) OpenOrderedListUserStateAppender(_ context.Context, id exec.StreamID, userStateID string, key, w []byte) (io.Writer, error) {
-	return s.user.OrderedListAppender(cell(id, userStateID, key, w)), nil
+	return s.user.OrderedListAppender(s.cell(id, userStateID, key, w)), nil
 }
 
 func (s *stateReader) OpenOrderedListUserStateClearer(_ context.Context, id exec.StreamID, userStateID string, key, w []byte, start, end int64) (io.Writer, error) {
-	return s.user.OrderedListClearer(cell(id, userStateID, key, w), start, end), nil
+	return s.user.OrderedListClearer(s.cell(id, userStateID, key, w), start, end), nil
 }
 
 func (s *stateReader) GetSideInputCache() exec.SideCache { return noCache{} }
