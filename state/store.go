@@ -18,7 +18,12 @@ import (
 // write. A store written with another version is refused at Open: the
 // runner then replays from the committed Kafka offsets with a new data
 // directory rather than misread old state.
-const FormatVersion = 1
+//
+// Version 2: a lifted CombinePerKey's GroupByKey saves accumulators under
+// the name <combine>/GroupAndCombine (version 1 saved its values under the
+// GroupByKey's name), and user state and timers are saved under their
+// DoFn's unique name instead of its transform ID.
+const FormatVersion = 2
 
 var metaVersionKey = NewKey(NSMeta).Text("format-version")
 
