@@ -19,6 +19,7 @@ const (
 	MetricStepErrors    = "streams_step_errors_total"
 	MetricStepDLQ       = "streams_step_dlq_messages_total"
 	MetricStepSkipped   = "streams_step_skipped_messages_total"
+	MetricStepLate      = "streams_step_late_messages_total"
 	MetricStepSeconds   = "streams_step_processing_seconds"
 	MetricSinkProduced  = "streams_sink_produced_total"
 	MetricSinkErrors    = "streams_sink_produce_errors_total"
@@ -65,7 +66,7 @@ type Pipeline struct {
 	steps map[string]*Step
 	sinks map[string]*Sink
 
-	stepDLQ, stepSkipped              *prometheus.CounterVec
+	stepDLQ, stepSkipped, stepLate    *prometheus.CounterVec
 	sinkProduced, sinkErrors          *prometheus.CounterVec
 	sinkLatency                       *prometheus.HistogramVec
 	srcLag, srcOffset, srcHigh, srcWM *prometheus.GaugeVec
@@ -108,6 +109,7 @@ func New(name, adapter string, g *dsl.Graph) *Pipeline {
 		stepErrors:  f.counter(MetricStepErrors, "Messages the step's function rejected (returned an error or panicked).", "step"),
 		stepDLQ:     f.counter(MetricStepDLQ, "Messages rejected by the step and sent to the dead-letter topic.", "step"),
 		stepSkipped: f.counter(MetricStepSkipped, "Messages rejected by the step and dropped (on_invalid: skip).", "step"),
+		stepLate:    f.counter(MetricStepLate, "Messages a reduce step received after their window closed, once per window (sent to the dead-letter topic under on_late: dlq, else dropped; bundled runner).", "step"),
 		stepSeconds: f.histogram(MetricStepSeconds, "Time the step's own function takes per message, sampled one message in 8 (the time of the steps after it is not included).",
 			prometheus.ExponentialBuckets(1e-6, 4, 12), "step"),
 
@@ -153,6 +155,9 @@ func New(name, adapter string, g *dsl.Graph) *Pipeline {
 			}
 			p.stepDLQ.WithLabelValues(name)
 			p.stepSkipped.WithLabelValues(name)
+			if n.Kind() == dsl.KindReduce {
+				p.stepLate.WithLabelValues(name)
+			}
 			p.steps[name] = s
 		}
 	}
@@ -251,6 +256,15 @@ func (p *Pipeline) DeadLettered(step string, n int) {
 		return
 	}
 	p.stepDLQ.WithLabelValues(step).Add(float64(n))
+}
+
+// Late counts n messages that reached step, a reduce step, after their
+// window closed (once per window they were late for).
+func (p *Pipeline) Late(step string, n int) {
+	if p == nil {
+		return
+	}
+	p.stepLate.WithLabelValues(step).Add(float64(n))
 }
 
 // Skipped counts n messages of step dropped under on_invalid: skip.

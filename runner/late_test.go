@@ -19,6 +19,8 @@ import (
 	"github.com/streams-dev/streams/devbroker"
 	"github.com/streams-dev/streams/dsl"
 	"github.com/streams-dev/streams/internal/childtest"
+	"github.com/streams-dev/streams/localrunner"
+	"github.com/streams-dev/streams/observe"
 )
 
 const lateChildPrefix = "late-dlq:"
@@ -173,5 +175,39 @@ func TestResolveLateToDLQ(t *testing.T) {
 		if d := mustResolve(t, g, tc.yaml); !slices.Equal(d.lateToDLQ, tc.want) {
 			t.Errorf("%s: late to dlq %v, want %v", tc.yaml, d.lateToDLQ, tc.want)
 		}
+	}
+}
+
+// A GroupByKey's late drops count for its Reduce step.
+func TestLateMessagesAreCounted(t *testing.T) {
+	o := &observation{p: observe.New("late", AdapterLocal, latePipeline().MustBuild())}
+	o.hooks().BundleDone(localrunner.BundleEvent{Stage: "stage-002", Transforms: []string{"count/CombinePerKey/GroupAndCombine"}, Dropped: 2})
+	o.hooks().BundleDone(localrunner.BundleEvent{Stage: "stage-002", Transforms: []string{"count/CombinePerKey/GroupAndCombine"}, Elements: 5})
+	mfs, err := o.p.Registry().Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, mf := range mfs {
+		if mf.GetName() != observe.MetricStepLate {
+			continue
+		}
+		found = true
+		if len(mf.GetMetric()) != 1 {
+			t.Fatalf("%d series of %s, want the reduce step's alone", len(mf.GetMetric()), observe.MetricStepLate)
+		}
+		m := mf.GetMetric()[0]
+		var step string
+		for _, l := range m.GetLabel() {
+			if l.GetName() == "step" {
+				step = l.GetValue()
+			}
+		}
+		if step != "count" || m.GetCounter().GetValue() != 2 {
+			t.Errorf("%s{step=%q} = %v, want count 2", observe.MetricStepLate, step, m.GetCounter().GetValue())
+		}
+	}
+	if !found {
+		t.Errorf("no %s", observe.MetricStepLate)
 	}
 }

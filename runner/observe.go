@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -191,6 +192,11 @@ func (o *observation) hooks() localrunner.Hooks {
 	return localrunner.Hooks{
 		BundleDone: func(e localrunner.BundleEvent) {
 			p.Bundle(e.Stage, e.Elements, e.Elapsed, e.Err)
+			if e.Dropped > 0 && len(e.Transforms) > 0 {
+				// A Reduce's GroupByKey is named <step>/CombinePerKey/...
+				step, _, _ := strings.Cut(e.Transforms[0], "/")
+				p.Late(step, e.Dropped)
+			}
 		},
 		KafkaReport: func(r localrunner.KafkaReport) {
 			s := observe.SourceState{Group: r.Group, InflightRecords: r.InflightRecords, InflightBytes: r.InflightBytes}
