@@ -448,6 +448,19 @@ func (d *decoder) typeProblem(n *yaml.Node, path, want string) {
 	d.problem(n, path, nil, "%s", msg)
 }
 
+// oneOf reads a string that must be one of choices.
+func (d *decoder) oneOf(n *yaml.Node, path string, choices []string) (string, bool) {
+	s, ok := d.str(n, path)
+	if !ok {
+		return "", false
+	}
+	if !slices.Contains(choices, s) {
+		d.problem(n, path, nil, "must be one of %s; got %q%s", strings.Join(choices, ", "), s, didYouMean(s, choices))
+		return "", false
+	}
+	return s, true
+}
+
 func (d *decoder) str(n *yaml.Node, path string) (string, bool) {
 	if n != nil && n.Kind == yaml.ScalarNode && !d.failed[n] && n.ShortTag() == "!!str" {
 		return n.Value, true
@@ -844,33 +857,18 @@ func (d *decoder) step(n *yaml.Node, path string) StepConfig {
 		case "consumer_group":
 			sc.ConsumerGroup, _ = d.str(e.val, e.path)
 		case "auto_offset_reset":
-			if s, ok := d.str(e.val, e.path); ok {
-				if slices.Contains(offsetResets, s) {
-					sc.AutoOffsetReset = OffsetReset(s)
-				} else {
-					d.problem(e.val, e.path, nil, "must be one of %s; got %q%s",
-						strings.Join(offsetResets, ", "), s, didYouMean(s, offsetResets))
-				}
+			if s, ok := d.oneOf(e.val, e.path, offsetResets); ok {
+				sc.AutoOffsetReset = OffsetReset(s)
 			}
 		case "strict_offset_reset":
 			sc.StrictOffsetReset, _ = d.boolean(e.val, e.path)
 		case "on_invalid":
-			if s, ok := d.str(e.val, e.path); ok {
-				if slices.Contains(onInvalidPolicies, s) {
-					sc.OnInvalid = OnInvalid(s)
-				} else {
-					d.problem(e.val, e.path, nil, "must be one of %s; got %q%s",
-						strings.Join(onInvalidPolicies, ", "), s, didYouMean(s, onInvalidPolicies))
-				}
+			if s, ok := d.oneOf(e.val, e.path, onInvalidPolicies); ok {
+				sc.OnInvalid = OnInvalid(s)
 			}
 		case "on_late":
-			if s, ok := d.str(e.val, e.path); ok {
-				if slices.Contains(onLatePolicies, s) {
-					sc.OnLate = OnLate(s)
-				} else {
-					d.problem(e.val, e.path, nil, "must be one of %s; got %q%s",
-						strings.Join(onLatePolicies, ", "), s, didYouMean(s, onLatePolicies))
-				}
+			if s, ok := d.oneOf(e.val, e.path, onLatePolicies); ok {
+				sc.OnLate = OnLate(s)
 			}
 		case "override_params":
 			sc.OverrideParams, _ = d.stringMap(e.val, e.path, 6)

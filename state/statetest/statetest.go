@@ -5,6 +5,7 @@ package statetest
 
 import (
 	"flag"
+	"math/rand/v2"
 	"testing"
 	"time"
 
@@ -53,4 +54,22 @@ func Seed(t testing.TB) uint64 {
 	}
 	t.Logf("seed %d (-seed to repeat)", seed)
 	return seed
+}
+
+// MaybeRestart is the random restart of a differential checkpoint test,
+// called after a checkpoint: half the time it says to restore (restart),
+// and then half the time it first closes s and opens it again, as after a
+// process restart. It returns the store to go on with.
+func MaybeRestart(t testing.TB, r *rand.Rand, s *state.Store, dir string) (_ *state.Store, restart bool) {
+	t.Helper()
+	if r.IntN(2) == 0 {
+		return s, false
+	}
+	if r.IntN(2) == 0 {
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+		s = Open(t, dir)
+	}
+	return s, true
 }

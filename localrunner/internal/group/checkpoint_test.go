@@ -206,14 +206,9 @@ func runDifferential(t *testing.T, r *rand.Rand, win windowing, st Strategy, c .
 			continue
 		}
 		checkpoint(t, s, dur, prefix)
-		if r.IntN(2) == 0 {
+		var restart bool
+		if s, restart = statetest.MaybeRestart(t, r, s, dir); !restart {
 			continue
-		}
-		if r.IntN(2) == 0 {
-			if err := s.Close(); err != nil {
-				t.Fatal(err)
-			}
-			s = statetest.Open(t, dir)
 		}
 		dur, restarted = restore(t, s, win.wc, st, prefix, c...), true
 		restores++

@@ -142,14 +142,9 @@ func TestCheckpointRestoreIsExact(t *testing.T) {
 			continue
 		}
 		checkpoint(t, s, dur, prefix)
-		if r.IntN(2) == 0 {
+		var restart bool
+		if s, restart = statetest.MaybeRestart(t, r, s, dir); !restart {
 			continue
-		}
-		if r.IntN(2) == 0 {
-			if err := s.Close(); err != nil {
-				t.Fatal(err)
-			}
-			s = statetest.Open(t, dir)
 		}
 		dur = restore(t, s, prefix)
 		restores++

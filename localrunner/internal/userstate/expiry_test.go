@@ -260,14 +260,9 @@ func TestExpireCheckpointRestoreIsExact(t *testing.T) {
 			continue
 		}
 		checkpoint(t, s, dur, prefix)
-		if r.IntN(2) == 0 {
+		var restart bool
+		if s, restart = statetest.MaybeRestart(t, r, s, dir); !restart {
 			continue
-		}
-		if r.IntN(2) == 0 {
-			if err := s.Close(); err != nil {
-				t.Fatal(err)
-			}
-			s = statetest.Open(t, dir)
 		}
 		dur = NewExpiring(coder.NewIntervalWindow(), 5)
 		if err := dur.Restore(s, prefix); err != nil {
