@@ -42,7 +42,7 @@ type cliFlags struct {
 	segmentID                                      string
 	input                                          string
 	printOutput, exitWhenDone                      bool
-	cpuProfile                                     string
+	cpuProfile, memProfile                         string
 	stateDir                                       string
 }
 
@@ -59,6 +59,7 @@ func defineFlags(fs *flag.FlagSet) *cliFlags {
 	fs.BoolVar(&f.printOutput, "dev-print-output", false, "development: print the records that arrive on the sink and dead-letter topics")
 	fs.BoolVar(&f.exitWhenDone, "dev-exit-when-done", false, "development: stop once the source topic is fully processed and committed")
 	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile (pprof) of the run to this file")
+	fs.StringVar(&f.memProfile, "memprofile", "", "write an allocation profile (pprof) of the run to this file when it stops")
 	fs.StringVar(&f.stateDir, "state-dir", os.Getenv("STREAMS_STATE_DIR"), "directory of the durable state of Batch and Reduce steps (--adapter local; default $STREAMS_STATE_DIR, else <temp dir>/streams-state/<name>/<group>/segment-<N> (a temporary one on the development broker); \"none\" keeps state in memory)")
 	return f
 }
@@ -168,6 +169,13 @@ func main(p dsl.Pipeline, fs *flag.FlagSet, args []string, stdout, stderr io.Wri
 		}
 		defer pprof.StopCPUProfile()
 	}
+	if f.memProfile != "" {
+		defer func() {
+			if err := writeAllocs(f.memProfile); err != nil {
+				fmt.Fprintln(stderr, "streams:", err)
+			}
+		}()
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	err = Run(ctx, g, opts)
@@ -251,4 +259,18 @@ func readLines(path string) ([][]byte, error) {
 		}
 	}
 	return out, sc.Err()
+}
+
+// writeAllocs writes the allocation profile (every allocation since the
+// start, sampled) to path.
+func writeAllocs(path string) error {
+	pf, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := pprof.Lookup("allocs").WriteTo(pf, 0); err != nil {
+		pf.Close()
+		return err
+	}
+	return pf.Close()
 }

@@ -171,9 +171,9 @@ func (e *Env) StartPipeline(tag, name, adapter string, c PipelineConfig) (*Proce
 	}
 	args := []string{"-n", "bench-" + tag, "--config", cfg, "--adapter", adapter, "--log-level", "warn", "--state-dir", state}
 	// $STREAMS_BENCH_PROFILE_DIR: each pipeline run writes a CPU profile
-	// there, <tag>.pprof.
+	// there, <tag>.pprof, and an allocation profile, <tag>.allocs.
 	if dir := os.Getenv("STREAMS_BENCH_PROFILE_DIR"); dir != "" {
-		args = append(args, "--cpuprofile", filepath.Join(dir, tag+".pprof"))
+		args = append(args, "--cpuprofile", filepath.Join(dir, tag+".pprof"), "--memprofile", filepath.Join(dir, tag+".allocs"))
 	}
 	return e.StartProgram(tag, name, args...)
 }
