@@ -104,8 +104,11 @@
 //
 // # User state
 //
-// A stateful DoFn starts a stage of its own, which runs one bundle at a
-// time, so a key's state is never in two bundles. The SDK reads and writes
+// A stateful DoFn starts a stage of its own. Its elements are spread over
+// key lanes (as many as the parallelism) by the hash of their encoded key;
+// each lane runs one bundle at a time, so bundles of different lanes run
+// in parallel and a key's state is never in two bundles. A bundle of fired
+// timers waits until no bundle runs and takes every lane. The SDK reads and writes
 // state through the state API (exec.StateReader) as bytes per transform,
 // state ID, encoded key and encoded window (internal/userstate). A bundle
 // works in a transaction: it reads the committed state and its own

@@ -104,9 +104,11 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"log/slog"
 	"math"
 	"runtime/debug"
+	"slices"
 	"sort"
 	"time"
 
@@ -249,6 +251,8 @@ type batch struct {
 	// arrival is the reading stage's input watermark when the batch was
 	// queued: a GroupByKey judges lateness against it.
 	arrival mtime.Time
+	// lane is the key lane of a stateful stage's batch (stageState.lanes).
+	lane int
 }
 
 func (b *batch) remaining() int { return len(b.ends) - b.next }
@@ -263,6 +267,7 @@ type inflight struct {
 	pieces   []piece
 	elements int
 	timers   int // fired timers delivered
+	lane     int // a stateful stage's key lane; -1 for fired timers
 }
 
 // fin is a bundle awaiting finalization.
@@ -317,6 +322,16 @@ type stageState struct {
 	// a transaction committed when it succeeds.
 	store userstate.Store
 	// timers are the live timers of a stateful stage with timer families;
+	// lanes spread a stateful stage's elements over parallel bundles by
+	// the hash of their encoded key: a lane has at most one bundle in
+	// flight (busy), so a key's state is never in two bundles; queued
+	// counts its queued elements. A bundle of fired timers takes every
+	// lane. Stateless stages have none.
+	lanes []lane
+	// keyLen and wdec find the key of an encoded windowed KV (more than
+	// one lane only).
+	keyLen func([]byte) (int, error)
+	wdec   exec.WindowDecoder
 	// lastFired is set when its last bundle delivered timers.
 	timers    *timer.Store
 	lastFired bool
@@ -532,6 +547,13 @@ func Run(ctx context.Context, cfg Config) (*Metrics, error) {
 		}
 		if st.spec.Stateful {
 			st.store = userstate.NewExpiring(st.spec.StateWindow, st.spec.StateAllowedLateness)
+			n := 1
+			if st.spec.StateKey != nil {
+				n = max(1, cfg.Parallelism)
+				st.keyLen = group.KeyLength(st.spec.StateKey)
+				st.wdec = exec.MakeWindowDecoder(st.spec.StateWindow)
+			}
+			st.lanes = make([]lane, n)
 		}
 		if len(st.spec.Timers) > 0 {
 			ts, err := timer.New(st.spec.Timers, group.KeyLength)
@@ -781,6 +803,13 @@ func (e *engine) sidesReady(s *stageState) bool {
 
 func (s *stageState) enqueue(b *batch) {
 	b.arrival = s.in
+	if len(s.lanes) > 1 {
+		s.enqueueLanes(b)
+		return
+	}
+	if s.lanes != nil {
+		s.lanes[0].queued += b.remaining()
+	}
 	s.queue = append(s.queue, b)
 	s.queued += b.remaining()
 }
@@ -789,10 +818,16 @@ func (s *stageState) enqueue(b *batch) {
 func (e *engine) runnable(s *stageState) bool {
 	switch s.spec.Kind {
 	case plan.KindSDK:
-		// A stateful stage runs one bundle at a time (a key's state is
-		// never in two bundles).
-		work := s.queued > 0 || s.timers != nil && !e.draining && !e.checkpointing && s.timers.Due(s.in, e.now())
-		return work && (s.store == nil || len(s.inflight) == 0) && e.sidesReady(s)
+		if s.lanes != nil {
+			// A stateful stage runs a bundle per idle lane, or one of
+			// fired timers once no bundle runs (a key's state is never in
+			// two bundles).
+			if e.fireTimers(s) {
+				return len(s.inflight) == 0 && e.sidesReady(s)
+			}
+			return s.idleLane() >= 0 && e.sidesReady(s)
+		}
+		return s.queued > 0 && e.sidesReady(s)
 	case plan.KindGroup:
 		due := !s.grpNextProc.IsZero() && !e.draining && !e.checkpointing && !e.now().Before(s.grpNextProc)
 		return s.grp != nil && (s.queued > 0 || s.in > s.grpNext || due)
@@ -824,10 +859,22 @@ func (e *engine) schedule(ctx context.Context) {
 			b.State = userstate.Begin(s.store)
 		}
 		var fl *inflight
-		if s.lastFired = e.fireTimers(s); s.lastFired {
+		switch {
+		case s.lanes == nil:
+			fl = s.take(b, 0)
+		case e.fireTimers(s):
+			s.lastFired = true
 			fl = s.fire(b, e.now())
-		} else {
-			fl = s.take(b)
+			fl.lane = -1
+			for i := range s.lanes {
+				s.lanes[i].busy = true
+			}
+		default:
+			s.lastFired = false
+			l := s.idleLane()
+			fl = s.take(b, l)
+			fl.lane = l
+			s.lanes[l].busy = true
 		}
 		if n := len(s.idle); n > 0 {
 			b.Plan, s.idle = s.idle[n-1], s.idle[:n-1]
@@ -893,10 +940,14 @@ func process(ctx context.Context, b *worker.Bundle) (r *worker.Result) {
 
 // take moves up to bundleSize elements from the front of the queue into b.
 // Taking part of a batch gives the piece its own finalization references.
-func (s *stageState) take(b *worker.Bundle) *inflight {
+func (s *stageState) take(b *worker.Bundle, lane int) *inflight {
 	fl := &inflight{hold: mtime.MaxTimestamp}
-	for len(s.queue) > 0 && fl.elements < s.bundleSize {
-		q := s.queue[0]
+	taken := false // a batch emptied: the queue is compacted
+	for i := 0; i < len(s.queue) && fl.elements < s.bundleSize; i++ {
+		q := s.queue[i]
+		if q.lane != lane {
+			continue
+		}
 		k := min(q.remaining(), s.bundleSize-fl.elements)
 		start := 0
 		if q.next > 0 {
@@ -908,23 +959,108 @@ func (s *stageState) take(b *worker.Bundle) *inflight {
 		fl.pieces = append(fl.pieces, piece{fins: q.fins})
 		fl.hold = min(fl.hold, q.hold)
 		if q.remaining() == 0 {
-			s.queue[0] = nil
-			s.queue = s.queue[1:]
+			s.queue[i] = nil
+			taken = true
 		} else {
 			for _, f := range q.fins {
 				f.refs++
 			}
 		}
 	}
+	if taken {
+		s.queue = slices.DeleteFunc(s.queue, func(q *batch) bool { return q == nil })
+	}
 	s.queued -= fl.elements
+	if s.lanes != nil {
+		s.lanes[lane].queued -= fl.elements
+	}
 	return fl
 }
+
+// lane is one key lane of a stateful stage.
+type lane struct {
+	queued int
+	busy   bool
+}
+
+// idleLane returns a lane of a stateful stage with queued elements and no
+// bundle in flight, or -1.
+func (s *stageState) idleLane() int {
+	for i, l := range s.lanes {
+		if !l.busy && l.queued > 0 {
+			return i
+		}
+	}
+	return -1
+}
+
+// enqueueLanes queues a batch for a stateful stage with several lanes: its
+// elements are copied into one batch per lane by the hash of their encoded
+// key, each holding the batch's references.
+func (s *stageState) enqueueLanes(b *batch) {
+	n := len(s.lanes)
+	parts := make([]*batch, n)
+	var r bytes.Reader
+	start := 0
+	if b.next > 0 {
+		start = b.ends[b.next-1]
+	}
+	for _, end := range b.ends[b.next:] {
+		elm := b.data[start:end]
+		start = end
+		l := 0
+		r.Reset(elm)
+		if _, _, _, err := exec.DecodeWindowedValueHeader(s.wdec, &r); err == nil {
+			body := elm[len(elm)-r.Len():]
+			if kn, err := s.keyLen(body); err == nil {
+				l = int(maphash.Bytes(laneSeed, body[:kn]) % uint64(n))
+			}
+		} // else the SDK fails on it, in lane 0
+		p := parts[l]
+		if p == nil {
+			p = &batch{hold: b.hold, fins: b.fins, arrival: b.arrival, lane: l}
+			parts[l] = p
+		}
+		p.data = append(p.data, elm...)
+		p.ends = append(p.ends, len(p.data))
+	}
+	first := true
+	for _, p := range parts {
+		if p == nil {
+			continue
+		}
+		if !first { // the caller counted one reference per batch
+			for _, f := range p.fins {
+				f.refs++
+			}
+		}
+		first = false
+		s.lanes[p.lane].queued += len(p.ends)
+		s.queue = append(s.queue, p)
+		s.queued += len(p.ends)
+	}
+	if first { // an empty batch, as a single lane would queue it
+		s.queue = append(s.queue, b)
+	}
+}
+
+// laneSeed spreads keys over lanes, the same way for the whole process.
+var laneSeed = maphash.MakeSeed()
 
 func (e *engine) onResult(r *worker.Result) {
 	e.running--
 	s := e.byID[r.Bundle.Stage.ID]
 	fl := s.inflight[r.Bundle.ID]
 	delete(s.inflight, r.Bundle.ID)
+	switch {
+	case s.lanes == nil:
+	case fl.lane < 0:
+		for i := range s.lanes {
+			s.lanes[i].busy = false
+		}
+	default:
+		s.lanes[fl.lane].busy = false
+	}
 	ev := BundleEvent{Stage: s.spec.ID, Transforms: s.spec.Names, Bundle: r.Bundle.ID, Elements: fl.elements, Timers: fl.timers, Elapsed: r.Elapsed, Err: r.Err}
 	if r.Err != nil {
 		if !e.stopping {
@@ -1279,14 +1415,14 @@ func (e *engine) refreshWatermarks() {
 					w = min(w, p.res.Watermark)
 				}
 			}
-			// Between bundles, a stateful stage drops the state of the
-			// windows that expired at w: not at the input watermark but at
-			// w, which the queued elements also hold (a backlog behind an
-			// input watermark past its windows still needs their state),
-			// and the live timers (an event-time timer holds w at its fire
-			// time at the latest, even without an output timestamp), so a
-			// window's state outlives its timers.
-			if m, ok := s.store.(*userstate.Memory); ok && len(s.inflight) == 0 {
+			// A stateful stage drops the state of the windows that expired
+			// at w: not at the input watermark but at w, which the queued
+			// and in-flight elements also hold (a backlog behind an input
+			// watermark past its windows still needs their state), and the
+			// live timers (an event-time timer holds w at its fire time at
+			// the latest, even without an output timestamp), so a window's
+			// state outlives its elements and timers, in flight or not.
+			if m, ok := s.store.(*userstate.Memory); ok {
 				if n := m.Expire(w); n > 0 {
 					e.log.Debug("localrunner: user state of expired windows dropped", "stage", s.spec.ID, "cells", n, "watermark", w)
 				}

@@ -24,7 +24,7 @@
 // an SDF that sits right after the data source), transforms reading side
 // inputs (a side input is served once complete, so its reader must not sit
 // in the stage producing it), stateful DoFns (their stage runs one bundle
-// at a time; upstream transforms keep their parallelism), and any
+// per key lane at a time; upstream transforms keep their parallelism), and any
 // transform whose main input comes from the runner (Impulse, Flatten,
 // GroupByKey). Transforms reading the same runner-produced PCollection
 // share one stage, unless forced roots.
@@ -141,8 +141,8 @@ type Stage struct {
 	// of an expanded SDF: its bundles may return residuals.
 	Splittable bool
 	// Stateful is set when the root is a stateful DoFn (user state or
-	// timers): the stage runs one bundle at a time, each in a transaction
-	// on its state.
+	// timers): the stage runs one bundle per key lane at a time (keys
+	// spread by hash, StateKey), each in a transaction on its state.
 	Stateful bool
 	// Timers are the timer families of the stateful DoFn.
 	Timers []timer.Family
@@ -151,6 +151,10 @@ type Stage struct {
 	// window is dropped once the window expires.
 	StateWindow          *coder.WindowCoder
 	StateAllowedLateness int64
+	// StateKey is the key coder of the stateful DoFn's input KVs: elements
+	// are spread over parallel bundles by the hash of their encoded key,
+	// so that a key's state is never in two bundles at once.
+	StateKey *coder.Coder
 	// DoFns maps transform IDs to Go DoFn names (package path and type or
 	// function name), for attributing panics to a transform.
 	DoFns map[string]string
@@ -495,8 +499,8 @@ func (pl *planner) parDo(id string, t *pipepb.PTransform) {
 			return
 		}
 		pl.timers[id] = fams
-		// A stateful DoFn starts a stage, which runs one bundle at a time:
-		// a key's state is never read by two bundles at once.
+		// A stateful DoFn starts a stage, whose bundles each take the keys
+		// of one lane: a key's state is never read by two bundles at once.
 		pl.stateful[id] = true
 		pl.forced[id] = true
 	}
@@ -913,6 +917,13 @@ func (pl *planner) fuse() (*Plan, error) {
 				return nil, fmt.Errorf("localrunner: transform %q: the window coder of its input: %w", pl.names[tid], err)
 			}
 			s.StateWindow, s.StateAllowedLateness = wc, ws.GetAllowedLateness()
+			c, err := pl.windowedCoder(main)
+			if err != nil {
+				return nil, fmt.Errorf("localrunner: transform %q: the coder of its input: %w", pl.names[tid], err)
+			}
+			if kv := coder.SkipW(c); coder.IsKV(kv) {
+				s.StateKey = kv.Components[0]
+			}
 		}
 		s.Transforms = append(s.Transforms, tid)
 		s.Names = append(s.Names, t.GetUniqueName())

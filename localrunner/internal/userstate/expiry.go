@@ -119,6 +119,8 @@ func (m *Memory) holds(k Key) bool {
 // It must not run while a Txn of the store is open: the engine calls it
 // between bundles of the stage.
 func (m *Memory) Expire(wm mtime.Time) int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	x := m.exp
 	if x == nil {
 		return 0

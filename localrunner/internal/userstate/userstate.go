@@ -45,10 +45,12 @@
 //
 // # Ownership
 //
-// The engine runs at most one bundle of a stateful stage at a time and
-// commits its Txn on its own goroutine after the bundle returned, so a
-// Store is never read and written at once; each stateful stage has its own
-// Memory store. A Txn is used by its bundle's goroutine only.
+// Each stateful stage has its own Memory store. The engine runs bundles of
+// a stateful stage on disjoint sets of keys (a key's cells are never in two
+// bundles at once) and commits each Txn on its own goroutine after its
+// bundle returned: the store's maps are read by bundles while other
+// bundles' changes are committed, under a read-write lock. A Txn is used
+// by its bundle's goroutine only.
 package userstate
 
 import (
@@ -59,6 +61,7 @@ import (
 	"io"
 	"slices"
 	"strings"
+	"sync"
 )
 
 // Key names one state cell.
@@ -97,8 +100,12 @@ type Store interface {
 	Commit(t *Txn) error
 }
 
-// Memory is a Store in memory.
+// Memory is a Store in memory. Bundles of one stage read it at once, on
+// keys of their own, while the owner commits others' changes: its maps
+// are guarded by mu (the cells themselves are never shared by two
+// bundles).
 type Memory struct {
+	mu        sync.RWMutex
 	bags      map[Key][]byte
 	multimaps map[Key]map[string][]byte
 	lists     map[Key][]Entry
@@ -117,16 +124,30 @@ func NewMemory() *Memory {
 }
 
 // OrderedList implements Reader.
-func (m *Memory) OrderedList(k Key) []Entry { return m.lists[k] }
+func (m *Memory) OrderedList(k Key) []Entry {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return m.lists[k]
+}
 
 // Bag implements Reader.
-func (m *Memory) Bag(k Key) []byte { return m.bags[k] }
+func (m *Memory) Bag(k Key) []byte {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return m.bags[k]
+}
 
 // Multimap implements Reader.
-func (m *Memory) Multimap(k Key, mapKey string) []byte { return m.multimaps[k][mapKey] }
+func (m *Memory) Multimap(k Key, mapKey string) []byte {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return m.multimaps[k][mapKey]
+}
 
 // MultimapKeys implements Reader.
 func (m *Memory) MultimapKeys(k Key) []string {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
 	mm := m.multimaps[k]
 	ks := make([]string, 0, len(mm))
 	for mk := range mm {
@@ -138,6 +159,8 @@ func (m *Memory) MultimapKeys(k Key) []string {
 
 // Commit implements Store.
 func (m *Memory) Commit(t *Txn) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	if err := m.exp.learn(t); err != nil {
 		return err
 	}
