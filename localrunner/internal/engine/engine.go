@@ -321,7 +321,6 @@ type stageState struct {
 	// store holds the user state of a stateful stage; each bundle works in
 	// a transaction committed when it succeeds.
 	store userstate.Store
-	// timers are the live timers of a stateful stage with timer families;
 	// lanes spread a stateful stage's elements over parallel bundles by
 	// the hash of their encoded key: a lane has at most one bundle in
 	// flight (busy), so a key's state is never in two bundles; queued
@@ -332,6 +331,7 @@ type stageState struct {
 	// one lane only).
 	keyLen func([]byte) (int, error)
 	wdec   exec.WindowDecoder
+	// timers are the live timers of a stateful stage with timer families;
 	// lastFired is set when its last bundle delivered timers.
 	timers    *timer.Store
 	lastFired bool
