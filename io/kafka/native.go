@@ -1,6 +1,7 @@
 package kafka
 
 import (
+	"encoding/binary"
 	"slices"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -36,3 +37,25 @@ func ReadTransformConfig(list, read any) (cfg ReadConfig, ok bool) {
 // [Read] emits. The byte slices are not copied. For runners that read
 // natively (see [ReadTransformConfig]).
 func RecordFromKgo(r *kgo.Record) Record { return fromKgo(r) }
+
+// AppendRecordElement appends the element [Read] emits for a record fetched
+// with franz-go, as Beam's coder of the Record type writes it inside a
+// windowed value: the record coder's bytes, length-prefixed. It is what
+// encoding RecordFromKgo(r) with the element coder gives, without the
+// reflection and the copies, for runners that read natively.
+func AppendRecordElement(b []byte, r *kgo.Record) ([]byte, error) {
+	rec := fromKgo(r)
+	start := len(b)
+	b, err := appendRecord(b, &rec)
+	if err != nil {
+		return nil, err
+	}
+	// The length prefix goes before the record: make room, shift it.
+	n := len(b) - start
+	var pre [binary.MaxVarintLen64]byte
+	p := binary.AppendUvarint(pre[:0], uint64(n))
+	b = append(b, p...)
+	copy(b[start+len(p):], b[start:start+n])
+	copy(b[start:], p)
+	return b, nil
+}

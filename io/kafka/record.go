@@ -93,15 +93,20 @@ const recordCoderVersion = 1
 var errShortRecord = errors.New("kafka: record coder: truncated input")
 
 func encodeRecord(r Record) ([]byte, error) {
-	ts, err := r.Timestamp.MarshalBinary()
-	if err != nil {
-		return nil, fmt.Errorf("kafka: record coder: timestamp: %w", err)
-	}
-	n := 1 + 3*binary.MaxVarintLen64 + len(r.Topic) + len(r.Key) + len(r.Value) + 2*binary.MaxVarintLen64 + len(ts) + 2*binary.MaxVarintLen64
+	n := 1 + 3*binary.MaxVarintLen64 + len(r.Topic) + len(r.Key) + len(r.Value) + 2*binary.MaxVarintLen64 + 16 + 2*binary.MaxVarintLen64
 	for _, h := range r.Headers {
 		n += len(h.Key) + len(h.Value) + 2*binary.MaxVarintLen64
 	}
-	b := make([]byte, 0, n)
+	return appendRecord(make([]byte, 0, n), &r)
+}
+
+// appendRecord appends the record coder's encoding of r to b.
+func appendRecord(b []byte, r *Record) ([]byte, error) {
+	var tsBuf [32]byte
+	ts, err := r.Timestamp.AppendBinary(tsBuf[:0])
+	if err != nil {
+		return nil, fmt.Errorf("kafka: record coder: timestamp: %w", err)
+	}
 	b = binary.AppendUvarint(b, recordCoderVersion)
 	b = wire.AppendBytes(b, r.Topic)
 	b = binary.AppendVarint(b, int64(r.Partition))

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph/coder"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/runtime/exec"
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 func recordsEqual(a, b Record) bool {
@@ -87,4 +89,29 @@ func FuzzRecordCoder(f *testing.F) {
 			t.Fatalf("re-decode gave %+v, %v; want %+v", r2, err, r)
 		}
 	})
+}
+
+// AppendRecordElement writes what Beam's coder of the Record type writes
+// for RecordFromKgo: the native source relies on it.
+func TestAppendRecordElementIsTheCodersEncoding(t *testing.T) {
+	enc := exec.MakeElementEncoder(coder.CoderFrom(coder.LookupCustomCoder(reflect.TypeFor[Record]())))
+	for _, r := range []*kgo.Record{
+		{Topic: "events", Partition: 3, Offset: 12345, Key: []byte("k"), Value: []byte(`{"a":1}`), Timestamp: time.UnixMilli(1_700_000_000_123)},
+		{Topic: "t", Value: []byte{}, Timestamp: time.UnixMilli(5).In(time.FixedZone("x", 3600))},
+		{Topic: "t", Headers: []kgo.RecordHeader{{Key: "h", Value: []byte("v")}, {Key: "nil"}}, Timestamp: time.Unix(0, 0)},
+		{Topic: "big", Value: bytes.Repeat([]byte("x"), 20_000), Timestamp: time.UnixMilli(1)}, // a 3-byte length prefix
+		{Topic: "mid", Value: bytes.Repeat([]byte("y"), 300), Timestamp: time.UnixMilli(1)},    // a 2-byte one
+	} {
+		var want bytes.Buffer
+		if err := enc.Encode(&exec.FullValue{Elm: RecordFromKgo(r)}, &want); err != nil {
+			t.Fatal(err)
+		}
+		got, err := AppendRecordElement([]byte("prefix"), r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got[len("prefix"):], want.Bytes()) || string(got[:len("prefix")]) != "prefix" {
+			t.Errorf("record of topic %s: %d bytes, want the coder's %d", r.Topic, len(got)-len("prefix"), want.Len())
+		}
+	}
 }

@@ -170,6 +170,11 @@ type partition struct {
 type Source struct {
 	cfg Config
 	log *slog.Logger
+	// enc and wenc encode records (encode); direct is set when they are
+	// written directly rather than through enc.
+	enc    exec.ElementEncoder
+	wenc   exec.WindowEncoder
+	direct bool
 
 	mu         sync.Mutex
 	parts      map[topicPartition]*partition
@@ -194,13 +199,55 @@ func New(cfg Config) (*Source, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Source{
+	s := &Source{
 		cfg:    cfg,
 		log:    cfg.Logger.With("group", cfg.Read.Config.Group, "topics", cfg.Read.Config.Topics),
 		parts:  map[topicPartition]*partition{},
 		wake:   make(chan struct{}, 1),
 		lastWM: mtime.MinTimestamp,
-	}, nil
+		enc:    exec.MakeElementEncoder(cfg.Read.Coder),
+		wenc:   exec.MakeWindowEncoder(cfg.Read.Coder.Window),
+	}
+	s.direct = s.directEncodes()
+	return s, nil
+}
+
+// encode appends a record to buf as a windowed value in the global window
+// at the record's timestamp, as the read's coder writes it: directly (the
+// windowed-value header, then kafka.AppendRecordElement) when that gives
+// the coder's bytes, through the coder otherwise.
+func (s *Source) encode(r *kgo.Record, buf *bytes.Buffer) error {
+	ts := mtime.FromTime(r.Timestamp)
+	if !s.direct {
+		fv := &exec.FullValue{Elm: kafka.RecordFromKgo(r), Timestamp: ts, Windows: window.SingleGlobalWindow, Pane: typex.NoFiringPane()}
+		return s.enc.Encode(fv, buf)
+	}
+	if err := exec.EncodeWindowedValueHeader(s.wenc, window.SingleGlobalWindow, ts, typex.NoFiringPane(), buf); err != nil {
+		return err
+	}
+	b, err := kafka.AppendRecordElement(buf.AvailableBuffer(), r)
+	if err != nil {
+		return err
+	}
+	buf.Write(b)
+	return nil
+}
+
+// directEncodes reports whether encoding records directly gives the
+// read's coder's bytes (it does for the Record coder the SDK registers).
+func (s *Source) directEncodes() bool {
+	r := &kgo.Record{Topic: "t", Partition: 3, Offset: 1 << 40, Key: []byte("k"), Value: []byte("value"),
+		Headers: []kgo.RecordHeader{{Key: "h", Value: []byte("x")}, {Key: "n"}}, Timestamp: time.UnixMilli(1_700_000_000_123)}
+	var coded, direct bytes.Buffer
+	s.direct = false
+	if err := s.encode(r, &coded); err != nil {
+		return false
+	}
+	s.direct = true
+	if err := s.encode(r, &direct); err != nil {
+		return false
+	}
+	return bytes.Equal(coded.Bytes(), direct.Bytes())
 }
 
 // Release stops counting b in flight (MaxInflightRecords and
@@ -516,7 +563,6 @@ func (s *Source) overBudget() bool {
 // partitions no longer assigned are dropped (not committed either).
 func (s *Source) batches(fs kgo.Fetches) []*Batch {
 	var out []*Batch
-	enc := exec.MakeElementEncoder(s.cfg.Read.Coder)
 	now := time.Now()
 	fs.EachPartition(func(fp kgo.FetchTopicPartition) {
 		if len(fp.Records) == 0 {
@@ -531,8 +577,7 @@ func (s *Source) batches(fs kgo.Fetches) []*Batch {
 				buf.Reset()
 			}
 			ts := mtime.FromTime(r.Timestamp)
-			fv := &exec.FullValue{Elm: kafka.RecordFromKgo(r), Timestamp: ts, Windows: window.SingleGlobalWindow, Pane: typex.NoFiringPane()}
-			if err := enc.Encode(fv, &buf); err != nil {
+			if err := s.encode(r, &buf); err != nil {
 				// The Record coder encodes every record; a failure is a bug.
 				s.log.Error("localrunner: encoding a kafka record", "topic", r.Topic, "partition", r.Partition, "offset", r.Offset, "error", err)
 				continue
