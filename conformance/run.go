@@ -387,19 +387,11 @@ func crashCase() Case {
 	return c
 }
 
-// crashWindowCase is the pipeline of the windowed crash test: a count
-// per user in 10-second tumbling windows of the records' timestamps.
+// crashWindowCase is the pipeline of the windowed crash test: the
+// tumbling count case's count per user in 10-second tumbling windows of
+// the records' timestamps, under a name of its own.
 func crashWindowCase() Case {
-	return Case{
-		Name: "crash_window_count",
-		Pipeline: func() dsl.Pipeline {
-			return dsl.StreamingSource("in", "visits").
-				Apply("parse", dsl.Parser[visit]()).
-				Apply("count", dsl.Reduce(dsl.TumblingWindow(10*time.Second), userOf, dsl.Count[visit]())).
-				Apply("serialize", dsl.Serializer[dsl.Windowed[string, int]]()).
-				Sink("out", dsl.StreamSink("visit-counts"))
-		},
-	}
+	return Case{Name: "crash_window_count", Pipeline: tumblingCountCase().Pipeline}
 }
 
 // CrashSpec is the child spec of the crash test's pipeline on the bundled
