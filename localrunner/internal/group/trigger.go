@@ -483,12 +483,21 @@ func (b *Buffer[T]) addTriggered(wn *win[T], key, val []byte, arrival mtime.Time
 // the trigger finished.
 func (b *Buffer[T]) fireTriggered(wn *win[T], p *pane, c tctx, res *Result[T]) error {
 	b.trig.onFire(p.ts, 0, c)
-	last := b.trig.closes(p.ts)
-	if p.pending {
-		timing := typex.PaneEarly
-		if c.eow {
-			timing = typex.PaneLate
-		}
+	timing := typex.PaneEarly
+	if c.eow {
+		timing = typex.PaneLate
+	}
+	if err := b.firePane(wn, p, p.pending, timing, b.trig.closes(p.ts), res); err != nil {
+		return err
+	}
+	b.settleTags(wn, res)
+	return nil
+}
+
+// firePane emits p's pane with the given timing when emit is set, and
+// closes p when it is the last.
+func (b *Buffer[T]) firePane(wn *win[T], p *pane, emit bool, timing typex.PaneTiming, last bool, res *Result[T]) error {
+	if emit {
 		if err := b.emitTriggered(wn, p, timing, last, res); err != nil {
 			return err
 		}
@@ -497,7 +506,6 @@ func (b *Buffer[T]) fireTriggered(wn *win[T], p *pane, c tctx, res *Result[T]) e
 		b.closePane(wn, p)
 	}
 	b.touch(wn, p)
-	b.settleTags(wn, res)
 	return nil
 }
 
@@ -554,20 +562,9 @@ func (b *Buffer[T]) endOfWindow(wn *win[T], wm mtime.Time, res *Result[T]) error
 		if b.trig.shouldFire(p.ts, 0, c) {
 			b.trig.onFire(p.ts, 0, c)
 		}
-		last := closing || b.trig.closes(p.ts)
-		if p.pending && (closing || !b.trig.never) {
-			timing := typex.PaneOnTime
-			if p.onTime {
-				timing = typex.PaneLate
-			}
-			if err := b.emitTriggered(wn, p, timing, last, res); err != nil {
-				return err
-			}
+		if err := b.firePane(wn, p, p.pending && (closing || !b.trig.never), p.afterEnd(), closing || b.trig.closes(p.ts), res); err != nil {
+			return err
 		}
-		if last {
-			b.closePane(wn, p)
-		}
-		b.touch(wn, p)
 		b.arm(wn, p)
 	}
 	b.settleTags(wn, res)
@@ -581,17 +578,22 @@ func (b *Buffer[T]) endOfWindow(wn *win[T], wm mtime.Time, res *Result[T]) error
 	return nil
 }
 
+// afterEnd is the timing of p's pane fired once the watermark passed the
+// end of its window: ON_TIME the first time, LATE after.
+func (p *pane) afterEnd() typex.PaneTiming {
+	if p.onTime {
+		return typex.PaneLate
+	}
+	return typex.PaneOnTime
+}
+
 // closeWindow fires what wn's panes still hold, in their last panes.
 func (b *Buffer[T]) closeWindow(wn *win[T], res *Result[T]) error {
 	for _, p := range wn.order {
 		if p.closed || !p.pending {
 			continue
 		}
-		timing := typex.PaneOnTime
-		if p.onTime {
-			timing = typex.PaneLate
-		}
-		if err := b.emitTriggered(wn, p, timing, true, res); err != nil {
+		if err := b.emitTriggered(wn, p, p.afterEnd(), true, res); err != nil {
 			return err
 		}
 	}
