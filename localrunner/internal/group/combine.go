@@ -117,7 +117,9 @@ func (b *Buffer[T]) syncAcc(p *pane) error {
 	if err := b.cmb.Encode(p.acc, &b.enc); err != nil {
 		return fmt.Errorf("localrunner: group: encoding an accumulator: %w", err)
 	}
-	p.values = append(p.values[:0:0], b.enc.Bytes()...)
+	// The previous encoding is not referenced elsewhere: outputs and
+	// checkpoint batches copy it.
+	p.values = append(p.values[:0], b.enc.Bytes()...)
 	p.accDirty = false
 	if p.saved > 0 {
 		p.stale, p.saved = true, 0
