@@ -61,19 +61,23 @@ func typeName(t reflect.Type) string {
 
 func registerPayloadType(t reflect.Type) {
 	if t != nil {
-		payloadTypes.Store(typeName(t), t)
+		p := infoOf(t)
+		payloadTypes.Store(p.name, t)
+		payloadIDs.Store(p.id, p)
 	}
 }
 
 var bytesType = reflect.TypeFor[[]byte]()
 
-// Payload encodings: raw bytes and strings as they are, anything else as
-// JSON tagged with its type name.
+// Payload encodings: raw bytes and strings as they are, plain data types
+// with the plain codec (plain.go), anything else as JSON tagged with its
+// type name.
 const (
 	payloadNil byte = iota
 	payloadBytes
 	payloadString
 	payloadJSON
+	payloadPlain
 )
 
 func appendHeaders(b []byte, hs []dsl.Header) []byte {
@@ -105,12 +109,16 @@ func appendPayload(b []byte, p any) ([]byte, error) {
 	case string:
 		return wire.AppendBytes(append(b, payloadString), p), nil
 	}
+	info := infoOf(reflect.TypeOf(p))
+	if info.plain != nil {
+		return info.encode(b, p), nil
+	}
 	js, err := json.Marshal(p)
 	if err != nil {
 		return nil, fmt.Errorf("beamtranslate: encode %T payload: %w", p, err)
 	}
 	b = append(b, payloadJSON)
-	b = wire.AppendBytes(b, typeName(reflect.TypeOf(p)))
+	b = wire.AppendBytes(b, info.name)
 	return wire.AppendBytes(b, js), nil
 }
 
@@ -190,6 +198,8 @@ func (d *decoder) payload() (any, error) {
 			return nil, fmt.Errorf("beamtranslate: decode %s payload: %w", name, err)
 		}
 		return v.Elem().Interface(), nil
+	case payloadPlain:
+		return d.plainPayload()
 	}
 	return nil, fmt.Errorf("beamtranslate: unknown payload encoding %d", enc[0])
 }
