@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -128,7 +129,7 @@ func decodeRecord(b []byte) (Record, error) {
 		return Record{}, fmt.Errorf("kafka: record coder: unknown version %d", v)
 	}
 	var r Record
-	r.Topic = d.Text()
+	r.Topic = d.topic()
 	r.Partition = int32(d.Varint())
 	r.Offset = d.Varint()
 	r.Key = d.nullable()
@@ -166,6 +167,20 @@ func appendNullable(b, v []byte) []byte {
 
 // decoder reads the layout above; the first error sticks.
 type decoder struct{ wire.Reader }
+
+// lastTopic is the topic of the last record decoded: records come in
+// runs of one topic, whose name then costs no allocation per record.
+var lastTopic atomic.Pointer[string]
+
+func (d *decoder) topic() string {
+	b := d.Bytes()
+	if p := lastTopic.Load(); p != nil && *p == string(b) {
+		return *p
+	}
+	s := string(b)
+	lastTopic.Store(&s)
+	return s
+}
 
 func (d *decoder) nullable() []byte {
 	n := d.Uvarint()

@@ -21,6 +21,8 @@ import (
 	"regexp"
 	"runtime/debug"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph/mtime"
@@ -128,9 +130,15 @@ func Process(ctx context.Context, b *Bundle) *Result {
 	ctx = metrics.SetBundleID(ctx, b.ID)
 	res.Metrics = metrics.GetStore(ctx)
 	dm := &dataManager{bundle: b, outputs: res.Outputs, timers: &res.Timers}
+	for _, chunk := range b.Input {
+		dm.inputBytes += len(chunk)
+	}
 	err := p.Execute(ctx, b.ID, exec.DataContext{Data: dm, State: newStateReader(b)})
 	if err == nil {
 		err = dm.err
+	}
+	if err == nil {
+		dm.learnSizes()
 	}
 	res.Elapsed = time.Since(start)
 	if err != nil {
@@ -178,10 +186,51 @@ func EventTime(wv []byte) mtime.Time {
 
 // dataManager is the exec.DataManager of one bundle.
 type dataManager struct {
-	bundle  *Bundle
-	outputs map[string]*Output
-	timers  *[]*TimerWrite
-	err     error
+	bundle     *Bundle
+	inputBytes int
+	outputs    map[string]*Output
+	timers     *[]*TimerWrite
+	err        error
+}
+
+// outputSizes holds, per stage output (stage ID and PCollection), the
+// bytes and elements its last bundle wrote per KiB of input, so that a
+// bundle's output buffers start near the size they end at instead of
+// growing by doubling (which allocates about twice the output).
+var outputSizes sync.Map // string -> *outputSize
+
+type outputSize struct{ bytes, elements atomic.Int64 } // per KiB of input
+
+func outputSizeKey(stage, pcol string) string { return stage + "\x00" + pcol }
+
+// newOutput makes pcol's output buffer, sized by what earlier bundles of
+// the stage wrote.
+func (d *dataManager) newOutput(pcol string) *Output {
+	out := &Output{MinTS: mtime.MaxTimestamp}
+	if v, ok := outputSizes.Load(outputSizeKey(d.bundle.Stage.ID, pcol)); ok && d.inputBytes > 0 {
+		h := v.(*outputSize)
+		// A little over the estimate: Data is copied if it outgrows it.
+		out.Data = make([]byte, 0, int(h.bytes.Load())*d.inputBytes/1024*9/8+64)
+		out.Ends = make([]int, 0, int(h.elements.Load())*d.inputBytes/1024*9/8+4)
+	}
+	return out
+}
+
+// learnSizes records the bundle's output sizes for newOutput.
+func (d *dataManager) learnSizes() {
+	if d.inputBytes < 1024 {
+		return // timers alone, or too little to learn from
+	}
+	for pcol, out := range d.outputs {
+		key := outputSizeKey(d.bundle.Stage.ID, pcol)
+		v, ok := outputSizes.Load(key)
+		if !ok {
+			v, _ = outputSizes.LoadOrStore(key, new(outputSize))
+		}
+		h := v.(*outputSize)
+		h.bytes.Store(int64(len(out.Data) * 1024 / d.inputBytes))
+		h.elements.Store(int64(len(out.Ends) * 1024 / d.inputBytes))
+	}
 }
 
 func (d *dataManager) OpenElementChan(_ context.Context, id exec.StreamID, _ []string) (<-chan exec.Elements, error) {
@@ -206,7 +255,7 @@ func (d *dataManager) OpenWrite(_ context.Context, id exec.StreamID) (io.WriteCl
 	}
 	out := d.outputs[pcol]
 	if out == nil {
-		out = &Output{MinTS: mtime.MaxTimestamp}
+		out = d.newOutput(pcol)
 		d.outputs[pcol] = out
 	}
 	return &sinkWriter{out: out}, nil
