@@ -144,7 +144,7 @@ func (fn *reduceKeyFn) ProcessElement(ts beam.EventTime, e element, emit func(be
 		reject(err)
 		return
 	}
-	js, err := json.Marshal(k)
+	js, err := keyJSON(k)
 	if err != nil {
 		reject(&dsl.InvalidError{Step: fn.Step, Cause: fmt.Errorf("key %v cannot be encoded: %w", k, err)})
 		return
@@ -164,7 +164,36 @@ func (fn *reduceKeyFn) ProcessElement(ts beam.EventTime, e element, emit func(be
 	if fn.KeepOrigin {
 		out.Origin = e.Origin
 	}
-	emit(ts, string(js), out)
+	emit(ts, js, out)
+}
+
+// keyJSON is a Reduce key as JSON, the form in which keys travel and are
+// stored: the bytes json.Marshal gives, which durable state holds, so
+// they must never change. A string of printable ASCII that JSON (with
+// json.Marshal's HTML escaping) leaves alone is quoted without the
+// encoder; anything else goes through json.Marshal.
+func keyJSON(k any) (string, error) {
+	if s, ok := k.(string); ok && plainJSON(s) {
+		return `"` + s + `"`, nil
+	}
+	js, err := json.Marshal(k)
+	if err != nil {
+		return "", err
+	}
+	return string(js), nil
+}
+
+// plainJSON reports whether json.Marshal writes s as it is, between
+// quotes: every byte printable ASCII, none escaped (", \) or
+// HTML-escaped (<, >, &).
+func plainJSON(s string) bool {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c < 0x20 || c > 0x7e, c == '"', c == '\\', c == '<', c == '>', c == '&':
+			return false
+		}
+	}
+	return true
 }
 
 // lateDataAnnotation marks the composite of a Reduce's late messages for
