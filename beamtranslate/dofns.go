@@ -22,11 +22,14 @@ import (
 // before beam.Init, in every process that may run them; init is the one
 // place where that is certain to happen. This is the only init with side
 // effects in this file (reduce.go registers the Reduce and Batch DoFns
-// the same way).
+// the same way, and the emitter of keyed messages that keyStepFn and
+// recordKeyFn share with reduceKeyFn).
 func init() {
 	register.DoFn3x0[beam.EventTime, kafka.Record, func(beam.EventTime, element)](&fromRecordFn{})
 	register.DoFn4x0[beam.EventTime, element, func(beam.EventTime, element), func(invalid)](&stepFn{})
 	register.DoFn4x0[beam.EventTime, kafka.Record, func(beam.EventTime, element), func(invalid)](&recordStepFn{})
+	register.DoFn4x0[beam.EventTime, element, func(beam.EventTime, string, element), func(invalid)](&keyStepFn{})
+	register.DoFn4x0[beam.EventTime, kafka.Record, func(beam.EventTime, string, element), func(invalid)](&recordKeyFn{})
 	register.DoFn3x0[beam.EventTime, element, func(kafka.Record)](&toRecordFn{})
 	register.DoFn2x0[context.Context, element](&devNullFn{})
 	register.DoFn2x0[invalid, func(kafka.Record)](&dlqRecordFn{})
@@ -77,8 +80,8 @@ func kafkaHeaders(hs []dsl.Header, extra int) []kafka.Header {
 }
 
 // fromRecordFn turns a source record into a message. It runs where the
-// source feeds no chain of steps (a sink, a Batch or a Reduce follows
-// it); otherwise the chain's DoFn reads the records itself (recordStepFn).
+// source feeds no chain of steps (a sink or a Batch follows it); otherwise
+// the chain's DoFn reads the records itself (recordStepFn, recordKeyFn).
 type fromRecordFn struct {
 	Pipeline string `json:",omitempty"`
 	Step     string `json:",omitempty"`
@@ -113,15 +116,20 @@ func recordOrigin(r kafka.Record, hs []dsl.Header) origin {
 //
 //	stepFn        message -> message
 //	recordStepFn  source record -> message
+//	keyStepFn     message -> KV<key, message> for a Reduce
+//	recordKeyFn   source record -> KV<key, message> for a Reduce
 //
-// They differ only in what they read; Beam needs a distinct Go type for
-// each ProcessElement signature, and a generic one could not be
+// They differ only in what they read and emit; Beam needs a distinct Go
+// type for each ProcessElement signature, and a generic one could not be
 // registered by name.
 //
 // The chain runs Steps, found by name, each step's outputs going straight
-// into the next step's function; the last step's outputs are emitted.
-// When Source is set the chain reads the source's records and counts
-// them for the source step as fromRecordFn does.
+// into the next step's function. The last step's outputs are emitted,
+// or, when Reduce is set, keyed for that Reduce step exactly as
+// reduceKeyFn keys them (reduceKeyer). When Source is set the chain
+// reads the source's records and counts them for the source step as
+// fromRecordFn does. Steps may be empty when the chain reads records and
+// keys them (a Reduce right after the source).
 type chain struct {
 	Pipeline string
 	Steps    []string
@@ -130,9 +138,15 @@ type chain struct {
 	Routed bool
 	// Source is the source step whose records the chain reads, if it does.
 	Source string `json:",omitempty"`
+	// Reduce is the Reduce step the chain keys its outputs for, if any;
+	// KeepOrigin keeps each keyed message's source record, as
+	// reduceKeyFn.KeepOrigin does.
+	Reduce     string `json:",omitempty"`
+	KeepOrigin bool   `json:",omitempty"`
 
 	nodes  []*dsl.Node
 	emits  []func(dsl.Any) // emits[i] takes the outputs of nodes[i]
+	key    reduceKeyer     // Reduce is set
 	source counted         // Source is set
 
 	// Metrics: counts per step, flushed at the end of each bundle, and
@@ -148,7 +162,8 @@ type chain struct {
 	ts     beam.EventTime
 	inTime time.Time
 	origin origin
-	out    func(beam.EventTime, element)
+	out    func(beam.EventTime, element)         // Reduce is not set
+	outKV  func(beam.EventTime, string, element) // Reduce is set
 	bad    func(invalid)
 }
 
@@ -160,6 +175,13 @@ func (c *chain) Setup() error {
 			return err
 		}
 		c.nodes[i] = n
+	}
+	if c.Reduce != "" {
+		r, err := lookupReducer(c.Pipeline, c.Reduce)
+		if err != nil {
+			return err
+		}
+		c.key = reduceKeyer{step: c.Reduce, keepOrigin: c.KeepOrigin, r: r}
 	}
 	if c.Source != "" {
 		c.source.setup(c.Pipeline, c.Source)
@@ -223,6 +245,11 @@ func (c *chain) record(ts beam.EventTime, r kafka.Record) {
 func (c *chain) start(ts beam.EventTime, m dsl.Any) {
 	c.ts, c.inTime = ts, ts.ToTime()
 	m.Timestamp = c.inTime
+	if len(c.nodes) == 0 {
+		c.timed = false
+		c.emit(m)
+		return
+	}
 	c.timed = c.pl != nil && c.seq%observe.TimingSample == 0
 	c.seq++
 	c.apply(0, m)
@@ -264,7 +291,8 @@ func (c *chain) run(i int, m dsl.Any) {
 	}
 }
 
-// emit sends m, an output of the chain's last step, out of the DoFn.
+// emit sends m, an output of the chain's last step (or the message read,
+// when there are no steps), out of the DoFn.
 func (c *chain) emit(m dsl.Any) {
 	t := c.ts
 	if !m.Timestamp.Equal(c.inTime) {
@@ -274,14 +302,25 @@ func (c *chain) emit(m dsl.Any) {
 		c.send(t, m)
 		return
 	}
-	// What runs downstream in the same bundle is no step's time.
+	// What runs after the last step (the keying, and what runs downstream
+	// in the same bundle) is no step's time.
 	start := time.Now()
 	c.send(t, m)
 	c.child += time.Since(start)
 }
 
 func (c *chain) send(t beam.EventTime, m dsl.Any) {
-	c.out(t, element{Payload: m.Payload, Key: m.Key, Headers: m.Headers, Origin: c.origin})
+	if c.key.r == nil {
+		c.out(t, element{Payload: m.Payload, Key: m.Key, Headers: m.Headers, Origin: c.origin})
+		return
+	}
+	// The Reduce sees the message as it would after a hop through Beam:
+	// at t, a time in milliseconds.
+	m.Timestamp = c.inTime
+	if t != c.ts {
+		m.Timestamp = t.ToTime()
+	}
+	c.key.key(t, m, c.origin, c.outKV, c.bad)
 }
 
 func (c *chain) reject(i int, err error) {
@@ -315,6 +354,34 @@ func (fn *recordStepFn) FinishBundle(_ func(beam.EventTime, element), _ func(inv
 
 func (fn *recordStepFn) ProcessElement(ts beam.EventTime, r kafka.Record, emit func(beam.EventTime, element), bad func(invalid)) {
 	fn.out, fn.bad = emit, bad
+	fn.record(ts, r)
+}
+
+// keyStepFn runs a chain of DSL transform steps on messages and keys
+// their outputs for the Reduce step after them: the chain's stepFn and the
+// Reduce's reduceKeyFn in one.
+type keyStepFn struct{ chain }
+
+func (fn *keyStepFn) FinishBundle(_ func(beam.EventTime, string, element), _ func(invalid)) {
+	fn.flush()
+}
+
+func (fn *keyStepFn) ProcessElement(ts beam.EventTime, e element, emit func(beam.EventTime, string, element), bad func(invalid)) {
+	fn.outKV, fn.bad = emit, bad
+	fn.message(ts, e)
+}
+
+// recordKeyFn runs a chain of DSL transform steps, perhaps none, on the
+// source's records and keys their outputs for the Reduce step after
+// them: fromRecordFn, stepFn and reduceKeyFn in one.
+type recordKeyFn struct{ chain }
+
+func (fn *recordKeyFn) FinishBundle(_ func(beam.EventTime, string, element), _ func(invalid)) {
+	fn.flush()
+}
+
+func (fn *recordKeyFn) ProcessElement(ts beam.EventTime, r kafka.Record, emit func(beam.EventTime, string, element), bad func(invalid)) {
+	fn.outKV, fn.bad = emit, bad
 	fn.record(ts, r)
 }
 

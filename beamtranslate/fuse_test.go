@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -15,6 +16,116 @@ import (
 	"github.com/streams-dev/streams/io/kafka"
 	"github.com/streams-dev/streams/observe"
 )
+
+// windowedPipeline is the windowed benchmark's shape: source, a parser, a
+// Reduce in tumbling windows, a serializer, a sink.
+func windowedPipeline() dsl.Pipeline {
+	return dsl.StreamingSource("in", "events").
+		Apply("parse", dsl.Parser[ev]()).
+		Apply("count", dsl.Reduce(dsl.TumblingWindow(10*time.Second), func(e ev) string { return e.Type }, dsl.Count[ev]())).
+		Apply("ser", dsl.Serializer[dsl.Windowed[string, int]]()).
+		Sink("out", dsl.StreamSink("counts"))
+}
+
+// doFns returns the DoFns of p's ParDos, by type name, and how many
+// ParDos the pipeline proto has.
+func doFns(t *testing.T, p *beam.Pipeline) (map[string][]any, int) {
+	t.Helper()
+	edges, _, err := p.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	fns := map[string][]any{}
+	for _, e := range edges {
+		if e.DoFn != nil {
+			name := reflect.TypeOf(e.DoFn.Recv).Elem().Name()
+			fns[name] = append(fns[name], e.DoFn.Recv)
+		}
+	}
+	pardos := strings.Count(describe(t, p), "[beam:transform:pardo:v1]")
+	return fns, pardos
+}
+
+// TestFusedTranslation checks which DoFns run the steps: the source's
+// records, the chain of steps and a Reduce's keying are one ParDo where
+// they follow one another.
+func TestFusedTranslation(t *testing.T) {
+	b := bindings("out")
+	b.Source.DLQ = &DLQBinding{Client: b.Source.Client, Topic: "dlq"}
+	b.LateToDLQ = []string{"count"}
+	p, err := Translate("fused-windowed", windowedPipeline().MustBuild(), b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fns, pardos := doFns(t, p)
+	// listFn and readFn (the source), recordKeyFn (in+parse+count's
+	// keying), the combine's, reduceOutputFn, lateFn, stepFn (ser),
+	// toRecordFn and writeFn (out), dlqRecordFn and writeFn (the DLQ).
+	if pardos != 11 {
+		t.Errorf("%d ParDos, want 11:\n%s", pardos, describe(t, p))
+	}
+	for _, gone := range []string{"fromRecordFn", "reduceKeyFn", "recordStepFn", "keyStepFn"} {
+		if len(fns[gone]) > 0 {
+			t.Errorf("a %s in the windowed pipeline", gone)
+		}
+	}
+	if got := fns["recordKeyFn"]; len(got) != 1 || !reflect.DeepEqual(got[0].(*recordKeyFn).chain,
+		chain{Pipeline: "fused-windowed", Steps: []string{"parse"}, Source: "in", Reduce: "count", KeepOrigin: true}) {
+		t.Errorf("recordKeyFn: %#v", got)
+	}
+	if got := fns["stepFn"]; len(got) != 1 || !reflect.DeepEqual(got[0].(*stepFn).Steps, []string{"ser"}) {
+		t.Errorf("stepFn: %#v", got)
+	}
+
+	// A Reduce right after the source: one DoFn reads and keys. A Reduce
+	// after a Reduce keeps its own keying DoFn.
+	g := dsl.StreamingSource("in", "events").
+		Apply("count", dsl.Reduce(dsl.TumblingWindow(time.Second), func(b []byte) string { return string(b) }, dsl.Count[[]byte]())).
+		Apply("total", dsl.Reduce(dsl.TumblingWindow(time.Minute), func(dsl.Windowed[string, int]) int { return 0 },
+			dsl.Sum(func(w dsl.Windowed[string, int]) int { return w.Value }))).
+		Sink("null", dsl.DevNullSink[dsl.Windowed[int, int]]()).MustBuild()
+	p, err = Translate("fused-source-reduce", g, bindings())
+	if err != nil {
+		t.Fatal(err)
+	}
+	fns, _ = doFns(t, p)
+	if got := fns["recordKeyFn"]; len(got) != 1 || !reflect.DeepEqual(got[0].(*recordKeyFn).chain,
+		chain{Pipeline: "fused-source-reduce", Source: "in", Reduce: "count"}) {
+		t.Errorf("recordKeyFn: %#v", got)
+	}
+	if got := fns["reduceKeyFn"]; len(got) != 1 || got[0].(*reduceKeyFn).Step != "total" {
+		t.Errorf("reduceKeyFn: %#v", got)
+	}
+	if len(fns["fromRecordFn"]) > 0 || len(fns["stepFn"]) > 0 {
+		t.Errorf("DoFns: %v", fns)
+	}
+
+	// A branch of a Router that reduces keys in the branch's DoFn; the
+	// source's records go to the chain before the router.
+	g = dsl.StreamingSource("in", "events").
+		Apply("parse", dsl.Parser[ev]()).
+		Route("route", func(e ev) (string, error) { return e.Type, nil },
+			dsl.Branch[ev]("a").
+				Apply("count", dsl.Reduce(dsl.TumblingWindow(time.Second), func(e ev) string { return e.Type }, dsl.Count[ev]())).
+				Sink("null", dsl.DevNullSink[dsl.Windowed[string, int]]()),
+			dsl.Branch[ev]("b").Sink("null-b", dsl.DevNullSink[ev]())).
+		MustBuild()
+	p, err = Translate("fused-branch", g, bindings())
+	if err != nil {
+		t.Fatal(err)
+	}
+	fns, _ = doFns(t, p)
+	if got := fns["recordStepFn"]; len(got) != 1 || !reflect.DeepEqual(got[0].(*recordStepFn).Steps, []string{"parse", "route"}) {
+		t.Errorf("recordStepFn: %#v", got)
+	}
+	if got := fns["keyStepFn"]; len(got) != 1 || !reflect.DeepEqual(got[0].(*keyStepFn).chain,
+		chain{Pipeline: "fused-branch", Steps: []string{"a"}, Routed: true, Reduce: "count"}) {
+		t.Errorf("keyStepFn: %#v", got)
+	}
+	if got := fns["stepFn"]; len(got) != 1 || !reflect.DeepEqual(got[0].(*stepFn).Steps, []string{"b"}) {
+		t.Errorf("stepFn: %#v", got)
+	}
+}
 
 // fusePipeline exercises what a fused DoFn must keep: rejects by a step
 // and by the Reduce's key function, a step that moves the timestamp by
@@ -131,11 +242,44 @@ func mustSetup(t *testing.T, fns ...any) {
 }
 
 // TestFusedDoFnsMatch checks that each fused DoFn gives what the DoFns it
-// replaces give one after the other: outputs, timestamps, rejects and
-// every step's metrics.
+// replaces give one after the other: outputs, timestamps, keys, rejects
+// and every step's metrics.
 func TestFusedDoFnsMatch(t *testing.T) {
 	recs := fuseRecords()
 	steps := []string{"parse", "stamp", "twice"}
+
+	// Source, chain and keying: recordKeyFn against fromRecordFn, stepFn
+	// and reduceKeyFn.
+	for _, keep := range []bool{false, true} {
+		want := newRun(t, fmt.Sprint("match-ref-", keep))
+		from := &fromRecordFn{Pipeline: fmt.Sprint("match-ref-", keep), Step: "in"}
+		step := &stepFn{chain{Pipeline: fmt.Sprint("match-ref-", keep), Steps: steps}}
+		key := &reduceKeyFn{Pipeline: fmt.Sprint("match-ref-", keep), Step: "max", KeepOrigin: keep}
+		mustSetup(t, from, step, key)
+		for _, r := range recs {
+			from.ProcessElement(mtime.FromTime(r.Timestamp), r, func(ts beam.EventTime, e element) {
+				step.ProcessElement(ts, e, func(ts beam.EventTime, e element) {
+					key.ProcessElement(ts, e, want.emitKV, want.reject)
+				}, want.reject)
+			})
+		}
+		from.FinishBundle(nil)
+		step.FinishBundle(nil, nil)
+		want.finish(fmt.Sprint("match-ref-", keep))
+
+		got := newRun(t, fmt.Sprint("match-fused-", keep))
+		fused := &recordKeyFn{chain{Pipeline: fmt.Sprint("match-fused-", keep), Steps: steps, Source: "in", Reduce: "max", KeepOrigin: keep}}
+		mustSetup(t, fused)
+		for _, r := range recs {
+			fused.ProcessElement(mtime.FromTime(r.Timestamp), r, got.emitKV, got.reject)
+		}
+		fused.FinishBundle(nil, nil)
+		got.finish(fmt.Sprint("match-fused-", keep))
+		compareRuns(t, fmt.Sprintf("recordKeyFn (KeepOrigin %v)", keep), got, want)
+		if len(got.keyed) != 6 || len(got.bad) != 5 || got.stats["in"].In != float64(len(recs)) {
+			t.Errorf("recordKeyFn: %d keyed, %d rejected, stats %v", len(got.keyed), len(got.bad), got.stats)
+		}
+	}
 
 	// Source and chain: recordStepFn against fromRecordFn and stepFn.
 	want := newRun(t, "match-ref-plain")
@@ -159,6 +303,59 @@ func TestFusedDoFnsMatch(t *testing.T) {
 	fused.FinishBundle(nil, nil)
 	got.finish("match-fused-plain")
 	compareRuns(t, "recordStepFn", got, want)
+
+	// Chain and keying on messages: keyStepFn against stepFn and
+	// reduceKeyFn; the source alone and keying: recordKeyFn without steps
+	// against fromRecordFn and reduceKeyFn (with payloads a parser made:
+	// the chain before them parses).
+	var msgs []plainOut
+	from = &fromRecordFn{Pipeline: "match-ref-plain", Step: "in"}
+	mustSetup(t, from)
+	for _, r := range recs {
+		from.ProcessElement(mtime.FromTime(r.Timestamp), r, func(ts beam.EventTime, e element) { msgs = append(msgs, plainOut{ts, e}) })
+	}
+	want = newRun(t, "match-ref-msgs")
+	step = &stepFn{chain{Pipeline: "match-ref-msgs", Steps: steps}}
+	key := &reduceKeyFn{Pipeline: "match-ref-msgs", Step: "max", KeepOrigin: true}
+	mustSetup(t, step, key)
+	for _, m := range msgs {
+		step.ProcessElement(m.TS, m.E, func(ts beam.EventTime, e element) { key.ProcessElement(ts, e, want.emitKV, want.reject) }, want.reject)
+	}
+	step.FinishBundle(nil, nil)
+	want.finish("match-ref-msgs")
+	got = newRun(t, "match-fused-msgs")
+	ks := &keyStepFn{chain{Pipeline: "match-fused-msgs", Steps: steps, Reduce: "max", KeepOrigin: true}}
+	mustSetup(t, ks)
+	for _, m := range msgs {
+		ks.ProcessElement(m.TS, m.E, got.emitKV, got.reject)
+	}
+	ks.FinishBundle(nil, nil)
+	got.finish("match-fused-msgs")
+	compareRuns(t, "keyStepFn", got, want)
+
+	want = newRun(t, "match-ref-bare")
+	from = &fromRecordFn{Pipeline: "match-ref-bare", Step: "in"}
+	key = &reduceKeyFn{Pipeline: "match-ref-bare", Step: "max"}
+	mustSetup(t, from, key)
+	// The records' payloads are bytes, which the key function refuses:
+	// every one is rejected by the Reduce, naming it.
+	for _, r := range recs {
+		from.ProcessElement(mtime.FromTime(r.Timestamp), r, func(ts beam.EventTime, e element) { key.ProcessElement(ts, e, want.emitKV, want.reject) })
+	}
+	from.FinishBundle(nil)
+	want.finish("match-ref-bare")
+	got = newRun(t, "match-fused-bare")
+	bare := &recordKeyFn{chain{Pipeline: "match-fused-bare", Source: "in", Reduce: "max"}}
+	mustSetup(t, bare)
+	for _, r := range recs {
+		bare.ProcessElement(mtime.FromTime(r.Timestamp), r, got.emitKV, got.reject)
+	}
+	bare.FinishBundle(nil, nil)
+	got.finish("match-fused-bare")
+	compareRuns(t, "recordKeyFn without steps", got, want)
+	if len(got.bad) != len(recs) || got.bad[0].Step != "max" || got.stats["in"].In != float64(len(recs)) {
+		t.Errorf("recordKeyFn without steps: rejected %+v, stats %v", got.bad, got.stats)
+	}
 }
 
 func compareRuns(t *testing.T, what string, got, want *run) {

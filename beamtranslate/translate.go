@@ -14,11 +14,13 @@
 // (per source partition or per message key) and a stateful DoFn: a bag of
 // messages and a processing-time timer.
 //
-// Where the source feeds a chain of steps, the source's conversion of
-// records into messages runs in the chain's ParDo, so that a message pays
-// the SDK's per-DoFn cost once: its scope names every step it runs
-// ("in+parse+valid"), and each step is still counted, timed and named in
-// rejections as itself.
+// Where one feeds the next, the source's conversion of records into
+// messages, a chain of steps and a Reduce's keying run in one ParDo, so
+// that a message pays the SDK's per-DoFn cost once: its scope names every
+// step it runs ("in+parse+valid+count"), and each step is still counted,
+// timed and named in rejections as itself. The source has a DoFn of its
+// own only before a sink or a Batch, a Reduce a keying DoFn of its own
+// only after a Reduce or a Batch.
 // A step that rejects a message sends it to a second output; the rejected
 // messages of all steps are flattened and written to the source's
 // dead-letter topic (with headers naming the step, the cause and the
@@ -175,7 +177,7 @@ func (t *translator) source() error {
 		return fmt.Errorf("beamtranslate: source %s: %w", src.Name(), err)
 	}
 	if outs := src.Outputs(); len(outs) == 1 {
-		if n := t.g.Node(outs[0]); fusible(n) {
+		if n := t.g.Node(outs[0]); fusible(n) || n.Kind() == dsl.KindReduce {
 			// The chain's DoFn reads the records itself.
 			return t.chain(src, n, recs)
 		}
@@ -209,37 +211,60 @@ func (t *translator) step(n *dsl.Node, in beam.PCollection) error {
 // step still runs, rejects and is named as itself, but the SDK's per-DoFn
 // cost (invocation, emitters, element copies) is paid once per chain.
 // With src, the source, in holds its records, which the DoFn turns into
-// messages as fromRecordFn would. The DoFn's scope names every step it
-// runs: "in+parse+valid".
+// messages as fromRecordFn would. When the chain's last step (or src)
+// feeds a Reduce, the DoFn also keys the messages for it, as reduceKeyFn
+// would, and the Reduce goes on from its windowing; n may then be that
+// Reduce, and the chain has no steps. The DoFn's scope names every step
+// it runs: "in+parse+valid+count".
 func (t *translator) chain(src, n *dsl.Node, in beam.PCollection) error {
 	c := chain{Pipeline: t.id}
 	var names []string
-	var last *dsl.Node
+	last := src
 	if src != nil {
 		c.Source = src.Name()
 		names = append(names, src.Name())
 	}
-	c.Steps = append(c.Steps, n.Name())
-	for last = n; chainable(last); {
-		next := t.g.Node(last.Outputs()[0])
-		if !fusible(next) || len(next.Inputs()) != 1 {
-			break
+	if n.Kind() != dsl.KindReduce {
+		c.Steps = append(c.Steps, n.Name())
+		for last = n; chainable(last); {
+			next := t.g.Node(last.Outputs()[0])
+			if !fusible(next) || len(next.Inputs()) != 1 {
+				break
+			}
+			c.Steps = append(c.Steps, next.Name())
+			last = next
 		}
-		c.Steps = append(c.Steps, next.Name())
-		last = next
-	}
-	names = append(names, c.Steps...)
-	if n.Kind() == dsl.KindBranch {
-		if parent := t.g.Node(n.Inputs()[0]); parent.Kind() == dsl.KindRouter {
-			c.Routed = true
+		names = append(names, c.Steps...)
+		if n.Kind() == dsl.KindBranch {
+			if parent := t.g.Node(n.Inputs()[0]); parent.Kind() == dsl.KindRouter {
+				c.Routed = true
+			}
 		}
 	}
-	var fn any = &stepFn{c}
-	if src != nil {
+	var reduce *dsl.Node
+	if chainable(last) {
+		if next := t.g.Node(last.Outputs()[0]); next.Kind() == dsl.KindReduce && len(next.Inputs()) == 1 {
+			reduce = next
+			c.Reduce, c.KeepOrigin = next.Name(), t.lateToDLQ(next)
+			names = append(names, next.Name())
+		}
+	}
+	var fn any
+	switch {
+	case src == nil && reduce == nil:
+		fn = &stepFn{c}
+	case src == nil:
+		fn = &keyStepFn{c}
+	case reduce == nil:
 		fn = &recordStepFn{c}
+	default:
+		fn = &recordKeyFn{c}
 	}
 	out, bad := beam.ParDo2(t.s.Scope(strings.Join(names, "+")), fn, in)
 	t.bad = append(t.bad, bad)
+	if reduce != nil {
+		return t.reduceKeyed(t.s.Scope(reduce.Name()), reduce, out)
+	}
 	return t.children(last, out)
 }
 
