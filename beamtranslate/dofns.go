@@ -22,10 +22,14 @@ import (
 // before beam.Init, in every process that may run them; init is the one
 // place where that is certain to happen. This is the only init with side
 // effects in this file (reduce.go registers the Reduce and Batch DoFns
-// the same way).
+// the same way, and the emitter of keyed messages that keyStepFn and
+// recordKeyFn share with reduceKeyFn).
 func init() {
 	register.DoFn3x0[beam.EventTime, kafka.Record, func(beam.EventTime, element)](&fromRecordFn{})
 	register.DoFn4x0[beam.EventTime, element, func(beam.EventTime, element), func(invalid)](&stepFn{})
+	register.DoFn4x0[beam.EventTime, kafka.Record, func(beam.EventTime, element), func(invalid)](&recordStepFn{})
+	register.DoFn4x0[beam.EventTime, element, func(beam.EventTime, string, element), func(invalid)](&keyStepFn{})
+	register.DoFn4x0[beam.EventTime, kafka.Record, func(beam.EventTime, string, element), func(invalid)](&recordKeyFn{})
 	register.DoFn3x0[beam.EventTime, element, func(kafka.Record)](&toRecordFn{})
 	register.DoFn2x0[context.Context, element](&devNullFn{})
 	register.DoFn2x0[invalid, func(kafka.Record)](&dlqRecordFn{})
@@ -75,7 +79,9 @@ func kafkaHeaders(hs []dsl.Header, extra int) []kafka.Header {
 	return out
 }
 
-// fromRecordFn turns a source record into a message.
+// fromRecordFn turns a source record into a message. It runs where the
+// source feeds no chain of steps (a sink or a Batch follows it); otherwise
+// the chain's DoFn reads the records itself (recordStepFn, recordKeyFn).
 type fromRecordFn struct {
 	Pipeline string `json:",omitempty"`
 	Step     string `json:",omitempty"`
@@ -92,29 +98,56 @@ func (fn *fromRecordFn) FinishBundle(_ func(beam.EventTime, element)) { fn.count
 func (fn *fromRecordFn) ProcessElement(ts beam.EventTime, r kafka.Record, emit func(beam.EventTime, element)) {
 	fn.n++
 	hs := dslHeaders(r.Headers)
-	emit(ts, element{
-		Payload: r.Value,
-		Key:     r.Key,
-		Headers: hs,
-		Origin: origin{
-			Topic: r.Topic, Partition: r.Partition, Offset: r.Offset,
-			Key: r.Key, Value: r.Value, Headers: hs,
-		},
-	})
+	emit(ts, element{Payload: r.Value, Key: r.Key, Headers: hs, Origin: recordOrigin(r, hs)})
 }
 
-// stepFn runs a chain of DSL transform steps, found by name. Each step's
-// outputs go straight into the next step's function; only the last step's
-// outputs are emitted.
-type stepFn struct {
+// recordOrigin is the origin of the messages made from source record r,
+// whose headers are hs.
+func recordOrigin(r kafka.Record, hs []dsl.Header) origin {
+	return origin{
+		Topic: r.Topic, Partition: r.Partition, Offset: r.Offset,
+		Key: r.Key, Value: r.Value, Headers: hs,
+	}
+}
+
+// chain is the core of the DoFns that run a fused chain of DSL steps as
+// one ParDo, so that the SDK's per-DoFn cost (invocation, emitters,
+// element copies) is paid once per chain:
+//
+//	stepFn        message -> message
+//	recordStepFn  source record -> message
+//	keyStepFn     message -> KV<key, message> for a Reduce
+//	recordKeyFn   source record -> KV<key, message> for a Reduce
+//
+// They differ only in what they read and emit; Beam needs a distinct Go
+// type for each ProcessElement signature, and a generic one could not be
+// registered by name.
+//
+// The chain runs Steps, found by name, each step's outputs going straight
+// into the next step's function. The last step's outputs are emitted,
+// or, when Reduce is set, keyed for that Reduce step exactly as
+// reduceKeyFn keys them (reduceKeyer). When Source is set the chain
+// reads the source's records and counts them for the source step as
+// fromRecordFn does. Steps may be empty when the chain reads records and
+// keys them (a Reduce right after the source).
+type chain struct {
 	Pipeline string
 	Steps    []string
 	// Routed is set on a branch's first step under a Router: it keeps only
 	// the messages the router sent to it.
 	Routed bool
+	// Source is the source step whose records the chain reads, if it does.
+	Source string `json:",omitempty"`
+	// Reduce is the Reduce step the chain keys its outputs for, if any;
+	// KeepOrigin keeps each keyed message's source record, as
+	// reduceKeyFn.KeepOrigin does.
+	Reduce     string `json:",omitempty"`
+	KeepOrigin bool   `json:",omitempty"`
 
-	nodes []*dsl.Node
-	emits []func(dsl.Any) // emits[i] takes the outputs of nodes[i]
+	nodes  []*dsl.Node
+	emits  []func(dsl.Any) // emits[i] takes the outputs of nodes[i]
+	key    reduceKeyer     // Reduce is set
+	source counted         // Source is set
 
 	// Metrics: counts per step, flushed at the end of each bundle, and
 	// the exclusive time of each step's call, sampled.
@@ -125,54 +158,53 @@ type stepFn struct {
 	timed  bool          // the element being processed is timed
 	child  time.Duration // inclusive time of the calls nested in the current one
 
-	// The element being processed.
+	// The element being processed, and the DoFn's emitters for it.
 	ts     beam.EventTime
 	inTime time.Time
 	origin origin
-	out    func(beam.EventTime, element)
+	out    func(beam.EventTime, element)         // Reduce is not set
+	outKV  func(beam.EventTime, string, element) // Reduce is set
 	bad    func(invalid)
 }
 
-func (fn *stepFn) Setup() error {
-	fn.nodes = make([]*dsl.Node, len(fn.Steps))
-	for i, step := range fn.Steps {
-		n, err := lookup(fn.Pipeline, step)
+func (c *chain) Setup() error {
+	c.nodes = make([]*dsl.Node, len(c.Steps))
+	for i, step := range c.Steps {
+		n, err := lookup(c.Pipeline, step)
 		if err != nil {
 			return err
 		}
-		fn.nodes[i] = n
+		c.nodes[i] = n
 	}
-	fn.pl = observe.Lookup(fn.Pipeline)
-	fn.steps = make([]*observe.Step, len(fn.Steps))
-	for i, step := range fn.Steps {
-		fn.steps[i] = fn.pl.Step(step)
+	if c.Reduce != "" {
+		r, err := lookupReducer(c.Pipeline, c.Reduce)
+		if err != nil {
+			return err
+		}
+		c.key = reduceKeyer{step: c.Reduce, keepOrigin: c.KeepOrigin, r: r}
 	}
-	fn.counts = make([]stepCounts, len(fn.Steps))
-	fn.emits = make([]func(dsl.Any), len(fn.nodes))
-	for i := range fn.nodes {
-		if i < len(fn.nodes)-1 {
+	if c.Source != "" {
+		c.source.setup(c.Pipeline, c.Source)
+	}
+	c.pl = observe.Lookup(c.Pipeline)
+	c.steps = make([]*observe.Step, len(c.Steps))
+	for i, step := range c.Steps {
+		c.steps[i] = c.pl.Step(step)
+	}
+	c.counts = make([]stepCounts, len(c.Steps))
+	c.emits = make([]func(dsl.Any), len(c.nodes))
+	for i := range c.nodes {
+		if i < len(c.nodes)-1 {
 			next := i + 1
-			fn.emits[i] = func(m dsl.Any) {
-				fn.counts[i].out++
-				fn.apply(next, m)
+			c.emits[i] = func(m dsl.Any) {
+				c.counts[i].out++
+				c.apply(next, m)
 			}
 			continue
 		}
-		fn.emits[i] = func(m dsl.Any) {
-			fn.counts[i].out++
-			t := fn.ts
-			if !m.Timestamp.Equal(fn.inTime) {
-				t = mtime.FromTime(m.Timestamp)
-			}
-			e := element{Payload: m.Payload, Key: m.Key, Headers: m.Headers, Origin: fn.origin}
-			if !fn.timed {
-				fn.out(t, e)
-				return
-			}
-			// What runs downstream in the same bundle is no step's time.
-			start := time.Now()
-			fn.out(t, e)
-			fn.child += time.Since(start)
+		c.emits[i] = func(m dsl.Any) {
+			c.counts[i].out++
+			c.emit(m)
 		}
 	}
 	return nil
@@ -180,74 +212,177 @@ func (fn *stepFn) Setup() error {
 
 type stepCounts struct{ in, out, errors uint64 }
 
-// FinishBundle adds the bundle's counts to the steps' metrics. (It
-// declares the emitters because Beam requires it.)
-func (fn *stepFn) FinishBundle(_ func(beam.EventTime, element), _ func(invalid)) {
-	for i := range fn.counts {
-		c := &fn.counts[i]
-		fn.steps[i].Add(c.in, c.out, c.errors)
-		*c = stepCounts{}
+// flush adds the bundle's counts to the steps' metrics.
+func (c *chain) flush() {
+	for i := range c.counts {
+		n := &c.counts[i]
+		c.steps[i].Add(n.in, n.out, n.errors)
+		*n = stepCounts{}
+	}
+	if c.Source != "" {
+		c.source.flush()
 	}
 }
 
-func (fn *stepFn) ProcessElement(ts beam.EventTime, e element, emit func(beam.EventTime, element), bad func(invalid)) {
-	if fn.Routed {
-		if e.Branch != fn.Steps[0] {
-			return
-		}
-		e.Branch = ""
+// message runs the chain on message e, at ts.
+func (c *chain) message(ts beam.EventTime, e element) {
+	if c.Routed && e.Branch != c.Steps[0] {
+		return
 	}
-	fn.ts, fn.inTime, fn.origin, fn.out, fn.bad = ts, ts.ToTime(), e.Origin, emit, bad
-	fn.timed = fn.pl != nil && fn.seq%observe.TimingSample == 0
-	fn.seq++
-	fn.apply(0, dsl.Any{Payload: e.Payload, Key: e.Key, Headers: e.Headers, Timestamp: fn.inTime})
+	c.origin = e.Origin
+	c.start(ts, dsl.Any{Payload: e.Payload, Key: e.Key, Headers: e.Headers})
+}
+
+// record runs the chain on the message made from source record r, at ts,
+// as fromRecordFn makes it.
+func (c *chain) record(ts beam.EventTime, r kafka.Record) {
+	c.source.n++
+	hs := dslHeaders(r.Headers)
+	c.origin = recordOrigin(r, hs)
+	c.start(ts, dsl.Any{Payload: r.Value, Key: r.Key, Headers: hs})
+}
+
+func (c *chain) start(ts beam.EventTime, m dsl.Any) {
+	c.ts, c.inTime = ts, ts.ToTime()
+	m.Timestamp = c.inTime
+	if len(c.nodes) == 0 {
+		c.timed = false
+		c.emit(m)
+		return
+	}
+	c.timed = c.pl != nil && c.seq%observe.TimingSample == 0
+	c.seq++
+	c.apply(0, m)
 }
 
 // apply runs step i on m.
-func (fn *stepFn) apply(i int, m dsl.Any) {
-	fn.counts[i].in++
-	if !fn.timed {
-		fn.run(i, m)
+func (c *chain) apply(i int, m dsl.Any) {
+	c.counts[i].in++
+	if !c.timed {
+		c.run(i, m)
 		return
 	}
 	// The step's own time is its call's time less that of the calls
 	// nested in it (the steps after it, which its emit runs).
 	start := time.Now()
-	outer := fn.child
-	fn.child = 0
-	fn.run(i, m)
+	outer := c.child
+	c.child = 0
+	c.run(i, m)
 	total := time.Since(start)
-	fn.steps[i].Observe(total - fn.child)
-	fn.child = outer + total
+	c.steps[i].Observe(total - c.child)
+	c.child = outer + total
 }
 
-func (fn *stepFn) run(i int, m dsl.Any) {
-	n := fn.nodes[i]
+func (c *chain) run(i int, m dsl.Any) {
+	n := c.nodes[i]
 	if n.Kind() == dsl.KindRouter {
 		// A router ends its chain: its output is tagged with the branch.
 		branch, err := n.Route(m)
 		if err != nil {
-			fn.reject(i, err)
+			c.reject(i, err)
 			return
 		}
-		fn.counts[i].out++
-		fn.out(fn.ts, element{Payload: m.Payload, Key: m.Key, Headers: m.Headers, Branch: branch, Origin: fn.origin})
+		c.counts[i].out++
+		c.out(c.ts, element{Payload: m.Payload, Key: m.Key, Headers: m.Headers, Branch: branch, Origin: c.origin})
 		return
 	}
-	if err := n.Process(m, fn.emits[i]); err != nil {
-		fn.reject(i, err)
+	if err := n.Process(m, c.emits[i]); err != nil {
+		c.reject(i, err)
 	}
 }
 
-func (fn *stepFn) reject(i int, err error) {
-	fn.counts[i].errors++
-	n := fn.nodes[i]
+// emit sends m, an output of the chain's last step (or the message read,
+// when there are no steps), out of the DoFn.
+func (c *chain) emit(m dsl.Any) {
+	t := c.ts
+	if !m.Timestamp.Equal(c.inTime) {
+		t = mtime.FromTime(m.Timestamp)
+	}
+	if !c.timed {
+		c.send(t, m)
+		return
+	}
+	// What runs after the last step (the keying, and what runs downstream
+	// in the same bundle) is no step's time.
+	start := time.Now()
+	c.send(t, m)
+	c.child += time.Since(start)
+}
+
+func (c *chain) send(t beam.EventTime, m dsl.Any) {
+	if c.key.r == nil {
+		c.out(t, element{Payload: m.Payload, Key: m.Key, Headers: m.Headers, Origin: c.origin})
+		return
+	}
+	// The Reduce sees the message as it would after a hop through Beam:
+	// at t, a time in milliseconds.
+	m.Timestamp = c.inTime
+	if t != c.ts {
+		m.Timestamp = t.ToTime()
+	}
+	c.key.key(t, m, c.origin, c.outKV, c.bad)
+}
+
+func (c *chain) reject(i int, err error) {
+	c.counts[i].errors++
+	n := c.nodes[i]
 	step := n.Name()
 	var inv *dsl.InvalidError
 	if errors.As(err, &inv) {
 		step = inv.Step
 	}
-	fn.bad(invalid{Step: step, Error: err.Error(), Origin: fn.origin})
+	c.bad(invalid{Step: step, Error: err.Error(), Origin: c.origin})
+}
+
+// stepFn runs a chain of DSL transform steps on messages.
+type stepFn struct{ chain }
+
+// FinishBundle adds the bundle's counts to the steps' metrics. (It
+// declares the emitters because Beam requires it.)
+func (fn *stepFn) FinishBundle(_ func(beam.EventTime, element), _ func(invalid)) { fn.flush() }
+
+func (fn *stepFn) ProcessElement(ts beam.EventTime, e element, emit func(beam.EventTime, element), bad func(invalid)) {
+	fn.out, fn.bad = emit, bad
+	fn.message(ts, e)
+}
+
+// recordStepFn runs a chain of DSL transform steps on the source's
+// records: the source's fromRecordFn and the chain's stepFn in one.
+type recordStepFn struct{ chain }
+
+func (fn *recordStepFn) FinishBundle(_ func(beam.EventTime, element), _ func(invalid)) { fn.flush() }
+
+func (fn *recordStepFn) ProcessElement(ts beam.EventTime, r kafka.Record, emit func(beam.EventTime, element), bad func(invalid)) {
+	fn.out, fn.bad = emit, bad
+	fn.record(ts, r)
+}
+
+// keyStepFn runs a chain of DSL transform steps on messages and keys
+// their outputs for the Reduce step after them: the chain's stepFn and the
+// Reduce's reduceKeyFn in one.
+type keyStepFn struct{ chain }
+
+func (fn *keyStepFn) FinishBundle(_ func(beam.EventTime, string, element), _ func(invalid)) {
+	fn.flush()
+}
+
+func (fn *keyStepFn) ProcessElement(ts beam.EventTime, e element, emit func(beam.EventTime, string, element), bad func(invalid)) {
+	fn.outKV, fn.bad = emit, bad
+	fn.message(ts, e)
+}
+
+// recordKeyFn runs a chain of DSL transform steps, perhaps none, on the
+// source's records and keys their outputs for the Reduce step after
+// them: fromRecordFn, stepFn and reduceKeyFn in one.
+type recordKeyFn struct{ chain }
+
+func (fn *recordKeyFn) FinishBundle(_ func(beam.EventTime, string, element), _ func(invalid)) {
+	fn.flush()
+}
+
+func (fn *recordKeyFn) ProcessElement(ts beam.EventTime, r kafka.Record, emit func(beam.EventTime, string, element), bad func(invalid)) {
+	fn.outKV, fn.bad = emit, bad
+	fn.record(ts, r)
 }
 
 // toRecordFn turns a message into a record for a Kafka sink.

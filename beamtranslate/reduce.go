@@ -57,16 +57,31 @@ func init() {
 // composite annotated for the bundled runner (lateDataAnnotation) that
 // reads the windowed KVs, which that runner replaces by what the combine's
 // GroupByKey drops as late: lateFn turns each into an invalid message.
+//
+// When a chain of steps (or the source) feeds the Reduce, the chain's
+// DoFn keys the messages itself (keyStepFn, recordKeyFn: translator.chain)
+// and the scope starts at WindowInto (reduceKeyed).
 func (t *translator) reduce(n *dsl.Node, in beam.PCollection) error {
+	s := t.s.Scope(n.Name())
+	keyed, bad := beam.ParDo2(s, &reduceKeyFn{Pipeline: t.id, Step: n.Name(), KeepOrigin: t.lateToDLQ(n)}, in)
+	t.bad = append(t.bad, bad)
+	return t.reduceKeyed(s, n, keyed)
+}
+
+// lateToDLQ reports whether the late messages of Reduce n go to the
+// dead-letter queue, and so its keyed messages keep their source record.
+func (t *translator) lateToDLQ(n *dsl.Node) bool {
+	return t.b.Source.DLQ != nil && slices.Contains(t.b.LateToDLQ, n.Name())
+}
+
+// reduceKeyed is Reduce n after the keying, in scope s, on its keyed
+// messages.
+func (t *translator) reduceKeyed(s beam.Scope, n *dsl.Node, keyed beam.PCollection) error {
 	r := n.Reducer()
 	wfn, err := windowFn(r.Window())
 	if err != nil {
 		return fmt.Errorf("beamtranslate: reduce %s: %w", n.Name(), err)
 	}
-	s := t.s.Scope(n.Name())
-	late := t.b.Source.DLQ != nil && slices.Contains(t.b.LateToDLQ, n.Name())
-	keyed, bad := beam.ParDo2(s, &reduceKeyFn{Pipeline: t.id, Step: n.Name(), KeepOrigin: late}, in)
-	t.bad = append(t.bad, bad)
 	windowed, err := beam.TryWindowInto(s, wfn, keyed)
 	if err != nil {
 		return fmt.Errorf("beamtranslate: reduce %s: %w", n.Name(), err)
@@ -75,7 +90,7 @@ func (t *translator) reduce(n *dsl.Node, in beam.PCollection) error {
 	if err != nil {
 		return fmt.Errorf("beamtranslate: reduce %s: %w", n.Name(), err)
 	}
-	if late {
+	if t.lateToDLQ(n) {
 		ls := s.WithContext(context.WithValue(context.Background(), lateDataKey{}, true), "late")
 		rejected, err := beam.TryParDo(ls, &lateFn{Step: n.Name()}, windowed)
 		if err != nil {
@@ -120,7 +135,9 @@ func lookupReducer(id, step string) (*dsl.Reducer, error) {
 }
 
 // reduceKeyFn keys each message for the combine and stamps it with its
-// event time.
+// event time. It runs where no chain of steps precedes the Reduce
+// (another Reduce or a Batch does); otherwise the chain's DoFn keys its
+// outputs itself (keyStepFn, recordKeyFn).
 type reduceKeyFn struct {
 	Pipeline string
 	Step     string
@@ -128,30 +145,45 @@ type reduceKeyFn struct {
 	// queue of late messages.
 	KeepOrigin bool
 
-	r *dsl.Reducer
+	key reduceKeyer
 }
 
-func (fn *reduceKeyFn) Setup() (err error) {
-	fn.r, err = lookupReducer(fn.Pipeline, fn.Step)
+func (fn *reduceKeyFn) Setup() error {
+	r, err := lookupReducer(fn.Pipeline, fn.Step)
+	fn.key = reduceKeyer{step: fn.Step, keepOrigin: fn.KeepOrigin, r: r}
 	return err
 }
 
 func (fn *reduceKeyFn) ProcessElement(ts beam.EventTime, e element, emit func(beam.EventTime, string, element), bad func(invalid)) {
 	m := dsl.Any{Payload: e.Payload, Key: e.Key, Headers: e.Headers, Timestamp: ts.ToTime()}
-	reject := func(err error) { bad(invalid{Step: fn.Step, Error: err.Error(), Origin: e.Origin}) }
-	k, err := fn.r.Key(m)
+	fn.key.key(ts, m, e.Origin, emit, bad)
+}
+
+// reduceKeyer keys a Reduce step's input messages for its combine:
+// reduceKeyFn, and the chains of steps that end in a Reduce (chain).
+type reduceKeyer struct {
+	step       string
+	keepOrigin bool
+	r          *dsl.Reducer
+}
+
+// key emits message m, at ts (m.Timestamp is ts as a time), keyed by its
+// key as JSON and at its event time; o is its source record. A message
+// whose key or event time fails goes to bad, like a map's.
+func (k *reduceKeyer) key(ts beam.EventTime, m dsl.Any, o origin, emit func(beam.EventTime, string, element), bad func(invalid)) {
+	key, err := k.r.Key(m)
 	if err != nil {
-		reject(err)
+		k.reject(err, o, bad)
 		return
 	}
-	js, err := json.Marshal(k)
+	js, err := keyJSON(key)
 	if err != nil {
-		reject(&dsl.InvalidError{Step: fn.Step, Cause: fmt.Errorf("key %v cannot be encoded: %w", k, err)})
+		k.reject(&dsl.InvalidError{Step: k.step, Cause: fmt.Errorf("key %v cannot be encoded: %w", key, err)}, o, bad)
 		return
 	}
-	et, err := fn.r.EventTime(m)
+	et, err := k.r.EventTime(m)
 	if err != nil {
-		reject(err)
+		k.reject(err, o, bad)
 		return
 	}
 	if !et.Equal(m.Timestamp) {
@@ -160,11 +192,44 @@ func (fn *reduceKeyFn) ProcessElement(ts beam.EventTime, e element, emit func(be
 	// The accumulator needs the payload alone; the rest would only be
 	// encoded and shipped to the combine. A late message needs its source
 	// record for the dead-letter queue.
-	out := element{Payload: e.Payload}
-	if fn.KeepOrigin {
-		out.Origin = e.Origin
+	out := element{Payload: m.Payload}
+	if k.keepOrigin {
+		out.Origin = o
 	}
-	emit(ts, string(js), out)
+	emit(ts, js, out)
+}
+
+func (k *reduceKeyer) reject(err error, o origin, bad func(invalid)) {
+	bad(invalid{Step: k.step, Error: err.Error(), Origin: o})
+}
+
+// keyJSON is a Reduce key as JSON, the form in which keys travel and are
+// stored: the bytes json.Marshal gives, which durable state holds, so
+// they must never change. A string of printable ASCII that JSON (with
+// json.Marshal's HTML escaping) leaves alone is quoted without the
+// encoder; anything else goes through json.Marshal.
+func keyJSON(k any) (string, error) {
+	if s, ok := k.(string); ok && plainJSON(s) {
+		return `"` + s + `"`, nil
+	}
+	js, err := json.Marshal(k)
+	if err != nil {
+		return "", err
+	}
+	return string(js), nil
+}
+
+// plainJSON reports whether json.Marshal writes s as it is, between
+// quotes: every byte printable ASCII, none escaped (", \) or
+// HTML-escaped (<, >, &).
+func plainJSON(s string) bool {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c < 0x20 || c > 0x7e, c == '"', c == '\\', c == '<', c == '>', c == '&':
+			return false
+		}
+	}
+	return true
 }
 
 // lateDataAnnotation marks the composite of a Reduce's late messages for

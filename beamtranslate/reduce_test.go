@@ -1,6 +1,7 @@
 package beamtranslate
 
 import (
+	"encoding/json"
 	"reflect"
 	"strings"
 	"testing"
@@ -211,4 +212,60 @@ func TestBatchMetaAndExperiments(t *testing.T) {
 	if exps := Experiments(g); !reflect.DeepEqual(exps, []string{"prism_disable_sdf_split"}) {
 		t.Errorf("experiments for a Batch: %v", exps)
 	}
+}
+
+type upperKey string
+
+func (k upperKey) MarshalJSON() ([]byte, error) { return json.Marshal(strings.ToUpper(string(k))) }
+
+var keyJSONCases = []string{
+	"", "a", "user-42", " ", "~", "a b", "{}", "[1]", "'", "/", "`",
+	`"`, `\`, "<", ">", "&", "a<b", "x&y", `a"b`, `a\b`,
+	"\x00", "\x1f", "\t", "\n", "\r", "\x7f", "\x80", "\xff", "a\xffb",
+	"é", "日本", "\u2028", "\u2029", "\ufffd", "😀", "\xed\xa0\x80",
+}
+
+// TestKeyJSON checks that keyJSON gives json.Marshal's bytes, which
+// durable state holds, for strings its fast path takes and those it does
+// not, and for other keys.
+func TestKeyJSON(t *testing.T) {
+	cases := append([]string(nil), keyJSONCases...)
+	for c := range 256 {
+		cases = append(cases, string([]byte{byte(c)}), "k"+string([]byte{byte(c)})+"k")
+	}
+	for _, s := range cases {
+		checkKeyJSON(t, s)
+	}
+	for _, k := range []any{upperKey("abc"), 42, 1.5, true, nil, shopKey{Shop: "<s>", Region: 2}, []byte("raw"), struct{}{}} {
+		checkKeyJSON(t, k)
+	}
+	if _, err := keyJSON(func() {}); err == nil {
+		t.Errorf("a func key encoded")
+	}
+	if plainJSON("a<b") || !plainJSON("user-42") {
+		t.Errorf("plainJSON")
+	}
+	var k any = strings.Repeat("user-", 4) // a key function's result is boxed already
+	if n := testing.AllocsPerRun(100, func() { _, _ = keyJSON(k) }); n > 1 {
+		t.Errorf("keyJSON of a plain string: %v allocations, want at most 1", n)
+	}
+}
+
+func checkKeyJSON(t *testing.T, k any) {
+	t.Helper()
+	want, err := json.Marshal(k)
+	if err != nil {
+		t.Fatalf("json.Marshal(%q): %v", k, err)
+	}
+	got, err := keyJSON(k)
+	if err != nil || got != string(want) {
+		t.Errorf("keyJSON(%#v) = %q, %v; json.Marshal gives %q", k, got, err, want)
+	}
+}
+
+func FuzzKeyJSON(f *testing.F) {
+	for _, s := range keyJSONCases {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) { checkKeyJSON(t, s) })
 }

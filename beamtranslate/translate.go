@@ -3,10 +3,9 @@
 // # Translation
 //
 // Every DSL step becomes part of a Beam transform scoped by the step's
-// name: the source a [kafka.Read] followed by a DoFn that turns records
-// into messages, each chain of transform steps one ParDo (scope
-// "step1+step2+..."; a chain ends where the pipeline branches and before
-// a Batch or Reduce), each Kafka sink a [kafka.Write].
+// name: the source a [kafka.Read], each chain of transform steps one
+// ParDo (a chain ends where the pipeline branches and before a Batch or
+// Reduce), each Kafka sink a [kafka.Write].
 //
 // A Reduce becomes a keying DoFn, WindowInto the step's windows (fixed,
 // sliding or sessions), CombinePerKey with the step's accumulator, a DoFn
@@ -14,6 +13,14 @@
 // end, and WindowInto the global window. A Batch becomes a keying DoFn
 // (per source partition or per message key) and a stateful DoFn: a bag of
 // messages and a processing-time timer.
+//
+// Where one feeds the next, the source's conversion of records into
+// messages, a chain of steps and a Reduce's keying run in one ParDo, so
+// that a message pays the SDK's per-DoFn cost once: its scope names every
+// step it runs ("in+parse+valid+count"), and each step is still counted,
+// timed and named in rejections as itself. The source has a DoFn of its
+// own only before a sink or a Batch, a Reduce a keying DoFn of its own
+// only after a Reduce or a Batch.
 // A step that rejects a message sends it to a second output; the rejected
 // messages of all steps are flattened and written to the source's
 // dead-letter topic (with headers naming the step, the cause and the
@@ -169,6 +176,12 @@ func (t *translator) source() error {
 	if err != nil {
 		return fmt.Errorf("beamtranslate: source %s: %w", src.Name(), err)
 	}
+	if outs := src.Outputs(); len(outs) == 1 {
+		if n := t.g.Node(outs[0]); fusible(n) || n.Kind() == dsl.KindReduce {
+			// The chain's DoFn reads the records itself.
+			return t.chain(src, n, recs)
+		}
+	}
 	msgs := beam.ParDo(s, &fromRecordFn{Pipeline: t.id, Step: src.Name()}, recs)
 	return t.children(src, msgs)
 }
@@ -191,30 +204,79 @@ func (t *translator) step(n *dsl.Node, in beam.PCollection) error {
 	case dsl.KindBatch:
 		return t.batch(n, in)
 	}
-	// Fuse the chain of steps that starts at n into one DoFn: every step
-	// still runs, rejects and is named as itself, but the SDK's per-DoFn
-	// cost (invocation, emitters, element copies) is paid once per chain.
-	chain := []*dsl.Node{n}
-	for last := n; chainable(last); {
-		next := t.g.Node(last.Outputs()[0])
-		if next.Kind() == dsl.KindSink || next.Kind() == dsl.KindBranch || stateful(next) || len(next.Inputs()) != 1 {
-			break
+	return t.chain(nil, n, in)
+}
+
+// chain fuses the chain of steps that starts at n into one DoFn: every
+// step still runs, rejects and is named as itself, but the SDK's per-DoFn
+// cost (invocation, emitters, element copies) is paid once per chain.
+// With src, the source, in holds its records, which the DoFn turns into
+// messages as fromRecordFn would. When the chain's last step (or src)
+// feeds a Reduce, the DoFn also keys the messages for it, as reduceKeyFn
+// would, and the Reduce goes on from its windowing; n may then be that
+// Reduce, and the chain has no steps. The DoFn's scope names every step
+// it runs: "in+parse+valid+count".
+func (t *translator) chain(src, n *dsl.Node, in beam.PCollection) error {
+	c := chain{Pipeline: t.id}
+	var names []string
+	last := src
+	if src != nil {
+		c.Source = src.Name()
+		names = append(names, src.Name())
+	}
+	if n.Kind() != dsl.KindReduce {
+		c.Steps = append(c.Steps, n.Name())
+		for last = n; chainable(last); {
+			next := t.g.Node(last.Outputs()[0])
+			if !fusible(next) || len(next.Inputs()) != 1 {
+				break
+			}
+			c.Steps = append(c.Steps, next.Name())
+			last = next
 		}
-		chain = append(chain, next)
-		last = next
-	}
-	fn := &stepFn{Pipeline: t.id}
-	for _, c := range chain {
-		fn.Steps = append(fn.Steps, c.Name())
-	}
-	if n.Kind() == dsl.KindBranch {
-		if parent := t.g.Node(n.Inputs()[0]); parent.Kind() == dsl.KindRouter {
-			fn.Routed = true
+		names = append(names, c.Steps...)
+		if n.Kind() == dsl.KindBranch {
+			if parent := t.g.Node(n.Inputs()[0]); parent.Kind() == dsl.KindRouter {
+				c.Routed = true
+			}
 		}
 	}
-	out, bad := beam.ParDo2(t.s.Scope(strings.Join(fn.Steps, "+")), fn, in)
+	var reduce *dsl.Node
+	if chainable(last) {
+		if next := t.g.Node(last.Outputs()[0]); next.Kind() == dsl.KindReduce && len(next.Inputs()) == 1 {
+			reduce = next
+			c.Reduce, c.KeepOrigin = next.Name(), t.lateToDLQ(next)
+			names = append(names, next.Name())
+		}
+	}
+	var fn any
+	switch {
+	case src == nil && reduce == nil:
+		fn = &stepFn{c}
+	case src == nil:
+		fn = &keyStepFn{c}
+	case reduce == nil:
+		fn = &recordStepFn{c}
+	default:
+		fn = &recordKeyFn{c}
+	}
+	out, bad := beam.ParDo2(t.s.Scope(strings.Join(names, "+")), fn, in)
 	t.bad = append(t.bad, bad)
-	return t.children(chain[len(chain)-1], out)
+	if reduce != nil {
+		return t.reduceKeyed(t.s.Scope(reduce.Name()), reduce, out)
+	}
+	return t.children(last, out)
+}
+
+// fusible reports whether n may run in the DoFn of the step before it: it
+// is a transform step, and not a branch's root (which starts a DoFn of
+// its own).
+func fusible(n *dsl.Node) bool {
+	switch n.Kind() {
+	case dsl.KindSink, dsl.KindBranch:
+		return false
+	}
+	return !stateful(n)
 }
 
 // chainable reports whether the step after n may run in n's DoFn: n feeds

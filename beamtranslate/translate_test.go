@@ -81,6 +81,12 @@ var goldenCases = []struct {
 			Apply("ser", dsl.Serializer[[]dsl.Windowed[string, int]]()).
 			Sink("out", dsl.StreamSink("counts"))
 	}, func() Bindings { return bindings("out") }},
+	{"windowed_late_dlq", windowedPipeline, func() Bindings {
+		b := bindings("out")
+		b.Source.DLQ = &DLQBinding{Client: b.Source.Client, Topic: "events-dlq"}
+		b.LateToDLQ = []string{"count"}
+		return b
+	}},
 }
 
 // TestGolden compares the translated transform tree with testdata/*.golden

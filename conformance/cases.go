@@ -103,6 +103,7 @@ func Cases() []Case {
 		tumblingCountCase(),
 		slidingSumCase(),
 		sessionCase(),
+		reduceTwiceCase(),
 		batchByKeyCase(),
 		batchConfigCase(),
 	}
@@ -502,6 +503,43 @@ func sessionCase() Case {
 				windowed("u1", 0, 11*time.Second, `["/a","/b","/c"]`),
 				windowed("u2", 1*time.Second, 6*time.Second, `["/a"]`),
 				windowed("u1", 20*time.Second, 25*time.Second, `["/d"]`),
+			},
+		},
+	}
+}
+
+// reduceTwiceCase counts the records of each value in 10-second windows,
+// a Reduce right after the source (its records' bytes are the payloads),
+// then takes the largest count of each minute: a Reduce after a Reduce.
+func reduceTwiceCase() Case {
+	rec := func(v string, t time.Duration) Record { return Record{Value: v, Timestamp: at(t)} }
+	return Case{
+		Name:       "reduce_records_then_reduce",
+		Partitions: 1,
+		Pipeline: func() dsl.Pipeline {
+			return dsl.StreamingSource("in", "clicks").
+				Apply("count", dsl.Reduce(dsl.TumblingWindow(10*time.Second),
+					func(b []byte) string { return string(b) }, dsl.Count[[]byte]())).
+				Apply("busiest", dsl.Reduce(dsl.TumblingWindow(time.Minute),
+					func(dsl.Windowed[string, int]) string { return "all" },
+					dsl.Max(func(w dsl.Windowed[string, int]) int { return w.Value }))).
+				Apply("serialize", dsl.Serializer[dsl.Windowed[string, int]]()).
+				Sink("out", dsl.StreamSink("busiest"))
+		},
+		Input: []Record{
+			rec("a", 0),
+			rec("a", 1*time.Second),
+			rec("b", 3*time.Second),
+			rec("a", 9999*time.Millisecond),
+			rec("a", 15*time.Second),
+			rec("b", 16*time.Second),
+			rec("b", 17*time.Second),
+			rec("c", 70*time.Second),
+		},
+		Want: map[string][]Record{
+			"busiest": {
+				windowed("all", 0, time.Minute, "3"),
+				windowed("all", time.Minute, 2*time.Minute, "1"),
 			},
 		},
 	}
