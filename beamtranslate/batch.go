@@ -85,7 +85,11 @@ func (fn *batchKeyFn) ProcessElement(ts beam.EventTime, e element, emit func(bea
 		return
 	}
 	// Messages made by a Reduce have no source record: partition 0.
-	emit(ts, "p"+strconv.Itoa(int(e.Origin.Partition)), e)
+	var partition int32
+	if e.Origin != nil {
+		partition = e.Origin.Partition
+	}
+	emit(ts, "p"+strconv.Itoa(int(partition)), e)
 }
 
 // batchFn buffers the messages of one batch key in state, and emits them

@@ -98,7 +98,8 @@ func (fn *fromRecordFn) FinishBundle(_ func(beam.EventTime, element)) { fn.count
 func (fn *fromRecordFn) ProcessElement(ts beam.EventTime, r kafka.Record, emit func(beam.EventTime, element)) {
 	fn.n++
 	hs := dslHeaders(r.Headers)
-	emit(ts, element{Payload: r.Value, Key: r.Key, Headers: hs, Origin: recordOrigin(r, hs)})
+	o := recordOrigin(r, hs)
+	emit(ts, element{Payload: r.Value, Key: r.Key, Headers: hs, Origin: &o})
 }
 
 // recordOrigin is the origin of the messages made from source record r,
@@ -161,10 +162,14 @@ type chain struct {
 	// The element being processed, and the DoFn's emitters for it.
 	ts     beam.EventTime
 	inTime time.Time
-	origin origin
-	out    func(beam.EventTime, element)         // Reduce is not set
-	outKV  func(beam.EventTime, string, element) // Reduce is set
-	bad    func(invalid)
+	// Its source record: origin, shared with the element it came in, or,
+	// when fromRecord, recOrigin until originRef makes origin.
+	origin     *origin
+	recOrigin  origin
+	fromRecord bool
+	out        func(beam.EventTime, element)         // Reduce is not set
+	outKV      func(beam.EventTime, string, element) // Reduce is set
+	bad        func(invalid)
 }
 
 func (c *chain) Setup() error {
@@ -229,7 +234,7 @@ func (c *chain) message(ts beam.EventTime, e element) {
 	if c.Routed && e.Branch != c.Steps[0] {
 		return
 	}
-	c.origin = e.Origin
+	c.origin, c.fromRecord = e.Origin, false
 	c.start(ts, dsl.Any{Payload: e.Payload, Key: e.Key, Headers: e.Headers})
 }
 
@@ -238,7 +243,7 @@ func (c *chain) message(ts beam.EventTime, e element) {
 func (c *chain) record(ts beam.EventTime, r kafka.Record) {
 	c.source.n++
 	hs := dslHeaders(r.Headers)
-	c.origin = recordOrigin(r, hs)
+	c.recOrigin, c.origin, c.fromRecord = recordOrigin(r, hs), nil, true
 	c.start(ts, dsl.Any{Payload: r.Value, Key: r.Key, Headers: hs})
 }
 
@@ -283,7 +288,7 @@ func (c *chain) run(i int, m dsl.Any) {
 			return
 		}
 		c.counts[i].out++
-		c.out(c.ts, element{Payload: m.Payload, Key: m.Key, Headers: m.Headers, Branch: branch, Origin: c.origin})
+		c.out(c.ts, element{Payload: m.Payload, Key: m.Key, Headers: m.Headers, Branch: branch, Origin: c.originRef()})
 		return
 	}
 	if err := n.Process(m, c.emits[i]); err != nil {
@@ -311,7 +316,7 @@ func (c *chain) emit(m dsl.Any) {
 
 func (c *chain) send(t beam.EventTime, m dsl.Any) {
 	if c.key.r == nil {
-		c.out(t, element{Payload: m.Payload, Key: m.Key, Headers: m.Headers, Origin: c.origin})
+		c.out(t, element{Payload: m.Payload, Key: m.Key, Headers: m.Headers, Origin: c.originRef()})
 		return
 	}
 	// The Reduce sees the message as it would after a hop through Beam:
@@ -320,7 +325,7 @@ func (c *chain) send(t beam.EventTime, m dsl.Any) {
 	if t != c.ts {
 		m.Timestamp = t.ToTime()
 	}
-	c.key.key(t, m, c.origin, c.outKV, c.bad)
+	c.key.key(t, m, c, c.outKV, c.bad)
 }
 
 func (c *chain) reject(i int, err error) {
@@ -331,7 +336,18 @@ func (c *chain) reject(i int, err error) {
 	if errors.As(err, &inv) {
 		step = inv.Step
 	}
-	c.bad(invalid{Step: step, Error: err.Error(), Origin: c.origin})
+	c.bad(invalid{Step: step, Error: err.Error(), Origin: c.originRef().value()})
+}
+
+// originRef is the source record of the message being processed: its
+// element's, or, for a record read, one made on first use (a keyed
+// message needs none unless late messages go to the dead-letter queue).
+func (c *chain) originRef() *origin {
+	if c.origin == nil && c.fromRecord {
+		o := c.recOrigin
+		c.origin = &o
+	}
+	return c.origin
 }
 
 // stepFn runs a chain of DSL transform steps on messages.

@@ -23,10 +23,12 @@ type element struct {
 	// Branch is the branch a Router chose, read and cleared by that
 	// branch's first step.
 	Branch string
-	// Origin is the source record this element came from, kept so that a
+	// Origin is the source record this element came from (nil for none),
+	// shared by the elements made from one message and never changed,
+	// kept so that a
 	// message rejected by any step can be sent to the dead-letter queue
 	// unchanged.
-	Origin origin
+	Origin *origin
 }
 
 type origin struct {
@@ -123,14 +125,35 @@ func appendPayload(b []byte, p any) ([]byte, error) {
 }
 
 func encodeElement(e element) ([]byte, error) {
-	b, err := appendPayload(nil, e.Payload)
+	// Room for all but a large payload, so that the appends rarely grow b.
+	n := 64 + len(e.Key) + len(e.Branch)
+	switch p := e.Payload.(type) {
+	case []byte:
+		n += len(p)
+	case string:
+		n += len(p)
+	}
+	for _, h := range e.Headers {
+		n += 4 + len(h.Key) + len(h.Value)
+	}
+	if o := e.Origin; o != nil {
+		n += 16 + len(o.Topic) + len(o.Key) + len(o.Value)
+		for _, h := range o.Headers {
+			n += 4 + len(h.Key) + len(h.Value)
+		}
+	}
+	b, err := appendPayload(make([]byte, 0, n), e.Payload)
 	if err != nil {
 		return nil, err
 	}
 	b = wire.AppendBytes(b, e.Key)
 	b = appendHeaders(b, e.Headers)
 	b = wire.AppendBytes(b, e.Branch)
-	return appendOrigin(b, e.Origin), nil
+	var o origin
+	if e.Origin != nil {
+		o = *e.Origin
+	}
+	return appendOrigin(b, o), nil
 }
 
 // decoder reads what the append functions wrote.
@@ -168,6 +191,20 @@ func (d *decoder) origin() origin {
 }
 
 // payload reads what appendPayload wrote.
+// empty reports whether o is the zero origin, which the element coder
+// writes for a nil one.
+func (o *origin) empty() bool {
+	return o.Topic == "" && o.Partition == 0 && o.Offset == 0 && len(o.Key) == 0 && len(o.Value) == 0 && len(o.Headers) == 0
+}
+
+// value is *o, or the zero origin for nil.
+func (o *origin) value() origin {
+	if o == nil {
+		return origin{}
+	}
+	return *o
+}
+
 func (d *decoder) payload() (any, error) {
 	enc := d.Take(1)
 	if d.Err != nil {
@@ -208,7 +245,7 @@ func decodeElement(b []byte) (element, error) {
 	if len(b) == 0 {
 		return element{}, errShort
 	}
-	d := newDecoder(b)
+	d := &decoder{wire.Reader{B: b, Short: errShort}}
 	var e element
 	var err error
 	if e.Payload, err = d.payload(); err != nil {
@@ -217,7 +254,9 @@ func decodeElement(b []byte) (element, error) {
 	e.Key = d.Bytes()
 	e.Headers = d.headers()
 	e.Branch = d.Text()
-	e.Origin = d.origin()
+	if o := d.origin(); !o.empty() {
+		e.Origin = &o
+	}
 	if d.Err != nil {
 		return element{}, d.Err
 	}

@@ -75,6 +75,8 @@ func infoOf(t reflect.Type) *payloadInfo {
 	return actual.(*payloadInfo)
 }
 
+var readers = sync.Pool{New: func() any { return new(wire.Reader) }}
+
 var errPlainShort = errors.New("beamtranslate: truncated payload")
 
 func (p *payloadInfo) encode(b []byte, v any) []byte {
@@ -102,7 +104,15 @@ func (d *decoder) plainPayload() (any, error) {
 			"state written before the type changed cannot be read: let the pipeline drain before changing a payload or accumulator type, or remove the runner's state directory to replay from the committed offsets", p.name)
 	}
 	x := reflect.New(p.t).Elem()
-	p.plain.dec(&d.Reader, x)
+	// The codec gets a pooled reader: d itself would escape to the heap
+	// through the codec's func values, costing every element decoded an
+	// allocation.
+	r := readers.Get().(*wire.Reader)
+	*r = d.Reader
+	p.plain.dec(r, x)
+	d.Reader = *r
+	*r = wire.Reader{}
+	readers.Put(r)
 	if d.Err != nil {
 		return nil, d.Err
 	}

@@ -156,7 +156,7 @@ func (fn *reduceKeyFn) Setup() error {
 
 func (fn *reduceKeyFn) ProcessElement(ts beam.EventTime, e element, emit func(beam.EventTime, string, element), bad func(invalid)) {
 	m := dsl.Any{Payload: e.Payload, Key: e.Key, Headers: e.Headers, Timestamp: ts.ToTime()}
-	fn.key.key(ts, m, e.Origin, emit, bad)
+	fn.key.key(ts, m, fixedOrigin{e.Origin}, emit, bad)
 }
 
 // reduceKeyer keys a Reduce step's input messages for its combine:
@@ -170,7 +170,7 @@ type reduceKeyer struct {
 // key emits message m, at ts (m.Timestamp is ts as a time), keyed by its
 // key as JSON and at its event time; o is its source record. A message
 // whose key or event time fails goes to bad, like a map's.
-func (k *reduceKeyer) key(ts beam.EventTime, m dsl.Any, o origin, emit func(beam.EventTime, string, element), bad func(invalid)) {
+func (k *reduceKeyer) key(ts beam.EventTime, m dsl.Any, o originSource, emit func(beam.EventTime, string, element), bad func(invalid)) {
 	key, err := k.r.Key(m)
 	if err != nil {
 		k.reject(err, o, bad)
@@ -194,14 +194,23 @@ func (k *reduceKeyer) key(ts beam.EventTime, m dsl.Any, o origin, emit func(beam
 	// record for the dead-letter queue.
 	out := element{Payload: m.Payload}
 	if k.keepOrigin {
-		out.Origin = o
+		out.Origin = o.originRef()
 	}
 	emit(ts, js, out)
 }
 
-func (k *reduceKeyer) reject(err error, o origin, bad func(invalid)) {
-	bad(invalid{Step: k.step, Error: err.Error(), Origin: o})
+func (k *reduceKeyer) reject(err error, o originSource, bad func(invalid)) {
+	bad(invalid{Step: k.step, Error: err.Error(), Origin: o.originRef().value()})
 }
+
+// originSource gives the source record of the message being keyed, which
+// a chain reading records makes only when needed.
+type originSource interface{ originRef() *origin }
+
+// fixedOrigin is an element's origin as an originSource.
+type fixedOrigin struct{ o *origin }
+
+func (f fixedOrigin) originRef() *origin { return f.o }
 
 // keyJSON is a Reduce key as JSON, the form in which keys travel and are
 // stored: the bytes json.Marshal gives, which durable state holds, so
@@ -255,7 +264,7 @@ func (fn *lateFn) ProcessElement(w beam.Window, ts beam.EventTime, _ string, e e
 		cause = fmt.Sprintf("late: event time %s arrived after its window [%s, %s) closed (the watermark had passed its end)",
 			ts.ToTime().UTC().Format(time.RFC3339Nano), iw.Start.ToTime().UTC().Format(time.RFC3339Nano), iw.End.ToTime().UTC().Format(time.RFC3339Nano))
 	}
-	emit(invalid{Step: fn.Step, Error: cause, Origin: e.Origin})
+	emit(invalid{Step: fn.Step, Error: cause, Origin: e.Origin.value()})
 }
 
 // accum is a Reduce accumulator inside Beam. Its coder writes the value

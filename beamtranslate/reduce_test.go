@@ -97,10 +97,10 @@ func TestReduceFns(t *testing.T) {
 	var bad []invalid
 	emit := func(ts beam.EventTime, k string, e element) { out = append(out, keyed{ts, k, e}) }
 	o := origin{Topic: "sales", Partition: 1, Offset: 7}
-	key.ProcessElement(mtime.FromTime(t0), element{Payload: sale{Shop: "s1", Amount: 2, At: t0.Add(time.Hour)}, Key: []byte("k"), Origin: o}, emit, func(v invalid) { bad = append(bad, v) })
-	key.ProcessElement(mtime.FromTime(t0), element{Payload: sale{}, Origin: o}, emit, func(v invalid) { bad = append(bad, v) })
+	key.ProcessElement(mtime.FromTime(t0), element{Payload: sale{Shop: "s1", Amount: 2, At: t0.Add(time.Hour)}, Key: []byte("k"), Origin: &o}, emit, func(v invalid) { bad = append(bad, v) })
+	key.ProcessElement(mtime.FromTime(t0), element{Payload: sale{}, Origin: &o}, emit, func(v invalid) { bad = append(bad, v) })
 	if len(out) != 1 || out[0].key != `{"Shop":"s1","Region":1}` || out[0].ts != mtime.FromTime(t0.Add(time.Hour)) ||
-		out[0].e.Key != nil || out[0].e.Origin.Topic != "" {
+		out[0].e.Key != nil || out[0].e.Origin != nil {
 		t.Errorf("keyed: %+v", out)
 	}
 	if len(bad) != 1 || bad[0].Step != "max" || !strings.Contains(bad[0].Error, "panic: no shop") || bad[0].Origin.Offset != 7 {

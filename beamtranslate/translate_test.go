@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -186,10 +187,10 @@ func TestElementCoderRoundTrip(t *testing.T) {
 	hs := []dsl.Header{{Key: "a", Value: []byte("1")}, {Key: "b", Value: nil}}
 	o := origin{Topic: "t", Partition: 3, Offset: 1 << 40, Key: []byte("k"), Value: []byte("v"), Headers: hs}
 	for _, e := range []element{
-		{Payload: []byte("raw"), Key: []byte("k"), Headers: hs, Origin: o},
-		{Payload: []byte{}, Origin: o},
+		{Payload: []byte("raw"), Key: []byte("k"), Headers: hs, Origin: &o},
+		{Payload: []byte{}, Origin: &o},
 		{Payload: "text", Branch: "left"},
-		{Payload: ev{Type: "event", N: 7}, Origin: o},
+		{Payload: ev{Type: "event", N: 7}, Origin: &o},
 		{Payload: map[string]int{"x": 1}},
 		{Payload: nil},
 	} {
@@ -231,10 +232,15 @@ func normalize(e element) element {
 			e.Headers[i].Value = nil
 		}
 	}
-	for i := range e.Origin.Headers {
-		if len(e.Origin.Headers[i].Value) == 0 {
-			e.Origin.Headers[i].Value = nil
+	if e.Origin != nil {
+		o := *e.Origin
+		o.Headers = slices.Clone(o.Headers)
+		for i := range o.Headers {
+			if len(o.Headers[i].Value) == 0 {
+				o.Headers[i].Value = nil
+			}
 		}
+		e.Origin = &o
 	}
 	return e
 }

@@ -42,6 +42,7 @@ type Combiner struct {
 	accEnc exec.ElementEncoder
 	r      bytes.Reader
 	fv     exec.FullValue
+	in     exec.FullValue // the input value Add decodes
 }
 
 // NewCombiner decodes the CombineFn of a combining GroupByKey stage and
@@ -79,7 +80,8 @@ func NewCombiner(ctx context.Context, s *plan.Stage) (c *Combiner, err error) {
 func (c *Combiner) Add(acc any, first bool, value []byte) (any, error) {
 	return c.guard("AddInput", func() (any, error) {
 		c.r.Reset(value)
-		v, err := c.values.Decode(&c.r)
+		v := &c.in
+		err := c.values.DecodeTo(&c.r, v)
 		if err != nil {
 			return nil, fmt.Errorf("decoding an input value: %w", err)
 		}
