@@ -268,8 +268,8 @@ func (fn *lateFn) ProcessElement(w beam.Window, ts beam.EventTime, _ string, e e
 }
 
 // accum is a Reduce accumulator inside Beam. Its coder writes the value
-// as the element coder writes a payload: JSON tagged with the type's
-// name, which Register records for every Reduce step.
+// as the element coder writes a payload (the plain codec, or JSON tagged
+// with the type's name); Register records the type for every Reduce step.
 type accum struct{ V any }
 
 func encodeAccum(a accum) ([]byte, error) { return appendPayload(nil, a.V) }
