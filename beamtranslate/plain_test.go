@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/streams-dev/streams/internal/wire"
 )
 
 type plainInner struct {
@@ -147,5 +149,23 @@ func TestPlainCodecChangedType(t *testing.T) {
 	_, err = newDecoder(b).payload()
 	if err == nil || !strings.Contains(err.Error(), "plainInner") || !strings.Contains(err.Error(), "another definition") {
 		t.Errorf("changed type: %v", err)
+	}
+}
+
+// TestPayloadJSONStillDecodes: a plain type's payload in the JSON form,
+// as builds before the plain codec wrote it (state in a Pebble database
+// outlives a build), still decodes.
+func TestPayloadJSONStillDecodes(t *testing.T) {
+	registerPayloadType(reflect.TypeFor[plainInner]())
+	want := plainInner{Name: "old", Score: 1.5}
+	js, err := json.Marshal(want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := append([]byte{payloadJSON}, wire.AppendBytes(nil, typeName(reflect.TypeFor[plainInner]()))...)
+	b = wire.AppendBytes(b, js)
+	got, err := newDecoder(b).payload()
+	if err != nil || got != any(want) {
+		t.Errorf("JSON-encoded payload: %#v, %v; want %#v", got, err, want)
 	}
 }
