@@ -92,6 +92,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"slices"
 	"time"
 
@@ -186,8 +187,11 @@ type Result[T comparable] struct {
 type Buffer[T comparable] struct {
 	cfg  Config
 	wdec exec.WindowDecoder
-	wenc exec.WindowEncoder
-	key  keyReader
+	// The last windows header decodes, and their encoding.
+	lastWs       []typex.Window
+	lastWinBytes []byte
+	wenc         exec.WindowEncoder
+	key          keyReader
 
 	wins     map[winKey]*win[T]
 	sessions map[string][]*win[T] // Merging: each key's windows
@@ -380,6 +384,36 @@ func (b *Buffer[T]) status() (hold, next mtime.Time, pending int) {
 	return hold, next, b.pending
 }
 
+// header decodes the windowed value header of elm (event time, windows,
+// pane) and leaves b.r at its body. Consecutive elements mostly share
+// their windows: when elm's encoded windows are the previous element's,
+// their decoding is reused rather than allocated again.
+func (b *Buffer[T]) header(elm []byte) ([]typex.Window, mtime.Time, error) {
+	if len(elm) < 8 {
+		return nil, 0, io.ErrUnexpectedEOF
+	}
+	// The event time: big endian, shifted by MinInt64 (coder.DecodeEventTime).
+	ts := mtime.Time(int64(binary.BigEndian.Uint64(elm)) + math.MinInt64)
+	rest := elm[8:]
+	ws := b.lastWs
+	var err error
+	if n := len(b.lastWinBytes); ws != nil && len(rest) >= n && bytes.Equal(rest[:n], b.lastWinBytes) {
+		b.r.Reset(rest[n:])
+	} else {
+		b.r.Reset(rest)
+		if ws, err = b.wdec.Decode(&b.r); err != nil {
+			b.lastWs = nil
+			return nil, 0, err
+		}
+		b.lastWinBytes = append(b.lastWinBytes[:0], rest[:len(rest)-b.r.Len()]...)
+		b.lastWs = ws
+	}
+	if _, err := coder.DecodePane(&b.r); err != nil {
+		return nil, 0, err
+	}
+	return ws, ts, nil
+}
+
 func (b *Buffer[T]) add(in *Input[T], arrival mtime.Time, res *Result[T]) error {
 	start := in.Start
 	for _, end := range in.Ends {
@@ -389,8 +423,7 @@ func (b *Buffer[T]) add(in *Input[T], arrival mtime.Time, res *Result[T]) error 
 		elm := in.Data[start:end]
 		start = end
 		res.Elements++
-		b.r.Reset(elm)
-		ws, ts, _, err := exec.DecodeWindowedValueHeader(b.wdec, &b.r)
+		ws, ts, err := b.header(elm)
 		if err != nil {
 			return fmt.Errorf("localrunner: group input: decoding a windowed value header: %w", err)
 		}
