@@ -85,11 +85,7 @@ func (fn *batchKeyFn) ProcessElement(ts beam.EventTime, e element, emit func(bea
 		return
 	}
 	// Messages made by a Reduce have no source record: partition 0.
-	var partition int32
-	if e.Origin != nil {
-		partition = e.Origin.Partition
-	}
-	emit(ts, "p"+strconv.Itoa(int(partition)), e)
+	emit(ts, "p"+strconv.Itoa(int(e.Origin.value().Partition)), e)
 }
 
 // batchFn buffers the messages of one batch key in state, and emits them

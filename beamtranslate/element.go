@@ -24,10 +24,9 @@ type element struct {
 	// branch's first step.
 	Branch string
 	// Origin is the source record this element came from (nil for none),
-	// shared by the elements made from one message and never changed,
-	// kept so that a
-	// message rejected by any step can be sent to the dead-letter queue
-	// unchanged.
+	// kept so that a message rejected by any step can be sent to the
+	// dead-letter queue unchanged. The elements made from one message
+	// share it; it is never changed.
 	Origin *origin
 }
 
@@ -149,11 +148,7 @@ func encodeElement(e element) ([]byte, error) {
 	b = wire.AppendBytes(b, e.Key)
 	b = appendHeaders(b, e.Headers)
 	b = wire.AppendBytes(b, e.Branch)
-	var o origin
-	if e.Origin != nil {
-		o = *e.Origin
-	}
-	return appendOrigin(b, o), nil
+	return appendOrigin(b, e.Origin.value()), nil
 }
 
 // decoder reads what the append functions wrote.
@@ -190,7 +185,6 @@ func (d *decoder) origin() origin {
 	}
 }
 
-// payload reads what appendPayload wrote.
 // empty reports whether o is the zero origin, which the element coder
 // writes for a nil one.
 func (o *origin) empty() bool {
@@ -205,6 +199,7 @@ func (o *origin) value() origin {
 	return *o
 }
 
+// payload reads what appendPayload wrote.
 func (d *decoder) payload() (any, error) {
 	enc := d.Take(1)
 	if d.Err != nil {

@@ -187,7 +187,7 @@ type Result[T comparable] struct {
 type Buffer[T comparable] struct {
 	cfg  Config
 	wdec exec.WindowDecoder
-	// The last windows header decodes, and their encoding.
+	// The windows header last decoded, and their encoding.
 	lastWs       []typex.Window
 	lastWinBytes []byte
 	wenc         exec.WindowEncoder
@@ -384,6 +384,16 @@ func (b *Buffer[T]) status() (hold, next mtime.Time, pending int) {
 	return hold, next, b.pending
 }
 
+// EventTime reads the event time at the front of an encoded windowed value
+// (8 bytes, big endian, shifted by MinInt64: the model's windowed value
+// encoding, which every SDK shares), or MinTimestamp if wv is shorter.
+func EventTime(wv []byte) mtime.Time {
+	if len(wv) < 8 {
+		return mtime.MinTimestamp
+	}
+	return mtime.Time(int64(binary.BigEndian.Uint64(wv)) + math.MinInt64)
+}
+
 // header decodes the windowed value header of elm (event time, windows,
 // pane) and leaves b.r at its body. Consecutive elements mostly share
 // their windows: when elm's encoded windows are the previous element's,
@@ -392,8 +402,7 @@ func (b *Buffer[T]) header(elm []byte) ([]typex.Window, mtime.Time, error) {
 	if len(elm) < 8 {
 		return nil, 0, io.ErrUnexpectedEOF
 	}
-	// The event time: big endian, shifted by MinInt64 (coder.DecodeEventTime).
-	ts := mtime.Time(int64(binary.BigEndian.Uint64(elm)) + math.MinInt64)
+	ts := EventTime(elm)
 	rest := elm[8:]
 	ws := b.lastWs
 	var err error

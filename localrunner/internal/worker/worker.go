@@ -13,11 +13,9 @@ package worker
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"regexp"
 	"runtime/debug"
 	"strings"
@@ -28,6 +26,7 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph/mtime"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/metrics"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/runtime/exec"
+	"github.com/streams-dev/streams/localrunner/internal/group"
 	"github.com/streams-dev/streams/localrunner/internal/plan"
 	"github.com/streams-dev/streams/localrunner/internal/timer"
 	"github.com/streams-dev/streams/localrunner/internal/userstate"
@@ -152,7 +151,7 @@ func Process(ctx context.Context, b *Bundle) *Result {
 		for _, rs := range cp.SR.RS {
 			r := Residual{Element: rs, Delay: cp.Reapply, Watermark: w, Reported: reported}
 			if !reported {
-				r.Watermark = EventTime(rs)
+				r.Watermark = group.EventTime(rs)
 			}
 			res.Residuals = append(res.Residuals, r)
 		}
@@ -172,16 +171,6 @@ func minWatermark(ow map[string]*timestamppb.Timestamp) (mtime.Time, bool) {
 		}
 	}
 	return w, true
-}
-
-// EventTime reads the event time at the front of an encoded windowed value
-// (8 bytes, big endian, shifted by MinInt64: the model's windowed value
-// encoding, which every SDK shares).
-func EventTime(wv []byte) mtime.Time {
-	if len(wv) < 8 {
-		return mtime.MinTimestamp
-	}
-	return mtime.Time(int64(binary.BigEndian.Uint64(wv)) + math.MinInt64)
 }
 
 // dataManager is the exec.DataManager of one bundle.
@@ -294,7 +283,7 @@ type sinkWriter struct {
 func (w *sinkWriter) Write(p []byte) (int, error) {
 	w.out.Data = append(w.out.Data, p...)
 	w.out.Ends = append(w.out.Ends, len(w.out.Data))
-	if t := EventTime(p); t < w.out.MinTS {
+	if t := group.EventTime(p); t < w.out.MinTS {
 		w.out.MinTS = t
 	}
 	return len(p), nil
