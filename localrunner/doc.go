@@ -174,6 +174,22 @@
 // is processed and committed within WithDrainTimeout. WithNativeKafka(false)
 // keeps the portable SDF.
 //
+// # Encoded DoFns
+//
+// A stage that is one ParDo between its input and its outputs (each
+// output perhaps through a WindowInto) skips the SDK's executor when its
+// DoFn implements EncodedDoFn for the stage's coders: the worker hands the
+// DoFn each element as the bytes its input coder wrote, and writes what
+// the DoFn emits, encoded by it with the output coders, behind windowed-
+// value headers the worker makes (the input's windows and pane, or the
+// WindowInto's windows). No element is decoded into a Go value by the
+// SDK, boxed, or encoded again. The DoFn's Setup and Teardown run as in
+// the SDK; errors and panics fail the bundle with a *TransformError
+// naming the ParDo. The DSL's fused DoFns that key messages for a Reduce
+// implement it (package beamtranslate), so a source read, parsed and keyed
+// for a window costs no executor hops. WithEncodedDoFns(false) runs every
+// stage in the SDK's executor; the outputs are the same bytes.
+//
 // # Guarantees
 //
 // Bundle finalization callbacks run after everything derived from the

@@ -60,6 +60,11 @@ type (
 	CheckpointEvent = engine.CheckpointEvent
 )
 
+// EncodedDoFn is implemented by DoFns that process elements in their
+// encoded form; see WithEncodedDoFns. A DoFn implements it by having its
+// methods: it need not import this package.
+type EncodedDoFn = worker.EncodedDoFn
+
 // ErrUnsupported is matched by every *UnsupportedError.
 var ErrUnsupported = plan.ErrUnsupported
 
@@ -78,6 +83,7 @@ type config struct {
 	maxBundleSize int
 	hooks         Hooks
 	nativeKafka   bool
+	encodedDoFns  bool
 	drainTimeout  time.Duration
 	kafka         engine.KafkaConfig
 	stateDir      string
@@ -125,6 +131,17 @@ func WithHooks(h Hooks) Option {
 // SDF.
 func WithNativeKafka(on bool) Option {
 	return optionFunc(func(c *config) { c.nativeKafka = on })
+}
+
+// WithEncodedDoFns switches the encoded fast path on or off. On (the
+// default), a stage that is one ParDo between its input and its outputs
+// (each perhaps through a WindowInto) runs without the SDK's executor when
+// its DoFn implements EncodedDoFn for the stage's coders: the DoFn reads
+// each encoded element and emits encoded outputs, which the runner wraps
+// in their windowed-value headers. Off, every stage runs in the SDK's
+// executor. The outputs are the same bytes either way.
+func WithEncodedDoFns(on bool) Option {
+	return optionFunc(func(c *config) { c.encodedDoFns = on })
 }
 
 // WithKafkaCommit sets the native Kafka source's commit policy: commit the
@@ -201,6 +218,7 @@ func New(opts ...Option) (*Runner, error) {
 		parallelism:   max(2, runtime.GOMAXPROCS(0)),
 		maxBundleSize: 1000,
 		nativeKafka:   true,
+		encodedDoFns:  true,
 		drainTimeout:  10 * time.Second,
 		kafka: engine.KafkaConfig{
 			CommitInterval:     time.Second,
@@ -269,7 +287,7 @@ func (r *Runner) Run(ctx context.Context, p *beam.Pipeline) (beam.PipelineResult
 	// this process: load them from the flags, as Beam's direct runner does
 	// (only options not set yet; safe for concurrent runs).
 	beam.PipelineOptions.LoadOptionsFromFlags(nil)
-	pl, err := plan.Build(pp, plan.Options{NativeKafka: r.cfg.nativeKafka})
+	pl, err := plan.Build(pp, plan.Options{NativeKafka: r.cfg.nativeKafka, EncodedDoFns: r.cfg.encodedDoFns})
 	if err != nil {
 		return nil, err
 	}

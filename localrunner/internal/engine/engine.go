@@ -274,7 +274,7 @@ type inflight struct {
 type fin struct {
 	stage  *stageState
 	bundle string
-	plan   *exec.Plan
+	plan   worker.Plan
 	refs   int
 	// held counts the references that are windows of a GroupByKey holding
 	// elements derived from the bundle (included in refs).
@@ -294,7 +294,7 @@ type stageState struct {
 	queue      []*batch
 	queued     int
 	inflight   map[string]*inflight
-	idle       []*exec.Plan
+	idle       []worker.Plan
 	out        mtime.Time
 	bundleSize int
 	// sides is set once every side input of the stage is complete.

@@ -161,6 +161,9 @@ type Stage struct {
 	// SideInputs read by the stage's transforms. A stage with side inputs
 	// runs once they are complete.
 	SideInputs []*SideInput
+	// Encoded is set on an SDK stage that is one ParDo between its data
+	// source and sinks (with Options.EncodedDoFns).
+	Encoded *Encoded
 	// Kafka describes the read of a KindKafka stage.
 	Kafka *KafkaRead
 	// Group describes the GroupByKey of a KindGroup stage. Its Input is
@@ -229,6 +232,9 @@ type Options struct {
 	// kafka.Read that has a consumer group and reads into the global
 	// window. Off, the read runs as the splittable DoFn it is.
 	NativeKafka bool
+	// EncodedDoFns sets Stage.Encoded on the stages of that shape, so that
+	// the worker may run their DoFn on encoded elements.
+	EncodedDoFns bool
 }
 
 // SideInput is one side input of one transform.
@@ -297,6 +303,7 @@ type planner struct {
 	combines   map[string]*Combine                     // GroupByKeys of lifted combines
 	late       map[string]link                         // PCollection -> the late-data reader of it
 	names      map[string]string
+	opts       Options
 	errs       []error
 }
 
@@ -327,6 +334,7 @@ func Build(p *pipepb.Pipeline, opts Options) (*Plan, error) {
 		combines:   map[string]*Combine{},
 		late:       map[string]link{},
 		names:      map[string]string{},
+		opts:       opts,
 	}
 	for id, t := range pl.ts {
 		pl.names[id] = t.GetUniqueName()
@@ -1020,6 +1028,9 @@ func (pl *planner) fuse() (*Plan, error) {
 		}
 		if err := pl.describe(s); err != nil {
 			return nil, fmt.Errorf("localrunner: building the bundle descriptor of %s %v: %w", s.ID, s.Names, err)
+		}
+		if pl.opts.EncodedDoFns {
+			s.Encoded = pl.encoded(s)
 		}
 	}
 	return out, nil

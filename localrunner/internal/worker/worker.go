@@ -33,9 +33,35 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
-// NewPlan builds an executable plan for a stage. UnmarshalPlan panics on
+// Plan is an executable plan of a stage: the SDK's (*exec.Plan), or one
+// that runs an EncodedDoFn on encoded elements. A plan runs one bundle at
+// a time.
+type Plan interface {
+	// Finalize runs the bundle finalization callbacks of the last bundle.
+	Finalize() error
+	// Down tears the plan's DoFns down.
+	Down(ctx context.Context) error
+}
+
+// NewPlan builds an executable plan for a stage: for a plan.Encoded stage
+// whose DoFn is an EncodedDoFn that can read and write its coders, one
+// that runs it on encoded elements; otherwise the SDK's.
+func NewPlan(s *plan.Stage) (Plan, error) {
+	if s.Encoded != nil {
+		p, err := newEncodedPlan(s)
+		if err != nil {
+			return nil, err
+		}
+		if p != nil {
+			return p, nil
+		}
+	}
+	return newSDKPlan(s)
+}
+
+// newSDKPlan builds the SDK's plan for a stage. UnmarshalPlan panics on
 // transforms it does not know; that is returned as an error.
-func NewPlan(s *plan.Stage) (p *exec.Plan, err error) {
+func newSDKPlan(s *plan.Stage) (p *exec.Plan, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			p, err = nil, fmt.Errorf("localrunner: the SDK cannot build %s %v: %v\n%s", s.ID, s.Names, r, debug.Stack())
@@ -49,7 +75,7 @@ type Bundle struct {
 	ID    string
 	Stage *plan.Stage
 	// Plan is an idle plan of the stage, or nil to build a new one.
-	Plan *exec.Plan
+	Plan Plan
 	// Input holds chunks of whole encoded windowed values.
 	Input [][]byte
 	// SideInputs of the stage, complete; nil when it has none.
@@ -90,7 +116,7 @@ type Result struct {
 	Bundle *Bundle
 	// Plan is the plan to reuse (or to finalize first); nil when the bundle
 	// failed (the plan was taken down).
-	Plan    *exec.Plan
+	Plan    Plan
 	Outputs map[string]*Output // by PCollection
 	// Residuals returned by plan.Checkpoint.
 	Residuals []Residual
@@ -118,10 +144,9 @@ type TimerWrite struct {
 func Process(ctx context.Context, b *Bundle) *Result {
 	start := time.Now()
 	res := &Result{Bundle: b, Outputs: map[string]*Output{}}
-	p := b.Plan
-	if p == nil {
+	if b.Plan == nil {
 		var err error
-		if p, err = NewPlan(b.Stage); err != nil {
+		if b.Plan, err = NewPlan(b.Stage); err != nil {
 			res.Err = err
 			return res
 		}
@@ -132,6 +157,22 @@ func Process(ctx context.Context, b *Bundle) *Result {
 	for _, chunk := range b.Input {
 		dm.inputBytes += len(chunk)
 	}
+	if ep, ok := b.Plan.(*encodedPlan); ok {
+		err := ep.process(b, dm)
+		res.Elapsed = time.Since(start)
+		if err != nil {
+			if te, ok := err.(*TransformError); ok {
+				te.Bundle = b.ID
+			}
+			res.Err = err
+			_ = ep.Down(ctx) // A failed plan is broken; Teardown errors add nothing.
+			return res
+		}
+		dm.learnSizes()
+		res.Plan = ep
+		return res
+	}
+	p := b.Plan.(*exec.Plan)
 	err := p.Execute(ctx, b.ID, exec.DataContext{Data: dm, State: newStateReader(b)})
 	if err == nil {
 		err = dm.err

@@ -1,0 +1,372 @@
+package worker
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+	"runtime/debug"
+	"time"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph/coder"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph/mtime"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph/window"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/runtime/exec"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/runtime/graphx"
+	v1pb "github.com/apache/beam/sdks/v2/go/pkg/beam/core/runtime/graphx/v1"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/typex"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/util/protox"
+
+	"github.com/streams-dev/streams/localrunner/internal/plan"
+)
+
+// EncodedDoFn is implemented by DoFns that can process elements in their
+// encoded form. For a stage that is one such DoFn's ParDo between the
+// stage's input and its outputs (perhaps each through a WindowInto;
+// plan.Encoded), the worker skips the SDK's executor: it hands the DoFn
+// each encoded element and writes what the DoFn emits, already encoded,
+// as windowed values. That saves decoding the input into Go values,
+// boxing each output, and encoding it again.
+//
+// The DoFn promises to behave as its ProcessElement would under the SDK,
+// byte for byte. Its ProcessElement must not observe windows or panes
+// (outputs keep the input's), and it must have no StartBundle, side
+// inputs, state or timers. Setup and Teardown run as the SDK runs them;
+// FinishEncodedBundle replaces FinishBundle.
+type EncodedDoFn interface {
+	// ProcessEncodedFor reports whether the DoFn can run with
+	// ProcessEncoded when its main input's element coder is in and its
+	// outputs' element coders are outs (in the order of ProcessElement's
+	// emitters). It is called once per DoFn instance, before Setup.
+	ProcessEncodedFor(in *coder.Coder, outs []*coder.Coder) bool
+	// ProcessEncoded does what ProcessElement does for the element at the
+	// front of data, encoded with the input's element coder (more elements
+	// may follow it), whose event time is ts. For each output element it
+	// calls emit with the output's index, the output's event time and the
+	// element encoded with that output's coder; emit reads value only
+	// during the call. It returns how many bytes of data the element took.
+	// An error fails the bundle.
+	ProcessEncoded(ts typex.EventTime, data []byte, emit func(out int, ts typex.EventTime, value []byte)) (int, error)
+	// FinishEncodedBundle ends a bundle run with ProcessEncoded.
+	FinishEncodedBundle() error
+}
+
+// encodedPlan runs the DoFn of a plan.Encoded stage on encoded elements.
+type encodedPlan struct {
+	stage *plan.Stage
+	name  string // the ParDo's unique name
+	dofn  *graph.DoFn
+	fn    EncodedDoFn
+	inWin exec.WindowDecoder
+	outs  []encodedOut
+
+	// The bundle being processed: its outputs, the input element's
+	// windows and pane as encoded (and the pane alone), and the first
+	// failure of an emit.
+	dm      *dataManager
+	winPane []byte
+	pane    []byte
+	err     error
+	r       bytes.Reader
+	emitFn  func(int, typex.EventTime, []byte)
+}
+
+type encodedOut struct {
+	pcol string     // "" discards
+	wfn  *window.Fn // nil keeps the input's windows
+	wenc exec.WindowEncoder
+	out  *Output // of the current bundle
+
+	// The encoding of the last windows assigned: lastEnc, of last, or,
+	// for fixed windows, of the one window [start, end).
+	last       []typex.Window
+	start, end typex.EventTime
+	lastEnc    []byte
+}
+
+// newEncodedPlan returns the plan running s's DoFn on encoded elements, or
+// nil when its DoFn does not offer that (EncodedDoFn) for these coders.
+func newEncodedPlan(s *plan.Stage) (*encodedPlan, error) {
+	e := s.Encoded
+	dofn, err := decodeDoFn(e.Payload)
+	if err != nil {
+		return nil, nil // the SDK's executor reports it
+	}
+
+	fn, ok := dofn.Recv.(EncodedDoFn)
+	if !ok || dofn.StartBundleFn() != nil {
+		return nil, nil
+	}
+	outs := make([]*coder.Coder, len(e.Outputs))
+	for i, o := range e.Outputs {
+		outs[i] = coder.SkipW(o.Coder)
+	}
+	if !fn.ProcessEncodedFor(coder.SkipW(e.Input), outs) {
+		return nil, nil
+	}
+	p := &encodedPlan{stage: s, dofn: dofn, fn: fn, inWin: exec.MakeWindowDecoder(e.Input.Window)}
+	for i, tid := range s.Transforms {
+		if tid == e.ParDo {
+			p.name = s.Names[i]
+		}
+	}
+	for _, o := range e.Outputs {
+		eo := encodedOut{pcol: o.PCollection, wfn: o.Window}
+		if o.Window != nil {
+			eo.wenc = exec.MakeWindowEncoder(o.Sink.Window)
+		}
+		p.outs = append(p.outs, eo)
+	}
+	p.emitFn = p.emit
+	if f := dofn.SetupFn(); f != nil {
+		if err := p.guard(func() error { _, err := newInvoker(f).call(context.Background()); return err }); err != nil {
+			return nil, err
+		}
+	}
+	return p, nil
+}
+
+// decodeDoFn decodes a Go DoFn as a ParDoPayload carries it.
+func decodeDoFn(payload string) (fn *graph.DoFn, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			fn, err = nil, fmt.Errorf("decoding a DoFn: %v", r)
+		}
+	}()
+	var tp v1pb.TransformPayload
+	if err := protox.DecodeBase64(payload, &tp); err != nil {
+		return nil, err
+	}
+	if tp.GetUrn() != graphx.URNDoFn {
+		return nil, fmt.Errorf("a DoFn payload of kind %q", tp.GetUrn())
+	}
+	op, f, _, _, _, err := graphx.DecodeMultiEdge(tp.GetEdge())
+	if err != nil {
+		return nil, err
+	}
+	if op != graph.ParDo {
+		return nil, fmt.Errorf("a DoFn payload holding a %v", op)
+	}
+	return graph.AsDoFn(f, graph.MainUnknown)
+}
+
+// Finalize implements Plan: an encoded plan registers no callbacks.
+func (p *encodedPlan) Finalize() error { return nil }
+
+// Down runs the DoFn's Teardown.
+func (p *encodedPlan) Down(context.Context) error {
+	f := p.dofn.TeardownFn()
+	if f == nil {
+		return nil
+	}
+	return p.guard(func() error { _, err := newInvoker(f).call(context.Background()); return err })
+}
+
+// process runs one bundle.
+func (p *encodedPlan) process(b *Bundle, dm *dataManager) error {
+	p.dm, p.err = dm, nil
+	for i := range p.outs {
+		p.outs[i].out = nil
+	}
+	defer func() { p.dm = nil }()
+	return p.guard(func() error {
+		for _, chunk := range b.Input {
+			for len(chunk) > 0 {
+				n, err := p.element(chunk)
+				if err != nil {
+					return err
+				}
+				chunk = chunk[n:]
+			}
+		}
+		if len(b.Timers) > 0 {
+			return errors.New("localrunner: timers delivered to a stage without stateful DoFns")
+		}
+		return p.fn.FinishEncodedBundle()
+	})
+}
+
+// element processes the element at the front of chunk and returns its
+// length.
+func (p *encodedPlan) element(chunk []byte) (int, error) {
+	// The windowed value: event time (8 bytes), windows, pane, element.
+	if len(chunk) < 8 {
+		return 0, errors.New("localrunner: truncated windowed value")
+	}
+	ts := mtime.Time(int64(binary.BigEndian.Uint64(chunk)) + math.MinInt64)
+	p.r.Reset(chunk[8:])
+	if _, err := p.inWin.Decode(&p.r); err != nil {
+		return 0, fmt.Errorf("localrunner: decoding the windows of an element: %w", err)
+	}
+	winEnd := len(chunk) - p.r.Len()
+	if _, err := coder.DecodePane(&p.r); err != nil {
+		return 0, fmt.Errorf("localrunner: decoding the pane of an element: %w", err)
+	}
+	at := len(chunk) - p.r.Len()
+	p.winPane, p.pane = chunk[8:at], chunk[winEnd:at]
+	n, err := p.fn.ProcessEncoded(ts, chunk[at:], p.emitFn)
+	if err == nil {
+		err = p.err
+	}
+	if err != nil {
+		return 0, err
+	}
+	if n <= 0 || n > len(chunk)-at {
+		return 0, fmt.Errorf("localrunner: %s read %d bytes of an element of at most %d", p.dofn.Name(), n, len(chunk)-at)
+	}
+	return at + n, nil
+}
+
+// emit writes one output element as a windowed value.
+func (p *encodedPlan) emit(i int, ts typex.EventTime, value []byte) {
+	if i < 0 || i >= len(p.outs) {
+		if p.err == nil {
+			p.err = fmt.Errorf("localrunner: %s emitted to output %d of %d", p.dofn.Name(), i, len(p.outs))
+		}
+		return
+	}
+	o := &p.outs[i]
+	if o.pcol == "" {
+		return
+	}
+	if o.out == nil {
+		if o.out = p.dm.outputs[o.pcol]; o.out == nil {
+			o.out = p.dm.newOutput(o.pcol)
+			p.dm.outputs[o.pcol] = o.out
+		}
+	}
+	out := o.out
+	out.Data = binary.BigEndian.AppendUint64(out.Data, uint64(ts.Milliseconds()-math.MinInt64))
+	if o.wfn == nil {
+		out.Data = append(out.Data, p.winPane...)
+	} else {
+		enc, err := o.windows(ts)
+		if err != nil {
+			if p.err == nil {
+				p.err = fmt.Errorf("localrunner: encoding the windows of an output of %s: %w", p.dofn.Name(), err)
+			}
+			out.Data = out.Data[:outEnd(out)]
+			return
+		}
+		out.Data = append(out.Data, enc...)
+		out.Data = append(out.Data, p.pane...)
+	}
+	out.Data = append(out.Data, value...)
+	out.Ends = append(out.Ends, len(out.Data))
+	if ts < out.MinTS {
+		out.MinTS = ts
+	}
+}
+
+func outEnd(o *Output) int {
+	if len(o.Ends) == 0 {
+		return 0
+	}
+	return o.Ends[len(o.Ends)-1]
+}
+
+// windows returns the encoding of the windows o's window function assigns
+// to event time ts, reusing the last one when the windows are the same.
+func (o *encodedOut) windows(ts typex.EventTime) ([]byte, error) {
+	var ws []typex.Window
+	if o.wfn.Kind == window.FixedWindows {
+		// As assignWindows, without making the window unless it changed.
+		start, end := fixedWindow(o.wfn, ts)
+		if o.lastEnc != nil && o.last == nil && start == o.start && end == o.end {
+			return o.lastEnc, nil
+		}
+		ws = []typex.Window{window.IntervalWindow{Start: start, End: end}}
+		o.start, o.end = start, end
+	} else {
+		ws = assignWindows(o.wfn, ts)
+		if o.lastEnc != nil && o.last != nil && sameWindows(ws, o.last) {
+			return o.lastEnc, nil
+		}
+	}
+	var b bytes.Buffer
+	if err := o.wenc.Encode(ws, &b); err != nil {
+		o.lastEnc = nil
+		return nil, err
+	}
+	o.lastEnc = b.Bytes()
+	o.last = nil
+	if o.wfn.Kind != window.FixedWindows {
+		o.last = ws
+	}
+	return o.lastEnc, nil
+}
+
+// fixedWindow is the window a fixed window function assigns to ts.
+func fixedWindow(wfn *window.Fn, ts typex.EventTime) (start, end typex.EventTime) {
+	start = ts - (ts.Add(wfn.Size) % mtime.FromDuration(wfn.Size))
+	end = mtime.Min(start.Add(wfn.Size), mtime.EndOfGlobalWindowTime.Add(time.Millisecond))
+	return start, end
+}
+
+func sameWindows(a, b []typex.Window) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if !a[i].Equals(b[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// assignWindows is the SDK's WindowInto (exec.assignWindows, unexported).
+func assignWindows(wfn *window.Fn, ts typex.EventTime) []typex.Window {
+	switch wfn.Kind {
+	case window.GlobalWindows:
+		return window.SingleGlobalWindow
+	case window.FixedWindows:
+		start, end := fixedWindow(wfn, ts)
+		return []typex.Window{window.IntervalWindow{Start: start, End: end}}
+	case window.SlidingWindows:
+		var ret []typex.Window
+		period := mtime.FromDuration(wfn.Period)
+		lastStart := ts - (ts % period)
+		for start := lastStart; start > ts.Subtract(wfn.Size); start -= period {
+			ret = append(ret, window.IntervalWindow{Start: start, End: start.Add(wfn.Size)})
+		}
+		return ret
+	case window.Sessions:
+		return []typex.Window{window.IntervalWindow{Start: ts, End: ts.Add(wfn.Gap)}}
+	}
+	panic(fmt.Sprintf("localrunner: unexpected window function %v", wfn))
+}
+
+// guard runs a call into the DoFn, turning its error or panic into a
+// *TransformError naming the ParDo.
+func (p *encodedPlan) guard(f func() error) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			stack := debug.Stack()
+			cause := fmt.Sprint(r)
+			if site := panicSite(string(stack)); site != "" {
+				cause += " (at " + site + ")"
+			}
+			err = &TransformError{
+				Transform: p.name, Stage: p.stage.ID, Transforms: p.stage.Names, Panic: true,
+				Cause: cause,
+				Err:   fmt.Errorf("%s: panic: %v\n%s", p.dofn.Name(), r, stack),
+			}
+		}
+	}()
+	if err = f(); err != nil {
+		var te *TransformError
+		if errors.As(err, &te) {
+			return err
+		}
+		return &TransformError{
+			Transform: p.name, Stage: p.stage.ID, Transforms: p.stage.Names,
+			Cause: err.Error(),
+			Err:   fmt.Errorf("%s: %w", p.dofn.Name(), err),
+		}
+	}
+	return nil
+}
