@@ -1,6 +1,7 @@
 package beamtranslate
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph/coder"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph/mtime"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph/window"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/runtime/contextreg"
@@ -17,6 +19,7 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 
 	"github.com/streams-dev/streams/dsl"
+	"github.com/streams-dev/streams/internal/wire"
 )
 
 // The DoFns, combine fn and coder of Reduce and Batch (batch.go), which
@@ -319,6 +322,41 @@ func (fn *reduceCombineFn) AddInput(a accum, e element) (accum, error) {
 		return accum{}, err
 	}
 	v, err := r.Add(a.V, e.Payload)
+	return accum{V: v}, err
+}
+
+// AddEncodedInputFor and AddEncodedInput let a runner that knows them
+// (the bundled runner's EncodedCombineFn) add an element to an
+// accumulator straight from the element coder's bytes: only the payload
+// is decoded, not the element around it.
+func (fn *reduceCombineFn) AddEncodedInputFor(in *coder.Coder) bool {
+	return in.Kind == coder.Custom && in.Custom.Type == reflect.TypeFor[element]()
+}
+
+func (fn *reduceCombineFn) AddEncodedInput(acc any, value []byte) (any, error) {
+	a, ok := acc.(accum)
+	if !ok {
+		return nil, fmt.Errorf("beamtranslate: step %s: accumulator of type %T", fn.Step, acc)
+	}
+	r, err := fn.reducer()
+	if err != nil {
+		return nil, err
+	}
+	// The custom coder's length prefix, then the element, whose payload
+	// comes first.
+	d := decoder{wire.Reader{B: value, Short: errShort}}
+	d.B = d.Bytes()
+	if d.Err != nil {
+		return nil, d.Err
+	}
+	p, err := d.payload()
+	if err != nil {
+		return nil, err
+	}
+	if b, ok := p.([]byte); ok {
+		p = bytes.Clone(b) // the runner's buffer is not the accumulator's
+	}
+	v, err := r.Add(a.V, p)
 	return accum{V: v}, err
 }
 

@@ -1,6 +1,7 @@
 package beamtranslate
 
 import (
+	"bytes"
 	"encoding/json"
 	"reflect"
 	"strings"
@@ -8,8 +9,10 @@ import (
 	"time"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph/coder"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph/mtime"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph/window"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/runtime/exec"
 
 	"github.com/streams-dev/streams/dsl"
 )
@@ -124,6 +127,47 @@ func TestReduceFns(t *testing.T) {
 	}
 	if _, err := comb.AddInput(a, element{Payload: "not a sale"}); err == nil || !strings.Contains(err.Error(), "step max") {
 		t.Errorf("bad input: %v", err)
+	}
+
+	// AddEncodedInput adds an element from the element coder's bytes as
+	// AddInput adds it decoded.
+	elemCoder := coder.CoderFrom(coder.LookupCustomCoder(reflect.TypeFor[element]()))
+	if !comb.AddEncodedInputFor(elemCoder) || comb.AddEncodedInputFor(coder.NewString()) {
+		t.Error("AddEncodedInputFor: want the element coder alone")
+	}
+	encode := func(e element) []byte {
+		var buf bytes.Buffer
+		if err := exec.MakeElementEncoder(elemCoder).Encode(&exec.FullValue{Elm: e}, &buf); err != nil {
+			t.Fatal(err)
+		}
+		return buf.Bytes()
+	}
+	ref, _ := comb.CreateAccumulator()
+	var enc any
+	enc, _ = comb.CreateAccumulator()
+	for _, e := range []element{
+		{Payload: sale{Amount: 3}, Key: []byte("k"), Headers: []dsl.Header{{Key: "h"}}, Origin: &o},
+		{Payload: sale{Amount: 11, Shop: "s", At: t0}},
+		{Payload: sale{Amount: -2}, Branch: "b"},
+	} {
+		if ref, err = comb.AddInput(ref, e); err != nil {
+			t.Fatal(err)
+		}
+		if enc, err = comb.AddEncodedInput(enc, encode(e)); err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(enc, ref) {
+			t.Fatalf("AddEncodedInput: %#v, AddInput: %#v", enc, ref)
+		}
+	}
+	if _, err := comb.AddEncodedInput(enc, encode(element{Payload: "not a sale"})); err == nil || !strings.Contains(err.Error(), "step max") {
+		t.Errorf("bad encoded input: %v", err)
+	}
+	full := encode(element{Payload: sale{Amount: 1}})
+	for i := range full {
+		if _, err := comb.AddEncodedInput(enc, full[:i]); err == nil {
+			t.Errorf("input truncated to %d of %d bytes: no error", i, len(full))
+		}
 	}
 
 	outFn := &reduceOutputFn{Pipeline: "reduce-fns", Step: "max"}

@@ -34,8 +34,11 @@ type Combiner struct {
 	ctx   context.Context
 
 	create, add, merge *invoker
-	zero               any // the zero accumulator, without CreateAccumulator
-	convert            func(any) any
+	// addEncoded is the CombineFn as an EncodedCombineFn, when it is one
+	// for the values' coder.
+	addEncoded EncodedCombineFn
+	zero       any // the zero accumulator, without CreateAccumulator
+	convert    func(any) any
 
 	values exec.ElementDecoder
 	accDec exec.ElementDecoder
@@ -43,6 +46,19 @@ type Combiner struct {
 	r      bytes.Reader
 	fv     exec.FullValue
 	in     exec.FullValue // the input value Add decodes
+}
+
+// EncodedCombineFn is implemented by CombineFns that add inputs to an
+// accumulator from their encoding, sparing the runner decoding each input
+// into a Go value for AddInput.
+type EncodedCombineFn interface {
+	// AddEncodedInputFor reports whether AddEncodedInput reads inputs
+	// encoded with coder in.
+	AddEncodedInputFor(in *coder.Coder) bool
+	// AddEncodedInput does what AddInput does, for the input value
+	// encoded in value (the bytes exec.MakeElementEncoder(in) writes; it
+	// must not keep them).
+	AddEncodedInput(acc any, value []byte) (any, error)
 }
 
 // NewCombiner decodes the CombineFn of a combining GroupByKey stage and
@@ -66,6 +82,9 @@ func NewCombiner(ctx context.Context, s *plan.Stage) (c *Combiner, err error) {
 	c.merge = newInvoker(fn.MergeAccumulatorsFn())
 	kv := coder.SkipW(s.Group.Coder)
 	c.values = exec.MakeElementDecoder(kv.Components[1])
+	if e, ok := fn.Recv.(EncodedCombineFn); ok && c.add != nil && e.AddEncodedInputFor(kv.Components[1]) {
+		c.addEncoded = e
+	}
 	c.accDec = exec.MakeElementDecoder(spec.Accumulator)
 	c.accEnc = exec.MakeElementEncoder(spec.Accumulator)
 	if f := fn.SetupFn(); f != nil {
@@ -79,6 +98,15 @@ func NewCombiner(ctx context.Context, s *plan.Stage) (c *Combiner, err error) {
 // Add adds an encoded input value to acc (group.Combiner).
 func (c *Combiner) Add(acc any, first bool, value []byte) (any, error) {
 	return c.guard("AddInput", func() (any, error) {
+		if c.addEncoded != nil {
+			if first {
+				var err error
+				if acc, err = c.newAccumulator(); err != nil {
+					return nil, err
+				}
+			}
+			return c.addEncoded.AddEncodedInput(acc, value)
+		}
 		c.r.Reset(value)
 		v := &c.in
 		err := c.values.DecodeTo(&c.r, v)
