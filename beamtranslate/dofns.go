@@ -170,6 +170,10 @@ type chain struct {
 	out        func(beam.EventTime, element)         // Reduce is not set
 	outKV      func(beam.EventTime, string, element) // Reduce is set
 	bad        func(invalid)
+
+	// The emitters and buffers of the encoded fast path (encoded.go),
+	// made on its first use.
+	enc *encodedOut
 }
 
 func (c *chain) Setup() error {

@@ -123,7 +123,17 @@ func appendRecord(b []byte, r *Record) ([]byte, error) {
 	return b, nil
 }
 
-func decodeRecord(b []byte) (Record, error) {
+// decodeRecord is the decoding function registered for the Record coder
+// (register.go).
+func decodeRecord(b []byte) (Record, error) { return DecodeRecord(b) }
+
+// DecodeRecord is the Record coder's decoding of b, which must hold
+// exactly one record: the bytes the coder's encoding function writes, as
+// Beam passes them to it (without the length prefix of the element
+// encoding). It is exported for the fast paths of other packages' DoFns
+// that read encoded records themselves. The record's byte slices (Key,
+// Value, header values) alias b.
+func DecodeRecord(b []byte) (Record, error) {
 	d := decoder{wire.Reader{B: b, Short: errShortRecord}}
 	if v := d.Uvarint(); d.Err == nil && v != recordCoderVersion {
 		return Record{}, fmt.Errorf("kafka: record coder: unknown version %d", v)
