@@ -1,0 +1,163 @@
+package localrunner_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph/coder"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph/mtime"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph/window"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/runtime/exec"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/typex"
+	"github.com/streams-dev/streams/beamtranslate"
+	"github.com/streams-dev/streams/dsl"
+	"github.com/streams-dev/streams/io/kafka"
+	"github.com/streams-dev/streams/localrunner"
+	"github.com/streams-dev/streams/localrunner/internal/plan"
+	"github.com/streams-dev/streams/localrunner/internal/worker"
+)
+
+type dslSale struct {
+	Shop   string `json:"shop"`
+	Amount int64  `json:"amount"`
+}
+
+// TestEncodedDSLStage runs the stage of a DSL pipeline that reads the
+// source's records, parses them and keys them for a windowed Reduce
+// (beamtranslate's fused DoFn, an EncodedDoFn) on the fast path and in the
+// SDK's executor, on the same input: every output must be the same bytes.
+// It covers rejected messages, headers, nil keys and values, a key
+// function that panics, and event times from a user function, with the
+// source records kept for late data (LateToDLQ) and without.
+func TestEncodedDSLStage(t *testing.T) {
+	for _, win := range []dsl.Window{dsl.TumblingWindow(10 * time.Second), dsl.SlidingWindow(10*time.Second, 5*time.Second), dsl.SessionWindow(3 * time.Second)} {
+		for _, late := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/late=%v", win, late), func(t *testing.T) {
+				testEncodedDSLStage(t, win, late)
+			})
+		}
+	}
+}
+
+func testEncodedDSLStage(t *testing.T, win dsl.Window, late bool) {
+	id := strings.NewReplacer("/", "-", " ", "-").Replace(t.Name())
+	var opts []dsl.ReduceOption[dslSale]
+	if win.Kind() == dsl.WindowSliding {
+		// Event times from the payload rather than the record.
+		opts = append(opts, dsl.WithEventTime(func(s dslSale) time.Time { return time.Unix(1_704_067_200+s.Amount, 0) }))
+	}
+	p := dsl.StreamingSource("in", "sales").
+		Apply("parse", dsl.Parser[dslSale]()).
+		Apply("total", dsl.Reduce(win, func(s dslSale) string {
+			if s.Shop == "boom" {
+				panic("no key for boom")
+			}
+			return s.Shop
+		}, dsl.Sum(func(s dslSale) int64 { return s.Amount }), opts...)).
+		Apply("ser", dsl.Serializer[dsl.Windowed[string, int64]]()).
+		Sink("out", dsl.StreamSink("totals"))
+	cc := kafka.ClientConfig{Brokers: []string{"kafka:9092"}}
+	b := beamtranslate.Bindings{
+		Source: beamtranslate.SourceBinding{Client: cc, Topic: "sales", Group: "g", DLQ: &beamtranslate.DLQBinding{Client: cc, Topic: "dlq"}},
+		Sinks:  map[string]beamtranslate.SinkBinding{"out": {Client: cc, Topic: "totals"}},
+	}
+	if late {
+		b.LateToDLQ = []string{"total"}
+	}
+	bp, err := beamtranslate.Translate(id, p.MustBuild(), b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pp, err := localrunner.Marshal(bp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pl, err := plan.Build(pp, plan.Options{NativeKafka: true, EncodedDoFns: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st *plan.Stage
+	for _, s := range pl.Stages {
+		if s.Encoded != nil && strings.Contains(strings.Join(s.Names, " "), "recordKeyFn") {
+			st = s
+		}
+	}
+	if st == nil {
+		t.Fatalf("no encoded stage with the fused record DoFn in\n%s", pl)
+	}
+
+	// The source's records as the native Kafka source hands them on.
+	enc := exec.MakeElementEncoder(coder.SkipW(st.Encoded.Input))
+	wenc := exec.MakeWindowEncoder(st.Encoded.Input.Window)
+	var in bytes.Buffer
+	t0 := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+	js := func(s dslSale) []byte { b, _ := json.Marshal(s); return b }
+	for i, v := range [][]byte{
+		js(dslSale{Shop: "s1", Amount: 2}),
+		[]byte("not json"),
+		js(dslSale{Shop: "", Amount: 3}),
+		js(dslSale{Shop: "boom", Amount: 1}),
+		js(dslSale{Shop: `s"<&>\é`, Amount: 5}),
+		nil,
+		js(dslSale{Shop: "s1", Amount: 7}),
+		js(dslSale{Shop: "s2", Amount: 40}),
+	} {
+		r := kafka.Record{
+			Topic: "sales", Partition: int32(i % 2), Offset: int64(100 + i), Value: v,
+			Timestamp: t0.Add(time.Duration(i) * 1234 * time.Millisecond),
+		}
+		if i%3 != 0 {
+			r.Key = []byte(fmt.Sprint("k", i))
+			r.Headers = []kafka.Header{{Key: "h", Value: []byte("v")}, {Key: "nil"}}
+		}
+		ts := mtime.FromTime(r.Timestamp)
+		if err := exec.EncodeWindowedValueHeader(wenc, window.SingleGlobalWindow, ts, typex.NoFiringPane(), &in); err != nil {
+			t.Fatal(err)
+		}
+		if err := enc.Encode(&exec.FullValue{Elm: r, Timestamp: ts}, &in); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	run := func(s *plan.Stage) map[string]*worker.Output {
+		t.Helper()
+		p, err := worker.NewPlan(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, sdk := p.(*exec.Plan); sdk != (s.Encoded == nil) {
+			t.Fatalf("stage encoded %v: the SDK's plan %v", s.Encoded != nil, sdk)
+		}
+		res := worker.Process(context.Background(), &worker.Bundle{ID: "b1", Stage: s, Plan: p, Input: [][]byte{in.Bytes()}})
+		if res.Err != nil {
+			t.Fatal(res.Err)
+		}
+		if err := res.Plan.Down(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		return res.Outputs
+	}
+	sdkStage := *st
+	sdkStage.Encoded = nil
+	want := run(&sdkStage)
+	got := run(st)
+	if len(got) != len(want) || len(want) != 2 {
+		t.Fatalf("outputs to %d PCollections on the fast path, %d in the SDK; want 2 (keyed, rejected)", len(got), len(want))
+	}
+	for pcol, w := range want {
+		g := got[pcol]
+		if g == nil {
+			t.Errorf("%s: no output on the fast path", pcol)
+			continue
+		}
+		if !bytes.Equal(g.Data, w.Data) || fmt.Sprint(g.Ends) != fmt.Sprint(w.Ends) || g.MinTS != w.MinTS {
+			t.Errorf("%s: fast path wrote %d elements (%d bytes, min %v), the SDK %d (%d bytes, min %v)\nfast: %q\nsdk:  %q",
+				pcol, len(g.Ends), len(g.Data), g.MinTS, len(w.Ends), len(w.Data), w.MinTS, g.Data, w.Data)
+		}
+	}
+}
