@@ -141,7 +141,12 @@ func encodeElement(e element) ([]byte, error) {
 			n += 4 + len(h.Key) + len(h.Value)
 		}
 	}
-	b, err := appendPayload(make([]byte, 0, n), e.Payload)
+	return appendElement(make([]byte, 0, n), e)
+}
+
+// appendElement appends e's encoding to b; on error b is lost.
+func appendElement(b []byte, e element) ([]byte, error) {
+	b, err := appendPayload(b, e.Payload)
 	if err != nil {
 		return nil, err
 	}

@@ -12,7 +12,6 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/funcx"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph/coder"
 
-	"github.com/streams-dev/streams/internal/wire"
 	"github.com/streams-dev/streams/io/kafka"
 )
 
@@ -257,18 +256,4 @@ func (o *encodedOut) invalid(v invalid) {
 	o.buf = binary.AppendUvarint(o.buf[:0], uint64(len(b)))
 	o.buf = append(o.buf, b...)
 	o.emit(1, o.ts, o.buf)
-}
-
-// appendElement appends to b what encodeElement (element.go) encodes e
-// to, so that the fast path encodes into a reused buffer; the two must
-// write the same bytes (TestAppendElement). On error b is lost.
-func appendElement(b []byte, e element) ([]byte, error) {
-	b, err := appendPayload(b, e.Payload)
-	if err != nil {
-		return nil, err
-	}
-	b = wire.AppendBytes(b, e.Key)
-	b = appendHeaders(b, e.Headers)
-	b = wire.AppendBytes(b, e.Branch)
-	return appendOrigin(b, e.Origin.value()), nil
 }
