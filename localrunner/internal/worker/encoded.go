@@ -48,7 +48,9 @@ type EncodedDoFn interface {
 	// calls emit with the output's index, the output's event time and the
 	// element encoded with that output's coder; emit reads value only
 	// during the call. It returns how many bytes of data the element took.
-	// An error fails the bundle.
+	// An error fails the bundle. The runner never changes data, so what
+	// the DoFn decodes from it may alias it, as the SDK's decoders alias
+	// the bytes they read.
 	ProcessEncoded(ts typex.EventTime, data []byte, emit func(out int, ts typex.EventTime, value []byte)) (int, error)
 	// FinishEncodedBundle ends a bundle run with ProcessEncoded.
 	FinishEncodedBundle() error
