@@ -544,20 +544,24 @@ func TestKeyStepFnEncoded(t *testing.T) {
 	}
 }
 
+// routedFragileGraph puts a Reduce after a Router's branch, so that a
+// keyStepFn keys the branch's messages.
+func routedFragileGraph() *dsl.Graph {
+	return dsl.StreamingSource("in", "events").
+		Apply("parse", dsl.Parser[fragile]()).
+		Route("route", func(f fragile) (string, error) { return "a", nil },
+			dsl.Branch[fragile]("a").
+				Apply("count", countFragile()).
+				Sink("null", dsl.DevNullSink[dsl.Windowed[string, int]]())).
+		MustBuild()
+}
+
 // TestProcessEncodedFor checks that the DoFns take the fast path only for
 // the coders they write: the translation's, and not a wrong input coder
 // or a wrong output coder.
 func TestProcessEncodedFor(t *testing.T) {
 	b := bindings()
-	g := func() *dsl.Graph {
-		return dsl.StreamingSource("in", "events").
-			Apply("parse", dsl.Parser[fragile]()).
-			Route("route", func(f fragile) (string, error) { return "a", nil },
-				dsl.Branch[fragile]("a").
-					Apply("count", countFragile()).
-					Sink("null", dsl.DevNullSink[dsl.Windowed[string, int]]())).
-			MustBuild()
-	}
+	g := routedFragileGraph
 	pds := translatedParDos(t, "enc-for", g(), b)
 	ks := theParDo(t, pds, "keyStepFn")
 	rk := theParDo(t, translatedParDos(t, "enc-for-source", fragileSourceGraph(), b), "recordKeyFn")
@@ -628,15 +632,7 @@ func TestProcessEncodedBadInput(t *testing.T) {
 	rk := theParDo(t, translatedParDos(t, "enc-bad-record", fragileSourceGraph(), bindings()), "recordKeyFn")
 	rec := kafka.Record{Topic: "events", Offset: 7, Key: []byte("k"), Value: jsonValue(fragile{Shop: "a"}),
 		Headers: []kafka.Header{{Key: "h", Value: []byte("v")}}, Timestamp: time.UnixMilli(1_700_000_000_000)}
-	g := func() *dsl.Graph {
-		return dsl.StreamingSource("in", "events").
-			Apply("parse", dsl.Parser[fragile]()).
-			Route("route", func(f fragile) (string, error) { return "a", nil },
-				dsl.Branch[fragile]("a").
-					Apply("count", countFragile()).
-					Sink("null", dsl.DevNullSink[dsl.Windowed[string, int]]())).
-			MustBuild()
-	}
+	g := routedFragileGraph
 	ks := theParDo(t, translatedParDos(t, "enc-bad-element", g(), bindings()), "keyStepFn")
 	o := origin{Topic: "events", Offset: 7, Key: []byte("k"), Value: []byte("v"), Headers: []dsl.Header{{Key: "h", Value: []byte("v")}}}
 	msg := element{Payload: fragile{Shop: "a"}, Key: []byte("k"), Headers: o.Headers, Branch: "a", Origin: &o}
