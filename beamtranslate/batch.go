@@ -24,10 +24,19 @@ type BatchBinding struct {
 }
 
 // A Batch step becomes, in its scope, batchKeyFn (element -> KV<batch
-// key, element>: the source partition, or the message key) and batchFn,
+// key, element>: the source partition, or the message key; a chain of
+// steps before it, or the source, keys its messages itself) and batchFn,
 // a stateful DoFn that buffers each key's messages and emits them as one
 // message when the batch is full or its processing-time timer fires.
 func (t *translator) batch(n *dsl.Node, in beam.PCollection) error {
+	s := t.s.Scope(n.Name())
+	keyed := beam.ParDo(s, &batchKeyFn{PerKey: n.Batcher().PerKey()}, in)
+	return t.batchKeyed(s, n, keyed)
+}
+
+// batchKeyed goes on from a Batch step's messages keyed by batch
+// (batchKeyFn, or a chain's DoFn that keys them itself).
+func (t *translator) batchKeyed(s beam.Scope, n *dsl.Node, keyed beam.PCollection) error {
 	bt := n.Batcher()
 	size, wait := bt.Size(), bt.MaxWait()
 	if o, ok := t.b.Batches[n.Name()]; ok {
@@ -41,8 +50,6 @@ func (t *translator) batch(n *dsl.Node, in beam.PCollection) error {
 	if size < 0 || wait < 0 || (size == 0 && wait == 0) {
 		return fmt.Errorf("beamtranslate: batch %s: needs a positive size or wait; got %d and %v", n.Name(), size, wait)
 	}
-	s := t.s.Scope(n.Name())
-	keyed := beam.ParDo(s, &batchKeyFn{PerKey: bt.PerKey()}, in)
 	out := beam.ParDo(s, &batchFn{
 		Pipeline: t.id,
 		Step:     n.Name(),
@@ -80,12 +87,17 @@ type batchKeyFn struct {
 }
 
 func (fn *batchKeyFn) ProcessElement(ts beam.EventTime, e element, emit func(beam.EventTime, string, element)) {
-	if fn.PerKey {
-		emit(ts, "k"+string(e.Key), e)
-		return
+	emit(ts, batchKey(fn.PerKey, e), e)
+}
+
+// batchKey is the key of the batch message e belongs to: its message key
+// (perKey), or its source record's partition.
+func batchKey(perKey bool, e element) string {
+	if perKey {
+		return "k" + string(e.Key)
 	}
 	// Messages made by a Reduce have no source record: partition 0.
-	emit(ts, "p"+strconv.Itoa(int(e.Origin.value().Partition)), e)
+	return "p" + strconv.Itoa(int(e.Origin.value().Partition))
 }
 
 // batchFn buffers the messages of one batch key in state, and emits them

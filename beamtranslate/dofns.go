@@ -117,8 +117,8 @@ func recordOrigin(r kafka.Record, hs []dsl.Header) origin {
 //
 //	stepFn        message -> message
 //	recordStepFn  source record -> message
-//	keyStepFn     message -> KV<key, message> for a Reduce
-//	recordKeyFn   source record -> KV<key, message> for a Reduce
+//	keyStepFn     message -> KV<key, message> for a Reduce or a Batch
+//	recordKeyFn   source record -> KV<key, message> for a Reduce or a Batch
 //
 // They differ only in what they read and emit; Beam needs a distinct Go
 // type for each ProcessElement signature, and a generic one could not be
@@ -127,10 +127,11 @@ func recordOrigin(r kafka.Record, hs []dsl.Header) origin {
 // The chain runs Steps, found by name, each step's outputs going straight
 // into the next step's function. The last step's outputs are emitted,
 // or, when Reduce is set, keyed for that Reduce step exactly as
-// reduceKeyFn keys them (reduceKeyer). When Source is set the chain
-// reads the source's records and counts them for the source step as
+// reduceKeyFn keys them (reduceKeyer), or, when Batch is set, by batch
+// exactly as batchKeyFn keys them. When Source is set the chain reads
+// the source's records and counts them for the source step as
 // fromRecordFn does. Steps may be empty when the chain reads records and
-// keys them (a Reduce right after the source).
+// keys them (a Reduce or a Batch right after the source).
 type chain struct {
 	Pipeline string
 	Steps    []string
@@ -144,6 +145,11 @@ type chain struct {
 	// reduceKeyFn.KeepOrigin does.
 	Reduce     string `json:",omitempty"`
 	KeepOrigin bool   `json:",omitempty"`
+	// Batch is the Batch step the chain keys its outputs for, if any, by
+	// the batch each belongs to, exactly as batchKeyFn keys them
+	// (BatchPerKey is its PerKey).
+	Batch       string `json:",omitempty"`
+	BatchPerKey bool   `json:",omitempty"`
 
 	nodes  []*dsl.Node
 	emits  []func(dsl.Any) // emits[i] takes the outputs of nodes[i]
@@ -167,8 +173,8 @@ type chain struct {
 	origin     *origin
 	recOrigin  origin
 	fromRecord bool
-	out        func(beam.EventTime, element)         // Reduce is not set
-	outKV      func(beam.EventTime, string, element) // Reduce is set
+	out        func(beam.EventTime, element)         // neither Reduce nor Batch is set
+	outKV      func(beam.EventTime, string, element) // Reduce or Batch is set
 	bad        func(invalid)
 
 	// The emitters and buffers of the encoded fast path (encoded.go),
@@ -319,6 +325,11 @@ func (c *chain) emit(m dsl.Any) {
 }
 
 func (c *chain) send(t beam.EventTime, m dsl.Any) {
+	if c.Batch != "" {
+		e := element{Payload: m.Payload, Key: m.Key, Headers: m.Headers, Origin: c.originRef()}
+		c.outKV(t, batchKey(c.BatchPerKey, e), e)
+		return
+	}
 	if c.key.r == nil {
 		c.out(t, element{Payload: m.Payload, Key: m.Key, Headers: m.Headers, Origin: c.originRef()})
 		return
@@ -341,6 +352,15 @@ func (c *chain) reject(i int, err error) {
 		step = inv.Step
 	}
 	c.bad(invalid{Step: step, Error: err.Error(), Origin: c.originRef().value()})
+}
+
+// keyingStep is the Reduce or Batch step the chain keys its outputs for,
+// or "".
+func (c *chain) keyingStep() string {
+	if c.Batch != "" {
+		return c.Batch
+	}
+	return c.Reduce
 }
 
 // originRef is the source record of the message being processed: its
@@ -378,8 +398,8 @@ func (fn *recordStepFn) ProcessElement(ts beam.EventTime, r kafka.Record, emit f
 }
 
 // keyStepFn runs a chain of DSL transform steps on messages and keys
-// their outputs for the Reduce step after them: the chain's stepFn and the
-// Reduce's reduceKeyFn in one.
+// their outputs for the Reduce or Batch step after them: the chain's
+// stepFn and the Reduce's reduceKeyFn (the Batch's batchKeyFn) in one.
 type keyStepFn struct{ chain }
 
 func (fn *keyStepFn) FinishBundle(_ func(beam.EventTime, string, element), _ func(invalid)) {
@@ -392,8 +412,8 @@ func (fn *keyStepFn) ProcessElement(ts beam.EventTime, e element, emit func(beam
 }
 
 // recordKeyFn runs a chain of DSL transform steps, perhaps none, on the
-// source's records and keys their outputs for the Reduce step after
-// them: fromRecordFn, stepFn and reduceKeyFn in one.
+// source's records and keys their outputs for the Reduce or Batch step
+// after them: fromRecordFn, stepFn and reduceKeyFn (batchKeyFn) in one.
 type recordKeyFn struct{ chain }
 
 func (fn *recordKeyFn) FinishBundle(_ func(beam.EventTime, string, element), _ func(invalid)) {

@@ -182,7 +182,7 @@ type encodedOut struct {
 func (c *chain) startEncoded(ts beam.EventTime, emit func(int, beam.EventTime, []byte)) {
 	o := c.enc
 	if o == nil {
-		o = &encodedOut{reduce: c.Reduce}
+		o = &encodedOut{reduce: c.keyingStep()}
 		o.outKV, o.bad = o.kv, o.invalid
 		c.enc = o
 	}
@@ -217,8 +217,8 @@ func (c *chain) name() string {
 		names = append(names, c.Source)
 	}
 	names = append(names, c.Steps...)
-	if c.Reduce != "" {
-		names = append(names, c.Reduce)
+	if k := c.keyingStep(); k != "" {
+		names = append(names, k)
 	}
 	return strings.Join(names, "+")
 }

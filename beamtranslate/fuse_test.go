@@ -100,6 +100,35 @@ func TestFusedTranslation(t *testing.T) {
 		t.Errorf("DoFns: %v", fns)
 	}
 
+	// A Batch after a chain: the chain's DoFn keys its messages by batch;
+	// one right after the source: one DoFn reads and keys.
+	for _, parse := range []bool{true, false} {
+		var g *dsl.Graph
+		want := chain{Pipeline: fmt.Sprint("fused-batch-", parse), Source: "in", Batch: "batch", BatchPerKey: true}
+		if parse {
+			g = dsl.StreamingSource("in", "events").
+				Apply("parse", dsl.Parser[ev]()).
+				Apply("batch", dsl.Batch[ev](10, time.Second, dsl.BatchPerKey())).
+				Sink("null", dsl.DevNullSink[[]ev]()).MustBuild()
+			want.Steps = []string{"parse"}
+		} else {
+			g = dsl.StreamingSource("in", "events").
+				Apply("batch", dsl.Batch[[]byte](10, time.Second, dsl.BatchPerKey())).
+				Sink("null", dsl.DevNullSink[[][]byte]()).MustBuild()
+		}
+		p, err = Translate(want.Pipeline, g, bindings())
+		if err != nil {
+			t.Fatal(err)
+		}
+		fns, _ = doFns(t, p)
+		if got := fns["recordKeyFn"]; len(got) != 1 || !reflect.DeepEqual(got[0].(*recordKeyFn).chain, want) {
+			t.Errorf("recordKeyFn: %#v", got)
+		}
+		if len(fns["batchKeyFn"]) > 0 || len(fns["fromRecordFn"]) > 0 || len(fns["recordStepFn"]) > 0 || len(fns["batchFn"]) != 1 {
+			t.Errorf("DoFns: %v", fns)
+		}
+	}
+
 	// A branch of a Router that reduces keys in the branch's DoFn; the
 	// source's records go to the chain before the router.
 	g = dsl.StreamingSource("in", "events").
@@ -355,6 +384,37 @@ func TestFusedDoFnsMatch(t *testing.T) {
 	compareRuns(t, "recordKeyFn without steps", got, want)
 	if len(got.bad) != len(recs) || got.bad[0].Step != "max" || got.stats["in"].In != float64(len(recs)) {
 		t.Errorf("recordKeyFn without steps: rejected %+v, stats %v", got.bad, got.stats)
+	}
+
+	// Source, chain and a Batch's keying: recordKeyFn against
+	// fromRecordFn, stepFn and batchKeyFn, by partition and by key.
+	for _, perKey := range []bool{false, true} {
+		id := fmt.Sprint("match-batch-", perKey)
+		want := newRun(t, id+"-ref")
+		from := &fromRecordFn{Pipeline: id + "-ref", Step: "in"}
+		step := &stepFn{chain{Pipeline: id + "-ref", Steps: steps}}
+		key := &batchKeyFn{PerKey: perKey}
+		mustSetup(t, from, step)
+		for _, r := range recs {
+			from.ProcessElement(mtime.FromTime(r.Timestamp), r, func(ts beam.EventTime, e element) {
+				step.ProcessElement(ts, e, func(ts beam.EventTime, e element) { key.ProcessElement(ts, e, want.emitKV) }, want.reject)
+			})
+		}
+		from.FinishBundle(nil)
+		step.FinishBundle(nil, nil)
+		want.finish(id + "-ref")
+		got := newRun(t, id+"-fused")
+		fused := &recordKeyFn{chain{Pipeline: id + "-fused", Steps: steps, Source: "in", Batch: "batch", BatchPerKey: perKey}}
+		mustSetup(t, fused)
+		for _, r := range recs {
+			fused.ProcessElement(mtime.FromTime(r.Timestamp), r, got.emitKV, got.reject)
+		}
+		fused.FinishBundle(nil, nil)
+		got.finish(id + "-fused")
+		compareRuns(t, fmt.Sprintf("recordKeyFn for a Batch (per key %v)", perKey), got, want)
+		if len(got.keyed) != 8 || got.keyed[0].E.Origin == nil {
+			t.Errorf("recordKeyFn for a Batch: %d keyed (want 8, each with its source record): %+v", len(got.keyed), got.keyed)
+		}
 	}
 }
 

@@ -177,7 +177,7 @@ func (t *translator) source() error {
 		return fmt.Errorf("beamtranslate: source %s: %w", src.Name(), err)
 	}
 	if outs := src.Outputs(); len(outs) == 1 {
-		if n := t.g.Node(outs[0]); fusible(n) || n.Kind() == dsl.KindReduce {
+		if n := t.g.Node(outs[0]); fusible(n) || stateful(n) {
 			// The chain's DoFn reads the records itself.
 			return t.chain(src, n, recs)
 		}
@@ -212,9 +212,10 @@ func (t *translator) step(n *dsl.Node, in beam.PCollection) error {
 // cost (invocation, emitters, element copies) is paid once per chain.
 // With src, the source, in holds its records, which the DoFn turns into
 // messages as fromRecordFn would. When the chain's last step (or src)
-// feeds a Reduce, the DoFn also keys the messages for it, as reduceKeyFn
-// would, and the Reduce goes on from its windowing; n may then be that
-// Reduce, and the chain has no steps. The DoFn's scope names every step
+// feeds a Reduce or a Batch, the DoFn also keys the messages for it, as
+// reduceKeyFn or batchKeyFn would, and the step goes on from there (the
+// Reduce's windowing, the Batch's stateful DoFn); n may then be that
+// step, and the chain has no steps. The DoFn's scope names every step
 // it runs: "in+parse+valid+count".
 func (t *translator) chain(src, n *dsl.Node, in beam.PCollection) error {
 	c := chain{Pipeline: t.id}
@@ -224,7 +225,7 @@ func (t *translator) chain(src, n *dsl.Node, in beam.PCollection) error {
 		c.Source = src.Name()
 		names = append(names, src.Name())
 	}
-	if n.Kind() != dsl.KindReduce {
+	if !stateful(n) {
 		c.Steps = append(c.Steps, n.Name())
 		for last = n; chainable(last); {
 			next := t.g.Node(last.Outputs()[0])
@@ -241,31 +242,38 @@ func (t *translator) chain(src, n *dsl.Node, in beam.PCollection) error {
 			}
 		}
 	}
-	var reduce *dsl.Node
+	var keyer *dsl.Node // a Reduce or Batch the DoFn keys its outputs for
 	if chainable(last) {
-		if next := t.g.Node(last.Outputs()[0]); next.Kind() == dsl.KindReduce && len(next.Inputs()) == 1 {
-			reduce = next
-			c.Reduce, c.KeepOrigin = next.Name(), t.lateToDLQ(next)
+		if next := t.g.Node(last.Outputs()[0]); stateful(next) && len(next.Inputs()) == 1 {
+			keyer = next
+			if next.Kind() == dsl.KindReduce {
+				c.Reduce, c.KeepOrigin = next.Name(), t.lateToDLQ(next)
+			} else {
+				c.Batch, c.BatchPerKey = next.Name(), next.Batcher().PerKey()
+			}
 			names = append(names, next.Name())
 		}
 	}
 	var fn any
 	switch {
-	case src == nil && reduce == nil:
+	case src == nil && keyer == nil:
 		fn = &stepFn{c}
 	case src == nil:
 		fn = &keyStepFn{c}
-	case reduce == nil:
+	case keyer == nil:
 		fn = &recordStepFn{c}
 	default:
 		fn = &recordKeyFn{c}
 	}
 	out, bad := beam.ParDo2(t.s.Scope(strings.Join(names, "+")), fn, in)
 	t.bad = append(t.bad, bad)
-	if reduce != nil {
-		return t.reduceKeyed(t.s.Scope(reduce.Name()), reduce, out)
+	switch {
+	case keyer == nil:
+		return t.children(last, out)
+	case keyer.Kind() == dsl.KindReduce:
+		return t.reduceKeyed(t.s.Scope(keyer.Name()), keyer, out)
 	}
-	return t.children(last, out)
+	return t.batchKeyed(t.s.Scope(keyer.Name()), keyer, out)
 }
 
 // fusible reports whether n may run in the DoFn of the step before it: it

@@ -185,10 +185,13 @@
 // WindowInto's windows). No element is decoded into a Go value by the
 // SDK, boxed, or encoded again. The DoFn's Setup and Teardown run as in
 // the SDK; errors and panics fail the bundle with a *TransformError
-// naming the ParDo. The DSL's fused DoFns that key messages for a Reduce
-// implement it (package beamtranslate), so a source read, parsed and keyed
-// for a window costs no executor hops. WithEncodedDoFns(false) runs every
-// stage in the SDK's executor; the outputs are the same bytes.
+// naming the ParDo. So that such a DoFn's stage keeps that shape, the
+// planner ends it after the ParDo (and a WindowInto right after it): what
+// reads its outputs starts a stage of its own. The DSL's fused DoFns that
+// key messages for a Reduce or a Batch implement it (package
+// beamtranslate), so a source read, parsed and keyed for a window or a
+// batch costs no executor hops. WithEncodedDoFns(false) runs every stage
+// in the SDK's executor, fused as usual; the outputs are the same bytes.
 //
 // # Guarantees
 //

@@ -69,7 +69,37 @@ func testEncodedDSLStage(t *testing.T, win dsl.Window, late bool) {
 	if late {
 		b.LateToDLQ = []string{"total"}
 	}
-	bp, err := beamtranslate.Translate(id, p.MustBuild(), b)
+	compareEncodedStage(t, id, p.MustBuild(), b)
+}
+
+// TestEncodedDSLBatchStage: the same for a chain that keys its messages
+// for a Batch (no WindowInto: the keyed elements keep the source's
+// global window), by partition and by message key.
+func TestEncodedDSLBatchStage(t *testing.T) {
+	for _, perKey := range []bool{false, true} {
+		t.Run(fmt.Sprint("perKey=", perKey), func(t *testing.T) {
+			var opts []dsl.BatchOption
+			if perKey {
+				opts = append(opts, dsl.BatchPerKey())
+			}
+			p := dsl.StreamingSource("in", "sales").
+				Apply("parse", dsl.Parser[dslSale]()).
+				Apply("batch", dsl.Batch[dslSale](3, time.Second, opts...)).
+				Sink("out", dsl.DevNullSink[[]dslSale]())
+			cc := kafka.ClientConfig{Brokers: []string{"kafka:9092"}}
+			b := beamtranslate.Bindings{Source: beamtranslate.SourceBinding{Client: cc, Topic: "sales", Group: "g", DLQ: &beamtranslate.DLQBinding{Client: cc, Topic: "dlq"}}}
+			compareEncodedStage(t, strings.ReplaceAll(t.Name(), "/", "-"), p.MustBuild(), b)
+		})
+	}
+}
+
+// compareEncodedStage translates g, finds the stage of its fused DoFn
+// that reads the source's records and keys them, runs it on the fast
+// path and in the SDK's executor on the same records, and checks that
+// both write the same bytes.
+func compareEncodedStage(t *testing.T, id string, g *dsl.Graph, b beamtranslate.Bindings) {
+	t.Helper()
+	bp, err := beamtranslate.Translate(id, g, b)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -163,6 +163,48 @@ func TestEncodedDoFnFailures(t *testing.T) {
 	}
 }
 
+// TestEncodedPlanCut: what reads an EncodedDoFn's output directly starts
+// a stage of its own when the fast path is on, so that the DoFn's stage
+// keeps the Encoded shape; off, it fuses with the DoFn as usual.
+func TestEncodedPlanCut(t *testing.T) {
+	p, s := beam.NewPipelineWithRoot()
+	in := beam.Reshuffle(s, beam.Create(s, "a"))
+	kvs, bad := beam.ParDo2(s.Scope("words"), &wordLenFn{}, in)
+	collect(s, "kvs", beam.ParDo(s, formatKV, beam.WindowInto(s, window.NewFixedWindows(time.Second), kvs)))
+	collect(s, "bad", bad)
+	pp, err := localrunner.Marshal(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, on := range []bool{true, false} {
+		pl, err := plan.Build(pp, plan.Options{EncodedDoFns: on})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var stages []string
+		for _, st := range pl.Stages {
+			if st.Kind == plan.KindSDK {
+				stages = append(stages, fmt.Sprintf("%s encoded=%v", strings.Join(st.Names, ","), st.Encoded != nil))
+			}
+		}
+		want := []string{
+			"beam.createFn encoded=true",
+			"words/localrunner_test.wordLenFn,WindowInto encoded=true",
+			"collect bad/localrunner_test.collectFn encoded=true",
+			"localrunner_test.formatKV,collect kvs/localrunner_test.collectFn encoded=false",
+		}
+		if !on {
+			want = []string{
+				"beam.createFn encoded=false",
+				"words/localrunner_test.wordLenFn,collect bad/localrunner_test.collectFn,WindowInto,localrunner_test.formatKV,collect kvs/localrunner_test.collectFn encoded=false",
+			}
+		}
+		if !slices.Equal(stages, want) {
+			t.Errorf("EncodedDoFns %v: stages\n%q\nwant\n%q", on, stages, want)
+		}
+	}
+}
+
 // TestEncodedPlan checks which stages the planner marks as Encoded.
 func TestEncodedPlan(t *testing.T) {
 	p, s := beam.NewPipelineWithRoot()

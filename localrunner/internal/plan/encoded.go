@@ -6,12 +6,47 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph/coder"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph/window"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/runtime/graphx"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/typex"
 	pipepb "github.com/apache/beam/sdks/v2/go/pkg/beam/model/pipeline_v1"
 	"google.golang.org/protobuf/proto"
 )
+
+// EncodedDoFn is implemented by DoFns that can process elements in their
+// encoded form. For a stage that is one such DoFn's ParDo between the
+// stage's input and its outputs (perhaps each through a WindowInto;
+// plan.Encoded), the worker skips the SDK's executor: it hands the DoFn
+// each encoded element and writes what the DoFn emits, already encoded,
+// as windowed values. That saves decoding the input into Go values,
+// boxing each output, and encoding it again.
+//
+// The DoFn promises to behave as its ProcessElement would under the SDK,
+// byte for byte. Its ProcessElement must not observe windows or panes
+// (outputs keep the input's), and it must have no StartBundle, side
+// inputs, state or timers. Setup and Teardown run as the SDK runs them;
+// FinishEncodedBundle replaces FinishBundle.
+type EncodedDoFn interface {
+	// ProcessEncodedFor reports whether the DoFn can run with
+	// ProcessEncoded when its main input's element coder is in and its
+	// outputs' element coders are outs (in the order of ProcessElement's
+	// emitters). It is called once per DoFn instance, before Setup.
+	ProcessEncodedFor(in *coder.Coder, outs []*coder.Coder) bool
+	// ProcessEncoded does what ProcessElement does for the element at the
+	// front of data, encoded with the input's element coder (more elements
+	// may follow it), whose event time is ts. For each output element it
+	// calls emit with the output's index, the output's event time and the
+	// element encoded with that output's coder; emit reads value only
+	// during the call. It returns how many bytes of data the element took.
+	// An error fails the bundle. The runner never changes data, so what
+	// the DoFn decodes from it may alias it, as the SDK's decoders alias
+	// the bytes they read.
+	ProcessEncoded(ts typex.EventTime, data []byte, emit func(out int, ts typex.EventTime, value []byte)) (int, error)
+	// FinishEncodedBundle ends a bundle run with ProcessEncoded.
+	FinishEncodedBundle() error
+}
 
 // Encoded describes an SDK stage that is one ParDo between its data source
 // and its data sinks, perhaps with a WindowInto after an output:
@@ -22,9 +57,8 @@ import (
 // encoded elements itself (worker.EncodedDoFn); the worker decides, since
 // only it decodes the DoFn.
 type Encoded struct {
-	// ParDo is the transform ID of the ParDo; Payload its DoFn's payload.
-	ParDo   string
-	Payload string
+	// ParDo is the transform ID of the ParDo.
+	ParDo string
 	// Input is the windowed-value coder of the ParDo's main input.
 	Input *coder.Coder
 	// Outputs are the ParDo's outputs in the order of its emitters.
@@ -43,6 +77,66 @@ type EncodedOutput struct {
 	// ParDo's output and PCollection: its elements get the windows it
 	// assigns to their event times.
 	Window *window.Fn
+}
+
+// EncodedDoFnOf decodes the DoFn of ParDo t, a new instance, and returns
+// it with itself as an EncodedDoFn when it is one that can read elements
+// of coder in and write elements of coders outs (its outputs' in order)
+// and has no StartBundle; otherwise fn is nil.
+func EncodedDoFnOf(t *pipepb.PTransform, in *coder.Coder, outs []*coder.Coder) (dofn *graph.DoFn, fn EncodedDoFn) {
+	f := DecodeDoFn(t)
+	if f == nil {
+		return nil, nil
+	}
+	dofn, err := graph.AsDoFn(f, graph.MainUnknown)
+	if err != nil {
+		return nil, nil
+	}
+	fn, ok := dofn.Recv.(EncodedDoFn)
+	if !ok || dofn.StartBundleFn() != nil || !fn.ProcessEncodedFor(in, outs) {
+		return nil, nil
+	}
+	return dofn, fn
+}
+
+// isEncodedDoFn reports whether ParDo t's DoFn is an EncodedDoFn for the
+// coders of its main input and outputs.
+func (pl *planner) isEncodedDoFn(id string, t *pipepb.PTransform) bool {
+	locals, ok := outputOrder(t.GetOutputs())
+	if !ok || len(t.GetInputs()) != 1 {
+		return false
+	}
+	in, err := pl.windowedCoder(pl.mainInput(id))
+	if err != nil {
+		return false
+	}
+	outs := make([]*coder.Coder, len(locals))
+	for i, local := range locals {
+		c, err := pl.windowedCoder(t.GetOutputs()[local])
+		if err != nil {
+			return false
+		}
+		outs[i] = coder.SkipW(c)
+	}
+	_, fn := EncodedDoFnOf(t, coder.SkipW(in), outs)
+	return fn != nil
+}
+
+// encodedTail reports whether PCollection p is an output of an
+// EncodedDoFn's ParDo, or of a WindowInto right after one.
+func (pl *planner) encodedTail(producer map[string]string, p string) bool {
+	prod, ok := producer[p]
+	if !ok {
+		return false
+	}
+	if pl.encodable[prod] {
+		return true
+	}
+	if pl.ts[prod].GetSpec().GetUrn() != URNWindowInto {
+		return false
+	}
+	pp, ok := producer[pl.mainInput(prod)]
+	return ok && pl.encodable[pp]
 }
 
 // encoded returns s's Encoded form, or nil when s has another shape.
@@ -88,7 +182,7 @@ func (pl *planner) encoded(s *Stage) *Encoded {
 	if err != nil {
 		return nil
 	}
-	e := &Encoded{ParDo: pardo, Payload: string(payload.GetDoFn().GetPayload()), Input: inCoder}
+	e := &Encoded{ParDo: pardo, Input: inCoder}
 	locals, ok := outputOrder(t.GetOutputs())
 	if !ok {
 		return nil

@@ -301,6 +301,7 @@ type planner struct {
 	kafka      map[string]*KafkaRead                   // reading transform -> native read
 	groups     map[string]*Group                       // GroupByKey transforms
 	combines   map[string]*Combine                     // GroupByKeys of lifted combines
+	encodable  map[string]bool                         // ParDos of EncodedDoFns (Options.EncodedDoFns)
 	late       map[string]link                         // PCollection -> the late-data reader of it
 	names      map[string]string
 	opts       Options
@@ -332,6 +333,7 @@ func Build(p *pipepb.Pipeline, opts Options) (*Plan, error) {
 		kafka:      map[string]*KafkaRead{},
 		groups:     map[string]*Group{},
 		combines:   map[string]*Combine{},
+		encodable:  map[string]bool{},
 		late:       map[string]link{},
 		names:      map[string]string{},
 		opts:       opts,
@@ -542,6 +544,9 @@ func (pl *planner) parDo(id string, t *pipepb.PTransform) {
 	}
 	if pardo.GetRestrictionCoderId() == "" {
 		pl.leaves = append(pl.leaves, id)
+		if pl.opts.EncodedDoFns && !pl.stateful[id] && len(pardo.GetSideInputs()) == 0 {
+			pl.encodable[id] = pl.isEncodedDoFn(id, t)
+		}
 		return
 	}
 	pl.expandSDF(id, t, &pardo)
@@ -897,7 +902,10 @@ func (pl *planner) fuse() (*Plan, error) {
 		prod, ok := producer[main]
 		var s *Stage
 		switch {
-		case pl.forced[tid]:
+		case pl.forced[tid], ok && pl.encodedTail(producer, main) && !(urn == URNWindowInto && pl.encodable[prod]):
+			// Forced roots; and what reads the outputs of an EncodedDoFn
+			// (but the WindowInto right after it) starts a stage, so that
+			// the DoFn's stage runs on the encoded path.
 			s = newStage(KindSDK)
 			s.Input = main
 		case ok && !pl.runnerSide[prod]:
@@ -1070,7 +1078,7 @@ func sortedValues(m map[string]string) []string {
 // doFnName decodes the Go DoFn behind a ParDo-like transform and returns its
 // name, or "" when it cannot.
 func doFnName(t *pipepb.PTransform) string {
-	if fn := decodeDoFn(t); fn != nil {
+	if fn := DecodeDoFn(t); fn != nil {
 		return fn.Name()
 	}
 	return ""
@@ -1078,7 +1086,7 @@ func doFnName(t *pipepb.PTransform) string {
 
 // decodeDoFn decodes the Go DoFn behind a ParDo-like transform (its
 // receiver rebuilt from the serialised fields), or returns nil.
-func decodeDoFn(t *pipepb.PTransform) (fn *graph.Fn) {
+func DecodeDoFn(t *pipepb.PTransform) (fn *graph.Fn) {
 	defer func() {
 		if recover() != nil {
 			fn = nil
@@ -1151,7 +1159,7 @@ func (pl *planner) nativeKafka() {
 		if !ok || readers[imp] != 1 || pl.ts[producer[imp]].GetSpec().GetUrn() != URNImpulse {
 			continue
 		}
-		rfn, lfn := decodeDoFn(rt), decodeDoFn(lt)
+		rfn, lfn := DecodeDoFn(rt), DecodeDoFn(lt)
 		if rfn == nil || lfn == nil {
 			continue
 		}

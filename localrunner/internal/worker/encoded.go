@@ -15,46 +15,14 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph/mtime"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph/window"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/runtime/exec"
-	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/runtime/graphx"
-	v1pb "github.com/apache/beam/sdks/v2/go/pkg/beam/core/runtime/graphx/v1"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/typex"
-	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/util/protox"
 
 	"github.com/streams-dev/streams/localrunner/internal/plan"
 )
 
 // EncodedDoFn is implemented by DoFns that can process elements in their
-// encoded form. For a stage that is one such DoFn's ParDo between the
-// stage's input and its outputs (perhaps each through a WindowInto;
-// plan.Encoded), the worker skips the SDK's executor: it hands the DoFn
-// each encoded element and writes what the DoFn emits, already encoded,
-// as windowed values. That saves decoding the input into Go values,
-// boxing each output, and encoding it again.
-//
-// The DoFn promises to behave as its ProcessElement would under the SDK,
-// byte for byte. Its ProcessElement must not observe windows or panes
-// (outputs keep the input's), and it must have no StartBundle, side
-// inputs, state or timers. Setup and Teardown run as the SDK runs them;
-// FinishEncodedBundle replaces FinishBundle.
-type EncodedDoFn interface {
-	// ProcessEncodedFor reports whether the DoFn can run with
-	// ProcessEncoded when its main input's element coder is in and its
-	// outputs' element coders are outs (in the order of ProcessElement's
-	// emitters). It is called once per DoFn instance, before Setup.
-	ProcessEncodedFor(in *coder.Coder, outs []*coder.Coder) bool
-	// ProcessEncoded does what ProcessElement does for the element at the
-	// front of data, encoded with the input's element coder (more elements
-	// may follow it), whose event time is ts. For each output element it
-	// calls emit with the output's index, the output's event time and the
-	// element encoded with that output's coder; emit reads value only
-	// during the call. It returns how many bytes of data the element took.
-	// An error fails the bundle. The runner never changes data, so what
-	// the DoFn decodes from it may alias it, as the SDK's decoders alias
-	// the bytes they read.
-	ProcessEncoded(ts typex.EventTime, data []byte, emit func(out int, ts typex.EventTime, value []byte)) (int, error)
-	// FinishEncodedBundle ends a bundle run with ProcessEncoded.
-	FinishEncodedBundle() error
-}
+// encoded form (plan.EncodedDoFn).
+type EncodedDoFn = plan.EncodedDoFn
 
 // encodedPlan runs the DoFn of a plan.Encoded stage on encoded elements.
 type encodedPlan struct {
@@ -93,20 +61,12 @@ type encodedOut struct {
 // nil when its DoFn does not offer that (EncodedDoFn) for these coders.
 func newEncodedPlan(s *plan.Stage) (*encodedPlan, error) {
 	e := s.Encoded
-	dofn, err := decodeDoFn(e.Payload)
-	if err != nil {
-		return nil, nil // the SDK's executor reports it
-	}
-
-	fn, ok := dofn.Recv.(EncodedDoFn)
-	if !ok || dofn.StartBundleFn() != nil {
-		return nil, nil
-	}
 	outs := make([]*coder.Coder, len(e.Outputs))
 	for i, o := range e.Outputs {
 		outs[i] = coder.SkipW(o.Coder)
 	}
-	if !fn.ProcessEncodedFor(coder.SkipW(e.Input), outs) {
+	dofn, fn := plan.EncodedDoFnOf(s.Descriptor.GetTransforms()[e.ParDo], coder.SkipW(e.Input), outs)
+	if fn == nil {
 		return nil, nil
 	}
 	p := &encodedPlan{stage: s, dofn: dofn, fn: fn, inWin: exec.MakeWindowDecoder(e.Input.Window)}
@@ -129,30 +89,6 @@ func newEncodedPlan(s *plan.Stage) (*encodedPlan, error) {
 		}
 	}
 	return p, nil
-}
-
-// decodeDoFn decodes a Go DoFn as a ParDoPayload carries it.
-func decodeDoFn(payload string) (fn *graph.DoFn, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			fn, err = nil, fmt.Errorf("decoding a DoFn: %v", r)
-		}
-	}()
-	var tp v1pb.TransformPayload
-	if err := protox.DecodeBase64(payload, &tp); err != nil {
-		return nil, err
-	}
-	if tp.GetUrn() != graphx.URNDoFn {
-		return nil, fmt.Errorf("a DoFn payload of kind %q", tp.GetUrn())
-	}
-	op, f, _, _, _, err := graphx.DecodeMultiEdge(tp.GetEdge())
-	if err != nil {
-		return nil, err
-	}
-	if op != graph.ParDo {
-		return nil, fmt.Errorf("a DoFn payload holding a %v", op)
-	}
-	return graph.AsDoFn(f, graph.MainUnknown)
 }
 
 // Finalize implements Plan: an encoded plan registers no callbacks.
