@@ -53,9 +53,10 @@ type EncodedDoFn interface {
 //
 //	source -> ParDo -> [WindowInto] -> sink, per output
 //
-// Such a stage may skip the SDK's executor when its DoFn processes
-// encoded elements itself (worker.EncodedDoFn); the worker decides, since
-// only it decodes the DoFn.
+// Such a stage skips the SDK's executor when its DoFn is an EncodedDoFn
+// for the stage's coders, which the worker checks again on the instance
+// it runs (EncodedDoFnOf). Any DoFn's stage may have the shape; the
+// planner makes it for EncodedDoFns by starting a stage after them.
 type Encoded struct {
 	// ParDo is the transform ID of the ParDo.
 	ParDo string
