@@ -33,14 +33,7 @@ func BenchmarkWindowedStageDoFns(b *testing.B) {
 	}
 	for _, coders := range []bool{false, true} {
 		b.Run(fmt.Sprintf("coders=%v", coders), func(b *testing.B) {
-			fn := &recordKeyFn{chain{Pipeline: "bench-windowed", Steps: []string{"parse"}, Source: "in", Reduce: "count"}}
-			comb := &reduceCombineFn{Pipeline: "bench-windowed", Step: "count"}
-			if err := fn.Setup(); err != nil {
-				b.Fatal(err)
-			}
-			if err := comb.Setup(); err != nil {
-				b.Fatal(err)
-			}
+			fn, comb := windowedStageFns(b)
 			acc, _ := comb.CreateAccumulator()
 			emit := func(_ beam.EventTime, _ string, e element) {
 				if !coders {
@@ -73,14 +66,7 @@ func BenchmarkWindowedStageDoFns(b *testing.B) {
 	// read from the Record coder's bytes, each keyed value written in the
 	// KV coder's bytes and added to the accumulator from them.
 	b.Run("encoded", func(b *testing.B) {
-		fn := &recordKeyFn{chain{Pipeline: "bench-windowed", Steps: []string{"parse"}, Source: "in", Reduce: "count"}}
-		comb := &reduceCombineFn{Pipeline: "bench-windowed", Step: "count"}
-		if err := fn.Setup(); err != nil {
-			b.Fatal(err)
-		}
-		if err := comb.Setup(); err != nil {
-			b.Fatal(err)
-		}
+		fn, comb := windowedStageFns(b)
 		enc := make([][]byte, len(recs))
 		for i, r := range recs {
 			rb, err := encodeRecordForBench(r)
@@ -115,6 +101,20 @@ func BenchmarkWindowedStageDoFns(b *testing.B) {
 			b.Fatal(err)
 		}
 	})
+}
+
+// windowedStageFns returns the windowed benchmark's fused DoFn and
+// CombineFn, set up.
+func windowedStageFns(b *testing.B) (*recordKeyFn, *reduceCombineFn) {
+	fn := &recordKeyFn{chain{Pipeline: "bench-windowed", Steps: []string{"parse"}, Source: "in", Reduce: "count"}}
+	comb := &reduceCombineFn{Pipeline: "bench-windowed", Step: "count"}
+	if err := fn.Setup(); err != nil {
+		b.Fatal(err)
+	}
+	if err := comb.Setup(); err != nil {
+		b.Fatal(err)
+	}
+	return fn, comb
 }
 
 // encodeRecordForBench encodes r as Beam's Record coder does: its length,

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"iter"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -163,6 +164,26 @@ func TestEncodedDoFnFailures(t *testing.T) {
 	}
 }
 
+// plansWithEncoded plans p with Options.EncodedDoFns on, then off.
+func plansWithEncoded(t *testing.T, p *beam.Pipeline) iter.Seq2[bool, *plan.Plan] {
+	t.Helper()
+	pp, err := localrunner.Marshal(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return func(yield func(bool, *plan.Plan) bool) {
+		for _, on := range []bool{true, false} {
+			pl, err := plan.Build(pp, plan.Options{EncodedDoFns: on})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !yield(on, pl) {
+				return
+			}
+		}
+	}
+}
+
 // TestEncodedPlanCut: what reads an EncodedDoFn's output directly starts
 // a stage of its own when the fast path is on, so that the DoFn's stage
 // keeps the Encoded shape; off, it fuses with the DoFn as usual.
@@ -172,15 +193,7 @@ func TestEncodedPlanCut(t *testing.T) {
 	kvs, bad := beam.ParDo2(s.Scope("words"), &wordLenFn{}, in)
 	collect(s, "kvs", beam.ParDo(s, formatKV, beam.WindowInto(s, window.NewFixedWindows(time.Second), kvs)))
 	collect(s, "bad", bad)
-	pp, err := localrunner.Marshal(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, on := range []bool{true, false} {
-		pl, err := plan.Build(pp, plan.Options{EncodedDoFns: on})
-		if err != nil {
-			t.Fatal(err)
-		}
+	for on, pl := range plansWithEncoded(t, p) {
 		var stages []string
 		for _, st := range pl.Stages {
 			if st.Kind == plan.KindSDK {
@@ -209,15 +222,7 @@ func TestEncodedPlanCut(t *testing.T) {
 func TestEncodedPlan(t *testing.T) {
 	p, s := beam.NewPipelineWithRoot()
 	wordLens("a")(s, "")
-	pp, err := localrunner.Marshal(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, on := range []bool{true, false} {
-		pl, err := plan.Build(pp, plan.Options{EncodedDoFns: on})
-		if err != nil {
-			t.Fatal(err)
-		}
+	for on, pl := range plansWithEncoded(t, p) {
 		var encoded []string
 		for _, st := range pl.Stages {
 			if st.Encoded == nil {
