@@ -178,31 +178,44 @@ func (c *Combiner) Close() error {
 func (c *Combiner) guard(what string, f func() (any, error)) (v any, err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			stack := debug.Stack()
-			cause := fmt.Sprint(r)
-			if site := panicSite(string(stack)); site != "" {
-				cause += " (at " + site + ")"
-			}
-			v, err = nil, &TransformError{
-				Transform: c.name, Stage: c.stage.ID, Transforms: c.stage.Names, Panic: true,
-				Cause: cause,
-				Err:   fmt.Errorf("%s of %s: panic: %v\n%s", what, c.fn.Name(), r, stack),
-			}
+			v, err = nil, panicError(c.stage, c.name, what+" of "+c.fn.Name(), r)
 		}
 	}()
 	v, err = f()
 	if err != nil {
-		var te *TransformError
-		if errors.As(err, &te) {
-			return nil, err
-		}
-		return nil, &TransformError{
-			Transform: c.name, Stage: c.stage.ID, Transforms: c.stage.Names,
-			Cause: err.Error(),
-			Err:   fmt.Errorf("%s of %s: %w", what, c.fn.Name(), err),
-		}
+		return nil, callError(c.stage, c.name, what+" of "+c.fn.Name(), err)
 	}
 	return v, nil
+}
+
+// panicError is the *TransformError of user code in transform (a unique
+// name) of stage s that panicked with r during call, called in the
+// deferred recover.
+func panicError(s *plan.Stage, transform, call string, r any) *TransformError {
+	stack := debug.Stack()
+	cause := fmt.Sprint(r)
+	if site := panicSite(string(stack)); site != "" {
+		cause += " (at " + site + ")"
+	}
+	return &TransformError{
+		Transform: transform, Stage: s.ID, Transforms: s.Names, Panic: true,
+		Cause: cause,
+		Err:   fmt.Errorf("%s: panic: %v\n%s", call, r, stack),
+	}
+}
+
+// callError is err, which user code in transform of stage s returned
+// from call, as a *TransformError (unless it is one).
+func callError(s *plan.Stage, transform, call string, err error) error {
+	var te *TransformError
+	if errors.As(err, &te) {
+		return err
+	}
+	return &TransformError{
+		Transform: transform, Stage: s.ID, Transforms: s.Names,
+		Cause: err.Error(),
+		Err:   fmt.Errorf("%s: %w", call, err),
+	}
 }
 
 // invoker calls a CombineFn method: its context and value parameters

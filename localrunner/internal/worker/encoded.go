@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"runtime/debug"
 	"time"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph"
@@ -283,28 +282,11 @@ func assignWindows(wfn *window.Fn, ts typex.EventTime) []typex.Window {
 func (p *encodedPlan) guard(f func() error) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			stack := debug.Stack()
-			cause := fmt.Sprint(r)
-			if site := panicSite(string(stack)); site != "" {
-				cause += " (at " + site + ")"
-			}
-			err = &TransformError{
-				Transform: p.name, Stage: p.stage.ID, Transforms: p.stage.Names, Panic: true,
-				Cause: cause,
-				Err:   fmt.Errorf("%s: panic: %v\n%s", p.dofn.Name(), r, stack),
-			}
+			err = panicError(p.stage, p.name, p.dofn.Name(), r)
 		}
 	}()
 	if err = f(); err != nil {
-		var te *TransformError
-		if errors.As(err, &te) {
-			return err
-		}
-		return &TransformError{
-			Transform: p.name, Stage: p.stage.ID, Transforms: p.stage.Names,
-			Cause: err.Error(),
-			Err:   fmt.Errorf("%s: %w", p.dofn.Name(), err),
-		}
+		return callError(p.stage, p.name, p.dofn.Name(), err)
 	}
 	return nil
 }
