@@ -121,9 +121,14 @@
 // has passed the window's max timestamp plus the allowed lateness of the
 // DoFn's input; the global window never expires. The state is indexed by
 // window, so this costs nothing while no window expires, and the next
-// checkpoint deletes what was dropped. Late data is not dropped before a
-// stateful DoFn: an element of a window whose state was dropped starts
-// from empty state.
+// checkpoint deletes what was dropped. Late data is dropped before a
+// stateful DoFn, as Beam's runners drop it: an element is queued for the
+// stage in the windows that had not expired when it arrived (the stage's
+// input watermark had not passed their max timestamp plus the allowed
+// lateness), and the windows it loses are counted in the counter
+// "droppedDueToLateness" (namespace "localrunner") of the stage's first
+// transform; so a window's state, once dropped, is never started again.
+// (Prism hands such elements to the DoFn.)
 //
 // # Timers
 //

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"strconv"
 	"sync"
@@ -113,24 +114,25 @@ func byWindow(rs []record) map[string][]string {
 // TestStateOfExpiredWindowsIsCollected runs a stateful DoFn (Value and Bag
 // state, counting per key) over many fixed windows from a TestStream: two
 // elements per key and window, then the watermark past every window, then
-// one late element per key and window (late data reaches a stateful DoFn).
-// Without allowed lateness the windows' state was dropped when the
-// watermark passed them, so the late elements count from 1 again; with an
-// hour of allowed lateness it was kept and they count 3. Either way the
-// engine reports the state of every key and window collected (at the end
-// of time at the latest).
+// one late element per key and window. Without allowed lateness the
+// windows had expired: their state was dropped when the watermark passed
+// them, and the late elements are dropped before the DoFn (counted in
+// droppedDueToLateness), as Beam's runners drop late data before a
+// stateful DoFn, rather than count from 1 again in state started anew.
+// With an hour of allowed lateness the state was kept and they count 3.
+// Either way the engine reports the state of every key and window
+// collected (at the end of time at the latest).
 func TestStateOfExpiredWindowsIsCollected(t *testing.T) {
 	const windows = 20
 	for _, tc := range []struct {
 		name     string
 		lateness time.Duration
-		late     string // the count of a late element
-		cells    int64  // Value and Bag cells collected
+		late     []string // the counts of the late elements
+		dropped  int64
+		cells    int64 // Value and Bag cells collected
 	}{
-		// Collected twice: when the watermark passes, and once the late
-		// elements are processed.
-		{"expired", 0, "1", 2 * windows * 2 * 2},
-		{"within lateness", time.Hour, "3", windows * 2 * 2},
+		{"expired", 0, nil, 2 * windows, windows * 2 * 2},
+		{"within lateness", time.Hour, []string{"0#3", "1#3"}, 0, windows * 2 * 2},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			b := func(s beam.Scope, prefix string) {
@@ -153,11 +155,12 @@ func TestStateOfExpiredWindowsIsCollected(t *testing.T) {
 			}
 			log := &gcLog{}
 			prefix := t.Name() + "/"
-			if _, err := runLocal(t, b, prefix, localrunner.WithLogger(slog.New(log))); err != nil {
+			res, err := runLocal(t, b, prefix, localrunner.WithLogger(slog.New(log)))
+			if err != nil {
 				t.Fatal(err)
 			}
 			got := byWindow(takeRecords(prefix + "counts"))
-			want := []string{"0#1", "0#2", "0#" + tc.late, "1#1", "1#2", "1#" + tc.late}
+			want := append([]string{"0#1", "0#2", "1#1", "1#2"}, tc.late...)
 			slices.Sort(want)
 			if len(got) != windows {
 				t.Errorf("counts in %d windows, want %d", len(got), windows)
@@ -170,7 +173,43 @@ func TestStateOfExpiredWindowsIsCollected(t *testing.T) {
 			if n := log.dropped(); n != tc.cells {
 				t.Errorf("%d state cells collected, want %d", n, tc.cells)
 			}
+			if n := droppedLate(res); n != tc.dropped {
+				t.Errorf("droppedDueToLateness = %d, want %d", n, tc.dropped)
+			}
 		})
+	}
+}
+
+// TestLateDataBeforeStatefulDoFnKeepsLiveWindows: an element in two
+// sliding windows, one of which expired before it arrived, reaches the
+// stateful DoFn in the other alone.
+func TestLateDataBeforeStatefulDoFnKeepsLiveWindows(t *testing.T) {
+	b := func(s beam.Scope, prefix string) {
+		con := teststream.NewConfig()
+		if err := con.AddElements(5_000, int64(0)); err != nil { // windows [-10 s, 10 s) and [0, 20 s)
+			t.Fatal(err)
+		}
+		if err := con.AdvanceWatermark(12_000); err != nil { // past the first
+			t.Fatal(err)
+		}
+		if err := con.AddElements(6_000, int64(2)); err != nil { // late for the first window only
+			t.Fatal(err)
+		}
+		in := beam.WindowInto(s, window.NewSlidingWindows(10*time.Second, 20*time.Second), beam.ParDo(s, gcKey, teststream.Create(s, con)))
+		collect(s, prefix+"counts", beam.ParDo(s, &runningCount{}, in))
+	}
+	prefix := t.Name() + "/"
+	res, err := runLocal(t, b, prefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := byWindow(takeRecords(prefix + "counts"))
+	want := map[string][]string{"[-10000:10000)": {"0#1"}, "[0:20000)": {"0#1", "0#2"}}
+	if !maps.EqualFunc(got, want, slices.Equal) {
+		t.Errorf("counts by window %v, want %v", got, want)
+	}
+	if n := droppedLate(res); n != 1 {
+		t.Errorf("droppedDueToLateness = %d, want 1 (one window of one element)", n)
 	}
 }
 

@@ -331,6 +331,10 @@ type stageState struct {
 	// one lane only).
 	keyLen func([]byte) (int, error)
 	wdec   exec.WindowDecoder
+	// late, for a stateful stage whose windows expire (not the global
+	// window), drops the elements of windows already expired when they
+	// arrive (dropLate).
+	late *lateFilter
 	// timers are the live timers of a stateful stage with timer families;
 	// lastFired is set when its last bundle delivered timers.
 	timers    *timer.Store
@@ -554,6 +558,13 @@ func Run(ctx context.Context, cfg Config) (*Metrics, error) {
 				st.wdec = exec.MakeWindowDecoder(st.spec.StateWindow)
 			}
 			st.lanes = make([]lane, n)
+			if st.spec.StateWindow != nil && st.spec.StateWindow.Kind != coder.GlobalWindow {
+				st.late = &lateFilter{
+					dec:      exec.MakeWindowDecoder(st.spec.StateWindow),
+					enc:      exec.MakeWindowEncoder(st.spec.StateWindow),
+					lateness: mtime.Time(max(st.spec.StateAllowedLateness, 0)),
+				}
+			}
 		}
 		if len(st.spec.Timers) > 0 {
 			ts, err := timer.New(st.spec.Timers, group.KeyLength)
@@ -801,17 +812,23 @@ func (e *engine) sidesReady(s *stageState) bool {
 	return true
 }
 
-func (s *stageState) enqueue(b *batch) {
+// enqueue queues a batch for s, and returns how many element windows a
+// stateful stage dropped as late.
+func (s *stageState) enqueue(b *batch) (dropped int) {
 	b.arrival = s.in
+	if s.late != nil {
+		dropped = s.late.drop(b)
+	}
 	if len(s.lanes) > 1 {
 		s.enqueueLanes(b)
-		return
+		return dropped
 	}
 	if s.lanes != nil {
 		s.lanes[0].queued += b.remaining()
 	}
 	s.queue = append(s.queue, b)
 	s.queued += b.remaining()
+	return dropped
 }
 
 // runnable reports whether a bundle (or grouping task) of s can start.
@@ -1164,7 +1181,11 @@ func (e *engine) onResult(r *worker.Result) {
 // keeps them for the side inputs p feeds.
 func (e *engine) deliver(p string, data []byte, ends []int, minTS mtime.Time, fins []*fin) {
 	for _, cid := range e.cfg.Plan.Consumers[p] {
-		e.byID[cid].enqueue(&batch{data: data, ends: ends, hold: minTS, fins: fins})
+		s := e.byID[cid]
+		if n := s.enqueue(&batch{data: data, ends: ends, hold: minTS, fins: fins}); n > 0 {
+			e.metrics.addCounter(s.spec.Names[0], "localrunner", "droppedDueToLateness", int64(n))
+			e.log.Debug("localrunner: late elements dropped", "stage", s.spec.ID, "transform", s.spec.Names[0], "dropped", n)
+		}
 		for _, f := range fins {
 			f.refs++
 		}

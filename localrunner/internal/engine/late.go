@@ -1,0 +1,113 @@
+package engine
+
+import (
+	"bytes"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph/mtime"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/runtime/exec"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/typex"
+)
+
+// lateFilter drops, from the batches queued for a stateful stage, the
+// elements of windows that had expired when they arrived: the window's
+// end plus the allowed lateness was before the stage's input watermark.
+// Such a window's state is collected once it expires (package
+// userstate), so a late element would start it again from nothing; Beam's
+// runners drop late data before a stateful DoFn the same way. An element
+// in several windows keeps those that have not expired.
+type lateFilter struct {
+	dec      exec.WindowDecoder
+	enc      exec.WindowEncoder
+	lateness mtime.Time
+	r        bytes.Reader
+	buf      bytes.Buffer
+}
+
+// drop removes b's late elements, or the late windows of an element in
+// several, and returns how many windows it dropped (as many as elements,
+// unless elements are in several windows). A batch with none is left as
+// it is.
+func (f *lateFilter) drop(b *batch) int {
+	if b.arrival <= mtime.MinTimestamp || b.remaining() == 0 {
+		return 0
+	}
+	start := 0
+	if b.next > 0 {
+		start = b.ends[b.next-1]
+	}
+	late := false
+	for i, from := b.next, start; i < len(b.ends) && !late; i++ {
+		_, expired, _ := f.filter(b.data[from:b.ends[i]], b.arrival)
+		late = expired > 0
+		from = b.ends[i]
+	}
+	if !late {
+		return 0
+	}
+	dropped := 0
+	data := make([]byte, 0, len(b.data)-start)
+	ends := make([]int, 0, b.remaining())
+	for i, from := b.next, start; i < len(b.ends); i++ {
+		elm := b.data[from:b.ends[i]]
+		from = b.ends[i]
+		kept, expired, ok := f.filter(elm, b.arrival)
+		dropped += expired
+		switch {
+		case !ok:
+			continue
+		case expired == 0:
+			data = append(data, elm...)
+		default:
+			data = append(data, kept...)
+		}
+		ends = append(ends, len(data))
+	}
+	b.data, b.ends, b.next = data, ends, 0
+	return dropped
+}
+
+// filter judges one encoded windowed value: how many of its windows had
+// expired at arrival, and ok false when all had. When some but not all
+// had, kept is the value in the others, valid until the next call.
+// Elements the runner cannot decode are kept: the SDK reports them.
+func (f *lateFilter) filter(elm []byte, arrival mtime.Time) (kept []byte, expired int, ok bool) {
+	f.r.Reset(elm)
+	ws, ts, pane, err := exec.DecodeWindowedValueHeader(f.dec, &f.r)
+	if err != nil {
+		return nil, 0, true
+	}
+	for _, w := range ws {
+		if f.expired(w, arrival) {
+			expired++
+		}
+	}
+	switch expired {
+	case 0:
+		return nil, 0, true
+	case len(ws):
+		return nil, expired, false
+	}
+	live := make([]typex.Window, 0, len(ws)-expired)
+	for _, w := range ws {
+		if !f.expired(w, arrival) {
+			live = append(live, w)
+		}
+	}
+	body := elm[len(elm)-f.r.Len():]
+	f.buf.Reset()
+	if err := exec.EncodeWindowedValueHeader(f.enc, live, ts, pane, &f.buf); err != nil {
+		return nil, 0, true
+	}
+	f.buf.Write(body)
+	return f.buf.Bytes(), expired, true
+}
+
+// expired reports whether window w had expired when the input watermark
+// was wm. The global window never expires.
+func (f *lateFilter) expired(w typex.Window, wm mtime.Time) bool {
+	end := w.MaxTimestamp()
+	if end >= mtime.EndOfGlobalWindowTime || end > mtime.MaxTimestamp-f.lateness {
+		return false
+	}
+	return end+f.lateness < wm
+}
