@@ -99,34 +99,10 @@ func TestEncodedDSLBatchStage(t *testing.T) {
 // both write the same bytes.
 func compareEncodedStage(t *testing.T, id string, g *dsl.Graph, b beamtranslate.Bindings) {
 	t.Helper()
-	bp, err := beamtranslate.Translate(id, g, b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pp, err := localrunner.Marshal(bp)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pl, err := plan.Build(pp, plan.Options{NativeKafka: true, EncodedDoFns: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var st *plan.Stage
-	for _, s := range pl.Stages {
-		if s.Encoded != nil && strings.Contains(strings.Join(s.Names, " "), "recordKeyFn") {
-			st = s
-		}
-	}
-	if st == nil {
-		t.Fatalf("no encoded stage with the fused record DoFn in\n%s", pl)
-	}
-
-	// The source's records as the native Kafka source hands them on.
-	enc := exec.MakeElementEncoder(coder.SkipW(st.Encoded.Input))
-	wenc := exec.MakeWindowEncoder(st.Encoded.Input.Window)
-	var in bytes.Buffer
+	st := keyingStage(t, id, g, b)
 	t0 := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
 	js := func(s dslSale) []byte { b, _ := json.Marshal(s); return b }
+	var recs []kafka.Record
 	for i, v := range [][]byte{
 		js(dslSale{Shop: "s1", Amount: 2}),
 		[]byte("not json"),
@@ -145,14 +121,9 @@ func compareEncodedStage(t *testing.T, id string, g *dsl.Graph, b beamtranslate.
 			r.Key = []byte(fmt.Sprint("k", i))
 			r.Headers = []kafka.Header{{Key: "h", Value: []byte("v")}, {Key: "nil"}}
 		}
-		ts := mtime.FromTime(r.Timestamp)
-		if err := exec.EncodeWindowedValueHeader(wenc, window.SingleGlobalWindow, ts, typex.NoFiringPane(), &in); err != nil {
-			t.Fatal(err)
-		}
-		if err := enc.Encode(&exec.FullValue{Elm: r, Timestamp: ts}, &in); err != nil {
-			t.Fatal(err)
-		}
+		recs = append(recs, r)
 	}
+	in := sourceChunk(t, st, recs)
 
 	run := func(s *plan.Stage) map[string]*worker.Output {
 		t.Helper()
@@ -163,7 +134,7 @@ func compareEncodedStage(t *testing.T, id string, g *dsl.Graph, b beamtranslate.
 		if _, sdk := p.(*exec.Plan); sdk != (s.Encoded == nil) {
 			t.Fatalf("stage encoded %v: the SDK's plan %v", s.Encoded != nil, sdk)
 		}
-		res := worker.Process(context.Background(), &worker.Bundle{ID: "b1", Stage: s, Plan: p, Input: [][]byte{in.Bytes()}})
+		res := worker.Process(context.Background(), &worker.Bundle{ID: "b1", Stage: s, Plan: p, Input: [][]byte{in}})
 		if res.Err != nil {
 			t.Fatal(res.Err)
 		}
@@ -188,6 +159,110 @@ func compareEncodedStage(t *testing.T, id string, g *dsl.Graph, b beamtranslate.
 		if !bytes.Equal(g.Data, w.Data) || fmt.Sprint(g.Ends) != fmt.Sprint(w.Ends) || g.MinTS != w.MinTS {
 			t.Errorf("%s: fast path wrote %d elements (%d bytes, min %v), the SDK %d (%d bytes, min %v)\nfast: %q\nsdk:  %q",
 				pcol, len(g.Ends), len(g.Data), g.MinTS, len(w.Ends), len(w.Data), w.MinTS, g.Data, w.Data)
+		}
+	}
+}
+
+// keyingStage translates g and returns the stage of its fused DoFn that
+// reads the source's records and keys them, planned for the encoded path.
+func keyingStage(tb testing.TB, id string, g *dsl.Graph, b beamtranslate.Bindings) *plan.Stage {
+	tb.Helper()
+	bp, err := beamtranslate.Translate(id, g, b)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	pp, err := localrunner.Marshal(bp)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	pl, err := plan.Build(pp, plan.Options{NativeKafka: true, EncodedDoFns: true})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for _, s := range pl.Stages {
+		if s.Encoded != nil && strings.Contains(strings.Join(s.Names, " "), "recordKeyFn") {
+			return s
+		}
+	}
+	tb.Fatalf("no encoded stage with the fused record DoFn in\n%s", pl)
+	return nil
+}
+
+// sourceChunk encodes records as the native Kafka source hands them to
+// stage st: windowed values in the global window at their timestamps.
+func sourceChunk(tb testing.TB, st *plan.Stage, recs []kafka.Record) []byte {
+	tb.Helper()
+	enc := exec.MakeElementEncoder(coder.SkipW(st.Encoded.Input))
+	wenc := exec.MakeWindowEncoder(st.Encoded.Input.Window)
+	var in bytes.Buffer
+	for _, r := range recs {
+		ts := mtime.FromTime(r.Timestamp)
+		if err := exec.EncodeWindowedValueHeader(wenc, window.SingleGlobalWindow, ts, typex.NoFiringPane(), &in); err != nil {
+			tb.Fatal(err)
+		}
+		if err := enc.Encode(&exec.FullValue{Elm: r, Timestamp: ts}, &in); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	return in.Bytes()
+}
+
+// BenchmarkKeyingStage is the per-record cost of the stage that reads the
+// source's records, parses their JSON and keys them, for a Reduce in
+// tumbling windows and for a Batch, run by the worker in the SDK's
+// executor and on the encoded path, side by side (bundles of 1,000
+// records, as the Kafka source hands them on).
+func BenchmarkKeyingStage(b *testing.B) {
+	cc := kafka.ClientConfig{Brokers: []string{"kafka:9092"}}
+	bind := beamtranslate.Bindings{
+		Source: beamtranslate.SourceBinding{Client: cc, Topic: "sales", Group: "g", DLQ: &beamtranslate.DLQBinding{Client: cc, Topic: "dlq"}},
+		Sinks:  map[string]beamtranslate.SinkBinding{"out": {Client: cc, Topic: "totals"}},
+	}
+	graphs := map[string]*dsl.Graph{
+		"reduce": dsl.StreamingSource("in", "sales").
+			Apply("parse", dsl.Parser[dslSale]()).
+			Apply("total", dsl.Reduce(dsl.TumblingWindow(10*time.Second), func(s dslSale) string { return s.Shop },
+				dsl.Sum(func(s dslSale) int64 { return s.Amount }))).
+			Apply("ser", dsl.Serializer[dsl.Windowed[string, int64]]()).
+			Sink("out", dsl.StreamSink("totals")).MustBuild(),
+		"batch": dsl.StreamingSource("in", "sales").
+			Apply("parse", dsl.Parser[dslSale]()).
+			Apply("batch", dsl.Batch[dslSale](1000, time.Second)).
+			Sink("out", dsl.DevNullSink[[]dslSale]()).MustBuild(),
+	}
+	recs := make([]kafka.Record, 1000)
+	t0 := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+	for i := range recs {
+		v, _ := json.Marshal(map[string]any{"shop": fmt.Sprint("s", i%100), "amount": i % 1000, "id": i, "payload": strings.Repeat("x", 80)})
+		recs[i] = kafka.Record{Topic: "sales", Partition: int32(i % 4), Offset: int64(i), Value: v, Timestamp: t0.Add(time.Duration(i) * time.Millisecond)}
+	}
+	for _, name := range []string{"reduce", "batch"} {
+		st := keyingStage(b, "bench-keying-"+name, graphs[name], bind)
+		in := sourceChunk(b, st, recs)
+		sdk := *st
+		sdk.Encoded = nil
+		for _, mode := range []struct {
+			name  string
+			stage *plan.Stage
+		}{{"sdk", &sdk}, {"encoded", st}} {
+			b.Run(name+"/"+mode.name, func(b *testing.B) {
+				p, err := worker.NewPlan(mode.stage)
+				if err != nil {
+					b.Fatal(err)
+				}
+				b.ReportAllocs()
+				for b.Loop() {
+					res := worker.Process(context.Background(), &worker.Bundle{ID: "b", Stage: mode.stage, Plan: p, Input: [][]byte{in}})
+					if res.Err != nil {
+						b.Fatal(res.Err)
+					}
+					p = res.Plan
+				}
+				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(recs)), "ns/record")
+				if err := p.Down(context.Background()); err != nil {
+					b.Fatal(err)
+				}
+			})
 		}
 	}
 }
