@@ -198,18 +198,24 @@ func TestLateDataBeforeStatefulDoFnKeepsLiveWindows(t *testing.T) {
 		in := beam.WindowInto(s, window.NewSlidingWindows(10*time.Second, 20*time.Second), beam.ParDo(s, gcKey, teststream.Create(s, con)))
 		collect(s, prefix+"counts", beam.ParDo(s, &runningCount{}, in))
 	}
-	prefix := t.Name() + "/"
-	res, err := runLocal(t, b, prefix)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got := byWindow(takeRecords(prefix + "counts"))
-	want := map[string][]string{"[-10000:10000)": {"0#1"}, "[0:20000)": {"0#1", "0#2"}}
-	if !maps.EqualFunc(got, want, slices.Equal) {
-		t.Errorf("counts by window %v, want %v", got, want)
-	}
-	if n := droppedLate(res); n != 1 {
-		t.Errorf("droppedDueToLateness = %d, want 1 (one window of one element)", n)
+	// One lane filters whole batches, several filter as they spread the
+	// elements over lanes.
+	for _, parallelism := range []int{1, 4} {
+		t.Run(fmt.Sprint("parallelism ", parallelism), func(t *testing.T) {
+			prefix := t.Name() + "/"
+			res, err := runLocal(t, b, prefix, localrunner.WithParallelism(parallelism))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := byWindow(takeRecords(prefix + "counts"))
+			want := map[string][]string{"[-10000:10000)": {"0#1"}, "[0:20000)": {"0#1", "0#2"}}
+			if !maps.EqualFunc(got, want, slices.Equal) {
+				t.Errorf("counts by window %v, want %v", got, want)
+			}
+			if n := droppedLate(res); n != 1 {
+				t.Errorf("droppedDueToLateness = %d, want 1 (one window of one element)", n)
+			}
+		})
 	}
 }
 

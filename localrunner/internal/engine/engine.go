@@ -327,13 +327,13 @@ type stageState struct {
 	// counts its queued elements. A bundle of fired timers takes every
 	// lane. Stateless stages have none.
 	lanes []lane
-	// keyLen and wdec find the key of an encoded windowed KV (more than
-	// one lane only).
+	// keyLen and wdec find the key of an encoded windowed KV (keyLen:
+	// more than one lane only).
 	keyLen func([]byte) (int, error)
 	wdec   exec.WindowDecoder
 	// late, for a stateful stage whose windows expire (not the global
 	// window), drops the elements of windows already expired when they
-	// arrive (dropLate).
+	// arrive.
 	late *lateFilter
 	// timers are the live timers of a stateful stage with timer families;
 	// lastFired is set when its last bundle delivered timers.
@@ -555,14 +555,16 @@ func Run(ctx context.Context, cfg Config) (*Metrics, error) {
 			if st.spec.StateKey != nil {
 				n = max(1, cfg.Parallelism)
 				st.keyLen = group.KeyLength(st.spec.StateKey)
-				st.wdec = exec.MakeWindowDecoder(st.spec.StateWindow)
 			}
 			st.lanes = make([]lane, n)
-			if st.spec.StateWindow != nil && st.spec.StateWindow.Kind != coder.GlobalWindow {
-				st.late = &lateFilter{
-					dec:      exec.MakeWindowDecoder(st.spec.StateWindow),
-					enc:      exec.MakeWindowEncoder(st.spec.StateWindow),
-					lateness: mtime.Time(max(st.spec.StateAllowedLateness, 0)),
+			if st.spec.StateWindow != nil {
+				st.wdec = exec.MakeWindowDecoder(st.spec.StateWindow)
+				if st.spec.StateWindow.Kind != coder.GlobalWindow {
+					st.late = &lateFilter{
+						dec:      st.wdec,
+						enc:      exec.MakeWindowEncoder(st.spec.StateWindow),
+						lateness: st.spec.StateAllowedLateness,
+					}
 				}
 			}
 		}
@@ -816,12 +818,11 @@ func (e *engine) sidesReady(s *stageState) bool {
 // stateful stage dropped as late.
 func (s *stageState) enqueue(b *batch) (dropped int) {
 	b.arrival = s.in
+	if len(s.lanes) > 1 {
+		return s.enqueueLanes(b)
+	}
 	if s.late != nil {
 		dropped = s.late.drop(b)
-	}
-	if len(s.lanes) > 1 {
-		s.enqueueLanes(b)
-		return dropped
 	}
 	if s.lanes != nil {
 		s.lanes[0].queued += b.remaining()
@@ -1013,8 +1014,9 @@ func (s *stageState) idleLane() int {
 
 // enqueueLanes queues a batch for a stateful stage with several lanes: its
 // elements are copied into one batch per lane by the hash of their encoded
-// key, each holding the batch's references.
-func (s *stageState) enqueueLanes(b *batch) {
+// key, each holding the batch's references, without the windows that had
+// expired (s.late); it returns how many windows it dropped.
+func (s *stageState) enqueueLanes(b *batch) (dropped int) {
 	n := len(s.lanes)
 	parts := make([]*batch, n)
 	var r bytes.Reader
@@ -1027,8 +1029,18 @@ func (s *stageState) enqueueLanes(b *batch) {
 		start = end
 		l := 0
 		r.Reset(elm)
-		if _, _, _, err := exec.DecodeWindowedValueHeader(s.wdec, &r); err == nil {
+		if ws, ts, pane, err := exec.DecodeWindowedValueHeader(s.wdec, &r); err == nil {
 			body := elm[len(elm)-r.Len():]
+			if s.late != nil {
+				kept, expired, ok := s.late.judge(ws, ts, pane, body, b.arrival)
+				dropped += expired
+				if !ok {
+					continue
+				}
+				if kept != nil {
+					elm = kept
+				}
+			}
 			if kn, err := s.keyLen(body); err == nil {
 				l = int(maphash.Bytes(laneSeed, body[:kn]) % uint64(n))
 			}
@@ -1056,9 +1068,18 @@ func (s *stageState) enqueueLanes(b *batch) {
 		s.queue = append(s.queue, p)
 		s.queued += len(p.ends)
 	}
-	if first { // an empty batch, as a single lane would queue it
+	if first { // no element left: an empty batch, as a single lane would queue it
+		b.data, b.ends, b.next = nil, nil, 0
 		s.queue = append(s.queue, b)
 	}
+	return dropped
+}
+
+// droppedLate counts n late elements (or element windows) that stage s
+// dropped, on its first transform.
+func (e *engine) droppedLate(s *stageState, n int) {
+	e.metrics.addCounter(s.spec.Names[0], "localrunner", "droppedDueToLateness", int64(n))
+	e.log.Debug("localrunner: late elements dropped", "stage", s.spec.ID, "transform", s.spec.Names[0], "dropped", n)
 }
 
 // laneSeed spreads keys over lanes, the same way for the whole process.
@@ -1183,8 +1204,7 @@ func (e *engine) deliver(p string, data []byte, ends []int, minTS mtime.Time, fi
 	for _, cid := range e.cfg.Plan.Consumers[p] {
 		s := e.byID[cid]
 		if n := s.enqueue(&batch{data: data, ends: ends, hold: minTS, fins: fins}); n > 0 {
-			e.metrics.addCounter(s.spec.Names[0], "localrunner", "droppedDueToLateness", int64(n))
-			e.log.Debug("localrunner: late elements dropped", "stage", s.spec.ID, "transform", s.spec.Names[0], "dropped", n)
+			e.droppedLate(s, n)
 		}
 		for _, f := range fins {
 			f.refs++
@@ -1271,8 +1291,7 @@ func (e *engine) onGrouped(d groupDone) {
 	s.grpHold, s.grpNext, s.grpPending, s.grpNextProc = r.Hold, r.Next, r.Pending, r.NextProcessing
 	if r.Dropped > 0 {
 		ev.Dropped = r.Dropped
-		e.metrics.addCounter(s.spec.Names[0], "localrunner", "droppedDueToLateness", int64(r.Dropped))
-		e.log.Debug("localrunner: late elements dropped", "stage", s.spec.ID, "transform", s.spec.Names[0], "dropped", r.Dropped)
+		e.droppedLate(s, r.Dropped)
 	}
 	// References: windows take theirs, the fired panes' batches theirs,
 	// and only then do the fired windows and the input give theirs up, so

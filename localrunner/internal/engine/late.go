@@ -6,19 +6,24 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph/mtime"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/runtime/exec"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/typex"
+
+	"github.com/streams-dev/streams/localrunner/internal/userstate"
 )
 
 // lateFilter drops, from the batches queued for a stateful stage, the
-// elements of windows that had expired when they arrived: the window's
-// end plus the allowed lateness was before the stage's input watermark.
-// Such a window's state is collected once it expires (package
-// userstate), so a late element would start it again from nothing; Beam's
-// runners drop late data before a stateful DoFn the same way. An element
-// in several windows keeps those that have not expired.
+// elements of windows that had expired when they arrived, by the rule
+// that collects a window's state (userstate.Expiry: the window's end plus
+// the allowed lateness was before the stage's input watermark; the global
+// window never expires). A late element would otherwise start a collected
+// window's state again from nothing; Beam's runners drop
+// late data before a stateful DoFn the same way. An element in several
+// windows keeps those that have not expired. A stage of several lanes
+// judges each element as it spreads them (enqueueLanes, judge); one of a
+// single lane, the whole batch (drop).
 type lateFilter struct {
 	dec      exec.WindowDecoder
 	enc      exec.WindowEncoder
-	lateness mtime.Time
+	lateness int64 // ms
 	r        bytes.Reader
 	buf      bytes.Buffer
 }
@@ -55,10 +60,10 @@ func (f *lateFilter) drop(b *batch) int {
 		switch {
 		case !ok:
 			continue
-		case expired == 0:
-			data = append(data, elm...)
-		default:
+		case kept != nil:
 			data = append(data, kept...)
+		default:
+			data = append(data, elm...)
 		}
 		ends = append(ends, len(data))
 	}
@@ -66,9 +71,7 @@ func (f *lateFilter) drop(b *batch) int {
 	return dropped
 }
 
-// filter judges one encoded windowed value: how many of its windows had
-// expired at arrival, and ok false when all had. When some but not all
-// had, kept is the value in the others, valid until the next call.
+// filter decodes the header of one encoded windowed value and judges it.
 // Elements the runner cannot decode are kept: the SDK reports them.
 func (f *lateFilter) filter(elm []byte, arrival mtime.Time) (kept []byte, expired int, ok bool) {
 	f.r.Reset(elm)
@@ -76,6 +79,15 @@ func (f *lateFilter) filter(elm []byte, arrival mtime.Time) (kept []byte, expire
 	if err != nil {
 		return nil, 0, true
 	}
+	return f.judge(ws, ts, pane, elm[len(elm)-f.r.Len():], arrival)
+}
+
+// judge judges the windowed value with windows ws, event time ts, pane
+// and encoded body that arrived at input watermark arrival: how many of
+// its windows had expired, and ok false when all had. When some but not
+// all had, kept is the value in the others, valid until the next call;
+// otherwise kept is nil.
+func (f *lateFilter) judge(ws []typex.Window, ts mtime.Time, pane typex.PaneInfo, body []byte, arrival mtime.Time) (kept []byte, expired int, ok bool) {
 	for _, w := range ws {
 		if f.expired(w, arrival) {
 			expired++
@@ -93,7 +105,6 @@ func (f *lateFilter) filter(elm []byte, arrival mtime.Time) (kept []byte, expire
 			live = append(live, w)
 		}
 	}
-	body := elm[len(elm)-f.r.Len():]
 	f.buf.Reset()
 	if err := exec.EncodeWindowedValueHeader(f.enc, live, ts, pane, &f.buf); err != nil {
 		return nil, 0, true
@@ -103,11 +114,7 @@ func (f *lateFilter) filter(elm []byte, arrival mtime.Time) (kept []byte, expire
 }
 
 // expired reports whether window w had expired when the input watermark
-// was wm. The global window never expires.
+// was wm.
 func (f *lateFilter) expired(w typex.Window, wm mtime.Time) bool {
-	end := w.MaxTimestamp()
-	if end >= mtime.EndOfGlobalWindowTime || end > mtime.MaxTimestamp-f.lateness {
-		return false
-	}
-	return end+f.lateness < wm
+	return userstate.Expiry(w.MaxTimestamp(), f.lateness) < wm
 }

@@ -394,6 +394,12 @@ func EventTime(wv []byte) mtime.Time {
 	return mtime.Time(int64(binary.BigEndian.Uint64(wv)) + math.MinInt64)
 }
 
+// AppendEventTime appends the encoding of event time t that EventTime
+// reads.
+func AppendEventTime(b []byte, t mtime.Time) []byte {
+	return binary.BigEndian.AppendUint64(b, uint64(t.Milliseconds()-math.MinInt64))
+}
+
 // header decodes the windowed value header of elm (event time, windows,
 // pane) and leaves b.r at its body. Consecutive elements mostly share
 // their windows: when elm's encoded windows are the previous element's,

@@ -58,10 +58,7 @@ func (x *expiry) window(enc string) (*expWindow, error) {
 	if err != nil {
 		return nil, fmt.Errorf("localrunner: user state in window %x: %v", enc, err)
 	}
-	w := &expWindow{enc: enc, expiry: mtime.MaxTimestamp}
-	if end := dw.MaxTimestamp(); end < mtime.EndOfGlobalWindowTime && end <= mtime.MaxTimestamp-mtime.Time(x.lateness) {
-		w.expiry = end + mtime.Time(x.lateness)
-	}
+	w := &expWindow{enc: enc, expiry: Expiry(dw.MaxTimestamp(), x.lateness)}
 	x.wins[enc] = w
 	if w.expiry < mtime.MaxTimestamp {
 		w.cells = map[Key]struct{}{}
@@ -172,4 +169,15 @@ func (h *expHeap) Pop() any {
 	old[n] = nil
 	*h = old[:n]
 	return w
+}
+
+// Expiry is when the state of a window whose max timestamp is end expires
+// with an allowed lateness of lateness ms: once a watermark is past it.
+// The global window (and a window ending with it) never expires:
+// MaxTimestamp.
+func Expiry(end mtime.Time, lateness int64) mtime.Time {
+	if end < mtime.EndOfGlobalWindowTime && end <= mtime.MaxTimestamp-mtime.Time(lateness) {
+		return end + mtime.Time(lateness)
+	}
+	return mtime.MaxTimestamp
 }

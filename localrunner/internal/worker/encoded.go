@@ -3,10 +3,8 @@ package worker
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
-	"math"
 	"time"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph"
@@ -16,6 +14,7 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/runtime/exec"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/typex"
 
+	"github.com/streams-dev/streams/localrunner/internal/group"
 	"github.com/streams-dev/streams/localrunner/internal/plan"
 )
 
@@ -133,7 +132,7 @@ func (p *encodedPlan) element(chunk []byte) (int, error) {
 	if len(chunk) < 8 {
 		return 0, errors.New("localrunner: truncated windowed value")
 	}
-	ts := mtime.Time(int64(binary.BigEndian.Uint64(chunk)) + math.MinInt64)
+	ts := group.EventTime(chunk)
 	p.r.Reset(chunk[8:])
 	if _, err := p.inWin.Decode(&p.r); err != nil {
 		return 0, fmt.Errorf("localrunner: decoding the windows of an element: %w", err)
@@ -176,7 +175,7 @@ func (p *encodedPlan) emit(i int, ts typex.EventTime, value []byte) {
 		}
 	}
 	out := o.out
-	out.Data = binary.BigEndian.AppendUint64(out.Data, uint64(ts.Milliseconds()-math.MinInt64))
+	out.Data = group.AppendEventTime(out.Data, ts)
 	if o.wfn == nil {
 		out.Data = append(out.Data, p.winPane...)
 	} else {
