@@ -81,7 +81,10 @@ func Experiments(g *dsl.Graph) []string {
 	return nil
 }
 
-// batchKeyFn keys each message by the batch it belongs to.
+// batchKeyFn keys each message by the batch it belongs to. It runs where
+// no chain of steps precedes the Batch (a Reduce or a Batch does);
+// otherwise the chain's DoFn keys its outputs itself (keyStepFn,
+// recordKeyFn).
 type batchKeyFn struct {
 	PerKey bool
 }

@@ -80,8 +80,8 @@ func kafkaHeaders(hs []dsl.Header, extra int) []kafka.Header {
 }
 
 // fromRecordFn turns a source record into a message. It runs where the
-// source feeds no chain of steps (a sink or a Batch follows it); otherwise
-// the chain's DoFn reads the records itself (recordStepFn, recordKeyFn).
+// source feeds a sink or several steps; otherwise the chain's DoFn reads
+// the records itself (recordStepFn, recordKeyFn).
 type fromRecordFn struct {
 	Pipeline string `json:",omitempty"`
 	Step     string `json:",omitempty"`

@@ -245,7 +245,7 @@ func decodeElement(b []byte) (element, error) {
 	if len(b) == 0 {
 		return element{}, errShort
 	}
-	d := &decoder{wire.Reader{B: b, Short: errShort}}
+	d := newDecoder(b)
 	var e element
 	var err error
 	if e.Payload, err = d.payload(); err != nil {

@@ -19,7 +19,6 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 
 	"github.com/streams-dev/streams/dsl"
-	"github.com/streams-dev/streams/internal/wire"
 )
 
 // The DoFns, combine fn and coder of Reduce and Batch (batch.go), which
@@ -344,7 +343,7 @@ func (fn *reduceCombineFn) AddEncodedInput(acc any, value []byte) (any, error) {
 	}
 	// The custom coder's length prefix, then the element, whose payload
 	// comes first.
-	d := decoder{wire.Reader{B: value, Short: errShort}}
+	d := newDecoder(value)
 	d.B = d.Bytes()
 	if d.Err != nil {
 		return nil, d.Err

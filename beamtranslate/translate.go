@@ -15,12 +15,12 @@
 // messages and a processing-time timer.
 //
 // Where one feeds the next, the source's conversion of records into
-// messages, a chain of steps and a Reduce's keying run in one ParDo, so
-// that a message pays the SDK's per-DoFn cost once: its scope names every
-// step it runs ("in+parse+valid+count"), and each step is still counted,
-// timed and named in rejections as itself. The source has a DoFn of its
-// own only before a sink or a Batch, a Reduce a keying DoFn of its own
-// only after a Reduce or a Batch.
+// messages, a chain of steps and a Reduce's or a Batch's keying run in one
+// ParDo, so that a message pays the SDK's per-DoFn cost once: its scope
+// names every step it runs ("in+parse+valid+count"), and each step is
+// still counted, timed and named in rejections as itself. The source has
+// a DoFn of its own only before a sink or several steps, a Reduce or a
+// Batch a keying DoFn of its own only after a Reduce or a Batch.
 // A step that rejects a message sends it to a second output; the rejected
 // messages of all steps are flattened and written to the source's
 // dead-letter topic (with headers naming the step, the cause and the
