@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"reflect"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
@@ -352,6 +353,20 @@ func (c *chain) reject(i int, err error) {
 		step = inv.Step
 	}
 	c.bad(invalid{Step: step, Error: err.Error(), Origin: c.originRef().value()})
+}
+
+// name is the chain's name: every step it runs, joined by "+"
+// ("in+parse+count"), the scope of its ParDo and its name in errors.
+func (c *chain) name() string {
+	var names []string
+	if c.Source != "" {
+		names = append(names, c.Source)
+	}
+	names = append(names, c.Steps...)
+	if k := c.keyingStep(); k != "" {
+		names = append(names, k)
+	}
+	return strings.Join(names, "+")
 }
 
 // keyingStep is the Reduce or Batch step the chain keys its outputs for,

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"reflect"
 	"runtime/debug"
-	"strings"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/funcx"
@@ -208,19 +207,6 @@ func (c *chain) endEncoded(err *error) {
 
 func (c *chain) inputError(err error) error {
 	return fmt.Errorf("beamtranslate: %s: decode the input element: %w", c.name(), err)
-}
-
-// name is the chain's name in errors, that of its scope: "in+parse+count".
-func (c *chain) name() string {
-	var names []string
-	if c.Source != "" {
-		names = append(names, c.Source)
-	}
-	names = append(names, c.Steps...)
-	if k := c.keyingStep(); k != "" {
-		names = append(names, k)
-	}
-	return strings.Join(names, "+")
 }
 
 // outputError is an output the fast path could not encode, the panic of

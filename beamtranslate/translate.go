@@ -43,7 +43,6 @@ package beamtranslate
 
 import (
 	"fmt"
-	"strings"
 	"sync"
 	"time"
 
@@ -219,11 +218,9 @@ func (t *translator) step(n *dsl.Node, in beam.PCollection) error {
 // it runs: "in+parse+valid+count".
 func (t *translator) chain(src, n *dsl.Node, in beam.PCollection) error {
 	c := chain{Pipeline: t.id}
-	var names []string
 	last := src
 	if src != nil {
 		c.Source = src.Name()
-		names = append(names, src.Name())
 	}
 	if !stateful(n) {
 		c.Steps = append(c.Steps, n.Name())
@@ -235,7 +232,6 @@ func (t *translator) chain(src, n *dsl.Node, in beam.PCollection) error {
 			c.Steps = append(c.Steps, next.Name())
 			last = next
 		}
-		names = append(names, c.Steps...)
 		if n.Kind() == dsl.KindBranch {
 			if parent := t.g.Node(n.Inputs()[0]); parent.Kind() == dsl.KindRouter {
 				c.Routed = true
@@ -251,7 +247,6 @@ func (t *translator) chain(src, n *dsl.Node, in beam.PCollection) error {
 			} else {
 				c.Batch, c.BatchPerKey = next.Name(), next.Batcher().PerKey()
 			}
-			names = append(names, next.Name())
 		}
 	}
 	var fn any
@@ -265,7 +260,7 @@ func (t *translator) chain(src, n *dsl.Node, in beam.PCollection) error {
 	default:
 		fn = &recordKeyFn{c}
 	}
-	out, bad := beam.ParDo2(t.s.Scope(strings.Join(names, "+")), fn, in)
+	out, bad := beam.ParDo2(t.s.Scope(c.name()), fn, in)
 	t.bad = append(t.bad, bad)
 	switch {
 	case keyer == nil:
