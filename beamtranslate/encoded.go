@@ -71,14 +71,6 @@ func (fn *recordKeyFn) ProcessEncoded(ts beam.EventTime, data []byte, emit func(
 	return n, nil
 }
 
-// FinishEncodedBundle ends a bundle run with ProcessEncoded, as
-// FinishBundle ends one run with ProcessElement: it adds the bundle's
-// counts to the steps' metrics.
-func (fn *recordKeyFn) FinishEncodedBundle() error {
-	fn.flush()
-	return nil
-}
-
 // ProcessEncodedFor reports whether the DoFn can run with ProcessEncoded:
 // its input's element coder is the element coder and its outputs' are
 // KV<string, element> and invalid, the coders the translation gives them.
@@ -107,11 +99,11 @@ func (fn *keyStepFn) ProcessEncoded(ts beam.EventTime, data []byte, emit func(ou
 	return n, nil
 }
 
-// FinishEncodedBundle ends a bundle run with ProcessEncoded, as
-// FinishBundle ends one run with ProcessElement: it adds the bundle's
-// counts to the steps' metrics.
-func (fn *keyStepFn) FinishEncodedBundle() error {
-	fn.flush()
+// FinishEncodedBundle ends a bundle run with ProcessEncoded (recordKeyFn,
+// keyStepFn), as FinishBundle ends one run with ProcessElement: it adds
+// the bundle's counts to the steps' metrics.
+func (c *chain) FinishEncodedBundle() error {
+	c.flush()
 	return nil
 }
 
