@@ -118,3 +118,10 @@ func (f *lateFilter) judge(ws []typex.Window, ts mtime.Time, pane typex.PaneInfo
 func (f *lateFilter) expired(w typex.Window, wm mtime.Time) bool {
 	return userstate.Expiry(w.MaxTimestamp(), f.lateness) < wm
 }
+
+// droppedLate counts n late elements (or element windows) that stage s
+// dropped, on its first transform.
+func (e *engine) droppedLate(s *stageState, n int) {
+	e.metrics.addCounter(s.spec.Names[0], "localrunner", "droppedDueToLateness", int64(n))
+	e.log.Debug("localrunner: late elements dropped", "stage", s.spec.ID, "transform", s.spec.Names[0], "dropped", n)
+}

@@ -1,0 +1,147 @@
+package engine
+
+import (
+	"encoding/binary"
+	"fmt"
+	"time"
+
+	"github.com/streams-dev/streams/localrunner/internal/plan"
+	"github.com/streams-dev/streams/localrunner/internal/userstate"
+	"github.com/streams-dev/streams/state"
+)
+
+// stateKey is the key prefix of a stage's state of one kind: stages are
+// named by their first transform's unique name, which a pipeline keeps
+// across changes elsewhere in it.
+func stateKey(ns state.Namespace, s *stageState) state.Key {
+	return state.NewKey(ns).Text(s.spec.Names[0])
+}
+
+// restore loads the state of a durable run and the saved source
+// positions.
+func (e *engine) restore() error {
+	st := e.cfg.State
+	if e.cfg.CheckpointInterval <= 0 {
+		return fmt.Errorf("localrunner: checkpoint interval %v, want > 0", e.cfg.CheckpointInterval)
+	}
+	for _, s := range e.stages {
+		switch {
+		case s.spec.Kind == plan.KindImpulse || s.spec.Kind == plan.KindTestStream || s.spec.Splittable:
+			return fmt.Errorf("localrunner: durable state needs every source of the pipeline to be a Kafka read with a consumer group; %s %v is not", s.spec.ID, s.spec.Names)
+		case s.spec.Kind == plan.KindKafka:
+			e.positions[s] = map[sourcePartition]int64{}
+		case s.grp != nil:
+			if err := s.grp.Restore(st, stateKey(state.NSGroup, s)); err != nil {
+				return fmt.Errorf("localrunner: restoring %q: %w", s.spec.Names[0], err)
+			}
+		}
+		if m, ok := s.store.(*userstate.Memory); ok {
+			if err := m.Restore(st, stateKey(state.NSUser, s)); err != nil {
+				return fmt.Errorf("localrunner: restoring the state of %q: %w", s.spec.Names[0], err)
+			}
+		}
+		if s.timers != nil {
+			if err := s.timers.Restore(st, stateKey(state.NSTimer, s)); err != nil {
+				return fmt.Errorf("localrunner: restoring the timers of %q: %w", s.spec.Names[0], err)
+			}
+		}
+	}
+	err := st.Scan(state.NewKey(state.NSSource), func(k, v []byte) error {
+		r := state.Read(k)
+		r.Namespace()
+		sp := sourcePartition{group: r.Text(), topic: r.Text(), partition: int32(r.Int64())}
+		if r.Err() != nil || len(v) != 8 {
+			return fmt.Errorf("localrunner: a saved source position %q: bad encoding", k)
+		}
+		e.saved[sp] = int64(binary.BigEndian.Uint64(v))
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	e.log.Info("localrunner: durable state restored", "dir", st.Dir(), "positions", len(e.saved))
+	return nil
+}
+
+// quiet reports whether no element waits in any queue.
+func (e *engine) quiet() bool {
+	for _, s := range e.stages {
+		if s.queued > 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// checkpoint writes a checkpoint (the run is quiet: nothing runs, nothing
+// is queued) and then acknowledges the Kafka batches it covers. A failed
+// write fails the run: going on would acknowledge records whose state is
+// not saved.
+func (e *engine) checkpoint() {
+	start := time.Now()
+	ev := CheckpointEvent{}
+	if !e.ckptStart.IsZero() {
+		ev.Wait = start.Sub(e.ckptStart)
+	}
+	b := e.cfg.State.NewBatch()
+	defer b.Close()
+	err := e.writeCheckpoint(b)
+	ev.Bytes = b.Size()
+	if err == nil {
+		err = b.Commit()
+	}
+	ev.Write = time.Since(start)
+	e.checkpointing, e.ckptStart, e.active = false, time.Time{}, false
+	if err != nil {
+		ev.Err = fmt.Errorf("localrunner: writing a checkpoint to %s: %w", e.cfg.State.Dir(), err)
+		e.log.Error("localrunner: checkpoint failed", "error", ev.Err)
+		e.fail(ev.Err)
+	} else {
+		e.epoch++
+		for _, f := range e.unsaved {
+			f.ack()
+		}
+		clear(e.unsaved)
+		e.unsaved = e.unsaved[:0]
+		ev.DiskBytes = e.cfg.State.Stats().DiskBytes
+		e.log.Debug("localrunner: checkpoint written", "bytes", ev.Bytes, "wait", ev.Wait, "write", ev.Write)
+	}
+	if h := e.cfg.Hooks.Checkpointed; h != nil {
+		h(ev)
+	}
+}
+
+func (e *engine) writeCheckpoint(b *state.Batch) error {
+	for _, s := range e.stages {
+		if s.grp != nil {
+			if err := s.grp.Checkpoint(b, stateKey(state.NSGroup, s)); err != nil {
+				return err
+			}
+		}
+		if m, ok := s.store.(*userstate.Memory); ok {
+			if err := m.Checkpoint(b, stateKey(state.NSUser, s)); err != nil {
+				return err
+			}
+		}
+		if s.timers != nil {
+			if err := s.timers.Checkpoint(b, stateKey(state.NSTimer, s)); err != nil {
+				return err
+			}
+		}
+		for sp, next := range e.positions[s] {
+			b.Set(sourceKey(sp), binary.BigEndian.AppendUint64(nil, uint64(next)))
+		}
+		clear(e.positions[s])
+	}
+	return nil
+}
+
+// finalCheckpoint saves the state when a durable run ends without failure
+// and with nothing left in the queues (a drain that timed out drops queued
+// elements: their records are read again, from the last checkpoint).
+func (e *engine) finalCheckpoint() {
+	if e.err != nil || e.stopping || !e.active || e.running > 0 || !e.quiet() {
+		return
+	}
+	e.checkpoint()
+}

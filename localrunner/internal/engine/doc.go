@@ -1,0 +1,129 @@
+// Package engine is the element manager and scheduler of the local runner.
+//
+// # Ownership
+//
+// One goroutine, the one calling Run, owns every piece of mutable state:
+// the stage queues, the parked SDF residuals, the in-flight bundle records,
+// the watermarks, the pools of idle plans, the GroupByKey buffers and the
+// finalization reference counts. Bundles run on goroutines of their own (at
+// most Parallelism at a time) and touch only what they were handed: the
+// encoded input chunks (read-only, shared) and a plan lent to them. A
+// grouping task (below) is lent its stage's buffer the same way: at most
+// one task per GroupByKey, and the owner does not touch the buffer until
+// the task reports back. Tasks report back on channels; bundle finalization
+// callbacks do the same. So there are no locks.
+//
+// # Data
+//
+// Elements cross stage boundaries as encoded windowed values, in batches:
+// the bytes one bundle wrote to one PCollection, with element end offsets.
+// A batch is shared read-only by every stage reading that PCollection; each
+// reader keeps its own cursor. A bundle takes up to MaxBundleSize elements
+// from the front of its stage's queue without copying them. Bundles of a
+// splittable stage take one element each, so the restrictions of an SDF
+// (one per Kafka partition, later) run in parallel and checkpoint
+// independently.
+//
+// # Watermarks
+//
+// A stage's output watermark is the minimum of its input watermark (the
+// output watermarks of the stages producing its Upstream PCollections) and
+// its holds: the smallest event time among its queued and in-flight
+// elements, for a splittable stage the watermark each parked residual
+// reported (or the residual's own event time when its DoFn has no watermark
+// estimator), and for a GroupByKey the end of the earliest window with
+// buffered data (the timestamp its pane will have). Impulse's output
+// watermark is the end of time once it has fired. Watermarks only move
+// forward. They are recomputed after every event, stage by stage in
+// topological order.
+//
+// # Grouping
+//
+// A GroupByKey stage (plan.KindGroup) runs grouping tasks instead of
+// bundles: a task takes the stage's whole queue and its buffer (package
+// group), adds the elements and fires the windows the input watermark has
+// passed, on a goroutine of its own. It runs when elements are queued or
+// when the input watermark passes the buffer's next deadline (a window
+// end, or a window's expiry). Each queued batch carries the input
+// watermark at the time it was queued (its arrival): lateness is judged
+// against it, since the input watermark may pass an element while it
+// waits in the queue. Fired panes go downstream as one batch.
+//
+// # Timers
+//
+// A stateful stage with timer families owns a timer.Store. A bundle's
+// timer writes are applied with its state commit; a bundle either takes
+// queued elements or delivers the due timers (fireTimers decides), never
+// both. Live timers hold the stage's output watermark at their hold time.
+// The loop wakes for the earliest processing-time timer as it does for
+// parked residuals.
+//
+// # Residuals
+//
+// When an SDF returns sdf.ResumeProcessingIn(d), the bundle's
+// plan.Checkpoint() yields the residual; it is parked for d (a min-heap on
+// the due time, one timer) and then queued again at its stage.
+//
+// # Bundle finalization
+//
+// A bundle whose DoFns registered beam.BundleFinalization callbacks gets a
+// reference count: one reference for every batch of its outputs still
+// queued or being processed anywhere downstream, transitively (a bundle's
+// outputs inherit the references of every batch it consumed), and one for
+// every GroupByKey window holding elements derived from it, until the
+// window fires (its panes' batch then carries the reference on). When the
+// count reaches zero, every stage that its outputs reached has finished
+// processing them, and plan.Finalize runs the callbacks (off the owner
+// goroutine). So the guarantee is: callbacks run after everything derived
+// from the bundle's outputs has been processed by the bundles of all
+// downstream stages, including their FinishBundle (where sinks flush),
+// windows included: outputs waiting in a window wait for it to fire. A
+// bundle whose outputs stay in its own stage (a read fused with its sink)
+// is finalized as soon as it completes. Residuals do not carry references:
+// they are the SDF's remaining work, not its output. A cancelled or failed
+// run drops pending finalizations (at-least-once: an unacknowledged source
+// redelivers).
+//
+// A Kafka batch's finalization is its acknowledgement (what makes it
+// committable). The source is also told, once, when every reference left
+// is a window's (Batch.Release): the batch then stops counting against the
+// source's in-flight bounds, which bound queues, not windows.
+//
+// # Failure and cancellation
+//
+// A bundle failure (user error or panic) cancels the run: no new bundles
+// start, in-flight ones are cancelled and awaited, every plan is taken down,
+// and Run returns the failure. There are no retries yet. Cancelling ctx does
+// the same and Run returns ctx.Err().
+//
+// # Durability
+//
+// A durable run (Config.State) saves a checkpoint every
+// CheckpointInterval when anything happened: it stops taking source
+// records and firing timers, lets every queued element and grouping task
+// run out, and then writes in one Pebble batch, synced, every GroupByKey
+// buffer's changes, every stateful stage's user state and timer changes,
+// and the position after the last record each Kafka source handed on.
+// That is a consistent cut: every record before those positions is either
+// fully processed (its outputs flushed by the sinks' FinishBundle) or held
+// in the state written. Kafka batches are acknowledged (made committable)
+// only once a checkpoint holds what they left behind, so the group's
+// committed offsets never pass the saved positions; windows still hold the
+// batches whose elements they buffer, as in memory, so the committed
+// offsets also stay behind every record waiting in a window. At the start
+// the run restores the state and each source resumes from the saved
+// position where it is ahead of the group's committed offset. Losing the
+// state directory means reading again from the committed offsets.
+//
+// # Files
+//
+// A file per concern: engine.go (Config, Run and the owner's loop),
+// hooks.go (what a run reports), stage.go (a stage's queue and in-flight
+// bundles), schedule.go (which bundle runs next), lanes.go (the key lanes
+// of stateful stages), late.go (late data before stateful stages),
+// results.go (a finished bundle's outputs), grouping.go (GroupByKey
+// tasks), residuals.go (parked SDF residuals), finalize.go (bundle
+// finalization and Kafka acknowledgements), watermarks.go, sources.go
+// (native Kafka sources), checkpoint.go (durable checkpoints and restore),
+// teststream.go and metrics.go.
+package engine

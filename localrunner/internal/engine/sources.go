@@ -1,0 +1,111 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/streams-dev/streams/localrunner/internal/kafkasource"
+	"github.com/streams-dev/streams/state"
+)
+
+type sourceEvent struct {
+	stage *stageState
+	ev    kafkasource.Event
+}
+
+type sourceExit struct {
+	stage *stageState
+	err   error
+}
+
+// sourcePartition names a Kafka partition read by a consumer group.
+type sourcePartition struct {
+	group, topic string
+	partition    int32
+}
+
+// startSources runs every Kafka source on a goroutine of its own. ctx
+// stops their fetching; e.finished (closed by stopSources) ends their
+// wait for acknowledgements.
+func (e *engine) startSources(ctx context.Context) {
+	e.sourceExits = make(chan sourceExit, e.liveSources)
+	ctx, e.stopSrc = context.WithCancel(ctx)
+	for _, st := range e.stages {
+		if st.src == nil {
+			continue
+		}
+		emit := func(ev kafkasource.Event) bool {
+			select {
+			case e.sourced <- sourceEvent{stage: st, ev: ev}:
+				return true
+			case <-e.finished:
+				return false
+			}
+		}
+		go func() {
+			e.sourceExits <- sourceExit{stage: st, err: st.src.Run(ctx, emit, e.finished)}
+		}()
+	}
+}
+
+// stopSources tells the sources the loop is over and waits for them (they
+// commit what was acknowledged and leave their groups).
+func (e *engine) stopSources() {
+	close(e.finished)
+	if e.stopSrc != nil {
+		e.stopSrc()
+	}
+	for ; e.liveSources > 0; e.liveSources-- {
+		<-e.sourceExits
+	}
+}
+
+// onSourced queues a source batch at the stages reading it, with a
+// finalization reference that acknowledges the batch once everything
+// derived from it is processed, and takes the source's watermark.
+func (e *engine) onSourced(se sourceEvent) {
+	s := se.stage
+	if b := se.ev.Batch; b != nil && !e.stopping {
+		e.seq++
+		f := &fin{stage: s, bundle: fmt.Sprintf("src%d", e.seq), ack: b.Ack, free: b.Release, epoch: e.epoch}
+		if e.durable {
+			e.active = true
+			topic, part, next := b.Position()
+			e.positions[s][sourcePartition{s.spec.Kafka.Config.Group, topic, part}] = next
+		}
+		for _, p := range s.spec.Outputs {
+			for _, cid := range e.cfg.Plan.Consumers[p] {
+				e.byID[cid].enqueue(&batch{data: b.Data, ends: b.Ends, hold: b.MinTS, fins: []*fin{f}})
+				f.refs++
+			}
+		}
+		// The records are the queues' now. The source keeps the batch until
+		// it is committed, which for records waiting in windows is long
+		// after they were read: it must not keep their bytes too.
+		n := len(b.Ends)
+		b.Data, b.Ends = nil, nil
+		if f.refs == 0 {
+			e.finalize(f)
+		}
+		e.hookBundle(BundleEvent{Stage: s.spec.ID, Transforms: s.spec.Names, Bundle: f.bundle, Outputs: n})
+	}
+	if w := se.ev.Watermark; w > s.srcWM {
+		s.srcWM = w
+	}
+}
+
+func sourceKey(sp sourcePartition) state.Key {
+	return state.NewKey(state.NSSource).Text(sp.group).Text(sp.topic).Int64(int64(sp.partition))
+}
+
+// resumeFunc returns the Kafka source's Resume for a consumer group: the
+// saved positions (read-only once the run started).
+func (e *engine) resumeFunc(group string) func(string, int32) (int64, bool) {
+	if e.cfg.State == nil {
+		return nil
+	}
+	return func(topic string, partition int32) (int64, bool) {
+		next, ok := e.saved[sourcePartition{group, topic, partition}]
+		return next, ok
+	}
+}

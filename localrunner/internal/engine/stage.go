@@ -1,0 +1,125 @@
+package engine
+
+import (
+	"time"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph/mtime"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/runtime/exec"
+	"github.com/streams-dev/streams/localrunner/internal/group"
+	"github.com/streams-dev/streams/localrunner/internal/kafkasource"
+	"github.com/streams-dev/streams/localrunner/internal/plan"
+	"github.com/streams-dev/streams/localrunner/internal/timer"
+	"github.com/streams-dev/streams/localrunner/internal/userstate"
+	"github.com/streams-dev/streams/localrunner/internal/worker"
+)
+
+type batch struct {
+	data []byte
+	ends []int // element i ends at ends[i]
+	next int   // first element not yet taken
+	hold mtime.Time
+	fins []*fin
+	// arrival is the reading stage's input watermark when the batch was
+	// queued: a GroupByKey judges lateness against it.
+	arrival mtime.Time
+	// lane is the key lane of a stateful stage's batch (stageState.lanes).
+	lane int
+}
+
+func (b *batch) remaining() int { return len(b.ends) - b.next }
+
+// piece is the part of a batch a bundle took.
+type piece struct {
+	fins []*fin
+}
+
+type inflight struct {
+	hold     mtime.Time
+	pieces   []piece
+	elements int
+	timers   int // fired timers delivered
+	lane     int // a stateful stage's key lane; -1 for fired timers
+}
+
+type stageState struct {
+	spec       *plan.Stage
+	queue      []*batch
+	queued     int
+	inflight   map[string]*inflight
+	idle       []worker.Plan
+	out        mtime.Time
+	bundleSize int
+	// sides is set once every side input of the stage is complete.
+	sides *worker.SideInputs
+	// src is the consumer of a KindKafka stage and srcWM the watermark it
+	// reported last.
+	src   *kafkasource.Source
+	srcWM mtime.Time
+	// in is the input watermark (SDK and group stages) as of the last
+	// refresh.
+	in mtime.Time
+	// grp is the buffer of a KindGroup stage, nil while a grouping task
+	// has it. grpHold, grpNext and grpPending are its state after the last
+	// task: the smallest timestamp of a pane still to fire, the watermark
+	// past which it has work, and the number of windows waiting to fire;
+	// grpNextProc the processing time at which a trigger may fire a pane
+	// (zero: none).
+	grp         *group.Buffer[*fin]
+	cmb         *worker.Combiner // the CombineFn of a combining GroupByKey
+	grpHold     mtime.Time
+	grpNext     mtime.Time
+	grpPending  int
+	grpNextProc time.Time
+	// store holds the user state of a stateful stage; each bundle works in
+	// a transaction committed when it succeeds.
+	store userstate.Store
+	// lanes spread a stateful stage's elements over parallel bundles by
+	// the hash of their encoded key: a lane has at most one bundle in
+	// flight (busy), so a key's state is never in two bundles; queued
+	// counts its queued elements. A bundle of fired timers takes every
+	// lane. Stateless stages have none.
+	lanes []lane
+	// keyLen and wdec find the key of an encoded windowed KV (keyLen:
+	// more than one lane only).
+	keyLen func([]byte) (int, error)
+	wdec   exec.WindowDecoder
+	// late, for a stateful stage whose windows expire (not the global
+	// window), drops the elements of windows already expired when they
+	// arrive.
+	late *lateFilter
+	// timers are the live timers of a stateful stage with timer families;
+	// lastFired is set when its last bundle delivered timers.
+	timers    *timer.Store
+	lastFired bool
+	// testNext is the next event of a KindTestStream stage, testWM its
+	// output watermark; testDone is set once every event was played.
+	testNext int
+	testWM   mtime.Time
+	testDone bool
+}
+
+// enqueue queues a batch for s, and returns how many element windows a
+// stateful stage dropped as late.
+func (s *stageState) enqueue(b *batch) (dropped int) {
+	b.arrival = s.in
+	if len(s.lanes) > 1 {
+		return s.enqueueLanes(b)
+	}
+	if s.late != nil {
+		dropped = s.late.drop(b)
+	}
+	if s.lanes != nil {
+		s.lanes[0].queued += b.remaining()
+	}
+	s.queue = append(s.queue, b)
+	s.queued += b.remaining()
+	return dropped
+}
+
+func (s *stageState) queueHold() mtime.Time {
+	h := mtime.MaxTimestamp
+	for _, b := range s.queue {
+		h = min(h, b.hold)
+	}
+	return h
+}

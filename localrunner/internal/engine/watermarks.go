@@ -1,0 +1,60 @@
+package engine
+
+import (
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph/mtime"
+	"github.com/streams-dev/streams/localrunner/internal/plan"
+	"github.com/streams-dev/streams/localrunner/internal/userstate"
+)
+
+func (e *engine) refreshWatermarks() {
+	for _, s := range e.stages {
+		w := mtime.MaxTimestamp
+		switch s.spec.Kind {
+		case plan.KindKafka:
+			w = s.srcWM
+		case plan.KindTestStream:
+			w = s.testWM
+		}
+		if s.spec.Kind == plan.KindSDK || s.spec.Kind == plan.KindGroup {
+			for _, p := range s.spec.Upstream {
+				if u := e.producers[p]; u != nil {
+					w = min(w, u.out)
+				}
+			}
+			s.in = w
+			w = min(w, s.grpHold) // MaxTimestamp but for group stages
+			if s.timers != nil {
+				w = min(w, s.timers.Hold())
+			}
+			for _, b := range s.queue {
+				w = min(w, b.hold)
+			}
+			for _, fl := range s.inflight {
+				w = min(w, fl.hold)
+			}
+			for _, p := range e.parked {
+				if p.stage == s {
+					w = min(w, p.res.Watermark)
+				}
+			}
+			// A stateful stage drops the state of the windows that expired
+			// at w: not at the input watermark but at w, which the queued
+			// and in-flight elements also hold (a backlog behind an input
+			// watermark past its windows still needs their state), and the
+			// live timers (an event-time timer holds w at its fire time at
+			// the latest, even without an output timestamp), so a window's
+			// state outlives its elements and timers, in flight or not.
+			if m, ok := s.store.(*userstate.Memory); ok {
+				if n := m.Expire(w); n > 0 {
+					e.log.Debug("localrunner: user state of expired windows dropped", "stage", s.spec.ID, "cells", n, "watermark", w)
+				}
+			}
+		}
+		if w > s.out {
+			s.out = w
+			if h := e.cfg.Hooks.WatermarkAdvanced; h != nil {
+				h(WatermarkEvent{Stage: s.spec.ID, Transforms: s.spec.Names, Watermark: w})
+			}
+		}
+	}
+}
