@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph/coder"
-	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph/mtime"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/runtime/exec"
 	"github.com/streams-dev/streams/localrunner/internal/group"
 	"github.com/streams-dev/streams/localrunner/internal/kafkasource"
@@ -137,12 +136,9 @@ func Run(ctx context.Context, cfg Config) (*Metrics, error) {
 		saved:      map[sourcePartition]int64{},
 	}
 	for _, s := range cfg.Plan.Stages {
-		st := &stageState{spec: s, inflight: map[string]*inflight{}, out: mtime.MinTimestamp, in: mtime.MinTimestamp, bundleSize: cfg.MaxBundleSize, srcWM: mtime.MinTimestamp, grpHold: mtime.MaxTimestamp, grpNext: mtime.MaxTimestamp, testWM: mtime.MinTimestamp}
+		st := newStageState(s, cfg.MaxBundleSize)
 		if s.Kind == plan.KindTestStream {
 			e.virtual, e.clock = true, time.Now()
-		}
-		if s.Splittable {
-			st.bundleSize = 1
 		}
 		e.stages = append(e.stages, st)
 		e.byID[s.ID] = st

@@ -98,6 +98,17 @@ type stageState struct {
 	testDone bool
 }
 
+// newStageState returns the state of stage s before anything ran: no
+// watermark yet, no hold, bundles of up to bundleSize elements (one for a
+// splittable stage, so that its restrictions run and checkpoint apart).
+func newStageState(s *plan.Stage, bundleSize int) *stageState {
+	st := &stageState{spec: s, inflight: map[string]*inflight{}, out: mtime.MinTimestamp, in: mtime.MinTimestamp, bundleSize: bundleSize, srcWM: mtime.MinTimestamp, grpHold: mtime.MaxTimestamp, grpNext: mtime.MaxTimestamp, testWM: mtime.MinTimestamp}
+	if s.Splittable {
+		st.bundleSize = 1
+	}
+	return st
+}
+
 // enqueue queues a batch for s, and returns how many element windows a
 // stateful stage dropped as late.
 func (s *stageState) enqueue(b *batch) (dropped int) {
