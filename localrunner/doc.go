@@ -253,6 +253,15 @@
 // them, so after a restart, losing the directory can lose records that
 // were waiting in windows restored from it.
 //
+// A checkpoint that cannot be written (full disk, read-only file system,
+// I/O error) fails the run with an error matching ErrStateFailed that
+// names the directory and the cause; Hooks.Checkpointed reports it, and
+// nothing past the last checkpoint written is acknowledged. A directory
+// whose write-ahead log is corrupt is refused at the start
+// (ErrStateCorrupt, naming the file) unless WithDiscardCorruptState; one
+// that another process holds is refused with ErrStateHeld, naming that
+// process's pid.
+//
 // # Errors and cancellation
 //
 // A DoFn that returns an error or panics fails the run with a

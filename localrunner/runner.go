@@ -13,6 +13,7 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/metrics"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/runtime/graphx"
 	pipepb "github.com/apache/beam/sdks/v2/go/pkg/beam/model/pipeline_v1"
+	"github.com/cockroachdb/pebble/vfs"
 	"github.com/streams-dev/streams/localrunner/internal/engine"
 	"github.com/streams-dev/streams/localrunner/internal/plan"
 	"github.com/streams-dev/streams/localrunner/internal/worker"
@@ -68,6 +69,21 @@ type EncodedDoFn = worker.EncodedDoFn
 // ErrUnsupported is matched by every *UnsupportedError.
 var ErrUnsupported = plan.ErrUnsupported
 
+// Errors of the state directory (WithStateDir), from package state.
+var (
+	// ErrStateFailed is matched by Run's error when the state directory
+	// failed under the run (full disk, read-only file system, I/O error):
+	// the checkpoint failed and the run stopped, with nothing committed
+	// past the last checkpoint.
+	ErrStateFailed = state.ErrFailed
+	// ErrStateCorrupt is matched by Run's error when the directory's
+	// write-ahead log is corrupt; see WithDiscardCorruptState.
+	ErrStateCorrupt = state.ErrCorrupt
+	// ErrStateHeld is matched by Run's error when another process (or run)
+	// has the directory open.
+	ErrStateHeld = state.ErrHeld
+)
+
 // Option configures a Runner.
 type Option interface {
 	apply(*config)
@@ -88,6 +104,8 @@ type config struct {
 	kafka         engine.KafkaConfig
 	stateDir      string
 	checkpoint    time.Duration
+	stateFS       vfs.FS
+	discardState  bool
 }
 
 // WithLogger sets the logger. Default: discard (Execute, the entry point
@@ -205,6 +223,22 @@ func WithStateDir(dir string, interval time.Duration) Option {
 	})
 }
 
+// WithDiscardCorruptState makes a run whose state directory holds a
+// corrupt write-ahead log (ErrStateCorrupt) start from empty state, after
+// a warning, as if the directory were lost: the sources read again from
+// the committed offsets. Default false: Run fails, naming the corrupt
+// file.
+func WithDiscardCorruptState(on bool) Option {
+	return optionFunc(func(c *config) { c.discardState = on })
+}
+
+// WithStateFS sets the file system of the state directory (Pebble's vfs);
+// default the operating system's. Tests inject faults (a full disk, I/O
+// errors) with Pebble's vfs/errorfs.
+func WithStateFS(fs vfs.FS) Option {
+	return optionFunc(func(c *config) { c.stateFS = fs })
+}
+
 // Runner runs Beam pipelines in process. A Runner holds no state between
 // runs; Run may be called concurrently.
 type Runner struct {
@@ -295,7 +329,7 @@ func (r *Runner) Run(ctx context.Context, p *beam.Pipeline) (beam.PipelineResult
 	r.cfg.logger.Debug("localrunner: planned", "job", jobID, "stages", len(pl.Stages))
 	var st *state.Store
 	if r.cfg.stateDir != "" {
-		st, err = state.Open(r.cfg.stateDir, state.Options{Logger: r.cfg.logger})
+		st, err = state.Open(r.cfg.stateDir, state.Options{Logger: r.cfg.logger, FS: r.cfg.stateFS, DiscardCorrupt: r.cfg.discardState})
 		if err != nil {
 			return nil, fmt.Errorf("localrunner: opening the state directory: %w", err)
 		}

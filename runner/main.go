@@ -44,6 +44,7 @@ type cliFlags struct {
 	printOutput, exitWhenDone                      bool
 	cpuProfile, memProfile                         string
 	stateDir                                       string
+	discardCorruptState                            bool
 }
 
 func defineFlags(fs *flag.FlagSet) *cliFlags {
@@ -61,6 +62,7 @@ func defineFlags(fs *flag.FlagSet) *cliFlags {
 	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile (pprof) of the run to this file")
 	fs.StringVar(&f.memProfile, "memprofile", "", "write an allocation profile (pprof) of the run to this file when it stops")
 	fs.StringVar(&f.stateDir, "state-dir", os.Getenv("STREAMS_STATE_DIR"), "directory of the durable state of Batch and Reduce steps (--adapter local; default $STREAMS_STATE_DIR, else <temp dir>/streams-state/<name>/<group>/segment-<N> (a temporary one on the development broker); \"none\" keeps state in memory)")
+	fs.BoolVar(&f.discardCorruptState, "discard-corrupt-state", false, "start from empty state, replaying from the committed offsets, when the state directory's write-ahead log is corrupt (--adapter local); default: refuse to start")
 	return f
 }
 
@@ -142,6 +144,8 @@ func main(p dsl.Pipeline, fs *flag.FlagSet, args []string, stdout, stderr io.Wri
 		Logger:     logger,
 		OnStop:     func() { stopping.Store(true) },
 		StateDir:   f.stateDir,
+
+		DiscardCorruptState: f.discardCorruptState,
 	}
 	if f.input != "" || f.printOutput || f.exitWhenDone {
 		opts.Dev = &DevOptions{ExitWhenDone: f.exitWhenDone}

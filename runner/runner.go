@@ -103,6 +103,12 @@ type Options struct {
 	// "none" keeps that state in memory: a restart then reads again from
 	// the committed offsets. Pipelines without such steps keep no state.
 	StateDir string
+	// DiscardCorruptState starts the bundled runner from empty state, after
+	// a warning, when the state directory's write-ahead log is corrupt;
+	// the source then reads again from the group's committed offsets.
+	// Default false: the run refuses to start, naming the corrupt file.
+	// Without a state directory it has no effect, and a warning says so.
+	DiscardCorruptState bool
 
 	// Dev, when set, adds development conveniences around the run.
 	Dev *DevOptions
@@ -239,13 +245,18 @@ func Run(ctx context.Context, g *dsl.Graph, opts Options) error {
 		}
 		if dir != "" {
 			log.Info("durable state", "dir", dir)
-			lopts = append(lopts, localrunner.WithStateDir(dir, 0))
+			lopts = append(lopts, localrunner.WithStateDir(dir, 0), localrunner.WithDiscardCorruptState(opts.DiscardCorruptState))
+		} else if opts.DiscardCorruptState {
+			log.Warn("--discard-corrupt-state has no effect: this run keeps no durable state (no Reduce or Batch step, or --state-dir none)")
 		}
 		if lr, err = localrunner.New(append(lopts, opts.Local...)...); err != nil {
 			return &ConfigError{Err: err}
 		}
 		_, err = lr.Run(runCtx, p)
 	} else {
+		if opts.DiscardCorruptState {
+			log.Warn("--discard-corrupt-state has no effect with --adapter beam: the Beam runner keeps its own state")
+		}
 		if err = addExperiments(beamtranslate.Experiments(g)); err != nil {
 			return &ConfigError{Err: err}
 		}
@@ -261,6 +272,9 @@ func Run(ctx context.Context, g *dsl.Graph, opts Options) error {
 	}
 	if err != nil {
 		obs.p.Health.Failed(err)
+		if errors.Is(err, localrunner.ErrStateCorrupt) {
+			return fmt.Errorf("runner: pipeline %s failed: %w (or start with --discard-corrupt-state, which does that after a warning)", opts.Name, err)
+		}
 		return fmt.Errorf("runner: pipeline %s failed: %w", opts.Name, err)
 	}
 	return nil

@@ -38,5 +38,25 @@
 // which gives the same results (at the cost of reprocessing), never wrong
 // ones. A directory written with another FormatVersion is refused.
 //
+// # Failures
+//
+// Pebble stops on errors it cannot undo (a write-ahead log or MANIFEST
+// write that fails: full disk, read-only file system, I/O error) by
+// calling its logger's Fatalf, which by default exits the process. The
+// store gives Pebble a logger and an event listener that record such an
+// error, and a failed background flush or compaction, as the store's
+// failure instead: the commit that met it and every operation after
+// return it (ErrFailed, naming the directory and the cause), so the
+// runner stops with the checkpoint failed and no offset committed past
+// the last checkpoint that was written.
+//
+// Open refuses, rather than lose silently, a write-ahead log damaged where
+// committed records follow the damage (ErrCorrupt): Pebble itself replays
+// a log up to its first bad record and drops the rest, which is right for
+// a write torn by a crash (never acknowledged) but not for a flipped byte
+// in the middle. Options.DiscardCorrupt starts from empty state instead.
+// A directory locked by another process is refused with ErrHeld, naming
+// that process's pid.
+//
 // The package imports Pebble and nothing of Beam or Kafka.
 package state

@@ -6,12 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"strconv"
 	"sync/atomic"
 	"time"
 
 	"github.com/cockroachdb/pebble"
+	"github.com/cockroachdb/pebble/vfs"
 )
 
 // FormatVersion is the layout of the keys and values this package's users
@@ -39,16 +39,27 @@ type Options struct {
 	// Logger receives Pebble's own log lines (at debug level) and the
 	// store's; default discard.
 	Logger *slog.Logger
+	// DiscardCorrupt makes Open start from empty state when the
+	// directory's write-ahead log is corrupt (ErrCorrupt), after logging
+	// a warning, instead of refusing to open: the runner then replays
+	// from the committed Kafka offsets, as after losing the directory.
+	// Default false: Open fails.
+	DiscardCorrupt bool
+	// FS is the file system the store lives on; default the operating
+	// system's (vfs.Default). Tests inject faults with Pebble's errorfs.
+	FS vfs.FS
 }
 
 // Store is one Pebble database: the durable state of one runner
 // instance. It is safe for concurrent use; batches are not.
 type Store struct {
 	db    *pebble.DB
+	lock  *pebble.Lock
 	dir   string
 	sync  *pebble.WriteOptions
 	log   *slog.Logger
 	cache *pebble.Cache
+	fault *fault
 
 	commits     atomic.Int64
 	commitNanos atomic.Int64
@@ -56,7 +67,10 @@ type Store struct {
 }
 
 // Open opens (creating if needed) the store in dir. A store is used by one
-// process at a time: Pebble locks the directory.
+// process at a time: Open locks the directory, and fails with an error
+// matching ErrHeld when another has it. It fails with one matching
+// ErrCorrupt when the write-ahead log is damaged (see
+// Options.DiscardCorrupt).
 func Open(dir string, opts Options) (*Store, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
@@ -64,27 +78,81 @@ func Open(dir string, opts Options) (*Store, error) {
 	if opts.CacheSize <= 0 {
 		opts.CacheSize = 32 << 20
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if opts.FS == nil {
+		opts.FS = vfs.Default
+	}
+	if err := opts.FS.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("state: %w", err)
 	}
+	lock, err := lockDir(opts.FS, dir)
+	if err != nil {
+		return nil, err
+	}
+	s, err := openLocked(dir, lock, opts)
+	if err != nil {
+		_ = lock.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// openLocked opens the store in dir, whose lock the caller holds.
+func openLocked(dir string, lock *pebble.Lock, opts Options) (*Store, error) {
+	if err := checkWALs(opts.FS, dir); err != nil {
+		if !opts.DiscardCorrupt || !errors.Is(err, ErrCorrupt) {
+			return nil, err
+		}
+		opts.Logger.Warn("state: discarding the corrupt state as asked; the run replays from the committed Kafka offsets", "dir", dir, "error", err)
+		if err := empty(opts.FS, dir); err != nil {
+			return nil, err
+		}
+	}
+	f := &fault{dir: dir, log: opts.Logger}
 	cache := pebble.NewCache(opts.CacheSize)
 	db, err := pebble.Open(dir, &pebble.Options{
-		Cache:  cache,
-		Logger: pebbleLogger{opts.Logger},
+		Cache:         cache,
+		FS:            opts.FS,
+		Lock:          lock,
+		Logger:        pebbleLogger{l: opts.Logger, f: f},
+		EventListener: f.listener(),
 	})
+	if err == nil {
+		err = f.get()
+	}
 	if err != nil {
+		if db != nil {
+			_ = db.Close()
+		}
 		cache.Unref()
 		return nil, fmt.Errorf("state: opening %s: %w", dir, err)
 	}
-	s := &Store{db: db, dir: dir, sync: pebble.Sync, log: opts.Logger, cache: cache}
+	s := &Store{db: db, lock: lock, dir: dir, sync: pebble.Sync, log: opts.Logger, cache: cache, fault: f}
 	if opts.NoSync {
 		s.sync = pebble.NoSync
 	}
 	if err := s.checkVersion(); err != nil {
-		_ = s.Close()
+		_ = s.db.Close()
+		cache.Unref()
 		return nil, err
 	}
 	return s, nil
+}
+
+// empty removes everything in dir but Pebble's lock.
+func empty(fs vfs.FS, dir string) error {
+	names, err := fs.List(dir)
+	if err != nil {
+		return fmt.Errorf("state: discarding %s: %w", dir, err)
+	}
+	for _, name := range names {
+		if name == "LOCK" {
+			continue
+		}
+		if err := fs.RemoveAll(fs.PathJoin(dir, name)); err != nil {
+			return fmt.Errorf("state: discarding %s: %w", dir, err)
+		}
+	}
+	return nil
 }
 
 func (s *Store) checkVersion() error {
@@ -114,15 +182,23 @@ func versionValue(v uint64) []byte { return binary.BigEndian.AppendUint64(nil, v
 // Dir is the store's directory.
 func (s *Store) Dir() string { return s.dir }
 
-// Close closes the store. Batches not committed are lost.
+// Close closes the store and releases its directory. Batches not
+// committed are lost.
 func (s *Store) Close() error {
 	err := s.db.Close()
 	s.cache.Unref()
-	return err
+	return errors.Join(err, s.lock.Close())
 }
+
+// Err returns the store's failure (matching ErrFailed), or nil while it
+// works.
+func (s *Store) Err() error { return s.fault.get() }
 
 // Get returns a copy of the value of key.
 func (s *Store) Get(key []byte) ([]byte, bool, error) {
+	if err := s.fault.get(); err != nil {
+		return nil, false, err
+	}
 	v, closer, err := s.db.Get(key)
 	if errors.Is(err, pebble.ErrNotFound) {
 		return nil, false, nil
@@ -144,6 +220,9 @@ func (s *Store) Scan(prefix []byte, fn func(key, value []byte) error) error {
 // ScanRange calls fn for every key in [start, end) (end nil: no end), in
 // key order, until fn returns an error.
 func (s *Store) ScanRange(start, end []byte, fn func(key, value []byte) error) error {
+	if err := s.fault.get(); err != nil {
+		return err
+	}
 	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: start, UpperBound: end})
 	if err != nil {
 		return fmt.Errorf("state: scan: %w", err)
@@ -162,7 +241,7 @@ func (s *Store) ScanRange(start, end []byte, fn func(key, value []byte) error) e
 	if err := it.Close(); err != nil {
 		return fmt.Errorf("state: scan: %w", err)
 	}
-	return nil
+	return s.fault.get()
 }
 
 // Batch collects writes, typically one bundle's: its state changes, timers,
@@ -207,10 +286,18 @@ func (b *Batch) Commit() error {
 	if b.b.Empty() {
 		return nil
 	}
+	if err := b.s.fault.get(); err != nil {
+		return err
+	}
 	start := time.Now()
 	size := b.b.Len()
 	if err := b.b.Commit(b.s.sync); err != nil {
 		return fmt.Errorf("state: commit: %w", err)
+	}
+	// Pebble reports a failed write of the log to Fatalf, then returns
+	// nil (see fault).
+	if err := b.s.fault.get(); err != nil {
+		return err
 	}
 	b.s.commits.Add(1)
 	b.s.commitNanos.Add(int64(time.Since(start)))
@@ -259,22 +346,4 @@ func (s *Store) Stats() Stats {
 		Compactions:   m.Compact.Count,
 		ReadAmp:       m.ReadAmp(),
 	}
-}
-
-// pebbleLogger sends Pebble's log lines to slog at debug level, and its
-// fatal ones at error level before panicking, as Pebble expects.
-type pebbleLogger struct{ l *slog.Logger }
-
-func (p pebbleLogger) Infof(format string, args ...any) {
-	p.l.Debug("pebble: " + fmt.Sprintf(format, args...))
-}
-
-func (p pebbleLogger) Errorf(format string, args ...any) {
-	p.l.Error("pebble: " + fmt.Sprintf(format, args...))
-}
-
-func (p pebbleLogger) Fatalf(format string, args ...any) {
-	msg := "pebble: " + fmt.Sprintf(format, args...)
-	p.l.Error(msg)
-	panic(msg)
 }

@@ -147,17 +147,6 @@ func TestFormatVersionMismatch(t *testing.T) {
 	}
 }
 
-// One process at a time: a second Open of the same directory fails.
-func TestOpenLocksTheDirectory(t *testing.T) {
-	dir := t.TempDir()
-	s := open(t, dir)
-	defer s.Close()
-	if s2, err := Open(dir, Options{}); err == nil {
-		s2.Close()
-		t.Fatal("a second Open of the same directory succeeded")
-	}
-}
-
 // crashBatchKeys is how many keys each batch of the crash child writes.
 const crashBatchKeys = 50
 
@@ -166,6 +155,9 @@ const crashBatchKeys = 50
 // batch's number, and prints "committed N" after each Commit returns,
 // until it is killed.
 func runChild(spec string) int {
+	if dir, ok := strings.CutPrefix(spec, "hold:"); ok {
+		return runHolder(dir)
+	}
 	dir, ok := strings.CutPrefix(spec, "crash-writer:")
 	if !ok {
 		fmt.Fprintln(os.Stderr, "unknown child spec", spec)
