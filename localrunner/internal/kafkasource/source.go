@@ -189,6 +189,9 @@ type Source struct {
 	wake       chan struct{} // buffered: an ack arrived
 	lastWM     mtime.Time
 	reassigned bool // the assignment changed since the last report
+	// uncommitted are the partitions lost, or revoked with a failed
+	// commit, with processed records whose offsets were not committed.
+	uncommitted map[topicPartition]uncommitted
 }
 
 // New returns a source; it connects in Run.
@@ -384,11 +387,14 @@ func (s *Source) Run(ctx context.Context, emit func(Event) bool, finished <-chan
 	}
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
-	if err := s.commit(cctx, cl); err != nil {
+	err = s.commit(cctx, cl)
+	if err != nil {
 		s.log.Warn("localrunner: final kafka commit failed", "error", err)
-	} else {
-		s.log.Info("localrunner: kafka source stopped; offsets of every processed record committed", "positions", s.positions())
 	}
+	if s.cfg.Report != nil {
+		s.cfg.Report(s.report()) // the final commit's positions
+	}
+	s.logStop(err)
 	return runErr
 }
 
@@ -399,15 +405,17 @@ func (s *Source) poll(ctx context.Context, cl *kgo.Client, emit func(Event) bool
 	idle := s.cfg.Read.Config.IdleDelay
 	tick := min(idle, 100*time.Millisecond)
 	for ctx.Err() == nil {
-		if s.cfg.Report != nil && (time.Since(lastReport) >= ReportInterval || s.takeReassigned()) {
-			s.cfg.Report(s.report())
-			lastReport = time.Now()
-		}
 		if time.Since(lastCommit) >= s.cfg.CommitInterval || s.acked() >= s.cfg.CommitRecords {
 			if err := s.commit(ctx, cl); err != nil && ctx.Err() == nil {
 				s.log.Warn("localrunner: kafka commit failed", "error", err)
 			}
 			lastCommit = time.Now()
+		}
+		// After the commit, so that a report shows the positions it
+		// committed.
+		if s.cfg.Report != nil && (time.Since(lastReport) >= ReportInterval || s.takeReassigned()) {
+			s.cfg.Report(s.report())
+			lastReport = time.Now()
 		}
 		if s.overBudget() {
 			select {
@@ -707,21 +715,6 @@ func (s *Source) report() Report {
 	return r
 }
 
-// positions returns the committed position of each partition, as
-// "topic/partition=offset", for logs.
-func (s *Source) positions() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var out []string
-	for tp, p := range s.parts {
-		if p.committed >= 0 {
-			out = append(out, fmt.Sprintf("%s/%d=%d", tp.topic, tp.partition, p.committed))
-		}
-	}
-	slices.Sort(out)
-	return out
-}
-
 // commit commits, for each assigned partition, its committable position if
 // it moved.
 func (s *Source) commit(ctx context.Context, cl *kgo.Client) error {
@@ -851,6 +844,9 @@ func (s *Source) revoked(ctx context.Context, cl *kgo.Client, tps map[string][]i
 	defer cancel()
 	if err := s.commitParts(cctx, cl, only); err != nil {
 		s.log.Warn("localrunner: commit of revoked kafka partitions failed", "error", err)
+		s.mu.Lock()
+		s.leaveUncommitted(only, fmt.Errorf("commit of the revoked partition failed: %w", err))
+		s.mu.Unlock()
 	}
 	s.forget(only)
 	s.log.Info("localrunner: kafka partitions revoked", "partitions", tps)
@@ -867,6 +863,9 @@ func (s *Source) lost(_ context.Context, _ *kgo.Client, tps map[string][]int32) 
 			only[topicPartition{t, p}] = true
 		}
 	}
+	s.mu.Lock()
+	s.leaveUncommitted(only, errLost)
+	s.mu.Unlock()
 	s.forget(only)
 	s.log.Warn("localrunner: kafka partitions lost", "partitions", tps)
 }
