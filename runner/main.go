@@ -44,6 +44,7 @@ type cliFlags struct {
 	printOutput, exitWhenDone                      bool
 	cpuProfile, memProfile                         string
 	stateDir                                       string
+	devBroker                                      string
 }
 
 func defineFlags(fs *flag.FlagSet) *cliFlags {
@@ -60,6 +61,7 @@ func defineFlags(fs *flag.FlagSet) *cliFlags {
 	fs.BoolVar(&f.exitWhenDone, "dev-exit-when-done", false, "development: stop once the source topic is fully processed and committed")
 	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile (pprof) of the run to this file")
 	fs.StringVar(&f.memProfile, "memprofile", "", "write an allocation profile (pprof) of the run to this file when it stops")
+	fs.StringVar(&f.devBroker, "dev-broker", os.Getenv("STREAMS_DEV_BROKER"), "development: host:port of the development broker used when the config names no bootstrap_servers (default $STREAMS_DEV_BROKER, else "+DevBrokerAddr+"); a streams development broker there is used, anything else is not: one is embedded on a free port")
 	fs.StringVar(&f.stateDir, "state-dir", os.Getenv("STREAMS_STATE_DIR"), "directory of the durable state of Batch and Reduce steps (--adapter local; default $STREAMS_STATE_DIR, else <temp dir>/streams-state/<name>/<group>/segment-<N> (a temporary one on the development broker); \"none\" keeps state in memory)")
 	return f
 }
@@ -142,6 +144,8 @@ func main(p dsl.Pipeline, fs *flag.FlagSet, args []string, stdout, stderr io.Wri
 		Logger:     logger,
 		OnStop:     func() { stopping.Store(true) },
 		StateDir:   f.stateDir,
+
+		DevBrokerAddr: f.devBroker,
 	}
 	if f.input != "" || f.printOutput || f.exitWhenDone {
 		opts.Dev = &DevOptions{ExitWhenDone: f.exitWhenDone}

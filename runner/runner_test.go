@@ -81,6 +81,9 @@ func runChild(spec string) int {
 		}
 		return 0
 	}
+	if addr, ok := strings.CutPrefix(spec, devBrokerChildPrefix); ok {
+		return runDevBrokerChild(addr)
+	}
 	if raw, ok := strings.CutPrefix(spec, lateChildPrefix); ok {
 		return runLateChild(raw)
 	}
