@@ -178,6 +178,9 @@ type Hooks struct {
 
 	// Checkpointed is called after each checkpoint of a durable run.
 	Checkpointed func(CheckpointEvent)
+	// Held is called, when no bundle runs and it changed, with what the
+	// run holds in windows, user state and timers.
+	Held func(HeldReport)
 }
 
 // CheckpointEvent describes a checkpoint of a durable run.
@@ -423,6 +426,8 @@ type engine struct {
 	draining bool
 
 	running, finalizing int
+	held                HeldReport // last Held report, if heldSent
+	heldSent            bool
 	seq                 int
 	cancelRun           context.CancelFunc // cancels the bundles' context
 	stopping            bool
@@ -709,6 +714,7 @@ func (e *engine) loop(ctx context.Context) (err error) {
 			// the watermarks freeze where they are rather than jump to the
 			// end of time.
 			e.refreshWatermarks()
+			e.reportHeld()
 		}
 	}
 	if e.err != nil {
