@@ -142,8 +142,11 @@ type DevOptions struct {
 	// a sink topic or the dead-letter topic after the run starts.
 	Output io.Writer
 	// ExitWhenDone stops the run once the consumer group has committed
-	// every record of the source topic and the sinks have been quiet for
-	// a moment.
+	// every record of the source topic, the sinks have been quiet for a
+	// moment and, on the bundled runner, no processing-time timer due
+	// before Timeout (a Batch's batch_timedelta) is left to flush a batch
+	// or a window. What is still held in state then (a batch waiting to
+	// fill, a window the watermark has not closed) is named in a warning.
 	ExitWhenDone bool
 	// Timeout bounds a run with ExitWhenDone; default one minute.
 	Timeout time.Duration
@@ -224,6 +227,8 @@ func Run(ctx context.Context, g *dsl.Graph, opts Options) error {
 		if err != nil {
 			return err
 		}
+		dev.keepsState = opts.Adapter == AdapterLocal && stateDir(g, opts, dep.bindings.Source.Group) != "" &&
+			(opts.StateDir != "" || !dep.needsDevBroker)
 		defer dev.close()
 		go dev.run(runCtx, cancel)
 	}
@@ -236,7 +241,11 @@ func Run(ctx context.Context, g *dsl.Graph, opts Options) error {
 		"brokers", strings.Join(dep.bindings.Source.Client.Brokers, ","))
 	if opts.Adapter == AdapterLocal {
 		var lr *localrunner.Runner
-		lopts := append([]localrunner.Option{localrunner.WithLogger(log), localrunner.WithHooks(obs.hooks())}, dep.local...)
+		hooks := obs.hooks()
+		if dev != nil {
+			hooks.Held = dev.onHeld
+		}
+		lopts := append([]localrunner.Option{localrunner.WithLogger(log), localrunner.WithHooks(hooks)}, dep.local...)
 		dir := stateDir(g, opts, dep.bindings.Source.Group)
 		if dir != "" && opts.StateDir == "" && dep.needsDevBroker {
 			// The development broker's topics do not outlive it: neither

@@ -81,6 +81,9 @@ func runChild(spec string) int {
 		}
 		return 0
 	}
+	if wait, ok := strings.CutPrefix(spec, batchChildPrefix); ok {
+		return runBatchChild(wait)
+	}
 	if addr, ok := strings.CutPrefix(spec, devBrokerChildPrefix); ok {
 		return runDevBrokerChild(addr)
 	}
