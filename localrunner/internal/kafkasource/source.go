@@ -105,7 +105,8 @@ type PartitionReport struct {
 	// HighWatermark is the partition's end offset at the last fetch that
 	// returned records of it; -1 before one.
 	HighWatermark int64
-	// Committed is the last position this member committed; -1 none.
+	// Committed is the group's committed position: read at assignment,
+	// then the last one this member committed; -1 none.
 	Committed int64
 	// Start is the offset of the first record fetched; -1 before one.
 	Start int64
@@ -152,7 +153,7 @@ type topicPartition struct {
 type partition struct {
 	tp        topicPartition
 	inflight  []*Batch // offset order
-	committed int64    // last position committed, -1 none
+	committed int64    // last position committed (by the group at assignment, then by this member), -1 none
 	done      int64    // committable position, -1 none
 	maxTS     mtime.Time
 	lastSeen  time.Time // last record, or assignment
@@ -349,9 +350,7 @@ func (s *Source) Run(ctx context.Context, emit func(Event) bool, finished <-chan
 		kgo.SessionTimeout(10*time.Second),
 		kgo.HeartbeatInterval(time.Second),
 	)
-	if s.cfg.Resume != nil {
-		opts = append(opts, kgo.AdjustFetchOffsetsFn(s.resume))
-	}
+	opts = append(opts, kgo.AdjustFetchOffsetsFn(s.adjustOffsets))
 	opts = append(opts, s.cfg.ClientOpts...)
 	cl, err := kgo.NewClient(opts...)
 	if err != nil {
@@ -757,6 +756,29 @@ func (s *Source) commitParts(ctx context.Context, cl *kgo.Client, only map[topic
 	s.mu.Unlock()
 	s.log.Debug("localrunner: kafka offsets committed", "partitions", len(moved))
 	return nil
+}
+
+// adjustOffsets takes the group's committed offsets of newly assigned
+// partitions as their committed positions (so reports show them before
+// this member commits), then applies Resume.
+func (s *Source) adjustOffsets(ctx context.Context, offsets map[string]map[int32]kgo.Offset) (map[string]map[int32]kgo.Offset, error) {
+	s.mu.Lock()
+	for t, ps := range offsets {
+		for p, o := range ps {
+			// Without a committed offset the client passes the reset
+			// offset (negative: start or end).
+			if at := o.EpochOffset().Offset; at >= 0 {
+				if part := s.parts[topicPartition{t, p}]; part != nil && part.committed < at {
+					part.committed = at
+				}
+			}
+		}
+	}
+	s.mu.Unlock()
+	if s.cfg.Resume == nil {
+		return offsets, nil
+	}
+	return s.resume(ctx, offsets)
 }
 
 // resume moves the fetch position of each assigned partition to the one

@@ -70,11 +70,19 @@ func newHarness(t *testing.T, n int, opts ...kgo.Opt) *harness {
 		t.Fatal(err)
 	}
 
-	h := &harness{cluster: c, acked: make(chan int, n)}
+	return newSource(t, addr, &harness{cluster: c, acked: make(chan int, n)}, opts...)
+}
+
+// newSource returns a harness like h (same cluster, same acked capacity)
+// with a new source of group g reading topic "in" at addr.
+func newSource(t *testing.T, addr string, h *harness, opts ...kgo.Opt) *harness {
+	t.Helper()
+	h = &harness{cluster: h.cluster, acked: make(chan int, cap(h.acked))}
 	recordCoder := coder.LookupCustomCoder(reflect.TypeFor[kafka.Record]())
 	if recordCoder == nil {
 		t.Fatal("no coder registered for kafka.Record")
 	}
+	var err error
 	h.src, err = New(Config{
 		Read: &plan.KafkaRead{
 			Config: kafka.ReadConfig{Client: kafka.ClientConfig{Brokers: []string{addr}}, Topics: []string{"in"},
@@ -173,6 +181,25 @@ func TestCommittedReportedAfterFinalCommit(t *testing.T) {
 	if sum != n || len(r.Partitions) != 4 {
 		t.Errorf("last report: committed offsets sum to %d over %d partitions, want %d over 4: %+v\nlog:\n%s", sum, len(r.Partitions), n, r.Partitions, h.log.String())
 	}
+
+	// A new member of the group, with nothing left to read, reports the
+	// group's committed offsets before it commits anything itself.
+	h2 := newSource(t, h.cluster.ListenAddrs()[0], h)
+	ctx, cancel = context.WithCancel(t.Context())
+	defer cancel()
+	done = h2.run(ctx)
+	deadline := time.Now().Add(30 * time.Second)
+	for sum = 0; sum != n; time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("a restarted member's reports sum to %d, want %d: %+v", sum, n, h2.lastReport().Partitions)
+		}
+		sum = 0
+		for _, p := range h2.lastReport().Partitions {
+			sum += max(p.Committed, 0)
+		}
+	}
+	cancel()
+	wait(t, done)
 }
 
 // TestStopReportsFailedCommit: the broker goes down before the source
