@@ -249,7 +249,15 @@ func (h *engineLogHandler) WithGroup(name string) slog.Handler {
 	return &engineLogHandler{Handler: h.Handler.WithGroup(name), min: h.min, stopping: h.stopping}
 }
 
+// readLines reads the non-empty lines of the --dev-input file. Like the
+// config, it must be a regular file: a device (/dev/zero) or a named pipe
+// is refused rather than read without end.
 func readLines(path string) ([][]byte, error) {
+	if fi, err := os.Stat(path); err != nil {
+		return nil, err
+	} else if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("--dev-input %s: not a regular file", path)
+	}
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err

@@ -176,6 +176,8 @@ func TestMainUsageErrors(t *testing.T) {
 		{[]string{"--config", cfg, "--segment-id", "3"}, "segment"},
 		{[]string{"--config", cfg, "--log-level", "loud"}, `--log-level "loud"`},
 		{[]string{"--config", filepath.Join(t.TempDir(), "missing.yaml")}, "missing.yaml"},
+		{[]string{"--config", "/dev/zero"}, "config: not a regular file: /dev/zero is a character device"},
+		{[]string{"--config", cfg, "--dev-input", "/dev/zero"}, "--dev-input /dev/zero: not a regular file"},
 	} {
 		code, _, stderr := runMain(t, tc.args...)
 		if code != ExitUsage || !strings.Contains(stderr, tc.want) {
