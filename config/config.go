@@ -297,10 +297,12 @@ type MultiProcess struct {
 // it returns a non-nil *Config together with an *[Error] when the file is
 // readable YAML but has problems, so that [Config.Validate] can list them
 // with the pipeline's own; a file that cannot be read gives a nil *Config.
+// Load reads only a regular file of at most [MaxFileSize] bytes: anything
+// else ([ErrNotRegularFile], [ErrFileTooLarge]) gives a nil *Config.
 func Load(path string) (*Config, error) {
-	data, err := os.ReadFile(path)
+	data, err := readFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("config: %w", err)
+		return nil, err
 	}
 	c, err := parse(path, data, os.LookupEnv)
 	return c, err

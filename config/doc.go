@@ -32,6 +32,11 @@
 // [Problem] values; errors.Is(err, [ErrEnvVarNotSet]) reports a missing
 // environment variable.
 //
+// [Load] reads only a regular file of at most [MaxFileSize] (1 MiB): a
+// device (--config /dev/zero), a named pipe, a directory or a larger file
+// is refused at once with [ErrNotRegularFile] or [ErrFileTooLarge], before
+// anything is read.
+//
 // # Environment variables
 //
 // A string value may refer to environment variables as ${envvar:NAME},

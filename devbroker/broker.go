@@ -5,9 +5,11 @@
 // # Uses
 //
 // `streams broker` runs one in the foreground so that kcat, scripts and
-// pipelines can share it. The pipeline runner embeds one when a pipeline's
-// config names no bootstrap servers, after checking with [Probe] that no
-// broker answers already.
+// pipelines can share it. When a pipeline's config names no bootstrap
+// servers, the pipeline runner uses the development broker that answers at
+// its address (127.0.0.1:9092 unless set otherwise), recognised by
+// [Identify] from its cluster ID, [ClusterID]; otherwise it embeds one, on
+// a free port if another Kafka or another program holds that address.
 //
 // # Defaults
 //
@@ -137,7 +139,7 @@ func Start(opts ...Opt) (*Broker, error) {
 			ln = nil
 			return l, nil
 		}),
-		kfake.ClusterID("streams-dev"),
+		kfake.ClusterID(ClusterID),
 		kfake.DefaultNumPartitions(int(cfg.partitions)),
 		kfake.BrokerConfigs(cfg.brokerCfgs),
 		kfake.WithLogger(kfakeLogger{log.With("component", "kfake")}),

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -316,5 +317,28 @@ func TestDataDirPersistence(t *testing.T) {
 	offs.Each(func(o kadm.OffsetResponse) { committed += o.At })
 	if committed != int64(len(want)) {
 		t.Fatalf("after restart group g has committed offsets summing to %d, want %d", committed, len(want))
+	}
+}
+
+// TestIdentify: a development broker answers with ClusterID, a kfake
+// started otherwise (another Kafka) with its own ID, and nothing answers
+// once the broker is closed.
+func TestIdentify(t *testing.T) {
+	ctx := t.Context()
+	b := start(t)
+	if id, ok := Identify(ctx, b.Addr()); !ok || id != ClusterID {
+		t.Errorf("Identify(dev broker) = %q, %v; want %q, true", id, ok, ClusterID)
+	}
+	other, err := kfake.NewCluster(kfake.NumBrokers(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	if id, ok := Identify(ctx, other.ListenAddrs()[0]); !ok || id == ClusterID {
+		t.Errorf("Identify(another kafka) = %q, %v; want another cluster id, true", id, ok)
+	}
+	b.Close()
+	if id, ok := Identify(ctx, b.Addr()); ok {
+		t.Errorf("Identify(closed) = %q, true; want false", id)
 	}
 }

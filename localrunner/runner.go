@@ -59,6 +59,10 @@ type (
 	KafkaCommitEvent = engine.KafkaCommitEvent
 	// CheckpointEvent describes a checkpoint of a durable run.
 	CheckpointEvent = engine.CheckpointEvent
+	// HeldReport is what a run holds in windows, user state and timers.
+	HeldReport = engine.HeldReport
+	// HeldStage is a stage that holds some of it.
+	HeldStage = engine.HeldStage
 )
 
 // EncodedDoFn is implemented by DoFns that process elements in their

@@ -119,7 +119,7 @@ func New(name, adapter string, g *dsl.Graph) *Pipeline {
 			prometheus.ExponentialBuckets(1e-4, 4, 10), "step", "topic"),
 
 		srcLag:     f.gauge(MetricSourceLag, "Records in the partition after the group's committed offset (high watermark minus committed offset).", "group", "topic", "partition"),
-		srcOffset:  f.gauge(MetricSourceOffset, "The group's committed offset of the partition (the next record to process).", "group", "topic", "partition"),
+		srcOffset:  f.gauge(MetricSourceOffset, "The group's committed offset of the partition (the next record to process): read when the partition is assigned to this process, then set after each of its commits, the final one at shutdown included.", "group", "topic", "partition"),
 		srcHigh:    f.gauge(MetricSourceHigh, "The partition's high watermark: the offset the next produced record will get.", "group", "topic", "partition"),
 		srcWM:      f.gauge(MetricSourceWMLag, "Wall clock minus the partition's event-time watermark.", "group", "topic", "partition"),
 		srcParts:   f.gauge(MetricSourceParts, "Partitions the group assigned to this process.", "group"),

@@ -16,6 +16,7 @@ import (
 
 	"github.com/streams-dev/streams/beamtranslate"
 	"github.com/streams-dev/streams/io/kafka"
+	"github.com/streams-dev/streams/localrunner"
 )
 
 // ensureTopics creates the topics the pipeline uses on a development
@@ -63,10 +64,16 @@ type devSession struct {
 	adm     *kadm.Client
 	outputs []string
 
+	// keepsState is set when the run's state outlives it (a state
+	// directory that is not temporary): what it holds at exit is emitted
+	// by a later run.
+	keepsState bool
+
 	mu       sync.Mutex
 	err      error
 	lastSeen time.Time
 	seen     int
+	held     *localrunner.HeldReport // last report of the bundled runner; nil before one
 }
 
 func startDev(ctx context.Context, opts *DevOptions, d *deployment, log *slog.Logger) (*devSession, error) {
@@ -178,9 +185,10 @@ func (s *devSession) run(ctx context.Context, stop context.CancelFunc) {
 		if s.caughtUp(ctx) {
 			s.mu.Lock()
 			quiet := time.Since(s.lastSeen) > 500*time.Millisecond
+			held := s.held
 			s.mu.Unlock()
-			if quiet {
-				s.log.Info("input processed; stopping", "records_out", s.seen)
+			if quiet && !s.flushDue(held, deadline) {
+				s.logStop(held)
 				stop()
 				return
 			}

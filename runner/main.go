@@ -45,6 +45,7 @@ type cliFlags struct {
 	cpuProfile, memProfile                         string
 	stateDir                                       string
 	discardCorruptState                            bool
+	devBroker                                      string
 }
 
 func defineFlags(fs *flag.FlagSet) *cliFlags {
@@ -61,6 +62,7 @@ func defineFlags(fs *flag.FlagSet) *cliFlags {
 	fs.BoolVar(&f.exitWhenDone, "dev-exit-when-done", false, "development: stop once the source topic is fully processed and committed")
 	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile (pprof) of the run to this file")
 	fs.StringVar(&f.memProfile, "memprofile", "", "write an allocation profile (pprof) of the run to this file when it stops")
+	fs.StringVar(&f.devBroker, "dev-broker", os.Getenv("STREAMS_DEV_BROKER"), "development: host:port of the development broker used when the config names no bootstrap_servers (default $STREAMS_DEV_BROKER, else "+DevBrokerAddr+"); a streams development broker there is used, anything else is not: one is embedded on a free port")
 	fs.StringVar(&f.stateDir, "state-dir", os.Getenv("STREAMS_STATE_DIR"), "directory of the durable state of Batch and Reduce steps (--adapter local; default $STREAMS_STATE_DIR, else <temp dir>/streams-state/<name>/<group>/segment-<N> (a temporary one on the development broker); \"none\" keeps state in memory)")
 	fs.BoolVar(&f.discardCorruptState, "discard-corrupt-state", false, "start from empty state, replaying from the committed offsets, when the state directory's write-ahead log is corrupt (--adapter local); default: refuse to start")
 	return f
@@ -146,6 +148,7 @@ func main(p dsl.Pipeline, fs *flag.FlagSet, args []string, stdout, stderr io.Wri
 		StateDir:   f.stateDir,
 
 		DiscardCorruptState: f.discardCorruptState,
+		DevBrokerAddr:       f.devBroker,
 	}
 	if f.input != "" || f.printOutput || f.exitWhenDone {
 		opts.Dev = &DevOptions{ExitWhenDone: f.exitWhenDone}
@@ -249,7 +252,15 @@ func (h *engineLogHandler) WithGroup(name string) slog.Handler {
 	return &engineLogHandler{Handler: h.Handler.WithGroup(name), min: h.min, stopping: h.stopping}
 }
 
+// readLines reads the non-empty lines of the --dev-input file. Like the
+// config, it must be a regular file: a device (/dev/zero) or a named pipe
+// is refused rather than read without end.
 func readLines(path string) ([][]byte, error) {
+	if fi, err := os.Stat(path); err != nil {
+		return nil, err
+	} else if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("--dev-input %s: not a regular file", path)
+	}
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err

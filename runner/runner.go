@@ -21,9 +21,13 @@
 // # Kafka
 //
 // When the config gives a source no bootstrap_servers, the pipeline uses
-// a development broker at 127.0.0.1:9092: the one `streams broker` runs
-// if it is up, otherwise one embedded in the process. Either way it is
-// logged loudly; a production deployment always names its brokers.
+// a development broker at 127.0.0.1:9092 (--dev-broker ADDR or
+// $STREAMS_DEV_BROKER): the one `streams broker` runs if it is up,
+// otherwise one embedded in the process, there or, when another Kafka or
+// another program holds that address, on a free port. A Kafka that is
+// not a development broker (its cluster id is not devbroker.ClusterID) is
+// never used. Either way it is logged loudly, with the address; a
+// production deployment always names its brokers.
 //
 // # Exit codes
 //
@@ -38,6 +42,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -61,7 +66,9 @@ const (
 	AdapterLocal = "local"
 )
 
-// DevBrokerAddr is where the development broker listens.
+// DevBrokerAddr is where the runner looks for the development broker, and
+// starts one if none answers, unless --dev-broker or $STREAMS_DEV_BROKER
+// (Options.DevBrokerAddr) says otherwise.
 const DevBrokerAddr = "127.0.0.1:9092"
 
 // Options configure Run.
@@ -85,8 +92,10 @@ type Options struct {
 	PipelineID string
 	// Logger receives the runner's logs; default slog.Default().
 	Logger *slog.Logger
-	// DevBrokerAddr overrides where the development broker listens when the
-	// config names no brokers; default DevBrokerAddr. Tests use
+	// DevBrokerAddr overrides where the development broker is when the
+	// config names no brokers; default DevBrokerAddr. A development broker
+	// (`streams broker`) that answers there is used; another Kafka is not
+	// (an embedded broker starts on a free port instead). Tests use
 	// "127.0.0.1:0".
 	DevBrokerAddr string
 
@@ -139,8 +148,11 @@ type DevOptions struct {
 	// a sink topic or the dead-letter topic after the run starts.
 	Output io.Writer
 	// ExitWhenDone stops the run once the consumer group has committed
-	// every record of the source topic and the sinks have been quiet for
-	// a moment.
+	// every record of the source topic, the sinks have been quiet for a
+	// moment and, on the bundled runner, no processing-time timer due
+	// before Timeout (a Batch's batch_timedelta) is left to flush a batch
+	// or a window. What is still held in state then (a batch waiting to
+	// fill, a window the watermark has not closed) is named in a warning.
 	ExitWhenDone bool
 	// Timeout bounds a run with ExitWhenDone; default one minute.
 	Timeout time.Duration
@@ -221,6 +233,8 @@ func Run(ctx context.Context, g *dsl.Graph, opts Options) error {
 		if err != nil {
 			return err
 		}
+		dev.keepsState = opts.Adapter == AdapterLocal && stateDir(g, opts, dep.bindings.Source.Group) != "" &&
+			(opts.StateDir != "" || !dep.needsDevBroker)
 		defer dev.close()
 		go dev.run(runCtx, cancel)
 	}
@@ -233,7 +247,11 @@ func Run(ctx context.Context, g *dsl.Graph, opts Options) error {
 		"brokers", strings.Join(dep.bindings.Source.Client.Brokers, ","))
 	if opts.Adapter == AdapterLocal {
 		var lr *localrunner.Runner
-		lopts := append([]localrunner.Option{localrunner.WithLogger(log), localrunner.WithHooks(obs.hooks())}, dep.local...)
+		hooks := obs.hooks()
+		if dev != nil {
+			hooks.Held = dev.onHeld
+		}
+		lopts := append([]localrunner.Option{localrunner.WithLogger(log), localrunner.WithHooks(hooks)}, dep.local...)
 		dir := stateDir(g, opts, dep.bindings.Source.Group)
 		if dir != "" && opts.StateDir == "" && dep.needsDevBroker {
 			// The development broker's topics do not outlive it: neither
@@ -473,20 +491,23 @@ func (d *deployment) fillBrokers(addr string) {
 }
 
 // startDevBroker points the deployment at the development broker: the one
-// already answering at opts.DevBrokerAddr, or a new embedded one.
+// already answering at opts.DevBrokerAddr, or a new embedded one (on a
+// free port when something else holds that address).
 func startDevBroker(ctx context.Context, opts Options, log *slog.Logger, d *deployment) (stop func(), err error) {
-	addr := opts.DevBrokerAddr
-	if !strings.HasSuffix(addr, ":0") {
-		pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		up := devbroker.Probe(pctx, addr)
-		cancel()
-		if up {
-			log.Warn("NO KAFKA CONFIGURED: the source step has no bootstrap_servers; using the development broker already running at " + addr)
-			d.fillBrokers(addr)
-			return func() {}, ensureTopics(ctx, d.bindings.Source.Client, d.topics)
-		}
+	addr, reuse := devBrokerAddr(ctx, opts.DevBrokerAddr, log)
+	if reuse {
+		log.Warn("NO KAFKA CONFIGURED: the source step has no bootstrap_servers; using the development broker already running at " + addr)
+		d.fillBrokers(addr)
+		return func() {}, ensureTopics(ctx, d.bindings.Source.Client, d.topics)
 	}
-	b, err := devbroker.Start(devbroker.ListenAddr(addr), devbroker.Topics(d.topics...), devbroker.Logger(log.With("component", "devbroker")))
+	start := func(addr string) (*devbroker.Broker, error) {
+		return devbroker.Start(devbroker.ListenAddr(addr), devbroker.Topics(d.topics...), devbroker.Logger(log.With("component", "devbroker")))
+	}
+	b, err := start(addr)
+	if free, ok := freePort(addr); ok && errors.Is(err, devbroker.ErrAddrInUse) {
+		log.Warn("the development broker address is taken by a program that does not answer as a Kafka broker; embedding one on a free port instead", "addr", addr)
+		b, err = start(free)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("runner: no bootstrap_servers configured and the embedded development broker could not start: %w", err)
 	}
@@ -494,6 +515,40 @@ func startDevBroker(ctx context.Context, opts Options, log *slog.Logger, d *depl
 		b.Addr() + " (data in memory, gone on exit). Set bootstrap_servers in the deployment config to use a real cluster.")
 	d.fillBrokers(b.Addr())
 	return func() { _ = b.Close() }, nil
+}
+
+// devBrokerAddr decides where the development broker is: at addr, reused
+// when a development broker of ours answers there (devbroker.ClusterID),
+// and otherwise to be embedded there, or on a free port of the same host
+// when another Kafka answers at addr: a developer's own Kafka must not
+// receive the pipeline's topics and test input.
+func devBrokerAddr(ctx context.Context, addr string, log *slog.Logger) (string, bool) {
+	free, ok := freePort(addr)
+	if !ok {
+		return addr, false // port 0 (tests) or not host:port (Start says so)
+	}
+	pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	id, up := devbroker.Identify(pctx, addr)
+	cancel()
+	switch {
+	case !up:
+		return addr, false
+	case id == devbroker.ClusterID:
+		return addr, true
+	}
+	log.Warn("a Kafka broker that is not a streams development broker answers at the development broker address: not using it; embedding one on a free port instead",
+		"addr", addr, "cluster_id", id)
+	return free, false
+}
+
+// freePort returns addr with port 0 (a free port) and whether addr is a
+// host:port with another port.
+func freePort(addr string) (string, bool) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil || port == "0" {
+		return "", false
+	}
+	return net.JoinHostPort(host, "0"), true
 }
 
 // addExperiments adds exps to Beam's --experiments flag, which the Beam

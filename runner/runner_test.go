@@ -81,6 +81,12 @@ func runChild(spec string) int {
 		}
 		return 0
 	}
+	if wait, ok := strings.CutPrefix(spec, batchChildPrefix); ok {
+		return runBatchChild(wait)
+	}
+	if addr, ok := strings.CutPrefix(spec, devBrokerChildPrefix); ok {
+		return runDevBrokerChild(addr)
+	}
 	if raw, ok := strings.CutPrefix(spec, lateChildPrefix); ok {
 		return runLateChild(raw)
 	}
@@ -170,6 +176,8 @@ func TestMainUsageErrors(t *testing.T) {
 		{[]string{"--config", cfg, "--segment-id", "3"}, "segment"},
 		{[]string{"--config", cfg, "--log-level", "loud"}, `--log-level "loud"`},
 		{[]string{"--config", filepath.Join(t.TempDir(), "missing.yaml")}, "missing.yaml"},
+		{[]string{"--config", "/dev/zero"}, "config: not a regular file: /dev/zero is a character device"},
+		{[]string{"--config", cfg, "--dev-input", "/dev/zero"}, "--dev-input /dev/zero: not a regular file"},
 	} {
 		code, _, stderr := runMain(t, tc.args...)
 		if code != ExitUsage || !strings.Contains(stderr, tc.want) {

@@ -62,9 +62,12 @@ func runBroker(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	if err != nil {
 		fmt.Fprintf(stderr, "streams broker: %v\n", err)
 		if errors.Is(err, devbroker.ErrAddrInUse) {
-			if devbroker.Probe(ctx, addr) {
-				fmt.Fprintf(stderr, "A Kafka broker already answers at %s: use it, or pick another -port (0 for a free one).\n", addr)
-			} else {
+			switch id, ok := devbroker.Identify(ctx, addr); {
+			case ok && id == devbroker.ClusterID:
+				fmt.Fprintf(stderr, "A streams development broker already answers at %s: use it, or pick another -port (0 for a free one).\n", addr)
+			case ok:
+				fmt.Fprintf(stderr, "A Kafka broker that is not a streams development broker (cluster id %q) answers at %s: pick another -port (0 for a free one) and give pipelines --dev-broker 127.0.0.1:PORT.\n", id, addr)
+			default:
 				fmt.Fprintf(stderr, "Something that is not a Kafka broker listens at %s: pick another -port (0 for a free one).\n", addr)
 			}
 		}

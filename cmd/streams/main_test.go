@@ -143,7 +143,7 @@ func TestBrokerPortTaken(t *testing.T) {
 	_, port, _ := net.SplitHostPort(b.Addr())
 	var stdout, stderr syncBuffer
 	code := run(t.Context(), []string{"broker", "-port", port}, &stdout, &stderr)
-	want := "A Kafka broker already answers at " + b.Addr()
+	want := "A streams development broker already answers at " + b.Addr()
 	if code != 1 || !strings.Contains(stderr.String(), want) || !strings.Contains(stderr.String(), "-port") {
 		t.Fatalf("exit %d, stderr:\n%s\nwant exit 1 and %q", code, stderr.String(), want)
 	}

@@ -81,6 +81,8 @@ type engine struct {
 	draining bool
 
 	running, finalizing int
+	held                HeldReport // last Held report, if heldSent
+	heldSent            bool
 	seq                 int
 	cancelRun           context.CancelFunc // cancels the bundles' context
 	stopping            bool
@@ -358,6 +360,7 @@ func (e *engine) loop(ctx context.Context) (err error) {
 			// the watermarks freeze where they are rather than jump to the
 			// end of time.
 			e.refreshWatermarks()
+			e.reportHeld()
 		}
 	}
 	if e.err != nil {

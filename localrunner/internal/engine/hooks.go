@@ -26,6 +26,9 @@ type Hooks struct {
 
 	// Checkpointed is called after each checkpoint of a durable run.
 	Checkpointed func(CheckpointEvent)
+	// Held is called, when no bundle runs and it changed, with what the
+	// run holds in windows, user state and timers.
+	Held func(HeldReport)
 }
 
 // CheckpointEvent describes a checkpoint of a durable run.

@@ -105,7 +105,8 @@ type PartitionReport struct {
 	// HighWatermark is the partition's end offset at the last fetch that
 	// returned records of it; -1 before one.
 	HighWatermark int64
-	// Committed is the last position this member committed; -1 none.
+	// Committed is the group's committed position: read at assignment,
+	// then the last one this member committed; -1 none.
 	Committed int64
 	// Start is the offset of the first record fetched; -1 before one.
 	Start int64
@@ -152,7 +153,7 @@ type topicPartition struct {
 type partition struct {
 	tp        topicPartition
 	inflight  []*Batch // offset order
-	committed int64    // last position committed, -1 none
+	committed int64    // last position committed (by the group at assignment, then by this member), -1 none
 	done      int64    // committable position, -1 none
 	maxTS     mtime.Time
 	lastSeen  time.Time // last record, or assignment
@@ -189,6 +190,9 @@ type Source struct {
 	wake       chan struct{} // buffered: an ack arrived
 	lastWM     mtime.Time
 	reassigned bool // the assignment changed since the last report
+	// uncommitted are the partitions lost, or revoked with a failed
+	// commit, with processed records whose offsets were not committed.
+	uncommitted map[topicPartition]uncommitted
 }
 
 // New returns a source; it connects in Run.
@@ -346,9 +350,7 @@ func (s *Source) Run(ctx context.Context, emit func(Event) bool, finished <-chan
 		kgo.SessionTimeout(10*time.Second),
 		kgo.HeartbeatInterval(time.Second),
 	)
-	if s.cfg.Resume != nil {
-		opts = append(opts, kgo.AdjustFetchOffsetsFn(s.resume))
-	}
+	opts = append(opts, kgo.AdjustFetchOffsetsFn(s.adjustOffsets))
 	opts = append(opts, s.cfg.ClientOpts...)
 	cl, err := kgo.NewClient(opts...)
 	if err != nil {
@@ -384,11 +386,14 @@ func (s *Source) Run(ctx context.Context, emit func(Event) bool, finished <-chan
 	}
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
-	if err := s.commit(cctx, cl); err != nil {
+	err = s.commit(cctx, cl)
+	if err != nil {
 		s.log.Warn("localrunner: final kafka commit failed", "error", err)
-	} else {
-		s.log.Info("localrunner: kafka source stopped; offsets of every processed record committed", "positions", s.positions())
 	}
+	if s.cfg.Report != nil {
+		s.cfg.Report(s.report()) // the final commit's positions
+	}
+	s.logStop(err)
 	return runErr
 }
 
@@ -399,15 +404,17 @@ func (s *Source) poll(ctx context.Context, cl *kgo.Client, emit func(Event) bool
 	idle := s.cfg.Read.Config.IdleDelay
 	tick := min(idle, 100*time.Millisecond)
 	for ctx.Err() == nil {
-		if s.cfg.Report != nil && (time.Since(lastReport) >= ReportInterval || s.takeReassigned()) {
-			s.cfg.Report(s.report())
-			lastReport = time.Now()
-		}
 		if time.Since(lastCommit) >= s.cfg.CommitInterval || s.acked() >= s.cfg.CommitRecords {
 			if err := s.commit(ctx, cl); err != nil && ctx.Err() == nil {
 				s.log.Warn("localrunner: kafka commit failed", "error", err)
 			}
 			lastCommit = time.Now()
+		}
+		// After the commit, so that a report shows the positions it
+		// committed.
+		if s.cfg.Report != nil && (time.Since(lastReport) >= ReportInterval || s.takeReassigned()) {
+			s.cfg.Report(s.report())
+			lastReport = time.Now()
 		}
 		if s.overBudget() {
 			select {
@@ -707,21 +714,6 @@ func (s *Source) report() Report {
 	return r
 }
 
-// positions returns the committed position of each partition, as
-// "topic/partition=offset", for logs.
-func (s *Source) positions() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var out []string
-	for tp, p := range s.parts {
-		if p.committed >= 0 {
-			out = append(out, fmt.Sprintf("%s/%d=%d", tp.topic, tp.partition, p.committed))
-		}
-	}
-	slices.Sort(out)
-	return out
-}
-
 // commit commits, for each assigned partition, its committable position if
 // it moved.
 func (s *Source) commit(ctx context.Context, cl *kgo.Client) error {
@@ -764,6 +756,29 @@ func (s *Source) commitParts(ctx context.Context, cl *kgo.Client, only map[topic
 	s.mu.Unlock()
 	s.log.Debug("localrunner: kafka offsets committed", "partitions", len(moved))
 	return nil
+}
+
+// adjustOffsets takes the group's committed offsets of newly assigned
+// partitions as their committed positions (so reports show them before
+// this member commits), then applies Resume.
+func (s *Source) adjustOffsets(ctx context.Context, offsets map[string]map[int32]kgo.Offset) (map[string]map[int32]kgo.Offset, error) {
+	s.mu.Lock()
+	for t, ps := range offsets {
+		for p, o := range ps {
+			// Without a committed offset the client passes the reset
+			// offset (negative: start or end).
+			if at := o.EpochOffset().Offset; at >= 0 {
+				if part := s.parts[topicPartition{t, p}]; part != nil && part.committed < at {
+					part.committed = at
+				}
+			}
+		}
+	}
+	s.mu.Unlock()
+	if s.cfg.Resume == nil {
+		return offsets, nil
+	}
+	return s.resume(ctx, offsets)
 }
 
 // resume moves the fetch position of each assigned partition to the one
@@ -851,6 +866,9 @@ func (s *Source) revoked(ctx context.Context, cl *kgo.Client, tps map[string][]i
 	defer cancel()
 	if err := s.commitParts(cctx, cl, only); err != nil {
 		s.log.Warn("localrunner: commit of revoked kafka partitions failed", "error", err)
+		s.mu.Lock()
+		s.leaveUncommitted(only, fmt.Errorf("commit of the revoked partition failed: %w", err))
+		s.mu.Unlock()
 	}
 	s.forget(only)
 	s.log.Info("localrunner: kafka partitions revoked", "partitions", tps)
@@ -867,6 +885,9 @@ func (s *Source) lost(_ context.Context, _ *kgo.Client, tps map[string][]int32) 
 			only[topicPartition{t, p}] = true
 		}
 	}
+	s.mu.Lock()
+	s.leaveUncommitted(only, errLost)
+	s.mu.Unlock()
 	s.forget(only)
 	s.log.Warn("localrunner: kafka partitions lost", "partitions", tps)
 }

@@ -1,0 +1,124 @@
+package runner
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/streams-dev/streams/config"
+	"github.com/streams-dev/streams/dsl"
+	"github.com/streams-dev/streams/internal/childtest"
+)
+
+// batchChildPrefix starts a child spec that runs batchPipeline's dev
+// loop; the batch's maxWait follows the prefix.
+const batchChildPrefix = "dev-batch:"
+
+// batchPipeline batches its input by up to 10 (the config says 2),
+// sending a batch after maxWait at the latest.
+func batchPipeline(maxWait time.Duration) dsl.Pipeline {
+	return dsl.StreamingSource("in", "events").
+		Apply("batch", dsl.Batch[[]byte](10, maxWait)).
+		Apply("ser", dsl.Serializer[[][]byte]()).
+		Sink("out", dsl.StreamSink("batches"))
+}
+
+// runBatchChild runs batchPipeline(maxWait) with batch_size 2 on five
+// input records, printing the output, until the dev loop says it is done.
+func runBatchChild(maxWait string) int {
+	wait, err := time.ParseDuration(maxWait)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	cfg, err := config.Parse([]byte("pipeline:\n  segments:\n    - steps_config:\n        in: {auto_offset_reset: earliest}\n        batch: {batch_size: 2}\n"), nil)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	var input [][]byte
+	for i := range 5 {
+		input = append(input, fmt.Appendf(nil, "r%d", i))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	err = Run(ctx, batchPipeline(wait).MustBuild(), Options{
+		Config: cfg, Name: "batch", DevBrokerAddr: "127.0.0.1:0", PipelineID: "batch",
+		Logger: slog.New(slog.NewTextHandler(os.Stderr, nil)),
+		Dev:    &DevOptions{Input: input, Output: os.Stdout, ExitWhenDone: true},
+	})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "run:", err)
+		return 1
+	}
+	return 0
+}
+
+// batchedRecords counts the records in the batches a child printed.
+func batchedRecords(t *testing.T, stdout string) (batches, records int) {
+	t.Helper()
+	for line := range strings.SplitSeq(strings.TrimSpace(stdout), "\n") {
+		v, ok := strings.CutPrefix(line, "batches: ")
+		if !ok {
+			continue
+		}
+		var b [][]byte
+		if err := json.Unmarshal([]byte(v), &b); err != nil {
+			t.Fatalf("batch %q: %v", v, err)
+		}
+		batches++
+		records += len(b)
+	}
+	return batches, records
+}
+
+// TestDevExitWhenDoneFlushesBatches: with batch_size 2 and five records,
+// --dev-exit-when-done used to stop once the records were committed, with
+// the fifth in a batch still waiting in state. It now waits for the
+// batch's timer (batch_timedelta) and prints every record's batch.
+func TestDevExitWhenDoneFlushesBatches(t *testing.T) {
+	child := childtest.Start(t, batchChildPrefix+"3s")
+	if !child.Wait(2 * time.Minute) {
+		t.Fatal("the dev loop did not stop by itself")
+	}
+	if code := child.ExitCode(); code != 0 {
+		t.Fatalf("exit code %d:\n%s", code, child.Stderr())
+	}
+	if _, n := batchedRecords(t, child.Stdout()); n != 5 {
+		t.Errorf("%d of 5 records printed in batches:\n%s\n%s", n, child.Stdout(), child.Stderr())
+	}
+	if strings.Contains(child.Stderr(), "HELD IN STATE") {
+		t.Errorf("results reported held:\n%s", child.Stderr())
+	}
+}
+
+// TestDevExitWhenDoneSaysWhatIsHeld: a batch with no time bound waits
+// for more input: the dev loop stops, saying plainly that results are
+// held in state and what becomes of them.
+func TestDevExitWhenDoneSaysWhatIsHeld(t *testing.T) {
+	child := childtest.Start(t, batchChildPrefix+"0s")
+	if !child.Wait(2 * time.Minute) {
+		t.Fatal("the dev loop did not stop by itself")
+	}
+	if code := child.ExitCode(); code != 0 {
+		t.Fatalf("exit code %d:\n%s", code, child.Stderr())
+	}
+	if _, n := batchedRecords(t, child.Stdout()); n >= 5 || n%2 != 0 {
+		t.Errorf("%d records printed, want full batches of 2 only:\n%s", n, child.Stdout())
+	}
+	for line := range strings.SplitSeq(child.Stderr(), "\n") {
+		if strings.Contains(line, "HELD IN STATE") {
+			t.Log(line)
+		}
+	}
+	for _, want := range []string{"HELD IN STATE", "they are discarded", "state_cells="} {
+		if !strings.Contains(child.Stderr(), want) {
+			t.Errorf("stderr lacks %q:\n%s", want, child.Stderr())
+		}
+	}
+}
