@@ -222,15 +222,18 @@
 //
 // WithStateDir makes runs durable, in a Pebble database (package state).
 // Every second (when anything happened) the engine takes a checkpoint: it
-// stops taking source records and firing timers, lets every queued element
-// and grouping task run out, and writes in one synced batch the changes of
+// stops taking source records, starting bundles and firing timers, lets
+// the bundles and grouping tasks in flight finish (it does not wait for
+// the queues between stages to drain, so a backlog behind a slow step
+// does not delay it), and writes in one synced batch the changes of
 // every GroupByKey buffer (new values, pane bookkeeping, fired and expired
 // windows deleted), of every stateful stage's user state (that of expired
-// windows deleted) and timers, and the position after the last record
-// each Kafka source handed on. That is
-// a consistent cut: every record before those positions is either fully
-// processed (its outputs flushed by the sinks' FinishBundle) or held in the
-// state written. A Kafka batch is acknowledged (made committable) only once
+// windows deleted) and timers, the elements still queued between stages,
+// and the position after the last record each Kafka source handed on.
+// That is a consistent cut: every record before those positions is either
+// fully processed (its outputs flushed by the sinks' FinishBundle), held
+// in the state written, or has its outputs in the queues written; a
+// restored run queues those again before its sources start. A Kafka batch is acknowledged (made committable) only once
 // a checkpoint holds what it left behind, and, as in memory, only once the
 // windows buffering its elements fired: the group's committed offsets never
 // pass the saved positions nor a record waiting in a window. At the start,

@@ -137,7 +137,7 @@ func New(name, adapter string, g *dsl.Graph) *Pipeline {
 		up:           f.plainGauge(MetricUp, "1 while the pipeline runs, 0 once it stops."),
 		stateSeconds: f.histogram(MetricStateSeconds, "Time a checkpoint of the durable state takes to write and sync.",
 			prometheus.ExponentialBuckets(1e-4, 4, 10)),
-		stateWait: f.histogram(MetricStateWait, "Time the run takes to go quiet (queues drained, no new records) before a checkpoint.",
+		stateWait: f.histogram(MetricStateWait, "Time the run takes to go quiet (no new records, no bundle in flight) before a checkpoint.",
 			prometheus.ExponentialBuckets(1e-4, 4, 10)),
 		stateBytes: f.histogram(MetricStateBytes, "Size of a checkpoint's batch.",
 			prometheus.ExponentialBuckets(256, 4, 10)),

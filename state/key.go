@@ -38,10 +38,11 @@ const (
 	NSHold      Namespace = 'h' // watermark holds
 	NSWatermark Namespace = 'w' // stage watermarks
 	NSSource    Namespace = 's' // source positions (committed offsets)
+	NSQueue     Namespace = 'q' // elements queued between stages at a checkpoint
 )
 
 // Namespaces lists every namespace the runner uses, in key order.
-var Namespaces = []Namespace{NSGroup, NSHold, NSMeta, NSSource, NSTimer, NSUser, NSWatermark}
+var Namespaces = []Namespace{NSGroup, NSHold, NSMeta, NSQueue, NSSource, NSTimer, NSUser, NSWatermark}
 
 func (ns Namespace) String() string {
 	switch ns {
@@ -59,6 +60,8 @@ func (ns Namespace) String() string {
 		return "watermark"
 	case NSSource:
 		return "source"
+	case NSQueue:
+		return "queue"
 	}
 	return fmt.Sprintf("namespace(%q)", byte(ns))
 }

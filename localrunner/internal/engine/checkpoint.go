@@ -59,7 +59,11 @@ func (e *engine) restore() error {
 	if err != nil {
 		return err
 	}
-	e.log.Info("localrunner: durable state restored", "dir", st.Dir(), "positions", len(e.saved))
+	queued, err := e.restoreQueues(st)
+	if err != nil {
+		return err
+	}
+	e.log.Info("localrunner: durable state restored", "dir", st.Dir(), "positions", len(e.saved), "queued", queued)
 	return nil
 }
 
@@ -73,8 +77,8 @@ func (e *engine) quiet() bool {
 	return true
 }
 
-// checkpoint writes a checkpoint (the run is quiet: nothing runs, nothing
-// is queued) and then acknowledges the Kafka batches it covers. A failed
+// checkpoint writes a checkpoint (nothing runs; elements may be queued,
+// see queues.go) and then acknowledges the Kafka batches it covers. A failed
 // write fails the run: going on would acknowledge records whose state is
 // not saved.
 func (e *engine) checkpoint() {
@@ -86,6 +90,7 @@ func (e *engine) checkpoint() {
 	b := e.cfg.State.NewBatch()
 	defer b.Close()
 	err := e.writeCheckpoint(b)
+	ev.Queued = e.saveQueues(b)
 	ev.Bytes = b.Size()
 	if err == nil {
 		err = b.Commit()
@@ -104,7 +109,7 @@ func (e *engine) checkpoint() {
 		clear(e.unsaved)
 		e.unsaved = e.unsaved[:0]
 		ev.DiskBytes = e.cfg.State.Stats().DiskBytes
-		e.log.Debug("localrunner: checkpoint written", "bytes", ev.Bytes, "wait", ev.Wait, "write", ev.Write)
+		e.log.Debug("localrunner: checkpoint written", "bytes", ev.Bytes, "queued", ev.Queued, "wait", ev.Wait, "write", ev.Write)
 	}
 	if h := e.cfg.Hooks.Checkpointed; h != nil {
 		h(ev)

@@ -100,13 +100,15 @@
 //
 // A durable run (Config.State) saves a checkpoint every
 // CheckpointInterval when anything happened: it stops taking source
-// records and firing timers, lets every queued element and grouping task
-// run out, and then writes in one Pebble batch, synced, every GroupByKey
-// buffer's changes, every stateful stage's user state and timer changes,
-// and the position after the last record each Kafka source handed on.
-// That is a consistent cut: every record before those positions is either
-// fully processed (its outputs flushed by the sinks' FinishBundle) or held
-// in the state written. Kafka batches are acknowledged (made committable)
+// records, starting bundles and firing timers, lets the bundles and
+// grouping tasks in flight finish, and then writes in one Pebble batch,
+// synced, every GroupByKey buffer's changes, every stateful stage's user
+// state and timer changes, the elements still queued between stages
+// (queues.go) and the position after the last record each Kafka source
+// handed on. That is a consistent cut: every record before those
+// positions is either fully processed (its outputs flushed by the sinks'
+// FinishBundle), held in the state written, or has outputs in the queues
+// written. Kafka batches are acknowledged (made committable)
 // only once a checkpoint holds what they left behind, so the group's
 // committed offsets never pass the saved positions; windows still hold the
 // batches whose elements they buffer, as in memory, so the committed

@@ -92,7 +92,8 @@ type engine struct {
 
 	// Durable runs (cfg.State set): checkpointing is set from the time a
 	// checkpoint is due until it is written; meanwhile no source event is
-	// taken and no timer fires, so the run goes quiet. epoch counts the
+	// taken, no bundle starts and no timer fires, so the run goes quiet
+	// once the bundles in flight finish. epoch counts the
 	// checkpoints written; unsaved are the Kafka batches processed since
 	// the last one, acknowledged by the next; positions is, per source
 	// stage, where the batches handed on end; active is set when anything
@@ -280,7 +281,7 @@ func (e *engine) loop(ctx context.Context) (err error) {
 		if !e.stopping {
 			e.schedule(runCtx)
 		}
-		if e.durable && !e.stopping && e.running == 0 && e.quiet() && (e.checkpointing || e.draining && len(e.unsaved) > 0) {
+		if e.durable && !e.stopping && e.running == 0 && (e.checkpointing || e.draining && len(e.unsaved) > 0 && e.quiet()) {
 			e.checkpoint()
 		}
 		if !e.stopping && e.running == 0 && e.finalizing == 0 && e.playTestStream() {

@@ -34,8 +34,12 @@ type Hooks struct {
 // CheckpointEvent describes a checkpoint of a durable run.
 type CheckpointEvent struct {
 	// Wait is how long the run took to become quiet (no new source
-	// records, queues drained); Write the time to write and sync.
+	// records, no bundle or grouping task in flight); Write the time to
+	// write and sync.
 	Wait, Write time.Duration
+	// Queued is the number of elements queued between stages that the
+	// checkpoint saved.
+	Queued int
 	// Bytes is the size of the batch written; DiskBytes the state's size
 	// on disk after it.
 	Bytes     int

@@ -113,6 +113,13 @@ func newStageState(s *plan.Stage, bundleSize int) *stageState {
 // stateful stage dropped as late.
 func (s *stageState) enqueue(b *batch) (dropped int) {
 	b.arrival = s.in
+	return s.enqueueArrived(b)
+}
+
+// enqueueArrived queues a batch whose arrival is set: a batch restored
+// from a checkpoint keeps the input watermark it arrived at, so a late
+// element is judged as it was the first time.
+func (s *stageState) enqueueArrived(b *batch) (dropped int) {
 	if len(s.lanes) > 1 {
 		return s.enqueueLanes(b)
 	}
