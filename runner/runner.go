@@ -23,7 +23,17 @@
 // When the config gives a source no bootstrap_servers, the pipeline uses
 // a development broker at 127.0.0.1:9092: the one `streams broker` runs
 // if it is up, otherwise one embedded in the process. Either way it is
-// logged loudly; a production deployment always names its brokers.
+// logged loudly; a production deployment always names its brokers. On the
+// development broker the runner creates the pipeline's topics (source,
+// sinks, dead-letter queue) explicitly, with the broker's partition count
+// (devbroker.DefaultPartitions, 4), rather than rely on auto-creation,
+// which franz-go producers do not ask for and which kfake does not keep
+// across a kill -9.
+//
+// Before reading anything, the runner checks that every sink and
+// dead-letter topic exists (an error naming the step otherwise) and sets
+// each producer's limit to its topic's max.message.bytes, unless the
+// step's override_params set message.max.bytes or batch.size.
 //
 // # Exit codes
 //
