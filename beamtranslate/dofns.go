@@ -31,7 +31,7 @@ func init() {
 	register.DoFn4x0[beam.EventTime, kafka.Record, func(beam.EventTime, element), func(invalid)](&recordStepFn{})
 	register.DoFn4x0[beam.EventTime, element, func(beam.EventTime, string, element), func(invalid)](&keyStepFn{})
 	register.DoFn4x0[beam.EventTime, kafka.Record, func(beam.EventTime, string, element), func(invalid)](&recordKeyFn{})
-	register.DoFn3x0[beam.EventTime, element, func(kafka.Record)](&toRecordFn{})
+	register.DoFn4x0[beam.EventTime, element, func(kafka.Record), func(invalid)](&toRecordFn{})
 	register.DoFn2x0[context.Context, element](&devNullFn{})
 	register.DoFn2x0[invalid, func(kafka.Record)](&dlqRecordFn{})
 	register.DoFn2x1[context.Context, invalid, error](&noDLQFn{})
@@ -440,19 +440,28 @@ func (fn *recordKeyFn) ProcessElement(ts beam.EventTime, r kafka.Record, emit fu
 	fn.record(ts, r)
 }
 
-// toRecordFn turns a message into a record for a Kafka sink.
+// toRecordFn turns a message into a record for a Kafka sink. A record
+// larger than the sink's topic accepts (MaxBytes, see
+// kafka.Record.BatchSize) is that message's error: it goes to the second
+// output, like a step's rejection, rather than failing the write.
 type toRecordFn struct {
 	Pipeline string `json:",omitempty"`
 	Step     string
+	Topic    string `json:",omitempty"`
+	MaxBytes int32  `json:",omitempty"`
 
 	counted
+	rejected uint64
 }
 
 func (fn *toRecordFn) Setup() { fn.counted.setup(fn.Pipeline, fn.Step) }
 
-func (fn *toRecordFn) FinishBundle(_ func(kafka.Record)) { fn.counted.flush() }
+func (fn *toRecordFn) FinishBundle(_ func(kafka.Record), _ func(invalid)) {
+	fn.step.Add(fn.n, fn.n-fn.rejected, fn.rejected)
+	fn.n, fn.rejected = 0, 0
+}
 
-func (fn *toRecordFn) ProcessElement(ts beam.EventTime, e element, emit func(kafka.Record)) {
+func (fn *toRecordFn) ProcessElement(ts beam.EventTime, e element, emit func(kafka.Record), bad func(invalid)) {
 	fn.n++
 	v, ok := e.Payload.([]byte)
 	if !ok && e.Payload != nil {
@@ -465,7 +474,13 @@ func (fn *toRecordFn) ProcessElement(ts beam.EventTime, e element, emit func(kaf
 		// Kafka timestamps.
 		t = ts.ToTime()
 	}
-	emit(kafka.Record{Key: e.Key, Value: v, Headers: kafkaHeaders(e.Headers, 0), Timestamp: t})
+	r := kafka.Record{Key: e.Key, Value: v, Headers: kafkaHeaders(e.Headers, 0), Timestamp: t}
+	if err := tooLarge(fn.Step, fn.Topic, r, fn.MaxBytes); err != nil {
+		fn.rejected++
+		bad(invalid{Step: fn.Step, Error: err.Error(), Origin: e.Origin.value()})
+		return
+	}
+	emit(r)
 }
 
 // devNullFn discards messages, counting them.
@@ -493,6 +508,9 @@ func (fn *devNullFn) ProcessElement(ctx context.Context, _ element) {
 // headers that say who rejected it and why.
 type dlqRecordFn struct {
 	Pipeline string `json:",omitempty"`
+	// MaxBytes is the most the dead-letter topic accepts (see
+	// kafka.Record.BatchSize); a larger record is truncated to fit.
+	MaxBytes int32 `json:",omitempty"`
 
 	pl *observe.Pipeline
 }
@@ -510,7 +528,7 @@ func (fn *dlqRecordFn) ProcessElement(v invalid, emit func(kafka.Record)) {
 		kafka.Header{Key: HeaderDLQPartition, Value: []byte(strconv.Itoa(int(o.Partition)))},
 		kafka.Header{Key: HeaderDLQOffset, Value: []byte(strconv.FormatInt(o.Offset, 10))},
 	)
-	emit(kafka.Record{Key: o.Key, Value: o.Value, Headers: hs})
+	emit(fitDLQ(kafka.Record{Key: o.Key, Value: o.Value, Headers: hs}, fn.MaxBytes))
 }
 
 // noDLQFn applies the steps' on_invalid policies when no dead-letter

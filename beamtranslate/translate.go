@@ -69,12 +69,23 @@ type SourceBinding struct {
 type DLQBinding struct {
 	Client kafka.ClientConfig
 	Topic  string
+	// MaxRecordBytes is the most the topic accepts (its max.message.bytes,
+	// or the client's override); a larger dead-letter record is truncated
+	// to fit, with headers saying so (HeaderDLQTruncated,
+	// HeaderDLQOriginalSize). Zero: the producer's default, and no
+	// truncation.
+	MaxRecordBytes int32
 }
 
 // SinkBinding says where a Kafka sink step writes.
 type SinkBinding struct {
 	Client kafka.ClientConfig
 	Topic  string
+	// MaxRecordBytes is the most the topic accepts (its max.message.bytes,
+	// or the client's override); a larger output is rejected as that
+	// message's error (to the dead-letter queue, with the cause). Zero:
+	// the producer's default, and no check.
+	MaxRecordBytes int32
 }
 
 // Bindings are the deployment's answers for one pipeline: where its source
@@ -305,10 +316,12 @@ func (t *translator) sink(s beam.Scope, n *dsl.Node, in beam.PCollection) error 
 		if !ok {
 			return fmt.Errorf("beamtranslate: sink %s has no binding", n.Name())
 		}
-		recs := beam.ParDo(s, &toRecordFn{Pipeline: t.id, Step: n.Name()}, in)
+		recs, bad := beam.ParDo2(s, &toRecordFn{Pipeline: t.id, Step: n.Name(), Topic: sb.Topic, MaxBytes: sb.MaxRecordBytes}, in)
+		t.bad = append(t.bad, bad)
 		obs := observerName(t.id, n.Name())
 		kafka.RegisterProduceObserver(obs, newSinkObserver(t.id, n.Name()))
-		if err := kafka.TryWrite(s, kafka.WriteConfig{Client: sb.Client, Topic: sb.Topic, Observer: obs}, recs); err != nil {
+		wc := kafka.WriteConfig{Client: sb.Client, Topic: sb.Topic, Observer: obs, MaxRecordBytes: sb.MaxRecordBytes, Label: "sink step " + n.Name()}
+		if err := kafka.TryWrite(s, wc, recs); err != nil {
 			return fmt.Errorf("beamtranslate: sink %s: %w", n.Name(), err)
 		}
 		return nil
@@ -332,8 +345,9 @@ func (t *translator) invalids() error {
 		beam.ParDo0(s, &noDLQFn{Pipeline: t.id, Skip: t.b.SkipInvalid}, all)
 		return nil
 	}
-	recs := beam.ParDo(s, &dlqRecordFn{Pipeline: t.id}, all)
-	if err := kafka.TryWrite(s, kafka.WriteConfig{Client: dlq.Client, Topic: dlq.Topic}, recs); err != nil {
+	recs := beam.ParDo(s, &dlqRecordFn{Pipeline: t.id, MaxBytes: dlq.MaxRecordBytes}, all)
+	wc := kafka.WriteConfig{Client: dlq.Client, Topic: dlq.Topic, MaxRecordBytes: dlq.MaxRecordBytes, Label: "dead-letter queue of source step " + t.g.Source().Name()}
+	if err := kafka.TryWrite(s, wc, recs); err != nil {
 		return fmt.Errorf("beamtranslate: dead-letter queue: %w", err)
 	}
 	return nil

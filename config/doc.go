@@ -138,7 +138,19 @@
 //	                           # watermark back
 //
 // A sink (a Kafka topic written by a producer) takes bootstrap_servers,
-// topic, override_params and parallelism, as above.
+// topic, override_params and parallelism, as above. A sink without
+// bootstrap_servers, or with the source's, writes to the source's cluster
+// with the source's override_params, its own replacing them key by key;
+// a sink on another cluster uses its own alone. Its topic must differ
+// from the source topic (a feedback loop), and must exist when the
+// pipeline starts: the runner checks every sink and dead-letter topic
+// before reading anything, and reports a missing one naming its step (on
+// the development broker it creates them, with the broker's partition
+// count: 4 for `streams broker` and the embedded broker). The producer's
+// limit on a record is the topic's max.message.bytes, read at start,
+// unless override_params sets message.max.bytes (or batch.size); an
+// output larger than that is its message's error: it goes to the
+// dead-letter queue with the cause (or stops the pipeline without one).
 //
 // A devnull sink discards messages, and can simulate batched writes for
 // benchmarks:
@@ -229,7 +241,14 @@
 //	  override_params: {...}         # client properties for the DLQ producer
 //
 // An empty dlq: entry enables the queue with all three defaults. Sentry
-// Streams requires dlq.bootstrap_servers; here it is optional.
+// Streams requires dlq.bootstrap_servers; here it is optional. Like a
+// sink's, the DLQ producer starts from the source's override_params on
+// the source's cluster, its own winning key by key, and its limit is the
+// topic's max.message.bytes unless message.max.bytes overrides it. A
+// dead-letter record (the original value and headers, plus ours) too
+// large for its topic is truncated to fit, with headers
+// streams.dlq.truncated (what was cut: "value", or "value,key,headers")
+// and streams.dlq.original_size (the value's size in bytes).
 //
 // # Defaults
 //

@@ -28,6 +28,16 @@
 // not a development broker (its cluster id is not devbroker.ClusterID) is
 // never used. Either way it is logged loudly, with the address; a
 // production deployment always names its brokers.
+// On the development broker the runner creates the pipeline's topics
+// (source, sinks, dead-letter queue) explicitly, with the broker's
+// partition count (devbroker.DefaultPartitions, 4), rather than rely on
+// auto-creation, which franz-go producers do not ask for and which kfake
+// does not keep across a kill -9.
+//
+// Before reading anything, the runner checks that every sink and
+// dead-letter topic exists (an error naming the step otherwise) and sets
+// each producer's limit to its topic's max.message.bytes, unless the
+// step's override_params set message.max.bytes or batch.size.
 //
 // # Exit codes
 //
@@ -195,6 +205,9 @@ func Run(ctx context.Context, g *dsl.Graph, opts Options) error {
 			return err
 		}
 		defer stop()
+	}
+	if err := checkOutputs(ctx, dep, log); err != nil {
+		return err
 	}
 
 	if !beam.Initialized() {
@@ -374,6 +387,7 @@ type deployment struct {
 	// up.
 	needsDevBroker bool
 	topics         []string // every topic the pipeline uses
+	sourceStep     string   // the source step's name
 	// local are the bundled runner's options the config asks for.
 	local []localrunner.Option
 	// lateToDLQ are the reduce steps whose late messages go to the
@@ -384,7 +398,7 @@ type deployment struct {
 func resolve(g *dsl.Graph, seg *config.Segment) (*deployment, error) {
 	src := g.Source()
 	sc := seg.Step(src.Name(), config.Source)
-	d := &deployment{}
+	d := &deployment{sourceStep: src.Name()}
 	topic := src.StreamName()
 	if sc.Topic != "" {
 		topic = sc.Topic
@@ -421,9 +435,10 @@ func resolve(g *dsl.Graph, seg *config.Segment) (*deployment, error) {
 		if dlq.Topic == "" {
 			dlq.Topic = topic + "-dlq"
 		}
-		if len(dlq.Client.Brokers) == 0 {
-			dlq.Client = client // the dead-letter topic lives beside the source
+		if dlq.Topic == topic {
+			return nil, fmt.Errorf("runner: source step %s: the dead-letter topic must differ from the source topic %q", src.Name(), topic)
 		}
+		dlq.Client = inheritClient(dlq.Client, client) // the dead-letter topic lives beside the source
 		d.bindings.Source.DLQ = dlq
 		d.topics = append(d.topics, dlq.Topic)
 	}
@@ -464,9 +479,10 @@ func resolve(g *dsl.Graph, seg *config.Segment) (*deployment, error) {
 		if kc.Topic != "" {
 			sb.Topic = kc.Topic
 		}
-		if len(sb.Client.Brokers) == 0 {
-			sb.Client = client // a sink without brokers writes to the source's cluster
+		if sb.Topic == topic && sameCluster(sb.Client, client) {
+			return nil, fmt.Errorf("runner: sink step %s: topic %q is the source's: the pipeline would read its own output (a feedback loop); give the sink another topic", n.Name(), topic)
 		}
+		sb.Client = inheritClient(sb.Client, client) // a sink without brokers writes to the source's cluster
 		d.bindings.Sinks[n.Name()] = sb
 		d.topics = append(d.topics, sb.Topic)
 	}

@@ -90,6 +90,9 @@ func runChild(spec string) int {
 	if raw, ok := strings.CutPrefix(spec, lateChildPrefix); ok {
 		return runLateChild(raw)
 	}
+	if addr, ok := strings.CutPrefix(spec, sinksChildPrefix); ok {
+		return runSinksChild(addr)
+	}
 	if strings.HasPrefix(spec, observeChildPrefix) {
 		return runObserveChild(spec)
 	}

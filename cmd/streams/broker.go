@@ -16,8 +16,12 @@ import (
 
 const brokerDescription = `Run a development Kafka broker (franz-go's kfake) on 127.0.0.1 until
 interrupted (SIGINT or SIGTERM), then stop cleanly, saving its state when
--data-dir is given. It creates -topics at start, and any other topic when a
-client first asks for it unless -no-auto-create is given.`
+-data-dir is given. It creates -topics at start; a pipeline run against it
+creates the topics it uses (source, sinks, dead-letter queue) when it
+starts. Other topics are created when a client that asks for
+auto-creation (kcat, librdkafka producers; not franz-go producers) first
+uses them, unless -no-auto-create is given; with -data-dir such topics
+are lost if the broker is killed (kill -9).`
 
 func runBroker(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("broker", "[flags]", brokerDescription, stderr)
@@ -78,12 +82,13 @@ func runBroker(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	fmt.Fprintf(stdout, "streams dev broker listening on %s (kcat -b localhost:%s -L)\n", b.Addr(), actualPort)
 	switch {
 	case len(seed) > 0 && !*noAutoCreate:
-		fmt.Fprintf(stdout, "topics: %s (%d partitions each); other topics are created when first used\n", strings.Join(seed, ", "), *partitions)
+		fmt.Fprintf(stdout, "topics: %s (%d partitions each); other topics are created when a client that asks for auto-creation (kcat) first uses them\n", strings.Join(seed, ", "), *partitions)
 	case len(seed) > 0:
 		fmt.Fprintf(stdout, "topics: %s (%d partitions each); no others are created\n", strings.Join(seed, ", "), *partitions)
 	case !*noAutoCreate:
-		fmt.Fprintf(stdout, "topics: created when first used, with %d partitions\n", *partitions)
+		fmt.Fprintf(stdout, "topics: created when a client that asks for auto-creation (kcat) first uses them, with %d partitions\n", *partitions)
 	}
+	fmt.Fprintln(stdout, "pipelines create the topics they use (source, sinks, dead-letter queue) when they start")
 	if *dataDir == "" {
 		fmt.Fprintln(stdout, "data: in memory, lost on exit (-data-dir DIR keeps it)")
 	} else {

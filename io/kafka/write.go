@@ -40,6 +40,18 @@ type WriteConfig struct {
 	// told of every record's delivery. Optional; an observer not
 	// registered when the write starts is not told.
 	Observer string
+	// MaxRecordBytes caps the producer's record batches, and so the size
+	// of one record (see [Record.BatchSize]): set it to the topic's
+	// max.message.bytes, so that the producer accepts what the topic
+	// does. Zero means the client properties' batch.size (or
+	// message.max.bytes), else [DefaultMaxRecordBytes]. A record larger
+	// than the cap fails its bundle with kerr.MessageTooLarge; check
+	// sizes before the write to handle it otherwise.
+	MaxRecordBytes int32 `json:",omitempty"`
+	// Label names the write in its errors, such as the pipeline step it
+	// serves ("sink step out"), rather than leaving the runner's
+	// transform name to say it. Optional.
+	Label string `json:",omitempty"`
 }
 
 // ProduceObserver is told of the outcome of every record a write
@@ -81,11 +93,22 @@ func lookupObserver(name string) ProduceObserver {
 }
 
 func (c WriteConfig) validate() error {
+	var errs []error
 	if _, err := c.Client.Options(); err != nil {
-		return &configError{field: "Client", err: err}
+		errs = append(errs, &configError{field: "Client", err: err})
 	}
-	return nil
+	if c.MaxRecordBytes != 0 && (c.MaxRecordBytes < minRecordBytes || c.MaxRecordBytes > maxRecordBytes) {
+		errs = append(errs, invalid("MaxRecordBytes", "want %d to %d, got %d", minRecordBytes, maxRecordBytes, c.MaxRecordBytes))
+	}
+	return errors.Join(errs...)
 }
+
+// The bounds of WriteConfig.MaxRecordBytes: franz-go's for a batch, below
+// its 100 MiB limit on a request.
+const (
+	minRecordBytes = 512
+	maxRecordBytes = 100<<20 - 1<<10
+)
 
 // Write produces every Record of col (a PCollection<Record>) to Kafka: to
 // the record's topic, or cfg.Topic when it has none, with its key, value,
@@ -111,7 +134,7 @@ func TryWrite(s beam.Scope, cfg WriteConfig, col beam.PCollection) error {
 		return err
 	}
 	s = s.Scope("kafka.Write")
-	if _, err := beam.TryParDo(s, &writeFn{Client: cfg.Client, Topic: cfg.Topic, Observer: cfg.Observer}, col); err != nil {
+	if _, err := beam.TryParDo(s, &writeFn{Client: cfg.Client, Topic: cfg.Topic, Observer: cfg.Observer, MaxRecordBytes: cfg.MaxRecordBytes, Label: cfg.Label}, col); err != nil {
 		return fmt.Errorf("kafka: write: %w", err)
 	}
 	return nil
@@ -121,9 +144,11 @@ func TryWrite(s beam.Scope, cfg WriteConfig, col beam.PCollection) error {
 // is replaced after a bundle whose records could not all be delivered in
 // time; each bundle's records are flushed and checked in FinishBundle.
 type writeFn struct {
-	Client   ClientConfig
-	Topic    string
-	Observer string `json:",omitempty"`
+	Client         ClientConfig
+	Topic          string
+	Observer       string `json:",omitempty"`
+	MaxRecordBytes int32  `json:",omitempty"`
+	Label          string `json:",omitempty"`
 
 	st  *writeState
 	obs ProduceObserver
@@ -146,6 +171,9 @@ func (fn *writeFn) Setup() error {
 	opts, err := fn.Client.Options()
 	if err != nil {
 		return err
+	}
+	if fn.MaxRecordBytes > 0 {
+		opts = append(opts, kgo.ProducerBatchMaxBytes(fn.MaxRecordBytes))
 	}
 	st := &writeState{
 		// Last, to override a timeout from the properties: see
@@ -267,6 +295,14 @@ func (st *writeState) done(r *kgo.Record, err error) {
 // records still buffered (so that none is delivered after the runner has
 // given up on the bundle), and the next bundle opens a new one.
 func (fn *writeFn) FinishBundle(ctx context.Context) error {
+	err := fn.finish(ctx)
+	if err != nil && fn.Label != "" {
+		err = fmt.Errorf("%s: %w", fn.Label, err)
+	}
+	return err
+}
+
+func (fn *writeFn) finish(ctx context.Context) error {
 	st := fn.st
 	fctx, cancel := context.WithTimeout(ctx, st.timeout)
 	defer cancel()

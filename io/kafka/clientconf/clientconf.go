@@ -190,7 +190,7 @@ var properties = map[string]property{
 	"message.timeout.ms":           {"give up on a record after this long", msOption(kgo.RecordDeliveryTimeout)},
 	"delivery.timeout.ms":          {"alias of message.timeout.ms", msOption(kgo.RecordDeliveryTimeout)},
 	"queue.buffering.max.messages": {"records buffered by the producer", intOption(1, math.MaxInt32, func(n int64) kgo.Opt { return kgo.MaxBufferedRecords(int(n)) })},
-	"batch.size":                   {"maximum bytes of one produce batch", intOption(1, math.MaxInt32, func(n int64) kgo.Opt { return kgo.ProducerBatchMaxBytes(int32(n)) })},
+	"batch.size":                   {"maximum bytes of one produce batch, hence of one record; on a pipeline's sink or dlq it replaces the topic's max.message.bytes", intOption(1, math.MaxInt32, func(n int64) kgo.Opt { return kgo.ProducerBatchMaxBytes(int32(n)) })},
 	"message.max.bytes":            {"alias of batch.size for the producer", intOption(1, math.MaxInt32, func(n int64) kgo.Opt { return kgo.ProducerBatchMaxBytes(int32(n)) })},
 	"retries":                      {"produce retries per record", intOption(0, math.MaxInt32, func(n int64) kgo.Opt { return kgo.RecordRetries(int(n)) })},
 	"message.send.max.retries":     {"alias of retries", intOption(0, math.MaxInt32, func(n int64) kgo.Opt { return kgo.RecordRetries(int(n)) })},
