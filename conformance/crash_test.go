@@ -231,10 +231,11 @@ func TestCrashWindowsExact(t *testing.T) {
 	seen := map[window]int{}
 	var got int64
 	wrong := 0
-	// Until every window came out, or the input is committed and no
-	// result came for 10 s: then the windows not seen are missing.
+	// Until every window came out, or no result came for a minute: then
+	// the windows not seen are missing. (The group's commits cannot tell:
+	// they need not reach the end while the closers' windows stay open.)
 	quiet := time.Now()
-	for len(seen) < len(want) && (time.Since(quiet) < 10*time.Second || !conformance.Committed(ctx, adm, "win-group", "win-in")) {
+	for len(seen) < len(want) && time.Since(quiet) < time.Minute {
 		if ctx.Err() != nil || child.Exited() {
 			t.Fatalf("%d of %d windows out (exit %v):\n%s", len(seen), len(want), child.Exited(), child.Stderr())
 		}
