@@ -22,9 +22,17 @@ run-windowed:
 		--dev-input examples/windowed_counts/sample_events.txt \
 		--dev-print-output --dev-exit-when-done
 
-## test: every test, with the race detector.
+## test: every test, with the race detector, through gotestsum: go test's
+## own lines (ok/FAIL per package, a failing test's output), then a summary
+## of the tests skipped, with their reasons, and of those that failed.
+## PKGS narrows it (PKGS=./dsl/); with $$STREAMS_TEST_ARTIFACTS set, the
+## go test -json events go to go-test.json there.
+PKGS ?= ./...
+GOTESTSUM ?= $(GO) run gotest.tools/gotestsum@v1.13.0
 test:
-	$(GO) test $(TEST_FLAGS) ./...
+	$(GOTESTSUM) --format standard-quiet \
+		$(if $(STREAMS_TEST_ARTIFACTS),--jsonfile $(STREAMS_TEST_ARTIFACTS)/go-test.json) \
+		-- $(TEST_FLAGS) $(PKGS)
 
 ## conformance: the conformance suite alone.
 conformance:

@@ -41,44 +41,42 @@ func TestCrashLosesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cl.Close()
-	for i := range n {
-		cl.Produce(ctx, &kgo.Record{Key: []byte(strconv.Itoa(i % 97)), Value: []byte(fmt.Sprintf(`{"type":"event","data":{"id":%d}}`, i))}, nil)
-	}
-	if err := cl.Flush(ctx); err != nil {
-		t.Fatal(err)
+	produced := 0
+	produce := func(upTo int) {
+		for ; produced < upTo; produced++ {
+			i := produced
+			cl.Produce(ctx, &kgo.Record{Key: []byte(strconv.Itoa(i % 97)), Value: []byte(fmt.Sprintf(`{"type":"event","data":{"id":%d}}`, i))}, nil)
+		}
+		if err := cl.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
 	}
 
 	spec := conformance.CrashSpec(b.Addr(), "crash-in", "crash-out", "crash-group")
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))
-	kills := 0
 	adm := kadm.NewClient(cl)
-	outputs := func() int64 {
-		ends, err := adm.ListEndOffsets(ctx, "crash-out")
-		if err != nil {
-			return -1
-		}
-		var sum int64
-		ends.Each(func(o kadm.ListedOffset) { sum += o.Offset })
-		return sum
-	}
-	for kills < 5 {
+	outputs := func() int64 { return endSum(ctx, adm, "crash-out") }
+	// Five runs, each killed while records move: before each, a sixth of
+	// the input arrives, so every run has a backlog, and the kill comes
+	// when the run's output reaches a random point in the first half of
+	// what it has to write (at least the input not yet committed), so the
+	// run cannot have finished.
+	const kills = 5
+	landed := 0
+	for k := range kills {
+		produce((k + 1) * n / (kills + 1))
+		pending := lag(ctx, t, adm, "crash-group", "crash-in")
 		child := conformance.StartPipeline(t, spec)
-		// Kill only once this process is moving messages, at a random
-		// moment after that: a kill during start-up proves nothing.
 		before := outputs()
-		for outputs() <= before && !child.Exited() && ctx.Err() == nil {
-			time.Sleep(20 * time.Millisecond)
+		target := before + 1 + rng.Int64N(max(pending/2, 1))
+		for outputs() < target && !child.Exited() && ctx.Err() == nil {
+			time.Sleep(5 * time.Millisecond)
 		}
-		time.Sleep(time.Duration(rng.IntN(1500)) * time.Millisecond)
-		if child.Exited() {
-			t.Fatalf("pipeline process ended by itself (exit %d):\n%s", child.ExitCode(), child.Stderr())
-		}
-		child.Stop(t) // SIGKILL
-		kills++
-		if conformance.Committed(ctx, adm, "crash-group", "crash-in") {
-			break // all committed before the next kill: nothing left to crash
+		if killWhileMoving(ctx, t, child, adm, "crash-group", "crash-in") {
+			landed++
 		}
 	}
+	produce(n)
 	child := conformance.StartPipeline(t, spec)
 	for !conformance.Committed(ctx, adm, "crash-group", "crash-in") {
 		if ctx.Err() != nil || child.Exited() {
@@ -121,10 +119,14 @@ func TestCrashLosesNothing(t *testing.T) {
 			dups += c - 1
 		}
 	}
-	t.Logf("crash test: kills=%d in=%d out=%d duplicates=%d missing=%d", kills, n, got, dups, missing)
-	fmt.Printf("crash test: kills=%d in=%d out=%d duplicates=%d missing=%d\n", kills, n, got, dups, missing)
+	msg := fmt.Sprintf("crash test: kills=%d while moving=%d in=%d out=%d duplicates=%d missing=%d", kills, landed, n, got, dups, missing)
+	t.Log(msg)
+	fmt.Println(msg)
 	if missing != 0 {
 		t.Errorf("%d input messages missing from the output", missing)
+	}
+	if landed != kills {
+		t.Errorf("%d of the %d kills landed while records were moving, want all", landed, kills)
 	}
 }
 
@@ -186,19 +188,13 @@ func TestCrashWindowsExact(t *testing.T) {
 	spec := conformance.CrashWindowSpec(b.Addr(), "win-in", "win-out", "win-group", t.TempDir())
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 2))
 	adm := kadm.NewClient(cl)
-	outputs := func() int64 {
-		ends, err := adm.ListEndOffsets(ctx, "win-out")
-		if err != nil {
-			return -1
-		}
-		var sum int64
-		ends.Each(func(o kadm.ListedOffset) { sum += o.Offset })
-		return sum
-	}
-	// Five runs, each killed: before each, a sixth of the input arrives,
-	// so every run has windows to fill and fire when it is killed, at a
-	// random moment after its first result.
+	outputs := func() int64 { return endSum(ctx, adm, "win-out") }
+	// Five runs, each killed while records move: before each, a sixth of
+	// the input arrives, so every run has windows to fill and fire when it
+	// is killed, at a random moment after its first result; the kill must
+	// find input not yet committed (open windows hold commits back).
 	const kills = 5
+	landed := 0
 	for k := range kills {
 		produce((k + 1) * n / (kills + 1))
 		child := conformance.StartPipeline(t, spec)
@@ -207,10 +203,9 @@ func TestCrashWindowsExact(t *testing.T) {
 			time.Sleep(10 * time.Millisecond)
 		}
 		time.Sleep(time.Duration(rng.IntN(400)) * time.Millisecond)
-		if child.Exited() {
-			t.Fatalf("pipeline process ended by itself (exit %d):\n%s", child.ExitCode(), child.Stderr())
+		if killWhileMoving(ctx, t, child, adm, "win-group", "win-in") {
+			landed++
 		}
-		child.Stop(t) // SIGKILL
 	}
 	produce(n)
 	closer, err := kgo.NewClient(kgo.SeedBrokers(b.Addr()), kgo.DefaultProduceTopic("win-in"), kgo.RecordPartitioner(kgo.ManualPartitioner()))
@@ -236,13 +231,20 @@ func TestCrashWindowsExact(t *testing.T) {
 	seen := map[window]int{}
 	var got int64
 	wrong := 0
-	for len(seen) < len(want) {
+	// Until every window came out, or no result came for a minute: then
+	// the windows not seen are missing. (The group's commits cannot tell:
+	// they need not reach the end while the closers' windows stay open.)
+	quiet := time.Now()
+	for len(seen) < len(want) && time.Since(quiet) < time.Minute {
 		if ctx.Err() != nil || child.Exited() {
 			t.Fatalf("%d of %d windows out (exit %v):\n%s", len(seen), len(want), child.Exited(), child.Stderr())
 		}
 		pctx, cancel := context.WithTimeout(ctx, time.Second)
 		fs := out.PollFetches(pctx)
 		cancel()
+		if fs.NumRecords() > 0 {
+			quiet = time.Now()
+		}
 		fs.EachRecord(func(r *kgo.Record) {
 			got++
 			var v struct {
@@ -268,10 +270,22 @@ func TestCrashWindowsExact(t *testing.T) {
 	for _, c := range seen {
 		dups += c - 1
 	}
-	msg := fmt.Sprintf("windowed crash test: kills=%d in=%d windows=%d out=%d duplicates=%d wrong=%d missing=%d", kills, n, len(want), got, dups, wrong, len(want)-len(seen))
+	var missing []window
+	for w := range want {
+		if seen[w] == 0 {
+			missing = append(missing, w)
+		}
+	}
+	msg := fmt.Sprintf("windowed crash test: kills=%d while moving=%d in=%d windows=%d out=%d duplicates=%d wrong=%d missing=%d", kills, landed, n, len(want), got, dups, wrong, len(missing))
 	t.Log(msg)
 	fmt.Println(msg)
 	if wrong != 0 {
 		t.Errorf("%d results with a wrong count", wrong)
+	}
+	if len(missing) != 0 {
+		t.Errorf("%d windows never came out, such as %v", len(missing), missing[:min(len(missing), 10)])
+	}
+	if landed != kills {
+		t.Errorf("%d of the %d kills landed while records were moving, want all", landed, kills)
 	}
 }

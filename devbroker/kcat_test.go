@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+
+	"github.com/streams-dev/streams/internal/testtool"
 )
 
 // kcat runs kcat against addr with stdin and returns its stdout, failing the
@@ -41,9 +43,7 @@ func lines(out string) []string {
 // (auto-created), and consumes in a consumer group whose commits the broker
 // keeps, so that the group's second run reads only what came after.
 func TestKcat(t *testing.T) {
-	if _, err := exec.LookPath("kcat"); err != nil {
-		t.Skip("kcat is not on PATH, so the librdkafka interop test is skipped; install it with `apt-get install -y kcat`")
-	}
+	testtool.Path(t, "kcat", "kcat") // skipped without it; under CI, failed
 	b := start(t, Topics("events"))
 	addr := b.Addr()
 

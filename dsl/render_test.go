@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/streams-dev/streams/dsl"
+	"github.com/streams-dev/streams/internal/testtool"
 )
 
 // renderPipeline has every kind of step: a FlatMap, a Router whose
@@ -251,16 +252,19 @@ func TestRenderErrors(t *testing.T) {
 	}
 }
 
-// checkWithGraphviz lays out src with dot, when it is installed, and
-// checks the node and edge counts and the labels Graphviz read for the
-// nodes in labels (name to label as `dot -Tplain` quotes it).
+// checkWithGraphviz lays out src with dot, in a subtest "graphviz" (so
+// that the rest of the calling test runs without Graphviz), and checks the
+// node and edge counts and the labels Graphviz read for the nodes in
+// labels (name to label as `dot -Tplain` quotes it). Without dot the
+// subtest is skipped, or under CI fails (package testtool).
 func checkWithGraphviz(t *testing.T, src string, nodes, edges int, labels map[string]string) {
 	t.Helper()
-	dot, err := exec.LookPath("dot")
-	if err != nil {
-		t.Log("dot (Graphviz) is not installed: DOT output not checked with it")
-		return
-	}
+	t.Run("graphviz", func(t *testing.T) { layOut(t, src, nodes, edges, labels) })
+}
+
+func layOut(t *testing.T, src string, nodes, edges int, labels map[string]string) {
+	t.Helper()
+	dot := testtool.Path(t, "dot", "graphviz")
 	cmd := exec.Command(dot, "-Tplain")
 	cmd.Stdin = strings.NewReader(src)
 	cmd.Stderr = os.Stderr

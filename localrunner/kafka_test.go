@@ -313,17 +313,31 @@ func TestKafkaNativeCancelDrainsAndCommits(t *testing.T) {
 }
 
 // kafkaChildSpec is the pipeline a child process runs: read "in" with the
-// group, write "partition/offset=value" records to "out".
+// group, write "partition/offset=value" records to "out", each prefixed
+// with "Member@" when Member is set, taking Delay per record.
 type kafkaChildSpec struct {
 	Brokers []string
 	Group   string
+	Member  string
+	Delay   time.Duration
 }
 
 // fmtFn formats a record for the output topic.
-type fmtFn struct{ Topic string }
+type fmtFn struct {
+	Topic  string
+	Member string
+	Delay  time.Duration
+}
 
 func (f *fmtFn) ProcessElement(r kafka.Record) kafka.Record {
-	return kafka.Record{Topic: f.Topic, Value: fmt.Appendf(nil, "%d/%d=%s", r.Partition, r.Offset, r.Value)}
+	if f.Delay > 0 {
+		time.Sleep(f.Delay)
+	}
+	v := fmt.Appendf(nil, "%d/%d=%s", r.Partition, r.Offset, r.Value)
+	if f.Member != "" {
+		v = append([]byte(f.Member+"@"), v...)
+	}
+	return kafka.Record{Topic: f.Topic, Value: v}
 }
 
 func init() {
@@ -341,7 +355,7 @@ func runKafkaChild(raw string) int {
 	p, s := beam.NewPipelineWithRoot()
 	client := kafka.ClientConfig{Brokers: spec.Brokers}
 	recs := kafka.Read(s, kafka.ReadConfig{Client: client, Topics: []string{"in"}, Group: spec.Group, StartOffset: kafka.StartEarliest, IdleDelay: 50 * time.Millisecond})
-	kafka.Write(s, kafka.WriteConfig{Client: client, Topic: "out"}, beam.ParDo(s, &fmtFn{Topic: "out"}, recs))
+	kafka.Write(s, kafka.WriteConfig{Client: client, Topic: "out"}, beam.ParDo(s, &fmtFn{Topic: "out", Member: spec.Member, Delay: spec.Delay}, recs))
 	r, err := localrunner.New(
 		localrunner.WithLogger(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))),
 		localrunner.WithMaxBundleSize(20),

@@ -1,0 +1,70 @@
+package conformance_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+
+	"github.com/streams-dev/streams/internal/childtest"
+)
+
+// Helpers of the crash tests: where a topic ends, how far a group lags,
+// and a kill that says whether it landed while records were moving.
+
+// endSum is the sum of topic's end offsets (its records, for a topic
+// never trimmed), or -1 when they cannot be listed.
+func endSum(ctx context.Context, adm *kadm.Client, topic string) int64 {
+	ends, err := adm.ListEndOffsets(ctx, topic)
+	if err != nil {
+		return -1
+	}
+	var sum int64
+	ends.Each(func(o kadm.ListedOffset) { sum += o.Offset })
+	return sum
+}
+
+// lag is how many records of topic group has not committed yet.
+func lag(ctx context.Context, t *testing.T, adm *kadm.Client, group, topic string) int64 {
+	t.Helper()
+	ends, err := adm.ListEndOffsets(ctx, topic)
+	if err != nil {
+		t.Fatalf("end offsets of %s: %v", topic, err)
+	}
+	offs, err := adm.FetchOffsets(ctx, group)
+	if errors.Is(err, kerr.GroupIDNotFound) {
+		err = nil // no member has joined yet: nothing committed
+	}
+	if err != nil {
+		t.Fatalf("offsets of group %s: %v", group, err)
+	}
+	var sum int64
+	ends.Each(func(o kadm.ListedOffset) {
+		at := int64(0)
+		if c, ok := offs.Lookup(o.Topic, o.Partition); ok && c.At > 0 {
+			at = c.At
+		}
+		sum += o.Offset - at
+	})
+	return sum
+}
+
+// killWhileMoving kills child with SIGKILL, failing t if it had ended by
+// itself, and reports whether the kill landed while records were moving:
+// group still had input of topic to commit when the process died. (A
+// dead process commits nothing, so the lag read after the kill is the
+// lag at the kill.)
+func killWhileMoving(ctx context.Context, t *testing.T, child *childtest.Child, adm *kadm.Client, group, topic string) bool {
+	t.Helper()
+	if child.Exited() {
+		t.Fatalf("pipeline process ended by itself (exit %d):\n%s", child.ExitCode(), child.Stderr())
+	}
+	child.Stop(t) // SIGKILL
+	left := lag(ctx, t, adm, group, topic)
+	if left == 0 {
+		t.Logf("a kill landed after the process had committed all its input")
+	}
+	return left > 0
+}
