@@ -75,3 +75,27 @@ func TestKafkaNativeStrictOffsetReset(t *testing.T) {
 		}
 	})
 }
+
+// TestKafkaNativeStartOffsetError runs the native source with
+// auto_offset_reset "error" for a group without commits: the run fails
+// naming the partition rather than starting anywhere.
+func TestKafkaNativeStartOffsetError(t *testing.T) {
+	c, cl, _ := kafkaCluster(t)
+	produce(t, cl, "v", 4)
+	rc := readConfig(c, "nocommits")
+	rc.StartOffset = kafka.StartError
+	r, err := localrunner.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	_, err = r.Run(ctx, kafkaPipeline(rc, 0, t.Name()))
+	t.Logf("Run: %v", err)
+	if err == nil || ctx.Err() != nil || !strings.Contains(err.Error(), "topic in partition") {
+		t.Fatalf("Run: %v, want a failure naming the partition before the deadline", err)
+	}
+	if n := countRecords(t.Name()); n != 0 {
+		t.Errorf("%d records read, want none", n)
+	}
+}
