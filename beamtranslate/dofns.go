@@ -32,7 +32,7 @@ func init() {
 	register.DoFn4x0[beam.EventTime, element, func(beam.EventTime, string, element), func(invalid)](&keyStepFn{})
 	register.DoFn4x0[beam.EventTime, kafka.Record, func(beam.EventTime, string, element), func(invalid)](&recordKeyFn{})
 	register.DoFn4x0[beam.EventTime, element, func(kafka.Record), func(invalid)](&toRecordFn{})
-	register.DoFn2x0[context.Context, element](&devNullFn{})
+	register.DoFn2x1[context.Context, element, error](&devNullFn{})
 	register.DoFn2x0[invalid, func(kafka.Record)](&dlqRecordFn{})
 	register.DoFn2x1[context.Context, invalid, error](&noDLQFn{})
 	register.Emitter2[beam.EventTime, element]()
@@ -481,27 +481,6 @@ func (fn *toRecordFn) ProcessElement(ts beam.EventTime, e element, emit func(kaf
 		return
 	}
 	emit(r)
-}
-
-// devNullFn discards messages, counting them.
-type devNullFn struct {
-	Pipeline string `json:",omitempty"`
-	Step     string `json:",omitempty"`
-
-	discarded beam.Counter
-	counted
-}
-
-func (fn *devNullFn) Setup() {
-	fn.discarded = beam.NewCounter("streams", "devnull_messages")
-	fn.counted.setup(fn.Pipeline, fn.Step)
-}
-
-func (fn *devNullFn) FinishBundle() { fn.counted.flush() }
-
-func (fn *devNullFn) ProcessElement(ctx context.Context, _ element) {
-	fn.n++
-	fn.discarded.Inc(ctx, 1)
 }
 
 // dlqRecordFn turns a rejected message back into its source record, with

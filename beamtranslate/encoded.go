@@ -11,6 +11,7 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/funcx"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph/coder"
 
+	"github.com/streams-dev/streams/internal/contract"
 	"github.com/streams-dev/streams/io/kafka"
 )
 
@@ -40,6 +41,13 @@ var (
 	recordType  = reflect.TypeFor[kafka.Record]()
 	elementType = reflect.TypeFor[element]()
 	invalidType = reflect.TypeFor[invalid]()
+)
+
+// The DoFns of chains that key messages for a Reduce or a Batch run on the
+// bundled runner's encoded fast path.
+var (
+	_ contract.EncodedDoFn = (*recordKeyFn)(nil)
+	_ contract.EncodedDoFn = (*keyStepFn)(nil)
 )
 
 // ProcessEncodedFor reports whether the DoFn can run with ProcessEncoded:

@@ -19,6 +19,7 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 
 	"github.com/streams-dev/streams/dsl"
+	"github.com/streams-dev/streams/internal/contract"
 )
 
 // The DoFns, combine fn and coder of Reduce and Batch (batch.go), which
@@ -244,9 +245,8 @@ func plainJSON(s string) bool {
 }
 
 // lateDataAnnotation marks the composite of a Reduce's late messages for
-// the bundled runner: it is localrunner.LateDataAnnotation, which this
-// package may not import.
-const lateDataAnnotation = "streams.dev/late-data:v1"
+// the bundled runner, which feeds it the messages the GroupByKey drops.
+const lateDataAnnotation = contract.LateDataAnnotation
 
 // lateDataKey, in a scope's context, annotates the scope's composite with
 // lateDataAnnotation.
@@ -323,6 +323,9 @@ func (fn *reduceCombineFn) AddInput(a accum, e element) (accum, error) {
 	v, err := r.Add(a.V, e.Payload)
 	return accum{V: v}, err
 }
+
+// reduceCombineFn is a contract.EncodedCombineFn.
+var _ contract.EncodedCombineFn = (*reduceCombineFn)(nil)
 
 // AddEncodedInputFor and AddEncodedInput let a runner that knows them
 // (the bundled runner's EncodedCombineFn) add an element to an

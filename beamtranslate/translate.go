@@ -58,6 +58,9 @@ type SourceBinding struct {
 	Topic       string
 	Group       string
 	StartOffset string // earliest, latest or error
+	// StrictOffsetReset fails the read on a committed offset outside the
+	// log instead of resetting it per StartOffset (kafka.ReadConfig).
+	StrictOffsetReset bool
 	// MaxSkew and IdleDelay tune the read's watermark (kafka.ReadConfig);
 	// zero means the read's default.
 	MaxSkew, IdleDelay time.Duration
@@ -93,6 +96,11 @@ type SinkBinding struct {
 type Bindings struct {
 	Source SourceBinding
 	Sinks  map[string]SinkBinding // by sink step name; Kafka sinks only
+	// DevNulls simulate batched writes in devnull sinks, by step name
+	// (the deployment config's batch_size, batch_time_ms,
+	// average_sleep_time_ms and max_sleep_time_ms); a devnull sink not
+	// named here discards without batching.
+	DevNulls map[string]DevNullBinding
 	// Batches overrides Batch steps' bounds, by step name (the deployment
 	// config's batch_size and batch_timedelta).
 	Batches map[string]BatchBinding
@@ -176,12 +184,13 @@ func (t *translator) source() error {
 	sb := t.b.Source
 	s := t.s.Scope(src.Name())
 	recs, err := kafka.TryRead(s, kafka.ReadConfig{
-		Client:      sb.Client,
-		Topics:      []string{sb.Topic},
-		Group:       sb.Group,
-		StartOffset: sb.StartOffset,
-		MaxSkew:     sb.MaxSkew,
-		IdleDelay:   sb.IdleDelay,
+		Client:            sb.Client,
+		Topics:            []string{sb.Topic},
+		Group:             sb.Group,
+		StartOffset:       sb.StartOffset,
+		StrictOffsetReset: sb.StrictOffsetReset,
+		MaxSkew:           sb.MaxSkew,
+		IdleDelay:         sb.IdleDelay,
 	})
 	if err != nil {
 		return fmt.Errorf("beamtranslate: source %s: %w", src.Name(), err)
@@ -309,7 +318,7 @@ func stateful(n *dsl.Node) bool {
 func (t *translator) sink(s beam.Scope, n *dsl.Node, in beam.PCollection) error {
 	switch n.SinkKind() {
 	case dsl.SinkDevNull:
-		beam.ParDo0(s, &devNullFn{Pipeline: t.id, Step: n.Name()}, in)
+		beam.ParDo0(s, newDevNullFn(t.id, n.Name(), t.b.DevNulls[n.Name()]), in)
 		return nil
 	case dsl.SinkStream:
 		sb, ok := t.b.Sinks[n.Name()]

@@ -189,8 +189,10 @@ type StepConfig struct {
 	// OffsetLatest.
 	AutoOffsetReset OffsetReset
 	// StrictOffsetReset makes a committed offset that is out of range
-	// (its records deleted by retention) an error. When false, such an
-	// offset is reset by AutoOffsetReset too.
+	// (its records deleted by retention, or the topic recreated), or a
+	// position that falls off the log while reading, an error that stops
+	// the pipeline. When false, such an offset is reset by AutoOffsetReset
+	// too.
 	StrictOffsetReset bool
 	// OverrideParams are librdkafka-style client properties.
 	OverrideParams map[string]string
@@ -206,10 +208,12 @@ type StepConfig struct {
 	BatchSize int
 	// BatchTimedelta is a Batch step's time bound (batch_timedelta).
 	BatchTimedelta time.Duration
-	// BatchTime is a DevNullSink's batch time bound (batch_time_ms).
+	// BatchTime is a DevNullSink's batch time bound (batch_time_ms): a
+	// batch is written when its first message is this old.
 	BatchTime time.Duration
 	// AverageSleepTime and MaxSleepTime simulate a DevNullSink's
-	// batch I/O (average_sleep_time_ms, max_sleep_time_ms).
+	// batch I/O (average_sleep_time_ms, max_sleep_time_ms): writing a
+	// batch sleeps 0.5 to 1.5 times the average, capped at the max.
 	AverageSleepTime time.Duration
 	MaxSleepTime     time.Duration
 	// Set holds the YAML keys present in the file (e.g. "topic").

@@ -418,6 +418,7 @@ pipeline: {segments: [{parallelism: 0}]}
         devnull: {batch_time_ms: 0, average_sleep_time_ms: 1, batch_size: 3}
         devnull2: {max_sleep_time_ms: -1}
         mymap: {parallelism: {multi_process: {processes: 0, batch_time: -1}}}
+        devnull3: {average_sleep_time_ms: 1, max_sleep_time_ms: 2}
 `,
 		want: []string{
 			`5:30: pipeline.segments[0].steps_config.myinput.bootstrap_servers: broker address "b:99999" has a bad port: want 1 to 65535`,
@@ -435,6 +436,7 @@ pipeline: {segments: [{parallelism: 0}]}
 			`12:39: pipeline.segments[0].steps_config.devnull2.max_sleep_time_ms: must not be negative; got -1`,
 			`13:58: pipeline.segments[0].steps_config.mymap.parallelism.multi_process.processes: must be at least 1; got 0`,
 			`13:73: pipeline.segments[0].steps_config.mymap.parallelism.multi_process.batch_time: must not be negative; got -1`,
+			`14:43: pipeline.segments[0].steps_config.devnull3.average_sleep_time_ms: a devnull sink sleeps when it writes a batch: needs batch_size or batch_time_ms`,
 		},
 	}, {
 		name: "dlq topic equals source topic",

@@ -119,9 +119,15 @@
 //	consumer_group: mygroup    # default pipeline-<step name>
 //	auto_offset_reset: latest  # earliest | latest (default) | error: where a
 //	                           # group with no committed offset starts
-//	strict_offset_reset: false # true: a committed offset that is out of range
-//	                           # (its records deleted) is an error; false:
-//	                           # auto_offset_reset applies to it too
+//	strict_offset_reset: false # true: a committed offset outside the
+//	                           # partition's log (its records deleted, or
+//	                           # the topic recreated), or a position that
+//	                           # falls off the log while reading, stops the
+//	                           # pipeline with an error naming the partition
+//	                           # (kafka.ErrOffsetOutOfRange) instead of
+//	                           # being reset; false: auto_offset_reset
+//	                           # applies to it too. As Arroyo's strict
+//	                           # offset reset; on every runner
 //	override_params: {...}     # client properties, see below
 //	dlq: {...}                 # dead-letter queue, see below
 //	parallelism: 4             # see Parallelism; on the bundled runner, how
@@ -153,11 +159,19 @@
 // dead-letter queue with the cause (or stops the pipeline without one).
 //
 // A devnull sink discards messages, and can simulate batched writes for
-// benchmarks:
+// benchmarks, as Sentry Streams' DevNullSink does: it counts messages into
+// a batch and writes the batch, which does nothing but sleep, when it
+// holds batch_size messages or its first message arrived batch_time_ms
+// ago (checked at each message and at the end of each bundle). The sleep
+// is a uniform random 0.5 to 1.5 times average_sleep_time_ms, capped at
+// max_sleep_time_ms; it holds up the sink, as a slow write would. The
+// batches written and the sleeps chosen are the Beam metrics
+// streams/devnull_batches and streams/devnull_sleep_us. On every runner.
 //
 //	batch_size: 10               # integer >= 1
 //	batch_time_ms: 100           # number > 0
-//	average_sleep_time_ms: 1     # number >= 0; needs max_sleep_time_ms
+//	average_sleep_time_ms: 1     # number >= 0; needs max_sleep_time_ms, and
+//	                             # batch_size or batch_time_ms
 //	max_sleep_time_ms: 5         # number >= 0
 //
 // A batch step (dsl.Batch) takes the two bounds of its batches, which

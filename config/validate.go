@@ -379,6 +379,11 @@ func (k *checker) step(sc *StepConfig, path string) {
 	if sc.IsSet("average_sleep_time_ms") && !sc.IsSet("max_sleep_time_ms") {
 		k.at(p("average_sleep_time_ms"), nil, "needs max_sleep_time_ms as well")
 	}
+	if sc.IsSet("average_sleep_time_ms") && !sc.IsSet("batch_size") && !sc.IsSet("batch_time_ms") {
+		// As in Sentry Streams, a devnull sink sleeps when it writes a
+		// batch: without a bound there are no batches.
+		k.at(p("average_sleep_time_ms"), nil, "a devnull sink sleeps when it writes a batch: needs batch_size or batch_time_ms")
+	}
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

@@ -66,8 +66,9 @@ type (
 )
 
 // EncodedDoFn is implemented by DoFns that process elements in their
-// encoded form; see WithEncodedDoFns. A DoFn implements it by having its
-// methods: it need not import this package.
+// encoded form; see WithEncodedDoFns. It is contract.EncodedDoFn, which
+// the module's own DoFns (beamtranslate's) assert they implement; any
+// other DoFn implements it by having its methods.
 type EncodedDoFn = worker.EncodedDoFn
 
 // ErrUnsupported is matched by every *UnsupportedError.

@@ -406,12 +406,13 @@ func resolve(g *dsl.Graph, seg *config.Segment) (*deployment, error) {
 	client := kafka.ClientConfig{Brokers: sc.BootstrapServers, Properties: sc.OverrideParams}
 	d.needsDevBroker = len(client.Brokers) == 0
 	d.bindings.Source = beamtranslate.SourceBinding{
-		Client:      client,
-		Topic:       topic,
-		Group:       sc.ConsumerGroup,
-		StartOffset: string(sc.AutoOffsetReset),
-		MaxSkew:     sc.WatermarkMaxSkew,
-		IdleDelay:   sc.WatermarkIdle,
+		Client:            client,
+		Topic:             topic,
+		Group:             sc.ConsumerGroup,
+		StartOffset:       string(sc.AutoOffsetReset),
+		StrictOffsetReset: sc.StrictOffsetReset,
+		MaxSkew:           sc.WatermarkMaxSkew,
+		IdleDelay:         sc.WatermarkIdle,
 	}
 	d.topics = append(d.topics, topic)
 	if sc.CommitInterval > 0 || sc.CommitRecords > 0 {
@@ -466,6 +467,7 @@ func resolve(g *dsl.Graph, seg *config.Segment) (*deployment, error) {
 			d.bindings.Batches[n.Name()] = beamtranslate.BatchBinding{Size: bc.BatchSize, MaxWait: bc.BatchTimedelta}
 		}
 	}
+	d.bindings.DevNulls = devNullBindings(g, seg)
 	d.bindings.Sinks = map[string]beamtranslate.SinkBinding{}
 	for _, n := range g.Sinks() {
 		if n.SinkKind() != dsl.SinkStream {

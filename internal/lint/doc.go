@@ -6,12 +6,13 @@
 //
 // # Layers
 //
-// From DESIGN.md section 2:
+// This doc is where the layers are written down; the rules below are the
+// test's table of them:
 //
 //	examples/ ─┐
 //	cmd/       ├─> runner (CLI, config glue) ─> dsl/, config/
-//	           │                            └─> beamtranslate/ ─> Beam SDK, io/kafka/
-//	           └──────────────────────────────> localrunner/ ─> Beam SDK, io/kafka/, state/
+//	           │                            └─> beamtranslate/ ─> Beam SDK, io/kafka/, internal/contract/
+//	           └──────────────────────────────> localrunner/ ─> Beam SDK, io/kafka/, state/, internal/contract/
 //
 // # Rules
 //
@@ -38,6 +39,14 @@
 //     localrunner: it maps DSL steps to Beam transforms and nothing more.
 //   - localrunner imports none of dsl, beamtranslate, config and runner: it
 //     is a real Beam runner that takes any *beam.Pipeline, not only ours.
+//   - internal/contract imports no package of the module, and no Kafka or
+//     Pebble: it is the leaf where beamtranslate and localrunner declare
+//     what they agree on without importing each other (the late-data
+//     annotation URN, the EncodedDoFn and EncodedCombineFn interfaces).
+//     beamtranslate, localrunner/internal/plan and
+//     localrunner/internal/worker must import it (TestContractsDeclaredOnce),
+//     and no other non-test file may spell one of its URNs (string
+//     literals starting with a quote and streams.dev/).
 //   - observe (metrics, health, the pipeline page) imports no Beam, Kafka
 //     or Pebble, and of the module only dsl: the DoFns and the runner both
 //     report to it.
@@ -50,7 +59,7 @@
 // Tests are exempt: the rules read each package's non-test imports, so a
 // test may import a runner, a fake broker or the conformance suite.
 //
-// A rule about a package that does not exist yet (localrunner) says why it
-// may match nothing; any other rule that matches no package fails the
-// test, so a renamed directory cannot quietly switch a rule off.
+// A rule that matches no package fails the test, so a renamed directory
+// cannot quietly switch a rule off (a rule about a package still to be
+// written may say why it matches nothing; none does today).
 package lint

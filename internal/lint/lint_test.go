@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -78,8 +81,12 @@ var rules = []rule{
 		why: "beamtranslate maps DSL steps to Beam transforms and knows nothing of how they are run or configured"},
 
 	{from: m("localrunner"), forbid: []string{m("dsl"), m("beamtranslate"), m("config"), m("runner")},
-		why:    "the local runner runs any *beam.Pipeline, not only ours",
-		absent: "the local runner is not written yet"},
+		why: "the local runner runs any *beam.Pipeline, not only ours"},
+
+	{from: m("internal/contract"), forbid: []string{m("")}, allow: []string{m("internal/contract")},
+		why: "internal/contract is the leaf beamtranslate and localrunner share instead of importing each other"},
+	{from: m("internal/contract"), forbid: []string{kafka, pebble}, deps: true,
+		why: "internal/contract declares Beam-level agreements only"},
 
 	{from: m("observe"), forbid: []string{beam, kafka, pebble}, deps: true,
 		why: "metrics and health are read by the DoFns and the runner alike; they must not need Beam or Kafka"},
@@ -382,4 +389,61 @@ func closure(pkgs map[string]*pkg, path string) []string {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// contractUsers are the packages on either side of internal/contract's
+// agreements: each must import it directly, so that the agreement is one
+// declaration the compiler checks on both sides.
+var contractUsers = []string{m("beamtranslate"), m("localrunner/internal/plan"), m("localrunner/internal/worker")}
+
+// TestContractsDeclaredOnce checks the arrows into internal/contract and
+// that no other package spells one of its URNs (string literals starting
+// "streams.dev/") instead of using the constant.
+func TestContractsDeclaredOnce(t *testing.T) {
+	pkgs := goList(t)
+	for _, p := range contractUsers {
+		pk, ok := pkgs[p]
+		if !ok {
+			t.Errorf("%s is not listed: was it renamed? (update contractUsers)", p)
+			continue
+		}
+		if !slices.Contains(pk.imports, m("internal/contract")) {
+			t.Errorf("%s does not import %s: an agreement with the other side is not checked by the compiler", p, m("internal/contract"))
+		}
+	}
+	root, err := moduleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		switch {
+		case err != nil:
+			return err
+		case d.IsDir() && (strings.HasPrefix(d.Name(), ".") || path == filepath.Join(root, "internal", "contract")):
+			return filepath.SkipDir
+		case d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go"):
+			return nil
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		if i := bytes.Index(b, []byte(`"streams.dev/`)); i >= 0 {
+			line := bytes.Count(b[:i], []byte("\n")) + 1
+			t.Errorf("%s:%d spells a URN of internal/contract: use the constant", path, line)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// moduleRoot returns the directory of the module's go.mod.
+func moduleRoot() (string, error) {
+	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}").Output()
+	if err != nil {
+		return "", fmt.Errorf("go list -m: %w", err)
+	}
+	return strings.TrimSpace(string(out)), nil
 }

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/twmb/franz-go/pkg/kerr"
 )
 
 var (
@@ -16,6 +18,13 @@ var (
 	// [ReadConfig.StartOffset] is "error" and the group has no usable
 	// committed offset for a partition.
 	ErrNoCommittedOffset = errors.New("kafka: no committed offset")
+
+	// ErrOffsetOutOfRange is the cause of the read failing when a
+	// partition's committed offset, or its position while reading, is
+	// outside the partition's log (its records were deleted, or the topic
+	// was recreated) and the read may not reset it:
+	// [ReadConfig.StrictOffsetReset] is set, or StartOffset is "error".
+	ErrOffsetOutOfRange = errors.New("kafka: offset out of range (records deleted or topic recreated) and the read may not reset it")
 
 	// ErrNoTopic is the cause of a write failing on a record that names no
 	// topic when [WriteConfig.Topic] is empty too.
@@ -79,3 +88,15 @@ func (e *PartitionError) Error() string {
 }
 
 func (e *PartitionError) Unwrap() error { return e.Err }
+
+// OffsetError marks a fetch error of franz-go's with [ErrOffsetOutOfRange]
+// when it is OFFSET_OUT_OF_RANGE, which franz-go returns only where the
+// read may not reset a position (kgo.NoResetOffset); other errors are
+// returned as they are. For runners that read natively (see
+// [ReadTransformConfig]).
+func OffsetError(err error) error {
+	if errors.Is(err, kerr.OffsetOutOfRange) && !errors.Is(err, ErrOffsetOutOfRange) {
+		return fmt.Errorf("%w: %w", ErrOffsetOutOfRange, err)
+	}
+	return err
+}

@@ -2,7 +2,9 @@ package kafka
 
 import (
 	"context"
+	"errors"
 	"math"
+	"strings"
 	"testing"
 	"time"
 
@@ -101,5 +103,63 @@ func TestCommitter(t *testing.T) {
 		if o, ok := resps.Lookup("t", p); !ok || o.At != want {
 			t.Errorf("partition %d committed %+v, want %d", p, o, want)
 		}
+	}
+}
+
+// TestListPartitionsStrictOffsetReset starts a group whose committed
+// offsets are outside the log (records deleted below one, the other past
+// the end as after a topic is recreated): strict, the listing fails with
+// ErrOffsetOutOfRange naming the offsets; not strict, StartOffset resets
+// them.
+func TestListPartitionsStrictOffsetReset(t *testing.T) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(2, "t"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx := context.Background()
+	for i := range 20 {
+		if err := cl.ProduceSync(ctx, &kgo.Record{Topic: "t", Partition: int32(i % 2), Value: []byte("v")}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	adm := kadm.NewClient(cl)
+	var commit, del kadm.Offsets
+	commit.Add(kadm.Offset{Topic: "t", Partition: 0, At: 2, LeaderEpoch: -1})
+	commit.Add(kadm.Offset{Topic: "t", Partition: 1, At: 50, LeaderEpoch: -1}) // past the end of 10
+	if _, err := adm.CommitOffsets(ctx, "g", commit); err != nil {
+		t.Fatal(err)
+	}
+	del.Add(kadm.Offset{Topic: "t", Partition: 0, At: 6, LeaderEpoch: -1})
+	if _, err := adm.DeleteRecords(ctx, del); err != nil {
+		t.Fatal(err)
+	}
+
+	_, err = listPartitions(ctx, adm, []string{"t"}, "g", startPolicy{StartEarliest, true})
+	t.Logf("strict: %v", err)
+	if !errors.Is(err, ErrOffsetOutOfRange) {
+		t.Fatalf("strict listing: %v, want ErrOffsetOutOfRange", err)
+	}
+	for _, want := range []string{"list t[0]", "committed offset 2 of group \"g\" is outside the log [6, 10]", "list t[1]", "committed offset 50"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("strict listing error lacks %q: %v", want, err)
+		}
+	}
+	for policy, want := range map[string][2]int64{StartEarliest: {6, 0}, StartLatest: {10, 10}} {
+		descs, err := listPartitions(ctx, adm, []string{"t"}, "g", startPolicy{policy, false})
+		if err != nil {
+			t.Fatalf("%s, not strict: %v", policy, err)
+		}
+		if len(descs) != 2 || descs[0].Start != want[0] || descs[1].Start != want[1] {
+			t.Errorf("%s, not strict: starts %+v, want %v", policy, descs, want)
+		}
+	}
+	if got := resetOffset(StartEarliest, true); got != kgo.NoResetOffset() {
+		t.Errorf("strict reset offset %v, want NoResetOffset", got)
 	}
 }

@@ -23,13 +23,14 @@ func ReadTransformConfig(list, read any) (cfg ReadConfig, ok bool) {
 		return ReadConfig{}, false
 	}
 	return ReadConfig{
-		Client:      l.Client,
-		Topics:      slices.Clone(l.Topics),
-		Group:       l.Group,
-		StartOffset: l.StartOffset,
-		MaxReadTime: r.MaxReadTime,
-		IdleDelay:   r.IdleDelay,
-		MaxSkew:     r.MaxSkew,
+		Client:            l.Client,
+		Topics:            slices.Clone(l.Topics),
+		Group:             l.Group,
+		StartOffset:       l.StartOffset,
+		StrictOffsetReset: l.StrictOffsetReset,
+		MaxReadTime:       r.MaxReadTime,
+		IdleDelay:         r.IdleDelay,
+		MaxSkew:           r.MaxSkew,
 	}.withDefaults(), true
 }
 

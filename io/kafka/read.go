@@ -54,8 +54,16 @@ type ReadConfig struct {
 	// partition's log (deleted by retention): [StartEarliest],
 	// [StartLatest] or [StartError]. Empty means [StartLatest]. The same
 	// policy applies when a partition's position falls off the log while
-	// the pipeline runs.
+	// the pipeline runs, unless StrictOffsetReset is set.
 	StartOffset string
+	// StrictOffsetReset limits StartOffset to partitions without a
+	// committed offset: a committed offset outside the partition's log
+	// (its records deleted, or the topic recreated), or a position that
+	// falls off the log while reading, fails the read with
+	// [ErrOffsetOutOfRange] instead of being reset. This is Arroyo's
+	// strict offset reset (librdkafka's auto.offset.reset "error" for
+	// out-of-range offsets). It needs a Group.
+	StrictOffsetReset bool
 	// MaxReadTime is how long one call of the reading DoFn reads a
 	// partition before it checkpoints itself and hands the rest back to the
 	// runner; it bounds bundle duration and so the delay of offset commits
@@ -118,6 +126,9 @@ func (c ReadConfig) validate() error {
 	default:
 		errs = append(errs, invalid("StartOffset", "want %q, %q or %q, got %q", StartEarliest, StartLatest, StartError, c.StartOffset))
 	}
+	if c.StrictOffsetReset && c.Group == "" {
+		errs = append(errs, invalid("StrictOffsetReset", "needs a Group: without one there is no committed offset"))
+	}
 	for _, d := range []struct {
 		name string
 		d    time.Duration
@@ -159,21 +170,23 @@ func TryRead(s beam.Scope, cfg ReadConfig) (beam.PCollection, error) {
 	}
 	s = s.Scope("kafka.Read")
 	parts, err := beam.TryParDo(s, &listFn{
-		Client:      cfg.Client,
-		Topics:      slices.Clone(cfg.Topics),
-		Group:       cfg.Group,
-		StartOffset: cfg.StartOffset,
+		Client:            cfg.Client,
+		Topics:            slices.Clone(cfg.Topics),
+		Group:             cfg.Group,
+		StartOffset:       cfg.StartOffset,
+		StrictOffsetReset: cfg.StrictOffsetReset,
 	}, beam.Impulse(s))
 	if err != nil {
 		return beam.PCollection{}, fmt.Errorf("kafka: read: %w", err)
 	}
 	recs, err := beam.TryParDo(s, &readFn{
-		Client:      cfg.Client,
-		Group:       cfg.Group,
-		StartOffset: cfg.StartOffset,
-		MaxReadTime: cfg.MaxReadTime,
-		IdleDelay:   cfg.IdleDelay,
-		MaxSkew:     cfg.MaxSkew,
+		Client:            cfg.Client,
+		Group:             cfg.Group,
+		StartOffset:       cfg.StartOffset,
+		StrictOffsetReset: cfg.StrictOffsetReset,
+		MaxReadTime:       cfg.MaxReadTime,
+		IdleDelay:         cfg.IdleDelay,
+		MaxSkew:           cfg.MaxSkew,
 	}, parts[0])
 	if err != nil {
 		return beam.PCollection{}, fmt.Errorf("kafka: read: %w", err)
@@ -193,12 +206,14 @@ type partitionDesc struct {
 
 // listFn turns the impulse into one partitionDesc per partition of the
 // topics, with the offset the partition starts at: the group's committed
-// offset, else the log start or the high-water mark per StartOffset.
+// offset, else the log start or the high-water mark per StartOffset (with
+// StrictOffsetReset, only when the group has no committed offset).
 type listFn struct {
-	Client      ClientConfig
-	Topics      []string
-	Group       string
-	StartOffset string
+	Client            ClientConfig
+	Topics            []string
+	Group             string
+	StartOffset       string
+	StrictOffsetReset bool `json:",omitempty"`
 }
 
 // listTimeout bounds the admin requests that list partitions and offsets.
@@ -216,7 +231,7 @@ func (fn *listFn) ProcessElement(ctx context.Context, _ []byte, emit func(partit
 	defer cl.Close()
 	ctx, cancel := context.WithTimeout(ctx, listTimeout)
 	defer cancel()
-	descs, err := listPartitions(ctx, kadm.NewClient(cl), fn.Topics, fn.Group, fn.StartOffset)
+	descs, err := listPartitions(ctx, kadm.NewClient(cl), fn.Topics, fn.Group, startPolicy{fn.StartOffset, fn.StrictOffsetReset})
 	if err != nil {
 		return err
 	}
@@ -226,9 +241,16 @@ func (fn *listFn) ProcessElement(ctx context.Context, _ []byte, emit func(partit
 	return nil
 }
 
+// startPolicy is where a partition starts: StartOffset, and whether it
+// applies to a committed offset out of range (not when strict).
+type startPolicy struct {
+	offset string
+	strict bool
+}
+
 // listPartitions lists the partitions of topics, sorted, with their start
 // offsets.
-func listPartitions(ctx context.Context, adm *kadm.Client, topics []string, group, policy string) ([]partitionDesc, error) {
+func listPartitions(ctx context.Context, adm *kadm.Client, topics []string, group string, policy startPolicy) ([]partitionDesc, error) {
 	listErr := func(topic string, partition int32, err error) error {
 		return &PartitionError{Op: "list", Topic: topic, Partition: partition, Offset: -1, Err: err}
 	}
@@ -291,8 +313,12 @@ func listPartitions(ctx context.Context, adm *kadm.Client, topics []string, grou
 			}
 			if cok && c.At >= lo.Offset && c.At <= hi.Offset {
 				d.Start = c.At
+			} else if cok && c.At >= 0 && policy.strict {
+				errs = append(errs, listErr(t, p, fmt.Errorf("%w: committed offset %d of group %q is outside the log [%d, %d]",
+					ErrOffsetOutOfRange, c.At, group, lo.Offset, hi.Offset)))
+				continue
 			} else {
-				switch policy {
+				switch policy.offset {
 				case StartEarliest:
 					d.Start = lo.Offset
 				case StartLatest:
@@ -322,8 +348,12 @@ func listPartitions(ctx context.Context, adm *kadm.Client, topics []string, grou
 }
 
 // resetOffset is where franz-go restarts a partition whose position falls
-// outside its log while reading, per the StartOffset policy.
-func resetOffset(policy string) kgo.Offset {
+// outside its log while reading, per the StartOffset policy; nowhere when
+// strict (the partition fails with OffsetOutOfRange).
+func resetOffset(policy string, strict bool) kgo.Offset {
+	if strict {
+		return kgo.NoResetOffset()
+	}
 	switch policy {
 	case StartEarliest:
 		return kgo.NewOffset().AtStart()

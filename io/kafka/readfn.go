@@ -50,12 +50,13 @@ const (
 // Exported fields travel JSON-serialised in the pipeline; the rest is
 // per-instance state built in Setup.
 type readFn struct {
-	Client      ClientConfig
-	Group       string
-	StartOffset string
-	MaxReadTime time.Duration
-	IdleDelay   time.Duration
-	MaxSkew     time.Duration
+	Client            ClientConfig
+	Group             string
+	StartOffset       string
+	StrictOffsetReset bool `json:",omitempty"`
+	MaxReadTime       time.Duration
+	IdleDelay         time.Duration
+	MaxSkew           time.Duration
 
 	st *readState
 }
@@ -72,7 +73,7 @@ func (fn *readFn) Setup() error {
 	}
 	fn.st = &readState{
 		base:    opts,
-		reset:   resetOffset(fn.StartOffset),
+		reset:   resetOffset(fn.StartOffset, fn.StrictOffsetReset),
 		evict:   max(minEvictAfter, 10*fn.MaxReadTime),
 		readers: make(map[topicPartition]*partitionReader),
 	}
@@ -266,7 +267,7 @@ func fetchError(fs kgo.Fetches) error {
 		if first != nil || Retriable(err) {
 			return
 		}
-		first = err
+		first = OffsetError(err)
 	})
 	return first
 }

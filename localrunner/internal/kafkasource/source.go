@@ -329,16 +329,11 @@ func (s *Source) Run(ctx context.Context, emit func(Event) bool, finished <-chan
 	if err != nil {
 		return fmt.Errorf("localrunner: kafka read: %w", err)
 	}
-	reset := kgo.NewOffset().AtEnd()
-	switch rc.StartOffset {
-	case kafka.StartEarliest:
-		reset = kgo.NewOffset().AtStart()
-	case kafka.StartError:
-		reset = kgo.NoResetOffset()
-	}
+	start, reset := startOffsets(rc)
 	opts = append(opts,
 		kgo.ConsumerGroup(rc.Group),
 		kgo.ConsumeTopics(rc.Topics...),
+		kgo.ConsumeStartOffset(start),
 		kgo.ConsumeResetOffset(reset),
 		kgo.Balancers(kgo.CooperativeStickyBalancer()),
 		kgo.DisableAutoCommit(),
@@ -395,6 +390,26 @@ func (s *Source) Run(ctx context.Context, emit func(Event) bool, finished <-chan
 	}
 	s.logStop(err)
 	return runErr
+}
+
+// startOffsets returns where a partition without a committed offset
+// starts (StartOffset; "error" fails the partition) and where one whose
+// position is outside its log (records deleted, topic recreated) resumes:
+// per StartOffset as well, or nowhere (the partition fails with
+// OFFSET_OUT_OF_RANGE) under StrictOffsetReset or StartOffset "error".
+func startOffsets(rc kafka.ReadConfig) (start, reset kgo.Offset) {
+	switch rc.StartOffset {
+	case kafka.StartEarliest:
+		start = kgo.NewOffset().AtStart()
+	case kafka.StartError:
+		start = kgo.NewOffset().AtCommitted()
+	default:
+		start = kgo.NewOffset().AtEnd()
+	}
+	if rc.StrictOffsetReset || rc.StartOffset == kafka.StartError {
+		return start, kgo.NoResetOffset()
+	}
+	return start, start
 }
 
 // poll feeds batches until ctx is done.
@@ -532,7 +547,7 @@ func (s *Source) fetchError(fs kgo.Fetches) error {
 			s.log.Warn("localrunner: kafka group error, retrying", "error", err)
 			return
 		}
-		first = fmt.Errorf("topic %s partition %d: %w", t, p, err)
+		first = fmt.Errorf("topic %s partition %d: %w", t, p, kafka.OffsetError(err))
 	})
 	return first
 }

@@ -10,43 +10,17 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph/coder"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph/window"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/runtime/graphx"
-	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/typex"
 	pipepb "github.com/apache/beam/sdks/v2/go/pkg/beam/model/pipeline_v1"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/streams-dev/streams/internal/contract"
 )
 
 // EncodedDoFn is implemented by DoFns that can process elements in their
-// encoded form. For a stage that is one such DoFn's ParDo between the
-// stage's input and its outputs (perhaps each through a WindowInto;
-// plan.Encoded), the worker skips the SDK's executor: it hands the DoFn
-// each encoded element and writes what the DoFn emits, already encoded,
-// as windowed values. That saves decoding the input into Go values,
-// boxing each output, and encoding it again.
-//
-// The DoFn promises to behave as its ProcessElement would under the SDK,
-// byte for byte. Its ProcessElement must not observe windows or panes
-// (outputs keep the input's), and it must have no StartBundle, side
-// inputs, state or timers. Setup and Teardown run as the SDK runs them;
-// FinishEncodedBundle replaces FinishBundle.
-type EncodedDoFn interface {
-	// ProcessEncodedFor reports whether the DoFn can run with
-	// ProcessEncoded when its main input's element coder is in and its
-	// outputs' element coders are outs (in the order of ProcessElement's
-	// emitters). It is called once per DoFn instance, before Setup.
-	ProcessEncodedFor(in *coder.Coder, outs []*coder.Coder) bool
-	// ProcessEncoded does what ProcessElement does for the element at the
-	// front of data, encoded with the input's element coder (more elements
-	// may follow it), whose event time is ts. For each output element it
-	// calls emit with the output's index, the output's event time and the
-	// element encoded with that output's coder; emit reads value only
-	// during the call. It returns how many bytes of data the element took.
-	// An error fails the bundle. The runner never changes data, so what
-	// the DoFn decodes from it may alias it, as the SDK's decoders alias
-	// the bytes they read.
-	ProcessEncoded(ts typex.EventTime, data []byte, emit func(out int, ts typex.EventTime, value []byte)) (int, error)
-	// FinishEncodedBundle ends a bundle run with ProcessEncoded.
-	FinishEncodedBundle() error
-}
+// encoded form: for a stage of the Encoded shape, the worker hands the
+// DoFn each encoded element and writes what it emits, already encoded
+// (contract.EncodedDoFn says what the DoFn promises).
+type EncodedDoFn = contract.EncodedDoFn
 
 // Encoded describes an SDK stage that is one ParDo between its data source
 // and its data sinks, perhaps with a WindowInto after an output:

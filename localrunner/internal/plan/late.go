@@ -3,20 +3,14 @@ package plan
 import (
 	pipepb "github.com/apache/beam/sdks/v2/go/pkg/beam/model/pipeline_v1"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/streams-dev/streams/internal/contract"
 )
 
-// LateDataAnnotation marks a composite whose first transform reads the
-// input of a GroupByKey to receive, instead of that input, the elements the
-// GroupByKey drops: late beyond the allowed lateness, or after their pane's
-// trigger finished. The runner feeds them to it as they are dropped, with
-// their windows and timestamps, and counts its processing towards their
-// sources' acknowledgement, as any output's. On other runners the
-// composite reads the whole input (it should then emit nothing: no runner
-// reports what it drops).
-//
-// In the Go SDK, a composite gets the annotation from a context extractor
-// (contextreg.Default().TransformExtractor) and beam.Scope.WithContext.
-const LateDataAnnotation = "streams.dev/late-data:v1"
+// LateDataAnnotation marks a composite that receives the elements a
+// GroupByKey drops instead of its input (contract.LateDataAnnotation says
+// how).
+const LateDataAnnotation = contract.LateDataAnnotation
 
 // lateReader records the transform of a LateDataAnnotation composite that
 // reads from outside it.

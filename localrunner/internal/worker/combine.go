@@ -15,6 +15,7 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/runtime/exec"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/util/reflectx"
 
+	"github.com/streams-dev/streams/internal/contract"
 	"github.com/streams-dev/streams/localrunner/internal/plan"
 )
 
@@ -49,17 +50,8 @@ type Combiner struct {
 }
 
 // EncodedCombineFn is implemented by CombineFns that add inputs to an
-// accumulator from their encoding, sparing the runner decoding each input
-// into a Go value for AddInput.
-type EncodedCombineFn interface {
-	// AddEncodedInputFor reports whether AddEncodedInput reads inputs
-	// encoded with coder in.
-	AddEncodedInputFor(in *coder.Coder) bool
-	// AddEncodedInput does what AddInput does, for the input value
-	// encoded in value (the bytes exec.MakeElementEncoder(in) writes; it
-	// must not keep them).
-	AddEncodedInput(acc any, value []byte) (any, error)
-}
+// accumulator from their encoding (contract.EncodedCombineFn).
+type EncodedCombineFn = contract.EncodedCombineFn
 
 // NewCombiner decodes the CombineFn of a combining GroupByKey stage and
 // runs its Setup.

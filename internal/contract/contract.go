@@ -1,0 +1,77 @@
+// Package contract holds what the DSL's translation (beamtranslate) and
+// the bundled runner (localrunner) agree on without importing each other:
+// localrunner runs any Beam pipeline and must not know the DSL, and
+// beamtranslate must not depend on the runner that happens to run it.
+// Each side imports this leaf instead, so the agreement is one
+// declaration that the compiler checks on both sides, and the layering
+// test (internal/lint) sees both arrows.
+//
+// It holds an annotation URN and two interfaces that DoFns and CombineFns
+// may implement. A runner that knows none of them runs the same pipeline
+// the ordinary way: they are optimisations and runner hand-offs, never
+// requirements.
+package contract
+
+import (
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph/coder"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/typex"
+)
+
+// LateDataAnnotation marks a composite whose first transform reads the
+// input of a GroupByKey to receive, instead of that input, the elements the
+// GroupByKey drops: late beyond the allowed lateness, or after their pane's
+// trigger finished. The bundled runner feeds them to it as they are
+// dropped, with their windows and timestamps, and counts its processing
+// towards their sources' acknowledgement, as any output's. On other
+// runners the composite reads the whole input (it should then emit
+// nothing: no runner reports what it drops).
+//
+// In the Go SDK, a composite gets the annotation from a context extractor
+// (contextreg.Default().TransformExtractor) and beam.Scope.WithContext.
+const LateDataAnnotation = "streams.dev/late-data:v1"
+
+// EncodedDoFn is implemented by DoFns that can process elements in their
+// encoded form. For a stage that is one such DoFn's ParDo between the
+// stage's input and its outputs (perhaps each through a WindowInto), the
+// bundled runner skips the SDK's executor: it hands the DoFn each encoded
+// element and writes what the DoFn emits, already encoded, as windowed
+// values. That saves decoding the input into Go values, boxing each
+// output, and encoding it again.
+//
+// The DoFn promises to behave as its ProcessElement would under the SDK,
+// byte for byte. Its ProcessElement must not observe windows or panes
+// (outputs keep the input's), and it must have no StartBundle, side
+// inputs, state or timers. Setup and Teardown run as the SDK runs them;
+// FinishEncodedBundle replaces FinishBundle.
+type EncodedDoFn interface {
+	// ProcessEncodedFor reports whether the DoFn can run with
+	// ProcessEncoded when its main input's element coder is in and its
+	// outputs' element coders are outs (in the order of ProcessElement's
+	// emitters). It is called once per DoFn instance, before Setup.
+	ProcessEncodedFor(in *coder.Coder, outs []*coder.Coder) bool
+	// ProcessEncoded does what ProcessElement does for the element at the
+	// front of data, encoded with the input's element coder (more elements
+	// may follow it), whose event time is ts. For each output element it
+	// calls emit with the output's index, the output's event time and the
+	// element encoded with that output's coder; emit reads value only
+	// during the call. It returns how many bytes of data the element took.
+	// An error fails the bundle. The runner never changes data, so what
+	// the DoFn decodes from it may alias it, as the SDK's decoders alias
+	// the bytes they read.
+	ProcessEncoded(ts typex.EventTime, data []byte, emit func(out int, ts typex.EventTime, value []byte)) (int, error)
+	// FinishEncodedBundle ends a bundle run with ProcessEncoded.
+	FinishEncodedBundle() error
+}
+
+// EncodedCombineFn is implemented by CombineFns that add inputs to an
+// accumulator from their encoding, sparing the runner decoding each input
+// into a Go value for AddInput.
+type EncodedCombineFn interface {
+	// AddEncodedInputFor reports whether AddEncodedInput reads inputs
+	// encoded with coder in.
+	AddEncodedInputFor(in *coder.Coder) bool
+	// AddEncodedInput does what AddInput does, for the input value
+	// encoded in value (the bytes exec.MakeElementEncoder(in) writes; it
+	// must not keep them).
+	AddEncodedInput(acc any, value []byte) (any, error)
+}

@@ -1,0 +1,34 @@
+package runner
+
+import (
+	"testing"
+	"time"
+
+	"github.com/streams-dev/streams/beamtranslate"
+	"github.com/streams-dev/streams/dsl"
+)
+
+// TestResolveDevNullAndStrictOffsetReset: a devnull sink's batch and
+// sleep keys and the source's strict_offset_reset reach the bindings the
+// translation reads (they were accepted and dropped before).
+func TestResolveDevNullAndStrictOffsetReset(t *testing.T) {
+	g := dsl.StreamingSource("in", "events").
+		Broadcast("copy",
+			dsl.Branch[[]byte]("a").Sink("slow", dsl.DevNullSink[[]byte]()),
+			dsl.Branch[[]byte]("b").Sink("fast", dsl.DevNullSink[[]byte]())).
+		MustBuild()
+	d := mustResolve(t, g, `pipeline:
+  segments:
+    - steps_config:
+        in: {strict_offset_reset: true}
+        slow: {batch_size: 10, batch_time_ms: 250, average_sleep_time_ms: 4, max_sleep_time_ms: 5}
+`)
+	if !d.bindings.Source.StrictOffsetReset {
+		t.Errorf("source binding %+v: StrictOffsetReset not set", d.bindings.Source)
+	}
+	want := map[string]beamtranslate.DevNullBinding{"slow": {BatchSize: 10, BatchTime: 250 * time.Millisecond,
+		AverageSleep: 4 * time.Millisecond, MaxSleep: 5 * time.Millisecond}}
+	if len(d.bindings.DevNulls) != 1 || d.bindings.DevNulls["slow"] != want["slow"] {
+		t.Errorf("devnull bindings %+v, want %+v", d.bindings.DevNulls, want)
+	}
+}
