@@ -1,12 +1,10 @@
 package localrunner_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"maps"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -18,7 +16,7 @@ import (
 	"github.com/cockroachdb/pebble/vfs/errorfs"
 
 	"github.com/streams-dev/streams/localrunner"
-	"github.com/streams-dev/streams/state"
+	"github.com/streams-dev/streams/state/statetest"
 )
 
 // failingStateFS is the operating system's file system whose writes fail
@@ -105,43 +103,6 @@ func testStateDiskFailure(t *testing.T, errno syscall.Errno) {
 	takeRecords(key)
 }
 
-// corruptStateDir writes checkpoints into a state directory and flips 64
-// bytes in the middle of its write-ahead log.
-func corruptStateDir(t *testing.T, dir string) {
-	t.Helper()
-	s, err := state.Open(dir, state.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := range 30 {
-		b := s.NewBatch()
-		b.Set(state.NewKey(state.NSMeta).Uint64(uint64(i)), bytes.Repeat([]byte{'v'}, 500))
-		if err := b.Commit(); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
-	logs, _ := filepath.Glob(filepath.Join(dir, "*.log"))
-	for _, l := range logs {
-		data, err := os.ReadFile(l)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if n := len(bytes.TrimRight(data, "\x00")); n > 30*500 {
-			for i := n / 3; i < n/3+64; i++ {
-				data[i] ^= 0xFF
-			}
-			if err := os.WriteFile(l, data, 0o644); err != nil {
-				t.Fatal(err)
-			}
-			return
-		}
-	}
-	t.Fatalf("no log holds the checkpoints: %v", logs)
-}
-
 // A run on a state directory with a corrupt write-ahead log is refused,
 // naming the file; WithDiscardCorruptState starts it from empty state,
 // reading the topic from the committed offsets (here, the start).
@@ -149,7 +110,7 @@ func TestCorruptStateRefusedOrDiscarded(t *testing.T) {
 	c, cl, _ := kafkaCluster(t)
 	produce(t, cl, "a", 20)
 	dir := t.TempDir()
-	corruptStateDir(t, dir)
+	statetest.CorruptWAL(t, dir)
 	key := t.Name()
 	r, err := localrunner.New(localrunner.WithStateDir(dir, 50*time.Millisecond))
 	if err != nil {

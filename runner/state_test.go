@@ -5,51 +5,13 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/streams-dev/streams/devbroker"
 	"github.com/streams-dev/streams/state"
+	"github.com/streams-dev/streams/state/statetest"
 )
-
-// corruptState writes checkpoints into a state directory and flips 64
-// bytes in the middle of its write-ahead log.
-func corruptState(t *testing.T, dir string) {
-	t.Helper()
-	s, err := state.Open(dir, state.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := range 30 {
-		b := s.NewBatch()
-		b.Set(state.NewKey(state.NSSource).Uint64(uint64(i)), bytes.Repeat([]byte{'v'}, 500))
-		if err := b.Commit(); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
-	logs, _ := filepath.Glob(filepath.Join(dir, "*.log"))
-	for _, l := range logs {
-		data, err := os.ReadFile(l)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if n := len(bytes.TrimRight(data, "\x00")); n > 30*500 {
-			for i := n / 3; i < n/3+64; i++ {
-				data[i] ^= 0xFF
-			}
-			if err := os.WriteFile(l, data, 0o644); err != nil {
-				t.Fatal(err)
-			}
-			return
-		}
-	}
-	t.Fatalf("no log holds the checkpoints: %v", logs)
-}
 
 // A state directory that cannot be used is a runtime failure, exit code 1
 // (2 is for usage and config errors), with a message saying what is wrong
@@ -79,7 +41,7 @@ func TestMainStateDirProblemsExitOne(t *testing.T) {
 	}
 
 	corrupt := t.TempDir()
-	corruptState(t, corrupt)
+	statetest.CorruptWAL(t, corrupt)
 	code, stderr := run(corrupt)
 	t.Logf("corrupt: exit %d: %s", code, stderr)
 	if code != ExitFailed || !strings.Contains(stderr, "corrupt write-ahead log") || !strings.Contains(stderr, corrupt) || !strings.Contains(stderr, "--discard-corrupt-state") {

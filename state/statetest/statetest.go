@@ -4,8 +4,11 @@
 package statetest
 
 import (
+	"bytes"
 	"flag"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -72,4 +75,43 @@ func MaybeRestart(t testing.TB, r *rand.Rand, s *state.Store, dir string) (_ *st
 		s = Open(t, dir)
 	}
 	return s, true
+}
+
+// CorruptWAL writes 30 checkpoints into a new store in dir and flips 64
+// bytes a third of the way into the write-ahead log that holds them: a
+// damaged record with intact ones after it, which state.Open refuses
+// (state.ErrCorrupt) unless told to discard it.
+func CorruptWAL(t testing.TB, dir string) {
+	t.Helper()
+	s, err := state.Open(dir, state.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 30 {
+		b := s.NewBatch()
+		b.Set(state.NewKey(state.NSMeta).Uint64(uint64(i)), bytes.Repeat([]byte{'v'}, 500))
+		if err := b.Commit(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	logs, _ := filepath.Glob(filepath.Join(dir, "*.log"))
+	for _, l := range logs {
+		data, err := os.ReadFile(l)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := len(bytes.TrimRight(data, "\x00")); n > 30*500 {
+			for i := n / 3; i < n/3+64; i++ {
+				data[i] ^= 0xFF
+			}
+			if err := os.WriteFile(l, data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			return
+		}
+	}
+	t.Fatalf("no log holds the checkpoints: %v", logs)
 }
