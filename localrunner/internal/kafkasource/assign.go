@@ -1,0 +1,160 @@
+package kafkasource
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph/mtime"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// adjustOffsets takes the group's committed offsets of newly assigned
+// partitions as their committed positions (so reports show them before
+// this member commits), then applies Resume.
+func (s *Source) adjustOffsets(ctx context.Context, offsets map[string]map[int32]kgo.Offset) (map[string]map[int32]kgo.Offset, error) {
+	s.mu.Lock()
+	for t, ps := range offsets {
+		for p, o := range ps {
+			// Without a committed offset the client passes the reset
+			// offset (negative: start or end).
+			if at := o.EpochOffset().Offset; at >= 0 {
+				if part := s.parts[topicPartition{t, p}]; part != nil && part.committed < at {
+					part.committed = at
+				}
+			}
+		}
+	}
+	s.mu.Unlock()
+	if s.cfg.Resume == nil {
+		return offsets, nil
+	}
+	return s.resume(ctx, offsets)
+}
+
+// resume moves the fetch position of each assigned partition to the one
+// the runner's durable state saved, when that is ahead of the group's
+// committed offset. State behind the group means another member (or a
+// lost state directory) moved on: the group wins and that is logged.
+func (s *Source) resume(_ context.Context, offsets map[string]map[int32]kgo.Offset) (map[string]map[int32]kgo.Offset, error) {
+	for t, ps := range offsets {
+		for p, o := range ps {
+			next, ok := s.cfg.Resume(t, p)
+			if !ok {
+				continue
+			}
+			// Without a committed offset the client passes the reset
+			// offset (negative: start or end).
+			if at := o.EpochOffset().Offset; at >= 0 && at > next {
+				s.log.Warn("localrunner: the group committed past the saved state; reading from the group's offset", "topic", t, "partition", p, "committed", at, "saved", next)
+				continue
+			} else if at == next {
+				continue
+			}
+			ps[p] = kgo.NewOffset().At(next).WithEpoch(-1)
+			// What precedes the saved position is processed or saved: it
+			// is committable even if nothing more is ever read.
+			s.mu.Lock()
+			if part := s.parts[topicPartition{t, p}]; part != nil && part.done < next {
+				part.done = next
+			}
+			s.mu.Unlock()
+			s.log.Info("localrunner: resuming from the saved state", "topic", t, "partition", p, "offset", next, "committed", o.EpochOffset().Offset)
+		}
+	}
+	return offsets, nil
+}
+
+func (s *Source) assigned(_ context.Context, _ *kgo.Client, tps map[string][]int32) {
+	now := time.Now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for t, ps := range tps {
+		for _, p := range ps {
+			tp := topicPartition{t, p}
+			s.parts[tp] = &partition{tp: tp, committed: -1, done: -1, maxTS: mtime.MinTimestamp, lastSeen: now, hwm: -1, start: -1, next: -1}
+		}
+	}
+	s.reassigned = true
+	s.log.Info("localrunner: kafka partitions assigned", "partitions", tps)
+}
+
+// revoked stops feeding the partitions, waits up to RevokeTimeout for their
+// in-flight batches, commits what is done and forgets them. Batches still
+// in flight then are never committed by this member.
+func (s *Source) revoked(ctx context.Context, cl *kgo.Client, tps map[string][]int32) {
+	only := map[topicPartition]bool{}
+	s.mu.Lock()
+	for t, ps := range tps {
+		for _, p := range ps {
+			tp := topicPartition{t, p}
+			if pt := s.parts[tp]; pt != nil {
+				pt.revoked = true
+				only[tp] = true
+			}
+		}
+	}
+	closing := s.closing
+	s.mu.Unlock()
+	if len(only) == 0 {
+		return
+	}
+	deadline := time.Now().Add(s.cfg.RevokeTimeout)
+	for !closing {
+		s.mu.Lock()
+		pending := 0
+		for tp := range only {
+			pending += len(s.parts[tp].inflight)
+		}
+		closing = s.closing
+		s.mu.Unlock()
+		if pending == 0 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := s.commitParts(cctx, cl, only); err != nil {
+		s.log.Warn("localrunner: commit of revoked kafka partitions failed", "error", err)
+		s.mu.Lock()
+		s.leaveUncommitted(only, fmt.Errorf("commit of the revoked partition failed: %w", err))
+		s.mu.Unlock()
+	}
+	s.forget(only)
+	s.log.Info("localrunner: kafka partitions revoked", "partitions", tps)
+}
+
+// lost forgets the partitions without committing: the group has moved on.
+func (s *Source) lost(_ context.Context, _ *kgo.Client, tps map[string][]int32) {
+	if len(tps) == 0 {
+		return
+	}
+	only := map[topicPartition]bool{}
+	for t, ps := range tps {
+		for _, p := range ps {
+			only[topicPartition{t, p}] = true
+		}
+	}
+	s.mu.Lock()
+	s.leaveUncommitted(only, errLost)
+	s.mu.Unlock()
+	s.forget(only)
+	s.log.Warn("localrunner: kafka partitions lost", "partitions", tps)
+}
+
+func (s *Source) forget(tps map[topicPartition]bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for tp := range tps {
+		p := s.parts[tp]
+		if p == nil {
+			continue
+		}
+		for _, b := range p.inflight {
+			b.gone = true
+		}
+		delete(s.parts, tp)
+	}
+	s.reassigned = true
+}
