@@ -28,6 +28,12 @@
 // loop builds its request before the revoke and sends it after. Both only
 // name done work, so the worst case is a position committed lower than
 // another member's newer one: records processed again, never lost.
+//
+// # Files
+//
+// source.go (Config, New, Run and the poll loop), batch.go (what the
+// engine acknowledges), watermark.go, commit.go, assign.go (assignment,
+// revocation and loss of partitions) and stop.go (what a stop committed).
 package kafkasource
 
 import (
