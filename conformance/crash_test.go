@@ -192,7 +192,9 @@ func TestCrashWindowsExact(t *testing.T) {
 	// Five runs, each killed while records move: before each, a sixth of
 	// the input arrives, so every run has windows to fill and fire when it
 	// is killed, at a random moment after its first result; the kill must
-	// find input not yet committed (open windows hold commits back).
+	// find input not yet committed (open windows hold commits back). The
+	// next run starts once the killed member left the group
+	// (waitGroupEmpty says why).
 	const kills = 5
 	landed := 0
 	for k := range kills {
@@ -206,6 +208,7 @@ func TestCrashWindowsExact(t *testing.T) {
 		if killWhileMoving(ctx, t, child, adm, "win-group", "win-in") {
 			landed++
 		}
+		waitGroupEmpty(ctx, t, adm, "win-group")
 	}
 	produce(n)
 	closer, err := kgo.NewClient(kgo.SeedBrokers(b.Addr()), kgo.DefaultProduceTopic("win-in"), kgo.RecordPartitioner(kgo.ManualPartitioner()))
