@@ -36,29 +36,7 @@ func TestMain(m *testing.M) {
 func runChild(spec string) int {
 	switch spec {
 	case "dev-loop":
-		cfg, err := config.Parse([]byte("pipeline:\n  segments:\n    - steps_config:\n        myinput: {auto_offset_reset: earliest}\n"), nil)
-		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return 2
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-		defer cancel()
-		err = Run(ctx, seedPipeline().MustBuild(), Options{
-			Config:        cfg,
-			Name:          "dev",
-			DevBrokerAddr: "127.0.0.1:0",
-			Logger:        slog.New(slog.NewTextHandler(os.Stderr, nil)),
-			Dev: &DevOptions{
-				Input:        [][]byte{[]byte(`{"type":"event","n":1}`), []byte(`{"type":"other"}`), []byte(`{"type":"event"}`)},
-				Output:       os.Stdout,
-				ExitWhenDone: true,
-			},
-		})
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "run:", err)
-			return 1
-		}
-		return 0
+		return runDevBrokerChild("127.0.0.1:0")
 	}
 	if adapter, ok := strings.CutPrefix(spec, "stop-policy:"); ok {
 		// No dlq and no on_invalid: the default policy stops the pipeline
