@@ -29,7 +29,7 @@ type BatchBinding struct {
 // a stateful DoFn that buffers each key's messages and emits them as one
 // message when the batch is full or its processing-time timer fires.
 func (t *translator) batch(n *dsl.Node, in beam.PCollection) error {
-	s := t.s.Scope(n.Name())
+	s := t.stepScope(n)
 	keyed := beam.ParDo(s, &batchKeyFn{PerKey: n.Batcher().PerKey()}, in)
 	return t.batchKeyed(s, n, keyed)
 }

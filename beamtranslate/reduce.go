@@ -31,10 +31,17 @@ func init() {
 	register.DoFn4x1[beam.Window, string, accum, func(beam.EventTime, element), error](&reduceOutputFn{})
 	register.DoFn5x0[beam.Window, beam.EventTime, string, element, func(invalid)](&lateFn{})
 	contextreg.Default().TransformExtractor(func(ctx context.Context) contextreg.TransformMetadata {
-		if ctx.Value(lateDataKey{}) == nil {
+		a := map[string][]byte{}
+		if ctx.Value(lateDataKey{}) != nil {
+			a[lateDataAnnotation] = nil
+		}
+		if ctx.Value(partitionKeyedKey{}) != nil {
+			a[contract.PartitionKeyedAnnotation] = nil
+		}
+		if len(a) == 0 {
 			return contextreg.TransformMetadata{}
 		}
-		return contextreg.TransformMetadata{Annotations: map[string][]byte{lateDataAnnotation: nil}}
+		return contextreg.TransformMetadata{Annotations: a}
 	})
 	register.DoFn3x0[beam.EventTime, element, func(beam.EventTime, string, element)](&batchKeyFn{})
 	register.DoFn6x1[beam.EventTime, state.Provider, timers.Provider, string, element, func(beam.EventTime, element), error](&batchFn{})
@@ -65,10 +72,31 @@ func init() {
 // DoFn keys the messages itself (keyStepFn, recordKeyFn: translator.chain)
 // and the scope starts at WindowInto (reduceKeyed).
 func (t *translator) reduce(n *dsl.Node, in beam.PCollection) error {
-	s := t.s.Scope(n.Name())
+	s := t.stepScope(n)
 	keyed, bad := beam.ParDo2(s, &reduceKeyFn{Pipeline: t.id, Step: n.Name(), KeepOrigin: t.lateToDLQ(n)}, in)
 	t.bad = append(t.bad, bad)
 	return t.reduceKeyed(s, n, keyed)
+}
+
+// partitionKeyedKey marks, in a scope's context, a step whose state
+// follows the source's partitioning (contract.PartitionKeyedAnnotation).
+type partitionKeyedKey struct{}
+
+// stepScope is the scope of step n: annotated for the bundled runner when
+// the step groups by a key that follows the source's partitioning (a
+// Reduce declared so, a Batch per partition).
+func (t *translator) stepScope(n *dsl.Node) beam.Scope {
+	partitioned := false
+	switch n.Kind() {
+	case dsl.KindReduce:
+		partitioned = n.Reducer().KeyFollowsPartitioning()
+	case dsl.KindBatch:
+		partitioned = !n.Batcher().PerKey()
+	}
+	if !partitioned {
+		return t.s.Scope(n.Name())
+	}
+	return t.s.WithContext(context.WithValue(context.Background(), partitionKeyedKey{}, true), n.Name())
 }
 
 // lateToDLQ reports whether the late messages of Reduce n go to the

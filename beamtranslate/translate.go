@@ -286,9 +286,9 @@ func (t *translator) chain(src, n *dsl.Node, in beam.PCollection) error {
 	case keyer == nil:
 		return t.children(last, out)
 	case keyer.Kind() == dsl.KindReduce:
-		return t.reduceKeyed(t.s.Scope(keyer.Name()), keyer, out)
+		return t.reduceKeyed(t.stepScope(keyer), keyer, out)
 	}
-	return t.batchKeyed(t.s.Scope(keyer.Name()), keyer, out)
+	return t.batchKeyed(t.stepScope(keyer), keyer, out)
 }
 
 // fusible reports whether n may run in the DoFn of the step before it: it

@@ -121,8 +121,9 @@ func Collect[T any]() Accumulator[T, []T, []T] {
 type ReduceOption[T any] interface{ applyReduce(*reduceConfig[T]) }
 
 type reduceConfig[T any] struct {
-	eventTime func(T) time.Time
-	problems  []string
+	eventTime   func(T) time.Time
+	partitioned bool
+	problems    []string
 }
 
 type reduceOptionFunc[T any] func(*reduceConfig[T])
@@ -141,6 +142,23 @@ func WithEventTime[T any](fn func(T) time.Time) ReduceOption[T] {
 		}
 		c.eventTime = fn
 	})
+}
+
+// KeyFollowsPartitioning declares that Reduce's key follows the source's
+// partitioning: every message of a key comes from one partition of the
+// Kafka source, as when the key is the Kafka record key (or is computed
+// from the payload the same way the producer chose the record key) and
+// the producer partitions by record key, as Kafka's default partitioner
+// does.
+//
+// On the bundled runner the step's windows then belong to the partition
+// (a task): they keep the event time of their own partition, move with
+// it from process to process, and several processes in one consumer group
+// give the windows of one. Without it the step's windows belong to the
+// process. A key that does not follow the partitioning splits a key's
+// window into one partial result per partition.
+func KeyFollowsPartitioning[T any]() ReduceOption[T] {
+	return reduceOptionFunc[T](func(c *reduceConfig[T]) { c.partitioned = true })
 }
 
 // Reduce aggregates the messages of each key in event-time windows:
@@ -201,9 +219,10 @@ func Reduce[T any, K comparable, A, R any](window Window, key func(T) K, acc Acc
 		newAcc = func() A { var zero A; return zero }
 	}
 	r := &Reducer{
-		window:  window,
-		keyType: typeOf[K](),
-		accType: typeOf[A](),
+		partitioned: cfg.partitioned,
+		window:      window,
+		keyType:     typeOf[K](),
+		accType:     typeOf[A](),
 		key: func(in Any) (any, error) {
 			p, err := as[T](in.Payload)
 			if err != nil {
@@ -291,6 +310,7 @@ func as[T any](v any) (T, error) {
 // message is rejected), a plain error naming the step from the others.
 type Reducer struct {
 	step             string
+	partitioned      bool
 	window           Window
 	keyType, accType reflect.Type
 	key              func(Any) (any, error)
@@ -300,6 +320,10 @@ type Reducer struct {
 	merge            func(a, b any) (any, error)
 	output           func(key any, b Bounds, acc any) (Any, error)
 }
+
+// KeyFollowsPartitioning reports whether the step's key follows the
+// source's partitioning (see KeyFollowsPartitioning).
+func (r *Reducer) KeyFollowsPartitioning() bool { return r.partitioned }
 
 // Window says how the step windows messages.
 func (r *Reducer) Window() Window { return r.window }

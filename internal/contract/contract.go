@@ -6,7 +6,7 @@
 // declaration that the compiler checks on both sides, and the layering
 // test (internal/lint) sees both arrows.
 //
-// It holds an annotation URN and two interfaces that DoFns and CombineFns
+// It holds two annotation URNs and two interfaces that DoFns and CombineFns
 // may implement. A runner that knows none of them runs the same pipeline
 // the ordinary way: they are optimisations and runner hand-offs, never
 // requirements.
@@ -29,6 +29,14 @@ import (
 // In the Go SDK, a composite gets the annotation from a context extractor
 // (contextreg.Default().TransformExtractor) and beam.Scope.WithContext.
 const LateDataAnnotation = "streams.dev/late-data:v1"
+
+// PartitionKeyedAnnotation marks a composite whose GroupByKeys and
+// stateful ParDos group by a key that follows the partitioning of the
+// Kafka source feeding them: every element of a key derives from records
+// of one source partition. The bundled runner then keeps their buffers,
+// state, timers and event time per source partition (a task), so they
+// move with the partition between processes. Other runners ignore it.
+const PartitionKeyedAnnotation = "streams.dev/partition-keyed:v1"
 
 // EncodedDoFn is implemented by DoFns that can process elements in their
 // encoded form. For a stage that is one such DoFn's ParDo between the
