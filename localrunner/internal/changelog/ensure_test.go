@@ -107,3 +107,24 @@ func TestEnsureRefuses(t *testing.T) {
 		t.Errorf("refused arguments created the topic: %+v", tds["other"])
 	}
 }
+
+// TestEnd returns a partition's end offset and an error for a partition
+// that does not exist.
+func TestEnd(t *testing.T) {
+	_, seeds := newCluster(t)
+	w, _ := newWriter(t, seeds)
+	if got := endOf(t, seeds, 1); got != 0 {
+		t.Errorf("empty partition ends at %d", got)
+	}
+	end := appendSync(t, w, 1, "a/!", 1, []Op{set("a/x", "1"), set("a/y", "1")})
+	if got := endOf(t, seeds, 1); got != end || end != 3 {
+		t.Errorf("End %d, done's end %d, want 3", got, end)
+	}
+	adm := admin(t, seeds)
+	if _, err := End(t.Context(), adm, "cl", 5); err == nil {
+		t.Error("End of partition 5 of 2: no error")
+	}
+	if _, err := End(t.Context(), adm, "missing", 0); err == nil {
+		t.Error("End of a missing topic: no error")
+	}
+}
