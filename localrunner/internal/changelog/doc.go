@@ -57,8 +57,8 @@
 //
 // # Files
 //
-// writer.go (Writer and Append), partitioner.go (what NewWriter asks of
-// a client's partitioner), restore.go (Restore), ensure.go (Ensure and End) and
+// writer.go (Writer and Append), partitioner.go (the partitioner a shared
+// client needs), restore.go (Restore), ensure.go (Ensure and End) and
 // errors.go (sentinel errors and AppendError). The package imports
 // franz-go only: nothing of Beam, Pebble or the rest of the module.
 package changelog

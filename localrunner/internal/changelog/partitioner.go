@@ -4,6 +4,37 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
+// Partitioner returns the partitioner of a client that produces to
+// changelog topics and to others: a record of one of topics goes to the
+// partition in its Partition field (as with kgo.ManualPartitioner), a
+// record of any other topic is partitioned by other. A nil other is the
+// client's default, kgo.UniformBytesPartitioner(64<<10, true, true, nil).
+//
+// A client that produces only changelog records can use
+// kgo.ManualPartitioner() instead.
+func Partitioner(other kgo.Partitioner, topics ...string) kgo.Partitioner {
+	if other == nil {
+		other = kgo.UniformBytesPartitioner(64<<10, true, true, nil)
+	}
+	p := &partitioner{other: other, manual: kgo.ManualPartitioner(), topics: make(map[string]bool, len(topics))}
+	for _, t := range topics {
+		p.topics[t] = true
+	}
+	return p
+}
+
+type partitioner struct {
+	other, manual kgo.Partitioner
+	topics        map[string]bool
+}
+
+func (p *partitioner) ForTopic(topic string) kgo.TopicPartitioner {
+	if p.topics[topic] {
+		return p.manual.ForTopic(topic)
+	}
+	return p.other.ForTopic(topic)
+}
+
 // probes are the partitions isManual asks for, in an order no round-robin,
 // sticky or key-hashing partitioner follows.
 var probes = []int32{5, 2, 7, 0, 3, 6}

@@ -74,8 +74,9 @@ type checkpoint struct {
 // reorder or repeat a task's ops), must not be transactional (Append
 // produces outside transactions), and must send a changelog record to the
 // partition in its Partition field: make it with
-// kgo.RecordPartitioner(kgo.ManualPartitioner()). NewWriter checks all
-// three. cl needs no
+// kgo.RecordPartitioner(kgo.ManualPartitioner()), or with
+// kgo.RecordPartitioner(Partitioner(other, topic)) when it produces to
+// other topics too. NewWriter checks all three. cl needs no
 // DefaultProduceTopic: every record names topic. The Writer never closes
 // cl.
 func NewWriter(cl *kgo.Client, topic string) (*Writer, error) {
@@ -93,7 +94,7 @@ func NewWriter(cl *kgo.Client, topic string) (*Writer, error) {
 		errs = append(errs, errors.New("changelog: new writer: the client does not produce idempotently: a retry could reorder or repeat a task's ops"))
 	}
 	if p, _ := cl.OptValue(kgo.RecordPartitioner).(kgo.Partitioner); !isManual(p, topic) {
-		errs = append(errs, fmt.Errorf("changelog: new writer: the client's partitioner does not send a record of %q to its Partition field: use kgo.RecordPartitioner(kgo.ManualPartitioner())", topic))
+		errs = append(errs, fmt.Errorf("changelog: new writer: the client's partitioner does not send a record of %q to its Partition field: use kgo.RecordPartitioner(kgo.ManualPartitioner()) or changelog.Partitioner", topic))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err

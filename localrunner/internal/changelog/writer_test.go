@@ -17,7 +17,8 @@ import (
 )
 
 // TestNewWriterChecksClient refuses clients that could not keep a task's
-// records in order on their partition, and accepts a manual one.
+// records in order on their partition, and accepts the two partitioners
+// the doc names.
 func TestNewWriterChecksClient(t *testing.T) {
 	_, seeds := newCluster(t)
 	manual := kgo.RecordPartitioner(kgo.ManualPartitioner())
@@ -28,7 +29,9 @@ func TestNewWriterChecksClient(t *testing.T) {
 		want  string // in the error; "" for none
 	}{
 		{"manual", "cl", []kgo.Opt{manual}, ""},
+		{"shared", "cl", []kgo.Opt{kgo.RecordPartitioner(Partitioner(nil, "cl"))}, ""},
 		{"default partitioner", "cl", nil, "partitioner"},
+		{"shared, other topic", "cl", []kgo.Opt{kgo.RecordPartitioner(Partitioner(nil, "other"))}, "partitioner"},
 		{"not idempotent", "cl", []kgo.Opt{manual, kgo.DisableIdempotentWrite()}, "idempotent"},
 		{"transactional", "cl", []kgo.Opt{manual, kgo.TransactionalID("x")}, "transactional"},
 		{"no topic", "", []kgo.Opt{manual}, "empty topic"},
