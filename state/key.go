@@ -39,10 +39,11 @@ const (
 	NSWatermark Namespace = 'w' // stage watermarks
 	NSSource    Namespace = 's' // source positions (committed offsets)
 	NSQueue     Namespace = 'q' // elements queued between stages at a checkpoint
+	NSTask      Namespace = 'p' // a source partition's task: its group, topic and partition, then a key of another namespace
 )
 
 // Namespaces lists every namespace the runner uses, in key order.
-var Namespaces = []Namespace{NSGroup, NSHold, NSMeta, NSQueue, NSSource, NSTimer, NSUser, NSWatermark}
+var Namespaces = []Namespace{NSGroup, NSHold, NSMeta, NSTask, NSQueue, NSSource, NSTimer, NSUser, NSWatermark}
 
 func (ns Namespace) String() string {
 	switch ns {
@@ -62,9 +63,15 @@ func (ns Namespace) String() string {
 		return "source"
 	case NSQueue:
 		return "queue"
+	case NSTask:
+		return "task"
 	}
 	return fmt.Sprintf("namespace(%q)", byte(ns))
 }
+
+// Sub appends a namespace byte: a key of namespace ns within k (a task's
+// keys are its NSTask prefix followed by keys of other namespaces).
+func (k Key) Sub(ns Namespace) Key { return append(k, byte(ns)) }
 
 // Bytes appends a byte-string field.
 func (k Key) Bytes(b []byte) Key {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph/mtime"
 	"github.com/streams-dev/streams/localrunner/internal/plan"
 	"github.com/streams-dev/streams/localrunner/internal/userstate"
 	"github.com/streams-dev/streams/state"
@@ -13,7 +14,11 @@ import (
 // stateKey is the key prefix of a stage's state of one kind: stages are
 // named by their first transform's unique name, which a pipeline keeps
 // across changes elsewhere in it.
+// The state of a stage kept per task is under its task's prefix.
 func stateKey(ns state.Namespace, s *stageState) state.Key {
+	if s.task != nil {
+		return taskKey(s.task.id).Sub(ns).Text(s.spec.Names[0])
+	}
 	return state.NewKey(ns).Text(s.spec.Names[0])
 }
 
@@ -30,20 +35,9 @@ func (e *engine) restore() error {
 			return fmt.Errorf("localrunner: durable state needs every source of the pipeline to be a Kafka read with a consumer group; %s %v is not", s.spec.ID, s.spec.Names)
 		case s.spec.Kind == plan.KindKafka:
 			e.positions[s] = map[sourcePartition]int64{}
-		case s.grp != nil:
-			if err := s.grp.Restore(st, stateKey(state.NSGroup, s)); err != nil {
-				return fmt.Errorf("localrunner: restoring %q: %w", s.spec.Names[0], err)
-			}
 		}
-		if m, ok := s.store.(*userstate.Memory); ok {
-			if err := m.Restore(st, stateKey(state.NSUser, s)); err != nil {
-				return fmt.Errorf("localrunner: restoring the state of %q: %w", s.spec.Names[0], err)
-			}
-		}
-		if s.timers != nil {
-			if err := s.timers.Restore(st, stateKey(state.NSTimer, s)); err != nil {
-				return fmt.Errorf("localrunner: restoring the timers of %q: %w", s.spec.Names[0], err)
-			}
+		if err := restoreStage(st, s); err != nil {
+			return err
 		}
 	}
 	err := st.Scan(state.NewKey(state.NSSource), func(k, v []byte) error {
@@ -64,6 +58,65 @@ func (e *engine) restore() error {
 		return err
 	}
 	e.log.Info("localrunner: durable state restored", "dir", st.Dir(), "positions", len(e.saved), "queued", queued)
+	return nil
+}
+
+// restoreStage loads a stage's GroupByKey buffer, user state and timers.
+func restoreStage(st *state.Store, s *stageState) error {
+	if s.grp != nil {
+		if err := s.grp.Restore(st, stateKey(state.NSGroup, s)); err != nil {
+			return fmt.Errorf("localrunner: restoring %q: %w", s.spec.Names[0], err)
+		}
+	}
+	if m, ok := s.store.(*userstate.Memory); ok {
+		if err := m.Restore(st, stateKey(state.NSUser, s)); err != nil {
+			return fmt.Errorf("localrunner: restoring the state of %q: %w", s.spec.Names[0], err)
+		}
+	}
+	if s.timers != nil {
+		if err := s.timers.Restore(st, stateKey(state.NSTimer, s)); err != nil {
+			return fmt.Errorf("localrunner: restoring the timers of %q: %w", s.spec.Names[0], err)
+		}
+	}
+	return nil
+}
+
+// loadTask gives a new task what the last checkpoint saved of it when its
+// source resumes from the position saved with that state (resumed): its
+// stages' buffers, state, timers and queued elements, and its watermark.
+// Otherwise what is saved is stale (the group moved on past it, or it
+// belongs to an older assignment) and is deleted.
+func (e *engine) loadTask(t *task, resumed bool) error {
+	st := e.cfg.State
+	prefix := taskKey(t.id)
+	if !resumed {
+		b := st.NewBatch()
+		defer b.Close()
+		b.DeletePrefix(prefix)
+		return b.Commit()
+	}
+	queued := 0
+	for _, s := range e.stages {
+		if s.task != t {
+			continue
+		}
+		if err := restoreStage(st, s); err != nil {
+			return err
+		}
+		n, err := restoreQueue(st, s)
+		if err != nil {
+			return err
+		}
+		queued += n
+	}
+	v, ok, err := st.Get(prefix.Sub(state.NSWatermark))
+	if err != nil {
+		return err
+	}
+	if ok && len(v) == 8 {
+		t.wm = mtime.Time(int64(binary.BigEndian.Uint64(v)))
+	}
+	e.log.Info("localrunner: partition state restored", "topic", t.id.topic, "partition", t.id.partition, "queued", queued, "watermark", t.wm)
 	return nil
 }
 
@@ -135,8 +188,12 @@ func (e *engine) writeCheckpoint(b *state.Batch) error {
 		}
 		for sp, next := range e.positions[s] {
 			b.Set(sourceKey(sp), binary.BigEndian.AppendUint64(nil, uint64(next)))
+			e.setSaved(sp, next)
 		}
 		clear(e.positions[s])
+	}
+	for _, t := range e.taskList {
+		b.Set(taskKey(t.id).Sub(state.NSWatermark), binary.BigEndian.AppendUint64(nil, uint64(t.wm)))
 	}
 	return nil
 }

@@ -4,15 +4,11 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
+	"sync"
 	"time"
 
-	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph/coder"
-	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/runtime/exec"
-	"github.com/streams-dev/streams/localrunner/internal/group"
-	"github.com/streams-dev/streams/localrunner/internal/kafkasource"
 	"github.com/streams-dev/streams/localrunner/internal/plan"
-	"github.com/streams-dev/streams/localrunner/internal/timer"
-	"github.com/streams-dev/streams/localrunner/internal/userstate"
 	"github.com/streams-dev/streams/localrunner/internal/worker"
 	"github.com/streams-dev/streams/state"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -54,9 +50,19 @@ type KafkaConfig struct {
 type engine struct {
 	cfg       Config
 	log       *slog.Logger
-	stages    []*stageState // topological
+	stages    []*stageState // what runs, topological (tasks.go)
+	specs     []*stageState // one per plan stage, topological
 	byID      map[string]*stageState
 	producers map[string]*stageState
+	// Partition tasks (tasks.go): taskOf maps each stage kept per task to
+	// its Kafka stage, tasking is set for the Kafka stages with tasks, and
+	// tasks are the live ones, also in taskList in order. bundleStage is
+	// the stage of each bundle in flight.
+	taskOf      map[string]string
+	tasking     map[string]bool
+	tasks       map[sourcePartition]*task
+	taskList    []*task
+	bundleStage map[string]*stageState
 
 	results   chan *worker.Result
 	grouped   chan groupDone
@@ -109,8 +115,11 @@ type engine struct {
 	epoch         int
 	unsaved       []*fin
 	positions     map[*stageState]map[sourcePartition]int64
-	saved         map[sourcePartition]int64
-	active        bool
+	// saved is, per partition, the position the last checkpoint saved
+	// (the sources read it under savedMu when partitions are assigned).
+	saved   map[sourcePartition]int64
+	savedMu sync.Mutex
+	active  bool
 }
 
 // Run executes the plan until every stage is drained (bounded pipelines),
@@ -122,29 +131,38 @@ func Run(ctx context.Context, cfg Config) (*Metrics, error) {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	e := &engine{
-		cfg:        cfg,
-		log:        cfg.Logger,
-		byID:       map[string]*stageState{},
-		producers:  map[string]*stageState{},
-		results:    make(chan *worker.Result),
-		grouped:    make(chan groupDone),
-		finalized:  make(chan finalizeDone),
-		awaiting:   map[*fin]bool{},
-		sideStores: map[string][]worker.Chunk{},
-		metrics:    newMetrics(cfg.Plan.TransformNames),
-		sourced:    make(chan sourceEvent),
-		finished:   make(chan struct{}),
-		durable:    cfg.State != nil,
-		positions:  map[*stageState]map[sourcePartition]int64{},
-		saved:      map[sourcePartition]int64{},
+		cfg:         cfg,
+		log:         cfg.Logger,
+		byID:        map[string]*stageState{},
+		producers:   map[string]*stageState{},
+		results:     make(chan *worker.Result),
+		grouped:     make(chan groupDone),
+		finalized:   make(chan finalizeDone),
+		awaiting:    map[*fin]bool{},
+		sideStores:  map[string][]worker.Chunk{},
+		metrics:     newMetrics(cfg.Plan.TransformNames),
+		sourced:     make(chan sourceEvent),
+		finished:    make(chan struct{}),
+		durable:     cfg.State != nil,
+		positions:   map[*stageState]map[sourcePartition]int64{},
+		saved:       map[sourcePartition]int64{},
+		taskOf:      taskStages(cfg.Plan),
+		tasking:     map[string]bool{},
+		tasks:       map[sourcePartition]*task{},
+		bundleStage: map[string]*stageState{},
+	}
+	for _, src := range e.taskOf {
+		e.tasking[src] = true
 	}
 	for _, s := range cfg.Plan.Stages {
 		st := newStageState(s, cfg.MaxBundleSize)
 		if s.Kind == plan.KindTestStream {
 			e.virtual, e.clock = true, time.Now()
 		}
-		e.stages = append(e.stages, st)
-		e.byID[s.ID] = st
+		e.specs = append(e.specs, st)
+		if _, ok := e.taskOf[s.ID]; !ok {
+			e.byID[s.ID] = st
+		}
 		for _, si := range s.SideInputs {
 			for _, src := range si.Sources {
 				e.sideStores[src] = nil
@@ -152,88 +170,18 @@ func Run(ctx context.Context, cfg Config) (*Metrics, error) {
 		}
 	}
 	for p, sid := range cfg.Plan.Producers {
-		e.producers[p] = e.byID[sid]
+		if st := e.byID[sid]; st != nil {
+			e.producers[p] = st
+		}
 	}
+	e.rebuildStages()
 	// Build one plan per stage before running anything, so what the SDK
 	// cannot execute fails the run up front.
-	for _, st := range e.stages {
-		if st.spec.Kind == plan.KindKafka {
-			src, err := kafkasource.New(kafkasource.Config{
-				Read:               st.spec.Kafka,
-				MaxBatch:           cfg.MaxBundleSize,
-				CommitInterval:     cfg.Kafka.CommitInterval,
-				CommitRecords:      cfg.Kafka.CommitRecords,
-				MaxInflightRecords: cfg.Kafka.MaxInflightRecords,
-				MaxInflightBytes:   cfg.Kafka.MaxInflightBytes,
-				RevokeTimeout:      cfg.Kafka.RevokeTimeout,
-				ClientOpts:         cfg.Kafka.ClientOpts,
-				Logger:             e.log.With("stage", st.spec.ID),
-				Report:             cfg.Hooks.KafkaReport,
-				Committed:          cfg.Hooks.KafkaCommitted,
-				Resume:             e.resumeFunc(st.spec.Kafka.Config.Group),
-			})
-			if err != nil {
-				e.teardown(ctx)
-				return e.metrics, err
-			}
-			st.src = src
-			e.liveSources++
-			continue
-		}
-		if st.spec.Kind == plan.KindGroup {
-			gc := group.Config{Input: st.spec.Group.Coder, Strategy: st.spec.Group.Strategy, KeepDropped: st.spec.Group.Dropped != ""}
-			if st.spec.Group.Combine != nil {
-				cmb, err := worker.NewCombiner(ctx, st.spec)
-				if err != nil {
-					e.teardown(ctx)
-					return e.metrics, err
-				}
-				st.cmb, gc.Combiner = cmb, cmb
-			}
-			buf, err := group.New[*fin](gc)
-			if err != nil {
-				e.teardown(ctx)
-				return e.metrics, fmt.Errorf("localrunner: %s %v: %w", st.spec.ID, st.spec.Names, err)
-			}
-			st.grp = buf
-			continue
-		}
-		if st.spec.Kind != plan.KindSDK {
-			continue
-		}
-		if st.spec.Stateful {
-			st.store = userstate.NewExpiring(st.spec.StateWindow, st.spec.StateAllowedLateness)
-			n := 1
-			if st.spec.StateKey != nil {
-				n = max(1, cfg.Parallelism)
-				st.keyLen = group.KeyLength(st.spec.StateKey)
-			}
-			st.lanes = make([]lane, n)
-			if st.spec.StateWindow != nil {
-				st.wdec = exec.MakeWindowDecoder(st.spec.StateWindow)
-				if st.spec.StateWindow.Kind != coder.GlobalWindow {
-					st.late = &lateFilter{
-						dec:      st.wdec,
-						enc:      exec.MakeWindowEncoder(st.spec.StateWindow),
-						lateness: st.spec.StateAllowedLateness,
-					}
-				}
-			}
-		}
-		if len(st.spec.Timers) > 0 {
-			ts, err := timer.New(st.spec.Timers, group.KeyLength)
-			if err != nil {
-				e.teardown(ctx)
-				return e.metrics, fmt.Errorf("localrunner: %s %v: %w", st.spec.ID, st.spec.Names, err)
-			}
-			st.timers = ts
-		}
-		p, err := worker.NewPlan(st.spec)
-		if err != nil {
+	for _, st := range e.specs {
+		if err := e.initStage(ctx, st); err != nil {
 			e.teardown(ctx)
 			return e.metrics, err
 		}
-		st.idle = append(st.idle, p)
 	}
 	if cfg.State != nil {
 		if err := e.restore(); err != nil {
@@ -440,16 +388,24 @@ func (e *engine) fail(err error) {
 func (e *engine) teardown(ctx context.Context) {
 	ctx = context.WithoutCancel(ctx)
 	for f := range e.awaiting {
-		f.stage.idle = append(f.stage.idle, f.plan)
+		f.stage.pool.put(f.plan)
 	}
 	e.awaiting = nil
-	for _, s := range e.stages {
-		for _, p := range s.idle {
+	all := slices.Clone(e.specs)
+	for _, t := range e.taskList {
+		for _, c := range t.stages {
+			all = append(all, c)
+		}
+	}
+	for _, s := range e.specs {
+		for _, p := range s.pool.plans {
 			if err := p.Down(ctx); err != nil {
 				e.log.Warn("localrunner: teardown failed", "stage", s.spec.ID, "error", err)
 			}
 		}
-		s.idle = nil
+		s.pool.plans = nil
+	}
+	for _, s := range all {
 		if s.cmb != nil {
 			if err := s.cmb.Close(); err != nil {
 				e.log.Warn("localrunner: teardown failed", "stage", s.spec.ID, "error", err)

@@ -68,7 +68,7 @@ func (e *engine) finalize(f *fin) {
 	}
 	delete(e.awaiting, f)
 	if e.stopping {
-		f.stage.idle = append(f.stage.idle, f.plan)
+		f.stage.pool.put(f.plan)
 		return
 	}
 	e.finalizing++
@@ -91,7 +91,7 @@ func (e *engine) onFinalized(d finalizeDone) {
 	e.finalizing--
 	s := d.f.stage
 	if d.ok {
-		s.idle = append(s.idle, d.f.plan)
+		s.pool.put(d.f.plan)
 	} else {
 		_ = d.f.plan.Down(context.Background())
 	}

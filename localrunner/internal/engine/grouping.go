@@ -80,6 +80,9 @@ func (e *engine) onGrouped(d groupDone) {
 	fl := s.inflight[d.id]
 	delete(s.inflight, d.id)
 	s.grp = d.buf
+	if s.task != nil && s.task.gone {
+		s.retire()
+	}
 	ev := BundleEvent{Stage: s.spec.ID, Transforms: s.spec.Names, Bundle: d.id, Elements: fl.elements, Elapsed: d.elapsed, Err: d.err}
 	if d.err != nil {
 		if !e.stopping {
@@ -111,12 +114,12 @@ func (e *engine) onGrouped(d groupDone) {
 		ev.Outputs = len(r.Ends)
 		for _, p := range s.spec.Outputs {
 			if p != s.spec.Group.Dropped {
-				e.deliver(p, r.Data, r.Ends, r.MinTS, r.Tags)
+				e.deliver(p, s.task, r.Data, r.Ends, r.MinTS, r.Tags)
 			}
 		}
 	}
 	if len(r.DroppedEnds) > 0 {
-		e.deliver(s.spec.Group.Dropped, r.DroppedData, r.DroppedEnds, r.DroppedMinTS, r.DroppedTags)
+		e.deliver(s.spec.Group.Dropped, s.task, r.DroppedData, r.DroppedEnds, r.DroppedMinTS, r.DroppedTags)
 	}
 	for _, f := range r.Released {
 		f.held--

@@ -14,17 +14,39 @@ import (
 )
 
 // testEngine returns an engine over the given stages, in topological
-// order, wired by their Outputs and Upstream as Run wires a plan.
+// order, wired by their Outputs and Upstream as Run wires a plan, with the
+// partition tasks taskStages finds (none yet running).
 func testEngine(specs ...*plan.Stage) *engine {
-	e := &engine{log: slog.New(slog.DiscardHandler), byID: map[string]*stageState{}, producers: map[string]*stageState{}}
+	p := &plan.Plan{Stages: specs, Producers: map[string]string{}, Consumers: map[string][]string{}}
+	for _, sp := range specs {
+		for _, o := range sp.Outputs {
+			p.Producers[o] = sp.ID
+		}
+		for _, u := range sp.Upstream {
+			p.Consumers[u] = append(p.Consumers[u], sp.ID)
+		}
+	}
+	e := &engine{
+		cfg: Config{Plan: p, MaxBundleSize: 100, Parallelism: 2}, log: slog.New(slog.DiscardHandler),
+		byID: map[string]*stageState{}, producers: map[string]*stageState{},
+		taskOf: taskStages(p), tasking: map[string]bool{}, tasks: map[sourcePartition]*task{},
+		bundleStage: map[string]*stageState{}, positions: map[*stageState]map[sourcePartition]int64{},
+	}
+	for _, src := range e.taskOf {
+		e.tasking[src] = true
+	}
 	for _, sp := range specs {
 		st := newStageState(sp, 100)
-		e.stages = append(e.stages, st)
+		e.specs = append(e.specs, st)
+		if _, ok := e.taskOf[sp.ID]; ok {
+			continue
+		}
 		e.byID[sp.ID] = st
 		for _, o := range sp.Outputs {
 			e.producers[o] = st
 		}
 	}
+	e.rebuildStages()
 	return e
 }
 

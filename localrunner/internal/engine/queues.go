@@ -42,20 +42,27 @@ func (e *engine) saveQueues(b *state.Batch) (elements int) {
 // saved there, in their order.
 func (e *engine) restoreQueues(st *state.Store) (elements int, err error) {
 	for _, s := range e.stages {
-		err := st.Scan(stateKey(state.NSQueue, s), func(k, v []byte) error {
-			b, err := decodeQueued(v)
-			if err != nil {
-				return fmt.Errorf("localrunner: queued elements of %q at %q: %w", s.spec.Names[0], k, err)
-			}
-			elements += b.remaining()
-			s.enqueueArrived(b)
-			return nil
-		})
+		n, err := restoreQueue(st, s)
+		elements += n
 		if err != nil {
 			return elements, err
 		}
 	}
 	return elements, nil
+}
+
+// restoreQueue queues at s the elements the last checkpoint saved there.
+func restoreQueue(st *state.Store, s *stageState) (elements int, err error) {
+	err = st.Scan(stateKey(state.NSQueue, s), func(k, v []byte) error {
+		b, err := decodeQueued(v)
+		if err != nil {
+			return fmt.Errorf("localrunner: queued elements of %q at %q: %w", s.spec.Names[0], k, err)
+		}
+		elements += b.remaining()
+		s.enqueueArrived(b)
+		return nil
+	})
+	return elements, err
 }
 
 // encodeQueued encodes the elements of q not yet taken: hold and arrival

@@ -12,7 +12,8 @@ import (
 
 func (e *engine) onResult(r *worker.Result) {
 	e.running--
-	s := e.byID[r.Bundle.Stage.ID]
+	s := e.bundleStage[r.Bundle.ID]
+	delete(e.bundleStage, r.Bundle.ID)
 	fl := s.inflight[r.Bundle.ID]
 	delete(s.inflight, r.Bundle.ID)
 	switch {
@@ -35,7 +36,7 @@ func (e *engine) onResult(r *worker.Result) {
 	}
 	if e.stopping {
 		// Cancelled or failed elsewhere: nothing is handed on or finalized.
-		s.idle = append(s.idle, r.Plan)
+		s.pool.put(r.Plan)
 		e.hookBundle(ev)
 		return
 	}
@@ -57,7 +58,7 @@ func (e *engine) onResult(r *worker.Result) {
 		if err != nil {
 			err = fmt.Errorf("localrunner: committing the state of bundle %s of %s: %w", r.Bundle.ID, s.spec.ID, err)
 			e.log.Error("localrunner: state commit failed", "stage", s.spec.ID, "bundle", r.Bundle.ID, "error", err)
-			s.idle = append(s.idle, r.Plan)
+			s.pool.put(r.Plan)
 			e.fail(err)
 			ev.Err = err
 			e.hookBundle(ev)
@@ -83,7 +84,7 @@ func (e *engine) onResult(r *worker.Result) {
 		e.awaiting[own] = true
 		fins = append(fins, own)
 	} else {
-		s.idle = append(s.idle, r.Plan)
+		s.pool.put(r.Plan)
 	}
 
 	pcols := make([]string, 0, len(r.Outputs))
@@ -97,7 +98,7 @@ func (e *engine) onResult(r *worker.Result) {
 			continue
 		}
 		ev.Outputs += len(out.Ends)
-		e.deliver(p, out.Data, out.Ends, out.MinTS, fins)
+		e.deliver(p, s.task, out.Data, out.Ends, out.MinTS, fins)
 	}
 	now := time.Now()
 	for _, rs := range r.Residuals {
@@ -122,12 +123,12 @@ func (e *engine) onResult(r *worker.Result) {
 	e.hookBundle(ev)
 }
 
-// deliver queues elements written to PCollection p at every stage reading
-// it, each batch holding a finalization reference to each of fins, and
-// keeps them for the side inputs p feeds.
-func (e *engine) deliver(p string, data []byte, ends []int, minTS mtime.Time, fins []*fin) {
+// deliver queues elements written to PCollection p (by a stage of task t,
+// or nil) at every stage reading it, each batch holding a finalization
+// reference to each of fins, and keeps them for the side inputs p feeds.
+func (e *engine) deliver(p string, t *task, data []byte, ends []int, minTS mtime.Time, fins []*fin) {
 	for _, cid := range e.cfg.Plan.Consumers[p] {
-		s := e.byID[cid]
+		s := e.consumer(cid, t)
 		if n := s.enqueue(&batch{data: data, ends: ends, hold: minTS, fins: fins}); n > 0 {
 			e.droppedLate(s, n)
 		}

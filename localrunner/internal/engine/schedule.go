@@ -26,7 +26,7 @@ func (e *engine) fireImpulses() error {
 			continue
 		}
 		for _, p := range s.spec.Outputs {
-			e.deliver(p, data, ends, minTS, nil)
+			e.deliver(p, nil, data, ends, minTS, nil)
 		}
 	}
 	return nil
@@ -120,10 +120,9 @@ func (e *engine) schedule(ctx context.Context) {
 			fl.lane = l
 			s.lanes[l].busy = true
 		}
-		if n := len(s.idle); n > 0 {
-			b.Plan, s.idle = s.idle[n-1], s.idle[:n-1]
-		}
+		b.Plan = s.pool.take()
 		s.inflight[b.ID] = fl
+		e.bundleStage[b.ID] = s
 		e.running++
 		go func() { e.results <- process(ctx, b) }()
 	}

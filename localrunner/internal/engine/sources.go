@@ -65,17 +65,21 @@ func (e *engine) stopSources() {
 // derived from it is processed, and takes the source's watermark.
 func (e *engine) onSourced(se sourceEvent) {
 	s := se.stage
+	if len(se.ev.Partitions) > 0 && !e.stopping {
+		e.onPartitions(s, se.ev.Partitions)
+	}
 	if b := se.ev.Batch; b != nil && !e.stopping {
+		topic, part, next := b.Position()
+		t := e.taskFor(s, sourcePartition{s.spec.Kafka.Config.Group, topic, part})
 		e.seq++
 		f := &fin{stage: s, bundle: fmt.Sprintf("src%d", e.seq), ack: b.Ack, free: b.Release, epoch: e.epoch}
 		if e.durable {
 			e.active = true
-			topic, part, next := b.Position()
 			e.positions[s][sourcePartition{s.spec.Kafka.Config.Group, topic, part}] = next
 		}
 		for _, p := range s.spec.Outputs {
 			for _, cid := range e.cfg.Plan.Consumers[p] {
-				e.byID[cid].enqueue(&batch{data: b.Data, ends: b.Ends, hold: b.MinTS, fins: []*fin{f}})
+				e.consumer(cid, t).enqueue(&batch{data: b.Data, ends: b.Ends, hold: b.MinTS, fins: []*fin{f}})
 				f.refs++
 			}
 		}
@@ -105,7 +109,17 @@ func (e *engine) resumeFunc(group string) func(string, int32) (int64, bool) {
 		return nil
 	}
 	return func(topic string, partition int32) (int64, bool) {
+		e.savedMu.Lock()
+		defer e.savedMu.Unlock()
 		next, ok := e.saved[sourcePartition{group, topic, partition}]
 		return next, ok
 	}
+}
+
+// setSaved records the position a checkpoint saved for a partition: the
+// source resumes there when the partition is assigned again.
+func (e *engine) setSaved(sp sourcePartition, next int64) {
+	e.savedMu.Lock()
+	defer e.savedMu.Unlock()
+	e.saved[sp] = next
 }

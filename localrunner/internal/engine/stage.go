@@ -42,11 +42,15 @@ type inflight struct {
 }
 
 type stageState struct {
-	spec       *plan.Stage
+	spec *plan.Stage
+	// task is the task of a stage kept per task (tasks.go), nil for a
+	// stage the process shares; pool holds its idle plans (shared by the
+	// copies of a stage in every task).
+	task       *task
+	pool       *planPool
 	queue      []*batch
 	queued     int
 	inflight   map[string]*inflight
-	idle       []worker.Plan
 	out        mtime.Time
 	bundleSize int
 	// sides is set once every side input of the stage is complete.
@@ -102,7 +106,7 @@ type stageState struct {
 // watermark yet, no hold, bundles of up to bundleSize elements (one for a
 // splittable stage, so that its restrictions run and checkpoint apart).
 func newStageState(s *plan.Stage, bundleSize int) *stageState {
-	st := &stageState{spec: s, inflight: map[string]*inflight{}, out: mtime.MinTimestamp, in: mtime.MinTimestamp, bundleSize: bundleSize, srcWM: mtime.MinTimestamp, grpHold: mtime.MaxTimestamp, grpNext: mtime.MaxTimestamp, testWM: mtime.MinTimestamp}
+	st := &stageState{spec: s, pool: &planPool{}, inflight: map[string]*inflight{}, out: mtime.MinTimestamp, in: mtime.MinTimestamp, bundleSize: bundleSize, srcWM: mtime.MinTimestamp, grpHold: mtime.MaxTimestamp, grpNext: mtime.MaxTimestamp, testWM: mtime.MinTimestamp}
 	if s.Splittable {
 		st.bundleSize = 1
 	}
@@ -132,6 +136,22 @@ func (s *stageState) enqueueArrived(b *batch) (dropped int) {
 	s.queue = append(s.queue, b)
 	s.queued += b.remaining()
 	return dropped
+}
+
+// planPool holds a stage's idle plans.
+type planPool struct{ plans []worker.Plan }
+
+func (p *planPool) put(pl worker.Plan) { p.plans = append(p.plans, pl) }
+
+// take returns an idle plan, or nil (the bundle then builds one).
+func (p *planPool) take() worker.Plan {
+	n := len(p.plans)
+	if n == 0 {
+		return nil
+	}
+	pl := p.plans[n-1]
+	p.plans = p.plans[:n-1]
+	return pl
 }
 
 func (s *stageState) queueHold() mtime.Time {

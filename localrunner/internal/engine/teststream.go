@@ -46,7 +46,7 @@ func (e *engine) playTestStream() bool {
 				return false
 			}
 			for _, p := range s.spec.Outputs {
-				e.deliver(p, data, ends, minTS, nil)
+				e.deliver(p, nil, data, ends, minTS, nil)
 			}
 		}
 		return true

@@ -17,8 +17,8 @@ func (e *engine) refreshWatermarks() {
 		}
 		if s.spec.Kind == plan.KindSDK || s.spec.Kind == plan.KindGroup {
 			for _, p := range s.spec.Upstream {
-				if u := e.producers[p]; u != nil {
-					w = min(w, u.out)
+				if u, ok := e.upstream(s, p); ok {
+					w = min(w, u)
 				}
 			}
 			s.in = w
@@ -52,9 +52,35 @@ func (e *engine) refreshWatermarks() {
 		}
 		if w > s.out {
 			s.out = w
-			if h := e.cfg.Hooks.WatermarkAdvanced; h != nil {
+			if h := e.cfg.Hooks.WatermarkAdvanced; h != nil && s.task == nil {
 				h(WatermarkEvent{Stage: s.spec.ID, Transforms: s.spec.Names, Watermark: w})
 			}
+		}
+	}
+	e.reportTaskWatermarks()
+}
+
+// reportTaskWatermarks reports the watermark of each stage kept per task
+// as the minimum over its tasks' copies, when that advanced (kept in the
+// stage's template).
+func (e *engine) reportTaskWatermarks() {
+	h := e.cfg.Hooks.WatermarkAdvanced
+	if h == nil || len(e.taskList) == 0 {
+		return
+	}
+	for _, s := range e.specs {
+		if _, ok := e.taskOf[s.spec.ID]; !ok {
+			continue
+		}
+		w := mtime.MaxTimestamp
+		for _, t := range e.taskList {
+			if c := t.stages[s.spec.ID]; c != nil {
+				w = min(w, c.out)
+			}
+		}
+		if w > s.out && w < mtime.MaxTimestamp {
+			s.out = w
+			h(WatermarkEvent{Stage: s.spec.ID, Transforms: s.spec.Names, Watermark: w})
 		}
 	}
 }

@@ -26,10 +26,41 @@ func (s *Source) adjustOffsets(ctx context.Context, offsets map[string]map[int32
 		}
 	}
 	s.mu.Unlock()
-	if s.cfg.Resume == nil {
-		return offsets, nil
+	if s.cfg.Resume != nil {
+		var err error
+		if offsets, err = s.resume(ctx, offsets); err != nil {
+			return offsets, err
+		}
 	}
-	return s.resume(ctx, offsets)
+	s.mu.Lock()
+	for t, ps := range offsets {
+		for p := range ps {
+			if part := s.parts[topicPartition{t, p}]; part != nil {
+				part.adjusted = true
+			}
+		}
+	}
+	s.mu.Unlock()
+	return offsets, nil
+}
+
+// announcements returns the news of partitions the engine has not had:
+// those gone, then those assigned whose fetch offset is chosen.
+func (s *Source) announcements() []PartitionEvent {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []PartitionEvent
+	for _, tp := range s.gone {
+		out = append(out, PartitionEvent{Topic: tp.topic, Partition: tp.partition, Gone: true})
+	}
+	s.gone = s.gone[:0]
+	for _, p := range s.parts {
+		if p.adjusted && !p.announced && !p.revoked {
+			p.announced = true
+			out = append(out, PartitionEvent{Topic: p.tp.topic, Partition: p.tp.partition, Assigned: true, Resumed: p.resumed})
+		}
+	}
+	return out
 }
 
 // resume moves the fetch position of each assigned partition to the one
@@ -49,14 +80,20 @@ func (s *Source) resume(_ context.Context, offsets map[string]map[int32]kgo.Offs
 				s.log.Warn("localrunner: the group committed past the saved state; reading from the group's offset", "topic", t, "partition", p, "committed", at, "saved", next)
 				continue
 			} else if at == next {
+				s.mu.Lock()
+				if part := s.parts[topicPartition{t, p}]; part != nil {
+					part.resumed = true
+				}
+				s.mu.Unlock()
 				continue
 			}
 			ps[p] = kgo.NewOffset().At(next).WithEpoch(-1)
 			// What precedes the saved position is processed or saved: it
 			// is committable even if nothing more is ever read.
 			s.mu.Lock()
-			if part := s.parts[topicPartition{t, p}]; part != nil && part.done < next {
-				part.done = next
+			if part := s.parts[topicPartition{t, p}]; part != nil {
+				part.done = max(part.done, next)
+				part.resumed = true
 			}
 			s.mu.Unlock()
 			s.log.Info("localrunner: resuming from the saved state", "topic", t, "partition", p, "offset", next, "committed", o.EpochOffset().Offset)
@@ -72,7 +109,7 @@ func (s *Source) assigned(_ context.Context, _ *kgo.Client, tps map[string][]int
 	for t, ps := range tps {
 		for _, p := range ps {
 			tp := topicPartition{t, p}
-			s.parts[tp] = &partition{tp: tp, committed: -1, done: -1, maxTS: mtime.MinTimestamp, lastSeen: now, hwm: -1, start: -1, next: -1}
+			s.parts[tp] = &partition{tp: tp, committed: -1, done: -1, maxTS: mtime.MinTimestamp, lastWM: mtime.MinTimestamp, lastSeen: now, hwm: -1, start: -1, next: -1}
 		}
 	}
 	s.reassigned = true
@@ -153,6 +190,9 @@ func (s *Source) forget(tps map[topicPartition]bool) {
 		}
 		for _, b := range p.inflight {
 			b.gone = true
+		}
+		if p.announced {
+			s.gone = append(s.gone, tp)
 		}
 		delete(s.parts, tp)
 	}

@@ -128,10 +128,30 @@ type CommitEvent struct {
 	Err        error
 }
 
-// Event is what a source hands the engine: a batch, a new watermark, or
-// both. Watermark is the source's output watermark (it only grows).
+// Event is what a source hands the engine: news of partitions, a batch,
+// a new watermark, or several; the engine takes them in that order.
+// Watermark is the source's output watermark (it only grows).
 type Event struct {
-	Batch     *Batch
+	Partitions []PartitionEvent
+	Batch      *Batch
+	Watermark  mtime.Time
+}
+
+// PartitionEvent is news of one partition: it was assigned (before any
+// batch of it), its watermark moved, or it was revoked or lost (no batch
+// of it follows until it is assigned again).
+type PartitionEvent struct {
+	Topic     string
+	Partition int32
+	// Assigned is set when the partition was assigned; Resumed then says
+	// whether reading starts at the position Config.Resume gave (else at
+	// the group's committed offset, or the reset offset).
+	Assigned, Resumed bool
+	// Gone is set when the partition was revoked or lost.
+	Gone bool
+	// Watermark, when not zero, is the partition's watermark: its newest
+	// record timestamp minus MaxSkew, or later when it is idle (see
+	// watermark.go). It only grows while the partition stays assigned.
 	Watermark mtime.Time
 }
 
@@ -155,6 +175,11 @@ type partition struct {
 	// that never returned a record (hwm < 0); probed is when it ran.
 	empty  bool
 	probed time.Time
+	// adjusted is set once the fetch offset is chosen (adjustOffsets),
+	// resumed when it is Resume's; announced once the engine was told of
+	// the assignment. lastWM is the watermark last reported.
+	adjusted, resumed, announced bool
+	lastWM                       mtime.Time
 }
 
 // Source is one consumer-group member.
@@ -183,6 +208,8 @@ type Source struct {
 	// uncommitted are the partitions lost, or revoked with a failed
 	// commit, with processed records whose offsets were not committed.
 	uncommitted map[topicPartition]uncommitted
+	// gone are the partitions revoked or lost since the last event.
+	gone []topicPartition
 }
 
 // New returns a source; it connects in Run.
@@ -364,7 +391,7 @@ func (s *Source) poll(ctx context.Context, cl *kgo.Client, emit func(Event) bool
 			case <-time.After(tick):
 			case <-ctx.Done():
 			}
-			if wm, ok := s.watermark(); ok && !emit(Event{Watermark: wm}) {
+			if !s.emitWatermarks(emit) {
 				return nil
 			}
 			continue
@@ -381,16 +408,33 @@ func (s *Source) poll(ctx context.Context, cl *kgo.Client, emit func(Event) bool
 		if err := s.fetchError(fs); err != nil {
 			return fmt.Errorf("localrunner: kafka read: %w", err)
 		}
+		if pe := s.announcements(); len(pe) > 0 && !emit(Event{Partitions: pe, Watermark: mtime.MinTimestamp}) {
+			return nil
+		}
 		for _, b := range s.batches(fs) {
 			if !emit(Event{Batch: b, Watermark: mtime.MinTimestamp}) {
 				return nil
 			}
 		}
-		if wm, ok := s.watermark(); ok && !emit(Event{Watermark: wm}) {
+		if !s.emitWatermarks(emit) {
 			return nil
 		}
 	}
 	return nil
+}
+
+// emitWatermarks hands on the source's and the partitions' watermarks that
+// moved, and the partitions gone; it returns false when emit did.
+func (s *Source) emitWatermarks(emit func(Event) bool) bool {
+	pe := append(s.announcements(), s.partitionWatermarks()...)
+	wm, ok := s.watermark()
+	if !ok {
+		wm = mtime.MinTimestamp
+	}
+	if !ok && len(pe) == 0 {
+		return true
+	}
+	return emit(Event{Partitions: pe, Watermark: wm})
 }
 
 // probe checks, at most once per max(IdleDelay, time.Second), whether the

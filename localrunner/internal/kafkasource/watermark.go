@@ -56,3 +56,23 @@ func (s *Source) partitionWatermark(p *partition, now time.Time) mtime.Time {
 	}
 	return pw
 }
+
+// partitionWatermarks returns the watermarks of the partitions whose
+// watermark moved since the last call (announced partitions only: the
+// engine learns of a partition before its watermark).
+func (s *Source) partitionWatermarks() []PartitionEvent {
+	now := time.Now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []PartitionEvent
+	for _, p := range s.parts {
+		if p.revoked || !p.announced {
+			continue
+		}
+		if w := s.partitionWatermark(p, now); w > p.lastWM {
+			p.lastWM = w
+			out = append(out, PartitionEvent{Topic: p.tp.topic, Partition: p.tp.partition, Watermark: w})
+		}
+	}
+	return out
+}

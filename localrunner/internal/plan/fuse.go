@@ -68,6 +68,7 @@ func (pl *planner) fuse() (*Plan, error) {
 				s.Transforms, s.Names = []string{tid}, []string{t.GetUniqueName()}
 				s.Input = pl.mainInput(tid)
 				s.Group = pl.groups[tid]
+				s.PartitionKeyed = pl.partitionKeyed(tid)
 				stageOf[tid] = s
 			}
 			continue // Flattens are resolved below.
@@ -100,6 +101,7 @@ func (pl *planner) fuse() (*Plan, error) {
 		}
 		if pl.stateful[tid] {
 			s.Stateful = true
+			s.PartitionKeyed = pl.partitionKeyed(tid)
 			s.Timers = append(s.Timers, pl.timers[tid]...)
 			ws := pl.comps.GetWindowingStrategies()[pl.comps.GetPcollections()[main].GetWindowingStrategyId()]
 			wc, err := graphx.NewCoderUnmarshaller(pl.comps.GetCoders()).WindowCoder(ws.GetWindowCoderId())

@@ -148,6 +148,11 @@ type Stage struct {
 	Stateful bool
 	// Timers are the timer families of the stateful DoFn.
 	Timers []timer.Family
+	// PartitionKeyed is set on a KindGroup or stateful stage whose
+	// grouping key follows the partitioning of the Kafka source feeding it
+	// (PartitionKeyedAnnotation): its state can be kept per source
+	// partition.
+	PartitionKeyed bool
 	// StateWindow and StateAllowedLateness (ms) are the window coder and
 	// allowed lateness of the stateful DoFn's main input: its state in a
 	// window is dropped once the window expires.
