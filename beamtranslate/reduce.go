@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/streams-dev/streams/dsl"
 	"github.com/streams-dev/streams/internal/contract"
+	"github.com/streams-dev/streams/io/kafka"
 )
 
 // The DoFns, combine fn and coder of Reduce and Batch (batch.go), which
@@ -37,6 +39,9 @@ func init() {
 		}
 		if ctx.Value(partitionKeyedKey{}) != nil {
 			a[contract.PartitionKeyedAnnotation] = nil
+		}
+		if skew, ok := ctx.Value(eventTimeKey{}).(time.Duration); ok {
+			a[contract.EventTimeAnnotation] = []byte(strconv.FormatInt(skew.Milliseconds(), 10))
 		}
 		if len(a) == 0 {
 			return contextreg.TransformMetadata{}
@@ -73,7 +78,7 @@ func init() {
 // and the scope starts at WindowInto (reduceKeyed).
 func (t *translator) reduce(n *dsl.Node, in beam.PCollection) error {
 	s := t.stepScope(n)
-	keyed, bad := beam.ParDo2(s, &reduceKeyFn{Pipeline: t.id, Step: n.Name(), KeepOrigin: t.lateToDLQ(n)}, in)
+	keyed, bad := beam.ParDo2(t.keyingScope(s, n, "key"), &reduceKeyFn{Pipeline: t.id, Step: n.Name(), KeepOrigin: t.lateToDLQ(n)}, in)
 	t.bad = append(t.bad, bad)
 	return t.reduceKeyed(s, n, keyed)
 }
@@ -97,6 +102,26 @@ func (t *translator) stepScope(n *dsl.Node) beam.Scope {
 		return t.s.Scope(n.Name())
 	}
 	return t.s.WithContext(context.WithValue(context.Background(), partitionKeyedKey{}, true), n.Name())
+}
+
+// eventTimeKey holds, in a scope's context, the watermark skew of a
+// ParDo that takes event times from payloads
+// (contract.EventTimeAnnotation).
+type eventTimeKey struct{}
+
+// keyingScope is the scope, named name in s, of the ParDo that keys the
+// messages of keyer: annotated for the bundled runner when keyer is a
+// Reduce with its own event time, so that the watermark follows the event
+// times it emits.
+func (t *translator) keyingScope(s beam.Scope, keyer *dsl.Node, name string) beam.Scope {
+	if keyer == nil || keyer.Kind() != dsl.KindReduce || !keyer.Reducer().HasEventTime() {
+		return s.Scope(name)
+	}
+	skew := t.b.Source.MaxSkew
+	if skew == 0 {
+		skew = kafka.DefaultMaxSkew
+	}
+	return s.WithContext(context.WithValue(context.Background(), eventTimeKey{}, skew), name)
 }
 
 // lateToDLQ reports whether the late messages of Reduce n go to the

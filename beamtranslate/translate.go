@@ -61,9 +61,10 @@ type SourceBinding struct {
 	// StrictOffsetReset fails the read on a committed offset outside the
 	// log instead of resetting it per StartOffset (kafka.ReadConfig).
 	StrictOffsetReset bool
-	// MaxSkew and IdleDelay tune the read's watermark (kafka.ReadConfig);
-	// zero means the read's default.
+	// MaxSkew, IdleDelay and IdleWallClock tune the read's watermark
+	// (kafka.ReadConfig); zero means the read's default.
 	MaxSkew, IdleDelay time.Duration
+	IdleWallClock      bool
 	// DLQ, when set, receives every message a step rejects.
 	DLQ *DLQBinding
 }
@@ -191,6 +192,7 @@ func (t *translator) source() error {
 		StrictOffsetReset: sb.StrictOffsetReset,
 		MaxSkew:           sb.MaxSkew,
 		IdleDelay:         sb.IdleDelay,
+		IdleWallClock:     sb.IdleWallClock,
 	})
 	if err != nil {
 		return fmt.Errorf("beamtranslate: source %s: %w", src.Name(), err)
@@ -280,7 +282,7 @@ func (t *translator) chain(src, n *dsl.Node, in beam.PCollection) error {
 	default:
 		fn = &recordKeyFn{c}
 	}
-	out, bad := beam.ParDo2(t.s.Scope(c.name()), fn, in)
+	out, bad := beam.ParDo2(t.keyingScope(t.s, keyer, c.name()), fn, in)
 	t.bad = append(t.bad, bad)
 	switch {
 	case keyer == nil:

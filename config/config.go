@@ -164,6 +164,11 @@ type StepConfig struct {
 	// means the read's default (1s, 100ms).
 	WatermarkMaxSkew time.Duration
 	WatermarkIdle    time.Duration
+	// WatermarkIdleWallClock makes an idle partition's watermark follow
+	// the wall clock (io/kafka ReadConfig.IdleWallClock), so windows close
+	// without traffic; records produced later with older timestamps are
+	// then late.
+	WatermarkIdleWallClock bool
 
 	// OnInvalid says what happens to a message this step rejects (its
 	// function returned an error or panicked) when the source has no dlq:
@@ -252,6 +257,8 @@ func (s *StepConfig) IsSet(key string) bool {
 		return s.WatermarkMaxSkew != 0
 	case "watermark_idle_ms":
 		return s.WatermarkIdle != 0
+	case "watermark_idle_wall_clock":
+		return s.WatermarkIdleWallClock
 	case "override_params":
 		return s.OverrideParams != nil
 	case "dlq":

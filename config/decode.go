@@ -35,7 +35,7 @@ var (
 		"auto_offset_reset", "average_sleep_time_ms", "batch_size", "batch_time_ms",
 		"batch_timedelta", "bootstrap_servers", "commit_interval_ms", "commit_records", "consumer_group", "dlq",
 		"max_sleep_time_ms", "on_invalid", "on_late", "override_params", "parallelism", "starts_segment",
-		"strict_offset_reset", "topic", "watermark_idle_ms", "watermark_max_skew_ms",
+		"strict_offset_reset", "topic", "watermark_idle_ms", "watermark_idle_wall_clock", "watermark_max_skew_ms",
 	}
 	onInvalidPolicies = []string{string(OnInvalidStop), string(OnInvalidSkip)}
 	onLatePolicies    = []string{string(OnLateDLQ), string(OnLateDrop)}
@@ -884,6 +884,8 @@ func (d *decoder) step(n *yaml.Node, path string) StepConfig {
 			sc.WatermarkMaxSkew, _ = d.millis(e.val, e.path)
 		case "watermark_idle_ms":
 			sc.WatermarkIdle, _ = d.millis(e.val, e.path)
+		case "watermark_idle_wall_clock":
+			sc.WatermarkIdleWallClock, _ = d.boolean(e.val, e.path)
 		case "batch_size":
 			sc.BatchSize, _ = d.integer(e.val, e.path)
 		case "batch_timedelta":

@@ -140,8 +140,16 @@
 //	                           # for their window; lower means windows close
 //	                           # sooner after their end
 //	watermark_idle_ms: 100     # a partition read to its end and without
-//	                           # records for this long stops holding the
-//	                           # watermark back
+//	                           # records for this long is idle: it stops
+//	                           # holding back the watermark of steps that
+//	                           # read several partitions, and keeps its
+//	                           # own time (its windows wait for its next
+//	                           # records)
+//	watermark_idle_wall_clock: false # true: an idle partition's watermark
+//	                           # follows the wall clock minus the skew, so
+//	                           # windows close without traffic; records
+//	                           # produced later with older timestamps are
+//	                           # then late
 //
 // A sink (a Kafka topic written by a producer) takes bootstrap_servers,
 // topic, override_params and parallelism, as above. A sink without

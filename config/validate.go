@@ -65,7 +65,7 @@ func (k StepKind) Keys() []string {
 	case Source:
 		keys = []string{"auto_offset_reset", "bootstrap_servers", "commit_interval_ms", "commit_records",
 			"consumer_group", "dlq", "override_params", "parallelism", "strict_offset_reset", "topic",
-			"watermark_idle_ms", "watermark_max_skew_ms"}
+			"watermark_idle_ms", "watermark_idle_wall_clock", "watermark_max_skew_ms"}
 	case Sink:
 		keys = []string{"bootstrap_servers", "override_params", "parallelism", "topic"}
 	case DevNullSink:

@@ -325,6 +325,10 @@ type Reducer struct {
 // source's partitioning (see KeyFollowsPartitioning).
 func (r *Reducer) KeyFollowsPartitioning() bool { return r.partitioned }
 
+// HasEventTime reports whether the step takes event times from payloads
+// (WithEventTime) rather than message timestamps.
+func (r *Reducer) HasEventTime() bool { return r.eventTime != nil }
+
 // Window says how the step windows messages.
 func (r *Reducer) Window() Window { return r.window }
 

@@ -167,14 +167,34 @@
 // contiguous offset whose every derived output was processed by every
 // downstream stage (the finalization reference counts), on the commit
 // policy (WithKafkaCommit), on revocation (bounded wait,
-// WithKafkaRevokeTimeout) and at the end. Its watermark is the minimum over
-// assigned partitions of the newest timestamp minus the read's MaxSkew; a
-// partition read up to its high-water mark and without new records for
-// IdleDelay counts as now minus MaxSkew. A partition with a backlog never
-// does, even while the source pauses over its in-flight bounds or the
-// client hands out other partitions' records first; one that never
-// returned a record does once a probe (end offsets against the group's
-// position) finds it empty.
+// WithKafkaRevokeTimeout) and at the end. Each partition's watermark is
+// its newest timestamp minus the read's MaxSkew. A partition read up to
+// its high-water mark and without new records for IdleDelay is idle: it
+// keeps its time and is left out of the source's watermark (the minimum
+// over the other partitions), or, with the read's IdleWallClock, counts
+// as now minus MaxSkew. A partition with a backlog is never idle, even
+// while the source pauses over its in-flight bounds or the client hands
+// out other partitions' records first; one that never returned a record
+// is once a probe (end offsets against the group's position) finds it
+// empty. WithEndOfInput ends the input: idle partitions then move to the
+// end of time.
+//
+// # Partition tasks
+//
+// A Kafka source whose pipeline has a stateful stage keyed by the
+// source's partitioning (a GroupByKey or stateful ParDo inside a
+// composite annotated with contract.PartitionKeyedAnnotation: a Reduce
+// with KeyFollowsPartitioning, a Batch per partition) runs that stage,
+// and the stages between it and the source, as one copy per assigned
+// partition: a task, with its own queues, buffers, state, timers and the
+// partition's own watermark. A record is late only by its partition's
+// time; a partition assigned late, or moved from another process, is not
+// judged by what other partitions did. Stages downstream that read
+// several tasks take the minimum over the live tasks, leaving out idle
+// ones with nothing queued or running. A durable run saves each task's
+// state under its own prefix with its watermark and restores it when the
+// partition is assigned again and the source resumes from the position
+// saved with it (see engine's doc.go).
 // Cancelling ctx then drains: the source stops fetching, what it handed on
 // is processed and committed within WithDrainTimeout. WithNativeKafka(false)
 // keeps the portable SDF.

@@ -106,6 +106,7 @@ type config struct {
 	nativeKafka   bool
 	encodedDoFns  bool
 	drainTimeout  time.Duration
+	endOfInput    <-chan struct{}
 	kafka         engine.KafkaConfig
 	stateDir      string
 	checkpoint    time.Duration
@@ -198,6 +199,15 @@ func WithKafkaRevokeTimeout(d time.Duration) Option {
 // timeouts. Default none.
 func WithKafkaClientOpts(opts ...kgo.Opt) Option {
 	return optionFunc(func(c *config) { c.kafka.ClientOpts = append(c.kafka.ClientOpts, opts...) })
+}
+
+// WithEndOfInput gives a channel that, once closed, says the native
+// Kafka sources' input is over (a development run's bounded input): once
+// a partition is caught up, its watermark goes to the end of time, so
+// every window closes and every event-time timer fires. Records that
+// arrive later are late. Default none.
+func WithEndOfInput(ch <-chan struct{}) Option {
+	return optionFunc(func(c *config) { c.endOfInput = ch })
 }
 
 // WithDrainTimeout bounds the drain after ctx is cancelled when the
@@ -354,6 +364,7 @@ func (r *Runner) Run(ctx context.Context, p *beam.Pipeline) (beam.PipelineResult
 		Hooks:              r.cfg.hooks,
 		Kafka:              r.cfg.kafka,
 		DrainTimeout:       r.cfg.drainTimeout,
+		EndOfInput:         r.cfg.endOfInput,
 	})
 	return &result{jobID: jobID, metrics: m.Results()}, err
 }

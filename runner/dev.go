@@ -74,10 +74,13 @@ type devSession struct {
 	lastSeen time.Time
 	seen     int
 	held     *localrunner.HeldReport // last report of the bundled runner; nil before one
+	// inputEnded is closed once the input is fed, with ExitWhenDone: the
+	// bundled runner then closes every window once it has read it all.
+	inputEnded chan struct{}
 }
 
 func startDev(ctx context.Context, opts *DevOptions, d *deployment, log *slog.Logger) (*devSession, error) {
-	s := &devSession{opts: opts, d: d, log: log}
+	s := &devSession{opts: opts, d: d, log: log, inputEnded: make(chan struct{})}
 	for _, sb := range d.bindings.Sinks {
 		s.outputs = append(s.outputs, sb.Topic)
 	}
@@ -164,6 +167,7 @@ func (s *devSession) run(ctx context.Context, stop context.CancelFunc) {
 	if !s.opts.ExitWhenDone {
 		return
 	}
+	close(s.inputEnded)
 	timeout := s.opts.Timeout
 	if timeout == 0 {
 		timeout = time.Minute

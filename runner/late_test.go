@@ -25,20 +25,32 @@ import (
 
 const lateChildPrefix = "late-dlq:"
 
-// lateSpec is what the late-data child runs: a per-user count in 10 s
-// windows reading in, writing out, with its dlq.
+// lateSpec is what the late-data child runs: a per-user count reading
+// In, writing Out, with its dlq: in 10 s tumbling windows, or 30 s
+// windows every 10 s (Sliding); by record timestamps, or by the
+// payload's ts (PayloadTime).
 type lateSpec struct {
 	Broker, In, Out, DLQ, Group string
+	Sliding, PayloadTime        bool
 }
 
 type click struct {
-	User string `json:"user"`
+	User string    `json:"user"`
+	TS   time.Time `json:"ts,omitzero"`
 }
 
-func latePipeline() dsl.Pipeline {
+func latePipeline(s lateSpec) dsl.Pipeline {
+	w := dsl.TumblingWindow(10 * time.Second)
+	if s.Sliding {
+		w = dsl.SlidingWindow(30*time.Second, 10*time.Second)
+	}
+	var opts []dsl.ReduceOption[click]
+	if s.PayloadTime {
+		opts = append(opts, dsl.WithEventTime(func(c click) time.Time { return c.TS }))
+	}
 	return dsl.StreamingSource("clicks", "clicks").
 		Apply("parse", dsl.Parser[click]()).
-		Apply("count", dsl.Reduce(dsl.TumblingWindow(10*time.Second), func(c click) string { return c.User }, dsl.Count[click]())).
+		Apply("count", dsl.Reduce(w, func(c click) string { return c.User }, dsl.Count[click](), opts...)).
 		Apply("serialize", dsl.Serializer[dsl.Windowed[string, int]]()).
 		Sink("out", dsl.StreamSink("counts"))
 }
@@ -58,7 +70,6 @@ func runLateChild(raw string) int {
           consumer_group: %s
           auto_offset_reset: earliest
           watermark_max_skew_ms: 10
-          watermark_idle_ms: 3600000
           dlq: {topic: %s}
         out: {bootstrap_servers: [%q], topic: %s}
 `, s.Broker, s.In, s.Group, s.DLQ, s.Broker, s.Out)
@@ -69,7 +80,7 @@ func runLateChild(raw string) int {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	err = Run(ctx, latePipeline().MustBuild(), Options{
+	err = Run(ctx, latePipeline(s).MustBuild(), Options{
 		Config: cfg, Adapter: AdapterLocal, StateDir: "none",
 		Logger: slog.New(slog.NewTextHandler(os.Stderr, nil)),
 	})
@@ -80,94 +91,128 @@ func runLateChild(raw string) int {
 	return 0
 }
 
-// A message that arrives after its window closed goes to the dead-letter
-// queue, unchanged, with the reduce step and the cause in its headers, and
-// the window's result stays what it was; on time ones are counted. The
-// records' timestamps are far from the wall clock, so the source's idle
-// watermark (now minus the skew) is turned off: it would close every
-// window.
-func TestLateMessagesGoToTheDLQ(t *testing.T) {
+// lateRun is a late-data child on a broker of its own, and what a test
+// read of its output and dlq.
+type lateRun struct {
+	t        *testing.T
+	ctx      context.Context
+	s        lateSpec
+	cl       *kgo.Client
+	child    *childtest.Child
+	out, dlq []*kgo.Record
+}
+
+// lateBase is the event time the late-data tests count from.
+var lateBase = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// newLateRun starts a broker and makes the topics of s; start starts the
+// child.
+func newLateRun(t *testing.T, s lateSpec) *lateRun {
+	t.Helper()
 	b, err := devbroker.Start(devbroker.ListenAddr("127.0.0.1:0"), devbroker.Partitions(1))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer b.Close()
-	s := lateSpec{Broker: b.Addr(), In: "late-in", Out: "late-out", DLQ: "late-dlq", Group: "late"}
+	t.Cleanup(func() { _ = b.Close() })
+	s.Broker, s.In, s.Out, s.DLQ, s.Group = b.Addr(), "late-in", "late-out", "late-dlq", "late"
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
+	t.Cleanup(cancel)
 	cl, err := kgo.NewClient(kgo.SeedBrokers(s.Broker), kgo.ConsumeTopics(s.Out, s.DLQ), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer cl.Close()
+	t.Cleanup(cl.Close)
 	if _, err := kadm.NewClient(cl).CreateTopics(ctx, 1, -1, nil, s.In, s.Out, s.DLQ); err != nil {
 		t.Fatal(err)
 	}
-	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	produce := func(user string, at time.Duration) {
-		t.Helper()
-		r := &kgo.Record{Topic: s.In, Key: []byte(user), Value: fmt.Appendf(nil, `{"user":%q}`, user), Timestamp: base.Add(at)}
-		if err := cl.ProduceSync(ctx, r).FirstErr(); err != nil {
-			t.Fatal(err)
-		}
+	return &lateRun{t: t, ctx: ctx, s: s, cl: cl}
+}
+
+func (h *lateRun) start() {
+	raw, _ := json.Marshal(h.s)
+	h.child = childtest.Start(h.t, lateChildPrefix+string(raw))
+	h.t.Cleanup(func() { h.child.Stop(h.t) })
+}
+
+// produce writes a click of user with the record timestamp lateBase+at,
+// or, with PayloadTime, the payload's ts lateBase+at and the record
+// timestamp an hour later.
+func (h *lateRun) produce(user string, at time.Duration) {
+	h.t.Helper()
+	r := &kgo.Record{Topic: h.s.In, Key: []byte(user), Value: fmt.Appendf(nil, `{"user":%q}`, user), Timestamp: lateBase.Add(at)}
+	if h.s.PayloadTime {
+		r.Value = fmt.Appendf(nil, `{"user":%q,"ts":%q}`, user, lateBase.Add(at).Format(time.RFC3339Nano))
+		r.Timestamp = lateBase.Add(at + time.Hour)
 	}
-	produce("ada", 1*time.Second)
-	produce("ada", 4*time.Second)
-	produce("ada", 12*time.Second) // the watermark passes 10 s: [0, 10 s) fires
+	if err := h.cl.ProduceSync(h.ctx, r).FirstErr(); err != nil {
+		h.t.Fatal(err)
+	}
+}
 
-	raw, _ := json.Marshal(s)
-	child := childtest.Start(t, lateChildPrefix+string(raw))
-	defer child.Stop(t)
-
-	var out, dlq []*kgo.Record
-	wait := func(what string, done func() bool) {
-		t.Helper()
-		for !done() {
-			if ctx.Err() != nil || child.Exited() {
-				t.Fatalf("%s: output %d, dlq %d records; pipeline:\n%s", what, len(out), len(dlq), child.Stderr())
+// wait reads the output and the dlq until done.
+func (h *lateRun) wait(what string, done func() bool) {
+	h.t.Helper()
+	for !done() {
+		if h.ctx.Err() != nil || h.child.Exited() {
+			h.t.Fatalf("%s: output %d, dlq %d records; pipeline:\n%s", what, len(h.out), len(h.dlq), h.child.Stderr())
+		}
+		fs := h.cl.PollRecords(h.ctx, 100)
+		fs.EachRecord(func(r *kgo.Record) {
+			if r.Topic == h.s.Out {
+				h.out = append(h.out, r)
+			} else {
+				h.dlq = append(h.dlq, r)
 			}
-			fs := cl.PollRecords(ctx, 100)
-			fs.EachRecord(func(r *kgo.Record) {
-				if r.Topic == s.Out {
-					out = append(out, r)
-				} else {
-					dlq = append(dlq, r)
-				}
-			})
-		}
+		})
 	}
-	wait("the first window", func() bool { return len(out) >= 1 })
-	produce("ada", 2*time.Second) // late: its window closed
-	produce("ada", 13*time.Second)
-	produce("ada", 25*time.Second) // closes [10 s, 20 s)
-	wait("the late message", func() bool { return len(dlq) >= 1 && len(out) >= 2 })
+}
 
-	var results []string
-	for _, r := range out {
-		results = append(results, string(r.Value))
+func (h *lateRun) results() []string {
+	var rs []string
+	for _, r := range h.out {
+		rs = append(rs, string(r.Value))
 	}
+	return rs
+}
+
+// A message that arrives after its window closed goes to the dead-letter
+// queue, unchanged, with the reduce step and the cause in its headers, and
+// the window's result stays what it was; on time ones are counted.
+func TestLateMessagesGoToTheDLQ(t *testing.T) {
+	h := newLateRun(t, lateSpec{})
+	h.produce("ada", 1*time.Second)
+	h.produce("ada", 4*time.Second)
+	h.produce("ada", 12*time.Second) // the watermark passes 10 s: [0, 10 s) fires
+	h.start()
+	h.wait("the first window", func() bool { return len(h.out) >= 1 })
+	h.produce("ada", 2*time.Second) // late: its window closed
+	h.produce("ada", 13*time.Second)
+	h.produce("ada", 25*time.Second) // closes [10 s, 20 s)
+	h.wait("the late message", func() bool { return len(h.dlq) >= 1 && len(h.out) >= 2 })
+
+	results := h.results()
 	if !strings.Contains(results[0], `"value":2`) || !strings.Contains(results[1], `"value":2`) || len(results) != 2 {
 		t.Errorf("results %q, want two windows of 2 (the late message not counted)", results)
 	}
-	d := dlq[0]
+	d := h.dlq[0]
 	headers := map[string]string{}
-	for _, h := range d.Headers {
-		headers[h.Key] = string(h.Value)
+	for _, hd := range d.Headers {
+		headers[hd.Key] = string(hd.Value)
 	}
 	if string(d.Value) != `{"user":"ada"}` || string(d.Key) != "ada" ||
 		headers[beamtranslate.HeaderDLQStep] != "count" || headers[beamtranslate.HeaderDLQOffset] != "3" ||
 		!strings.Contains(headers[beamtranslate.HeaderDLQError], "late: event time 2026-01-01T00:00:02Z arrived after its window [2026-01-01T00:00:00Z, 2026-01-01T00:00:10Z) closed") {
 		t.Errorf("dlq record: key %q value %q headers %v", d.Key, d.Value, headers)
 	}
-	if len(dlq) != 1 {
-		t.Errorf("%d dlq records, want 1", len(dlq))
+	if len(h.dlq) != 1 {
+		t.Errorf("%d dlq records, want 1", len(h.dlq))
 	}
 }
 
 // Late messages go to the dlq by default when there is one; on_late: drop
 // keeps them out of it, and without a dlq they are dropped.
 func TestResolveLateToDLQ(t *testing.T) {
-	g := latePipeline().MustBuild()
+	g := latePipeline(lateSpec{}).MustBuild()
 	for _, tc := range []struct {
 		yaml string
 		want []string
@@ -184,7 +229,7 @@ func TestResolveLateToDLQ(t *testing.T) {
 
 // A GroupByKey's late drops count for its Reduce step.
 func TestLateMessagesAreCounted(t *testing.T) {
-	o := &observation{p: observe.New("late", AdapterLocal, latePipeline().MustBuild())}
+	o := &observation{p: observe.New("late", AdapterLocal, latePipeline(lateSpec{}).MustBuild())}
 	o.hooks().BundleDone(localrunner.BundleEvent{Stage: "stage-002", Transforms: []string{"count/CombinePerKey/GroupAndCombine"}, Dropped: 2})
 	o.hooks().BundleDone(localrunner.BundleEvent{Stage: "stage-002", Transforms: []string{"count/CombinePerKey/GroupAndCombine"}, Elements: 5})
 	mfs, err := o.p.Registry().Gather()

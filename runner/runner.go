@@ -261,10 +261,14 @@ func Run(ctx context.Context, g *dsl.Graph, opts Options) error {
 	if opts.Adapter == AdapterLocal {
 		var lr *localrunner.Runner
 		hooks := obs.hooks()
+		lopts := append([]localrunner.Option{localrunner.WithLogger(log)}, dep.local...)
 		if dev != nil {
 			hooks.Held = dev.onHeld
+			if dev.opts.ExitWhenDone {
+				lopts = append(lopts, localrunner.WithEndOfInput(dev.inputEnded))
+			}
 		}
-		lopts := append([]localrunner.Option{localrunner.WithLogger(log), localrunner.WithHooks(hooks)}, dep.local...)
+		lopts = append(lopts, localrunner.WithHooks(hooks))
 		dir := stateDir(g, opts, dep.bindings.Source.Group)
 		if dir != "" && opts.StateDir == "" && dep.needsDevBroker {
 			// The development broker's topics do not outlive it: neither
@@ -413,6 +417,7 @@ func resolve(g *dsl.Graph, seg *config.Segment) (*deployment, error) {
 		StrictOffsetReset: sc.StrictOffsetReset,
 		MaxSkew:           sc.WatermarkMaxSkew,
 		IdleDelay:         sc.WatermarkIdle,
+		IdleWallClock:     sc.WatermarkIdleWallClock,
 	}
 	d.topics = append(d.topics, topic)
 	if sc.CommitInterval > 0 || sc.CommitRecords > 0 {

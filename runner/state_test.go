@@ -36,7 +36,7 @@ func TestMainStateDirProblemsExitOne(t *testing.T) {
 		var out, errb bytes.Buffer
 		fs := flag.NewFlagSet("test", flag.ContinueOnError)
 		fs.SetOutput(io.Discard)
-		code := main(latePipeline(), fs, []string{"--config", cfg, "--state-dir", dir}, &out, &errb)
+		code := main(latePipeline(lateSpec{}), fs, []string{"--config", cfg, "--state-dir", dir}, &out, &errb)
 		return code, errb.String()
 	}
 

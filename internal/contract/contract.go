@@ -6,7 +6,7 @@
 // declaration that the compiler checks on both sides, and the layering
 // test (internal/lint) sees both arrows.
 //
-// It holds two annotation URNs and two interfaces that DoFns and CombineFns
+// It holds three annotation URNs and two interfaces that DoFns and CombineFns
 // may implement. A runner that knows none of them runs the same pipeline
 // the ordinary way: they are optimisations and runner hand-offs, never
 // requirements.
@@ -37,6 +37,17 @@ const LateDataAnnotation = "streams.dev/late-data:v1"
 // state, timers and event time per source partition (a task), so they
 // move with the partition between processes. Other runners ignore it.
 const PartitionKeyedAnnotation = "streams.dev/partition-keyed:v1"
+
+// EventTimeAnnotation marks a composite holding one ParDo that gives its
+// main output (its first) event times of its own, taken from the payload
+// rather than the Kafka record timestamps its input carries. The
+// annotation's value is the skew the watermark allows for, in
+// milliseconds (decimal text). The bundled runner then derives the
+// watermark after that ParDo from the event times it emits (the newest
+// minus the skew, per partition task), as Kafka Streams' timestamp
+// extractor does, instead of from the record timestamps. Other runners
+// ignore it.
+const EventTimeAnnotation = "streams.dev/event-time:v1"
 
 // EncodedDoFn is implemented by DoFns that can process elements in their
 // encoded form. For a stage that is one such DoFn's ParDo between the

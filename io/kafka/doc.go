@@ -88,11 +88,18 @@
 // Each partition has its own watermark: the newest record timestamp seen
 // minus [ReadConfig.MaxSkew]. A record whose timestamp is more than
 // MaxSkew older than the newest one before it in its partition may be late
-// for event-time windows. When a partition is idle (read up to its
-// high-water mark, nothing new within [ReadConfig.IdleDelay]) its
-// watermark moves to the current time minus MaxSkew, so that windows close
-// even if a partition gets no traffic; a record produced later with an
-// older timestamp is then late.
+// for event-time windows. A partition is idle when it is read up to its
+// high-water mark and nothing new came within [ReadConfig.IdleDelay].
+//
+// On the bundled runner an idle partition keeps its time (so records
+// produced into it later with older timestamps, but not older than what it
+// already passed, are on time) and stops holding back the watermark of
+// what reads several partitions; its own windows wait for its next
+// records. With [ReadConfig.IdleWallClock] its watermark follows the
+// current time minus MaxSkew instead, so that windows close without
+// traffic, and a record produced later with an older timestamp is late.
+// Through the splittable DoFn (prism, Flink, Dataflow), which has no
+// idleness, an idle partition always follows the wall clock.
 //
 // # Runners
 //

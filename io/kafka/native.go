@@ -31,6 +31,7 @@ func ReadTransformConfig(list, read any) (cfg ReadConfig, ok bool) {
 		MaxReadTime:       r.MaxReadTime,
 		IdleDelay:         r.IdleDelay,
 		MaxSkew:           r.MaxSkew,
+		IdleWallClock:     r.IdleWallClock,
 	}.withDefaults(), true
 }
 

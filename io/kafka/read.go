@@ -74,12 +74,20 @@ type ReadConfig struct {
 	// before resuming it. Zero means [DefaultIdleDelay].
 	IdleDelay time.Duration
 	// MaxSkew is the lateness the watermark allows for: the watermark of a
-	// partition is the newest record timestamp seen minus MaxSkew, and when
-	// the partition is idle (caught up with its high-water mark) it is the
-	// current time minus MaxSkew. A record whose timestamp is more than
-	// MaxSkew behind the newest one seen in its partition may be late. Zero
-	// means [DefaultMaxSkew].
+	// partition is the newest record timestamp seen minus MaxSkew. A record
+	// whose timestamp is more than MaxSkew behind the newest one seen in its
+	// partition may be late. Zero means [DefaultMaxSkew].
 	MaxSkew time.Duration
+	// IdleWallClock makes the watermark of an idle partition (caught up
+	// with its high-water mark, nothing new within IdleDelay) follow the
+	// current time minus MaxSkew, so that windows close without traffic;
+	// a record produced later with an older timestamp is then late. On
+	// the bundled runner it is off by default: an idle partition keeps its
+	// own time and only stops holding back what reads several partitions
+	// (see the package documentation). Runners that read through the
+	// splittable DoFn (prism, Flink, Dataflow) know no idleness, so there
+	// an idle partition always follows the wall clock.
+	IdleWallClock bool
 }
 
 func (c ReadConfig) withDefaults() ReadConfig {
@@ -187,6 +195,7 @@ func TryRead(s beam.Scope, cfg ReadConfig) (beam.PCollection, error) {
 		MaxReadTime:       cfg.MaxReadTime,
 		IdleDelay:         cfg.IdleDelay,
 		MaxSkew:           cfg.MaxSkew,
+		IdleWallClock:     cfg.IdleWallClock,
 	}, parts[0])
 	if err != nil {
 		return beam.PCollection{}, fmt.Errorf("kafka: read: %w", err)

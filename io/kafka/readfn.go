@@ -57,6 +57,7 @@ type readFn struct {
 	MaxReadTime       time.Duration
 	IdleDelay         time.Duration
 	MaxSkew           time.Duration
+	IdleWallClock     bool `json:",omitempty"`
 
 	st *readState
 }

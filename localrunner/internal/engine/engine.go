@@ -34,6 +34,10 @@ type Config struct {
 	// the start. The plan's only sources must then be native Kafka reads.
 	State              *state.Store
 	CheckpointInterval time.Duration
+	// EndOfInput, when closed, ends the Kafka sources' input: once a
+	// partition is caught up its watermark is the end of time (see
+	// kafkasource.Config.EndOfInput).
+	EndOfInput <-chan struct{}
 }
 
 // KafkaConfig configures the native Kafka sources; see kafkasource.Config.

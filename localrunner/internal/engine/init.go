@@ -52,6 +52,7 @@ func (e *engine) initSource(st *stageState) error {
 		Report:             cfg.Hooks.KafkaReport,
 		Committed:          cfg.Hooks.KafkaCommitted,
 		Resume:             e.resumeFunc(st.spec.Kafka.Config.Group),
+		EndOfInput:         cfg.EndOfInput,
 	})
 	if err != nil {
 		return err

@@ -87,6 +87,9 @@ func (e *engine) onResult(r *worker.Result) {
 		s.pool.put(r.Plan)
 	}
 
+	if s.spec.EventTime != nil {
+		s.noteEventTimes(r.Outputs)
+	}
 	pcols := make([]string, 0, len(r.Outputs))
 	for p := range r.Outputs {
 		pcols = append(pcols, p)

@@ -59,6 +59,9 @@ type stageState struct {
 	// reported last.
 	src   *kafkasource.Source
 	srcWM mtime.Time
+	// genWM is the event-time watermark of a stage that gives elements
+	// event times of its own (plan.EventTime).
+	genWM mtime.Time
 	// in is the input watermark (SDK and group stages) as of the last
 	// refresh.
 	in mtime.Time
@@ -106,7 +109,7 @@ type stageState struct {
 // watermark yet, no hold, bundles of up to bundleSize elements (one for a
 // splittable stage, so that its restrictions run and checkpoint apart).
 func newStageState(s *plan.Stage, bundleSize int) *stageState {
-	st := &stageState{spec: s, pool: &planPool{}, inflight: map[string]*inflight{}, out: mtime.MinTimestamp, in: mtime.MinTimestamp, bundleSize: bundleSize, srcWM: mtime.MinTimestamp, grpHold: mtime.MaxTimestamp, grpNext: mtime.MaxTimestamp, testWM: mtime.MinTimestamp}
+	st := &stageState{spec: s, pool: &planPool{}, inflight: map[string]*inflight{}, out: mtime.MinTimestamp, in: mtime.MinTimestamp, bundleSize: bundleSize, srcWM: mtime.MinTimestamp, genWM: mtime.MinTimestamp, grpHold: mtime.MaxTimestamp, grpNext: mtime.MaxTimestamp, testWM: mtime.MinTimestamp}
 	if s.Splittable {
 		st.bundleSize = 1
 	}

@@ -25,7 +25,18 @@ type task struct {
 	// wm is the partition's watermark: the output watermark of src for
 	// the task's stages.
 	wm   mtime.Time
+	idle bool // the partition is idle (kafkasource's watermark.go)
 	gone bool
+}
+
+// busy reports whether elements wait or run at any of t's stages.
+func (t *task) busy() bool {
+	for _, s := range t.stages {
+		if s.queued > 0 || len(s.inflight) > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // taskStages returns, for each stage kept per task, the ID of the Kafka
@@ -97,8 +108,8 @@ func (e *engine) onPartitions(src *stageState, evs []kafkasource.PartitionEvent)
 				e.addTask(src, id, pe.Resumed)
 			}
 		case pe.Watermark != 0:
-			if t := e.tasks[id]; t != nil && pe.Watermark > t.wm {
-				t.wm = pe.Watermark
+			if t := e.tasks[id]; t != nil {
+				t.wm, t.idle = max(t.wm, pe.Watermark), pe.Idle
 			}
 		}
 	}
@@ -211,8 +222,8 @@ func (e *engine) consumer(cid string, t *task) *stageState {
 // upstream returns the output watermark of the producer of PCollection pc
 // as stage s sees it: for a stage of a task, the task's copy (or the
 // task's partition watermark, for the source); for a shared stage reading
-// a stage kept per task, the minimum over the tasks (none yet: s's input
-// watermark holds).
+// a stage kept per task, the minimum over the tasks but those idle with
+// nothing queued or running (none left: s's input watermark holds).
 func (e *engine) upstream(s *stageState, pc string) (mtime.Time, bool) {
 	pid := e.cfg.Plan.Producers[pc]
 	if s.task != nil {
@@ -226,7 +237,7 @@ func (e *engine) upstream(s *stageState, pc string) (mtime.Time, bool) {
 	if _, ok := e.taskOf[pid]; ok {
 		w, seen := mtime.MaxTimestamp, false
 		for _, t := range e.taskList {
-			if u := t.stages[pid]; u != nil {
+			if u := t.stages[pid]; u != nil && (!t.idle || t.busy()) {
 				w, seen = min(w, u.out), true
 			}
 		}

@@ -4,6 +4,7 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph/mtime"
 	"github.com/streams-dev/streams/localrunner/internal/plan"
 	"github.com/streams-dev/streams/localrunner/internal/userstate"
+	"github.com/streams-dev/streams/localrunner/internal/worker"
 )
 
 func (e *engine) refreshWatermarks() {
@@ -32,6 +33,9 @@ func (e *engine) refreshWatermarks() {
 			for _, fl := range s.inflight {
 				w = min(w, fl.hold)
 			}
+			if s.spec.EventTime != nil {
+				w = s.eventTimeWatermark() // holds are in the input's time
+			}
 			for _, p := range e.parked {
 				if p.stage == s {
 					w = min(w, p.res.Watermark)
@@ -58,6 +62,27 @@ func (e *engine) refreshWatermarks() {
 		}
 	}
 	e.reportTaskWatermarks()
+}
+
+// eventTimeWatermark is the output watermark of a stage that gives
+// elements event times of its own (plan.EventTime): the newest it wrote
+// minus the skew; the end of time once its input ended and nothing waits.
+func (s *stageState) eventTimeWatermark() mtime.Time {
+	if s.in == mtime.MaxTimestamp && s.queued == 0 && len(s.inflight) == 0 {
+		return mtime.MaxTimestamp
+	}
+	return s.genWM
+}
+
+// noteEventTimes advances the event-time watermark of a stage that gives
+// elements event times of its own from the outputs of one bundle.
+func (s *stageState) noteEventTimes(outs map[string]*worker.Output) {
+	et := s.spec.EventTime
+	for _, p := range et.Outputs {
+		if o := outs[p]; o != nil && len(o.Ends) > 0 {
+			s.genWM = max(s.genWM, mtime.FromTime(o.MaxTS.ToTime().Add(-et.Skew)))
+		}
+	}
 }
 
 // reportTaskWatermarks reports the watermark of each stage kept per task

@@ -89,6 +89,10 @@ type Config struct {
 	// state has one: it wins over the group's committed offset when it is
 	// ahead of it (the state was saved, the commit that followed was not).
 	Resume func(topic string, partition int32) (next int64, ok bool)
+	// EndOfInput, when closed, says no record is produced any more (the
+	// development loop's bounded input): once a partition is then caught
+	// up, its watermark is the end of time, so every window closes.
+	EndOfInput <-chan struct{}
 }
 
 // ReportInterval is how often a source reports its state.
@@ -149,6 +153,9 @@ type PartitionEvent struct {
 	Assigned, Resumed bool
 	// Gone is set when the partition was revoked or lost.
 	Gone bool
+	// Idle, with a watermark, says whether the partition is idle: caught
+	// up, nothing new for IdleDelay (see watermark.go).
+	Idle bool
 	// Watermark, when not zero, is the partition's watermark: its newest
 	// record timestamp minus MaxSkew, or later when it is idle (see
 	// watermark.go). It only grows while the partition stays assigned.
@@ -180,6 +187,7 @@ type partition struct {
 	// the assignment. lastWM is the watermark last reported.
 	adjusted, resumed, announced bool
 	lastWM                       mtime.Time
+	idleSent                     bool // idle as last reported
 }
 
 // Source is one consumer-group member.
@@ -210,6 +218,8 @@ type Source struct {
 	uncommitted map[topicPartition]uncommitted
 	// gone are the partitions revoked or lost since the last event.
 	gone []topicPartition
+	// endSeen is when the source first saw Config.EndOfInput closed.
+	endSeen time.Time
 }
 
 // New returns a source; it connects in Run.

@@ -140,6 +140,12 @@ func (pl *planner) fuse() (*Plan, error) {
 		}
 	}
 
+	for _, s := range out.Stages {
+		if s.Kind == KindSDK {
+			pl.eventTimes(s, stageOf, consumers)
+		}
+	}
+
 	// Consumers, resolving Flattens.
 	var readers func(p string, from *Stage) []string
 	readers = func(p string, from *Stage) []string {

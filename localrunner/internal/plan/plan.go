@@ -153,6 +153,9 @@ type Stage struct {
 	// (PartitionKeyedAnnotation): its state can be kept per source
 	// partition.
 	PartitionKeyed bool
+	// EventTime is set on an SDK stage that gives elements event times
+	// of its own, from their payloads.
+	EventTime *EventTime
 	// StateWindow and StateAllowedLateness (ms) are the window coder and
 	// allowed lateness of the stateful DoFn's main input: its state in a
 	// window is dropped once the window expires.

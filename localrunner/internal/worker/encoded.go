@@ -192,9 +192,7 @@ func (p *encodedPlan) emit(i int, ts typex.EventTime, value []byte) {
 	}
 	out.Data = append(out.Data, value...)
 	out.Ends = append(out.Ends, len(out.Data))
-	if ts < out.MinTS {
-		out.MinTS = ts
-	}
+	out.MinTS, out.MaxTS = min(out.MinTS, ts), max(out.MaxTS, ts)
 }
 
 func outEnd(o *Output) int {

@@ -93,6 +93,7 @@ type Output struct {
 	Data  []byte
 	Ends  []int
 	MinTS mtime.Time // smallest event time written
+	MaxTS mtime.Time // largest event time written
 }
 
 // Residual is the remainder of an SDF element that checkpointed itself.
@@ -236,7 +237,7 @@ func outputSizeKey(stage, pcol string) string { return stage + "\x00" + pcol }
 // newOutput makes pcol's output buffer, sized by what earlier bundles of
 // the stage wrote.
 func (d *dataManager) newOutput(pcol string) *Output {
-	out := &Output{MinTS: mtime.MaxTimestamp}
+	out := &Output{MinTS: mtime.MaxTimestamp, MaxTS: mtime.MinTimestamp}
 	if v, ok := outputSizes.Load(outputSizeKey(d.bundle.Stage.ID, pcol)); ok && d.inputBytes > 0 {
 		h := v.(*outputSize)
 		// A little over the estimate: Data is copied if it outgrows it.
@@ -324,9 +325,8 @@ type sinkWriter struct {
 func (w *sinkWriter) Write(p []byte) (int, error) {
 	w.out.Data = append(w.out.Data, p...)
 	w.out.Ends = append(w.out.Ends, len(w.out.Data))
-	if t := group.EventTime(p); t < w.out.MinTS {
-		w.out.MinTS = t
-	}
+	t := group.EventTime(p)
+	w.out.MinTS, w.out.MaxTS = min(w.out.MinTS, t), max(w.out.MaxTS, t)
 	return len(p), nil
 }
 
