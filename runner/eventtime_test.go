@@ -48,3 +48,23 @@ func TestIdlePartitionKeepsItsTime(t *testing.T) {
 		t.Errorf("results %q with %d dlq records; want [10 s, 20 s) of 2 (12 s and 13 s), none late", rs, len(h.dlq))
 	}
 }
+
+// A message late for the 3 sliding windows it belongs to makes one
+// dead-letter record, not one per window.
+func TestLateSlidingMessageDeadLetteredOnce(t *testing.T) {
+	h := newLateRun(t, lateSpec{Sliding: true})
+	h.produce("ada", 1*time.Second)
+	h.produce("ada", 45*time.Second) // closes every window holding 1 s
+	h.start()
+	h.wait("the windows of 1 s", func() bool { return len(h.out) >= 3 })
+	h.produce("ada", 2*time.Second) // late for [-20 s, 10 s), [-10 s, 20 s), [0, 30 s)
+	h.produce("ada", 75*time.Second) // closes the windows of 45 s, after the late one
+	h.wait("the windows of 45 s and the late message", func() bool { return len(h.out) >= 6 && len(h.dlq) >= 1 })
+	// The dead-letter records of one drop are written together; give any
+	// more of them time to arrive.
+	deadline := time.Now().Add(time.Second)
+	h.wait("more dead-letter records", func() bool { return time.Now().After(deadline) })
+	if len(h.dlq) != 1 {
+		t.Errorf("%d dlq records of the late message, want 1", len(h.dlq))
+	}
+}

@@ -156,7 +156,9 @@ func (h *lateRun) wait(what string, done func() bool) {
 		if h.ctx.Err() != nil || h.child.Exited() {
 			h.t.Fatalf("%s: output %d, dlq %d records; pipeline:\n%s", what, len(h.out), len(h.dlq), h.child.Stderr())
 		}
-		fs := h.cl.PollRecords(h.ctx, 100)
+		pctx, cancel := context.WithTimeout(h.ctx, 100*time.Millisecond)
+		fs := h.cl.PollRecords(pctx, 100)
+		cancel()
 		fs.EachRecord(func(r *kgo.Record) {
 			if r.Topic == h.s.Out {
 				h.out = append(h.out, r)

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"bytes"
+	"time"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph/mtime"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/runtime/exec"
@@ -119,9 +120,25 @@ func (f *lateFilter) expired(w typex.Window, wm mtime.Time) bool {
 	return userstate.Expiry(w.MaxTimestamp(), f.lateness) < wm
 }
 
+// lateLogEvery is how often, at most, a stage logs its late drops.
+const lateLogEvery = 10 * time.Second
+
+// lateLog rate-limits a stage's log lines about late drops: dropped
+// counts the drops since the last line, at when that was.
+type lateLog struct {
+	at      time.Time
+	dropped int
+}
+
 // droppedLate counts n late elements (or element windows) that stage s
-// dropped, on its first transform.
+// dropped, on its first transform, and logs them at info, at most once
+// every lateLogEvery per stage (with the drops since the last line).
 func (e *engine) droppedLate(s *stageState, n int) {
 	e.metrics.addCounter(s.spec.Names[0], "localrunner", "droppedDueToLateness", int64(n))
-	e.log.Debug("localrunner: late elements dropped", "stage", s.spec.ID, "transform", s.spec.Names[0], "dropped", n)
+	l := &s.lateLog
+	l.dropped += n
+	if now := time.Now(); now.Sub(l.at) >= lateLogEvery {
+		e.log.Info("localrunner: late elements dropped: their windows had closed when they arrived", "stage", s.spec.ID, "transform", s.spec.Names[0], "dropped", l.dropped, "input_watermark", s.in, "since", l.at)
+		l.at, l.dropped = now, 0
+	}
 }

@@ -94,6 +94,8 @@ type stageState struct {
 	// window), drops the elements of windows already expired when they
 	// arrive.
 	late *lateFilter
+	// lateLog rate-limits the log lines of late drops.
+	lateLog lateLog
 	// timers are the live timers of a stateful stage with timer families;
 	// lastFired is set when its last bundle delivered timers.
 	timers    *timer.Store

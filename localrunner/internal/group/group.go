@@ -191,6 +191,7 @@ type Buffer[T comparable] struct {
 	lastWs       []typex.Window
 	lastWinBytes []byte
 	wenc         exec.WindowEncoder
+	scratch      bytes.Buffer // appendDropped's window encoding
 	key          keyReader
 
 	wins     map[winKey]*win[T]
@@ -400,6 +401,27 @@ func AppendEventTime(b []byte, t mtime.Time) []byte {
 	return binary.BigEndian.AppendUint64(b, uint64(t.Milliseconds()-math.MinInt64))
 }
 
+// appendDropped appends dropped element elm, whose body is its last
+// bodyLen bytes, to dst: with late, the first window that dropped it, as
+// its only window (b.header just decoded elm). So a message late for
+// several windows (sliding ones) is one dropped element, and one record
+// of the dead-letter queue, naming the first. Without late (dropped by a
+// finished trigger) elm is appended as it is.
+func (b *Buffer[T]) appendDropped(dst, elm []byte, bodyLen int, late typex.Window) ([]byte, error) {
+	if late == nil {
+		return append(dst, elm...), nil
+	}
+	paneStart, paneEnd := 8+len(b.lastWinBytes), len(elm)-bodyLen
+	b.scratch.Reset()
+	if err := b.wenc.Encode([]typex.Window{late}, &b.scratch); err != nil {
+		return dst, fmt.Errorf("localrunner: group: encoding the window of a dropped element: %w", err)
+	}
+	dst = append(dst, elm[:8]...)
+	dst = append(dst, b.scratch.Bytes()...)
+	dst = append(dst, elm[paneStart:paneEnd]...)
+	return append(dst, elm[paneEnd:]...), nil
+}
+
 // header decodes the windowed value header of elm (event time, windows,
 // pane) and leaves b.r at its body. Consecutive elements mostly share
 // their windows: when elm's encoded windows are the previous element's,
@@ -449,9 +471,13 @@ func (b *Buffer[T]) add(in *Input[T], arrival mtime.Time, res *Result[T]) error 
 			return fmt.Errorf("localrunner: group input: decoding a key: %w", err)
 		}
 		key, val := body[:kn], body[kn:]
+		var late typex.Window // the first window that dropped elm
 		for _, w := range ws {
 			if b.expired(w.MaxTimestamp(), arrival) {
 				res.Dropped++
+				if late == nil {
+					late = w
+				}
 				continue
 			}
 			var wn *win[T]
@@ -481,7 +507,9 @@ func (b *Buffer[T]) add(in *Input[T], arrival mtime.Time, res *Result[T]) error 
 			}
 		}
 		if res.Dropped > dropped && b.cfg.KeepDropped {
-			res.DroppedData = append(res.DroppedData, elm...)
+			if res.DroppedData, err = b.appendDropped(res.DroppedData, elm, len(body), late); err != nil {
+				return err
+			}
 			res.DroppedEnds = append(res.DroppedEnds, len(res.DroppedData))
 			res.DroppedMinTS = min(res.DroppedMinTS, ts)
 			for _, t := range in.Tags {

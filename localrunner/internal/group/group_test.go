@@ -294,3 +294,40 @@ func TestElementsArrivingAfterTheEndFireLate(t *testing.T) {
 	}
 	check(t, "panes", decode(t, wc, res), "a[0:10000)@9999=1 ontime#0/0,first", "a[0:10000)@9999=2 late#1/1")
 }
+
+// A late element missing several windows (sliding ones) is dropped once,
+// with the first window that dropped it as its only window, so that the
+// dead-letter queue gets one record of it; an element late for one of its
+// windows only is counted in the others and dropped for that one.
+func TestDroppedOncePerElement(t *testing.T) {
+	wc := coder.NewIntervalWindow()
+	b, err := New[int](Config{Input: coder.NewW(kvCoder, wc), KeepDropped: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := b.Process([]Input[int]{input(t, wc, 39000, nil,
+		elm{"late", 1, 2000, []typex.Window{iw(-20000, 10000), iw(-10000, 20000), iw(0, 30000)}},
+		elm{"half", 2, 25000, []typex.Window{iw(0, 30000), iw(10000, 40000), iw(20000, 50000)}})}, 39000, time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Dropped != 4 || len(res.DroppedEnds) != 2 {
+		t.Fatalf("dropped %d windows in %d elements, want 4 windows in 2 elements", res.Dropped, len(res.DroppedEnds))
+	}
+	dec := exec.MakeElementDecoder(coder.NewW(kvCoder, wc))
+	r := bytes.NewReader(res.DroppedData)
+	var got []string
+	for range res.DroppedEnds {
+		fv, err := dec.Decode(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, fmt.Sprintf("%v=%v@%d %v", fv.Elm, fv.Elm2, fv.Timestamp.Milliseconds(), fv.Windows))
+	}
+	check(t, "dropped", got, "late=1@2000 [[-20000:10000)]", "half=2@25000 [[0:30000)]")
+	res, err = b.Process(nil, mtime.MaxTimestamp, time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	check(t, "fired", decode(t, wc, res), "half[10000:40000)@39999=2 ontime#0/0,first,last", "half[20000:50000)@49999=2 ontime#0/0,first,last")
+}
