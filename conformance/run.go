@@ -100,6 +100,11 @@ func Run(t testing.TB, runnerName string, c Case) {
 			"topic":             topics[src.StreamName()],
 			"consumer_group":    prefix + "group",
 			"auto_offset_reset": "earliest",
+			// The cases' input is bounded: once read, the last windows
+			// close by the wall clock, as on every runner reading through
+			// the splittable DoFn (the bundled runner's default keeps an
+			// idle partition's time).
+			"watermark_idle_wall_clock": true,
 		},
 	}
 	if c.DLQ {

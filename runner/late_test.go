@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -28,10 +29,13 @@ const lateChildPrefix = "late-dlq:"
 // lateSpec is what the late-data child runs: a per-user count reading
 // In, writing Out, with its dlq: in 10 s tumbling windows, or 30 s
 // windows every 10 s (Sliding); by record timestamps, or by the
-// payload's ts (PayloadTime).
+// payload's ts (PayloadTime); its state per partition (Partitioned: the
+// user is the record key) in StateDir ("": none).
 type lateSpec struct {
 	Broker, In, Out, DLQ, Group string
 	Sliding, PayloadTime        bool
+	Partitioned                 bool
+	StateDir                    string
 }
 
 type click struct {
@@ -47,6 +51,9 @@ func latePipeline(s lateSpec) dsl.Pipeline {
 	var opts []dsl.ReduceOption[click]
 	if s.PayloadTime {
 		opts = append(opts, dsl.WithEventTime(func(c click) time.Time { return c.TS }))
+	}
+	if s.Partitioned {
+		opts = append(opts, dsl.KeyFollowsPartitioning[click]())
 	}
 	return dsl.StreamingSource("clicks", "clicks").
 		Apply("parse", dsl.Parser[click]()).
@@ -80,8 +87,9 @@ func runLateChild(raw string) int {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
+	dir := cmp.Or(s.StateDir, "none")
 	err = Run(ctx, latePipeline(s).MustBuild(), Options{
-		Config: cfg, Adapter: AdapterLocal, StateDir: "none",
+		Config: cfg, Adapter: AdapterLocal, StateDir: dir,
 		Logger: slog.New(slog.NewTextHandler(os.Stderr, nil)),
 	})
 	if err != nil && ctx.Err() == nil {

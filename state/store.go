@@ -249,21 +249,49 @@ func (s *Store) ScanRange(start, end []byte, fn func(key, value []byte) error) e
 // all or none, durably (unless Options.NoSync). A Batch is not safe for
 // concurrent use; reads through the Store do not see it until it commits.
 type Batch struct {
-	s *Store
-	b *pebble.Batch
+	s   *Store
+	b   *pebble.Batch
+	rec func(Change)
 }
+
+// Change is one write of a batch, as Record reports it: Value set for
+// Key, Key deleted (Delete), or every key in [Key, End) deleted (End set).
+type Change struct {
+	Key, Value, End []byte
+	Delete          bool
+}
+
+// Record makes b report each write to fn as it takes it, before it
+// commits (a changelog follows a task's writes this way). fn must not
+// keep the slices past the call.
+func (b *Batch) Record(fn func(Change)) { b.rec = fn }
 
 // NewBatch starts a batch.
 func (s *Store) NewBatch() *Batch { return &Batch{s: s, b: s.db.NewBatch()} }
 
 // Set sets key to value. Both are copied.
-func (b *Batch) Set(key, value []byte) { _ = b.b.Set(key, value, nil) }
+func (b *Batch) Set(key, value []byte) {
+	if b.rec != nil {
+		b.rec(Change{Key: key, Value: value})
+	}
+	_ = b.b.Set(key, value, nil)
+}
 
 // Delete deletes key.
-func (b *Batch) Delete(key []byte) { _ = b.b.Delete(key, nil) }
+func (b *Batch) Delete(key []byte) {
+	if b.rec != nil {
+		b.rec(Change{Key: key, Delete: true})
+	}
+	_ = b.b.Delete(key, nil)
+}
 
 // DeleteRange deletes every key in [start, end).
-func (b *Batch) DeleteRange(start, end []byte) { _ = b.b.DeleteRange(start, end, nil) }
+func (b *Batch) DeleteRange(start, end []byte) {
+	if b.rec != nil {
+		b.rec(Change{Key: start, End: end, Delete: true})
+	}
+	_ = b.b.DeleteRange(start, end, nil)
+}
 
 // DeletePrefix deletes every key with prefix.
 func (b *Batch) DeletePrefix(prefix []byte) {

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -260,5 +261,32 @@ func BenchmarkCommit(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// Record reports every write of a batch, in order, a prefix deletion as
+// the range it deletes.
+func TestBatchRecord(t *testing.T) {
+	s := open(t, t.TempDir())
+	defer s.Close()
+	b := s.NewBatch()
+	defer b.Close()
+	var got []string
+	b.Record(func(c Change) {
+		switch {
+		case c.End != nil:
+			got = append(got, fmt.Sprintf("deleterange %q %q", c.Key, c.End))
+		case c.Delete:
+			got = append(got, fmt.Sprintf("delete %q", c.Key))
+		default:
+			got = append(got, fmt.Sprintf("set %q=%q", c.Key, c.Value))
+		}
+	})
+	b.Set([]byte("a"), []byte("1"))
+	b.Delete([]byte("b"))
+	b.DeletePrefix([]byte("c"))
+	want := []string{`set "a"="1"`, `delete "b"`, `deleterange "c" "d"`}
+	if !slices.Equal(got, want) {
+		t.Errorf("recorded %q, want %q", got, want)
 	}
 }

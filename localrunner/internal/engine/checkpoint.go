@@ -1,8 +1,10 @@
 package engine
 
 import (
+	"cmp"
 	"encoding/binary"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph/mtime"
@@ -90,10 +92,8 @@ func (e *engine) loadTask(t *task, resumed bool) error {
 	st := e.cfg.State
 	prefix := taskKey(t.id)
 	if !resumed {
-		b := st.NewBatch()
-		defer b.Close()
-		b.DeletePrefix(prefix)
-		return b.Commit()
+		t.wipe = true // by the next checkpoint
+		return nil
 	}
 	queued := 0
 	for _, s := range e.stages {
@@ -142,9 +142,18 @@ func (e *engine) checkpoint() {
 	}
 	b := e.cfg.State.NewBatch()
 	defer b.Close()
-	err := e.writeCheckpoint(b)
+	var rec *taskRecorder
+	if len(e.logs) > 0 {
+		rec = e.newRecorder()
+		b.Record(func(c state.Change) { e.record(rec, c) })
+	}
+	ckpt := start.UnixNano()
+	err := e.writeCheckpoint(b, ckpt)
 	ev.Queued = e.saveQueues(b)
 	ev.Bytes = b.Size()
+	if err == nil && rec != nil {
+		err = cmp.Or(rec.err, e.rewriteTails(rec))
+	}
 	if err == nil {
 		err = b.Commit()
 	}
@@ -156,8 +165,18 @@ func (e *engine) checkpoint() {
 		e.fail(ev.Err)
 	} else {
 		e.epoch++
+		logged := false
+		if rec != nil {
+			var lerr error
+			if logged, lerr = e.appendLogs(rec, e.epoch, ckpt, slices.Clone(e.unsaved)); lerr != nil {
+				e.log.Error("localrunner: changelog append failed", "error", lerr)
+				e.fail(lerr)
+			}
+		}
 		for _, f := range e.unsaved {
-			f.ack()
+			if !logged && e.err == nil {
+				f.ack()
+			}
 		}
 		clear(e.unsaved)
 		e.unsaved = e.unsaved[:0]
@@ -169,7 +188,15 @@ func (e *engine) checkpoint() {
 	}
 }
 
-func (e *engine) writeCheckpoint(b *state.Batch) error {
+func (e *engine) writeCheckpoint(b *state.Batch, ckpt int64) error {
+	for _, t := range e.taskList {
+		if t.wipe {
+			// Stale state of an older assignment: gone from the local
+			// store and, as tombstones, from the changelog.
+			b.DeletePrefix(t.prefix)
+			t.wipe = false
+		}
+	}
 	for _, s := range e.stages {
 		if s.grp != nil {
 			if err := s.grp.Checkpoint(b, stateKey(state.NSGroup, s)); err != nil {
@@ -188,12 +215,16 @@ func (e *engine) writeCheckpoint(b *state.Batch) error {
 		}
 		for sp, next := range e.positions[s] {
 			b.Set(sourceKey(sp), binary.BigEndian.AppendUint64(nil, uint64(next)))
+			if t := e.tasks[sp]; t != nil {
+				b.Set(taskPositionKey(sp), int64Value(next))
+			}
 			e.setSaved(sp, next)
 		}
 		clear(e.positions[s])
 	}
 	for _, t := range e.taskList {
-		b.Set(taskKey(t.id).Sub(state.NSWatermark), binary.BigEndian.AppendUint64(nil, uint64(t.wm)))
+		b.Set(taskWatermarkKey(t.id), int64Value(int64(t.wm)))
+		b.Set(taskCkptKey(t.id), int64Value(ckpt))
 	}
 	return nil
 }

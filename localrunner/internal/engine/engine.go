@@ -38,6 +38,9 @@ type Config struct {
 	// partition is caught up its watermark is the end of time (see
 	// kafkasource.Config.EndOfInput).
 	EndOfInput <-chan struct{}
+	// Changelog configures the changelogs of a durable run's partition
+	// tasks (changelog.go).
+	Changelog ChangelogConfig
 }
 
 // KafkaConfig configures the native Kafka sources; see kafkasource.Config.
@@ -67,6 +70,17 @@ type engine struct {
 	tasks       map[sourcePartition]*task
 	taskList    []*task
 	bundleStage map[string]*stageState
+	// Changelogs (changelog.go): logs of the tasking sources of a durable
+	// run; logged takes appends' outcomes; pendingAcks are the
+	// checkpoints whose appends are in flight; prepares are the sources'
+	// requests before restoring a partition; tails (under tailMu) the
+	// incomplete changelog checkpoints restores found.
+	logs        map[*stageState]*taskLog
+	logged      chan logDone
+	pendingAcks []*pendingAck
+	prepares    chan prepareReq
+	tailMu      sync.Mutex
+	tails       map[sourcePartition][][]byte
 
 	results   chan *worker.Result
 	grouped   chan groupDone
@@ -154,6 +168,10 @@ func Run(ctx context.Context, cfg Config) (*Metrics, error) {
 		tasking:     map[string]bool{},
 		tasks:       map[sourcePartition]*task{},
 		bundleStage: map[string]*stageState{},
+		logs:        map[*stageState]*taskLog{},
+		logged:      make(chan logDone, 64),
+		prepares:    make(chan prepareReq),
+		tails:       map[sourcePartition][][]byte{},
 	}
 	for _, src := range e.taskOf {
 		e.tasking[src] = true
@@ -193,6 +211,10 @@ func Run(ctx context.Context, cfg Config) (*Metrics, error) {
 			return e.metrics, err
 		}
 	}
+	if err := e.openLogs(ctx); err != nil {
+		e.teardown(ctx)
+		return e.metrics, err
+	}
 	if err := ctx.Err(); err != nil {
 		e.teardown(ctx)
 		return e.metrics, err
@@ -226,7 +248,10 @@ func (e *engine) loop(ctx context.Context) (err error) {
 		t := time.NewTicker(e.cfg.CheckpointInterval)
 		defer t.Stop()
 		ckptDue = t.C
-		defer e.finalCheckpoint()
+		defer func() {
+			e.finalCheckpoint()
+			e.awaitLogs()
+		}()
 	}
 	done := ctx.Done()
 	for {
@@ -281,6 +306,10 @@ func (e *engine) loop(ctx context.Context) (err error) {
 			e.unpark(time.Now())
 		case se := <-sourced:
 			e.onSourced(se)
+		case d := <-e.logged:
+			e.onLogged(d)
+		case p := <-e.prepares:
+			e.onPrepare(p)
 		case x := <-e.sourceExits:
 			e.liveSources--
 			if x.err != nil && !e.stopping {
@@ -391,6 +420,7 @@ func (e *engine) fail(err error) {
 // have all returned by now.
 func (e *engine) teardown(ctx context.Context) {
 	ctx = context.WithoutCancel(ctx)
+	e.closeLogs()
 	for f := range e.awaiting {
 		f.stage.pool.put(f.plan)
 	}

@@ -51,7 +51,7 @@ func (e *engine) initSource(st *stageState) error {
 		Logger:             e.log.With("stage", st.spec.ID),
 		Report:             cfg.Hooks.KafkaReport,
 		Committed:          cfg.Hooks.KafkaCommitted,
-		Resume:             e.resumeFunc(st.spec.Kafka.Config.Group),
+		Resume:             e.resumeFunc(st),
 		EndOfInput:         cfg.EndOfInput,
 	})
 	if err != nil {

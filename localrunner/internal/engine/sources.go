@@ -102,11 +102,18 @@ func sourceKey(sp sourcePartition) state.Key {
 	return state.NewKey(state.NSSource).Text(sp.group).Text(sp.topic).Int64(int64(sp.partition))
 }
 
-// resumeFunc returns the Kafka source's Resume for a consumer group: the
-// saved positions (read-only once the run started).
-func (e *engine) resumeFunc(group string) func(string, int32) (int64, bool) {
+// resumeFunc returns Kafka stage src's Resume in a durable run: the
+// positions saved with its tasks' state (prepareTask), or, without tasks,
+// the saved positions.
+func (e *engine) resumeFunc(src *stageState) func(string, int32) (int64, bool) {
 	if e.cfg.State == nil {
 		return nil
+	}
+	group := src.spec.Kafka.Config.Group
+	if e.tasking[src.spec.ID] {
+		return func(topic string, partition int32) (int64, bool) {
+			return e.prepareTask(src, sourcePartition{group, topic, partition})
+		}
 	}
 	return func(topic string, partition int32) (int64, bool) {
 		e.savedMu.Lock()

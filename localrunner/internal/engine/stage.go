@@ -59,6 +59,9 @@ type stageState struct {
 	// reported last.
 	src   *kafkasource.Source
 	srcWM mtime.Time
+	// partIdle says, for each partition a Kafka stage reads, whether it is
+	// idle (from the source's partition events).
+	partIdle map[sourcePartition]bool
 	// genWM is the event-time watermark of a stage that gives elements
 	// event times of its own (plan.EventTime).
 	genWM mtime.Time

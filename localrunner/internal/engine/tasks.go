@@ -18,8 +18,12 @@ import (
 // restored apart from other partitions', so a partition assigned late, or
 // moved from another process, resumes with the time and state it had.
 type task struct {
-	id  sourcePartition
-	src *stageState // the Kafka stage reading the partition
+	id     sourcePartition
+	prefix state.Key   // taskKey(id)
+	src    *stageState // the Kafka stage reading the partition
+	// tail are the keys of an incomplete changelog checkpoint its next
+	// checkpoint writes again (changelog.go).
+	tail [][]byte
 	// stages are the task's copies, by stage ID.
 	stages map[string]*stageState
 	// wm is the partition's watermark: the output watermark of src for
@@ -27,6 +31,9 @@ type task struct {
 	wm   mtime.Time
 	idle bool // the partition is idle (kafkasource's watermark.go)
 	gone bool
+	// wipe is set when the saved state of the partition is stale: the
+	// next checkpoint deletes it.
+	wipe bool
 }
 
 // busy reports whether elements wait or run at any of t's stages.
@@ -97,8 +104,19 @@ func taskKey(id sourcePartition) state.Key {
 // assigned partition becomes a task (its saved state restored when the
 // source resumes from the saved position), a gone one stops being one.
 func (e *engine) onPartitions(src *stageState, evs []kafkasource.PartitionEvent) {
+	if src.partIdle == nil {
+		src.partIdle = map[sourcePartition]bool{}
+	}
 	for _, pe := range evs {
 		id := sourcePartition{src.spec.Kafka.Config.Group, pe.Topic, pe.Partition}
+		switch {
+		case pe.Gone:
+			delete(src.partIdle, id)
+		case pe.Assigned:
+			src.partIdle[id] = false
+		case pe.Watermark != 0:
+			src.partIdle[id] = pe.Idle
+		}
 		switch {
 		case pe.Gone, pe.Assigned:
 			if t := e.tasks[id]; t != nil {
@@ -132,7 +150,8 @@ func (e *engine) taskFor(src *stageState, id sourcePartition) *task {
 // saved with that state (resumed); otherwise the saved state is stale (the
 // group moved on, or there is none) and is deleted.
 func (e *engine) addTask(src *stageState, id sourcePartition, resumed bool) *task {
-	t := &task{id: id, src: src, stages: map[string]*stageState{}, wm: mtime.MinTimestamp}
+	t := &task{id: id, prefix: taskKey(id), src: src, stages: map[string]*stageState{}, wm: mtime.MinTimestamp}
+	t.tail = e.takeTail(id)
 	for _, tmpl := range e.specs {
 		if e.taskOf[tmpl.spec.ID] != src.spec.ID {
 			continue

@@ -34,7 +34,7 @@ func (e *engine) refreshWatermarks() {
 				w = min(w, fl.hold)
 			}
 			if s.spec.EventTime != nil {
-				w = s.eventTimeWatermark() // holds are in the input's time
+				w = e.eventTimeWatermark(s) // holds are in the input's time
 			}
 			for _, p := range e.parked {
 				if p.stage == s {
@@ -66,12 +66,57 @@ func (e *engine) refreshWatermarks() {
 
 // eventTimeWatermark is the output watermark of a stage that gives
 // elements event times of its own (plan.EventTime): the newest it wrote
-// minus the skew; the end of time once its input ended and nothing waits.
-func (s *stageState) eventTimeWatermark() mtime.Time {
-	if s.in == mtime.MaxTimestamp && s.queued == 0 && len(s.inflight) == 0 {
+// minus the skew; the end of time once its input ended and nothing waits;
+// and, when its Kafka source's idle partitions follow the wall clock
+// (IdleWallClock), at least now minus the skew once its input is idle
+// (the stage's task's partition, or every partition of the source) and
+// nothing waits.
+func (e *engine) eventTimeWatermark(s *stageState) mtime.Time {
+	waiting := s.queued > 0 || len(s.inflight) > 0
+	if s.in == mtime.MaxTimestamp && !waiting {
 		return mtime.MaxTimestamp
 	}
-	return s.genWM
+	w := s.genWM
+	if src := e.sourceOf(s); src != nil && src.spec.Kafka.Config.IdleWallClock && !waiting && e.inputIdle(s, src) {
+		w = max(w, mtime.FromTime(e.now().Add(-s.spec.EventTime.Skew)))
+	}
+	return w
+}
+
+// sourceOf returns the Kafka stage feeding s, following the first
+// upstream PCollection; nil when there is none.
+func (e *engine) sourceOf(s *stageState) *stageState {
+	if s.task != nil {
+		return s.task.src
+	}
+	for spec := s.spec; len(spec.Upstream) > 0; {
+		u := e.cfg.Plan.Stage(e.cfg.Plan.Producers[spec.Upstream[0]])
+		if u == nil {
+			return nil
+		}
+		if u.Kind == plan.KindKafka {
+			return e.byID[u.ID]
+		}
+		spec = u
+	}
+	return nil
+}
+
+// inputIdle reports whether the partitions feeding s are idle: its
+// task's, or every assigned partition of src.
+func (e *engine) inputIdle(s, src *stageState) bool {
+	if s.task != nil {
+		return s.task.idle
+	}
+	if len(src.partIdle) == 0 {
+		return false
+	}
+	for _, idle := range src.partIdle {
+		if !idle {
+			return false
+		}
+	}
+	return true
 }
 
 // noteEventTimes advances the event-time watermark of a stage that gives
