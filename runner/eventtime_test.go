@@ -57,7 +57,7 @@ func TestLateSlidingMessageDeadLetteredOnce(t *testing.T) {
 	h.produce("ada", 45*time.Second) // closes every window holding 1 s
 	h.start()
 	h.wait("the windows of 1 s", func() bool { return len(h.out) >= 3 })
-	h.produce("ada", 2*time.Second) // late for [-20 s, 10 s), [-10 s, 20 s), [0, 30 s)
+	h.produce("ada", 2*time.Second)  // late for [-20 s, 10 s), [-10 s, 20 s), [0, 30 s)
 	h.produce("ada", 75*time.Second) // closes the windows of 45 s, after the late one
 	h.wait("the windows of 45 s and the late message", func() bool { return len(h.out) >= 6 && len(h.dlq) >= 1 })
 	// The dead-letter records of one drop are written together; give any
