@@ -155,3 +155,57 @@ func TestCheckpointSavesQueuesUnderBacklog(t *testing.T) {
 	takeRecords("ckpt1")
 	takeRecords("ckpt2")
 }
+
+// Under a backlog behind a step taking 400 µs per record, a durable run
+// checkpoints on its interval (1 s) all along: no two checkpoints are more
+// than 2 s apart, and the first comes within 2 s of the start. (Only the
+// bundles in flight are awaited, at most 2 of 100 records: 40 ms.)
+func TestCheckpointIntervalUnderBacklog(t *testing.T) {
+	c, cl, _ := kafkaCluster(t)
+	const n = 40000 // 8 s of work at 400 µs a record on 2 bundles at once
+	var rs []*kgo.Record
+	for i := range n {
+		rs = append(rs, &kgo.Record{Topic: "in", Partition: int32(i % 2), Value: []byte("v"), Timestamp: time.Now()})
+	}
+	if err := cl.ProduceSync(context.Background(), rs...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var at []time.Time
+	var waits []time.Duration
+	hooks := localrunner.Hooks{Checkpointed: func(ev localrunner.CheckpointEvent) {
+		mu.Lock()
+		defer mu.Unlock()
+		if ev.Err == nil {
+			at, waits = append(at, time.Now()), append(waits, ev.Wait)
+		}
+	}}
+	start := time.Now()
+	stop := runUntil(t, countsPipeline(readConfig(c, "interval"), 400*time.Microsecond, false, "interval"),
+		localrunner.WithStateDir(t.TempDir(), time.Second), localrunner.WithParallelism(2), localrunner.WithMaxBundleSize(100),
+		localrunner.WithKafkaInflight(2000, 1<<30), localrunner.WithHooks(hooks))
+	// Look while the backlog lasts (an idle run does not checkpoint), not
+	// at the drain that follows the stop.
+	time.Sleep(6 * time.Second)
+	stopAt := time.Now()
+	if err := stop(); err != nil && err != context.Canceled {
+		t.Fatal(err)
+	}
+	takeRecords("interval")
+	mu.Lock()
+	defer mu.Unlock()
+	for len(at) > 0 && at[len(at)-1].After(stopAt) {
+		at, waits = at[:len(at)-1], waits[:len(waits)-1]
+	}
+	if len(at) == 0 {
+		t.Fatalf("no checkpoint in %v under the backlog", stopAt.Sub(start))
+	}
+	longest, prev := stopAt.Sub(at[len(at)-1]), start
+	for _, a := range at {
+		longest, prev = max(longest, a.Sub(prev)), a
+	}
+	t.Logf("%d checkpoints in %v under the backlog; longest gap %v (from the start for the first); waits %v", len(at), prev.Sub(start).Round(time.Millisecond), longest.Round(time.Millisecond), waits)
+	if longest > 2*time.Second || len(at) < 4 {
+		t.Errorf("%d checkpoints, %v apart at worst; want at least 4, at most 2s apart", len(at), longest)
+	}
+}

@@ -167,13 +167,14 @@ func TestMetricsEndpoint(t *testing.T) {
 	}
 
 	// Checkpoints of the durable state: two written, one failed.
-	p.Checkpointed(2*time.Millisecond, 3*time.Millisecond, 4096, 1<<20, nil)
-	p.Checkpointed(time.Millisecond, time.Millisecond, 100, 1<<21, nil)
-	p.Checkpointed(0, 0, 0, 0, errors.New("disk full"))
+	p.Checkpointed(time.Second, 2*time.Millisecond, 3*time.Millisecond, 4096, 1<<20, nil)
+	p.Checkpointed(1500*time.Millisecond, time.Millisecond, time.Millisecond, 100, 1<<21, nil)
+	p.Checkpointed(0, 0, 0, 0, 0, errors.New("disk full"))
 	_, _, body = get(t, h, "/metrics")
 	for _, want := range []string{
 		MetricStateSeconds + `_count{pipeline="test"} 2`,
 		MetricStateWait + `_sum{pipeline="test"} 0.003`,
+		MetricStateInterval + `_sum{pipeline="test"} 2.5`,
 		MetricStateBytes + `_sum{pipeline="test"} 4196`,
 		MetricStateFailed + `{pipeline="test"} 1`,
 		MetricStateDisk + `{pipeline="test"} 2.097152e+06`,

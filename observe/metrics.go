@@ -39,6 +39,7 @@ const (
 	MetricUp            = "streams_pipeline_up"
 	MetricStateSeconds  = "streams_state_checkpoint_seconds"
 	MetricStateWait     = "streams_state_checkpoint_wait_seconds"
+	MetricStateInterval = "streams_state_checkpoint_interval_seconds"
 	MetricStateBytes    = "streams_state_checkpoint_bytes"
 	MetricStateFailed   = "streams_state_checkpoint_failures_total"
 	MetricStateDisk     = "streams_state_disk_bytes"
@@ -78,6 +79,7 @@ type Pipeline struct {
 	stepIn, stepOut, stepErrors       *prometheus.CounterVec
 	stepSeconds                       *prometheus.HistogramVec
 	stateSeconds, stateWait           *prometheus.HistogramVec
+	stateInterval                     *prometheus.HistogramVec
 	stateBytes                        *prometheus.HistogramVec
 	stateFailed                       *prometheus.CounterVec
 	stateDisk                         prometheus.Gauge
@@ -139,6 +141,8 @@ func New(name, adapter string, g *dsl.Graph) *Pipeline {
 			prometheus.ExponentialBuckets(1e-4, 4, 10)),
 		stateWait: f.histogram(MetricStateWait, "Time the run takes to go quiet (no new records, no bundle in flight) before a checkpoint.",
 			prometheus.ExponentialBuckets(1e-4, 4, 10)),
+		stateInterval: f.histogram(MetricStateInterval, "Time between the end of a checkpoint and the start of the next (the configured interval when the run keeps up; longer while bundles in flight delay it).",
+			prometheus.ExponentialBuckets(0.25, 2, 8)),
 		stateBytes: f.histogram(MetricStateBytes, "Size of a checkpoint's batch.",
 			prometheus.ExponentialBuckets(256, 4, 10)),
 		stateFailed: f.counter(MetricStateFailed, "Checkpoints that failed (the pipeline then stops)."),
@@ -398,9 +402,10 @@ func (p *Pipeline) Committed(group string, d time.Duration, err error) {
 }
 
 // Checkpointed records a checkpoint of the bundled runner's durable
-// state: how long the run took to go quiet and to write it, its size, and
-// the state's size on disk afterwards.
-func (p *Pipeline) Checkpointed(wait, write time.Duration, size int, disk uint64, err error) {
+// state: the time since the previous one, how long the run took to go
+// quiet and to write it, its size, and the state's size on disk
+// afterwards.
+func (p *Pipeline) Checkpointed(since, wait, write time.Duration, size int, disk uint64, err error) {
 	if p == nil {
 		return
 	}
@@ -408,6 +413,7 @@ func (p *Pipeline) Checkpointed(wait, write time.Duration, size int, disk uint64
 		p.stateFailed.WithLabelValues().Inc()
 		return
 	}
+	p.stateInterval.WithLabelValues().Observe(since.Seconds())
 	p.stateWait.WithLabelValues().Observe(wait.Seconds())
 	p.stateSeconds.WithLabelValues().Observe(write.Seconds())
 	p.stateBytes.WithLabelValues().Observe(float64(size))

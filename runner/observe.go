@@ -213,7 +213,7 @@ func (o *observation) hooks() localrunner.Hooks {
 			p.Committed(e.Group, e.Elapsed, e.Err)
 		},
 		Checkpointed: func(e localrunner.CheckpointEvent) {
-			p.Checkpointed(e.Wait, e.Write, e.Bytes, e.DiskBytes, e.Err)
+			p.Checkpointed(e.Since, e.Wait, e.Write, e.Bytes, e.DiskBytes, e.Err)
 		},
 	}
 }

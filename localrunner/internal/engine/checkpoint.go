@@ -136,7 +136,7 @@ func (e *engine) quiet() bool {
 // not saved.
 func (e *engine) checkpoint() {
 	start := time.Now()
-	ev := CheckpointEvent{}
+	ev := CheckpointEvent{Since: start.Sub(e.lastCkpt)}
 	if !e.ckptStart.IsZero() {
 		ev.Wait = start.Sub(e.ckptStart)
 	}
@@ -158,7 +158,7 @@ func (e *engine) checkpoint() {
 		err = b.Commit()
 	}
 	ev.Write = time.Since(start)
-	e.checkpointing, e.ckptStart, e.active = false, time.Time{}, false
+	e.checkpointing, e.ckptStart, e.active, e.lastCkpt = false, time.Time{}, false, time.Now()
 	if err != nil {
 		ev.Err = fmt.Errorf("localrunner: writing a checkpoint to %s: %w", e.cfg.State.Dir(), err)
 		e.log.Error("localrunner: checkpoint failed", "error", ev.Err)

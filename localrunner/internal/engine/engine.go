@@ -130,6 +130,7 @@ type engine struct {
 	durable       bool
 	checkpointing bool
 	ckptStart     time.Time
+	lastCkpt      time.Time // when the last checkpoint ended, or the run started
 	epoch         int
 	unsaved       []*fin
 	positions     map[*stageState]map[sourcePartition]int64
@@ -248,6 +249,7 @@ func (e *engine) loop(ctx context.Context) (err error) {
 		t := time.NewTicker(e.cfg.CheckpointInterval)
 		defer t.Stop()
 		ckptDue = t.C
+		e.lastCkpt = time.Now()
 		defer func() {
 			e.finalCheckpoint()
 			e.awaitLogs()
@@ -260,6 +262,9 @@ func (e *engine) loop(ctx context.Context) (err error) {
 		}
 		if e.durable && !e.stopping && e.running == 0 && (e.checkpointing || e.draining && len(e.unsaved) > 0 && e.quiet()) {
 			e.checkpoint()
+			if !e.stopping {
+				continue // start the bundles the checkpoint held back
+			}
 		}
 		if !e.stopping && e.running == 0 && e.finalizing == 0 && e.playTestStream() {
 			e.refreshWatermarks()

@@ -37,6 +37,9 @@ type CheckpointEvent struct {
 	// records, no bundle or grouping task in flight); Write the time to
 	// write and sync.
 	Wait, Write time.Duration
+	// Since is the time since the previous checkpoint ended (since the
+	// run started, for the first): the interval achieved.
+	Since time.Duration
 	// Queued is the number of elements queued between stages that the
 	// checkpoint saved.
 	Queued int

@@ -294,6 +294,11 @@ func (s *Source) Run(ctx context.Context, emit func(Event) bool, finished <-chan
 		return fmt.Errorf("localrunner: kafka read: %w", err)
 	}
 	start, reset := startOffsets(rc)
+	// A crashed member holds its partitions until its session expires:
+	// 10s rather than Kafka's 45s, unless the read's client properties
+	// (session.timeout.ms, heartbeat.interval.ms) or ClientOpts say
+	// otherwise: they come after.
+	opts = append([]kgo.Opt{kgo.SessionTimeout(10 * time.Second), kgo.HeartbeatInterval(time.Second)}, opts...)
 	opts = append(opts,
 		kgo.ConsumerGroup(rc.Group),
 		kgo.ConsumeTopics(rc.Topics...),
@@ -304,10 +309,6 @@ func (s *Source) Run(ctx context.Context, emit func(Event) bool, finished <-chan
 		kgo.OnPartitionsAssigned(s.assigned),
 		kgo.OnPartitionsRevoked(s.revoked),
 		kgo.OnPartitionsLost(s.lost),
-		// A crashed member holds its partitions until its session
-		// expires: 10s rather than Kafka's 45s (ClientOpts may override).
-		kgo.SessionTimeout(10*time.Second),
-		kgo.HeartbeatInterval(time.Second),
 	)
 	opts = append(opts, kgo.AdjustFetchOffsetsFn(s.adjustOffsets))
 	opts = append(opts, s.cfg.ClientOpts...)
