@@ -30,12 +30,14 @@ const lateChildPrefix = "late-dlq:"
 // In, writing Out, with its dlq: in 10 s tumbling windows, or 30 s
 // windows every 10 s (Sliding); by record timestamps, or by the
 // payload's ts (PayloadTime); its state per partition (Partitioned: the
-// user is the record key) in StateDir ("": none).
+// user is the record key) in StateDir ("": none); behind a step taking
+// SlowMicros per message; a static group member InstanceID.
 type lateSpec struct {
 	Broker, In, Out, DLQ, Group string
 	Sliding, PayloadTime        bool
 	Partitioned                 bool
-	StateDir                    string
+	StateDir, InstanceID        string
+	SlowMicros                  int
 }
 
 type click struct {
@@ -55,8 +57,10 @@ func latePipeline(s lateSpec) dsl.Pipeline {
 	if s.Partitioned {
 		opts = append(opts, dsl.KeyFollowsPartitioning[click]())
 	}
+	slow := time.Duration(s.SlowMicros) * time.Microsecond
 	return dsl.StreamingSource("clicks", "clicks").
 		Apply("parse", dsl.Parser[click]()).
+		Apply("slow", dsl.Map(func(c click) (click, error) { time.Sleep(slow); return c, nil })).
 		Apply("count", dsl.Reduce(w, func(c click) string { return c.User }, dsl.Count[click](), opts...)).
 		Apply("serialize", dsl.Serializer[dsl.Windowed[string, int]]()).
 		Sink("out", dsl.StreamSink("counts"))
@@ -68,6 +72,10 @@ func runLateChild(raw string) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 2
 	}
+	instance := ""
+	if s.InstanceID != "" {
+		instance = fmt.Sprintf("group.instance.id: %q", s.InstanceID)
+	}
 	yaml := fmt.Sprintf(`pipeline:
   segments:
     - steps_config:
@@ -78,8 +86,9 @@ func runLateChild(raw string) int {
           auto_offset_reset: earliest
           watermark_max_skew_ms: 10
           dlq: {topic: %s}
+          override_params: {%s}
         out: {bootstrap_servers: [%q], topic: %s}
-`, s.Broker, s.In, s.Group, s.DLQ, s.Broker, s.Out)
+`, s.Broker, s.In, s.Group, s.DLQ, instance, s.Broker, s.Out)
 	cfg, err := config.Parse([]byte(yaml), nil)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

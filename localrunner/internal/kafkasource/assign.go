@@ -34,14 +34,30 @@ func (s *Source) adjustOffsets(ctx context.Context, offsets map[string]map[int32
 	}
 	s.mu.Lock()
 	for t, ps := range offsets {
-		for p := range ps {
+		for p, o := range ps {
 			if part := s.parts[topicPartition{t, p}]; part != nil {
-				part.adjusted = true
+				part.adjusted, part.from = true, o.EpochOffset().Offset
 			}
 		}
 	}
 	s.mu.Unlock()
 	return offsets, nil
+}
+
+// reading reports whether partition p of t is assigned and announced to
+// the engine, and the offset after the last record handed on (or, before
+// one, where reading was set to start).
+func (s *Source) reading(t string, p int32) (int64, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	part := s.parts[topicPartition{t, p}]
+	if part == nil || !part.announced || part.revoked {
+		return 0, false
+	}
+	if part.next >= 0 {
+		return part.next, true
+	}
+	return part.from, part.from >= 0
 }
 
 // announcements returns the news of partitions the engine has not had:
@@ -70,6 +86,14 @@ func (s *Source) announcements() []PartitionEvent {
 func (s *Source) resume(_ context.Context, offsets map[string]map[int32]kgo.Offset) (map[string]map[int32]kgo.Offset, error) {
 	for t, ps := range offsets {
 		for p, o := range ps {
+			if at, ok := s.reading(t, p); ok {
+				// The client fetched offsets again for a partition this
+				// member reads and the engine knows (seen with static
+				// membership): go on where reading is; the engine's state
+				// of it already covers what came before.
+				ps[p] = kgo.NewOffset().At(at).WithEpoch(-1)
+				continue
+			}
 			next, ok := s.cfg.Resume(t, p)
 			if !ok {
 				continue
@@ -109,7 +133,7 @@ func (s *Source) assigned(_ context.Context, _ *kgo.Client, tps map[string][]int
 	for t, ps := range tps {
 		for _, p := range ps {
 			tp := topicPartition{t, p}
-			s.parts[tp] = &partition{tp: tp, committed: -1, done: -1, maxTS: mtime.MinTimestamp, lastWM: mtime.MinTimestamp, lastSeen: now, hwm: -1, start: -1, next: -1}
+			s.parts[tp] = &partition{tp: tp, committed: -1, done: -1, from: -1, maxTS: mtime.MinTimestamp, lastWM: mtime.MinTimestamp, lastSeen: now, hwm: -1, start: -1, next: -1}
 		}
 	}
 	s.reassigned = true

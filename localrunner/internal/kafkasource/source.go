@@ -88,6 +88,9 @@ type Config struct {
 	// from (the offset of the next record), when the runner's durable
 	// state has one: it wins over the group's committed offset when it is
 	// ahead of it (the state was saved, the commit that followed was not).
+	// It is called once per assignment of a partition, before the
+	// partition is fetched (the engine restores the partition's state
+	// then), on franz-go's group goroutine.
 	Resume func(topic string, partition int32) (next int64, ok bool)
 	// EndOfInput, when closed, says no record is produced any more (the
 	// development loop's bounded input): once a partition is then caught
@@ -186,6 +189,7 @@ type partition struct {
 	// resumed when it is Resume's; announced once the engine was told of
 	// the assignment. lastWM is the watermark last reported.
 	adjusted, resumed, announced bool
+	from                         int64 // the offset chosen at adjustment (negative: the reset offset)
 	lastWM                       mtime.Time
 	idleSent                     bool // idle as last reported
 }
@@ -505,11 +509,9 @@ func (s *Source) probe(ctx context.Context, cl *kgo.Client) {
 				pos = end.Offset
 			}
 		}
-		if s.cfg.Resume != nil {
+		if p.resumed && p.from > pos {
 			// Resumed from saved state ahead of the group's offset.
-			if next, ok := s.cfg.Resume(p.tp.topic, p.tp.partition); ok && next > pos {
-				pos = next
-			}
+			pos = p.from
 		}
 		p.empty = pos >= 0 && pos >= end.Offset
 	}
