@@ -36,9 +36,16 @@ func recordKey(m dsl.Message[[]byte]) (dsl.Message[string], error) {
 // on the bundled runner: reading in with group, writing out, late records
 // to the dead-letter topic dlq, its durable state in stateDir. As in
 // CrashWindowSpec only record timestamps move the watermark.
+//
+// The group's rebalance timeout (max.poll.interval.ms) is 20 s rather
+// than the client's 60 s: a member killed while it waited in a rebalance
+// stays in the group until then, and the partitions it was given move
+// only after, so with 60 s a test run takes over two minutes. The
+// session timeout stays the source's 10 s.
 func TasksSpec(addr, in, out, dlq, group, stateDir string) string {
 	return crashSpec("tasks_key_count", "in", "out", addr, in, out, group, stateDir, map[string]any{
 		"watermark_idle_ms": 3_600_000,
 		"dlq":               map[string]any{"topic": dlq},
+		"override_params":   map[string]string{"max.poll.interval.ms": "20000"},
 	})
 }
