@@ -98,13 +98,14 @@ type fleet struct {
 	t            *testing.T
 	spec         func(stateDir string) string
 	adm          *kadm.Client
+	addr         string // the broker's
 	group, topic string
 	parts        int // the topic's partitions
 	members      []*member
 	removing     sync.WaitGroup // members stopping after SIGTERM
 
 	// What happened, for the summary line.
-	kills, moving, empty, added, removed int
+	kills, moving, empty, added, removed, sweeps int
 }
 
 type member struct {
@@ -166,70 +167,6 @@ func (f *fleet) alive() error {
 	return nil
 }
 
-// settle waits until the group holds every partition with the fleet's
-// members: no partition moves any more.
-func (f *fleet) settle(ctx context.Context) {
-	f.t.Helper()
-	deadline := time.Now().Add(time.Minute)
-	for !f.held(ctx) {
-		if err := f.alive(); err != nil {
-			f.t.Fatal(err)
-		}
-		if time.Now().After(deadline) {
-			f.t.Fatalf("group %s: %d members do not hold its %d partitions after a minute", f.group, len(f.members), f.parts)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
-// held reports whether the group is stable with as many members as the
-// fleet has (no dead one left) and they hold all of the topic's
-// partitions.
-func (f *fleet) held(ctx context.Context) bool {
-	gs, err := f.adm.DescribeGroups(ctx, f.group)
-	g, ok := gs[f.group]
-	if err != nil || !ok || g.Err != nil || g.State != "Stable" || len(g.Members) != len(f.members) {
-		return false
-	}
-	held := 0
-	for _, m := range g.Members {
-		if c, ok := m.Assigned.AsConsumer(); ok {
-			for _, tp := range c.Topics {
-				held += len(tp.Partitions)
-			}
-		}
-	}
-	return held == f.parts
-}
-
-// calm is a read's end for the task tests: no more results will come once
-// the group has held every partition with the fleet's members, and no
-// result nor dead letter (in dlq) came, for d. Until then a dead member
-// may hold partitions (till its session expires, or a rebalance it was
-// part of times out) and partitions move.
-func (f *fleet) calm(ctx context.Context, d time.Duration, dlq string) func(last time.Time) bool {
-	var since, lettered time.Time // held since; the dead letters last changed
-	letters := int64(-1)
-	return func(last time.Time) bool {
-		if !f.held(ctx) {
-			since = time.Time{}
-			return false
-		}
-		if since.IsZero() {
-			since = time.Now()
-		}
-		if n := endSum(ctx, f.adm, dlq); n != letters {
-			letters, lettered = n, time.Now()
-		}
-		for _, at := range []time.Time{since, lettered} {
-			if at.After(last) {
-				last = at
-			}
-		}
-		return time.Since(last) >= d
-	}
-}
-
 // faultKind is what a fault does to the fleet.
 type faultKind int
 
@@ -278,7 +215,7 @@ func (f *fleet) run(ctx context.Context, schedule []fault, rng *rand.Rand) {
 
 // String is the summary of the faults.
 func (f *fleet) String() string {
-	return fmt.Sprintf("kills=%d while moving=%d empty-disk restarts=%d added=%d removed=%d", f.kills, f.moving, f.empty, f.added, f.removed)
+	return fmt.Sprintf("kills=%d while moving=%d empty-disk restarts=%d added=%d removed=%d sweeps=%d", f.kills, f.moving, f.empty, f.added, f.removed, f.sweeps)
 }
 
 // between is a random duration in [from, to).

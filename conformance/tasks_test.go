@@ -82,7 +82,7 @@ func runTasks(t *testing.T, name string, members int, settle bool, plan func(*ra
 		t.Fatal(err)
 	}
 	defer cl.Close()
-	f := &fleet{t: t, adm: kadm.NewClient(cl), group: "tasks-group", topic: "tasks-in", parts: tasksPartitions, spec: func(dir string) string {
+	f := &fleet{t: t, adm: kadm.NewClient(cl), addr: b.Addr(), group: "tasks-group", topic: "tasks-in", parts: tasksPartitions, spec: func(dir string) string {
 		return conformance.TasksSpec(b.Addr(), "tasks-in", "tasks-out", "tasks-dlq", "tasks-group", dir)
 	}}
 	defer f.wait() // a removed member's goroutine reports to t
@@ -180,30 +180,4 @@ func missingByPartition(missing []window, parts map[string]int32) map[int32]int 
 		n[parts[w.key]]++
 	}
 	return n
-}
-
-// groupState describes, for a failing test's log, which member holds
-// which partition of topic, and how far group committed each.
-func groupState(ctx context.Context, adm *kadm.Client, group, topic string) string {
-	var b strings.Builder
-	if gs, err := adm.DescribeGroups(ctx, group); err == nil {
-		g := gs[group]
-		fmt.Fprintf(&b, "group %s, %d members:", g.State, len(g.Members))
-		for _, m := range g.Members {
-			if c, ok := m.Assigned.AsConsumer(); ok {
-				for _, tp := range c.Topics {
-					fmt.Fprintf(&b, " %s %v;", m.MemberID, tp.Partitions)
-				}
-			}
-		}
-	}
-	ends, err1 := adm.ListEndOffsets(ctx, topic)
-	offs, err2 := adm.FetchOffsets(ctx, group)
-	if err1 == nil && err2 == nil {
-		ends.Each(func(o kadm.ListedOffset) {
-			c, _ := offs.Lookup(o.Topic, o.Partition)
-			fmt.Fprintf(&b, " p%d end %d committed %d;", o.Partition, o.Offset, c.At)
-		})
-	}
-	return b.String()
 }
