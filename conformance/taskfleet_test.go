@@ -218,8 +218,12 @@ func (f *fleet) String() string {
 	return fmt.Sprintf("kills=%d while moving=%d empty-disk restarts=%d added=%d removed=%d sweeps=%d", f.kills, f.moving, f.empty, f.added, f.removed, f.sweeps)
 }
 
-// between is a random duration in [from, to).
+// between is a random duration in [from, to), or from when the range is
+// empty (a tiny input).
 func between(rng *rand.Rand, from, to time.Duration) time.Duration {
+	if to <= from {
+		return from
+	}
 	return from + time.Duration(rng.Int64N(int64(to-from)))
 }
 
