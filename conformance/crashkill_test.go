@@ -8,12 +8,14 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/streams-dev/streams/internal/childtest"
 )
 
-// Helpers of the crash tests: where a topic ends, how far a group lags,
-// and a kill that says whether it landed while records were moving.
+// Helpers of the crash tests: where a topic ends, what it holds, how far
+// a group lags, and a kill that says whether it landed while records
+// were moving.
 
 // endSum is the sum of topic's end offsets (its records, for a topic
 // never trimmed), or -1 when they cannot be listed.
@@ -25,6 +27,29 @@ func endSum(ctx context.Context, adm *kadm.Client, topic string) int64 {
 	var sum int64
 	ends.Each(func(o kadm.ListedOffset) { sum += o.Offset })
 	return sum
+}
+
+// readTopic reads every record topic holds now, from its start.
+func readTopic(ctx context.Context, t *testing.T, adm *kadm.Client, addr, topic string) []*kgo.Record {
+	t.Helper()
+	total := endSum(ctx, adm, topic)
+	if total < 0 {
+		t.Fatalf("the end offsets of %s cannot be listed", topic)
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	var recs []*kgo.Record
+	for int64(len(recs)) < total {
+		fs := cl.PollFetches(ctx)
+		if ctx.Err() != nil {
+			t.Fatalf("read %d of the %d records of %s: %v", len(recs), total, topic, ctx.Err())
+		}
+		fs.EachRecord(func(r *kgo.Record) { recs = append(recs, r) })
+	}
+	return recs
 }
 
 // lag is how many records of topic group has not committed yet.

@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"regexp"
 	"sort"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -355,7 +357,7 @@ func runChild(raw string) int {
 		return 2
 	}
 	var c *Case
-	for _, cc := range append(Cases(), crashCase(), crashWindowCase()) {
+	for _, cc := range append(Cases(), crashCase(), crashWindowCase(), tasksCase()) {
 		if cc.Name == spec.Case {
 			c = &cc
 		}
@@ -377,7 +379,10 @@ func runChild(raw string) int {
 	}
 	opts.Name, opts.Config, opts.PipelineID, opts.StateDir = c.Name, cfg, spec.PipelineID, spec.StateDir
 	opts.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	if err := runner.Run(context.Background(), g, opts); err != nil {
+	// SIGTERM stops the pipeline cleanly, as in runner.Main.
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
+	defer stop()
+	if err := runner.Run(ctx, g, opts); err != nil {
 		fmt.Fprintln(os.Stderr, "pipeline failed:", err)
 		return 1
 	}

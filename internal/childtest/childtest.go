@@ -24,6 +24,7 @@ import (
 	"os/exec"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -130,6 +131,18 @@ func (c *Child) Stop(t testing.TB) {
 			t.Logf("pipeline process output:\n%s\n%s", c.out.String(), c.errs.String())
 		}
 	})
+}
+
+// Terminate asks the child to stop cleanly (SIGTERM, as an orchestrator
+// stops a process) and waits up to timeout for it to end, then kills it
+// if it still runs and checks its race reports as Stop does. It reports
+// whether the child ended by itself within timeout.
+func (c *Child) Terminate(t testing.TB, timeout time.Duration) bool {
+	t.Helper()
+	_ = c.cmd.Process.Signal(syscall.SIGTERM) // fails only if it has ended
+	ended := c.Wait(timeout)
+	c.Stop(t)
+	return ended
 }
 
 // Module is the import path prefix of this module's code.

@@ -1,9 +1,59 @@
 package childtest
 
 import (
+	"fmt"
+	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
+
+// TestMain runs the children of TestTerminate: "clean" ends with exit
+// code 0 on SIGTERM, "deaf" ignores it.
+func TestMain(m *testing.M) {
+	if spec, ok := Spec(); ok {
+		sig := make(chan os.Signal, 1)
+		signal.Notify(sig, syscall.SIGTERM)
+		fmt.Println("ready")
+		for range sig {
+			if spec == "clean" {
+				os.Exit(0)
+			}
+		}
+	}
+	os.Exit(m.Run())
+}
+
+// Terminate lets a child that handles SIGTERM end by itself, and kills
+// one that does not once the timeout has passed.
+func TestTerminate(t *testing.T) {
+	for _, tc := range []struct {
+		spec    string
+		timeout time.Duration
+		ended   bool
+		code    int
+	}{
+		{"clean", time.Minute, true, 0},
+		{"deaf", 300 * time.Millisecond, false, -1},
+	} {
+		c := Start(t, tc.spec)
+		// Until the handler is installed, SIGTERM would kill the child.
+		for !strings.Contains(c.Stdout(), "ready") {
+			if c.Exited() {
+				t.Fatalf("%s: child ended before it was ready:\n%s", tc.spec, c.Stderr())
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		if ended := c.Terminate(t, tc.timeout); ended != tc.ended {
+			t.Errorf("%s: Terminate = %v, want %v", tc.spec, ended, tc.ended)
+		}
+		if code := c.ExitCode(); code != tc.code {
+			t.Errorf("%s: exit code %d, want %d", tc.spec, code, tc.code)
+		}
+	}
+}
 
 // raceTop is a race whose racing write is in this module's code.
 const raceTop = `WARNING: DATA RACE
