@@ -169,6 +169,10 @@ type StepConfig struct {
 	// without traffic; records produced later with older timestamps are
 	// then late.
 	WatermarkIdleWallClock bool
+	// ChangelogReplicationFactor is the replication factor of the
+	// changelog topic the bundled runner creates for the partition tasks
+	// of a durable run (0: the broker's default).
+	ChangelogReplicationFactor int
 
 	// OnInvalid says what happens to a message this step rejects (its
 	// function returned an error or panicked) when the source has no dlq:
@@ -259,6 +263,8 @@ func (s *StepConfig) IsSet(key string) bool {
 		return s.WatermarkIdle != 0
 	case "watermark_idle_wall_clock":
 		return s.WatermarkIdleWallClock
+	case "changelog_replication_factor":
+		return s.ChangelogReplicationFactor != 0
 	case "override_params":
 		return s.OverrideParams != nil
 	case "dlq":

@@ -347,8 +347,8 @@ pipeline:
           parallelism: {multi_process: {batch_size: 10, proceses: 2}}
 `,
 		want: []string{
-			`5:11: pipeline.segments[0].steps_config.myinput.topc: unknown key (did you mean "topic"?); accepted keys: auto_offset_reset, average_sleep_time_ms, batch_size, batch_time_ms, batch_timedelta, bootstrap_servers, commit_interval_ms, commit_records, consumer_group, dlq, max_sleep_time_ms, on_invalid, on_late, override_params, parallelism, starts_segment, strict_offset_reset, topic, watermark_idle_ms, watermark_idle_wall_clock, watermark_max_skew_ms`,
-			`6:11: pipeline.segments[0].steps_config.myinput.Topic: unknown key (did you mean "topic"?); accepted keys: auto_offset_reset, average_sleep_time_ms, batch_size, batch_time_ms, batch_timedelta, bootstrap_servers, commit_interval_ms, commit_records, consumer_group, dlq, max_sleep_time_ms, on_invalid, on_late, override_params, parallelism, starts_segment, strict_offset_reset, topic, watermark_idle_ms, watermark_idle_wall_clock, watermark_max_skew_ms`,
+			`5:11: pipeline.segments[0].steps_config.myinput.topc: unknown key (did you mean "topic"?); accepted keys: auto_offset_reset, average_sleep_time_ms, batch_size, batch_time_ms, batch_timedelta, bootstrap_servers, changelog_replication_factor, commit_interval_ms, commit_records, consumer_group, dlq, max_sleep_time_ms, on_invalid, on_late, override_params, parallelism, starts_segment, strict_offset_reset, topic, watermark_idle_ms, watermark_idle_wall_clock, watermark_max_skew_ms`,
+			`6:11: pipeline.segments[0].steps_config.myinput.Topic: unknown key (did you mean "topic"?); accepted keys: auto_offset_reset, average_sleep_time_ms, batch_size, batch_time_ms, batch_timedelta, bootstrap_servers, changelog_replication_factor, commit_interval_ms, commit_records, consumer_group, dlq, max_sleep_time_ms, on_invalid, on_late, override_params, parallelism, starts_segment, strict_offset_reset, topic, watermark_idle_ms, watermark_idle_wall_clock, watermark_max_skew_ms`,
 			`7:30: pipeline.segments[0].steps_config.myinput.auto_offset_reset: must be one of earliest, latest, error; got "earlist" (did you mean "earliest"?)`,
 			`9:11: pipeline.segments[0].steps_config.myinput.topic: duplicate key "topic" (first at line 8)`,
 			`10:29: pipeline.segments[0].steps_config.myinput.batch_timedelta.secs: unknown key; accepted keys: days, hours, microseconds, milliseconds, minutes, seconds, weeks`,
@@ -438,6 +438,10 @@ pipeline: {segments: [{parallelism: 0}]}
 			`13:73: pipeline.segments[0].steps_config.mymap.parallelism.multi_process.batch_time: must not be negative; got -1`,
 			`14:43: pipeline.segments[0].steps_config.devnull3.average_sleep_time_ms: a devnull sink sleeps when it writes a batch: needs batch_size or batch_time_ms`,
 		},
+	}, {
+		name: "changelog replication factor",
+		src:  "pipeline:\n  segments:\n    - steps_config:\n        myinput: {changelog_replication_factor: -1}\n",
+		want: []string{`4:49: pipeline.segments[0].steps_config.myinput.changelog_replication_factor: must be between 1 and 32767; got -1`},
 	}, {
 		name: "dlq topic equals source topic",
 		src:  "pipeline:\n  segments:\n    - steps_config:\n        myinput: {topic: events, dlq: {topic: events}}\n",

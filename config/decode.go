@@ -33,7 +33,7 @@ var (
 	// down by kind.
 	stepKeys = []string{
 		"auto_offset_reset", "average_sleep_time_ms", "batch_size", "batch_time_ms",
-		"batch_timedelta", "bootstrap_servers", "commit_interval_ms", "commit_records", "consumer_group", "dlq",
+		"batch_timedelta", "bootstrap_servers", "changelog_replication_factor", "commit_interval_ms", "commit_records", "consumer_group", "dlq",
 		"max_sleep_time_ms", "on_invalid", "on_late", "override_params", "parallelism", "starts_segment",
 		"strict_offset_reset", "topic", "watermark_idle_ms", "watermark_idle_wall_clock", "watermark_max_skew_ms",
 	}
@@ -886,6 +886,8 @@ func (d *decoder) step(n *yaml.Node, path string) StepConfig {
 			sc.WatermarkIdle, _ = d.millis(e.val, e.path)
 		case "watermark_idle_wall_clock":
 			sc.WatermarkIdleWallClock, _ = d.boolean(e.val, e.path)
+		case "changelog_replication_factor":
+			sc.ChangelogReplicationFactor, _ = d.integer(e.val, e.path)
 		case "batch_size":
 			sc.BatchSize, _ = d.integer(e.val, e.path)
 		case "batch_timedelta":

@@ -145,6 +145,9 @@
 //	                           # read several partitions, and keeps its
 //	                           # own time (its windows wait for its next
 //	                           # records)
+//	changelog_replication_factor: 3 # bundled runner: replication of the
+//	                           # changelog topic of partition-keyed state
+//	                           # (default: the broker's)
 //	watermark_idle_wall_clock: false # true: an idle partition's watermark
 //	                           # follows the wall clock minus the skew, so
 //	                           # windows close without traffic; records

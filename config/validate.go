@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"math"
 	"net"
 	"slices"
 	"sort"
@@ -63,7 +64,7 @@ func (k StepKind) Keys() []string {
 	var keys []string
 	switch k {
 	case Source:
-		keys = []string{"auto_offset_reset", "bootstrap_servers", "commit_interval_ms", "commit_records",
+		keys = []string{"auto_offset_reset", "bootstrap_servers", "changelog_replication_factor", "commit_interval_ms", "commit_records",
 			"consumer_group", "dlq", "override_params", "parallelism", "strict_offset_reset", "topic",
 			"watermark_idle_ms", "watermark_idle_wall_clock", "watermark_max_skew_ms"}
 	case Sink:
@@ -357,6 +358,9 @@ func (k *checker) step(sc *StepConfig, path string) {
 	}
 	if sc.IsSet("commit_interval_ms") && sc.CommitInterval <= 0 {
 		k.at(p("commit_interval_ms"), nil, "must be positive; got %v", ms(sc.CommitInterval))
+	}
+	if sc.IsSet("changelog_replication_factor") && (sc.ChangelogReplicationFactor < 1 || sc.ChangelogReplicationFactor > math.MaxInt16) {
+		k.at(p("changelog_replication_factor"), nil, "must be between 1 and %d; got %d", math.MaxInt16, sc.ChangelogReplicationFactor)
 	}
 	if sc.IsSet("commit_records") && sc.CommitRecords < 1 {
 		k.at(p("commit_records"), nil, "must be at least 1; got %d", sc.CommitRecords)

@@ -107,6 +107,7 @@ type config struct {
 	encodedDoFns  bool
 	drainTimeout  time.Duration
 	endOfInput    <-chan struct{}
+	changelog     engine.ChangelogConfig
 	kafka         engine.KafkaConfig
 	stateDir      string
 	checkpoint    time.Duration
@@ -199,6 +200,13 @@ func WithKafkaRevokeTimeout(d time.Duration) Option {
 // timeouts. Default none.
 func WithKafkaClientOpts(opts ...kgo.Opt) Option {
 	return optionFunc(func(c *config) { c.kafka.ClientOpts = append(c.kafka.ClientOpts, opts...) })
+}
+
+// WithChangelogReplication sets the replication factor of the changelog
+// topics the runner creates for the partition tasks of a durable run
+// (default: the broker's).
+func WithChangelogReplication(rf int16) Option {
+	return optionFunc(func(c *config) { c.changelog.ReplicationFactor = rf })
 }
 
 // WithEndOfInput gives a channel that, once closed, says the native
@@ -365,6 +373,7 @@ func (r *Runner) Run(ctx context.Context, p *beam.Pipeline) (beam.PipelineResult
 		Kafka:              r.cfg.kafka,
 		DrainTimeout:       r.cfg.drainTimeout,
 		EndOfInput:         r.cfg.endOfInput,
+		Changelog:          r.cfg.changelog,
 	})
 	return &result{jobID: jobID, metrics: m.Results()}, err
 }

@@ -433,6 +433,9 @@ func resolve(g *dsl.Graph, seg *config.Segment) (*deployment, error) {
 	if sc.Parallelism > 0 {
 		d.local = append(d.local, localrunner.WithParallelism(sc.Parallelism))
 	}
+	if sc.ChangelogReplicationFactor > 0 {
+		d.local = append(d.local, localrunner.WithChangelogReplication(int16(sc.ChangelogReplicationFactor)))
+	}
 	if sc.DLQ != nil {
 		dlq := &beamtranslate.DLQBinding{
 			Client: kafka.ClientConfig{Brokers: sc.DLQ.BootstrapServers, Properties: sc.DLQ.OverrideParams},

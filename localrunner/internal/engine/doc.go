@@ -89,6 +89,25 @@
 // is a window's (Batch.Release): the batch then stops counting against the
 // source's in-flight bounds, which bound queues, not windows.
 //
+// # Partition tasks
+//
+// A Kafka source whose pipeline has a stateful stage keyed by the
+// source's partitioning (plan.Stage.PartitionKeyed) has tasks: each
+// assigned partition gets a copy of every stage between the source and
+// such stages, and of the stages after them that read only from tasks
+// (tasks.go). A task's copies have their own queues, buffers, user
+// state, timers and input watermark, which is the partition's own
+// (kafkasource reports it per partition); a shared stage reading copies
+// takes the minimum over the live tasks, leaving out idle ones with
+// nothing queued or running. Copies share their stage's plans. What the
+// copies write goes to the same task's copies downstream, or to the
+// shared stages. A task starts when the source announces the partition's
+// assignment (before any of its records) and is dropped when the source
+// reports it revoked or lost; its bundles in flight then finish into the
+// dropped copies. A stage that gives elements event times from their
+// payloads (plan.EventTime) derives its output watermark from the event
+// times it wrote.
+//
 // # Failure and cancellation
 //
 // A bundle failure (user error or panic) cancels the run: no new bundles
@@ -117,6 +136,15 @@
 // position where it is ahead of the group's committed offset. Losing the
 // state directory means reading again from the committed offsets.
 //
+// A task's state is kept under its own key prefix (taskKey), with the
+// partition's position and watermark, so it is saved, restored and
+// deleted apart from other partitions'. With a changelog (changelog.go),
+// each checkpoint also appends each task's changes to a compacted topic,
+// and the batches it covers are acknowledged only once those appends
+// are; when the partition is assigned again, here or elsewhere, its state
+// is restored from the changelog unless the local copy is current, and
+// the source resumes at the position saved with it.
+//
 // # Files
 //
 // A file per concern: engine.go (Config, Run and the owner's loop),
@@ -126,6 +154,8 @@
 // results.go (a finished bundle's outputs), grouping.go (GroupByKey
 // tasks), residuals.go (parked SDF residuals), finalize.go (bundle
 // finalization and Kafka acknowledgements), watermarks.go, sources.go
-// (native Kafka sources), checkpoint.go (durable checkpoints and restore),
-// teststream.go and metrics.go.
+// (native Kafka sources), tasks.go (partition tasks), init.go (readying
+// stages and task copies), checkpoint.go (durable checkpoints and
+// restore), queues.go (queued elements in checkpoints), changelog.go
+// (task changelogs), teststream.go and metrics.go.
 package engine
