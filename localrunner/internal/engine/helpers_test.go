@@ -31,6 +31,7 @@ func testEngine(specs ...*plan.Stage) *engine {
 		byID: map[string]*stageState{}, producers: map[string]*stageState{},
 		taskOf: taskStages(p), tasking: map[string]bool{}, tasks: map[sourcePartition]*task{},
 		bundleStage: map[string]*stageState{}, positions: map[*stageState]map[sourcePartition]int64{},
+		logs: map[*stageState]*taskLog{}, tails: map[sourcePartition][][]byte{},
 	}
 	for _, src := range e.taskOf {
 		e.tasking[src] = true
