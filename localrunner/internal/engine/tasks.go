@@ -242,7 +242,8 @@ func (e *engine) consumer(cid string, t *task) *stageState {
 // as stage s sees it: for a stage of a task, the task's copy (or the
 // task's partition watermark, for the source); for a shared stage reading
 // a stage kept per task, the minimum over the tasks but those idle with
-// nothing queued or running (none left: s's input watermark holds).
+// nothing queued or running, or over all of them when every one is (none:
+// s's input watermark holds); never below s's input watermark.
 func (e *engine) upstream(s *stageState, pc string) (mtime.Time, bool) {
 	pid := e.cfg.Plan.Producers[pc]
 	if s.task != nil {
@@ -254,16 +255,27 @@ func (e *engine) upstream(s *stageState, pc string) (mtime.Time, bool) {
 		}
 	}
 	if _, ok := e.taskOf[pid]; ok {
-		w, seen := mtime.MaxTimestamp, false
+		busy, all := mtime.MaxTimestamp, mtime.MaxTimestamp
+		nBusy, n := 0, 0
 		for _, t := range e.taskList {
-			if u := t.stages[pid]; u != nil && (!t.idle || t.busy()) {
-				w, seen = min(w, u.out), true
+			u := t.stages[pid]
+			if u == nil {
+				continue
+			}
+			n, all = n+1, min(all, u.out)
+			if !t.idle || t.busy() {
+				nBusy, busy = nBusy+1, min(busy, u.out)
 			}
 		}
-		if !seen {
+		// Leaving tasks out may lower the minimum when they come back:
+		// what s saw as its input watermark never moves back.
+		switch {
+		case n == 0:
 			return s.in, true
+		case nBusy == 0:
+			return max(all, s.in), true
 		}
-		return w, true
+		return max(busy, s.in), true
 	}
 	if u := e.producers[pc]; u != nil {
 		return u.out, true

@@ -67,10 +67,23 @@ func TestTaskWatermarks(t *testing.T) {
 	if total.in != 100 {
 		t.Errorf("shared stage: input watermark %v, want 100 (the minimum over tasks)", total.in)
 	}
-	e.onPartitions(src, []kafkasource.PartitionEvent{{Topic: "in", Partition: 1, Gone: true}})
+	// An idle partition with nothing waiting stops holding the shared
+	// stage back; when every one is idle, the minimum over all of them
+	// holds, and the shared stage never goes back.
+	e.onPartitions(src, []kafkasource.PartitionEvent{{Topic: "in", Partition: 1, Watermark: 100, Idle: true}})
 	e.refreshWatermarks()
 	if total.in != 5000 {
-		t.Errorf("shared stage after partition 1 went: input watermark %v, want 5000", total.in)
+		t.Errorf("shared stage with partition 1 idle: input watermark %v, want 5000", total.in)
+	}
+	e.onPartitions(src, []kafkasource.PartitionEvent{{Topic: "in", Partition: 0, Watermark: 6000, Idle: true}})
+	e.refreshWatermarks()
+	if total.in != 5000 {
+		t.Errorf("shared stage with every partition idle: input watermark %v, want 5000 (never back to 100)", total.in)
+	}
+	e.onPartitions(src, []kafkasource.PartitionEvent{{Topic: "in", Partition: 1, Gone: true}})
+	e.refreshWatermarks()
+	if total.in != 6000 {
+		t.Errorf("shared stage after partition 1 went: input watermark %v, want 6000", total.in)
 	}
 	if len(e.taskList) != 1 || len(e.stages) != 3+2 {
 		t.Errorf("%d tasks and %d stages running after a partition went, want 1 and 5", len(e.taskList), len(e.stages))

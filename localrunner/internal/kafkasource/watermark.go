@@ -20,20 +20,28 @@ import (
 
 // watermark returns the source's watermark when it moved: the minimum over
 // the assigned partitions that are not idle (over all of them with
-// IdleWallClock or after the end of input). With none to count it holds.
+// IdleWallClock or after the end of input), or, when every one is idle,
+// over all of them: what each has passed. Without partitions it holds.
 func (s *Source) watermark() (mtime.Time, bool) {
 	now := time.Now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	w := mtime.MaxTimestamp
-	n := 0
+	busy, all := mtime.MaxTimestamp, mtime.MaxTimestamp
+	nBusy, n := 0, 0
 	skipIdle := !s.cfg.Read.Config.IdleWallClock && !s.ended(now)
 	for _, p := range s.parts {
-		if p.revoked || skipIdle && s.idle(p, now) {
+		if p.revoked {
 			continue
 		}
-		n++
-		w = min(w, s.partitionWatermark(p, now))
+		pw := s.partitionWatermark(p, now)
+		n, all = n+1, min(all, pw)
+		if !skipIdle || !s.idle(p, now) {
+			nBusy, busy = nBusy+1, min(busy, pw)
+		}
+	}
+	w := busy
+	if nBusy == 0 {
+		w = all
 	}
 	if n == 0 || w <= s.lastWM {
 		return 0, false
