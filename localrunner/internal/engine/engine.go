@@ -220,7 +220,7 @@ func Run(ctx context.Context, cfg Config) (*Metrics, error) {
 		e.teardown(ctx)
 		return e.metrics, err
 	}
-	e.log.Info("localrunner: running", "stages", len(e.stages), "unbounded", cfg.Plan.Unbounded, "parallelism", cfg.Parallelism)
+	e.log.Info("localrunner: running", "stages", len(e.specs), "unbounded", cfg.Plan.Unbounded, "parallelism", cfg.Parallelism)
 	err := e.loop(ctx)
 	e.teardown(ctx)
 	return e.metrics, err
