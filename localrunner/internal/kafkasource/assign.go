@@ -141,8 +141,9 @@ func (s *Source) assigned(_ context.Context, _ *kgo.Client, tps map[string][]int
 }
 
 // revoked stops feeding the partitions, waits up to RevokeTimeout for their
-// in-flight batches, commits what is done and forgets them. Batches still
-// in flight then are never committed by this member.
+// in-flight batches (not those waiting in windows only), commits what is
+// done and forgets them. Batches still in flight then are never committed
+// by this member.
 func (s *Source) revoked(ctx context.Context, cl *kgo.Client, tps map[string][]int32) {
 	only := map[topicPartition]bool{}
 	s.mu.Lock()
@@ -165,7 +166,16 @@ func (s *Source) revoked(ctx context.Context, cl *kgo.Client, tps map[string][]i
 		s.mu.Lock()
 		pending := 0
 		for tp := range only {
-			pending += len(s.parts[tp].inflight)
+			for _, b := range s.parts[tp].inflight {
+				// A released batch waits in windows only: the partition's
+				// watermark no longer moves, so waiting for it to be
+				// acknowledged would only hold the rebalance up. Its
+				// records are read again from the committed offset, or
+				// resumed from the saved state.
+				if !b.done && !b.released {
+					pending++
+				}
+			}
 		}
 		closing = s.closing
 		s.mu.Unlock()
