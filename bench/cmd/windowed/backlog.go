@@ -1,0 +1,107 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/streams-dev/streams/bench/internal/harness"
+	"github.com/streams-dev/streams/bench/internal/window"
+)
+
+// backlogResult is one backlog run.
+type backlogResult struct {
+	mode string
+	run  int
+	// elapsed is from the start until the output was complete, or until
+	// the cap.
+	elapsed   time.Duration
+	capped    bool
+	first     time.Duration // from the start until the first result
+	committed int64         // input records the group had committed then
+	cpu       float64       // pipeline process tree, CPU seconds
+	brokerCPU float64
+	rssBytes  int64
+	out       verdict
+	load      float64
+	stopErr   error
+}
+
+func (r backlogResult) rate(events int) float64 {
+	if r.capped || r.elapsed <= 0 {
+		return 0
+	}
+	return float64(events) / r.elapsed.Seconds()
+}
+
+func runBacklog(ctx context.Context, o options, env *harness.Env, in *input, m string, r int) (backlogResult, error) {
+	tag := fmt.Sprintf("%s-%d", m, r+1)
+	res := backlogResult{mode: m, run: r + 1, load: harness.LoadAvg()}
+	limit := o.timeout
+	if m == "prism" {
+		limit = o.prismCap
+	}
+	meter, err := env.StartMeter()
+	if err != nil {
+		return res, err
+	}
+	pl, err := startPipeline(ctx, o, env, m, tag, window.InputTopic)
+	if err != nil {
+		return res, err
+	}
+	defer pl.Kill()
+	w, err := watch(env.Brokers, pl.output)
+	if err != nil {
+		return res, err
+	}
+	defer w.stop()
+	w.expect(in.want)
+
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	lastLog := time.Now()
+	for {
+		select {
+		case <-ctx.Done():
+			return res, ctx.Err()
+		case <-pl.Done:
+			return res, fmt.Errorf("pipeline exited before its output was complete (%v); last log lines:\n%s", pl.WaitErr, pl.LogTail(20))
+		case <-tick.C:
+		}
+		res.elapsed = time.Since(pl.Start)
+		if res.first == 0 && w.read() > 0 {
+			res.first = res.elapsed
+		}
+		if w.complete() {
+			break
+		}
+		if res.elapsed >= limit {
+			res.capped = true
+			break
+		}
+		if time.Since(lastLog) >= 10*time.Second {
+			v := w.verdict()
+			env.Logf("%s: %d/%d results after %v", tag, v.present, v.expected, res.elapsed.Round(time.Second))
+			lastLog = time.Now()
+		}
+	}
+	// Measure before stopping: the drain after SIGTERM is not part of it.
+	if res.cpu, res.brokerCPU, err = meter.Read(pl.Process); err != nil {
+		return res, err
+	}
+	if res.committed, err = harness.Committed(ctx, env.Admin, pl.group, window.InputTopic); err != nil {
+		return res, err
+	}
+	res.stopErr = pl.Terminate(30 * time.Second)
+	res.rssBytes = pl.PeakRSS()
+	if err := w.catchUp(ctx, env.Admin, pl.output, 10*time.Second); err != nil {
+		return res, err
+	}
+	res.out = w.verdict()
+	if res.capped && m != "prism" {
+		return res, fmt.Errorf("timed out after %v with %d of %d results; last log lines:\n%s",
+			limit, res.out.present, res.out.expected, pl.LogTail(20))
+	}
+	env.Logf("%s: %.0f events/s, output: %s", tag, res.rate(in.events), res.out.problems())
+	return res, nil
+}
