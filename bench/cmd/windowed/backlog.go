@@ -19,9 +19,9 @@ type backlogResult struct {
 	capped    bool
 	first     time.Duration // from the start until the first result
 	committed int64         // input records the group had committed then
-	cpu       float64       // pipeline process tree, CPU seconds
+	cpu       float64       // pipeline process trees, CPU seconds
 	brokerCPU float64
-	rssBytes  int64
+	rssBytes  int64 // the sum over the pipeline's processes
 	out       verdict
 	load      float64
 	stopErr   error
@@ -49,35 +49,63 @@ func runBacklog(ctx context.Context, o options, env *harness.Env, in *input, m s
 	if err != nil {
 		return res, err
 	}
-	defer pl.Kill()
+	defer pl.kill()
 	w, err := watch(env.Brokers, pl.output)
 	if err != nil {
 		return res, err
 	}
 	defer w.stop()
 	w.expect(in.want)
+	if err := waitOutput(ctx, env, pl, w, tag, limit, &res); err != nil {
+		return res, err
+	}
+	// Measure before stopping: the drain after SIGTERM is not part of it.
+	if res.cpu, res.brokerCPU, err = meter.Read(pl.procs...); err != nil {
+		return res, err
+	}
+	if res.committed, err = harness.Committed(ctx, env.Admin, pl.group, window.InputTopic); err != nil {
+		return res, err
+	}
+	res.stopErr = pl.terminate(30 * time.Second)
+	res.rssBytes = pl.peakRSS()
+	if err := w.catchUp(ctx, env.Admin, pl.output, 10*time.Second); err != nil {
+		return res, err
+	}
+	res.out = w.verdict()
+	if res.capped && m != "prism" {
+		return res, fmt.Errorf("timed out after %v with %d of %d results; last log lines:\n%s",
+			limit, res.out.present, res.out.expected, pl.logTail(20))
+	}
+	env.Logf("%s: %.0f events/s, output: %s", tag, res.rate(in.events), res.out.problems())
+	return res, nil
+}
 
+// waitOutput waits until the watcher has seen every expected result, or
+// limit has passed since the pipeline's start (res.capped), noting in res
+// the time of the first result and of the end.
+func waitOutput(ctx context.Context, env *harness.Env, pl *pipeline, w *watcher, tag string, limit time.Duration, res *backlogResult) error {
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
 	lastLog := time.Now()
 	for {
 		select {
 		case <-ctx.Done():
-			return res, ctx.Err()
-		case <-pl.Done:
-			return res, fmt.Errorf("pipeline exited before its output was complete (%v); last log lines:\n%s", pl.WaitErr, pl.LogTail(20))
+			return ctx.Err()
 		case <-tick.C:
 		}
-		res.elapsed = time.Since(pl.Start)
+		if err := pl.exited(); err != nil {
+			return fmt.Errorf("before its output was complete: %w", err)
+		}
+		res.elapsed = time.Since(pl.start)
 		if res.first == 0 && w.read() > 0 {
 			res.first = res.elapsed
 		}
 		if w.complete() {
-			break
+			return nil
 		}
 		if res.elapsed >= limit {
 			res.capped = true
-			break
+			return nil
 		}
 		if time.Since(lastLog) >= 10*time.Second {
 			v := w.verdict()
@@ -85,23 +113,4 @@ func runBacklog(ctx context.Context, o options, env *harness.Env, in *input, m s
 			lastLog = time.Now()
 		}
 	}
-	// Measure before stopping: the drain after SIGTERM is not part of it.
-	if res.cpu, res.brokerCPU, err = meter.Read(pl.Process); err != nil {
-		return res, err
-	}
-	if res.committed, err = harness.Committed(ctx, env.Admin, pl.group, window.InputTopic); err != nil {
-		return res, err
-	}
-	res.stopErr = pl.Terminate(30 * time.Second)
-	res.rssBytes = pl.PeakRSS()
-	if err := w.catchUp(ctx, env.Admin, pl.output, 10*time.Second); err != nil {
-		return res, err
-	}
-	res.out = w.verdict()
-	if res.capped && m != "prism" {
-		return res, fmt.Errorf("timed out after %v with %d of %d results; last log lines:\n%s",
-			limit, res.out.present, res.out.expected, pl.LogTail(20))
-	}
-	env.Logf("%s: %.0f events/s, output: %s", tag, res.rate(in.events), res.out.problems())
-	return res, nil
 }

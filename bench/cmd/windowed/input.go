@@ -159,10 +159,11 @@ func (in *input) closed() window.Expected {
 	return out
 }
 
-// waitReady waits until the pipeline reads topic for group: the group has
-// a member (the bundled runner, the franz-go loop) or committed offsets
-// for topic (prism's Kafka read commits where it starts without joining).
-func waitReady(ctx context.Context, adm *kadm.Client, group, topic string, exited <-chan struct{}, limit time.Duration) error {
+// waitReady waits until pipeline pl reads topic: its group has a member
+// per process (the bundled runner, the franz-go loop), or, for one
+// process, committed offsets for topic (prism's Kafka read commits where
+// it starts without joining).
+func waitReady(ctx context.Context, adm *kadm.Client, pl *pipeline, topic string, limit time.Duration) error {
 	deadline := time.After(limit)
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
@@ -170,20 +171,24 @@ func waitReady(ctx context.Context, adm *kadm.Client, group, topic string, exite
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-exited:
-			return errors.New("pipeline exited before it started reading")
 		case <-deadline:
-			return fmt.Errorf("pipeline not reading after %v", limit)
+			return fmt.Errorf("pipeline not reading after %v; last log lines:\n%s", limit, pl.logTail(20))
 		case <-tick.C:
 		}
-		groups, err := adm.DescribeGroups(ctx, group)
+		if err := pl.exited(); err != nil {
+			return fmt.Errorf("before it started reading: %w", err)
+		}
+		groups, err := adm.DescribeGroups(ctx, pl.group)
 		if err != nil {
 			return err
 		}
-		if g, ok := groups[group]; ok && g.Err == nil && g.State == "Stable" && len(g.Members) > 0 {
+		if g, ok := groups[pl.group]; ok && g.Err == nil && g.State == "Stable" && len(g.Members) >= len(pl.procs) {
 			return nil
 		}
-		offsets, err := adm.FetchOffsets(ctx, group)
+		if len(pl.procs) > 1 {
+			continue
+		}
+		offsets, err := adm.FetchOffsets(ctx, pl.group)
 		if err == nil {
 			err = offsets.Error()
 		}

@@ -34,7 +34,7 @@ func runLive(ctx context.Context, o options, env *harness.Env, prod *producer, m
 	if err != nil {
 		return res, err
 	}
-	defer pl.Kill()
+	defer pl.kill()
 	w, err := watch(env.Brokers, pl.output)
 	if err != nil {
 		return res, err
@@ -44,16 +44,16 @@ func runLive(ctx context.Context, o options, env *harness.Env, prod *producer, m
 	if m == "prism" {
 		limit = o.prismCap
 	}
-	if err := waitReady(ctx, env.Admin, pl.group, topic, pl.Done, limit); err != nil {
-		return res, fmt.Errorf("%w; last log lines:\n%s", err, pl.LogTail(20))
+	if err := waitReady(ctx, env.Admin, pl, topic, limit); err != nil {
+		return res, err
 	}
-	env.Logf("%s: reading after %v; producing %d events/s for %v", tag, time.Since(pl.Start).Round(time.Millisecond), o.liveRate, o.liveDuration)
+	env.Logf("%s: reading after %v; producing %d events/s for %v", tag, time.Since(pl.start).Round(time.Millisecond), o.liveRate, o.liveDuration)
 
 	meter, err := env.StartMeter()
 	if err != nil {
 		return res, err
 	}
-	cpu0, err := harness.TreeCPUSeconds(pl.PID())
+	cpu0, err := pl.cpu()
 	if err != nil {
 		return res, err
 	}
@@ -61,7 +61,7 @@ func runLive(ctx context.Context, o options, env *harness.Env, prod *producer, m
 	if err != nil {
 		return res, err
 	}
-	cpu1, brokerCPU, err := meter.Read(pl.Process)
+	cpu1, brokerCPU, err := meter.Read(pl.procs...)
 	if err != nil {
 		return res, err
 	}
@@ -79,13 +79,14 @@ func runLive(ctx context.Context, o options, env *harness.Env, prod *producer, m
 		select {
 		case <-ctx.Done():
 			return res, ctx.Err()
-		case <-pl.Done:
-			return res, fmt.Errorf("pipeline exited (%v); last log lines:\n%s", pl.WaitErr, pl.LogTail(20))
 		case <-time.After(50 * time.Millisecond):
 		}
+		if err := pl.exited(); err != nil {
+			return res, err
+		}
 	}
-	res.stopErr = pl.Terminate(30 * time.Second)
-	res.rssBytes = pl.PeakRSS()
+	res.stopErr = pl.terminate(30 * time.Second)
+	res.rssBytes = pl.peakRSS()
 	if err := w.catchUp(ctx, env.Admin, pl.output, 10*time.Second); err != nil {
 		return res, err
 	}

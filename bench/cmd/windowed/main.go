@@ -5,7 +5,10 @@
 // runner (--adapter local), as a hand-written franz-go loop
 // (bench/cmd/windowloop) and on prism (--adapter beam), all against one
 // standalone development broker, each pipeline as its own process with
-// its own consumer group and output topic.
+// its own consumer group and output topic. Mode local2 runs the bundled
+// runner as two processes in one group; mode local-before runs a
+// pipeline binary built at another commit (-local-bin-before), so that a
+// change is measured before and after in the same run.
 //
 // Two measurements per pipeline and run:
 //
@@ -37,10 +40,12 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/streams-dev/streams/bench/internal/harness"
@@ -52,6 +57,8 @@ const partitions = 4
 // modes are the ways of running the windowed aggregation.
 var modes = harness.Modes{
 	{Key: "local", Label: "(a) runner --adapter local"},
+	{Key: "local-before", Label: "(a-before) runner --adapter local, -local-bin-before"},
+	{Key: "local2", Label: "(a2) runner --adapter local, 2 processes"},
 	{Key: "franz", Label: "(b) hand-written franz-go"},
 	{Key: "prism", Label: "(c) runner --adapter beam (prism)"},
 }
@@ -68,6 +75,7 @@ type options struct {
 	keep         bool
 	skew         time.Duration
 	memory       bool
+	localBefore  string // a windowpipeline binary built elsewhere, for local-before
 	logOutput    io.Writer
 }
 
@@ -76,7 +84,8 @@ func main() {
 	var modeList string
 	flag.IntVar(&o.n, "n", 1_000_000, "backlog events; 0 skips the backlog measurement")
 	flag.IntVar(&o.runs, "runs", 1, "runs of each pipeline; the tables report medians")
-	flag.StringVar(&modeList, "modes", "local,franz,prism", "pipelines to run: local (a), franz (b), prism (c)")
+	flag.StringVar(&modeList, "modes", "local,franz,prism",
+		"pipelines to run: local (a), local-before (a-before: needs -local-bin-before), local2 (a2: 2 processes in one group), franz (b), prism (c)")
 	flag.DurationVar(&o.timeout, "timeout", 10*time.Minute, "give up on a local or franz backlog run whose output is not complete after this long")
 	flag.DurationVar(&o.prismCap, "prism-cap", 2*time.Minute, "stop a prism backlog run after this long and report what it did")
 	flag.IntVar(&o.liveRate, "live-rate", 20_000, "events per second of the live measurement")
@@ -85,9 +94,11 @@ func main() {
 	flag.BoolVar(&o.keep, "keep", false, "keep the temporary directory (logs, broker data)")
 	flag.BoolVar(&o.memory, "memory-state", false, "the bundled runner keeps its state in memory (--state-dir none), not durable")
 	flag.DurationVar(&o.skew, "skew", 0, "the DSL pipelines' watermark_max_skew_ms (0: the default, 1s); the loop's watermark has none")
+	flag.StringVar(&o.localBefore, "local-bin-before", "",
+		"a bench/cmd/windowpipeline binary built at another commit: adds mode local-before, the bundled runner with it")
 	flag.Parse()
 	var err error
-	if o.modes, err = modes.Parse(modeList); err != nil {
+	if o.modes, err = parseModes(modeList, o.localBefore); err != nil {
 		fmt.Fprintln(os.Stderr, "windowed: -modes:", err)
 		os.Exit(2)
 	}
@@ -100,13 +111,36 @@ func main() {
 	harness.Run("windowed", func(ctx context.Context) error { return run(ctx, o) })
 }
 
+// parseModes parses -modes. A -local-bin-before binary adds mode
+// local-before, right after local, unless the list has it; the mode
+// needs the binary.
+func parseModes(list, before string) ([]string, error) {
+	ms, err := modes.Parse(list)
+	if err != nil {
+		return nil, err
+	}
+	has := slices.Contains(ms, "local-before")
+	switch {
+	case has && before == "":
+		return nil, errors.New("mode local-before needs -local-bin-before")
+	case has || before == "":
+		return ms, nil
+	}
+	i := slices.Index(ms, "local") + 1 // 0 without local: first
+	return slices.Insert(ms, i, "local-before"), nil
+}
+
 func run(ctx context.Context, o options) error {
-	env, err := harness.Start(ctx, harness.Setup{
+	setup := harness.Setup{
 		Packages:   []string{"./cmd/streams", "./bench/cmd/windowpipeline", "./bench/cmd/windowloop"},
 		Partitions: partitions,
 		Keep:       o.keep,
 		Log:        o.logOutput,
-	})
+	}
+	if o.localBefore != "" {
+		setup.Prebuilt = map[string]string{beforeProgram: o.localBefore}
+	}
+	env, err := harness.Start(ctx, setup)
 	if err != nil {
 		return err
 	}

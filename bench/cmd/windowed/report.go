@@ -110,51 +110,76 @@ func (rep *report) printBacklog(w io.Writer) {
 	fmt.Fprintf(w, "\nMedians over %d run(s):\n\n", rep.o.runs)
 	fmt.Fprintln(w, "| pipeline | runs | events/s | pipeline CPU s | broker CPU s | CPU µs/event (pipeline + broker) | peak RSS MB | identical repeats (max) | notes |")
 	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|---|")
-	rates := make(map[string]float64)
+	rates, cpus := make(map[string]float64), make(map[string]float64)
 	for _, rs := range byMode(rep.backlogRuns, func(r backlogResult) string { return r.mode }) {
 		m := rs[0].mode
 		var dups int64
-		var notes []string
 		for _, r := range rs {
 			dups = max(dups, r.out.dups)
-			if r.capped {
-				notes = append(notes, fmt.Sprintf("run %d capped at %v: %d of %d results, %d of %d events committed",
-					r.run, r.elapsed.Round(time.Second), r.out.present, r.out.expected, r.committed, in.events+partitions))
-			}
-			if p := r.out.problems(); p != "ok" {
-				notes = append(notes, fmt.Sprintf("run %d output: %s", r.run, p))
-			}
-			if r.stopErr != nil {
-				notes = append(notes, fmt.Sprintf("run %d stop: %v", r.run, r.stopErr))
-			}
 		}
 		rates[m] = medianOf(rs, func(r backlogResult) float64 { return r.rate(in.events) })
+		cpus[m] = medianOf(rs, func(r backlogResult) float64 { return r.cpu / float64(in.events) * 1e6 })
 		rate := fmt.Sprintf("%.0f", rates[m])
 		if rates[m] == 0 {
 			rate = "-"
 		}
 		fmt.Fprintf(w, "| %s | %d | %s | %.2f | %.2f | %.2f + %.2f | %.0f | %d | %s |\n", modes.Label(m), len(rs), rate,
 			medianOf(rs, func(r backlogResult) float64 { return r.cpu }),
-			medianOf(rs, func(r backlogResult) float64 { return r.brokerCPU }),
-			medianOf(rs, func(r backlogResult) float64 { return r.cpu / float64(in.events) * 1e6 }),
+			medianOf(rs, func(r backlogResult) float64 { return r.brokerCPU }), cpus[m],
 			medianOf(rs, func(r backlogResult) float64 { return r.brokerCPU / float64(in.events) * 1e6 }),
-			medianOf(rs, func(r backlogResult) float64 { return mb(r.rssBytes) }), dups, strings.Join(notes, "; "))
+			medianOf(rs, func(r backlogResult) float64 { return mb(r.rssBytes) }), dups, strings.Join(backlogNotes(rs, in), "; "))
 	}
 	fmt.Fprintln(w)
-	if a, ok := rates["local"]; ok && a > 0 {
-		fmt.Fprintf(w, "- (a) events/s: %.0f, goal >= 100,000: **%s**\n", a, yesNo(a >= 100_000))
-		if b := rates["franz"]; b > 0 {
-			fmt.Fprintf(w, "- a/b throughput: **%.2f**, goal >= 0.5: **%s**\n", a/b, yesNo(a/b >= 0.5))
-		}
-		if c := rates["prism"]; c > 0 {
-			fmt.Fprintf(w, "- a/c throughput: %.2f\n", a/c)
-		}
-	}
+	printBacklogRatios(w, rates, cpus)
 	fmt.Fprintln(w, "\nevents/s is the events over the time from the process start until its output topic held every expected result; "+
 		"CPU is the pipeline process (with descendants) and the broker up to that moment. "+
 		"Input committed is what the group had committed then: the bundled runner commits a record only once its window has fired, "+
-		"and never the closing records.")
+		"and never the closing records. "+
+		"(a2) is "+fmt.Sprint(groupProcesses)+" processes in one group: its CPU is theirs added up, its peak RSS the sum of their peaks.")
 	fmt.Fprintln(w)
+}
+
+// backlogNotes are the notes of one mode's backlog runs rs.
+func backlogNotes(rs []backlogResult, in *input) []string {
+	var notes []string
+	for _, r := range rs {
+		if r.capped {
+			notes = append(notes, fmt.Sprintf("run %d capped at %v: %d of %d results, %d of %d events committed",
+				r.run, r.elapsed.Round(time.Second), r.out.present, r.out.expected, r.committed, in.events+partitions))
+		}
+		if p := r.out.problems(); p != "ok" {
+			notes = append(notes, fmt.Sprintf("run %d output: %s", r.run, p))
+		}
+		if r.stopErr != nil {
+			notes = append(notes, fmt.Sprintf("run %d stop: %v", r.run, r.stopErr))
+		}
+	}
+	return notes
+}
+
+// printBacklogRatios prints the goals and the ratios of the median rates
+// and CPU per event (pipeline) of the modes run.
+func printBacklogRatios(w io.Writer, rates, cpus map[string]float64) {
+	a, ok := rates["local"]
+	if !ok || a == 0 {
+		return
+	}
+	fmt.Fprintf(w, "- (a) events/s: %.0f, goal >= 100,000: **%s**\n", a, yesNo(a >= 100_000))
+	if before := rates["local-before"]; before > 0 {
+		fmt.Fprintf(w, "- a/a-before throughput: **%.2f**, goal >= 0.9 (at most 10%% lost): **%s**; "+
+			"CPU µs/event (pipeline) %.2f / %.2f: %.2f\n", a/before, yesNo(a/before >= 0.9),
+			cpus["local"], cpus["local-before"], cpus["local"]/cpus["local-before"])
+	}
+	if a2 := rates["local2"]; a2 > 0 {
+		fmt.Fprintf(w, "- a2/a throughput: %.2f; CPU µs/event (pipeline) %.2f / %.2f: %.2f\n",
+			a2/a, cpus["local2"], cpus["local"], cpus["local2"]/cpus["local"])
+	}
+	if b := rates["franz"]; b > 0 {
+		fmt.Fprintf(w, "- a/b throughput: **%.2f**, goal >= 0.5: **%s**\n", a/b, yesNo(a/b >= 0.5))
+	}
+	if c := rates["prism"]; c > 0 {
+		fmt.Fprintf(w, "- a/c throughput: %.2f\n", a/c)
+	}
 }
 
 func (rep *report) printLive(w io.Writer) {
