@@ -9,6 +9,12 @@ import (
 	"github.com/streams-dev/streams/bench/internal/window"
 )
 
+// commitGrace is how long a backlog run waits, after its output is
+// complete, for the group to commit the whole input: longer than the
+// bundled runner's revoke timeout (10 s), which a rebalance in local2 may
+// wait for, plus its commit interval (1 s).
+const commitGrace = 15 * time.Second
+
 // backlogResult is one backlog run.
 type backlogResult struct {
 	mode string
@@ -19,12 +25,19 @@ type backlogResult struct {
 	capped    bool
 	first     time.Duration // from the start until the first result
 	committed int64         // input records the group had committed then
-	cpu       float64       // pipeline process trees, CPU seconds
-	brokerCPU float64
-	rssBytes  int64 // the sum over the pipeline's processes
-	out       verdict
-	load      float64
-	stopErr   error
+	// allCommitted is from the start until the group had committed every
+	// event of every partition (the closing records need not be): where the
+	// run ends; 0 if that did not happen within commitGrace after the
+	// output was complete. committedEnd is how many events the group had
+	// committed by the end.
+	allCommitted time.Duration
+	committedEnd int64
+	cpu          float64 // pipeline process trees, CPU seconds
+	brokerCPU    float64
+	rssBytes     int64 // the sum over the pipeline's processes
+	out          verdict
+	load         float64
+	stopErr      error
 }
 
 func (r backlogResult) rate(events int) float64 {
@@ -66,6 +79,11 @@ func runBacklog(ctx context.Context, o options, env *harness.Env, in *input, m s
 	if res.committed, err = harness.Committed(ctx, env.Admin, pl.group, window.InputTopic); err != nil {
 		return res, err
 	}
+	if !res.capped {
+		if err := waitCommitted(ctx, env, pl, in, &res); err != nil {
+			return res, err
+		}
+	}
 	res.stopErr = pl.terminate(30 * time.Second)
 	res.rssBytes = pl.peakRSS()
 	if err := w.catchUp(ctx, env.Admin, pl.output, 10*time.Second); err != nil {
@@ -76,7 +94,8 @@ func runBacklog(ctx context.Context, o options, env *harness.Env, in *input, m s
 		return res, fmt.Errorf("timed out after %v with %d of %d results; last log lines:\n%s",
 			limit, res.out.present, res.out.expected, pl.logTail(20))
 	}
-	env.Logf("%s: %.0f events/s, output: %s", tag, res.rate(in.events), res.out.problems())
+	env.Logf("%s: %.0f events/s, all committed after %v, output: %s", tag, res.rate(in.events),
+		res.allCommitted.Round(time.Millisecond), res.out.problems())
 	return res, nil
 }
 
@@ -111,6 +130,37 @@ func waitOutput(ctx context.Context, env *harness.Env, pl *pipeline, w *watcher,
 			v := w.verdict()
 			env.Logf("%s: %d/%d results after %v", tag, v.present, v.expected, res.elapsed.Round(time.Second))
 			lastLog = time.Now()
+		}
+	}
+}
+
+// waitCommitted waits, up to commitGrace, until the pipeline's group has
+// committed every event of in, in each partition, and notes when in res.
+func waitCommitted(ctx context.Context, env *harness.Env, pl *pipeline, in *input, res *backlogResult) error {
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	deadline := time.Now().Add(commitGrace)
+	for {
+		offsets, err := harness.CommittedOffsets(ctx, env.Admin, pl.group, window.InputTopic)
+		if err != nil {
+			return err
+		}
+		n, all := in.committed(offsets)
+		res.committedEnd = n
+		if all {
+			res.allCommitted = time.Since(pl.start)
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+		}
+		if err := pl.exited(); err != nil {
+			return fmt.Errorf("before the group committed the input: %w", err)
 		}
 	}
 }

@@ -34,6 +34,9 @@ type input struct {
 	took   time.Duration
 	// newest is the newest event timestamp of each partition.
 	newest map[int32]time.Time
+	// counts is the number of events of each partition: they are at
+	// offsets 0 to counts-1 (a backlog's closing record at counts).
+	counts map[int32]int64
 }
 
 // producer writes records to chosen partitions: event i goes to
@@ -63,6 +66,7 @@ func (p *producer) event(ctx context.Context, in *input, topic string, i int, ts
 	p.cl.Produce(ctx, &kgo.Record{Topic: topic, Partition: part, Key: []byte(e.Key), Value: v, Timestamp: ts}, p.done)
 	in.want.Add(e, ts)
 	in.events++
+	in.counts[part]++
 	if ts.After(in.newest[part]) {
 		in.newest[part] = ts
 	}
@@ -90,7 +94,7 @@ func (p *producer) flush(ctx context.Context) error {
 }
 
 func newInput() *input {
-	return &input{want: make(window.Expected), newest: make(map[int32]time.Time)}
+	return &input{want: make(window.Expected), newest: make(map[int32]time.Time), counts: make(map[int32]int64)}
 }
 
 // produceBacklog writes n events with timestamps from backlogBase on, at
@@ -138,6 +142,17 @@ func produceLive(ctx context.Context, p *producer, topic string, rate int, d tim
 	}
 	in.took = time.Since(start)
 	return in, nil
+}
+
+// committed is how many of the events offsets (a group's committed
+// offsets) cover, and whether they cover every event.
+func (in *input) committed(offsets map[int32]int64) (n int64, all bool) {
+	all = true
+	for p, c := range in.counts {
+		n += min(offsets[p], c)
+		all = all && offsets[p] >= c
+	}
+	return n, all
 }
 
 // closed returns the expected results of the windows that end by the

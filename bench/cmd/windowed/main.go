@@ -19,11 +19,13 @@
 // past the last window (its own window never closes). The benchmark
 // computes the expected results while producing. A run lasts from the
 // pipeline's start until every expected result is on its output topic
-// with the exact count and sum; reported are events per second, CPU
-// seconds of the pipeline (with descendants) and of the broker, peak RSS
-// and the output's check (missing, wrong, repeated results). Windows hold
-// the bundled runner's commits, and the closing records are never
-// committed, so completion is judged from the output, not the group.
+// with the exact count and sum, and the group has committed every event
+// (not the closing records, whose window never closes); reported are
+// events per second up to the complete output, CPU seconds of the
+// pipeline (with descendants) and of the broker up to then, the time the
+// commits took, peak RSS and the output's check (missing, wrong, repeated
+// results). Windows hold the bundled runner's commits, so the rate is
+// judged from the output, not the group.
 //
 // Live: a fresh input topic gets -live-rate events per second for
 // -live-duration, stamped with the wall clock, once the pipeline reads it.

@@ -94,22 +94,22 @@ func (rep *report) printBacklog(w io.Writer) {
 		fmt.Fprintf(w, "Note: -n %d, not the issue's 1,000,000.", o.n)
 	}
 	fmt.Fprintf(w, "\n\n")
-	fmt.Fprintln(w, "| run | pipeline | events/s | output complete s | 1st result s | input committed | pipeline CPU s | broker CPU s | CPU µs/event (pipeline + broker) | peak RSS MB | results present/expected | identical repeats | output check | load 1m |")
-	fmt.Fprintln(w, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|")
+	fmt.Fprintln(w, "| run | pipeline | events/s | output complete s | 1st result s | input committed | all committed s | pipeline CPU s | broker CPU s | CPU µs/event (pipeline + broker) | peak RSS MB | results present/expected | identical repeats | output check | load 1m |")
+	fmt.Fprintln(w, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|")
 	for _, r := range rep.backlogRuns {
 		name, rate := modes.Label(r.mode), fmt.Sprintf("%.0f", r.rate(in.events))
 		if r.capped {
 			name += fmt.Sprintf(" (capped at %v)", r.elapsed.Round(time.Second))
 			rate = "-"
 		}
-		fmt.Fprintf(w, "| %d | %s | %s | %.2f | %.2f | %d | %.2f | %.2f | %.2f + %.2f | %.0f | %d/%d | %d | %s | %.2f |\n",
-			r.run, name, rate, r.elapsed.Seconds(), r.first.Seconds(), r.committed, r.cpu, r.brokerCPU,
+		fmt.Fprintf(w, "| %d | %s | %s | %.2f | %.2f | %d | %s | %.2f | %.2f | %.2f + %.2f | %.0f | %d/%d | %d | %s | %.2f |\n",
+			r.run, name, rate, r.elapsed.Seconds(), r.first.Seconds(), r.committed, allCommitted(r), r.cpu, r.brokerCPU,
 			r.cpu/float64(in.events)*1e6, r.brokerCPU/float64(in.events)*1e6, mb(r.rssBytes),
 			r.out.present, r.out.expected, r.out.dups, r.out.problems(), r.load)
 	}
 	fmt.Fprintf(w, "\nMedians over %d run(s):\n\n", rep.o.runs)
-	fmt.Fprintln(w, "| pipeline | runs | events/s | pipeline CPU s | broker CPU s | CPU µs/event (pipeline + broker) | peak RSS MB | identical repeats (max) | notes |")
-	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|---|")
+	fmt.Fprintln(w, "| pipeline | runs | events/s | all committed s | pipeline CPU s | broker CPU s | CPU µs/event (pipeline + broker) | peak RSS MB | identical repeats (max) | notes |")
+	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
 	rates, cpus := make(map[string]float64), make(map[string]float64)
 	for _, rs := range byMode(rep.backlogRuns, func(r backlogResult) string { return r.mode }) {
 		m := rs[0].mode
@@ -123,7 +123,8 @@ func (rep *report) printBacklog(w io.Writer) {
 		if rates[m] == 0 {
 			rate = "-"
 		}
-		fmt.Fprintf(w, "| %s | %d | %s | %.2f | %.2f | %.2f + %.2f | %.0f | %d | %s |\n", modes.Label(m), len(rs), rate,
+		fmt.Fprintf(w, "| %s | %d | %s | %.2f | %.2f | %.2f | %.2f + %.2f | %.0f | %d | %s |\n", modes.Label(m), len(rs), rate,
+			medianOf(rs, func(r backlogResult) float64 { return r.allCommitted.Seconds() }),
 			medianOf(rs, func(r backlogResult) float64 { return r.cpu }),
 			medianOf(rs, func(r backlogResult) float64 { return r.brokerCPU }), cpus[m],
 			medianOf(rs, func(r backlogResult) float64 { return r.brokerCPU / float64(in.events) * 1e6 }),
@@ -134,9 +135,18 @@ func (rep *report) printBacklog(w io.Writer) {
 	fmt.Fprintln(w, "\nevents/s is the events over the time from the process start until its output topic held every expected result; "+
 		"CPU is the pipeline process (with descendants) and the broker up to that moment. "+
 		"Input committed is what the group had committed then: the bundled runner commits a record only once its window has fired, "+
-		"and never the closing records. "+
+		"and never the closing records. All committed is when the group had committed every event (0: not within "+commitGrace.String()+
+		" after the output was complete); the run ends then. "+
 		"(a2) is "+fmt.Sprint(groupProcesses)+" processes in one group: its CPU is theirs added up, its peak RSS the sum of their peaks.")
 	fmt.Fprintln(w)
+}
+
+// allCommitted is the run's all-committed time in seconds, or "-".
+func allCommitted(r backlogResult) string {
+	if r.allCommitted == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.2f", r.allCommitted.Seconds())
 }
 
 // backlogNotes are the notes of one mode's backlog runs rs.
@@ -146,6 +156,9 @@ func backlogNotes(rs []backlogResult, in *input) []string {
 		if r.capped {
 			notes = append(notes, fmt.Sprintf("run %d capped at %v: %d of %d results, %d of %d events committed",
 				r.run, r.elapsed.Round(time.Second), r.out.present, r.out.expected, r.committed, in.events+partitions))
+		} else if r.allCommitted == 0 {
+			notes = append(notes, fmt.Sprintf("run %d: %d of %d events committed %v after the output was complete",
+				r.run, r.committedEnd, in.events, commitGrace))
 		}
 		if p := r.out.problems(); p != "ok" {
 			notes = append(notes, fmt.Sprintf("run %d output: %s", r.run, p))
