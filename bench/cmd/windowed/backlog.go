@@ -40,6 +40,14 @@ type backlogResult struct {
 	stopErr      error
 }
 
+// commits says when every event was committed, or how many were.
+func (r backlogResult) commits(in *input) string {
+	if r.allCommitted == 0 {
+		return fmt.Sprintf("%d of %d events committed %v after the output was complete", r.committedEnd, in.events, commitGrace)
+	}
+	return fmt.Sprintf("all committed after %v", r.allCommitted.Round(time.Millisecond))
+}
+
 func (r backlogResult) rate(events int) float64 {
 	if r.capped || r.elapsed <= 0 {
 		return 0
@@ -94,8 +102,7 @@ func runBacklog(ctx context.Context, o options, env *harness.Env, in *input, m s
 		return res, fmt.Errorf("timed out after %v with %d of %d results; last log lines:\n%s",
 			limit, res.out.present, res.out.expected, pl.logTail(20))
 	}
-	env.Logf("%s: %.0f events/s, all committed after %v, output: %s", tag, res.rate(in.events),
-		res.allCommitted.Round(time.Millisecond), res.out.problems())
+	env.Logf("%s: %.0f events/s, %s, output: %s", tag, res.rate(in.events), res.commits(in), res.out.problems())
 	return res, nil
 }
 

@@ -103,7 +103,7 @@ func (rep *report) printBacklog(w io.Writer) {
 			rate = "-"
 		}
 		fmt.Fprintf(w, "| %d | %s | %s | %.2f | %.2f | %d | %s | %.2f | %.2f | %.2f + %.2f | %.0f | %d/%d | %d | %s | %.2f |\n",
-			r.run, name, rate, r.elapsed.Seconds(), r.first.Seconds(), r.committed, allCommitted(r), r.cpu, r.brokerCPU,
+			r.run, name, rate, r.elapsed.Seconds(), r.first.Seconds(), r.committed, orDash(r.allCommitted.Seconds()), r.cpu, r.brokerCPU,
 			r.cpu/float64(in.events)*1e6, r.brokerCPU/float64(in.events)*1e6, mb(r.rssBytes),
 			r.out.present, r.out.expected, r.out.dups, r.out.problems(), r.load)
 	}
@@ -123,8 +123,8 @@ func (rep *report) printBacklog(w io.Writer) {
 		if rates[m] == 0 {
 			rate = "-"
 		}
-		fmt.Fprintf(w, "| %s | %d | %s | %.2f | %.2f | %.2f | %.2f + %.2f | %.0f | %d | %s |\n", modes.Label(m), len(rs), rate,
-			medianOf(rs, func(r backlogResult) float64 { return r.allCommitted.Seconds() }),
+		fmt.Fprintf(w, "| %s | %d | %s | %s | %.2f | %.2f | %.2f + %.2f | %.0f | %d | %s |\n", modes.Label(m), len(rs), rate,
+			orDash(medianOf(rs, func(r backlogResult) float64 { return r.allCommitted.Seconds() })),
 			medianOf(rs, func(r backlogResult) float64 { return r.cpu }),
 			medianOf(rs, func(r backlogResult) float64 { return r.brokerCPU }), cpus[m],
 			medianOf(rs, func(r backlogResult) float64 { return r.brokerCPU / float64(in.events) * 1e6 }),
@@ -135,18 +135,18 @@ func (rep *report) printBacklog(w io.Writer) {
 	fmt.Fprintln(w, "\nevents/s is the events over the time from the process start until its output topic held every expected result; "+
 		"CPU is the pipeline process (with descendants) and the broker up to that moment. "+
 		"Input committed is what the group had committed then: the bundled runner commits a record only once its window has fired, "+
-		"and never the closing records. All committed is when the group had committed every event (0: not within "+commitGrace.String()+
-		" after the output was complete); the run ends then. "+
+		"and never the closing records. All committed is when the group had committed every event of every partition "+
+		"(-: not within "+commitGrace.String()+" after the output was complete; a median is - when most runs are); the run ends then. "+
 		"(a2) is "+fmt.Sprint(groupProcesses)+" processes in one group: its CPU is theirs added up, its peak RSS the sum of their peaks.")
 	fmt.Fprintln(w)
 }
 
-// allCommitted is the run's all-committed time in seconds, or "-".
-func allCommitted(r backlogResult) string {
-	if r.allCommitted == 0 {
+// orDash formats seconds, or "-" for 0 (never).
+func orDash(secs float64) string {
+	if secs == 0 {
 		return "-"
 	}
-	return fmt.Sprintf("%.2f", r.allCommitted.Seconds())
+	return fmt.Sprintf("%.2f", secs)
 }
 
 // backlogNotes are the notes of one mode's backlog runs rs.
@@ -157,8 +157,7 @@ func backlogNotes(rs []backlogResult, in *input) []string {
 			notes = append(notes, fmt.Sprintf("run %d capped at %v: %d of %d results, %d of %d events committed",
 				r.run, r.elapsed.Round(time.Second), r.out.present, r.out.expected, r.committed, in.events+partitions))
 		} else if r.allCommitted == 0 {
-			notes = append(notes, fmt.Sprintf("run %d: %d of %d events committed %v after the output was complete",
-				r.run, r.committedEnd, in.events, commitGrace))
+			notes = append(notes, fmt.Sprintf("run %d: %s", r.run, r.commits(in)))
 		}
 		if p := r.out.problems(); p != "ok" {
 			notes = append(notes, fmt.Sprintf("run %d output: %s", r.run, p))
