@@ -52,6 +52,7 @@ import (
 
 	"github.com/streams-dev/streams/bench/internal/harness"
 	"github.com/streams-dev/streams/bench/internal/window"
+	"github.com/streams-dev/streams/io/kafka"
 )
 
 const partitions = 4
@@ -111,6 +112,14 @@ func main() {
 	o.logOutput = os.Stderr
 
 	harness.Run("windowed", func(ctx context.Context) error { return run(ctx, o) })
+}
+
+// watermarkSkew is the DSL pipelines' watermark MaxSkew.
+func (o options) watermarkSkew() time.Duration {
+	if o.skew > 0 {
+		return o.skew
+	}
+	return kafka.DefaultMaxSkew
 }
 
 // parseModes parses -modes. A -local-bin-before binary adds mode

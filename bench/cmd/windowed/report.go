@@ -23,12 +23,7 @@ type report struct {
 }
 
 // skew is the DSL pipelines' watermark MaxSkew.
-func (rep *report) skew() time.Duration {
-	if rep.o.skew > 0 {
-		return rep.o.skew
-	}
-	return kafka.DefaultMaxSkew
-}
+func (rep *report) skew() time.Duration { return rep.o.watermarkSkew() }
 
 func (rep *report) failed(env *harness.Env, err error) {
 	rep.failures = append(rep.failures, err)
@@ -70,7 +65,7 @@ func (rep *report) print(w io.Writer) {
 	fmt.Fprintf(w, "Command: `go run ./bench/cmd/windowed %s`  \n", strings.Join(os.Args[1:], " "))
 	fmt.Fprintf(w, "Events: JSON of ~%d B, %d keys, %d partitions (key k<i> to partition i %% %d); standalone dev broker with -data-dir; %d CPUs. "+
 		"Load average (1 min) at the end: %.2f. Source watermark (bundled runner and prism): newest record timestamp minus MaxSkew %v, "+
-		"now minus MaxSkew once a partition is idle for IdleDelay %v (watermark_max_skew_ms: -skew; watermark_idle_ms: the default). "+
+		"an idle partition (IdleDelay %v) keeps its time (watermark_max_skew_ms: -skew; watermark_idle_ms, watermark_idle_wall_clock: the defaults). "+
 		"The franz-go loop's watermark is the newest timestamp, without skew.\n\n",
 		window.ValueSize, window.Keys, partitions, partitions, runtime.NumCPU(), harness.LoadAvg(), rep.skew(), kafka.DefaultIdleDelay)
 	if rep.backlog != nil {
@@ -199,7 +194,8 @@ func (rep *report) printLive(w io.Writer) {
 	fmt.Fprintf(w, "### Live: result delay\n\n")
 	fmt.Fprintf(w, "%d events/s for %v per run, stamped with the wall clock, into a new topic once the pipeline reads it. "+
 		"Delay: arrival of a result at a consumer of the output topic minus its window's end; over the windows that ended "+
-		"before the production stopped (the next ones fire only on the bundled runner and prism, through idleness).\n\n",
+		"at least the watermark's skew before the production stopped (MaxSkew for the DSL pipelines, none for the loop): "+
+		"the later ones wait for more records.\n\n",
 		o.liveRate, o.liveDuration)
 	fmt.Fprintln(w, "| run | pipeline | events (per s) | results present/expected | delay p50 s | p99 s | max s | pipeline CPU cores | broker CPU cores | peak RSS MB | output check | load 1m |")
 	fmt.Fprintln(w, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|")
