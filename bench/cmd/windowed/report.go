@@ -130,7 +130,7 @@ func (rep *report) printBacklog(w io.Writer) {
 	fmt.Fprintln(w, "\nevents/s is the events over the time from the process start until its output topic held every expected result; "+
 		"CPU is the pipeline process (with descendants) and the broker up to that moment. "+
 		"Input committed is what the group had committed then: the bundled runner commits a record only once its window has fired, "+
-		"and never the closing records. All committed is when the group had committed every event of every partition "+
+		"and a closing record only when its partition moved to another process with its state (a2). All committed is when the group had committed every event of every partition "+
 		"(-: not within "+commitGrace.String()+" after the output was complete; a median is - when most runs are); the run ends then. "+
 		"(a2) is "+fmt.Sprint(groupProcesses)+" processes in one group: its CPU is theirs added up, its peak RSS the sum of their peaks.")
 	fmt.Fprintln(w)
