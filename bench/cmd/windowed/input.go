@@ -34,6 +34,9 @@ type input struct {
 	took   time.Duration
 	// newest is the newest event timestamp of each partition.
 	newest map[int32]time.Time
+	// counts is the number of events of each partition: they are at
+	// offsets 0 to counts-1 (a backlog's closing record at counts).
+	counts map[int32]int64
 }
 
 // producer writes records to chosen partitions: event i goes to
@@ -63,6 +66,7 @@ func (p *producer) event(ctx context.Context, in *input, topic string, i int, ts
 	p.cl.Produce(ctx, &kgo.Record{Topic: topic, Partition: part, Key: []byte(e.Key), Value: v, Timestamp: ts}, p.done)
 	in.want.Add(e, ts)
 	in.events++
+	in.counts[part]++
 	if ts.After(in.newest[part]) {
 		in.newest[part] = ts
 	}
@@ -90,7 +94,7 @@ func (p *producer) flush(ctx context.Context) error {
 }
 
 func newInput() *input {
-	return &input{want: make(window.Expected), newest: make(map[int32]time.Time)}
+	return &input{want: make(window.Expected), newest: make(map[int32]time.Time), counts: make(map[int32]int64)}
 }
 
 // produceBacklog writes n events with timestamps from backlogBase on, at
@@ -140,16 +144,31 @@ func produceLive(ctx context.Context, p *producer, topic string, rate int, d tim
 	return in, nil
 }
 
+// committed is how many of the events offsets (a group's committed
+// offsets) cover, and whether they cover every event.
+func (in *input) committed(offsets map[int32]int64) (n int64, all bool) {
+	all = true
+	for p, c := range in.counts {
+		n += min(offsets[p], c)
+		all = all && offsets[p] >= c
+	}
+	return n, all
+}
+
 // closed returns the expected results of the windows that end by the
-// oldest of the partitions' newest timestamps: those a watermark that
-// follows the record timestamps, without idleness, has passed.
-func (in *input) closed() window.Expected {
+// oldest of the partitions' newest timestamps minus skew: those a
+// watermark that trails the record timestamps by skew, without idleness,
+// has passed. (The bundled runner's idle partitions keep their time
+// unless watermark_idle_wall_clock is set, so a later window waits for
+// more records.)
+func (in *input) closed(skew time.Duration) window.Expected {
 	var cutoff time.Time
 	for _, t := range in.newest {
 		if cutoff.IsZero() || t.Before(cutoff) {
 			cutoff = t
 		}
 	}
+	cutoff = cutoff.Add(-skew)
 	out := make(window.Expected)
 	for id, s := range in.want {
 		if !id.Start.Add(window.Size).After(cutoff) {
@@ -159,10 +178,11 @@ func (in *input) closed() window.Expected {
 	return out
 }
 
-// waitReady waits until the pipeline reads topic for group: the group has
-// a member (the bundled runner, the franz-go loop) or committed offsets
-// for topic (prism's Kafka read commits where it starts without joining).
-func waitReady(ctx context.Context, adm *kadm.Client, group, topic string, exited <-chan struct{}, limit time.Duration) error {
+// waitReady waits until pipeline pl reads topic: its group has a member
+// per process (the bundled runner, the franz-go loop), or, for one
+// process, committed offsets for topic (prism's Kafka read commits where
+// it starts without joining).
+func waitReady(ctx context.Context, adm *kadm.Client, pl *pipeline, topic string, limit time.Duration) error {
 	deadline := time.After(limit)
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
@@ -170,20 +190,24 @@ func waitReady(ctx context.Context, adm *kadm.Client, group, topic string, exite
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-exited:
-			return errors.New("pipeline exited before it started reading")
 		case <-deadline:
-			return fmt.Errorf("pipeline not reading after %v", limit)
+			return fmt.Errorf("pipeline not reading after %v; last log lines:\n%s", limit, pl.logTail(20))
 		case <-tick.C:
 		}
-		groups, err := adm.DescribeGroups(ctx, group)
+		if err := pl.exited(); err != nil {
+			return fmt.Errorf("before it started reading: %w", err)
+		}
+		groups, err := adm.DescribeGroups(ctx, pl.group)
 		if err != nil {
 			return err
 		}
-		if g, ok := groups[group]; ok && g.Err == nil && g.State == "Stable" && len(g.Members) > 0 {
+		if g, ok := groups[pl.group]; ok && g.Err == nil && g.State == "Stable" && len(g.Members) >= len(pl.procs) {
 			return nil
 		}
-		offsets, err := adm.FetchOffsets(ctx, group)
+		if len(pl.procs) > 1 {
+			continue
+		}
+		offsets, err := adm.FetchOffsets(ctx, pl.group)
 		if err == nil {
 			err = offsets.Error()
 		}

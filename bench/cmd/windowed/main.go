@@ -5,7 +5,10 @@
 // runner (--adapter local), as a hand-written franz-go loop
 // (bench/cmd/windowloop) and on prism (--adapter beam), all against one
 // standalone development broker, each pipeline as its own process with
-// its own consumer group and output topic.
+// its own consumer group and output topic. Mode local2 runs the bundled
+// runner as two processes in one group; mode local-before runs a
+// pipeline binary built at another commit (-local-bin-before), so that a
+// change is measured before and after in the same run.
 //
 // Two measurements per pipeline and run:
 //
@@ -16,11 +19,13 @@
 // past the last window (its own window never closes). The benchmark
 // computes the expected results while producing. A run lasts from the
 // pipeline's start until every expected result is on its output topic
-// with the exact count and sum; reported are events per second, CPU
-// seconds of the pipeline (with descendants) and of the broker, peak RSS
-// and the output's check (missing, wrong, repeated results). Windows hold
-// the bundled runner's commits, and the closing records are never
-// committed, so completion is judged from the output, not the group.
+// with the exact count and sum, and the group has committed every event
+// (not the closing records, whose window never closes); reported are
+// events per second up to the complete output, CPU seconds of the
+// pipeline (with descendants) and of the broker up to then, the time the
+// commits took, peak RSS and the output's check (missing, wrong, repeated
+// results). Windows hold the bundled runner's commits, so the rate is
+// judged from the output, not the group.
 //
 // Live: a fresh input topic gets -live-rate events per second for
 // -live-duration, stamped with the wall clock, once the pipeline reads it.
@@ -37,15 +42,17 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
-	"strings"
+	"slices"
 	"time"
 
 	"github.com/streams-dev/streams/bench/internal/harness"
 	"github.com/streams-dev/streams/bench/internal/window"
+	"github.com/streams-dev/streams/io/kafka"
 )
 
 const partitions = 4
@@ -53,6 +60,8 @@ const partitions = 4
 // modes are the ways of running the windowed aggregation.
 var modes = harness.Modes{
 	{Key: "local", Label: "(a) runner --adapter local"},
+	{Key: "local-before", Label: "(a-before) runner --adapter local, -local-bin-before"},
+	{Key: "local2", Label: "(a2) runner --adapter local, 2 processes"},
 	{Key: "franz", Label: "(b) hand-written franz-go"},
 	{Key: "prism", Label: "(c) runner --adapter beam (prism)"},
 }
@@ -69,6 +78,7 @@ type options struct {
 	keep         bool
 	skew         time.Duration
 	memory       bool
+	localBefore  string // a windowpipeline binary built elsewhere, for local-before
 	logOutput    io.Writer
 }
 
@@ -77,7 +87,8 @@ func main() {
 	var modeList string
 	flag.IntVar(&o.n, "n", 1_000_000, "backlog events; 0 skips the backlog measurement")
 	flag.IntVar(&o.runs, "runs", 1, "runs of each pipeline; the tables report medians")
-	flag.StringVar(&modeList, "modes", "local,franz,prism", "pipelines to run: local (a), franz (b), prism (c)")
+	flag.StringVar(&modeList, "modes", "local,franz,prism",
+		"pipelines to run: local (a), local-before (a-before: needs -local-bin-before), local2 (a2: 2 processes in one group), franz (b), prism (c)")
 	flag.DurationVar(&o.timeout, "timeout", 10*time.Minute, "give up on a local or franz backlog run whose output is not complete after this long")
 	flag.DurationVar(&o.prismCap, "prism-cap", 2*time.Minute, "stop a prism backlog run after this long and report what it did")
 	flag.IntVar(&o.liveRate, "live-rate", 20_000, "events per second of the live measurement")
@@ -86,9 +97,11 @@ func main() {
 	flag.BoolVar(&o.keep, "keep", false, "keep the temporary directory (logs, broker data)")
 	flag.BoolVar(&o.memory, "memory-state", false, "the bundled runner keeps its state in memory (--state-dir none), not durable")
 	flag.DurationVar(&o.skew, "skew", 0, "the DSL pipelines' watermark_max_skew_ms (0: the default, 1s); the loop's watermark has none")
+	flag.StringVar(&o.localBefore, "local-bin-before", "",
+		"a bench/cmd/windowpipeline binary built at another commit: adds mode local-before, the bundled runner with it")
 	flag.Parse()
 	var err error
-	if o.modes, err = modes.Parse(modeList); err != nil {
+	if o.modes, err = parseModes(modeList, o.localBefore); err != nil {
 		fmt.Fprintln(os.Stderr, "windowed: -modes:", err)
 		os.Exit(2)
 	}
@@ -101,13 +114,44 @@ func main() {
 	harness.Run("windowed", func(ctx context.Context) error { return run(ctx, o) })
 }
 
+// watermarkSkew is the DSL pipelines' watermark MaxSkew.
+func (o options) watermarkSkew() time.Duration {
+	if o.skew > 0 {
+		return o.skew
+	}
+	return kafka.DefaultMaxSkew
+}
+
+// parseModes parses -modes. A -local-bin-before binary adds mode
+// local-before, right after local, unless the list has it; the mode
+// needs the binary.
+func parseModes(list, before string) ([]string, error) {
+	ms, err := modes.Parse(list)
+	if err != nil {
+		return nil, err
+	}
+	has := slices.Contains(ms, "local-before")
+	switch {
+	case has && before == "":
+		return nil, errors.New("mode local-before needs -local-bin-before")
+	case has || before == "":
+		return ms, nil
+	}
+	i := slices.Index(ms, "local") + 1 // 0 without local: first
+	return slices.Insert(ms, i, "local-before"), nil
+}
+
 func run(ctx context.Context, o options) error {
-	env, err := harness.Start(ctx, harness.Setup{
+	setup := harness.Setup{
 		Packages:   []string{"./cmd/streams", "./bench/cmd/windowpipeline", "./bench/cmd/windowloop"},
 		Partitions: partitions,
 		Keep:       o.keep,
 		Log:        o.logOutput,
-	})
+	}
+	if o.localBefore != "" {
+		setup.Prebuilt = map[string]string{beforeProgram: o.localBefore}
+	}
+	env, err := harness.Start(ctx, setup)
 	if err != nil {
 		return err
 	}
@@ -174,220 +218,4 @@ func run(ctx context.Context, o options) error {
 		return fmt.Errorf("%d run(s) failed", len(rep.failures))
 	}
 	return nil
-}
-
-// pipeline is one run of one mode, started.
-type pipeline struct {
-	*harness.Process
-	group, output string
-}
-
-// startPipeline starts mode m reading input, with a consumer group and an
-// output topic of its own named after tag.
-func startPipeline(ctx context.Context, o options, env *harness.Env, m, tag, input string) (*pipeline, error) {
-	pl := &pipeline{group: "bench-" + tag, output: "bench-out-" + tag}
-	if err := harness.CreateTopic(ctx, env.Admin, pl.output, partitions); err != nil {
-		return nil, err
-	}
-	var err error
-	switch m {
-	case "franz":
-		pl.Process, err = env.StartProgram(tag, "windowloop",
-			"-brokers", strings.Join(env.Brokers, ","), "-topic", input, "-group", pl.group, "-output", pl.output)
-	default:
-		adapter := "local"
-		if m == "prism" {
-			adapter = "beam"
-		}
-		pl.Process, err = env.StartPipeline(tag, "windowpipeline", adapter, harness.PipelineConfig{Brokers: env.Brokers,
-			SourceStep: window.SourceStep, Input: input, Group: pl.group, SinkStep: window.SinkStep, Output: pl.output, WatermarkSkew: o.skew, MemoryState: o.memory})
-	}
-	if err != nil {
-		return nil, err
-	}
-	return pl, nil
-}
-
-// backlogResult is one backlog run.
-type backlogResult struct {
-	mode string
-	run  int
-	// elapsed is from the start until the output was complete, or until
-	// the cap.
-	elapsed   time.Duration
-	capped    bool
-	first     time.Duration // from the start until the first result
-	committed int64         // input records the group had committed then
-	cpu       float64       // pipeline process tree, CPU seconds
-	brokerCPU float64
-	rssBytes  int64
-	out       verdict
-	load      float64
-	stopErr   error
-}
-
-func (r backlogResult) rate(events int) float64 {
-	if r.capped || r.elapsed <= 0 {
-		return 0
-	}
-	return float64(events) / r.elapsed.Seconds()
-}
-
-func runBacklog(ctx context.Context, o options, env *harness.Env, in *input, m string, r int) (backlogResult, error) {
-	tag := fmt.Sprintf("%s-%d", m, r+1)
-	res := backlogResult{mode: m, run: r + 1, load: harness.LoadAvg()}
-	limit := o.timeout
-	if m == "prism" {
-		limit = o.prismCap
-	}
-	meter, err := env.StartMeter()
-	if err != nil {
-		return res, err
-	}
-	pl, err := startPipeline(ctx, o, env, m, tag, window.InputTopic)
-	if err != nil {
-		return res, err
-	}
-	defer pl.Kill()
-	w, err := watch(env.Brokers, pl.output)
-	if err != nil {
-		return res, err
-	}
-	defer w.stop()
-	w.expect(in.want)
-
-	tick := time.NewTicker(50 * time.Millisecond)
-	defer tick.Stop()
-	lastLog := time.Now()
-	for {
-		select {
-		case <-ctx.Done():
-			return res, ctx.Err()
-		case <-pl.Done:
-			return res, fmt.Errorf("pipeline exited before its output was complete (%v); last log lines:\n%s", pl.WaitErr, pl.LogTail(20))
-		case <-tick.C:
-		}
-		res.elapsed = time.Since(pl.Start)
-		if res.first == 0 && w.read() > 0 {
-			res.first = res.elapsed
-		}
-		if w.complete() {
-			break
-		}
-		if res.elapsed >= limit {
-			res.capped = true
-			break
-		}
-		if time.Since(lastLog) >= 10*time.Second {
-			v := w.verdict()
-			env.Logf("%s: %d/%d results after %v", tag, v.present, v.expected, res.elapsed.Round(time.Second))
-			lastLog = time.Now()
-		}
-	}
-	// Measure before stopping: the drain after SIGTERM is not part of it.
-	if res.cpu, res.brokerCPU, err = meter.Read(pl.Process); err != nil {
-		return res, err
-	}
-	if res.committed, err = harness.Committed(ctx, env.Admin, pl.group, window.InputTopic); err != nil {
-		return res, err
-	}
-	res.stopErr = pl.Terminate(30 * time.Second)
-	res.rssBytes = pl.PeakRSS()
-	if err := w.catchUp(ctx, env.Admin, pl.output, 10*time.Second); err != nil {
-		return res, err
-	}
-	res.out = w.verdict()
-	if res.capped && m != "prism" {
-		return res, fmt.Errorf("timed out after %v with %d of %d results; last log lines:\n%s",
-			limit, res.out.present, res.out.expected, pl.LogTail(20))
-	}
-	env.Logf("%s: %.0f events/s, output: %s", tag, res.rate(in.events), res.out.problems())
-	return res, nil
-}
-
-// liveResult is one live run.
-type liveResult struct {
-	mode     string
-	run      int
-	produced int
-	rate     float64 // events per second achieved
-	// cores and brokerCores are the CPU seconds per second of production.
-	cores, brokerCores float64
-	rssBytes           int64
-	out                verdict
-	incomplete         bool // not every result arrived within the grace time
-	load               float64
-	stopErr            error
-}
-
-func runLive(ctx context.Context, o options, env *harness.Env, prod *producer, m string, r int) (liveResult, error) {
-	tag := fmt.Sprintf("live-%s-%d", m, r+1)
-	res := liveResult{mode: m, run: r + 1, load: harness.LoadAvg()}
-	topic := "bench-window-" + tag
-	if err := harness.CreateTopic(ctx, env.Admin, topic, partitions); err != nil {
-		return res, err
-	}
-	pl, err := startPipeline(ctx, o, env, m, tag, topic)
-	if err != nil {
-		return res, err
-	}
-	defer pl.Kill()
-	w, err := watch(env.Brokers, pl.output)
-	if err != nil {
-		return res, err
-	}
-	defer w.stop()
-	limit := o.timeout
-	if m == "prism" {
-		limit = o.prismCap
-	}
-	if err := waitReady(ctx, env.Admin, pl.group, topic, pl.Done, limit); err != nil {
-		return res, fmt.Errorf("%w; last log lines:\n%s", err, pl.LogTail(20))
-	}
-	env.Logf("%s: reading after %v; producing %d events/s for %v", tag, time.Since(pl.Start).Round(time.Millisecond), o.liveRate, o.liveDuration)
-
-	meter, err := env.StartMeter()
-	if err != nil {
-		return res, err
-	}
-	cpu0, err := harness.TreeCPUSeconds(pl.PID())
-	if err != nil {
-		return res, err
-	}
-	in, err := produceLive(ctx, prod, topic, o.liveRate, o.liveDuration)
-	if err != nil {
-		return res, err
-	}
-	cpu1, brokerCPU, err := meter.Read(pl.Process)
-	if err != nil {
-		return res, err
-	}
-	res.produced = in.events
-	res.rate = float64(in.events) / in.took.Seconds()
-	res.cores, res.brokerCores = (cpu1-cpu0)/in.took.Seconds(), brokerCPU/in.took.Seconds()
-	w.expect(in.closed())
-
-	deadline := time.Now().Add(o.liveGrace)
-	for !w.complete() {
-		if time.Now().After(deadline) {
-			res.incomplete = true
-			break
-		}
-		select {
-		case <-ctx.Done():
-			return res, ctx.Err()
-		case <-pl.Done:
-			return res, fmt.Errorf("pipeline exited (%v); last log lines:\n%s", pl.WaitErr, pl.LogTail(20))
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
-	res.stopErr = pl.Terminate(30 * time.Second)
-	res.rssBytes = pl.PeakRSS()
-	if err := w.catchUp(ctx, env.Admin, pl.output, 10*time.Second); err != nil {
-		return res, err
-	}
-	res.out = w.verdict()
-	env.Logf("%s: %d/%d results, delay p50 %v p99 %v", tag, res.out.present, res.out.expected,
-		res.out.quantile(0.5).Round(time.Millisecond), res.out.quantile(0.99).Round(time.Millisecond))
-	return res, nil
 }

@@ -23,12 +23,7 @@ type report struct {
 }
 
 // skew is the DSL pipelines' watermark MaxSkew.
-func (rep *report) skew() time.Duration {
-	if rep.o.skew > 0 {
-		return rep.o.skew
-	}
-	return kafka.DefaultMaxSkew
-}
+func (rep *report) skew() time.Duration { return rep.o.watermarkSkew() }
 
 func (rep *report) failed(env *harness.Env, err error) {
 	rep.failures = append(rep.failures, err)
@@ -70,7 +65,7 @@ func (rep *report) print(w io.Writer) {
 	fmt.Fprintf(w, "Command: `go run ./bench/cmd/windowed %s`  \n", strings.Join(os.Args[1:], " "))
 	fmt.Fprintf(w, "Events: JSON of ~%d B, %d keys, %d partitions (key k<i> to partition i %% %d); standalone dev broker with -data-dir; %d CPUs. "+
 		"Load average (1 min) at the end: %.2f. Source watermark (bundled runner and prism): newest record timestamp minus MaxSkew %v, "+
-		"now minus MaxSkew once a partition is idle for IdleDelay %v (watermark_max_skew_ms: -skew; watermark_idle_ms: the default). "+
+		"an idle partition (IdleDelay %v) keeps its time (watermark_max_skew_ms: -skew; watermark_idle_ms, watermark_idle_wall_clock: the defaults). "+
 		"The franz-go loop's watermark is the newest timestamp, without skew.\n\n",
 		window.ValueSize, window.Keys, partitions, partitions, runtime.NumCPU(), harness.LoadAvg(), rep.skew(), kafka.DefaultIdleDelay)
 	if rep.backlog != nil {
@@ -94,67 +89,104 @@ func (rep *report) printBacklog(w io.Writer) {
 		fmt.Fprintf(w, "Note: -n %d, not the issue's 1,000,000.", o.n)
 	}
 	fmt.Fprintf(w, "\n\n")
-	fmt.Fprintln(w, "| run | pipeline | events/s | output complete s | 1st result s | input committed | pipeline CPU s | broker CPU s | CPU µs/event (pipeline + broker) | peak RSS MB | results present/expected | identical repeats | output check | load 1m |")
-	fmt.Fprintln(w, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|")
+	fmt.Fprintln(w, "| run | pipeline | events/s | output complete s | 1st result s | input committed | all committed s | pipeline CPU s | broker CPU s | CPU µs/event (pipeline + broker) | peak RSS MB | results present/expected | identical repeats | output check | load 1m |")
+	fmt.Fprintln(w, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|")
 	for _, r := range rep.backlogRuns {
 		name, rate := modes.Label(r.mode), fmt.Sprintf("%.0f", r.rate(in.events))
 		if r.capped {
 			name += fmt.Sprintf(" (capped at %v)", r.elapsed.Round(time.Second))
 			rate = "-"
 		}
-		fmt.Fprintf(w, "| %d | %s | %s | %.2f | %.2f | %d | %.2f | %.2f | %.2f + %.2f | %.0f | %d/%d | %d | %s | %.2f |\n",
-			r.run, name, rate, r.elapsed.Seconds(), r.first.Seconds(), r.committed, r.cpu, r.brokerCPU,
+		fmt.Fprintf(w, "| %d | %s | %s | %.2f | %.2f | %d | %s | %.2f | %.2f | %.2f + %.2f | %.0f | %d/%d | %d | %s | %.2f |\n",
+			r.run, name, rate, r.elapsed.Seconds(), r.first.Seconds(), r.committed, orDash(r.allCommitted.Seconds()), r.cpu, r.brokerCPU,
 			r.cpu/float64(in.events)*1e6, r.brokerCPU/float64(in.events)*1e6, mb(r.rssBytes),
 			r.out.present, r.out.expected, r.out.dups, r.out.problems(), r.load)
 	}
 	fmt.Fprintf(w, "\nMedians over %d run(s):\n\n", rep.o.runs)
-	fmt.Fprintln(w, "| pipeline | runs | events/s | pipeline CPU s | broker CPU s | CPU µs/event (pipeline + broker) | peak RSS MB | identical repeats (max) | notes |")
-	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|---|")
-	rates := make(map[string]float64)
+	fmt.Fprintln(w, "| pipeline | runs | events/s | all committed s | pipeline CPU s | broker CPU s | CPU µs/event (pipeline + broker) | peak RSS MB | identical repeats (max) | notes |")
+	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+	rates, cpus := make(map[string]float64), make(map[string]float64)
 	for _, rs := range byMode(rep.backlogRuns, func(r backlogResult) string { return r.mode }) {
 		m := rs[0].mode
 		var dups int64
-		var notes []string
 		for _, r := range rs {
 			dups = max(dups, r.out.dups)
-			if r.capped {
-				notes = append(notes, fmt.Sprintf("run %d capped at %v: %d of %d results, %d of %d events committed",
-					r.run, r.elapsed.Round(time.Second), r.out.present, r.out.expected, r.committed, in.events+partitions))
-			}
-			if p := r.out.problems(); p != "ok" {
-				notes = append(notes, fmt.Sprintf("run %d output: %s", r.run, p))
-			}
-			if r.stopErr != nil {
-				notes = append(notes, fmt.Sprintf("run %d stop: %v", r.run, r.stopErr))
-			}
 		}
 		rates[m] = medianOf(rs, func(r backlogResult) float64 { return r.rate(in.events) })
+		cpus[m] = medianOf(rs, func(r backlogResult) float64 { return r.cpu / float64(in.events) * 1e6 })
 		rate := fmt.Sprintf("%.0f", rates[m])
 		if rates[m] == 0 {
 			rate = "-"
 		}
-		fmt.Fprintf(w, "| %s | %d | %s | %.2f | %.2f | %.2f + %.2f | %.0f | %d | %s |\n", modes.Label(m), len(rs), rate,
+		fmt.Fprintf(w, "| %s | %d | %s | %s | %.2f | %.2f | %.2f + %.2f | %.0f | %d | %s |\n", modes.Label(m), len(rs), rate,
+			orDash(medianOf(rs, func(r backlogResult) float64 { return r.allCommitted.Seconds() })),
 			medianOf(rs, func(r backlogResult) float64 { return r.cpu }),
-			medianOf(rs, func(r backlogResult) float64 { return r.brokerCPU }),
-			medianOf(rs, func(r backlogResult) float64 { return r.cpu / float64(in.events) * 1e6 }),
+			medianOf(rs, func(r backlogResult) float64 { return r.brokerCPU }), cpus[m],
 			medianOf(rs, func(r backlogResult) float64 { return r.brokerCPU / float64(in.events) * 1e6 }),
-			medianOf(rs, func(r backlogResult) float64 { return mb(r.rssBytes) }), dups, strings.Join(notes, "; "))
+			medianOf(rs, func(r backlogResult) float64 { return mb(r.rssBytes) }), dups, strings.Join(backlogNotes(rs, in), "; "))
 	}
 	fmt.Fprintln(w)
-	if a, ok := rates["local"]; ok && a > 0 {
-		fmt.Fprintf(w, "- (a) events/s: %.0f, goal >= 100,000: **%s**\n", a, yesNo(a >= 100_000))
-		if b := rates["franz"]; b > 0 {
-			fmt.Fprintf(w, "- a/b throughput: **%.2f**, goal >= 0.5: **%s**\n", a/b, yesNo(a/b >= 0.5))
-		}
-		if c := rates["prism"]; c > 0 {
-			fmt.Fprintf(w, "- a/c throughput: %.2f\n", a/c)
-		}
-	}
+	printBacklogRatios(w, rates, cpus)
 	fmt.Fprintln(w, "\nevents/s is the events over the time from the process start until its output topic held every expected result; "+
 		"CPU is the pipeline process (with descendants) and the broker up to that moment. "+
 		"Input committed is what the group had committed then: the bundled runner commits a record only once its window has fired, "+
-		"and never the closing records.")
+		"and a closing record only when its partition moved to another process with its state (a2). All committed is when the group had committed every event of every partition "+
+		"(-: not within "+commitGrace.String()+" after the output was complete; a median is - when most runs are); the run ends then. "+
+		"(a2) is "+fmt.Sprint(groupProcesses)+" processes in one group: its CPU is theirs added up, its peak RSS the sum of their peaks.")
 	fmt.Fprintln(w)
+}
+
+// orDash formats seconds, or "-" for 0 (never).
+func orDash(secs float64) string {
+	if secs == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.2f", secs)
+}
+
+// backlogNotes are the notes of one mode's backlog runs rs.
+func backlogNotes(rs []backlogResult, in *input) []string {
+	var notes []string
+	for _, r := range rs {
+		if r.capped {
+			notes = append(notes, fmt.Sprintf("run %d capped at %v: %d of %d results, %d of %d events committed",
+				r.run, r.elapsed.Round(time.Second), r.out.present, r.out.expected, r.committed, in.events+partitions))
+		} else if r.allCommitted == 0 {
+			notes = append(notes, fmt.Sprintf("run %d: %s", r.run, r.commits(in)))
+		}
+		if p := r.out.problems(); p != "ok" {
+			notes = append(notes, fmt.Sprintf("run %d output: %s", r.run, p))
+		}
+		if r.stopErr != nil {
+			notes = append(notes, fmt.Sprintf("run %d stop: %v", r.run, r.stopErr))
+		}
+	}
+	return notes
+}
+
+// printBacklogRatios prints the goals and the ratios of the median rates
+// and CPU per event (pipeline) of the modes run.
+func printBacklogRatios(w io.Writer, rates, cpus map[string]float64) {
+	a, ok := rates["local"]
+	if !ok || a == 0 {
+		return
+	}
+	fmt.Fprintf(w, "- (a) events/s: %.0f, goal >= 100,000: **%s**\n", a, yesNo(a >= 100_000))
+	if before := rates["local-before"]; before > 0 {
+		fmt.Fprintf(w, "- a/a-before throughput: **%.2f**, goal >= 0.9 (at most 10%% lost): **%s**; "+
+			"CPU µs/event (pipeline) %.2f / %.2f: %.2f\n", a/before, yesNo(a/before >= 0.9),
+			cpus["local"], cpus["local-before"], cpus["local"]/cpus["local-before"])
+	}
+	if a2 := rates["local2"]; a2 > 0 {
+		fmt.Fprintf(w, "- a2/a throughput: %.2f; CPU µs/event (pipeline) %.2f / %.2f: %.2f\n",
+			a2/a, cpus["local2"], cpus["local"], cpus["local2"]/cpus["local"])
+	}
+	if b := rates["franz"]; b > 0 {
+		fmt.Fprintf(w, "- a/b throughput: **%.2f**, goal >= 0.5: **%s**\n", a/b, yesNo(a/b >= 0.5))
+	}
+	if c := rates["prism"]; c > 0 {
+		fmt.Fprintf(w, "- a/c throughput: %.2f\n", a/c)
+	}
 }
 
 func (rep *report) printLive(w io.Writer) {
@@ -162,7 +194,8 @@ func (rep *report) printLive(w io.Writer) {
 	fmt.Fprintf(w, "### Live: result delay\n\n")
 	fmt.Fprintf(w, "%d events/s for %v per run, stamped with the wall clock, into a new topic once the pipeline reads it. "+
 		"Delay: arrival of a result at a consumer of the output topic minus its window's end; over the windows that ended "+
-		"before the production stopped (the next ones fire only on the bundled runner and prism, through idleness).\n\n",
+		"at least the watermark's skew before the production stopped (MaxSkew for the DSL pipelines, none for the loop): "+
+		"the later ones wait for more records.\n\n",
 		o.liveRate, o.liveDuration)
 	fmt.Fprintln(w, "| run | pipeline | events (per s) | results present/expected | delay p50 s | p99 s | max s | pipeline CPU cores | broker CPU cores | peak RSS MB | output check | load 1m |")
 	fmt.Fprintln(w, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|")

@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -24,6 +25,11 @@ type Setup struct {
 	// `go build` names them (./cmd/streams is always built: it runs the
 	// broker).
 	Packages []string
+	// Prebuilt are programs built elsewhere (at another commit, say): each
+	// file is copied into the bin directory under its name (the map key),
+	// so that [Env.StartProgram] and [Env.StartPipeline] run it like a
+	// built one. A name may not be that of a built package.
+	Prebuilt map[string]string
 	// Partitions is the broker's default partition count.
 	Partitions int32
 	// Keep keeps the temporary directory (logs, broker data) at Close.
@@ -77,6 +83,9 @@ func Start(ctx context.Context, s Setup) (_ *Env, err error) {
 	if err := build.Run(); err != nil {
 		return nil, fmt.Errorf("go build: %w", err)
 	}
+	if err := e.copyPrebuilt(pkgs, s.Prebuilt); err != nil {
+		return nil, err
+	}
 
 	addr, err := e.startBroker(ctx, s.Partitions)
 	if err != nil {
@@ -89,6 +98,41 @@ func Start(ctx context.Context, s Setup) (_ *Env, err error) {
 	}
 	e.Admin = kadm.NewClient(e.Client)
 	return e, nil
+}
+
+// copyPrebuilt copies the prebuilt programs into the bin directory,
+// refusing a name that one of the built packages pkgs has.
+func (e *Env) copyPrebuilt(pkgs []string, prebuilt map[string]string) error {
+	for name, src := range prebuilt {
+		for _, p := range pkgs {
+			if path.Base(p) == name {
+				return fmt.Errorf("prebuilt %s: %s is built under that name", name, p)
+			}
+		}
+		if err := copyFile(e.Bin(name), src); err != nil {
+			return fmt.Errorf("prebuilt %s: %w", name, err)
+		}
+		e.Logf("%s: %s", name, src)
+	}
+	return nil
+}
+
+// copyFile copies the executable src to dst.
+func copyFile(dst, src string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o755)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
 }
 
 // Bin is the path of the built program name (the last element of its
@@ -133,17 +177,24 @@ type Meter struct {
 	brokerCPU0 float64
 }
 
-// Read returns the CPU seconds of p with its descendants, and of the
-// broker since StartMeter, and samples p's peak RSS.
-func (m Meter) Read(p *Process) (cpu, brokerCPU float64, err error) {
-	if cpu, err = TreeCPUSeconds(p.PID()); err != nil {
+// Read returns the CPU seconds of ps (one pipeline's processes) with
+// their descendants, added up, and of the broker since StartMeter, and
+// samples the peak RSS of each of ps.
+func (m Meter) Read(ps ...*Process) (cpu, brokerCPU float64, err error) {
+	pids := make([]int, len(ps))
+	for i, p := range ps {
+		pids[i] = p.PID()
+	}
+	if cpu, err = TreeCPUSeconds(pids...); err != nil {
 		return 0, 0, fmt.Errorf("pipeline cpu: %w", err)
 	}
 	b, err := CPUSeconds(m.broker.PID())
 	if err != nil {
 		return 0, 0, fmt.Errorf("broker cpu: %w", err)
 	}
-	p.NoteRSS()
+	for _, p := range ps {
+		p.NoteRSS()
+	}
 	return cpu, b - m.brokerCPU0, nil
 }
 

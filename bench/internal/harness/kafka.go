@@ -49,21 +49,33 @@ func Records(ctx context.Context, adm *kadm.Client, topic string) (int64, error)
 // Committed is how many records of topic group has committed (the sum of
 // its committed offsets; the topic starts at offset 0).
 func Committed(ctx context.Context, adm *kadm.Client, group, topic string) (int64, error) {
+	offsets, err := CommittedOffsets(ctx, adm, group, topic)
+	var n int64
+	for _, o := range offsets {
+		n += o
+	}
+	return n, err
+}
+
+// CommittedOffsets is group's committed offset in each partition of
+// topic, the offset of the next record to read; partitions without a
+// commit are missing.
+func CommittedOffsets(ctx context.Context, adm *kadm.Client, group, topic string) (map[int32]int64, error) {
 	resp, err := adm.FetchOffsets(ctx, group)
 	if err == nil {
 		err = resp.Error()
 	}
 	if errors.Is(err, kerr.GroupIDNotFound) { // not joined yet
-		return 0, nil
+		return nil, nil
 	}
 	if err != nil {
-		return 0, fmt.Errorf("committed offsets of group %s: %w", group, err)
+		return nil, fmt.Errorf("committed offsets of group %s: %w", group, err)
 	}
-	var n int64
+	offsets := make(map[int32]int64)
 	resp.Each(func(o kadm.OffsetResponse) {
 		if o.Topic == topic && o.At > 0 {
-			n += o.At
+			offsets[o.Partition] = o.At
 		}
 	})
-	return n, nil
+	return offsets, nil
 }

@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -236,36 +237,48 @@ func CPUSeconds(pid int) (float64, error) {
 	return float64(st.cpu) / clockTick, nil
 }
 
-// TreeCPUSeconds is the CPU time of pid, its live descendants and the
-// children it has waited for.
-func TreeCPUSeconds(pid int) (float64, error) {
-	root, err := readStat(pid)
-	if err != nil {
-		return 0, err
-	}
-	total := root.cpu + root.childCPU
-	type node struct {
-		pid int
-		st  procStat
-	}
-	byParent := make(map[int][]node)
-	entries, _ := os.ReadDir("/proc")
-	for _, e := range entries {
-		n, err := strconv.Atoi(e.Name())
-		if err != nil || n == pid {
-			continue
+// TreeCPUSeconds is the CPU time of the processes pids, their live
+// descendants and the children they have waited for, added up. None of
+// pids may descend from another.
+func TreeCPUSeconds(pids ...int) (float64, error) {
+	var total int64
+	for _, pid := range pids {
+		root, err := readStat(pid)
+		if err != nil {
+			return 0, err
 		}
-		if st, err := readStat(n); err == nil {
-			byParent[st.ppid] = append(byParent[st.ppid], node{n, st})
-		}
+		total += root.cpu + root.childCPU
 	}
-	for queue := []int{pid}; len(queue) > 0; queue = queue[1:] {
+	byParent := children()
+	for queue := slices.Clone(pids); len(queue) > 0; queue = queue[1:] {
 		for _, c := range byParent[queue[0]] {
 			total += c.st.cpu + c.st.childCPU
 			queue = append(queue, c.pid)
 		}
 	}
 	return float64(total) / clockTick, nil
+}
+
+// procNode is a process of /proc.
+type procNode struct {
+	pid int
+	st  procStat
+}
+
+// children lists the processes of /proc by their parent's pid.
+func children() map[int][]procNode {
+	byParent := make(map[int][]procNode)
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		n, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if st, err := readStat(n); err == nil {
+			byParent[st.ppid] = append(byParent[st.ppid], procNode{n, st})
+		}
+	}
+	return byParent
 }
 
 // vmHWM is the peak resident set size of pid in KiB.

@@ -72,11 +72,20 @@ type Result = dsl.Windowed[string, Stats]
 
 func key(e Event) string { return e.Key }
 
+// AggregateStep is the name of [Pipeline]'s Reduce.
+const AggregateStep = "aggregate"
+
 // Pipeline parses, counts and sums per key in [Size] windows of the
 // record timestamp, and writes each window's results as JSON.
+//
+// Its Reduce declares [dsl.KeyFollowsPartitioning]: the benchmark
+// produces every event of a key to one partition, with the key as the
+// record key, so on the bundled runner the windows are kept per source
+// partition (partition tasks), and a durable run also writes them to the
+// changelog topic <group>-<SourceStep>-changelog, as users run it.
 var Pipeline = dsl.StreamingSource(SourceStep, InputTopic).
 	Apply("parse", dsl.Map(Parse)).
-	Apply("aggregate", dsl.Reduce(dsl.TumblingWindow(Size), key, CountSum)).
+	Apply(AggregateStep, dsl.Reduce(dsl.TumblingWindow(Size), key, CountSum, dsl.KeyFollowsPartitioning[Event]())).
 	Apply("serialize", dsl.Serializer[Result]()).
 	Sink(SinkStep, dsl.StreamSink(OutputTopic))
 

@@ -72,7 +72,15 @@ func TestDecode(t *testing.T) {
 }
 
 func TestPipeline(t *testing.T) {
-	if _, err := Pipeline.Build(); err != nil {
+	g, err := Pipeline.Build()
+	if err != nil {
 		t.Fatal(err)
+	}
+	n := g.Node(AggregateStep)
+	if n == nil || n.Reducer() == nil {
+		t.Fatalf("no Reduce named %q", AggregateStep)
+	}
+	if !n.Reducer().KeyFollowsPartitioning() {
+		t.Error("the Reduce does not declare KeyFollowsPartitioning: the benchmark would not measure partition tasks")
 	}
 }
