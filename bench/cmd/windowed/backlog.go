@@ -10,10 +10,10 @@ import (
 )
 
 // commitGrace is how long a backlog run waits, after its output is
-// complete, for the group to commit the whole input: longer than the
-// bundled runner's revoke timeout (10 s), which a rebalance in local2 may
-// wait for, plus its commit interval (1 s).
-const commitGrace = 15 * time.Second
+// complete, for the group to commit the whole input: a few commit
+// intervals (1 s). The bundled runner never commits the records waiting
+// in windows, so its runs take the whole grace.
+const commitGrace = 3 * time.Second
 
 // backlogResult is one backlog run.
 type backlogResult struct {
