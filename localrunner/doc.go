@@ -12,8 +12,11 @@
 //	  -> internal/plan: refusals, SDF expansion, greedy fusion into stages,
 //	     one ProcessBundleDescriptor per stage (beam:runner:source:v1 and
 //	     beam:runner:sink:v1 ports with windowed-value coders)
-//	  -> internal/engine: queues, watermarks, SDF residual parking, bundle
-//	     finalization, failure and cancellation; one owner goroutine
+//	  -> internal/engine: queues, watermarks, partition tasks, SDF residual
+//	     parking, bundle finalization, checkpoints, failure and
+//	     cancellation; one owner goroutine
+//	  -> internal/kafkasource: the native Kafka consumer-group source
+//	  -> internal/changelog: the changelog topics of partition tasks' state
 //	  -> internal/worker: exec.UnmarshalPlan, plan.Execute with our
 //	     DataManager, plan.Checkpoint, plan.Finalize, plan.Down
 //	  -> internal/group: GroupByKey buffers, windows and panes
