@@ -73,6 +73,7 @@ type pendingAck struct {
 	epoch   int
 	waiting int
 	fins    []*fin
+	done    []logDone // the appends acknowledged so far
 }
 
 var unsafeTopic = regexp.MustCompile(`[^a-zA-Z0-9._-]+`)
@@ -368,24 +369,36 @@ func (e *engine) onLogged(d logDone) {
 		e.fail(err)
 		return
 	}
-	if t := e.tasks[d.task]; t != nil {
-		b := e.cfg.State.NewBatch()
-		b.Set(taskLogEndKey(d.task), append(int64Value(d.end), int64Value(d.ckpt)...))
-		if err := b.Commit(); err != nil {
-			e.log.Warn("localrunner: recording a changelog end", "error", err)
-		}
-		b.Close()
-	}
 	for _, p := range e.pendingAcks {
 		if p.epoch == d.epoch {
 			p.waiting--
+			p.done = append(p.done, d)
 		}
 	}
 	for len(e.pendingAcks) > 0 && e.pendingAcks[0].waiting == 0 {
-		for _, f := range e.pendingAcks[0].fins {
+		p := e.pendingAcks[0]
+		e.recordLogEnds(p.done)
+		for _, f := range p.fins {
 			f.ack()
 		}
 		e.pendingAcks = e.pendingAcks[1:]
+	}
+}
+
+// recordLogEnds records, in one batch, the changelog end after each
+// append of a checkpoint whose appends all succeeded, for the tasks still
+// here: their local copies then count as current (localIsCurrent). A
+// failed write only costs a restore from the changelog later.
+func (e *engine) recordLogEnds(done []logDone) {
+	b := e.cfg.State.NewBatch()
+	defer b.Close()
+	for _, d := range done {
+		if e.tasks[d.task] != nil {
+			b.Set(taskLogEndKey(d.task), append(int64Value(d.end), int64Value(d.ckpt)...))
+		}
+	}
+	if err := b.Commit(); err != nil {
+		e.log.Warn("localrunner: recording changelog ends", "error", err)
 	}
 }
 
