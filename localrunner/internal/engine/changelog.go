@@ -247,16 +247,24 @@ type taskRecorder struct {
 	st  *state.Store
 	ops map[*task]map[string]changelog.Op
 	err error
+	// last is the task of the last change: a stage copy's checkpoint
+	// writes its keys one after another.
+	last *task
 }
 
 func (e *engine) newRecorder() *taskRecorder {
 	return &taskRecorder{st: e.cfg.State, ops: map[*task]map[string]changelog.Op{}}
 }
 
-// taskOf returns the live task whose prefix key begins with.
-func (e *engine) taskOfKey(key []byte) *task {
+// taskOfKey returns the live task whose prefix key begins with, trying
+// the recorder's last one first.
+func (e *engine) taskOfKey(r *taskRecorder, key []byte) *task {
+	if r.last != nil && bytes.HasPrefix(key, r.last.prefix) {
+		return r.last
+	}
 	for _, t := range e.taskList {
 		if bytes.HasPrefix(key, t.prefix) {
+			r.last = t
 			return t
 		}
 	}
@@ -266,7 +274,7 @@ func (e *engine) taskOfKey(key []byte) *task {
 // record is the batch's Record function. The task's NSMeta keys are
 // local bookkeeping, not state.
 func (e *engine) record(r *taskRecorder, c state.Change) {
-	t := e.taskOfKey(c.Key)
+	t := e.taskOfKey(r, c.Key)
 	if t == nil || e.logs[t.src] == nil || len(c.Key) > len(t.prefix) && c.Key[len(t.prefix)] == byte(state.NSMeta) {
 		return
 	}

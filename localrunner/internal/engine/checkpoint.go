@@ -214,10 +214,12 @@ func (e *engine) writeCheckpoint(b *state.Batch, ckpt int64) error {
 			}
 		}
 		for sp, next := range e.positions[s] {
-			b.Set(sourceKey(sp), binary.BigEndian.AppendUint64(nil, uint64(next)))
-			if t := e.tasks[sp]; t != nil {
+			if e.tasks[sp] != nil {
+				// With the task's state: prepareTask reads it there.
 				b.Set(taskPositionKey(sp), int64Value(next))
+				continue
 			}
+			b.Set(sourceKey(sp), int64Value(next))
 			e.setSaved(sp, next)
 		}
 		clear(e.positions[s])

@@ -71,6 +71,13 @@ func (e *engine) initState(ctx context.Context, st *stageState) error {
 	if st.spec.Kind != plan.KindSDK {
 		return nil
 	}
+	if st.spec.EventTime != nil {
+		if st.task != nil {
+			st.feed = st.task.src
+		} else {
+			st.feed = e.feedingSource(st.spec)
+		}
+	}
 	if st.spec.Stateful {
 		st.store = userstate.NewExpiring(st.spec.StateWindow, st.spec.StateAllowedLateness)
 		n := 1

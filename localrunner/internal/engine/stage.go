@@ -63,8 +63,10 @@ type stageState struct {
 	// idle (from the source's partition events).
 	partIdle map[sourcePartition]bool
 	// genWM is the event-time watermark of a stage that gives elements
-	// event times of its own (plan.EventTime).
+	// event times of its own (plan.EventTime), and feed the Kafka stage
+	// feeding it.
 	genWM mtime.Time
+	feed  *stageState
 	// in is the input watermark (SDK and group stages) as of the last
 	// refresh.
 	in mtime.Time

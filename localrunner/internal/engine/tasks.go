@@ -29,12 +29,15 @@ type task struct {
 	// wm is the partition's watermark: the output watermark of src for
 	// the task's stages.
 	wm   mtime.Time
-	idle bool // the partition is idle (kafkasource's watermark.go)
 	gone bool
 	// wipe is set when the saved state of the partition is stale: the
 	// next checkpoint deletes it.
 	wipe bool
 }
+
+// idle reports whether t's partition is idle (kafkasource's watermark.go),
+// as its source last reported.
+func (t *task) idle() bool { return t.src.partIdle[t.id] }
 
 // busy reports whether elements wait or run at any of t's stages.
 func (t *task) busy() bool {
@@ -110,24 +113,21 @@ func (e *engine) onPartitions(src *stageState, evs []kafkasource.PartitionEvent)
 	for _, pe := range evs {
 		id := sourcePartition{src.spec.Kafka.Config.Group, pe.Topic, pe.Partition}
 		switch {
-		case pe.Gone:
-			delete(src.partIdle, id)
-		case pe.Assigned:
-			src.partIdle[id] = false
-		case pe.Watermark != 0:
-			src.partIdle[id] = pe.Idle
-		}
-		switch {
 		case pe.Gone, pe.Assigned:
+			delete(src.partIdle, id)
 			if t := e.tasks[id]; t != nil {
 				e.dropTask(t)
 			}
-			if pe.Assigned && e.tasking[src.spec.ID] {
-				e.addTask(src, id, pe.Resumed)
+			if pe.Assigned {
+				src.partIdle[id] = false
+				if e.tasking[src.spec.ID] {
+					e.addTask(src, id, pe.Resumed)
+				}
 			}
 		case pe.Watermark != 0:
+			src.partIdle[id] = pe.Idle
 			if t := e.tasks[id]; t != nil {
-				t.wm, t.idle = max(t.wm, pe.Watermark), pe.Idle
+				t.wm = max(t.wm, pe.Watermark)
 			}
 		}
 	}
@@ -263,7 +263,7 @@ func (e *engine) upstream(s *stageState, pc string) (mtime.Time, bool) {
 				continue
 			}
 			n, all = n+1, min(all, u.out)
-			if !t.idle || t.busy() {
+			if !t.idle() || t.busy() {
 				nBusy, busy = nBusy+1, min(busy, u.out)
 			}
 		}

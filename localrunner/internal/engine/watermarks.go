@@ -77,19 +77,16 @@ func (e *engine) eventTimeWatermark(s *stageState) mtime.Time {
 		return mtime.MaxTimestamp
 	}
 	w := s.genWM
-	if src := e.sourceOf(s); src != nil && src.spec.Kafka.Config.IdleWallClock && !waiting && e.inputIdle(s, src) {
+	if src := s.feed; !waiting && src != nil && src.spec.Kafka.Config.IdleWallClock && inputIdle(s, src) {
 		w = max(w, mtime.FromTime(e.now().Add(-s.spec.EventTime.Skew)))
 	}
 	return w
 }
 
-// sourceOf returns the Kafka stage feeding s, following the first
-// upstream PCollection; nil when there is none.
-func (e *engine) sourceOf(s *stageState) *stageState {
-	if s.task != nil {
-		return s.task.src
-	}
-	for spec := s.spec; len(spec.Upstream) > 0; {
+// feedingSource returns the Kafka stage feeding stage spec, following the
+// first upstream PCollection; nil when there is none.
+func (e *engine) feedingSource(spec *plan.Stage) *stageState {
+	for len(spec.Upstream) > 0 {
 		u := e.cfg.Plan.Stage(e.cfg.Plan.Producers[spec.Upstream[0]])
 		if u == nil {
 			return nil
@@ -104,9 +101,9 @@ func (e *engine) sourceOf(s *stageState) *stageState {
 
 // inputIdle reports whether the partitions feeding s are idle: its
 // task's, or every assigned partition of src.
-func (e *engine) inputIdle(s, src *stageState) bool {
+func inputIdle(s, src *stageState) bool {
 	if s.task != nil {
-		return s.task.idle
+		return s.task.idle()
 	}
 	if len(src.partIdle) == 0 {
 		return false
