@@ -40,10 +40,11 @@ const (
 	NSSource    Namespace = 's' // source positions (committed offsets)
 	NSQueue     Namespace = 'q' // elements queued between stages at a checkpoint
 	NSTask      Namespace = 'p' // a source partition's task: its group, topic and partition, then a key of another namespace
+	NSShuffle   Namespace = 'x' // a task's shuffle bookkeeping: a writer's numbers, a reader's marks
 )
 
 // Namespaces lists every namespace the runner uses, in key order.
-var Namespaces = []Namespace{NSGroup, NSHold, NSMeta, NSTask, NSQueue, NSSource, NSTimer, NSUser, NSWatermark}
+var Namespaces = []Namespace{NSGroup, NSHold, NSMeta, NSTask, NSQueue, NSSource, NSTimer, NSUser, NSWatermark, NSShuffle}
 
 func (ns Namespace) String() string {
 	switch ns {
@@ -65,6 +66,8 @@ func (ns Namespace) String() string {
 		return "queue"
 	case NSTask:
 		return "task"
+	case NSShuffle:
+		return "shuffle"
 	}
 	return fmt.Sprintf("namespace(%q)", byte(ns))
 }
