@@ -9,6 +9,7 @@ import (
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph/window"
+	"github.com/streams-dev/streams/io/kafka"
 	"github.com/streams-dev/streams/localrunner"
 	"github.com/streams-dev/streams/localrunner/internal/plan"
 )
@@ -58,34 +59,51 @@ func TestPlanGolden(t *testing.T) {
 			collect(s, "sum", beam.ParDo(s, sumSide, nums, beam.SideInput{Input: nums}))
 		},
 	} {
-		t.Run(name, func(t *testing.T) {
-			p, s := beam.NewPipelineWithRoot()
-			build(s)
-			pp, err := localrunner.Marshal(p)
-			if err != nil {
-				t.Fatal(err)
-			}
-			pl, err := plan.Build(pp, plan.Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			got := pl.String()
-			path := filepath.Join("testdata", "plans", name+".golden")
-			if *update {
-				if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-					t.Fatal(err)
-				}
-				if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("%v (run with -update to create it)", err)
-			}
-			if got != string(want) {
-				t.Errorf("plan differs from %s (-update rewrites it)\ngot:\n%s\nwant:\n%s", path, got, want)
-			}
-		})
+		t.Run(name, func(t *testing.T) { checkPlanGolden(t, name, build, plan.Options{}) })
+	}
+}
+
+// TestPlanGoldenShuffle checks the shuffles the planner inserts before
+// GroupByKeys fed by native Kafka reads (testdata/plans/shuffle.golden): a
+// GroupByKey whose key does not follow the partitioning reads from a
+// shuffle read of its internal topic, written by a shuffle write in its
+// input's place.
+func TestPlanGoldenShuffle(t *testing.T) {
+	checkPlanGolden(t, "shuffle", func(s beam.Scope) {
+		keyed := beam.ParDo(s, keyPartition, kafka.Read(s, kafka.ReadConfig{Client: kafka.ClientConfig{Brokers: []string{"localhost:9092"}}, Topics: []string{"in"}, Group: "g"}))
+		collect(s, "sums", beam.ParDo(s, formatSum, beam.CombinePerKey(s, sumInts, beam.WindowInto(s, window.NewFixedWindows(time.Minute), keyed))))
+	}, plan.Options{NativeKafka: true, Shuffle: true})
+}
+
+// checkPlanGolden compares the plan of what build makes with
+// testdata/plans/<name>.golden.
+func checkPlanGolden(t *testing.T, name string, build func(beam.Scope), opts plan.Options) {
+	t.Helper()
+	p, s := beam.NewPipelineWithRoot()
+	build(s)
+	pp, err := localrunner.Marshal(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pl, err := plan.Build(pp, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := pl.String()
+	path := filepath.Join("testdata", "plans", name+".golden")
+	if *update {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run with -update to create it)", err)
+	}
+	if got != string(want) {
+		t.Errorf("plan differs from %s (-update rewrites it)\ngot:\n%s\nwant:\n%s", path, got, want)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph/mtime"
+	"github.com/streams-dev/streams/localrunner/internal/shuffle"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -107,6 +108,7 @@ func (s *Source) resume(_ context.Context, offsets map[string]map[int32]kgo.Offs
 				s.mu.Lock()
 				if part := s.parts[topicPartition{t, p}]; part != nil {
 					part.resumed = true
+					s.resumeMarks(part)
 				}
 				s.mu.Unlock()
 				continue
@@ -118,6 +120,7 @@ func (s *Source) resume(_ context.Context, offsets map[string]map[int32]kgo.Offs
 			if part := s.parts[topicPartition{t, p}]; part != nil {
 				part.done = max(part.done, next)
 				part.resumed = true
+				s.resumeMarks(part)
 			}
 			s.mu.Unlock()
 			s.log.Info("localrunner: resuming from the saved state", "topic", t, "partition", p, "offset", next, "committed", o.EpochOffset().Offset)
@@ -133,7 +136,7 @@ func (s *Source) assigned(_ context.Context, _ *kgo.Client, tps map[string][]int
 	for t, ps := range tps {
 		for _, p := range ps {
 			tp := topicPartition{t, p}
-			s.parts[tp] = &partition{tp: tp, committed: -1, done: -1, from: -1, maxTS: mtime.MinTimestamp, lastWM: mtime.MinTimestamp, lastSeen: now, hwm: -1, start: -1, next: -1}
+			s.parts[tp] = &partition{tp: tp, committed: -1, done: -1, from: -1, maxTS: mtime.MinTimestamp, lastWM: mtime.MinTimestamp, lastSeen: now, hwm: -1, start: -1, next: -1, marks: shuffle.NewMarks()}
 		}
 	}
 	s.reassigned = true

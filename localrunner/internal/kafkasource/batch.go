@@ -10,6 +10,11 @@ type Batch struct {
 	Data  []byte
 	Ends  []int
 	MinTS mtime.Time
+	// First is the offset of the batch's first record.
+	First int64
+	// Marks, for a shuffle read, are the partition's marks after the
+	// batch (shuffle.go): saved with the position after it.
+	Marks []byte
 
 	src        *Source
 	part       *partition

@@ -53,6 +53,7 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/typex"
 	"github.com/streams-dev/streams/io/kafka"
 	"github.com/streams-dev/streams/localrunner/internal/plan"
+	"github.com/streams-dev/streams/localrunner/internal/shuffle"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -92,6 +93,9 @@ type Config struct {
 	// partition is fetched (the engine restores the partition's state
 	// then), on franz-go's group goroutine.
 	Resume func(topic string, partition int32) (next int64, ok bool)
+	// ResumeMarks, for a shuffle read, gives the marks (Batch.Marks)
+	// saved with the position Resume gave, when reading resumes there.
+	ResumeMarks func(topic string, partition int32) []byte
 	// EndOfInput, when closed, says no record is produced any more (the
 	// development loop's bounded input): once a partition is then caught
 	// up, its watermark is the end of time, so every window closes.
@@ -192,6 +196,8 @@ type partition struct {
 	from                         int64 // the offset chosen at adjustment (negative: the reset offset)
 	lastWM                       mtime.Time
 	idleSent                     bool // idle as last reported
+	// marks are a shuffle read's (shuffle.go).
+	marks *shuffle.Marks
 }
 
 // Source is one consumer-group member.
@@ -203,6 +209,10 @@ type Source struct {
 	enc    exec.ElementEncoder
 	wenc   exec.WindowEncoder
 	direct bool
+	// wdec decodes the elements of a shuffle read; dupes counts the
+	// records it dropped as read before.
+	wdec  exec.WindowDecoder
+	dupes int64
 
 	mu         sync.Mutex
 	parts      map[topicPartition]*partition
@@ -242,8 +252,11 @@ func New(cfg Config) (*Source, error) {
 		lastWM: mtime.MinTimestamp,
 		enc:    exec.MakeElementEncoder(cfg.Read.Coder),
 		wenc:   exec.MakeWindowEncoder(cfg.Read.Coder.Window),
+		wdec:   exec.MakeWindowDecoder(cfg.Read.Coder.Window),
 	}
-	s.direct = s.directEncodes()
+	if !cfg.Read.Shuffle {
+		s.direct = s.directEncodes()
+	}
 	return s, nil
 }
 
@@ -574,12 +587,16 @@ func (s *Source) batches(fs kgo.Fetches) []*Batch {
 		if len(fp.Records) == 0 {
 			return
 		}
+		if s.cfg.Read.Shuffle {
+			out = append(out, s.shuffleFetched(fp, now)...)
+			return
+		}
 		var cur *Batch
 		var buf bytes.Buffer
 		var encoded []*Batch
 		for _, r := range fp.Records {
 			if cur == nil {
-				cur = &Batch{src: s, MinTS: mtime.MaxTimestamp}
+				cur = &Batch{src: s, MinTS: mtime.MaxTimestamp, First: r.Offset}
 				buf.Reset()
 			}
 			ts := mtime.FromTime(r.Timestamp)
@@ -608,25 +625,42 @@ func (s *Source) batches(fs kgo.Fetches) []*Batch {
 		if p == nil || p.revoked {
 			return
 		}
-		for _, b := range encoded {
-			b.part = p
-			b.bytes = int64(len(b.Data))
-			s.inflightN += b.records
-			s.inflightB += b.bytes
-			p.inflight = append(p.inflight, b)
-			out = append(out, b)
-		}
+		out = append(out, s.register(p, encoded, fp, now)...)
 		for _, r := range fp.Records {
 			p.maxTS = max(p.maxTS, mtime.FromTime(r.Timestamp))
 		}
-		p.lastSeen = now
-		p.hwm = fp.HighWatermark
-		p.next = fp.Records[len(fp.Records)-1].Offset + 1
-		if p.start < 0 {
-			p.start = fp.Records[0].Offset
-		}
 	})
 	return out
+}
+
+// shuffleFetched is batches for a shuffle read (shuffle.go).
+func (s *Source) shuffleFetched(fp kgo.FetchTopicPartition, now time.Time) []*Batch {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p := s.parts[topicPartition{fp.Topic, fp.Partition}]
+	if p == nil || p.revoked {
+		return nil
+	}
+	return s.register(p, s.shuffleBatches(p, fp), fp, now)
+}
+
+// register puts the batches of a fetched partition in flight and notes
+// how far it was read. Called with mu held.
+func (s *Source) register(p *partition, encoded []*Batch, fp kgo.FetchTopicPartition, now time.Time) []*Batch {
+	for _, b := range encoded {
+		b.part = p
+		b.bytes = int64(len(b.Data))
+		s.inflightN += b.records
+		s.inflightB += b.bytes
+		p.inflight = append(p.inflight, b)
+	}
+	p.lastSeen = now
+	p.hwm = fp.HighWatermark
+	p.next = fp.Records[len(fp.Records)-1].Offset + 1
+	if p.start < 0 {
+		p.start = fp.Records[0].Offset
+	}
+	return encoded
 }
 
 func (s *Source) takeReassigned() bool {

@@ -54,6 +54,9 @@ func (s *Source) watermark() (mtime.Time, bool) {
 // MaxSkew; once idle, now minus MaxSkew with IdleWallClock, and the end
 // of time after the end of input. Called with mu held.
 func (s *Source) partitionWatermark(p *partition, now time.Time) mtime.Time {
+	if s.cfg.Read.Shuffle {
+		return p.marks.Watermark() // the writers' (shuffle.go)
+	}
 	rc := s.cfg.Read.Config
 	pw := mtime.MinTimestamp
 	if p.maxTS > mtime.MinTimestamp {

@@ -14,6 +14,11 @@ type KafkaRead struct {
 	// Coder its windowed-value coder (global window).
 	Output string
 	Coder  *coder.Coder
+	// Shuffle is set on the read of a GroupByKey's internal topic
+	// (package shuffle): its records are encoded elements of Output,
+	// written by a KindShuffleWrite stage, with control records between
+	// them; Output's elements are those elements.
+	Shuffle bool
 }
 
 // nativeKafka finds each kafka.Read (Impulse -> listing DoFn -> reading

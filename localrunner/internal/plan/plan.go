@@ -176,6 +176,8 @@ type Stage struct {
 	Encoded *Encoded
 	// Kafka describes the read of a KindKafka stage.
 	Kafka *KafkaRead
+	// Shuffle describes the write of a KindShuffleWrite stage.
+	Shuffle *Shuffle
 	// Group describes the GroupByKey of a KindGroup stage. Its Input is
 	// the GroupByKey's input, Outputs its one output.
 	Group *Group
@@ -235,6 +237,10 @@ type Options struct {
 	// EncodedDoFns sets Stage.Encoded on the stages of that shape, so that
 	// the worker may run their DoFn on encoded elements.
 	EncodedDoFns bool
+	// Shuffle routes the input of GroupByKeys whose key does not follow
+	// their Kafka source's partitioning through internal topics
+	// (insertShuffles). It needs NativeKafka.
+	Shuffle bool
 }
 
 // SideInput is one side input of one transform.
@@ -352,7 +358,11 @@ func Build(p *pipepb.Pipeline, opts Options) (*Plan, error) {
 	if len(pl.errs) > 0 {
 		return nil, errors.Join(pl.errs...)
 	}
-	return pl.fuse()
+	out, err := pl.fuse()
+	if err == nil && opts.Shuffle {
+		out.insertShuffles()
+	}
+	return out, err
 }
 
 func sortedKeys[V any](m map[string]V) []string {
@@ -373,8 +383,12 @@ func (p *Plan) String() string {
 		switch {
 		case s.Kind == KindImpulse:
 			kind = "impulse"
+		case s.Kind == KindKafka && s.Kafka.Shuffle:
+			kind = "kafka, shuffle " + s.Kafka.Config.Topics[0]
 		case s.Kind == KindKafka:
 			kind = "kafka"
+		case s.Kind == KindShuffleWrite:
+			kind = "shuffle write " + s.Shuffle.Topic
 		case s.Kind == KindTestStream:
 			kind = "teststream"
 		case s.Kind == KindGroup:

@@ -1,0 +1,117 @@
+package plan
+
+import (
+	"regexp"
+	"slices"
+	"strings"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph/coder"
+	"github.com/streams-dev/streams/io/kafka"
+)
+
+// KindShuffleWrite stages are runner-side: they write the elements of
+// their Upstream PCollections to a GroupByKey's internal topic (Stage.
+// Shuffle), from which a KindKafka stage (KafkaRead.Shuffle) reads them
+// back for the GroupByKey.
+const KindShuffleWrite Kind = KindTestStream + 1
+
+// Shuffle describes a KindShuffleWrite stage.
+type Shuffle struct {
+	// Topic is the internal topic, also the reading consumer group.
+	Topic string
+	// Source is the ID of the Kafka stage whose tasks write: the
+	// writers are its partitions.
+	Source string
+	// Reader is the ID of the KindKafka stage reading Topic.
+	Reader string
+	// Coder is the windowed-value coder of the KVs written.
+	Coder *coder.Coder
+}
+
+var unsafeTopic = regexp.MustCompile(`[^a-zA-Z0-9._-]`)
+
+// ShuffleTopic is the internal topic of a GroupByKey of step step, read by
+// consumer group group; it is also the reading group.
+func ShuffleTopic(group, step string) string {
+	step, _, _ = strings.Cut(step, "/")
+	return unsafeTopic.ReplaceAllString(group+"-"+step+"-shuffle", "_")
+}
+
+// insertShuffles routes the input of every GroupByKey whose key does not
+// follow its Kafka source's partitioning (not PartitionKeyed) through an
+// internal topic keyed by the grouping key: a KindShuffleWrite stage
+// takes the GroupByKey's place as the reader of its input, and a
+// KindKafka stage reading the topic feeds the GroupByKey, which then
+// follows that topic's partitioning. Only GroupByKeys fed by one Kafka
+// source through SDK stages are shuffled: what a GroupByKey or a stateful
+// DoFn wrote is not written the same way when read again after a crash,
+// which the readers' duplicate detection needs.
+func (p *Plan) insertShuffles() {
+	topics := map[string]int{}
+	for i := 0; i < len(p.Stages); i++ {
+		g := p.Stages[i]
+		if g.Kind != KindGroup || g.PartitionKeyed {
+			continue
+		}
+		src := p.feedingKafka(g)
+		if src == nil {
+			continue
+		}
+		rc := src.Kafka.Config
+		topic := ShuffleTopic(rc.Group, g.Names[0])
+		if n := topics[topic]; n > 0 {
+			topic = topic + "-" + string(rune('0'+n%10))
+		}
+		topics[topic]++
+		out := g.Input + "/shuffled"
+		w := &Stage{ID: g.ID + "-shuffle-write", Kind: KindShuffleWrite, Names: []string{g.Names[0] + "/shuffle-write"},
+			Input: g.Input, Upstream: slices.Clone(g.Upstream)}
+		r := &Stage{ID: g.ID + "-shuffle-read", Kind: KindKafka, Names: []string{g.Names[0] + "/shuffle-read"}, Outputs: []string{out}}
+		read := kafka.ReadConfig{Client: rc.Client, Topics: []string{topic}, Group: topic, StartOffset: kafka.StartEarliest,
+			MaxReadTime: rc.MaxReadTime, IdleDelay: rc.IdleDelay, MaxSkew: rc.MaxSkew}
+		r.Kafka = &KafkaRead{Config: read, Output: out, Coder: g.Group.Coder, Shuffle: true}
+		w.Shuffle = &Shuffle{Topic: topic, Source: src.ID, Reader: r.ID, Coder: g.Group.Coder}
+		for _, pc := range g.Upstream {
+			for j, c := range p.Consumers[pc] {
+				if c == g.ID {
+					p.Consumers[pc][j] = w.ID
+				}
+			}
+		}
+		p.Producers[out] = r.ID
+		p.Consumers[out] = []string{g.ID}
+		g.Upstream = []string{out}
+		g.PartitionKeyed = true
+		p.Stages = slices.Insert(p.Stages, i, w, r)
+		i += 2
+	}
+}
+
+// feedingKafka returns the one Kafka stage that every element of stage s
+// comes from through SDK stages that are neither stateful nor splittable,
+// or nil.
+func (p *Plan) feedingKafka(s *Stage) *Stage {
+	var src *Stage
+	seen := map[string]bool{}
+	todo := slices.Clone(s.Upstream)
+	for len(todo) > 0 {
+		pc := todo[len(todo)-1]
+		todo = todo[:len(todo)-1]
+		u := p.Stage(p.Producers[pc])
+		switch {
+		case u == nil:
+			return nil
+		case u.Kind == KindKafka && !u.Kafka.Shuffle:
+			if src != nil && src != u {
+				return nil
+			}
+			src = u
+		case u.Kind != KindSDK || u.Stateful || u.Splittable || len(u.SideInputs) > 0:
+			return nil
+		case !seen[u.ID]:
+			seen[u.ID] = true
+			todo = append(todo, u.Upstream...)
+		}
+	}
+	return src
+}
