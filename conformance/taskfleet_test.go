@@ -33,11 +33,19 @@ type feed struct {
 	base time.Time
 	n    int // records
 	rate int // records a second
+	// byPayload gives record i the payload k(i mod tasksKeys) and the
+	// record key r(i mod 97) (the shuffle tests): each partition then has
+	// records of every payload.
+	byPayload bool
 }
 
 func (f feed) record(i int) *kgo.Record {
 	key := []byte(fmt.Sprintf("k%d", i%tasksKeys))
-	return &kgo.Record{Key: key, Value: key, Timestamp: f.base.Add(time.Duration(i) * tasksStep)}
+	r := &kgo.Record{Key: key, Value: key, Timestamp: f.base.Add(time.Duration(i) * tasksStep)}
+	if f.byPayload {
+		r.Key = []byte(fmt.Sprintf("r%d", i%97))
+	}
+	return r
 }
 
 // want is what an uncrashed run gives: how many records of each key
@@ -48,7 +56,7 @@ func (f feed) want() map[window]int {
 	for i := range f.n {
 		r := f.record(i)
 		ms := r.Timestamp.UnixMilli()
-		want[window{string(r.Key), ms - ms%size}]++
+		want[window{string(r.Value), ms - ms%size}]++
 	}
 	return want
 }
@@ -69,7 +77,7 @@ func (f feed) produce(ctx context.Context, cl *kgo.Client) (map[string]int32, er
 		if err != nil && failed == nil {
 			failed = err
 		}
-		parts[string(r.Key)] = r.Partition
+		parts[string(r.Value)] = r.Partition
 	}
 	tick := time.NewTicker(10 * time.Millisecond)
 	defer tick.Stop()
@@ -100,7 +108,8 @@ type fleet struct {
 	adm          *kadm.Client
 	addr         string // the broker's
 	group, topic string
-	parts        int // the topic's partitions
+	parts        int       // the topic's partitions
+	shuffles     []watched // the groups of the shuffle topics
 	members      []*member
 	removing     sync.WaitGroup // members stopping after SIGTERM
 

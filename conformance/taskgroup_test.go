@@ -22,17 +22,29 @@ import (
 // member after its session timeout (10 s).
 const sweepAfter = 15 * time.Second
 
-// describe is the group as the broker sees it.
-func (f *fleet) describe(ctx context.Context) (kadm.DescribedGroup, bool) {
-	gs, err := f.adm.DescribeGroups(ctx, f.group)
-	g, ok := gs[f.group]
+// watched is a consumer group of the fleet's processes and the topic
+// it reads: the input's group, and the group of each shuffle topic.
+type watched struct {
+	group, topic string
+	parts        int // the topic's partitions
+}
+
+// groups are the consumer groups the fleet's processes are members of.
+func (f *fleet) groups() []watched {
+	return append([]watched{{f.group, f.topic, f.parts}}, f.shuffles...)
+}
+
+// describe is group as the broker sees it.
+func (f *fleet) describe(ctx context.Context, group string) (kadm.DescribedGroup, bool) {
+	gs, err := f.adm.DescribeGroups(ctx, group)
+	g, ok := gs[group]
 	return g, err == nil && ok && g.Err == nil
 }
 
 // holds reports whether g is stable with as many members as the fleet has
-// processes (no dead one left) and they hold all of the topic's
+// processes (no dead one left) and they hold all of w's topic's
 // partitions.
-func (f *fleet) holds(g kadm.DescribedGroup) bool {
+func (f *fleet) holds(g kadm.DescribedGroup, w watched) bool {
 	if g.State != "Stable" || len(g.Members) != len(f.members) {
 		return false
 	}
@@ -40,21 +52,31 @@ func (f *fleet) holds(g kadm.DescribedGroup) bool {
 	for _, m := range g.Members {
 		if c, ok := m.Assigned.AsConsumer(); ok {
 			for _, tp := range c.Topics {
-				if tp.Topic == f.topic {
+				if tp.Topic == w.topic {
 					held += len(tp.Partitions)
 				}
 			}
 		}
 	}
-	return held == f.parts
+	return held == w.parts
 }
 
-// settle waits until the group holds every partition with the fleet's
+// holdsAll reports whether every group of the fleet holds its topic.
+func (f *fleet) holdsAll(ctx context.Context) bool {
+	for _, w := range f.groups() {
+		if g, ok := f.describe(ctx, w.group); !ok || !f.holds(g, w) {
+			return false
+		}
+	}
+	return true
+}
+
+// settle waits until the groups hold every partition with the fleet's
 // members: no partition moves any more.
 func (f *fleet) settle(ctx context.Context) {
 	f.t.Helper()
 	deadline := time.Now().Add(time.Minute)
-	for g, ok := f.describe(ctx); !ok || !f.holds(g); g, ok = f.describe(ctx) {
+	for !f.holdsAll(ctx) {
 		if err := f.alive(); err != nil {
 			f.t.Fatal(err)
 		}
@@ -72,23 +94,28 @@ func (f *fleet) settle(ctx context.Context) {
 // part of times out) and partitions move. A group that stays stable with
 // dead members for sweepAfter is swept meanwhile.
 func (f *fleet) calm(ctx context.Context, d time.Duration, dlq string) func(last time.Time) bool {
-	var since, lettered, crowded time.Time // held since; the dead letters last changed; crowded since
+	var since, lettered time.Time     // held since; the dead letters last changed
+	crowded := map[string]time.Time{} // per group: crowded since
 	letters := int64(-1)
 	return func(last time.Time) bool {
-		g, ok := f.describe(ctx)
-		switch {
-		case ok && g.State == "Stable" && len(g.Members) > len(f.members):
-			if crowded.IsZero() {
-				crowded = time.Now()
+		held := true
+		for _, w := range f.groups() {
+			g, ok := f.describe(ctx, w.group)
+			switch {
+			case ok && g.State == "Stable" && len(g.Members) > len(f.members):
+				if crowded[w.group].IsZero() {
+					crowded[w.group] = time.Now()
+				}
+				if time.Since(crowded[w.group]) >= sweepAfter {
+					f.sweep(ctx, w.group, len(g.Members)-len(f.members))
+					delete(crowded, w.group)
+				}
+			default:
+				delete(crowded, w.group)
 			}
-			if time.Since(crowded) >= sweepAfter {
-				f.sweep(ctx, len(g.Members)-len(f.members))
-				crowded = time.Time{}
-			}
-		default:
-			crowded = time.Time{}
+			held = held && ok && f.holds(g, w)
 		}
-		if !ok || !f.holds(g) {
+		if !held {
 			since = time.Time{}
 			return false
 		}
@@ -115,19 +142,19 @@ func (f *fleet) calm(ctx context.Context, d time.Duration, dlq string) func(last
 // delivered response starts a member's session timer, so once the leader
 // has synced the group is stable with the dead member in it, holding the
 // partitions it was given, for good.
-func (f *fleet) sweep(ctx context.Context, dead int) {
+func (f *fleet) sweep(ctx context.Context, group string, dead int) {
 	f.t.Helper()
-	f.t.Logf("the group has kept %d dead members for %v: sweeping them, as their sessions' expiry would", dead, sweepAfter)
+	f.t.Logf("group %s has kept %d dead members for %v: sweeping them, as their sessions' expiry would", group, dead, sweepAfter)
 	f.sweeps++
 	// The sweeper reads a topic of its own, so it takes none of the
 	// fleet's partitions.
-	topic := f.group + "-sweeper"
+	topic := group + "-sweeper"
 	if _, err := f.adm.CreateTopic(ctx, 1, -1, nil, topic); err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
 		f.t.Fatalf("sweeper topic: %v", err)
 	}
 	var once sync.Once
 	joined := make(chan struct{})
-	cl, err := kgo.NewClient(kgo.SeedBrokers(f.addr), kgo.ConsumerGroup(f.group), kgo.ConsumeTopics(topic),
+	cl, err := kgo.NewClient(kgo.SeedBrokers(f.addr), kgo.ConsumerGroup(group), kgo.ConsumeTopics(topic),
 		kgo.Balancers(kgo.CooperativeStickyBalancer()), kgo.DisableAutoCommit(),
 		kgo.SessionTimeout(10*time.Second), kgo.RebalanceTimeout(20*time.Second), // as the fleet's (TasksSpec)
 		kgo.OnPartitionsAssigned(func(context.Context, *kgo.Client, map[string][]int32) { once.Do(func() { close(joined) }) }))
@@ -143,7 +170,7 @@ func (f *fleet) sweep(ctx context.Context, dead int) {
 		default:
 		}
 		if time.Now().After(deadline) || ctx.Err() != nil {
-			f.t.Fatalf("the sweeper did not join group %s in a minute", f.group)
+			f.t.Fatalf("the sweeper did not join group %s in a minute", group)
 		}
 		pctx, cancel := context.WithTimeout(ctx, time.Second)
 		cl.PollFetches(pctx)

@@ -27,6 +27,40 @@ func tasksCase() Case {
 	}
 }
 
+// shuffleTasksCase is the pipeline of the shuffle tests (issue 15): the
+// records of each payload counted in tumbling windows (TasksWindow) of
+// their timestamps, by a Reduce keyed by the payload, which the record
+// keys (and so the partitions) do not follow: its input goes through the
+// shuffle topic.
+func shuffleTasksCase() Case {
+	return Case{
+		Name: "tasks_payload_count",
+		Pipeline: func() dsl.Pipeline {
+			return dsl.StreamingSource("in", "records").
+				Apply("key", dsl.MapMessage(payloadString)).
+				Apply("count", dsl.Reduce(dsl.TumblingWindow(TasksWindow), func(k string) string { return k },
+					dsl.Count[string]())).
+				Apply("serialize", dsl.Serializer[dsl.Windowed[string, int]]()).
+				Sink("out", dsl.StreamSink("counts"))
+		},
+	}
+}
+
+// payloadString makes a message's payload a string.
+func payloadString(m dsl.Message[[]byte]) (dsl.Message[string], error) {
+	return dsl.Message[string]{Payload: string(m.Payload), Key: m.Key, Headers: m.Headers, Timestamp: m.Timestamp}, nil
+}
+
+// ShuffleTasksSpec is TasksSpec for the shuffle tests' pipeline
+// (tasks_payload_count).
+func ShuffleTasksSpec(addr, in, out, dlq, group, stateDir string) string {
+	return crashSpec("tasks_payload_count", "in", "out", addr, in, out, group, stateDir, map[string]any{
+		"watermark_idle_ms": 3_600_000,
+		"dlq":               map[string]any{"topic": dlq},
+		"override_params":   map[string]string{"max.poll.interval.ms": "20000"},
+	})
+}
+
 // recordKey makes a message's record key its payload.
 func recordKey(m dsl.Message[[]byte]) (dsl.Message[string], error) {
 	return dsl.Message[string]{Payload: string(m.Key), Key: m.Key, Headers: m.Headers, Timestamp: m.Timestamp}, nil

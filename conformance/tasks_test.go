@@ -39,7 +39,7 @@ const tasksPartitions = 4
 // that the comparison, the input's timestamps and the closing of the
 // windows give exact results when nothing happens.
 func TestTasksUncrashed(t *testing.T) {
-	runTasks(t, "uncrashed", 3, true, nil)
+	runTasks(t, "uncrashed", 3, true, false, nil)
 }
 
 // TestTasksChaos is test A of issue 14: three processes, then a random
@@ -48,7 +48,7 @@ func TestTasksUncrashed(t *testing.T) {
 // process added and one stopped with SIGTERM, while the input is
 // produced. The results must equal an uncrashed run's.
 func TestTasksChaos(t *testing.T) {
-	runTasks(t, "chaos", 3, false, chaosSchedule)
+	runTasks(t, "chaos", 3, false, false, chaosSchedule)
 }
 
 // TestTasksCrashLoop is test B of issue 14: one process, killed with
@@ -56,15 +56,29 @@ func TestTasksChaos(t *testing.T) {
 // time (the dead members hold partitions until their sessions expire),
 // then left to finish. The results must equal an uncrashed run's.
 func TestTasksCrashLoop(t *testing.T) {
-	runTasks(t, "crash loop", 1, false, crashLoopSchedule)
+	runTasks(t, "crash loop", 1, false, false, crashLoopSchedule)
+}
+
+// TestShuffleChaos is the first test of issue 15: the counts of a Reduce
+// keyed by the payload, which the record keys (and the partitions) do
+// not follow, so its input goes through the shuffle topic, under
+// TestTasksChaos's faults. The results must equal an uncrashed run's:
+// the shuffle's readers drop what a restored writer writes again.
+func TestShuffleChaos(t *testing.T) {
+	runTasks(t, "shuffle chaos", 3, false, true, chaosSchedule)
 }
 
 // runTasks runs one task test: members processes (once they hold every
 // partition, when settle), the input produced at a steady rate while
 // the faults of plan come, then records that close every window, and
 // the comparison.
-func runTasks(t *testing.T, name string, members int, settle bool, plan func(*rand.Rand, time.Duration) []fault) {
+func runTasks(t *testing.T, name string, members int, settle, shuffled bool, plan func(*rand.Rand, time.Duration) []fault) {
 	in := tasksInput(t)
+	in.byPayload = shuffled
+	spec := conformance.TasksSpec
+	if shuffled {
+		spec = conformance.ShuffleTasksSpec
+	}
 	seed := uint64(envInt(t, "STREAMS_TASKS_SEED", int(time.Now().UnixNano())))
 	if plan != nil {
 		t.Logf("seed %d (STREAMS_TASKS_SEED=%d replays the fault schedule)", seed, seed)
@@ -83,8 +97,11 @@ func runTasks(t *testing.T, name string, members int, settle bool, plan func(*ra
 	}
 	defer cl.Close()
 	f := &fleet{t: t, adm: kadm.NewClient(cl), addr: b.Addr(), group: "tasks-group", topic: "tasks-in", parts: tasksPartitions, spec: func(dir string) string {
-		return conformance.TasksSpec(b.Addr(), "tasks-in", "tasks-out", "tasks-dlq", "tasks-group", dir)
+		return spec(b.Addr(), "tasks-in", "tasks-out", "tasks-dlq", "tasks-group", dir)
 	}}
+	if shuffled {
+		f.shuffles = []watched{{"tasks-group-count-shuffle", "tasks-group-count-shuffle", tasksPartitions}}
+	}
 	defer f.wait() // a removed member's goroutine reports to t
 	for range members {
 		f.add()
@@ -128,7 +145,9 @@ func runTasks(t *testing.T, name string, members int, settle bool, plan func(*ra
 	}
 	if t.Failed() {
 		t.Logf("missing windows by partition: %v", missingByPartition(check.missing(), p.parts))
-		t.Logf("at the end: %s", groupState(ctx, f.adm, f.group, f.topic))
+		for _, w := range f.groups() {
+			t.Logf("at the end: %s: %s", w.group, groupState(ctx, f.adm, w.group, w.topic))
+		}
 	}
 }
 

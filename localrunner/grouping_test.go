@@ -430,7 +430,8 @@ func init() {
 // hour ahead (their window cannot fire). The source reads all of them
 // although they are more than its in-flight bound (windows release the
 // bound), commits never pass a record still buffered in a window, and a
-// cancel does not wait for those windows.
+// cancel does not wait for those windows. Without the shuffle (with it,
+// see TestShuffleWindowsHoldTheShuffleCommits).
 func TestKafkaNativeWindowsHoldCommits(t *testing.T) {
 	c, cl, adm := kafkaCluster(t)
 	past := time.Now().Add(-time.Hour).Truncate(time.Minute)
@@ -463,7 +464,7 @@ func TestKafkaNativeWindowsHoldCommits(t *testing.T) {
 	collect(s, key, beam.ParDo(s, formatSum, sums))
 	stop := runUntil(t, p, localrunner.WithHooks(hooks), localrunner.WithMaxBundleSize(16),
 		localrunner.WithKafkaCommit(20*time.Millisecond, 10), localrunner.WithKafkaInflight(30, 1<<20),
-		localrunner.WithDrainTimeout(20*time.Second))
+		localrunner.WithDrainTimeout(20*time.Second), localrunner.WithShuffle(false))
 	waitFor(t, "the past windows and every record read", time.Minute, func() bool {
 		mu.Lock()
 		defer mu.Unlock()

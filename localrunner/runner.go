@@ -108,6 +108,8 @@ type config struct {
 	drainTimeout  time.Duration
 	endOfInput    <-chan struct{}
 	changelog     engine.ChangelogConfig
+	shuffle       bool
+	shuffleCfg    engine.ShuffleConfig
 	kafka         engine.KafkaConfig
 	stateDir      string
 	checkpoint    time.Duration
@@ -209,6 +211,26 @@ func WithChangelogReplication(rf int16) Option {
 	return optionFunc(func(c *config) { c.changelog.ReplicationFactor = rf })
 }
 
+// WithShuffle switches the shuffle through Kafka on or off. On (the
+// default), a GroupByKey (a Reduce, a Batch) fed by a native Kafka read
+// whose key does not follow the read's partitioning reads its input back
+// from an internal topic, <group>-<step>-shuffle, keyed by the grouping
+// key: its windows and state are then kept per partition of that topic,
+// with their own event time and changelog, so any number of processes
+// of the group give the results of one, and a crash loses and repeats
+// nothing of it (the readers drop what a restored writer writes again).
+// Off, each process groups what its own partitions read.
+func WithShuffle(on bool) Option {
+	return optionFunc(func(c *config) { c.shuffle = on })
+}
+
+// WithShufflePartitions sets the partition count of the shuffle topics
+// the runner creates (default: as many as the source topic has). An
+// existing shuffle topic with another count is then an error.
+func WithShufflePartitions(n int32) Option {
+	return optionFunc(func(c *config) { c.shuffleCfg.Partitions = n })
+}
+
 // WithEndOfInput gives a channel that, once closed, says the native
 // Kafka sources' input is over (a development run's bounded input): once
 // a partition is caught up, its watermark goes to the end of time, so
@@ -276,6 +298,7 @@ func New(opts ...Option) (*Runner, error) {
 		maxBundleSize: 1000,
 		nativeKafka:   true,
 		encodedDoFns:  true,
+		shuffle:       true,
 		drainTimeout:  10 * time.Second,
 		kafka: engine.KafkaConfig{
 			CommitInterval:     time.Second,
@@ -344,7 +367,7 @@ func (r *Runner) Run(ctx context.Context, p *beam.Pipeline) (beam.PipelineResult
 	// this process: load them from the flags, as Beam's direct runner does
 	// (only options not set yet; safe for concurrent runs).
 	beam.PipelineOptions.LoadOptionsFromFlags(nil)
-	pl, err := plan.Build(pp, plan.Options{NativeKafka: r.cfg.nativeKafka, EncodedDoFns: r.cfg.encodedDoFns})
+	pl, err := plan.Build(pp, plan.Options{NativeKafka: r.cfg.nativeKafka, EncodedDoFns: r.cfg.encodedDoFns, Shuffle: r.cfg.nativeKafka && r.cfg.shuffle})
 	if err != nil {
 		return nil, err
 	}
@@ -374,6 +397,7 @@ func (r *Runner) Run(ctx context.Context, p *beam.Pipeline) (beam.PipelineResult
 		DrainTimeout:       r.cfg.drainTimeout,
 		EndOfInput:         r.cfg.endOfInput,
 		Changelog:          r.cfg.changelog,
+		Shuffle:            engine.ShuffleConfig{Partitions: r.cfg.shuffleCfg.Partitions, ReplicationFactor: r.cfg.changelog.ReplicationFactor},
 	})
 	return &result{jobID: jobID, metrics: m.Results()}, err
 }

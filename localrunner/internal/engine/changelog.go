@@ -113,6 +113,9 @@ func (e *engine) openLog(ctx context.Context, s *stageState) (*taskLog, error) {
 	}
 	opts = append(opts, e.cfg.Kafka.ClientOpts...)
 	l := &taskLog{topic: changelogTopic(rc.Group, s.spec.Names[0]), opts: opts}
+	if s.spec.Kafka.Shuffle {
+		l.topic = rc.Topics[0] + "-changelog"
+	}
 	if l.cl, err = kgo.NewClient(append(slices.Clone(opts), kgo.RecordPartitioner(kgo.ManualPartitioner()))...); err != nil {
 		return nil, fmt.Errorf("localrunner: changelog: %w", err)
 	}

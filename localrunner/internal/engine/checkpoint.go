@@ -80,7 +80,7 @@ func restoreStage(st *state.Store, s *stageState) error {
 			return fmt.Errorf("localrunner: restoring the timers of %q: %w", s.spec.Names[0], err)
 		}
 	}
-	return nil
+	return restoreShuffleOut(st, s)
 }
 
 // loadTask gives a new task what the last checkpoint saved of it when its
@@ -213,10 +213,15 @@ func (e *engine) writeCheckpoint(b *state.Batch, ckpt int64) error {
 				return err
 			}
 		}
+		checkpointShuffleOut(b, s)
 		for sp, next := range e.positions[s] {
 			if e.tasks[sp] != nil {
 				// With the task's state: prepareTask reads it there.
 				b.Set(taskPositionKey(sp), int64Value(next))
+				if m, ok := e.readMarks[sp]; ok {
+					b.Set(shuffleMarksKey(sp), m)
+					delete(e.readMarks, sp)
+				}
 				continue
 			}
 			b.Set(sourceKey(sp), int64Value(next))

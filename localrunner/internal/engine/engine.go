@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -41,6 +42,8 @@ type Config struct {
 	// Changelog configures the changelogs of a durable run's partition
 	// tasks (changelog.go).
 	Changelog ChangelogConfig
+	// Shuffle configures the internal topics of shuffles (shuffle.go).
+	Shuffle ShuffleConfig
 }
 
 // KafkaConfig configures the native Kafka sources; see kafkasource.Config.
@@ -81,6 +84,13 @@ type engine struct {
 	prepares    chan prepareReq
 	tailMu      sync.Mutex
 	tails       map[sourcePartition][][]byte
+	// Shuffles (shuffle.go): the writers' client, and the marks of the
+	// last batch each shuffle read handed on, per partition.
+	shuf      *shuffles
+	readMarks map[sourcePartition][]byte
+	// ordered are the Kafka stages whose tasks write to shuffles: their
+	// SDK stages run one bundle at a time per task.
+	ordered map[string]bool
 
 	results   chan *worker.Result
 	grouped   chan groupDone
@@ -173,9 +183,16 @@ func Run(ctx context.Context, cfg Config) (*Metrics, error) {
 		logged:      make(chan logDone, 64),
 		prepares:    make(chan prepareReq),
 		tails:       map[sourcePartition][][]byte{},
+		readMarks:   map[sourcePartition][]byte{},
+		ordered:     map[string]bool{},
 	}
 	for _, src := range e.taskOf {
 		e.tasking[src] = true
+	}
+	for _, s := range cfg.Plan.Stages {
+		if s.Kind == plan.KindShuffleWrite {
+			e.ordered[s.Shuffle.Source] = true
+		}
 	}
 	for _, s := range cfg.Plan.Stages {
 		st := newStageState(s, cfg.MaxBundleSize)
@@ -198,6 +215,10 @@ func Run(ctx context.Context, cfg Config) (*Metrics, error) {
 		}
 	}
 	e.rebuildStages()
+	if err := e.openShuffles(ctx); err != nil {
+		e.teardown(ctx)
+		return e.metrics, err
+	}
 	// Build one plan per stage before running anything, so what the SDK
 	// cannot execute fails the run up front.
 	for _, st := range e.specs {
@@ -255,12 +276,20 @@ func (e *engine) loop(ctx context.Context) (err error) {
 			e.awaitLogs()
 		}()
 	}
+	var marksDue <-chan time.Time
+	var acked <-chan struct{}
+	if e.shuf != nil {
+		every := cmp.Or(e.cfg.Shuffle.MarkInterval, 100*time.Millisecond)
+		t := time.NewTicker(every)
+		defer t.Stop()
+		marksDue, acked = t.C, e.shuf.notify
+	}
 	done := ctx.Done()
 	for {
 		if !e.stopping {
 			e.schedule(runCtx)
 		}
-		if e.durable && !e.stopping && e.running == 0 && (e.checkpointing || e.draining && len(e.unsaved) > 0 && e.quiet()) {
+		if e.durable && !e.stopping && e.running == 0 && !e.shuffling() && (e.checkpointing || e.draining && len(e.unsaved) > 0 && e.quiet()) {
 			e.checkpoint()
 			if !e.stopping {
 				continue // start the bundles the checkpoint held back
@@ -270,7 +299,7 @@ func (e *engine) loop(ctx context.Context) (err error) {
 			e.refreshWatermarks()
 			continue
 		}
-		if e.running == 0 && e.finalizing == 0 {
+		if e.running == 0 && e.finalizing == 0 && !e.shuffling() {
 			if e.stopping || e.drained() {
 				break
 			}
@@ -313,6 +342,12 @@ func (e *engine) loop(ctx context.Context) (err error) {
 			e.onSourced(se)
 		case d := <-e.logged:
 			e.onLogged(d)
+		case <-acked:
+			e.onShuffled()
+		case <-marksDue:
+			if !e.stopping {
+				e.writeMarks()
+			}
 		case p := <-e.prepares:
 			e.onPrepare(p)
 		case x := <-e.sourceExits:
@@ -426,6 +461,7 @@ func (e *engine) fail(err error) {
 func (e *engine) teardown(ctx context.Context) {
 	ctx = context.WithoutCancel(ctx)
 	e.closeLogs()
+	e.closeShuffles()
 	for f := range e.awaiting {
 		f.stage.pool.put(f.plan)
 	}

@@ -52,6 +52,7 @@ func (e *engine) initSource(st *stageState) error {
 		Report:             cfg.Hooks.KafkaReport,
 		Committed:          cfg.Hooks.KafkaCommitted,
 		Resume:             e.resumeFunc(st),
+		ResumeMarks:        e.resumeMarksFunc(st),
 		EndOfInput:         cfg.EndOfInput,
 	})
 	if err != nil {
@@ -65,8 +66,11 @@ func (e *engine) initSource(st *stageState) error {
 // initState gives a GroupByKey stage its buffer (and combiner), and a
 // stateful stage its user state, key lanes, late filter and timers.
 func (e *engine) initState(ctx context.Context, st *stageState) error {
-	if st.spec.Kind == plan.KindGroup {
+	switch st.spec.Kind {
+	case plan.KindGroup:
 		return e.initGroup(ctx, st)
+	case plan.KindShuffleWrite:
+		return e.initShuffleOut(st)
 	}
 	if st.spec.Kind != plan.KindSDK {
 		return nil

@@ -71,6 +71,8 @@ func (e *engine) runnable(s *stageState) bool {
 			return s.idleLane() >= 0 && e.sidesReady(s)
 		}
 		return s.queued > 0 && e.sidesReady(s)
+	case plan.KindShuffleWrite:
+		return s.queued > 0
 	case plan.KindGroup:
 		due := !s.grpNextProc.IsZero() && !e.draining && !e.checkpointing && !e.now().Before(s.grpNextProc)
 		return s.grp != nil && (s.queued > 0 || s.in > s.grpNext || due)
@@ -95,6 +97,10 @@ func (e *engine) schedule(ctx context.Context) {
 		}
 		if s.spec.Kind == plan.KindGroup {
 			e.startGroup(s)
+			continue
+		}
+		if s.spec.Kind == plan.KindShuffleWrite {
+			e.writeShuffle(s)
 			continue
 		}
 		e.seq++

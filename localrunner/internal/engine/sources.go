@@ -71,13 +71,22 @@ func (e *engine) onSourced(se sourceEvent) {
 	if b := se.ev.Batch; b != nil && !e.stopping {
 		topic, part, next := b.Position()
 		t := e.taskFor(s, sourcePartition{s.spec.Kafka.Config.Group, topic, part})
+		if t != nil && e.ordered[s.spec.ID] {
+			startShuffleOut(t, b.First)
+		}
 		e.seq++
 		f := &fin{stage: s, bundle: fmt.Sprintf("src%d", e.seq), ack: b.Ack, free: b.Release, epoch: e.epoch}
 		if e.durable {
 			e.active = true
 			e.positions[s][sourcePartition{s.spec.Kafka.Config.Group, topic, part}] = next
+			if b.Marks != nil {
+				e.readMarks[sourcePartition{s.spec.Kafka.Config.Group, topic, part}] = b.Marks
+			}
 		}
 		for _, p := range s.spec.Outputs {
+			if len(b.Ends) == 0 {
+				break // control records only (a shuffle read): a position
+			}
 			for _, cid := range e.cfg.Plan.Consumers[p] {
 				e.consumer(cid, t).enqueue(&batch{data: b.Data, ends: b.Ends, hold: b.MinTS, fins: []*fin{f}})
 				f.refs++

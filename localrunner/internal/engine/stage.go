@@ -105,6 +105,8 @@ type stageState struct {
 	// lastFired is set when its last bundle delivered timers.
 	timers    *timer.Store
 	lastFired bool
+	// shufOut is what a shuffle writer keeps (shuffle.go).
+	shufOut *shuffleOut
 	// testNext is the next event of a KindTestStream stage, testWM its
 	// output watermark; testDone is set once every event was played.
 	testNext int

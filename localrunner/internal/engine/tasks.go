@@ -65,11 +65,13 @@ func taskStages(p *plan.Plan) map[string]string {
 		case s.Kind == plan.KindKafka:
 			owner[s.ID] = s.ID
 			continue
-		case s.Kind != plan.KindSDK && s.Kind != plan.KindGroup, s.Splittable, len(s.SideInputs) > 0, len(s.Upstream) == 0:
+		case s.Kind != plan.KindSDK && s.Kind != plan.KindGroup && s.Kind != plan.KindShuffleWrite, s.Splittable, len(s.SideInputs) > 0, len(s.Upstream) == 0:
 			continue
 		}
-		keyed := s.Kind == plan.KindGroup || s.Stateful
-		if keyed && !s.PartitionKeyed {
+		// A shuffle writer numbers what its task writes: it is state of
+		// the task.
+		keyed := s.Kind == plan.KindGroup || s.Stateful || s.Kind == plan.KindShuffleWrite
+		if keyed && !s.PartitionKeyed && s.Kind != plan.KindShuffleWrite {
 			continue
 		}
 		src := ""
@@ -161,6 +163,11 @@ func (e *engine) addTask(src *stageState, id sourcePartition, resumed bool) *tas
 		if err := e.initState(context.Background(), c); err != nil {
 			e.fail(err)
 			return t
+		}
+		if e.ordered[src.spec.ID] && c.spec.Kind == plan.KindSDK && c.lanes == nil {
+			// What the task writes to a shuffle comes in the order of its
+			// records (shuffle.go): one bundle at a time.
+			c.lanes = make([]lane, 1)
 		}
 		t.stages[tmpl.spec.ID] = c
 	}

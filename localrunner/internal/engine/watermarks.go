@@ -16,7 +16,7 @@ func (e *engine) refreshWatermarks() {
 		case plan.KindTestStream:
 			w = s.testWM
 		}
-		if s.spec.Kind == plan.KindSDK || s.spec.Kind == plan.KindGroup {
+		if s.spec.Kind == plan.KindSDK || s.spec.Kind == plan.KindGroup || s.spec.Kind == plan.KindShuffleWrite {
 			for _, p := range s.spec.Upstream {
 				if u, ok := e.upstream(s, p); ok {
 					w = min(w, u)

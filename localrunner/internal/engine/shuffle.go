@@ -1,0 +1,398 @@
+package engine
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph/coder"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph/mtime"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/runtime/exec"
+	"github.com/streams-dev/streams/localrunner/internal/group"
+	"github.com/streams-dev/streams/localrunner/internal/plan"
+	"github.com/streams-dev/streams/localrunner/internal/shuffle"
+	"github.com/streams-dev/streams/state"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// The shuffle through Kafka
+//
+// A GroupByKey whose key does not follow its Kafka source's partitioning
+// reads its input from an internal topic (plan.insertShuffles; package
+// shuffle has the record format). Upstream, a KindShuffleWrite stage is
+// kept per source partition task: it writes each element it is handed to
+// the partition of its key, numbering them per partition of the topic
+// (its generation and sequence numbers, saved with the task's state), and,
+// every MarkInterval, writes the task's watermark to every partition when
+// it moved. Its elements' Kafka batches are acknowledged once the writes
+// are (the references of their batches are released then), and a
+// checkpoint waits for the writes in flight, so the numbers it saves
+// follow records the topic has: a task restored from it writes the
+// records after it again with the same numbers, and the readers drop
+// them. The stages between the source and the writer run one bundle at a
+// time per task, so what a task writes comes in the order of its records.
+// Downstream, the topic is read by a Kafka stage of its own (a consumer
+// group named after the topic) whose tasks are its partitions, with their
+// changelog; their watermark is the minimum over the writers' marks.
+
+// ShuffleConfig configures the internal topics of a run's shuffles.
+type ShuffleConfig struct {
+	// Partitions of the internal topics the run creates; zero: as many
+	// as the source feeding the shuffle has. An existing topic with
+	// another count is an error when set.
+	Partitions int32
+	// ReplicationFactor of the topics the run creates (-1 or 0: the
+	// broker's default).
+	ReplicationFactor int16
+	// MarkInterval is how often writers write their watermark; zero:
+	// 100ms.
+	MarkInterval time.Duration
+}
+
+// shuffles is what a run keeps for its shuffle writers.
+type shuffles struct {
+	cl    *kgo.Client
+	parts map[string]int32 // internal topic -> partitions
+	total map[string]int   // source stage ID -> its partitions, all topics
+	// done are the sends whose records were all acknowledged (under mu);
+	// notify (buffered) says there are some.
+	mu       sync.Mutex
+	done     []*shuffleSend
+	notify   chan struct{}
+	inflight int // sends not done (owner)
+}
+
+// shuffleSend is the records written for one queued batch.
+type shuffleSend struct {
+	s       *shuffles
+	fins    []*fin
+	mu      sync.Mutex
+	pending int
+	err     error
+}
+
+func (x *shuffleSend) acked(_ *kgo.Record, err error) {
+	x.mu.Lock()
+	x.pending--
+	if err != nil && x.err == nil {
+		x.err = err
+	}
+	last := x.pending == 0
+	x.mu.Unlock()
+	if !last {
+		return
+	}
+	s := x.s
+	s.mu.Lock()
+	s.done = append(s.done, x)
+	s.mu.Unlock()
+	select {
+	case s.notify <- struct{}{}:
+	default:
+	}
+}
+
+// shuffleOut is what a writer (a KindShuffleWrite stage of a task) keeps.
+//
+// Its generation is what a checkpoint saved, or, for a task without saved
+// state, the offset of the first record the task read, plus one (zero is
+// none yet): a task that starts again without saved state starts from the
+// same offset (the group's committed one, which no checkpoint passed),
+// so it numbers its records as the first did, and the readers drop what
+// that one wrote. A checkpoint that followed makes the task resume there,
+// with its numbers.
+type shuffleOut struct {
+	topic  string
+	from   shuffle.Upstream
+	gen    uint64
+	seq    []uint64 // per partition of the topic: the last number written
+	dirty  bool     // seq moved since the last checkpoint
+	keyLen func([]byte) (int, error)
+	wdec   exec.WindowDecoder
+	// lastWM and lastIdle are the mark written last, marked set once one
+	// was.
+	lastWM   mtime.Time
+	lastIdle bool
+	marked   bool
+}
+
+// startShuffleOut gives the writers of task t without saved state the
+// generation of a task starting at offset first (see shuffleOut).
+func startShuffleOut(t *task, first int64) {
+	for _, c := range t.stages {
+		if o := c.shufOut; o != nil && o.gen == 0 {
+			o.gen, o.dirty = uint64(first)+1, true // saved by the next checkpoint
+		}
+	}
+}
+
+// openShuffles makes sure the internal topic of every shuffle exists and
+// opens the client the writers share.
+func (e *engine) openShuffles(ctx context.Context) error {
+	var writers []*plan.Stage
+	for _, s := range e.cfg.Plan.Stages {
+		if s.Kind == plan.KindShuffleWrite {
+			writers = append(writers, s)
+		}
+	}
+	if len(writers) == 0 {
+		return nil
+	}
+	src := e.cfg.Plan.Stage(writers[0].Shuffle.Source)
+	opts, err := src.Kafka.Config.Client.Options()
+	if err != nil {
+		return fmt.Errorf("localrunner: shuffle: %w", err)
+	}
+	opts = append(opts, e.cfg.Kafka.ClientOpts...)
+	opts = append(opts, kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.ProducerLinger(time.Millisecond))
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		return fmt.Errorf("localrunner: shuffle: %w", err)
+	}
+	e.shuf = &shuffles{cl: cl, parts: map[string]int32{}, total: map[string]int{}, notify: make(chan struct{}, 1)}
+	adm := kadm.NewClient(cl)
+	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	rf := e.cfg.Shuffle.ReplicationFactor
+	if rf == 0 {
+		rf = -1
+	}
+	for _, w := range writers {
+		sh := w.Shuffle
+		topics := e.cfg.Plan.Stage(sh.Source).Kafka.Config.Topics
+		td, err := adm.ListTopics(cctx, topics...)
+		if err != nil {
+			return fmt.Errorf("localrunner: shuffle %s: %w", sh.Topic, err)
+		}
+		total, most := 0, int32(0)
+		for _, t := range topics {
+			d := td[t]
+			if d.Err != nil {
+				return fmt.Errorf("localrunner: shuffle %s: source topic %s: %w", sh.Topic, t, d.Err)
+			}
+			total += len(d.Partitions)
+			most = max(most, int32(len(d.Partitions)))
+		}
+		want, exact := most, false
+		if e.cfg.Shuffle.Partitions > 0 {
+			want, exact = e.cfg.Shuffle.Partitions, true
+		}
+		n, err := shuffle.Ensure(cctx, adm, sh.Topic, want, rf, exact)
+		if err != nil {
+			return fmt.Errorf("localrunner: %w", err)
+		}
+		e.shuf.parts[sh.Topic], e.shuf.total[sh.Source] = n, total
+		e.log.Info("localrunner: shuffle topic ready", "topic", sh.Topic, "partitions", n, "writers", total)
+	}
+	return nil
+}
+
+// closeShuffles closes the writers' client: what it did not send fails.
+func (e *engine) closeShuffles() {
+	if e.shuf != nil {
+		e.shuf.cl.Close()
+	}
+}
+
+// initShuffleOut readies a writer copy of a task: no generation yet,
+// numbering from zero, until loadTask restores what a checkpoint saved or
+// the task's first batch comes (startShuffleOut).
+func (e *engine) initShuffleOut(st *stageState) error {
+	sh := st.spec.Shuffle
+	kv := coder.SkipW(sh.Coder)
+	if !coder.IsKV(kv) {
+		return fmt.Errorf("localrunner: shuffle %s: its elements are not KVs (%v)", sh.Topic, kv)
+	}
+	o := &shuffleOut{topic: sh.Topic, keyLen: group.KeyLength(kv.Components[0]),
+		wdec: exec.MakeWindowDecoder(sh.Coder.Window), lastWM: mtime.MinTimestamp}
+	if e.shuf != nil {
+		o.seq = make([]uint64, e.shuf.parts[sh.Topic])
+	}
+	if st.task != nil {
+		o.from = shuffle.Upstream{Topic: st.task.id.topic, Partition: st.task.id.partition}
+	}
+	st.shufOut = o
+	return nil
+}
+
+// writeShuffle writes what is queued at writer s. The batches' references
+// are released when their records are acknowledged (onShuffled).
+func (e *engine) writeShuffle(s *stageState) {
+	o := s.shufOut
+	n := int32(len(o.seq))
+	var r bytes.Reader
+	for _, q := range s.queue {
+		x := &shuffleSend{s: e.shuf, fins: q.fins, pending: 1}
+		start := 0
+		if q.next > 0 {
+			start = q.ends[q.next-1]
+		}
+		for _, end := range q.ends[q.next:] {
+			elm := q.data[start:end]
+			start = end
+			r.Reset(elm)
+			_, ts, _, err := exec.DecodeWindowedValueHeader(o.wdec, &r)
+			var kn int
+			if err == nil {
+				kn, err = o.keyLen(elm[len(elm)-r.Len():])
+			}
+			if err != nil {
+				e.fail(fmt.Errorf("localrunner: shuffle %s: an element that is no keyed windowed value: %w", o.topic, err))
+				return
+			}
+			body := elm[len(elm)-r.Len():]
+			key := body[:kn]
+			p := shuffle.Partition(key, n)
+			o.seq[p]++
+			rec := &kgo.Record{Topic: o.topic, Partition: p, Key: key, Value: elm, Timestamp: recordTime(ts),
+				Headers: []kgo.RecordHeader{{Key: shuffle.HeaderSeq, Value: shuffle.AppendSeq(nil, shuffle.Seq{From: o.from, Gen: o.gen, N: o.seq[p]})}}}
+			x.pending++
+			e.shuf.cl.Produce(context.Background(), rec, x.acked)
+		}
+		o.dirty = true
+		e.shuf.inflight++
+		x.acked(nil, nil) // the send's own count
+	}
+	clear(s.queue)
+	s.queue, s.queued = s.queue[:0], 0
+}
+
+// recordTime is the Kafka timestamp of an element at event time ts.
+func recordTime(ts mtime.Time) time.Time {
+	if ts < 0 || ts > mtime.MaxTimestamp {
+		return time.UnixMilli(0)
+	}
+	return ts.ToTime()
+}
+
+// onShuffled releases the batches whose records are acknowledged; a write
+// that failed fails the run.
+func (e *engine) onShuffled() {
+	s := e.shuf
+	s.mu.Lock()
+	done := s.done
+	s.done = nil
+	s.mu.Unlock()
+	for _, x := range done {
+		s.inflight--
+		if x.err != nil {
+			if !e.stopping {
+				err := fmt.Errorf("localrunner: writing to a shuffle topic: %w", x.err)
+				e.log.Error("localrunner: shuffle write failed", "error", err)
+				e.fail(err)
+			}
+			continue
+		}
+		for _, f := range x.fins {
+			e.release(f)
+		}
+	}
+}
+
+// shuffling reports whether shuffle writes are in flight.
+func (e *engine) shuffling() bool { return e.shuf != nil && e.shuf.inflight > 0 }
+
+// writeMarks writes each writer's watermark (its output watermark) and
+// idleness to every partition of its topic when they changed.
+func (e *engine) writeMarks() {
+	if e.shuf == nil {
+		return
+	}
+	for _, s := range e.stages {
+		o := s.shufOut
+		if o == nil || s.task == nil || s.task.gone {
+			continue
+		}
+		wm, idle := s.out, s.task.idle() && !s.task.busy()
+		if o.marked && wm == o.lastWM && idle == o.lastIdle {
+			continue
+		}
+		o.marked, o.lastWM, o.lastIdle = true, wm, idle
+		m := shuffle.AppendMark(nil, shuffle.Mark{From: o.from, Total: e.shuf.total[s.spec.Shuffle.Source], Watermark: wm, Idle: idle})
+		for p := range int32(len(o.seq)) {
+			rec := &kgo.Record{Topic: o.topic, Partition: p, Headers: []kgo.RecordHeader{{Key: shuffle.HeaderMark, Value: m}}}
+			e.shuf.cl.Produce(context.Background(), rec, e.markAcked)
+		}
+	}
+}
+
+// markAcked logs a mark that could not be written: the next one that
+// is makes up for it.
+func (e *engine) markAcked(r *kgo.Record, err error) {
+	if err != nil && err != kgo.ErrClientClosed {
+		e.log.Warn("localrunner: writing a shuffle watermark failed", "topic", r.Topic, "partition", r.Partition, "error", err)
+	}
+}
+
+func shuffleOutKey(id sourcePartition, topic string) state.Key {
+	return taskKey(id).Sub(state.NSShuffle).Text("out").Text(topic)
+}
+
+func shuffleMarksKey(id sourcePartition) state.Key {
+	return taskKey(id).Sub(state.NSShuffle).Text("marks")
+}
+
+// checkpointShuffleOut saves a writer's generation and numbers.
+func checkpointShuffleOut(b *state.Batch, s *stageState) {
+	o := s.shufOut
+	if o == nil || s.task == nil || !o.dirty {
+		return
+	}
+	v := binary.AppendUvarint(nil, o.gen)
+	for _, n := range o.seq {
+		v = binary.AppendUvarint(v, n)
+	}
+	b.Set(shuffleOutKey(s.task.id, o.topic), v)
+	o.dirty = false
+}
+
+// restoreShuffleOut gives a writer what the last checkpoint saved of it.
+func restoreShuffleOut(st *state.Store, s *stageState) error {
+	o := s.shufOut
+	if o == nil || s.task == nil {
+		return nil
+	}
+	v, ok, err := st.Get(shuffleOutKey(s.task.id, o.topic))
+	if err != nil || !ok {
+		return err
+	}
+	gen, n := binary.Uvarint(v)
+	if n <= 0 {
+		return fmt.Errorf("localrunner: the saved numbers of shuffle %s: bad encoding", o.topic)
+	}
+	v = v[n:]
+	seq := make([]uint64, 0, len(o.seq))
+	for len(v) > 0 {
+		x, n := binary.Uvarint(v)
+		if n <= 0 {
+			return fmt.Errorf("localrunner: the saved numbers of shuffle %s: bad encoding", o.topic)
+		}
+		seq, v = append(seq, x), v[n:]
+	}
+	if len(seq) != len(o.seq) {
+		return fmt.Errorf("localrunner: shuffle %s: saved for %d partitions, the topic has %d", o.topic, len(seq), len(o.seq))
+	}
+	o.gen, o.seq = gen, seq
+	return nil
+}
+
+// resumeMarksFunc returns a shuffle read's ResumeMarks: the marks saved
+// with the task's position.
+func (e *engine) resumeMarksFunc(src *stageState) func(string, int32) []byte {
+	if e.cfg.State == nil || !src.spec.Kafka.Shuffle {
+		return nil
+	}
+	group := src.spec.Kafka.Config.Group
+	return func(topic string, partition int32) []byte {
+		v, ok, err := e.cfg.State.Get(shuffleMarksKey(sourcePartition{group, topic, partition}))
+		if err != nil || !ok {
+			return nil
+		}
+		return slices.Clone(v)
+	}
+}

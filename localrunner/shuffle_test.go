@@ -1,0 +1,130 @@
+package localrunner_test
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph/window"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/streams-dev/streams/io/kafka"
+	"github.com/streams-dev/streams/localrunner"
+)
+
+// With the shuffle, a GroupByKey whose key is not the partitioning reads
+// its input from <group>-<step>-shuffle: the source commits a record
+// once it is written there (a window no longer holds the source's
+// commits), and it is the shuffle's own group whose commits stay behind
+// the records a window holds. The past windows fire once every writer's
+// mark passed them; a cancel does not wait for the future window.
+func TestShuffleWindowsHoldTheShuffleCommits(t *testing.T) {
+	c, cl, adm := kafkaCluster(t)
+	past := time.Now().Add(-time.Hour).Truncate(time.Minute)
+	future := time.Now().Add(time.Hour)
+	var rs []*kgo.Record
+	for i := range 200 {
+		ts := past.Add(time.Duration(i) * time.Millisecond)
+		if i >= 100 {
+			ts = future
+		}
+		rs = append(rs, &kgo.Record{Topic: "in", Partition: int32(i % 2), Value: []byte(strconv.Itoa(i)), Timestamp: ts})
+	}
+	if err := cl.ProduceSync(context.Background(), rs...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	key := t.Name()
+	var mu sync.Mutex
+	dropped := 0
+	hooks := localrunner.Hooks{BundleDone: func(e localrunner.BundleEvent) {
+		mu.Lock()
+		defer mu.Unlock()
+		dropped += e.Dropped
+	}}
+	p, s := beam.NewPipelineWithRoot()
+	keyed := beam.ParDo(s, keyPartition, kafka.Read(s, readConfig(c, "gw")))
+	sums := beam.CombinePerKey(s, sumInts, beam.WindowInto(s, window.NewFixedWindows(time.Minute), keyed))
+	collect(s, key, beam.ParDo(s, formatSum, sums))
+	opts := []localrunner.Option{localrunner.WithHooks(hooks), localrunner.WithMaxBundleSize(16),
+		localrunner.WithKafkaCommit(20*time.Millisecond, 10), localrunner.WithKafkaInflight(30, 1<<20),
+		localrunner.WithDrainTimeout(20 * time.Second)}
+	if os.Getenv("STREAMS_DEBUG") != "" {
+		opts = append(opts, localrunner.WithLogger(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))))
+	}
+	stop := runUntil(t, p, opts...)
+	waitFor(t, "the past windows", time.Minute, func() bool { return countRecords(key) >= 2 })
+	topic := shuffleTopic(t, adm, "gw")
+	waitFor(t, "the source's commits", time.Minute, func() bool {
+		cm := commits(context.Background(), adm, "gw")
+		return cm[0] == 100 && cm[1] == 100
+	})
+	time.Sleep(300 * time.Millisecond) // a few commit intervals
+	held := func(when string) {
+		cm := commits(context.Background(), adm, topic)
+		for p, at := range cm {
+			if at > 0 && at >= endOffset(t, adm, topic, p) {
+				t.Errorf("%s: shuffle partition %d committed at its end %d, while a window holds records", when, p, at)
+			}
+		}
+	}
+	held("running")
+	start := time.Now()
+	if err := stop(); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Run: %v, want context.Canceled", err)
+	}
+	if took := time.Since(start); took > 10*time.Second {
+		t.Errorf("cancel took %v: the drain waited for windows that cannot fire", took)
+	}
+	held("after the drain")
+	mu.Lock()
+	if dropped > 0 {
+		t.Errorf("%d records dropped as late", dropped)
+	}
+	mu.Unlock()
+	if got, want := values(takeRecords(key)), []string{"0=50", "1=50"}; !slices.Equal(got, want) {
+		t.Errorf("got %v, want %v", got, want)
+	}
+	tds, err := adm.ListTopics(context.Background(), topic)
+	if err != nil || tds[topic].Err != nil || len(tds[topic].Partitions) != 2 {
+		t.Errorf("shuffle topic %s: %v %v, want 2 partitions", topic, err, tds[topic])
+	}
+}
+
+// endOffset is the offset after the last record of a partition.
+func endOffset(t *testing.T, adm *kadm.Client, topic string, p int32) int64 {
+	t.Helper()
+	ends, err := adm.ListEndOffsets(context.Background(), topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o, _ := ends.Lookup(topic, p)
+	return o.Offset
+}
+
+// shuffleTopic returns the one shuffle topic of group.
+func shuffleTopic(t *testing.T, adm *kadm.Client, group string) string {
+	t.Helper()
+	tds, err := adm.ListTopics(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var found []string
+	for _, name := range tds.Names() {
+		if strings.HasPrefix(name, group+"-") && strings.HasSuffix(name, "-shuffle") {
+			found = append(found, name)
+		}
+	}
+	if len(found) != 1 {
+		t.Fatalf("shuffle topics of %s: %v, want one (topics: %v)", group, found, tds.Names())
+	}
+	return found[0]
+}
