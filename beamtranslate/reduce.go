@@ -43,6 +43,9 @@ func init() {
 		if skew, ok := ctx.Value(eventTimeKey{}).(time.Duration); ok {
 			a[contract.EventTimeAnnotation] = []byte(strconv.FormatInt(skew.Milliseconds(), 10))
 		}
+		if k, ok := ctx.Value(segmentKey{}).(int); ok {
+			a[contract.SegmentAnnotation] = []byte(strconv.Itoa(k))
+		}
 		if len(a) == 0 {
 			return contextreg.TransformMetadata{}
 		}
@@ -78,7 +81,7 @@ func init() {
 // and the scope starts at WindowInto (reduceKeyed).
 func (t *translator) reduce(n *dsl.Node, in beam.PCollection) error {
 	s := t.stepScope(n)
-	keyed, bad := beam.ParDo2(t.keyingScope(s, n, "key"), &reduceKeyFn{Pipeline: t.id, Step: n.Name(), KeepOrigin: t.lateToDLQ(n)}, in)
+	keyed, bad := beam.ParDo2(t.keyingScope(s, n, "key", nil), &reduceKeyFn{Pipeline: t.id, Step: n.Name(), KeepOrigin: t.lateToDLQ(n)}, in)
 	t.bad = append(t.bad, bad)
 	return t.reduceKeyed(s, n, keyed)
 }
@@ -98,10 +101,20 @@ func (t *translator) stepScope(n *dsl.Node) beam.Scope {
 	case dsl.KindBatch:
 		partitioned = !n.Batcher().PerKey()
 	}
-	if !partitioned {
-		return t.s.Scope(n.Name())
+	ctx := t.withSegment(context.Background(), n)
+	if partitioned {
+		ctx = context.WithValue(ctx, partitionKeyedKey{}, true)
 	}
-	return t.s.WithContext(context.WithValue(context.Background(), partitionKeyedKey{}, true), n.Name())
+	return scopeWith(t.s, ctx, n.Name())
+}
+
+// scopeWith is the scope name in s, annotated with what ctx holds (the
+// TransformExtractor in init).
+func scopeWith(s beam.Scope, ctx context.Context, name string) beam.Scope {
+	if ctx == context.Background() {
+		return s.Scope(name)
+	}
+	return s.WithContext(ctx, name)
 }
 
 // eventTimeKey holds, in a scope's context, the watermark skew of a
@@ -112,16 +125,42 @@ type eventTimeKey struct{}
 // keyingScope is the scope, named name in s, of the ParDo that keys the
 // messages of keyer: annotated for the bundled runner when keyer is a
 // Reduce with its own event time, so that the watermark follows the event
-// times it emits.
-func (t *translator) keyingScope(s beam.Scope, keyer *dsl.Node, name string) beam.Scope {
-	if keyer == nil || keyer.Kind() != dsl.KindReduce || !keyer.Reducer().HasEventTime() {
-		return s.Scope(name)
+// times it emits, and when head, the first step of the ParDo, starts a
+// segment.
+func (t *translator) keyingScope(s beam.Scope, keyer *dsl.Node, name string, head *dsl.Node) beam.Scope {
+	ctx := context.Background()
+	if head != nil {
+		ctx = t.withSegment(ctx, head)
 	}
-	skew := t.b.Source.MaxSkew
-	if skew == 0 {
-		skew = kafka.DefaultMaxSkew
+	if keyer != nil && keyer.Kind() == dsl.KindReduce && keyer.Reducer().HasEventTime() {
+		skew := t.b.Source.MaxSkew
+		if skew == 0 {
+			skew = kafka.DefaultMaxSkew
+		}
+		ctx = context.WithValue(ctx, eventTimeKey{}, skew)
 	}
-	return s.WithContext(context.WithValue(context.Background(), eventTimeKey{}, skew), name)
+	return scopeWith(s, ctx, name)
+}
+
+// segmentKey holds, in a scope's context, the index of the segment the
+// scope's step starts (contract.SegmentAnnotation).
+type segmentKey struct{}
+
+// segment is the index of the segment step n starts, or 0 when it starts
+// none.
+func (t *translator) segment(n *dsl.Node) int {
+	if i := slices.Index(t.b.Segments, n.Name()); i >= 0 {
+		return i + 1
+	}
+	return 0
+}
+
+// withSegment adds to ctx the segment n starts, if any.
+func (t *translator) withSegment(ctx context.Context, n *dsl.Node) context.Context {
+	if k := t.segment(n); k > 0 {
+		return context.WithValue(ctx, segmentKey{}, k)
+	}
+	return ctx
 }
 
 // lateToDLQ reports whether the late messages of Reduce n go to the

@@ -42,6 +42,7 @@
 package beamtranslate
 
 import (
+	"context"
 	"fmt"
 	"sync"
 	"time"
@@ -117,6 +118,12 @@ type Bindings struct {
 	// localrunner.LateDataAnnotation); on other runners late messages are
 	// dropped and counted by the runner.
 	LateToDLQ []string
+	// Segments are the steps that start the pipeline's segments after the
+	// first, in order: segment i+1 starts at Segments[i] (a deployment
+	// config's starts_segment in pipeline.segments[i+1]). Such a step
+	// starts a DoFn of its own, in a scope annotated with
+	// contract.SegmentAnnotation.
+	Segments []string
 }
 
 // DefaultID is the pipeline id used when none is given: a program that
@@ -198,7 +205,7 @@ func (t *translator) source() error {
 		return fmt.Errorf("beamtranslate: source %s: %w", src.Name(), err)
 	}
 	if outs := src.Outputs(); len(outs) == 1 {
-		if n := t.g.Node(outs[0]); fusible(n) || stateful(n) {
+		if n := t.g.Node(outs[0]); (fusible(n) || stateful(n)) && t.segment(n) == 0 {
 			// The chain's DoFn reads the records itself.
 			return t.chain(src, n, recs)
 		}
@@ -219,7 +226,7 @@ func (t *translator) children(n *dsl.Node, col beam.PCollection) error {
 func (t *translator) step(n *dsl.Node, in beam.PCollection) error {
 	switch n.Kind() {
 	case dsl.KindSink:
-		return t.sink(t.s.Scope(n.Name()), n, in)
+		return t.sink(scopeWith(t.s, t.withSegment(context.Background(), n), n.Name()), n, in)
 	case dsl.KindReduce:
 		return t.reduce(n, in)
 	case dsl.KindBatch:
@@ -248,7 +255,7 @@ func (t *translator) chain(src, n *dsl.Node, in beam.PCollection) error {
 		c.Steps = append(c.Steps, n.Name())
 		for last = n; chainable(last); {
 			next := t.g.Node(last.Outputs()[0])
-			if !fusible(next) || len(next.Inputs()) != 1 {
+			if !fusible(next) || len(next.Inputs()) != 1 || t.segment(next) > 0 {
 				break
 			}
 			c.Steps = append(c.Steps, next.Name())
@@ -262,7 +269,7 @@ func (t *translator) chain(src, n *dsl.Node, in beam.PCollection) error {
 	}
 	var keyer *dsl.Node // a Reduce or Batch the DoFn keys its outputs for
 	if chainable(last) {
-		if next := t.g.Node(last.Outputs()[0]); stateful(next) && len(next.Inputs()) == 1 {
+		if next := t.g.Node(last.Outputs()[0]); stateful(next) && len(next.Inputs()) == 1 && t.segment(next) == 0 {
 			keyer = next
 			if next.Kind() == dsl.KindReduce {
 				c.Reduce, c.KeepOrigin = next.Name(), t.lateToDLQ(next)
@@ -282,7 +289,11 @@ func (t *translator) chain(src, n *dsl.Node, in beam.PCollection) error {
 	default:
 		fn = &recordKeyFn{c}
 	}
-	out, bad := beam.ParDo2(t.keyingScope(t.s, keyer, c.name()), fn, in)
+	head := n
+	if src != nil {
+		head = nil // the source's segment
+	}
+	out, bad := beam.ParDo2(t.keyingScope(t.s, keyer, c.name(), head), fn, in)
 	t.bad = append(t.bad, bad)
 	switch {
 	case keyer == nil:

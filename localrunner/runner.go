@@ -110,6 +110,7 @@ type config struct {
 	changelog     engine.ChangelogConfig
 	shuffle       bool
 	shuffleCfg    engine.ShuffleConfig
+	segment       int
 	kafka         engine.KafkaConfig
 	stateDir      string
 	checkpoint    time.Duration
@@ -231,6 +232,18 @@ func WithShufflePartitions(n int32) Option {
 	return optionFunc(func(c *config) { c.shuffleCfg.Partitions = n })
 }
 
+// WithSegment runs segment n of the pipeline alone (default -1: every
+// segment). A pipeline's segments are its parts that start at steps
+// annotated with contract.SegmentAnnotation (beamtranslate's
+// Bindings.Segments, the deployment config's starts_segment): what flows
+// into such a step goes through an internal topic,
+// <group>-<step>-segment, partitioned as the source is, so each segment
+// is deployed and scaled apart, its processes forming a consumer group
+// of that topic. Segment 0 starts at the source.
+func WithSegment(n int) Option {
+	return optionFunc(func(c *config) { c.segment = n })
+}
+
 // WithEndOfInput gives a channel that, once closed, says the native
 // Kafka sources' input is over (a development run's bounded input): once
 // a partition is caught up, its watermark goes to the end of time, so
@@ -299,6 +312,7 @@ func New(opts ...Option) (*Runner, error) {
 		nativeKafka:   true,
 		encodedDoFns:  true,
 		shuffle:       true,
+		segment:       -1,
 		drainTimeout:  10 * time.Second,
 		kafka: engine.KafkaConfig{
 			CommitInterval:     time.Second,
@@ -320,6 +334,15 @@ func New(opts ...Option) (*Runner, error) {
 	}
 	if c.maxBundleSize < 1 {
 		errs = append(errs, fmt.Errorf("localrunner: max bundle size %d, want >= 1", c.maxBundleSize))
+	}
+	if c.shuffleCfg.Partitions < 0 {
+		errs = append(errs, fmt.Errorf("localrunner: shuffle partitions %d, want >= 0", c.shuffleCfg.Partitions))
+	}
+	if c.segment < -1 {
+		errs = append(errs, fmt.Errorf("localrunner: segment %d, want >= 0 (or -1: all)", c.segment))
+	}
+	if c.segment > 0 && (!c.shuffle || !c.nativeKafka) {
+		errs = append(errs, fmt.Errorf("localrunner: segment %d needs the shuffle and the native Kafka read", c.segment))
 	}
 	if c.drainTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("localrunner: drain timeout %v, want > 0", c.drainTimeout))
@@ -367,7 +390,7 @@ func (r *Runner) Run(ctx context.Context, p *beam.Pipeline) (beam.PipelineResult
 	// this process: load them from the flags, as Beam's direct runner does
 	// (only options not set yet; safe for concurrent runs).
 	beam.PipelineOptions.LoadOptionsFromFlags(nil)
-	pl, err := plan.Build(pp, plan.Options{NativeKafka: r.cfg.nativeKafka, EncodedDoFns: r.cfg.encodedDoFns, Shuffle: r.cfg.nativeKafka && r.cfg.shuffle})
+	pl, err := plan.Build(pp, plan.Options{NativeKafka: r.cfg.nativeKafka, EncodedDoFns: r.cfg.encodedDoFns, Shuffle: r.cfg.nativeKafka && r.cfg.shuffle, Segment: r.cfg.segment})
 	if err != nil {
 		return nil, err
 	}

@@ -49,6 +49,15 @@ const PartitionKeyedAnnotation = "streams.dev/partition-keyed:v1"
 // ignore it.
 const EventTimeAnnotation = "streams.dev/event-time:v1"
 
+// SegmentAnnotation marks the composite of a step that starts a segment
+// of the pipeline: a separately deployable part, joined to the part
+// before it by an internal topic. Its value is the segment's index
+// (decimal text; segments count from 0, the source's). The bundled runner
+// routes what flows into the composite through the internal topic and,
+// given a segment to run, runs that segment's stages only. Other runners
+// ignore it (they run the pipeline whole).
+const SegmentAnnotation = "streams.dev/segment:v1"
+
 // EncodedDoFn is implemented by DoFns that can process elements in their
 // encoded form. For a stage that is one such DoFn's ParDo between the
 // stage's input and its outputs (perhaps each through a WindowInto), the

@@ -19,6 +19,24 @@ type KafkaRead struct {
 	// written by a KindShuffleWrite stage, with control records between
 	// them; Output's elements are those elements.
 	Shuffle bool
+	// Segment is the segment of an internal read (segment.go), and
+	// StartsSegment is set on the read of a segment's topic, which starts
+	// the segment.
+	Segment       int
+	StartsSegment bool
+	// Origin, on an internal read, is the pipeline's source read whose
+	// consumer group names the internal topics, and whose topics size
+	// them by default.
+	Origin *KafkaRead
+}
+
+// origin is the pipeline's source read behind r: r itself, or its
+// Origin.
+func (r *KafkaRead) origin() *KafkaRead {
+	if r.Origin != nil {
+		return r.Origin
+	}
+	return r
 }
 
 // nativeKafka finds each kafka.Read (Impulse -> listing DoFn -> reading

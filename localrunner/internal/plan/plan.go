@@ -239,8 +239,11 @@ type Options struct {
 	EncodedDoFns bool
 	// Shuffle routes the input of GroupByKeys whose key does not follow
 	// their Kafka source's partitioning through internal topics
-	// (insertShuffles). It needs NativeKafka.
+	// (insertShuffles), and what flows into a segment's first step
+	// through the segment's (segment.go). It needs NativeKafka.
 	Shuffle bool
+	// Segment, with Shuffle, is the segment to run; -1 runs them all.
+	Segment int
 }
 
 // SideInput is one side input of one transform.
@@ -358,11 +361,25 @@ func Build(p *pipepb.Pipeline, opts Options) (*Plan, error) {
 	if len(pl.errs) > 0 {
 		return nil, errors.Join(pl.errs...)
 	}
-	out, err := pl.fuse()
-	if err == nil && opts.Shuffle {
-		out.insertShuffles()
+	var roots map[string]int
+	if opts.Shuffle {
+		roots = pl.segmentRoots()
 	}
-	return out, err
+	out, err := pl.fuse()
+	if err != nil || !opts.Shuffle {
+		return out, err
+	}
+	pl.insertSegments(out, roots)
+	if len(pl.errs) > 0 {
+		return nil, errors.Join(pl.errs...)
+	}
+	out.insertShuffles()
+	if opts.Segment >= 0 {
+		if err := out.keepSegment(opts.Segment); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }
 
 func sortedKeys[V any](m map[string]V) []string {
@@ -383,6 +400,8 @@ func (p *Plan) String() string {
 		switch {
 		case s.Kind == KindImpulse:
 			kind = "impulse"
+		case s.Kind == KindKafka && s.Kafka.StartsSegment:
+			kind = fmt.Sprintf("kafka, segment %d %s", s.Kafka.Segment, s.Kafka.Config.Topics[0])
 		case s.Kind == KindKafka && s.Kafka.Shuffle:
 			kind = "kafka, shuffle " + s.Kafka.Config.Topics[0]
 		case s.Kind == KindKafka:

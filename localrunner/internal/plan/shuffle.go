@@ -24,8 +24,13 @@ type Shuffle struct {
 	Source string
 	// Reader is the ID of the KindKafka stage reading Topic.
 	Reader string
-	// Coder is the windowed-value coder of the KVs written.
+	// Coder is the windowed-value coder of the elements written: KVs,
+	// but with BySource.
 	Coder *coder.Coder
+	// BySource, on a segment's writer (segment.go), writes each element
+	// to the partition of its source partition (modulo the topic's
+	// partitions) rather than of its key.
+	BySource bool
 }
 
 var unsafeTopic = regexp.MustCompile(`[^a-zA-Z0-9._-]`)
@@ -57,7 +62,8 @@ func (p *Plan) insertShuffles() {
 		if src == nil {
 			continue
 		}
-		rc := src.Kafka.Config
+		origin := src.Kafka.origin()
+		rc := origin.Config
 		topic := ShuffleTopic(rc.Group, g.Names[0])
 		if n := topics[topic]; n > 0 {
 			topic = topic + "-" + string(rune('0'+n%10))
@@ -69,18 +75,9 @@ func (p *Plan) insertShuffles() {
 		r := &Stage{ID: g.ID + "-shuffle-read", Kind: KindKafka, Names: []string{g.Names[0] + "/shuffle-read"}, Outputs: []string{out}}
 		read := kafka.ReadConfig{Client: rc.Client, Topics: []string{topic}, Group: topic, StartOffset: kafka.StartEarliest,
 			MaxReadTime: rc.MaxReadTime, IdleDelay: rc.IdleDelay, MaxSkew: rc.MaxSkew}
-		r.Kafka = &KafkaRead{Config: read, Output: out, Coder: g.Group.Coder, Shuffle: true}
+		r.Kafka = &KafkaRead{Config: read, Output: out, Coder: g.Group.Coder, Shuffle: true, Segment: src.Kafka.Segment, Origin: origin}
 		w.Shuffle = &Shuffle{Topic: topic, Source: src.ID, Reader: r.ID, Coder: g.Group.Coder}
-		for _, pc := range g.Upstream {
-			for j, c := range p.Consumers[pc] {
-				if c == g.ID {
-					p.Consumers[pc][j] = w.ID
-				}
-			}
-		}
-		p.Producers[out] = r.ID
-		p.Consumers[out] = []string{g.ID}
-		g.Upstream = []string{out}
+		p.reroute(g, w, r, out)
 		g.PartitionKeyed = true
 		p.Stages = slices.Insert(p.Stages, i, w, r)
 		i += 2
@@ -101,7 +98,9 @@ func (p *Plan) feedingKafka(s *Stage) *Stage {
 		switch {
 		case u == nil:
 			return nil
-		case u.Kind == KindKafka && !u.Kafka.Shuffle:
+		case u.Kind == KindKafka:
+			// A shuffle read feeds its GroupByKey only; a segment's read
+			// is a source like the pipeline's.
 			if src != nil && src != u {
 				return nil
 			}
