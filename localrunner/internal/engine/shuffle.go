@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph/coder"
@@ -67,24 +68,25 @@ type shuffles struct {
 	inflight int // sends not done (owner)
 }
 
-// shuffleSend is the records written for one queued batch.
+// shuffleSend is the records written for one queued batch: pending
+// counts those not acknowledged, plus one until all are produced.
 type shuffleSend struct {
 	s       *shuffles
 	fins    []*fin
+	pending atomic.Int64
 	mu      sync.Mutex
-	pending int
 	err     error
 }
 
 func (x *shuffleSend) acked(_ *kgo.Record, err error) {
-	x.mu.Lock()
-	x.pending--
-	if err != nil && x.err == nil {
-		x.err = err
+	if err != nil {
+		x.mu.Lock()
+		if x.err == nil {
+			x.err = err
+		}
+		x.mu.Unlock()
 	}
-	last := x.pending == 0
-	x.mu.Unlock()
-	if !last {
+	if x.pending.Add(-1) > 0 {
 		return
 	}
 	s := x.s
@@ -107,13 +109,16 @@ func (x *shuffleSend) acked(_ *kgo.Record, err error) {
 // that one wrote. A checkpoint that followed makes the task resume there,
 // with its numbers.
 type shuffleOut struct {
-	topic  string
-	from   shuffle.Upstream
-	gen    uint64
-	seq    []uint64 // per partition of the topic: the last number written
-	dirty  bool     // seq moved since the last checkpoint
-	keyLen func([]byte) (int, error)
-	wdec   exec.WindowDecoder
+	topic string
+	from  shuffle.Upstream
+	gen   uint64
+	seq   []uint64 // per partition of the topic: the last number written
+	dirty bool     // seq moved since the last checkpoint
+	// keyLen finds an element's key; bySource, on a segment's writer,
+	// writes every element to its source partition's partition instead.
+	keyLen   func([]byte) (int, error)
+	bySource bool
+	wdec     exec.WindowDecoder
 	// lastWM and lastIdle are the mark written last, marked set once one
 	// was.
 	lastWM   mtime.Time
@@ -131,20 +136,29 @@ func startShuffleOut(t *task, first int64) {
 	}
 }
 
-// openShuffles makes sure the internal topic of every shuffle exists and
-// opens the client the writers share.
+// openShuffles makes sure the internal topic of every shuffle and
+// segment the plan writes or reads exists, and opens the client the
+// writers share.
 func (e *engine) openShuffles(ctx context.Context) error {
+	internal := map[string]*plan.KafkaRead{} // internal topic -> the pipeline's source read
 	var writers []*plan.Stage
 	for _, s := range e.cfg.Plan.Stages {
-		if s.Kind == plan.KindShuffleWrite {
+		switch {
+		case s.Kind == plan.KindShuffleWrite:
 			writers = append(writers, s)
+			internal[s.Shuffle.Topic] = origin(e.cfg.Plan.Stage(s.Shuffle.Source).Kafka)
+		case s.Kind == plan.KindKafka && s.Kafka.Shuffle:
+			internal[s.Kafka.Config.Topics[0]] = origin(s.Kafka)
 		}
 	}
-	if len(writers) == 0 {
+	if len(internal) == 0 {
 		return nil
 	}
-	src := e.cfg.Plan.Stage(writers[0].Shuffle.Source)
-	opts, err := src.Kafka.Config.Client.Options()
+	var some *plan.KafkaRead
+	for _, o := range internal {
+		some = o
+	}
+	opts, err := some.Config.Client.Options()
 	if err != nil {
 		return fmt.Errorf("localrunner: shuffle: %w", err)
 	}
@@ -158,38 +172,78 @@ func (e *engine) openShuffles(ctx context.Context) error {
 	adm := kadm.NewClient(cl)
 	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
+	for _, topic := range sortedTopics(internal) {
+		if err := e.ensureInternal(cctx, adm, topic, internal[topic]); err != nil {
+			return err
+		}
+	}
+	for _, w := range writers {
+		src := e.cfg.Plan.Stage(w.Shuffle.Source).Kafka.Config.Topics
+		total, _, err := topicPartitions(cctx, adm, src)
+		if err != nil {
+			return fmt.Errorf("localrunner: shuffle %s: %w", w.Shuffle.Topic, err)
+		}
+		e.shuf.total[w.Shuffle.Source] = total
+	}
+	return nil
+}
+
+// ensureInternal makes sure an internal topic exists: with the
+// configured partitions, or as many as the pipeline's source topics have.
+func (e *engine) ensureInternal(ctx context.Context, adm *kadm.Client, topic string, origin *plan.KafkaRead) error {
+	_, most, err := topicPartitions(ctx, adm, origin.Config.Topics)
+	if err != nil {
+		return fmt.Errorf("localrunner: internal topic %s: %w", topic, err)
+	}
+	want, exact := most, false
+	if e.cfg.Shuffle.Partitions > 0 {
+		want, exact = e.cfg.Shuffle.Partitions, true
+	}
 	rf := e.cfg.Shuffle.ReplicationFactor
 	if rf == 0 {
 		rf = -1
 	}
-	for _, w := range writers {
-		sh := w.Shuffle
-		topics := e.cfg.Plan.Stage(sh.Source).Kafka.Config.Topics
-		td, err := adm.ListTopics(cctx, topics...)
-		if err != nil {
-			return fmt.Errorf("localrunner: shuffle %s: %w", sh.Topic, err)
-		}
-		total, most := 0, int32(0)
-		for _, t := range topics {
-			d := td[t]
-			if d.Err != nil {
-				return fmt.Errorf("localrunner: shuffle %s: source topic %s: %w", sh.Topic, t, d.Err)
-			}
-			total += len(d.Partitions)
-			most = max(most, int32(len(d.Partitions)))
-		}
-		want, exact := most, false
-		if e.cfg.Shuffle.Partitions > 0 {
-			want, exact = e.cfg.Shuffle.Partitions, true
-		}
-		n, err := shuffle.Ensure(cctx, adm, sh.Topic, want, rf, exact)
-		if err != nil {
-			return fmt.Errorf("localrunner: %w", err)
-		}
-		e.shuf.parts[sh.Topic], e.shuf.total[sh.Source] = n, total
-		e.log.Info("localrunner: shuffle topic ready", "topic", sh.Topic, "partitions", n, "writers", total)
+	n, err := shuffle.Ensure(ctx, adm, topic, want, rf, exact)
+	if err != nil {
+		return fmt.Errorf("localrunner: %w", err)
 	}
+	e.shuf.parts[topic] = n
+	e.log.Info("localrunner: internal topic ready", "topic", topic, "partitions", n)
 	return nil
+}
+
+// topicPartitions returns how many partitions topics have in all, and
+// the most one has.
+func topicPartitions(ctx context.Context, adm *kadm.Client, topics []string) (total int, most int32, err error) {
+	td, err := adm.ListTopics(ctx, topics...)
+	if err != nil {
+		return 0, 0, err
+	}
+	for _, t := range topics {
+		d := td[t]
+		if d.Err != nil {
+			return 0, 0, fmt.Errorf("topic %s: %w", t, d.Err)
+		}
+		total += len(d.Partitions)
+		most = max(most, int32(len(d.Partitions)))
+	}
+	return total, most, nil
+}
+
+func origin(r *plan.KafkaRead) *plan.KafkaRead {
+	if r.Origin != nil {
+		return r.Origin
+	}
+	return r
+}
+
+func sortedTopics(m map[string]*plan.KafkaRead) []string {
+	ts := make([]string, 0, len(m))
+	for t := range m {
+		ts = append(ts, t)
+	}
+	slices.Sort(ts)
+	return ts
 }
 
 // closeShuffles closes the writers' client: what it did not send fails.
@@ -204,12 +258,13 @@ func (e *engine) closeShuffles() {
 // the task's first batch comes (startShuffleOut).
 func (e *engine) initShuffleOut(st *stageState) error {
 	sh := st.spec.Shuffle
-	kv := coder.SkipW(sh.Coder)
-	if !coder.IsKV(kv) {
-		return fmt.Errorf("localrunner: shuffle %s: its elements are not KVs (%v)", sh.Topic, kv)
+	o := &shuffleOut{topic: sh.Topic, bySource: sh.BySource, wdec: exec.MakeWindowDecoder(sh.Coder.Window), lastWM: mtime.MinTimestamp}
+	if kv := coder.SkipW(sh.Coder); !sh.BySource {
+		if !coder.IsKV(kv) {
+			return fmt.Errorf("localrunner: shuffle %s: its elements are not KVs (%v)", sh.Topic, kv)
+		}
+		o.keyLen = group.KeyLength(kv.Components[0])
 	}
-	o := &shuffleOut{topic: sh.Topic, keyLen: group.KeyLength(kv.Components[0]),
-		wdec: exec.MakeWindowDecoder(sh.Coder.Window), lastWM: mtime.MinTimestamp}
 	if e.shuf != nil {
 		o.seq = make([]uint64, e.shuf.parts[sh.Topic])
 	}
@@ -227,7 +282,8 @@ func (e *engine) writeShuffle(s *stageState) {
 	n := int32(len(o.seq))
 	var r bytes.Reader
 	for _, q := range s.queue {
-		x := &shuffleSend{s: e.shuf, fins: q.fins, pending: 1}
+		x := &shuffleSend{s: e.shuf, fins: q.fins}
+		x.pending.Store(1)
 		start := 0
 		if q.next > 0 {
 			start = q.ends[q.next-1]
@@ -235,23 +291,15 @@ func (e *engine) writeShuffle(s *stageState) {
 		for _, end := range q.ends[q.next:] {
 			elm := q.data[start:end]
 			start = end
-			r.Reset(elm)
-			_, ts, _, err := exec.DecodeWindowedValueHeader(o.wdec, &r)
-			var kn int
-			if err == nil {
-				kn, err = o.keyLen(elm[len(elm)-r.Len():])
-			}
+			key, ts, p, err := o.place(elm, &r, n)
 			if err != nil {
 				e.fail(fmt.Errorf("localrunner: shuffle %s: an element that is no keyed windowed value: %w", o.topic, err))
 				return
 			}
-			body := elm[len(elm)-r.Len():]
-			key := body[:kn]
-			p := shuffle.Partition(key, n)
 			o.seq[p]++
 			rec := &kgo.Record{Topic: o.topic, Partition: p, Key: key, Value: elm, Timestamp: recordTime(ts),
 				Headers: []kgo.RecordHeader{{Key: shuffle.HeaderSeq, Value: shuffle.AppendSeq(nil, shuffle.Seq{From: o.from, Gen: o.gen, N: o.seq[p]})}}}
-			x.pending++
+			x.pending.Add(1)
 			e.shuf.cl.Produce(context.Background(), rec, x.acked)
 		}
 		o.dirty = true
@@ -260,6 +308,24 @@ func (e *engine) writeShuffle(s *stageState) {
 	}
 	clear(s.queue)
 	s.queue, s.queued = s.queue[:0], 0
+}
+
+// place returns the key, event time and partition (of n) of element elm.
+func (o *shuffleOut) place(elm []byte, r *bytes.Reader, n int32) (key []byte, ts mtime.Time, p int32, err error) {
+	r.Reset(elm)
+	_, ts, _, err = exec.DecodeWindowedValueHeader(o.wdec, r)
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	if o.bySource {
+		return nil, ts, o.from.Partition % n, nil
+	}
+	body := elm[len(elm)-r.Len():]
+	kn, err := o.keyLen(body)
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	return body[:kn], ts, shuffle.Partition(body[:kn], n), nil
 }
 
 // recordTime is the Kafka timestamp of an element at event time ts.
@@ -280,9 +346,12 @@ func (e *engine) onShuffled() {
 	s.mu.Unlock()
 	for _, x := range done {
 		s.inflight--
-		if x.err != nil {
+		x.mu.Lock()
+		err := x.err
+		x.mu.Unlock()
+		if err != nil {
 			if !e.stopping {
-				err := fmt.Errorf("localrunner: writing to a shuffle topic: %w", x.err)
+				err := fmt.Errorf("localrunner: writing to a shuffle topic: %w", err)
 				e.log.Error("localrunner: shuffle write failed", "error", err)
 				e.fail(err)
 			}
