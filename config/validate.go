@@ -110,6 +110,7 @@ type StepInfo struct {
 func (c *Config) Validate(segmentID int, steps []StepInfo) error {
 	ps := slices.Clone(c.problems)
 	ps = append(ps, c.checkValues()...)
+	ps = append(ps, c.segmentProblems()...)
 	if p, ok := c.segmentProblem(segmentID); !ok {
 		ps = append(ps, p)
 		return errorOf(c.file, ps)

@@ -122,15 +122,18 @@ func graphMain(p dsl.Pipeline, args []string, stdout, stderr io.Writer) int {
 }
 
 // configTopics returns the physical topic of g's source and of each of
-// its Kafka sinks (step name to topic) under segment segmentID of cfg:
-// the topics Run would use. The config is validated against g first, as
+// its Kafka sinks (step name to topic) for segment segmentID of cfg
+// (segmentView): the topics Run would use. The config is validated against g first, as
 // Run does; its problems come back as a *config.Error.
 func configTopics(g *dsl.Graph, cfg *config.Config, segmentID int) (map[string]string, error) {
 	if err := cfg.Validate(segmentID, StepInfos(g)); err != nil {
 		return nil, err
 	}
-	seg, err := cfg.Segment(segmentID)
+	seg, err := segmentView(cfg, segmentID)
 	if err != nil {
+		return nil, err
+	}
+	if err := checkSegments(g, cfg); err != nil {
 		return nil, err
 	}
 	d, err := resolve(g, seg)

@@ -66,27 +66,29 @@ func TestGraphDOTIsTheDefault(t *testing.T) {
 	}
 }
 
-// With --config, the graph shows the topics the config's segment gives
-// the source and the sinks, as a run would use them. The config names no
-// brokers, so a run would start a development broker: the graph command
-// starts nothing and says nothing on stderr.
+// With --config, the graph shows the topics the config gives the source
+// and the sinks, as a run would use them, whichever segment it names (a
+// segment's process binds every step, configured in whichever segment
+// holds it). The config names no brokers, so a run would start a
+// development broker: the graph command starts nothing and says nothing
+// on stderr.
 func TestGraphConfigTopics(t *testing.T) {
 	cfg := writeConfig(t, `pipeline:
   segments:
     - steps_config:
-        myinput: {auto_offset_reset: earliest}
-        myoutput: {}
-    - steps_config:
         myinput:
           topic: raw-events
+          auto_offset_reset: earliest
           dlq: {topic: bad}
+    - steps_config:
+        mymap: {starts_segment: true}
         myoutput: {topic: cooked}
 `)
 	for _, tc := range []struct {
 		args []string
 		want []string
 	}{
-		{[]string{"--config", cfg}, []string{`topic: events"`, `topic: transformed-events"`}},
+		{[]string{"--config", cfg}, []string{`topic: raw-events"`, `topic: cooked"`}},
 		{[]string{"--config", cfg, "--segment-id", "1", "--format", "dot"}, []string{`topic: raw-events"`, `topic: cooked"`}},
 		{[]string{"--config", cfg, "--segment-id", "1", "--format", "mermaid"}, []string{`topic: raw-events"]`, `topic: cooked")]`}},
 	} {
@@ -102,9 +104,9 @@ func TestGraphConfigTopics(t *testing.T) {
 		}
 	}
 
-	t.Setenv("SEGMENT_ID", "1")
-	if _, stdout, _ := runGraph(t, seedPipeline(), "--config", cfg); !strings.Contains(stdout, "topic: cooked") {
-		t.Errorf("SEGMENT_ID=1 ignored:\n%s", stdout)
+	t.Setenv("SEGMENT_ID", "2")
+	if code, _, stderr := runGraph(t, seedPipeline(), "--config", cfg); code == ExitOK || !strings.Contains(stderr, "segment") {
+		t.Errorf("SEGMENT_ID=2 of 2 segments: exit %d, stderr:\n%s", code, stderr)
 	}
 }
 

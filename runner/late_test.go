@@ -31,13 +31,17 @@ const lateChildPrefix = "late-dlq:"
 // windows every 10 s (Sliding); by record timestamps, or by the
 // payload's ts (PayloadTime); its state per partition (Partitioned: the
 // user is the record key) in StateDir ("": none); behind a step taking
-// SlowMicros per message; a static group member InstanceID.
+// SlowMicros per message; a static group member InstanceID. Segmented
+// makes the count step start a second segment, and the child runs
+// segment Segment of the two.
 type lateSpec struct {
 	Broker, In, Out, DLQ, Group string
 	Sliding, PayloadTime        bool
 	Partitioned                 bool
 	StateDir, InstanceID        string
 	SlowMicros                  int
+	Segmented                   bool
+	Segment                     int
 }
 
 type click struct {
@@ -89,6 +93,9 @@ func runLateChild(raw string) int {
           override_params: {%s}
         out: {bootstrap_servers: [%q], topic: %s}
 `, s.Broker, s.In, s.Group, s.DLQ, instance, s.Broker, s.Out)
+	if s.Segmented {
+		yaml = strings.Replace(yaml, "        out:", "    - steps_config:\n        count: {starts_segment: true}\n        out:", 1)
+	}
 	cfg, err := config.Parse([]byte(yaml), nil)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -98,7 +105,7 @@ func runLateChild(raw string) int {
 	defer cancel()
 	dir := cmp.Or(s.StateDir, "none")
 	err = Run(ctx, latePipeline(s).MustBuild(), Options{
-		Config: cfg, Adapter: AdapterLocal, StateDir: dir,
+		Config: cfg, Adapter: AdapterLocal, StateDir: dir, SegmentID: s.Segment,
 		Logger: slog.New(slog.NewTextHandler(os.Stderr, nil)),
 	})
 	if err != nil && ctx.Err() == nil {

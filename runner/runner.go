@@ -190,14 +190,23 @@ func Run(ctx context.Context, g *dsl.Graph, opts Options) error {
 	if err := opts.Config.Validate(opts.SegmentID, StepInfos(g)); err != nil {
 		return &ConfigError{Err: err}
 	}
-	seg, err := opts.Config.Segment(opts.SegmentID)
+	seg, err := segmentView(opts.Config, opts.SegmentID)
 	if err != nil {
+		return &ConfigError{Err: err}
+	}
+	if err := checkSegments(g, opts.Config); err != nil {
 		return &ConfigError{Err: err}
 	}
 	dep, err := resolve(g, seg)
 	if err != nil {
 		return &ConfigError{Err: err}
 	}
+	heads, segLocal, err := segmentOptions(opts.Config, opts, log)
+	if err != nil {
+		return &ConfigError{Err: err}
+	}
+	dep.bindings.Segments = heads
+	dep.local = append(dep.local, segLocal...)
 
 	if dep.needsDevBroker {
 		stop, err := startDevBroker(ctx, opts, log, dep)
