@@ -50,12 +50,16 @@ func TestHealthzAndReadyz(t *testing.T) {
 	check("/readyz", http.StatusServiceUnavailable, "Kafka broker not checked yet")
 
 	p.Health.Broker(nil)
-	p.Health.SourceTurned(0, 3)
+	p.Health.SourceTurned("g", 0, 3)
 	check("/readyz", http.StatusOK, "ok\n")
 
-	p.Health.SourceTurned(0, 0)
+	p.Health.SourceTurned("g", 0, 0)
 	check("/readyz", http.StatusServiceUnavailable, "no partitions assigned to this process")
-	p.Health.SourceTurned(0, 3)
+	// Partitions of an internal topic (a shuffle's group) count too.
+	p.Health.SourceTurned("g-count-shuffle", 0, 2)
+	check("/readyz", http.StatusOK, "ok\n")
+	p.Health.SourceTurned("g-count-shuffle", 0, 0)
+	p.Health.SourceTurned("g", 0, 3)
 
 	p.Health.Broker(errors.New("dial tcp: connection refused"))
 	check("/healthz", http.StatusOK, "ok\n")

@@ -28,10 +28,13 @@ type Health struct {
 	failed       error
 	lastProgress time.Time // a bundle with elements finished, or a commit
 	lastTurn     time.Time // the source loop turned
-	inflight     int       // records handed on and not finished
-	partitions   int       // assigned partitions, -1 unknown
-	brokerErr    error
-	brokerAt     time.Time // last broker check; zero: never checked
+	inflight     int       // records handed on and not finished, all sources
+	partitions   int       // assigned partitions of all sources, -1 unknown
+	// sources are the last report of each source (consumer group): a
+	// pipeline with a shuffle or a segment reads internal topics too.
+	sources   map[string]sourceTurn
+	brokerErr error
+	brokerAt  time.Time // last broker check; zero: never checked
 }
 
 // NewHealth returns a tracker. detailed says whether the runner reports
@@ -81,15 +84,26 @@ func (h *Health) Progress() {
 	h.mu.Unlock()
 }
 
-// SourceTurned records a turn of a source's loop, with the records in
-// flight and the partitions assigned after it.
-func (h *Health) SourceTurned(inflight, partitions int) {
+// SourceTurned records a turn of the loop of the source of consumer group
+// group, with the records in flight and the partitions assigned after it.
+// The pipeline's figures are the sums over its sources.
+func (h *Health) SourceTurned(group string, inflight, partitions int) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.lastTurn = h.now()
-	h.inflight = inflight
-	h.partitions = partitions
+	if h.sources == nil {
+		h.sources = map[string]sourceTurn{}
+	}
+	h.sources[group] = sourceTurn{inflight, partitions}
+	h.inflight, h.partitions = 0, 0
+	for _, s := range h.sources {
+		h.inflight += s.inflight
+		h.partitions += s.partitions
+	}
 }
+
+// sourceTurn is what a source reported last.
+type sourceTurn struct{ inflight, partitions int }
 
 // Broker records the result of a broker check (nil: reachable).
 func (h *Health) Broker(err error) {

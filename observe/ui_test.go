@@ -60,7 +60,7 @@ func feed(ctx context.Context, p *Pipeline) {
 			})
 		}
 		p.Source(st, now)
-		p.Health.SourceTurned(st.InflightRecords, len(st.Partitions))
+		p.Health.SourceTurned(st.Group, st.InflightRecords, len(st.Partitions))
 		p.Health.Progress()
 
 		select {

@@ -207,7 +207,7 @@ func (o *observation) hooks() localrunner.Hooks {
 				})
 			}
 			p.Source(s, time.Now())
-			p.Health.SourceTurned(r.InflightRecords, len(r.Partitions))
+			p.Health.SourceTurned(r.Group, r.InflightRecords, len(r.Partitions))
 		},
 		KafkaCommitted: func(e localrunner.KafkaCommitEvent) {
 			p.Committed(e.Group, e.Elapsed, e.Err)

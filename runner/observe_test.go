@@ -197,10 +197,14 @@ func testObservability(t *testing.T, adapter string) {
 			return code == 200 && body == "ok\n"
 		})
 	}
-	fi, err := os.Stat(healthFile)
-	if err != nil {
-		t.Fatalf("write_healthcheck: %v", err)
-	}
+	// The file is touched about once a second while the pipeline is
+	// alive: within a second of the probes passing.
+	var fi os.FileInfo
+	waitFor(t, child, 5*time.Second, "the health file", func() bool {
+		var err error
+		fi, err = os.Stat(healthFile)
+		return err == nil
+	})
 	if age := time.Since(fi.ModTime()); age > 5*time.Second {
 		t.Errorf("health file last touched %v ago", age)
 	}
