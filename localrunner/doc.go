@@ -17,6 +17,7 @@
 //	     cancellation; one owner goroutine
 //	  -> internal/kafkasource: the native Kafka consumer-group source
 //	  -> internal/changelog: the changelog topics of partition tasks' state
+//	  -> internal/shuffle: the records of shuffle and segment topics
 //	  -> internal/worker: exec.UnmarshalPlan, plan.Execute with our
 //	     DataManager, plan.Checkpoint, plan.Finalize, plan.Down
 //	  -> internal/group: GroupByKey buffers, windows and panes
@@ -198,6 +199,22 @@
 // state under its own prefix with its watermark and restores it when the
 // partition is assigned again and the source resumes from the position
 // saved with it (see engine's doc.go).
+//
+// # Shuffles and segments
+//
+// With WithShuffle (the default), a GroupByKey fed by a native Kafka read
+// through stateless stages whose key does not follow the partitioning
+// reads its input back from an internal topic, <group>-<step>-shuffle,
+// keyed by the grouping key: the stages before it write there per source
+// partition task, numbering what they write so that a task restored from
+// a checkpoint, which writes again what followed it, has its repeats
+// dropped by the readers, and writing their watermarks to every
+// partition; the GroupByKey's tasks are the topic's partitions, read by a
+// consumer group of the topic's name, their time the minimum over every
+// writer's. A step annotated with contract.SegmentAnnotation starts a
+// segment: what flows into it goes through <group>-<step>-segment the
+// same way, partitioned as the source, and WithSegment(n) runs segment
+// n's stages only, so segments are deployed and scaled apart.
 // Cancelling ctx then drains: the source stops fetching, what it handed on
 // is processed and committed within WithDrainTimeout. WithNativeKafka(false)
 // keeps the portable SDF.

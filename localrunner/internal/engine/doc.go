@@ -108,6 +108,21 @@
 // payloads (plan.EventTime) derives its output watermark from the event
 // times it wrote.
 //
+// # Shuffles and segments
+//
+// A GroupByKey whose key does not follow its source's partitioning, and
+// the first step of a segment, read their input back from an internal
+// topic (plan.insertShuffles, plan's segment.go). The stage writing it
+// (a KindShuffleWrite) is kept per task of the source feeding it: it
+// writes each element to its partition (the key's, or for a segment the
+// source partition's) numbered per writer generation, writes the task's
+// watermark to every partition, and holds its batches' references until
+// the writes are acknowledged; a checkpoint waits for its writes in
+// flight and saves its numbers with the task. The topic is read by a
+// Kafka stage of its own whose tasks are its partitions; their
+// watermark is the minimum over the writers' (shuffle.go; package
+// shuffle has the format).
+//
 // # Failure and cancellation
 //
 // A bundle failure (user error or panic) cancels the run: no new bundles
@@ -157,5 +172,6 @@
 // (native Kafka sources), tasks.go (partition tasks), init.go (readying
 // stages and task copies), checkpoint.go (durable checkpoints and
 // restore), queues.go (queued elements in checkpoints), changelog.go
-// (task changelogs), teststream.go and metrics.go.
+// (task changelogs), shuffle.go (shuffle and segment writers),
+// teststream.go and metrics.go.
 package engine
