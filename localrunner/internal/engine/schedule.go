@@ -87,7 +87,7 @@ func (e *engine) runnable(s *stageState) bool {
 // (draining before producing more keeps the queues short), and none while
 // a checkpoint waits for those in flight.
 func (e *engine) schedule(ctx context.Context) {
-	for e.running < e.cfg.Parallelism && !e.checkpointing {
+	for e.busy() < e.cfg.Parallelism && !e.checkpointing {
 		var s *stageState
 		for i := len(e.stages) - 1; i >= 0; i-- {
 			if e.runnable(e.stages[i]) {

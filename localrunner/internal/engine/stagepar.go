@@ -19,12 +19,14 @@ import (
 //
 // A stateless stage whose outputs other stages read hands them on in the
 // order its bundles took their input, whatever order the bundles finish
-// in: a finished bundle waits, with its outputs and its slot, for the
-// bundles that took their input before it (onBundleDone). So the elements
-// of a Kafka partition reach the next stage in offset order through any
-// number of bundles in flight. Stateful stages keep their own order per
-// key (one bundle per key lane); a splittable stage's bundles are
-// independent restrictions.
+// in: a finished bundle waits, with its outputs, for the bundles that
+// took their input before it (onBundleDone). Waiting, it still counts as
+// running for checkpoints and the end of the run, but not against the
+// stage's bound nor the run's, so a slow bundle does not idle the others.
+// So the elements of a Kafka partition reach the next stage in offset
+// order through any number of bundles in flight. Stateful stages keep
+// their own order per key (one bundle per key lane); a splittable stage's
+// bundles are independent restrictions.
 
 // stagePar is the engine's per-stage parallelism state, owned by the
 // engine's goroutine.
@@ -37,6 +39,9 @@ type stagePar struct {
 	// outputs keep their order, those bundles in the order they took their
 	// input, and the finished ones waiting for an earlier one.
 	order map[*stageState]*resultOrder
+	// waiting counts the finished bundles waiting in order (included in
+	// engine.running).
+	waiting int
 }
 
 // resultOrder is the bundles in flight of one stage copy.
@@ -110,19 +115,27 @@ func (e *engine) initStagePar() {
 	}
 }
 
+// busy is how many bundles run, not counting finished ones waiting for
+// their turn: what the run's bound applies to.
+func (e *engine) busy() int { return e.running - e.par.waiting }
+
 // stageRoom reports whether a bundle of s may start under its stage's
 // bound: fewer of its bundles (in every task copy, finished ones waiting
-// for their turn included) are in flight.
+// for their turn left out) are running.
 func (e *engine) stageRoom(s *stageState) bool {
 	n, ok := e.par.limit[s.spec.ID]
 	if !ok {
 		return true
 	}
 	running := 0
-	for _, b := range e.bundleStage {
-		if b.spec == s.spec {
-			running++
+	for id, b := range e.bundleStage {
+		if b.spec != s.spec {
+			continue
 		}
+		if o := e.par.order[b]; o != nil && o.done[id] != nil {
+			continue
+		}
+		running++
 	}
 	return running < n
 }
@@ -181,12 +194,14 @@ func (e *engine) onBundleDone(r *worker.Result) {
 		return
 	}
 	o.done[r.Bundle.ID] = r
+	e.par.waiting++
 	for len(o.ids) > 0 && !e.stopping {
 		next, ok := o.done[o.ids[0]]
 		if !ok {
 			break
 		}
 		delete(o.done, o.ids[0])
+		e.par.waiting--
 		o.ids = o.ids[1:]
 		e.onResult(next)
 	}
@@ -212,6 +227,7 @@ func (e *engine) releaseAllIfStopping() {
 		for _, id := range o.ids {
 			if r, ok := o.done[id]; ok {
 				delete(o.done, id)
+				e.par.waiting--
 				e.onResult(r)
 			}
 		}
