@@ -333,6 +333,9 @@ func New(opts ...Option) (*Runner, error) {
 		encodedDoFns:  true,
 		shuffle:       true,
 		drainTimeout:  10 * time.Second,
+		// -1 asks for the broker's default: Kafka refuses to create a
+		// topic with a replication factor of 0.
+		changelog: engine.ChangelogConfig{ReplicationFactor: -1},
 		kafka: engine.KafkaConfig{
 			CommitInterval:     time.Second,
 			CommitRecords:      10_000,

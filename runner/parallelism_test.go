@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -24,10 +25,12 @@ const parChildPrefix = "parallelism:"
 
 // parSpec is what the parallelism child runs: parPipeline reading In and
 // writing Out on Broker, with Source as more keys of the source's entry
-// in steps_config (YAML flow mapping entries) and Steps as more entries.
+// in steps_config (YAML flow mapping entries) and Steps as more entries,
+// its state in StateDir ("": none).
 type parSpec struct {
 	Broker, In, Out string
 	Source, Steps   string
+	StateDir        string
 }
 
 // parMsg is a message of the parallelism test: its number, its source
@@ -82,7 +85,7 @@ func runParChild(raw string) int {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	err = Run(ctx, parPipeline().MustBuild(), Options{
-		Config: cfg, Adapter: AdapterLocal, StateDir: "none",
+		Config: cfg, Adapter: AdapterLocal, StateDir: cmp.Or(s.StateDir, "none"),
 		Logger: slog.New(slog.NewTextHandler(os.Stderr, nil)),
 	})
 	if err != nil && ctx.Err() == nil {
