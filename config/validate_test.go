@@ -525,3 +525,31 @@ func TestKeys(t *testing.T) {
 		}
 	}
 }
+
+// batch_timedelta takes Python's timedelta keyword arguments, each unit
+// its own, summed, or a Go duration.
+func TestBatchTimedeltaUnits(t *testing.T) {
+	for _, tc := range []struct {
+		value string
+		want  time.Duration
+	}{
+		{"{weeks: 1}", 7 * 24 * time.Hour},
+		{"{days: 1}", 24 * time.Hour},
+		{"{hours: 1}", time.Hour},
+		{"{minutes: 1}", time.Minute},
+		{"{seconds: 1.5}", 1500 * time.Millisecond},
+		{"{milliseconds: 2}", 2 * time.Millisecond},
+		{"{microseconds: 3}", 3 * time.Microsecond},
+		{"{minutes: 1, seconds: 30, milliseconds: 5}", 90*time.Second + 5*time.Millisecond},
+		{`"1m30s"`, 90 * time.Second},
+	} {
+		c, err := Parse([]byte("pipeline:\n  segments:\n    - steps_config:\n        b: {batch_timedelta: "+tc.value+"}\n"), nil)
+		if err != nil {
+			t.Errorf("%s: %v", tc.value, err)
+			continue
+		}
+		if got := c.Pipeline.Segments[0].Steps["b"].BatchTimedelta; got != tc.want {
+			t.Errorf("batch_timedelta: %s = %v, want %v", tc.value, got, tc.want)
+		}
+	}
+}
