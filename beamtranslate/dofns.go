@@ -15,6 +15,7 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 
 	"github.com/streams-dev/streams/dsl"
+	"github.com/streams-dev/streams/internal/contract"
 	"github.com/streams-dev/streams/io/kafka"
 	"github.com/streams-dev/streams/observe"
 )
@@ -355,8 +356,9 @@ func (c *chain) reject(i int, err error) {
 	c.bad(invalid{Step: step, Error: err.Error(), Origin: c.originRef().value()})
 }
 
-// name is the chain's name: every step it runs, joined by "+"
-// ("in+parse+count"), the scope of its ParDo and its name in errors.
+// name is the chain's name: every step it runs, joined by
+// contract.StepSeparator ("in+parse+count"), the scope of its ParDo and
+// its name in errors.
 func (c *chain) name() string {
 	var names []string
 	if c.Source != "" {
@@ -366,7 +368,7 @@ func (c *chain) name() string {
 	if k := c.keyingStep(); k != "" {
 		names = append(names, k)
 	}
-	return strings.Join(names, "+")
+	return strings.Join(names, contract.StepSeparator)
 }
 
 // keyingStep is the Reduce or Batch step the chain keys its outputs for,

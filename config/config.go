@@ -85,14 +85,11 @@ type Pipeline struct {
 	Segments []Segment
 }
 
-// AdapterConfig is pipeline.adapter_config.
+// AdapterConfig is pipeline.adapter_config. Its local and beam entries,
+// for the bundled runner and Beam runners, take no keys yet.
 type AdapterConfig struct {
 	// Arroyo is adapter_config.arroyo, kept for Sentry Streams configs.
 	Arroyo ArroyoConfig
-	// Local is adapter_config.local, free-form for now.
-	Local map[string]any
-	// Beam is adapter_config.beam, free-form.
-	Beam map[string]any
 }
 
 // ArroyoConfig is pipeline.adapter_config.arroyo.
@@ -104,7 +101,8 @@ type ArroyoConfig struct {
 
 // Segment is one entry of pipeline.segments.
 type Segment struct {
-	// Parallelism is the legacy segment-wide parallelism (0 when unset).
+	// Parallelism is the legacy segment-wide parallelism (0 when unset),
+	// kept for Sentry Streams configs; it has no effect.
 	Parallelism int
 	// Steps is steps_config: per-step settings keyed by step name.
 	Steps map[string]StepConfig
@@ -185,7 +183,8 @@ type StepConfig struct {
 	// a dlq) or OnLateDrop (the default without). Empty means the default.
 	OnLate OnLate
 
-	// StartsSegment marks the start of a new chain of fused steps.
+	// StartsSegment is Sentry Streams' mark of a step that starts a new
+	// segment; it has no effect yet.
 	StartsSegment bool
 	// BootstrapServers are the Kafka seed brokers. Empty means the runner
 	// starts an embedded development broker.
@@ -207,8 +206,8 @@ type StepConfig struct {
 	OverrideParams map[string]string
 	// DLQ is where a source sends messages that fail.
 	DLQ *DLQConfig
-	// Parallelism is how many copies of the step (or of the chain it
-	// starts) run. 0 means unset.
+	// Parallelism is how many copies of the step run at once (on the
+	// bundled runner: bundles of the stage running it). 0 means unset.
 	Parallelism int
 	// MultiProcess holds the rest of Sentry Streams'
 	// parallelism.multi_process form; its Processes is also Parallelism.
@@ -298,7 +297,8 @@ type DLQConfig struct {
 
 // MultiProcess is Sentry Streams' parallelism.multi_process block. Only
 // Processes has a meaning here (it is the step's parallelism); the rest
-// is kept so that Sentry configs load unchanged.
+// is kept so that Sentry configs load unchanged, and has no effect (the
+// runner warns about it at start).
 type MultiProcess struct {
 	Processes          int
 	BatchSize          int
@@ -307,6 +307,32 @@ type MultiProcess struct {
 	OutputBlockSize    int
 	MaxInputBlockSize  int
 	MaxOutputBlockSize int
+	// Set holds the YAML keys present in the file (e.g. "batch_time").
+	Set map[string]bool
+}
+
+// Ignored returns the keys of the block that are set and have no effect
+// (all but processes), sorted: those present in the file, or, for a
+// block built in Go, those with a non-zero field.
+func (m *MultiProcess) Ignored() []string {
+	if m == nil {
+		return nil
+	}
+	fields := map[string]bool{
+		"batch_size":            m.BatchSize != 0,
+		"batch_time":            m.BatchTime != 0,
+		"input_block_size":      m.InputBlockSize != 0,
+		"output_block_size":     m.OutputBlockSize != 0,
+		"max_input_block_size":  m.MaxInputBlockSize != 0,
+		"max_output_block_size": m.MaxOutputBlockSize != 0,
+	}
+	var out []string
+	for _, key := range multiProcessKeys {
+		if key != "processes" && (m.Set[key] || fields[key]) {
+			out = append(out, key)
+		}
+	}
+	return out
 }
 
 // Load reads the deployment config file at path, substituting

@@ -149,9 +149,13 @@ func TestSentryExamples(t *testing.T) {
 				t.Errorf("myinput parallelism %d, want 1", p)
 			}
 			parser := seg.Steps["parser"]
-			wantMP := &MultiProcess{Processes: 4, BatchSize: 1000, BatchTime: 200 * time.Millisecond}
+			wantMP := &MultiProcess{Processes: 4, BatchSize: 1000, BatchTime: 200 * time.Millisecond,
+				Set: map[string]bool{"processes": true, "batch_size": true, "batch_time": true}}
 			if parser.Parallelism != 4 || !reflect.DeepEqual(parser.MultiProcess, wantMP) || !parser.StartsSegment {
 				t.Errorf("parser = %+v, multi_process %+v", parser, parser.MultiProcess)
+			}
+			if got := parser.MultiProcess.Ignored(); !reflect.DeepEqual(got, []string{"batch_size", "batch_time"}) {
+				t.Errorf("multi_process keys without effect %v, want [batch_size batch_time]", got)
 			}
 			if !seg.Steps["mysink"].StartsSegment {
 				t.Error("mysink starts_segment not read")
@@ -293,6 +297,15 @@ func TestParseProblems(t *testing.T) {
 			"3:1: pipeline: missing required key segments",
 			"4:20: pipeline.adapter_config.flink: unknown key; accepted keys: arroyo, beam, local",
 			`4:40: pipeline.adapter_config.arroyo.write_healthchek: unknown key (did you mean "write_healthcheck"?); accepted keys: write_healthcheck`,
+		},
+	}, {
+		// adapter_config.local and .beam take no keys yet: one given
+		// would be accepted and ignored.
+		name: "adapter_config local and beam keys",
+		src:  "pipeline:\n  adapter_config: {local: {parallelism: 4}, beam: {runner: flink}}\n  segments: [{}]\n",
+		want: []string{
+			"2:28: pipeline.adapter_config.local.parallelism: adapter_config.local takes no keys yet: the bundled runner is set up by steps_config and the command line (--state-dir, ...)",
+			"2:52: pipeline.adapter_config.beam.runner: adapter_config.beam takes no keys yet: a Beam runner takes its options on the command line (--runner, --endpoint, ...)",
 		},
 	}, {
 		name: "empty segments",

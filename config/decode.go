@@ -49,6 +49,11 @@ var (
 		"address", "flush_interval_ms", "host", "path", "period_sec", "port",
 		"tags", "type", "udp_queue_size",
 	}
+	// noAdapterKeys say why adapter_config.local and .beam take no keys.
+	noAdapterKeys = map[string]string{
+		"local": "adapter_config.local takes no keys yet: the bundled runner is set up by steps_config and the command line (--state-dir, ...)",
+		"beam":  "adapter_config.beam takes no keys yet: a Beam runner takes its options on the command line (--runner, --endpoint, ...)",
+	}
 	// unsupported are Sentry Streams keys we know and do not implement.
 	unsupported = map[string]string{
 		"sentry_sdk_config":   "sentry error reporting is not supported; remove this key",
@@ -784,10 +789,13 @@ func (d *decoder) adapterConfig(n *yaml.Node, path string) AdapterConfig {
 			for _, f := range fs {
 				a.Arroyo.WriteHealthcheck, _ = d.boolean(f.val, f.path)
 			}
-		case "local":
-			a.Local = d.freeMap(e.val, e.path, 3)
-		case "beam":
-			a.Beam = d.freeMap(e.val, e.path, 3)
+		case "local", "beam":
+			// Kept for the per-runner settings to come; a key given
+			// today would be accepted and ignored.
+			fs, _ := d.mapping(e.val, e.path, 3)
+			for _, f := range fs {
+				d.problem(f.keyN, f.path, nil, "%s", noAdapterKeys[e.key])
+			}
 		}
 	}
 	return a
@@ -944,10 +952,11 @@ func (d *decoder) parallelism(n *yaml.Node, path string) (int, *MultiProcess) {
 		return 0, nil
 	}
 	e := entries[0]
-	mp := &MultiProcess{}
+	mp := &MultiProcess{Set: map[string]bool{}}
 	fs, _ := d.fields(e.val, e.path, 7, multiProcessKeys)
 	hasProcesses := false
 	for _, f := range fs {
+		mp.Set[f.key] = true
 		switch f.key {
 		case "processes":
 			hasProcesses = true

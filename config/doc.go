@@ -55,7 +55,8 @@
 //
 // # Top level
 //
-//	env:       # free-form mapping, passed to the runner untouched (Config.Env)
+//	env:       # free-form mapping, kept in Config.Env; no effect (warned
+//	           # about when not empty)
 //	metrics:   # optional, see Metrics
 //	pipeline:  # required, see Pipeline
 //
@@ -90,10 +91,11 @@
 //	  adapter_config:    # optional, per runner
 //	    arroyo:
 //	      write_healthcheck: true   # touch a health file while the main loop turns
-//	    local: {...}     # the bundled runner; free-form for now
-//	    beam: {...}      # external Beam runners; free-form
+//	    local: {}        # the bundled runner; takes no keys yet
+//	    beam: {}         # external Beam runners; takes no keys yet
 //	  segments:          # required, at least one
-//	    - parallelism: 1 # legacy, integer >= 1; kept for old Sentry configs
+//	    - parallelism: 1 # legacy, integer >= 1; kept for old Sentry configs,
+//	                     # no effect (warned about)
 //	      steps_config:  # per step, keyed by step name
 //	        <step name>: {...}
 //
@@ -107,7 +109,8 @@
 // Which keys a step takes depends on its kind ([StepKind.Keys]); a key
 // given to a step that does not take it is a problem. Every kind takes:
 //
-//	starts_segment: true  # the step starts a new chain of fused steps
+//	starts_segment: true  # Sentry Streams: the step starts a new segment;
+//	                      # no effect yet (warned about)
 //
 // A source (a Kafka topic read by a consumer group) takes:
 //
@@ -130,8 +133,8 @@
 //	                           # offset reset; on every runner
 //	override_params: {...}     # client properties, see below
 //	dlq: {...}                 # dead-letter queue, see below
-//	parallelism: 4             # see Parallelism; on the bundled runner, how
-//	                           # many bundles (partitions' batches) run at once
+//	parallelism: 4             # see Parallelism; on the bundled runner it
+//	                           # also bounds every bundle in flight
 //	commit_interval_ms: 1000   # bundled runner: commit processed offsets at
 //	commit_records: 10000      # least this often / after this many records
 //	watermark_max_skew_ms: 1000 # the event-time watermark trails the newest
@@ -218,8 +221,8 @@
 //
 // # Parallelism
 //
-// parallelism is how many copies of a step run. It is an integer >= 1 or
-// Sentry Streams' form
+// parallelism is how many copies of a step run at once. It is an integer
+// >= 1 or Sentry Streams' form
 //
 //	parallelism:
 //	  multi_process:
@@ -231,11 +234,32 @@
 //	    max_input_block_size: 1048576
 //	    max_output_block_size: 1048576
 //
-// of which only processes has an effect here; the rest is kept in
-// [StepConfig].MultiProcess. The multi_process form is for map-like steps
-// (map, filter, flat map, parser, serializer). On a map-like step,
-// parallelism applies to the chain of steps fused with it, so the step
-// must also set starts_segment: true.
+// of which only processes has an effect here: Go needs no worker
+// processes, so the other keys are accepted for compatibility, kept in
+// [StepConfig].MultiProcess ([MultiProcess.Ignored]), and have no effect;
+// the runner warns about them at start. The multi_process form is for
+// map-like steps (map, filter, flat map, parser, serializer). No step
+// needs starts_segment for its parallelism.
+//
+// On the bundled runner (--adapter local) a step runs in a stage, the
+// chain of steps fused with it, as bundles of messages. parallelism: N
+// lets the stage run N bundles at once (across the partitions the process
+// reads) and spreads a backlog over them; steps fused into one stage
+// share it, with the largest of their parallelisms. Messages go from one
+// stage to the next in the order they came, whatever the parallelism, so
+// a Batch per partition gets its partition's messages in order; but a
+// stage that ends in a sink produces from its copies as they run, so with
+// parallelism above 1 there, records of one source partition may reach
+// the sink's topic out of their order. A Reduce's windows are kept by the
+// runner itself: its parallelism applies to the stages that key its
+// messages and emit its results. The source's parallelism bounds every
+// bundle in flight (default: the number of CPUs, at least 2), and is
+// raised to the sum of the other steps' parallelism when lower; a step
+// without parallelism runs as many bundles as that bound allows.
+//
+// With --adapter beam the Beam runner decides how many copies of a step
+// run (Flink's --parallelism, Dataflow's workers): parallelism has no
+// effect there, and the runner warns at start.
 //
 // # Client properties
 //
@@ -274,6 +298,19 @@
 // large for its topic is truncated to fit, with headers
 // streams.dlq.truncated (what was cut: "value", or "value,key,headers")
 // and streams.dlq.original_size (the value's size in bytes).
+//
+// # Keys without effect
+//
+// No key is accepted and ignored silently. A key kept so that Sentry
+// Streams configs load unchanged but without effect here is named in a
+// warning when the runner starts, once: a non-empty env, a segment's
+// parallelism, starts_segment: true, the multi_process keys other than
+// processes, and a datadog metrics section (not supported: no metrics are
+// sent). With --adapter beam, so are the keys only the bundled runner
+// reads: parallelism, commit_interval_ms, commit_records,
+// changelog_replication_factor and on_late: dlq. [Keys] lists every key
+// the package accepts; a runner's test holds each to a test of its
+// effect or of its warning.
 //
 // # Defaults
 //

@@ -102,8 +102,8 @@ type StepInfo struct {
 //   - a steps_config entry for a step the pipeline does not have;
 //   - a key the step's kind does not take (a sink has no
 //     auto_offset_reset; see [StepKind.Keys]);
-//   - parallelism on a map-like step that does not start a segment, and
-//     the multi_process form on a step that is not map-like.
+//   - the multi_process form of parallelism on a step that is not
+//     map-like.
 //
 // Steps of the pipeline with no entry are fine: they get defaults.
 // Validate does not change c, and gives the same result each time.
@@ -166,11 +166,6 @@ func (c *Config) Validate(segmentID int, steps []StepInfo) error {
 			continue
 		}
 		pp := join(path, "parallelism")
-		if kind.mapLike() && !sc.StartsSegment {
-			p := c.problemAt(pp, false)
-			p.Msg = "parallelism applies to the chain of steps a segment starts: set starts_segment: true on this step"
-			ps = append(ps, p)
-		}
 		if sc.MultiProcess != nil && !kind.mapLike() {
 			p := c.problemAt(pp, false)
 			p.Msg = fmt.Sprintf("multi_process applies to map-like steps only; give the %s step an integer parallelism", kind)

@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -36,7 +37,6 @@ func TestValidateProblems(t *testing.T) {
 	want := []string{
 		`5:18: ` + s + `mysink.auto_offset_reset: sink step "mysink" does not take this key; sink steps accept: bootstrap_servers, override_params, parallelism, starts_segment, topic`,
 		`5:47: ` + s + `mysink.consumer_group: sink step "mysink" does not take this key; sink steps accept: bootstrap_servers, override_params, parallelism, starts_segment, topic`,
-		`6:17: ` + s + `mymap.parallelism: parallelism applies to the chain of steps a segment starts: set starts_segment: true on this step`,
 		`8:19: ` + s + `mybatch.parallelism: multi_process applies to map-like steps only; give the batch step an integer parallelism`,
 		`8:65: ` + s + `mybatch.batch_time_ms: batch step "mybatch" does not take this key; batch steps accept: batch_size, batch_timedelta, parallelism, starts_segment`,
 		`9:20: ` + s + `myrouter.parallelism: router step "myrouter" does not take this key; router steps accept: on_invalid, starts_segment`,
@@ -501,5 +501,55 @@ func TestOnLate(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "count.on_late: on_late: dlq needs a dead-letter queue") ||
 		!strings.Contains(err.Error(), `mymap.on_late: map step "mymap" does not take this key`) {
 		t.Errorf("validate: %v", err)
+	}
+}
+
+// Keys lists every key: each step kind's, under a step entry, and the
+// nested ones, sorted and once each.
+func TestKeys(t *testing.T) {
+	keys := Keys()
+	if !slices.IsSorted(keys) || len(slices.Compact(slices.Clone(keys))) != len(keys) {
+		t.Errorf("Keys() is not sorted and unique: %v", keys)
+	}
+	const step = "pipeline.segments[].steps_config.<step>."
+	want := []string{"env", "metrics.log.period_sec", "pipeline.adapter_config.local", "pipeline.segments[].parallelism",
+		step + "dlq.topic", step + "parallelism.multi_process.processes", step + "batch_timedelta.weeks"}
+	for k := Source; k.Keys() != nil; k++ {
+		for _, key := range k.Keys() {
+			want = append(want, step+key)
+		}
+	}
+	for _, w := range want {
+		if !slices.Contains(keys, w) {
+			t.Errorf("Keys() lacks %s", w)
+		}
+	}
+}
+
+// batch_timedelta takes Python's timedelta keyword arguments, each unit
+// its own, summed, or a Go duration.
+func TestBatchTimedeltaUnits(t *testing.T) {
+	for _, tc := range []struct {
+		value string
+		want  time.Duration
+	}{
+		{"{weeks: 1}", 7 * 24 * time.Hour},
+		{"{days: 1}", 24 * time.Hour},
+		{"{hours: 1}", time.Hour},
+		{"{minutes: 1}", time.Minute},
+		{"{seconds: 1.5}", 1500 * time.Millisecond},
+		{"{milliseconds: 2}", 2 * time.Millisecond},
+		{"{microseconds: 3}", 3 * time.Microsecond},
+		{"{minutes: 1, seconds: 30, milliseconds: 5}", 90*time.Second + 5*time.Millisecond},
+		{`"1m30s"`, 90 * time.Second},
+	} {
+		c, err := Parse([]byte("pipeline:\n  segments:\n    - steps_config:\n        b: {batch_timedelta: "+tc.value+"}\n"), nil)
+		if err != nil {
+			t.Errorf("%s: %v", tc.value, err)
+			continue
+		}
+		if got := c.Pipeline.Segments[0].Steps["b"].BatchTimedelta; got != tc.want {
+			t.Errorf("batch_timedelta: %s = %v, want %v", tc.value, got, tc.want)
+		}
 	}
 }

@@ -106,6 +106,22 @@
 //
 // Buffers live in memory; WithStateDir makes them durable (Durability).
 //
+// # Parallelism and order
+//
+// At most WithParallelism bundles run at once, across all stages.
+// WithStepParallelism bounds the bundles of the stages running a step
+// (a top-level scope, or each step of a chain's scope, see
+// contract.StepSeparator): that many copies of the step, across
+// partition tasks, and a backlog is spread over them; WithParallelism is
+// raised to the sum of the bounds when lower. A stateless stage whose
+// outputs other stages read hands them on in the order its bundles took
+// their input, whatever order they finish in (a bundle that finishes
+// early waits, holding its slot), so each Kafka partition's elements
+// reach the next stage in offset order; a stateful stage keeps each key's
+// order (below). What a stage writes to Kafka itself (a sink fused into
+// it) is written by its bundles as they run: with more than one at once,
+// records of one partition may reach the topic out of their order.
+//
 // # User state
 //
 // A stateful DoFn starts a stage of its own. Its elements are spread over

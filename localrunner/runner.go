@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"runtime"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -116,6 +118,7 @@ type config struct {
 	checkpoint    time.Duration
 	stateFS       vfs.FS
 	discardState  bool
+	steps         map[string]int
 }
 
 // WithLogger sets the logger. Default: discard (Execute, the entry point
@@ -128,9 +131,39 @@ func WithLogger(l *slog.Logger) Option {
 // Default: GOMAXPROCS, at least 2. Each running bundle holds its own
 // instance of the stage's DoFns. An unbounded SDF holds a slot while it
 // processes an element, so give at least one slot more than the number of
-// restrictions that may run at once.
+// restrictions that may run at once. WithStepParallelism raises it when
+// its bounds add up to more.
 func WithParallelism(n int) Option {
 	return optionFunc(func(c *config) { c.parallelism = n })
+}
+
+// WithStepParallelism bounds, per step, how many bundles of the stages
+// running the step's transforms run at once: steps[name] copies of the
+// step, across partition tasks. A step is a top-level scope of the
+// pipeline (the first segment of its transforms' unique names); a scope
+// joining several steps with contract.StepSeparator ("in+parse+count",
+// a chain of DSL steps run in one DoFn) belongs to each of them, and a
+// stage running transforms of several bounded steps takes the largest
+// bound. A bounded stage with a backlog spreads it over that many
+// bundles; a stateful stage runs at most that many of its key lanes at
+// once (each key still in one bundle at a time). The bound on all
+// bundles (WithParallelism) is raised to the sum of the stages' bounds
+// when it is lower, so that each can be reached. A GroupByKey and a
+// native Kafka read run in the runner, not in bundles: a step whose
+// transforms all run there is not bounded, and a warning says so.
+// Whatever the bounds, a stateless stage hands its outputs to the next
+// stages in the order its bundles took their input. Default: no step is
+// bounded but by WithParallelism. Values must be at least 1; calls add
+// to the steps given before.
+func WithStepParallelism(steps map[string]int) Option {
+	return optionFunc(func(c *config) {
+		if c.steps == nil {
+			c.steps = map[string]int{}
+		}
+		for name, n := range steps {
+			c.steps[name] = n
+		}
+	})
 }
 
 // WithMaxBundleSize sets the maximum number of elements in a bundle.
@@ -314,6 +347,9 @@ func New(opts ...Option) (*Runner, error) {
 		shuffle:       true,
 		segment:       -1,
 		drainTimeout:  10 * time.Second,
+		// -1 asks for the broker's default: Kafka refuses to create a
+		// topic with a replication factor of 0.
+		changelog: engine.ChangelogConfig{ReplicationFactor: -1},
 		kafka: engine.KafkaConfig{
 			CommitInterval:     time.Second,
 			CommitRecords:      10_000,
@@ -331,6 +367,11 @@ func New(opts ...Option) (*Runner, error) {
 	}
 	if c.parallelism < 1 {
 		errs = append(errs, fmt.Errorf("localrunner: parallelism %d, want >= 1", c.parallelism))
+	}
+	for _, name := range slices.Sorted(maps.Keys(c.steps)) {
+		if n := c.steps[name]; n < 1 {
+			errs = append(errs, fmt.Errorf("localrunner: parallelism %d of step %q, want >= 1", n, name))
+		}
 	}
 	if c.maxBundleSize < 1 {
 		errs = append(errs, fmt.Errorf("localrunner: max bundle size %d, want >= 1", c.maxBundleSize))
@@ -421,6 +462,7 @@ func (r *Runner) Run(ctx context.Context, p *beam.Pipeline) (beam.PipelineResult
 		EndOfInput:         r.cfg.endOfInput,
 		Changelog:          r.cfg.changelog,
 		Shuffle:            engine.ShuffleConfig{Partitions: r.cfg.shuffleCfg.Partitions, ReplicationFactor: r.cfg.changelog.ReplicationFactor},
+		StepParallelism:    r.cfg.steps,
 	})
 	return &result{jobID: jobID, metrics: m.Results()}, err
 }

@@ -8,7 +8,10 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/streams-dev/streams/internal/childtest"
 )
 
 // A partition task's state travels through its changelog: a process killed
@@ -108,5 +111,52 @@ func TestKilledEveryThreeSecondsStillFinishes(t *testing.T) {
 	}
 	if len(h.dlq) > 0 {
 		t.Errorf("%d dlq records, want none", len(h.dlq))
+	}
+}
+
+// changelog_replication_factor is the replication factor of the changelog
+// topic a durable run creates for its partition tasks (here of a Batch per
+// partition); without it, the broker's default (3 on three brokers).
+func TestChangelogReplicationFactor(t *testing.T) {
+	for _, tc := range []struct {
+		source string
+		want   int
+	}{{"", 3}, {", changelog_replication_factor: 2", 2}} {
+		t.Run(fmt.Sprint(tc.want), func(t *testing.T) {
+			c, err := kfake.NewCluster(kfake.NumBrokers(3), kfake.SeedTopics(4, "par-in", "par-out"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(c.Close)
+			s := parSpec{Broker: c.ListenAddrs()[0], In: "par-in", Out: "par-out", Source: tc.source, StateDir: t.TempDir()}
+			raw, _ := json.Marshal(s)
+			child := childtest.Start(t, parChildPrefix+string(raw))
+			cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer cl.Close()
+			adm := kadm.NewClient(cl)
+			const topic = "pipeline-in-in-changelog"
+			replicas := map[int32]int{}
+			waitFor(t, child, time.Minute, "the changelog topic", func() bool {
+				ts, err := adm.ListTopics(t.Context(), topic)
+				if err != nil || ts[topic].Err != nil || len(ts[topic].Partitions) == 0 {
+					return false
+				}
+				for _, p := range ts[topic].Partitions {
+					replicas[p.Partition] = len(p.Replicas)
+				}
+				return true
+			})
+			for p, n := range replicas {
+				if n != tc.want {
+					t.Errorf("changelog partition %d has %d replicas, want %d", p, n, tc.want)
+				}
+			}
+			if len(replicas) != 4 {
+				t.Errorf("changelog has %d partitions, want the source's 4", len(replicas))
+			}
+		})
 	}
 }

@@ -55,8 +55,6 @@ func startObservation(ctx context.Context, g *dsl.Graph, opts Options, dep *depl
 		}
 	case config.MetricsLog:
 		o.logLoop(m.Period, m.Tags)
-	case config.MetricsDatadog:
-		log.Warn("metrics type datadog is not supported by this runner: no metrics are sent; use type prometheus (an HTTP /metrics endpoint) or log")
 	}
 	if opts.Config.Pipeline.AdapterConfig.Arroyo.WriteHealthcheck {
 		file := opts.HealthcheckFile

@@ -39,6 +39,13 @@
 // each producer's limit to its topic's max.message.bytes, unless the
 // step's override_params set message.max.bytes or batch.size.
 //
+// Before that, it warns once about each config key set that has no
+// effect in this run: a Sentry Streams key kept for compatibility, or,
+// with --adapter beam, a key only the bundled runner reads (see the
+// config package doc, Keys without effect). Each step's parallelism,
+// but the source's, goes to the bundled runner as the step's
+// (localrunner.WithStepParallelism); the source's bounds every bundle.
+//
 // # Exit codes
 //
 // 0 after a clean stop (SIGINT or SIGTERM), 1 when the pipeline fails, 2
@@ -207,6 +214,9 @@ func Run(ctx context.Context, g *dsl.Graph, opts Options) error {
 	}
 	dep.bindings.Segments = heads
 	dep.local = append(dep.local, segLocal...)
+	for _, w := range startupWarnings(g, opts.Config, seg, opts.Adapter) {
+		log.Warn(w.Msg, w.attrs()...)
+	}
 
 	if dep.needsDevBroker {
 		stop, err := startDevBroker(ctx, opts, log, dep)
@@ -403,6 +413,9 @@ type deployment struct {
 	sourceStep     string   // the source step's name
 	// local are the bundled runner's options the config asks for.
 	local []localrunner.Option
+	// steps is the parallelism of each step but the source that has one
+	// (localrunner.WithStepParallelism).
+	steps map[string]int
 	// lateToDLQ are the reduce steps whose late messages go to the
 	// dead-letter queue, on the bundled runner (Bindings.LateToDLQ).
 	lateToDLQ []string
@@ -440,7 +453,23 @@ func resolve(g *dsl.Graph, seg *config.Segment) (*deployment, error) {
 		d.local = append(d.local, localrunner.WithKafkaCommit(interval, records))
 	}
 	if sc.Parallelism > 0 {
+		// The source's parallelism bounds every bundle in flight, as it
+		// did before other steps took one.
 		d.local = append(d.local, localrunner.WithParallelism(sc.Parallelism))
+	}
+	for _, n := range g.Nodes() {
+		if n.Name() == src.Name() {
+			continue
+		}
+		if p := seg.Step(n.Name(), configKind(n)).Parallelism; p > 0 {
+			if d.steps == nil {
+				d.steps = map[string]int{}
+			}
+			d.steps[n.Name()] = p
+		}
+	}
+	if d.steps != nil {
+		d.local = append(d.local, localrunner.WithStepParallelism(d.steps))
 	}
 	if sc.ChangelogReplicationFactor > 0 {
 		d.local = append(d.local, localrunner.WithChangelogReplication(int16(sc.ChangelogReplicationFactor)))

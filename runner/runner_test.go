@@ -8,8 +8,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -70,6 +72,9 @@ func runChild(spec string) int {
 	}
 	if addr, ok := strings.CutPrefix(spec, sinksChildPrefix); ok {
 		return runSinksChild(addr)
+	}
+	if raw, ok := strings.CutPrefix(spec, parChildPrefix); ok {
+		return runParChild(raw)
 	}
 	if strings.HasPrefix(spec, observeChildPrefix) {
 		return runObserveChild(spec)
@@ -241,6 +246,51 @@ func TestResolveBindingsAndBundledRunnerOptions(t *testing.T) {
 	}
 	if d.needsDevBroker || len(d.local) != 2 {
 		t.Errorf("dev broker %v, %d bundled-runner options (want commit policy and parallelism)", d.needsDevBroker, len(d.local))
+	}
+	if _, err := localrunner.New(d.local...); err != nil {
+		t.Errorf("options refused: %v", err)
+	}
+}
+
+// The source's keys reach its binding: its group, where a new group
+// starts, its watermark, and a dead-letter queue on another cluster.
+func TestResolveSourceKeys(t *testing.T) {
+	d := mustResolve(t, seedPipeline().MustBuild(), `pipeline:
+  segments:
+    - steps_config:
+        myinput:
+          bootstrap_servers: ["k1:9092"]
+          consumer_group: ingest
+          auto_offset_reset: earliest
+          watermark_idle_wall_clock: true
+          override_params: {client.id: src}
+          dlq: {bootstrap_servers: "k9:9092,k10"}
+`)
+	src := d.bindings.Source
+	if src.Group != "ingest" || src.StartOffset != "earliest" || !src.IdleWallClock {
+		t.Errorf("source binding %+v", src)
+	}
+	if dlq := src.DLQ; dlq == nil || !slices.Equal(dlq.Client.Brokers, []string{"k9:9092", "k10"}) || len(dlq.Client.Properties) != 0 {
+		t.Errorf("dlq binding %+v: want its own cluster, without the source's properties", dlq)
+	}
+}
+
+// Every step's parallelism but the source's goes to the bundled runner
+// as the step's (the source's bounds every bundle, as before).
+func TestResolveStepParallelism(t *testing.T) {
+	d := mustResolve(t, seedPipeline().MustBuild(), `pipeline:
+  segments:
+    - steps_config:
+        myinput: {parallelism: 8}
+        mymap: {parallelism: 4}
+        serializer: {parallelism: {multi_process: {processes: 2, batch_size: 10}}}
+        myoutput: {parallelism: 1}
+`)
+	if want := map[string]int{"mymap": 4, "serializer": 2, "myoutput": 1}; !maps.Equal(d.steps, want) {
+		t.Errorf("step parallelism %v, want %v", d.steps, want)
+	}
+	if len(d.local) != 2 {
+		t.Errorf("%d bundled-runner options, want the run's and the steps' parallelism", len(d.local))
 	}
 	if _, err := localrunner.New(d.local...); err != nil {
 		t.Errorf("options refused: %v", err)

@@ -6,10 +6,10 @@
 // declaration that the compiler checks on both sides, and the layering
 // test (internal/lint) sees both arrows.
 //
-// It holds three annotation URNs and two interfaces that DoFns and CombineFns
-// may implement. A runner that knows none of them runs the same pipeline
-// the ordinary way: they are optimisations and runner hand-offs, never
-// requirements.
+// It holds three annotation URNs, the naming of steps' scopes, and two
+// interfaces that DoFns and CombineFns may implement. A runner that knows
+// none of them runs the same pipeline the ordinary way: they are
+// optimisations and runner hand-offs, never requirements.
 package contract
 
 import (
@@ -57,6 +57,15 @@ const EventTimeAnnotation = "streams.dev/event-time:v1"
 // given a segment to run, runs that segment's stages only. Other runners
 // ignore it (they run the pipeline whole).
 const SegmentAnnotation = "streams.dev/segment:v1"
+
+// StepSeparator joins the names of the steps a scope runs. The DSL's
+// translation names the scope of a step after the step ("parse"), and
+// the scope of a chain of steps that run in one DoFn after all of them,
+// joined by StepSeparator ("in+parse+count"); step names never contain
+// it, nor '/'. So the first segment of a transform's unique name, split
+// at StepSeparator, names the steps it belongs to. The bundled runner
+// finds a step's stages that way (localrunner.WithStepParallelism).
+const StepSeparator = "+"
 
 // EncodedDoFn is implemented by DoFns that can process elements in their
 // encoded form. For a stage that is one such DoFn's ParDo between the

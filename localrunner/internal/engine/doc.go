@@ -37,6 +37,18 @@
 // forward. They are recomputed after every event, stage by stage in
 // topological order.
 //
+// # Parallelism and order
+//
+// Config.StepParallelism bounds the bundles in flight of the stages that
+// run a step's transforms (a step is a top-level scope; a chain's scope
+// joins several with contract.StepSeparator), across their task copies,
+// and such a stage with a backlog spreads it over that many bundles.
+// Parallelism is raised to the sum of the bounds when lower. A stateless
+// stage whose outputs other stages read hands them on in the order its
+// bundles took their input: a bundle that finishes before an earlier one
+// waits for it, holding its slot (stagepar.go). So a partition's elements
+// reach the next stage in offset order whatever the parallelism.
+//
 // # Grouping
 //
 // A GroupByKey stage (plan.KindGroup) runs grouping tasks instead of
@@ -173,5 +185,6 @@
 // stages and task copies), checkpoint.go (durable checkpoints and
 // restore), queues.go (queued elements in checkpoints), changelog.go
 // (task changelogs), shuffle.go (shuffle and segment writers),
-// teststream.go and metrics.go.
+// teststream.go and metrics.go. stagepar.go holds the per-stage bounds
+// and the order of outputs.
 package engine

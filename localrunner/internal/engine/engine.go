@@ -44,6 +44,9 @@ type Config struct {
 	Changelog ChangelogConfig
 	// Shuffle configures the internal topics of shuffles (shuffle.go).
 	Shuffle ShuffleConfig
+	// StepParallelism bounds the bundles in flight of the stages running
+	// each step's transforms, by step name (stagepar.go).
+	StepParallelism map[string]int
 }
 
 // KafkaConfig configures the native Kafka sources; see kafkasource.Config.
@@ -124,6 +127,10 @@ type engine struct {
 	cancelled           error
 	metrics             *Metrics
 
+	// par holds the stages' bounds and the order of their outputs
+	// (stagepar.go).
+	par stagePar
+
 	// Durable runs (cfg.State set): checkpointing is set from the time a
 	// checkpoint is due until it is written; meanwhile no source event is
 	// taken, no bundle starts and no timer fires, so the run goes quiet
@@ -189,6 +196,7 @@ func Run(ctx context.Context, cfg Config) (*Metrics, error) {
 	for _, src := range e.taskOf {
 		e.tasking[src] = true
 	}
+	e.initStagePar()
 	for _, s := range cfg.Plan.Stages {
 		if s.Kind == plan.KindShuffleWrite {
 			e.ordered[s.Shuffle.Source] = true
@@ -241,7 +249,7 @@ func Run(ctx context.Context, cfg Config) (*Metrics, error) {
 		e.teardown(ctx)
 		return e.metrics, err
 	}
-	e.log.Info("localrunner: running", "stages", len(e.specs), "unbounded", cfg.Plan.Unbounded, "parallelism", cfg.Parallelism)
+	e.log.Info("localrunner: running", "stages", len(e.specs), "unbounded", cfg.Plan.Unbounded, "parallelism", e.cfg.Parallelism)
 	err := e.loop(ctx)
 	e.teardown(ctx)
 	return e.metrics, err
@@ -331,7 +339,7 @@ func (e *engine) loop(ctx context.Context) (err error) {
 				e.checkpointing, e.ckptStart = true, time.Now()
 			}
 		case r := <-e.results:
-			e.onResult(r)
+			e.onBundleDone(r)
 		case g := <-e.grouped:
 			e.onGrouped(g)
 		case f := <-e.finalized:

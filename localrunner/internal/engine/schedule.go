@@ -61,6 +61,9 @@ func (e *engine) sidesReady(s *stageState) bool {
 func (e *engine) runnable(s *stageState) bool {
 	switch s.spec.Kind {
 	case plan.KindSDK:
+		if !e.stageRoom(s) {
+			return false
+		}
 		if s.lanes != nil {
 			// A stateful stage runs a bundle per idle lane, or one of
 			// fired timers once no bundle runs (a key's state is never in
@@ -84,7 +87,7 @@ func (e *engine) runnable(s *stageState) bool {
 // (draining before producing more keeps the queues short), and none while
 // a checkpoint waits for those in flight.
 func (e *engine) schedule(ctx context.Context) {
-	for e.running < e.cfg.Parallelism && !e.checkpointing {
+	for e.busy() < e.cfg.Parallelism && !e.checkpointing {
 		var s *stageState
 		for i := len(e.stages) - 1; i >= 0; i-- {
 			if e.runnable(e.stages[i]) {
@@ -111,7 +114,7 @@ func (e *engine) schedule(ctx context.Context) {
 		var fl *inflight
 		switch {
 		case s.lanes == nil:
-			fl = s.take(b, 0)
+			fl = s.take(b, 0, e.bundleCap(s))
 		case e.fireTimers(s):
 			s.lastFired = true
 			fl = s.fire(b, e.now())
@@ -122,13 +125,14 @@ func (e *engine) schedule(ctx context.Context) {
 		default:
 			s.lastFired = false
 			l := s.idleLane()
-			fl = s.take(b, l)
+			fl = s.take(b, l, s.bundleSize)
 			fl.lane = l
 			s.lanes[l].busy = true
 		}
 		b.Plan = s.pool.take()
 		s.inflight[b.ID] = fl
 		e.bundleStage[b.ID] = s
+		e.started(s, b.ID)
 		e.running++
 		go func() { e.results <- process(ctx, b) }()
 	}
@@ -179,17 +183,18 @@ func process(ctx context.Context, b *worker.Bundle) (r *worker.Result) {
 	return worker.Process(ctx, b)
 }
 
-// take moves up to bundleSize elements from the front of the queue into b.
-// Taking part of a batch gives the piece its own finalization references.
-func (s *stageState) take(b *worker.Bundle, lane int) *inflight {
+// take moves up to size elements of lane from the front of the queue
+// into b. Taking part of a batch gives the piece its own finalization
+// references.
+func (s *stageState) take(b *worker.Bundle, lane, size int) *inflight {
 	fl := &inflight{hold: mtime.MaxTimestamp}
 	taken := false // a batch emptied: the queue is compacted
-	for i := 0; i < len(s.queue) && fl.elements < s.bundleSize; i++ {
+	for i := 0; i < len(s.queue) && fl.elements < size; i++ {
 		q := s.queue[i]
 		if q.lane != lane {
 			continue
 		}
-		k := min(q.remaining(), s.bundleSize-fl.elements)
+		k := min(q.remaining(), size-fl.elements)
 		start := 0
 		if q.next > 0 {
 			start = q.ends[q.next-1]
