@@ -171,6 +171,11 @@ type StepConfig struct {
 	// changelog topic the bundled runner creates for the partition tasks
 	// of a durable run (0: the broker's default).
 	ChangelogReplicationFactor int
+	// InternalTopicPartitions is the partition count of the internal
+	// topics the bundled runner creates for shuffles and segments (0: as
+	// many as the source topic has): the most processes that share a
+	// shuffled step or a later segment's work.
+	InternalTopicPartitions int
 
 	// OnInvalid says what happens to a message this step rejects (its
 	// function returned an error or panicked) when the source has no dlq:
@@ -264,6 +269,8 @@ func (s *StepConfig) IsSet(key string) bool {
 		return s.WatermarkIdleWallClock
 	case "changelog_replication_factor":
 		return s.ChangelogReplicationFactor != 0
+	case "internal_topic_partitions":
+		return s.InternalTopicPartitions != 0
 	case "override_params":
 		return s.OverrideParams != nil
 	case "dlq":

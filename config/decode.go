@@ -34,7 +34,7 @@ var (
 	stepKeys = []string{
 		"auto_offset_reset", "average_sleep_time_ms", "batch_size", "batch_time_ms",
 		"batch_timedelta", "bootstrap_servers", "changelog_replication_factor", "commit_interval_ms", "commit_records", "consumer_group", "dlq",
-		"max_sleep_time_ms", "on_invalid", "on_late", "override_params", "parallelism", "starts_segment",
+		"internal_topic_partitions", "max_sleep_time_ms", "on_invalid", "on_late", "override_params", "parallelism", "starts_segment",
 		"strict_offset_reset", "topic", "watermark_idle_ms", "watermark_idle_wall_clock", "watermark_max_skew_ms",
 	}
 	onInvalidPolicies = []string{string(OnInvalidStop), string(OnInvalidSkip)}
@@ -896,6 +896,8 @@ func (d *decoder) step(n *yaml.Node, path string) StepConfig {
 			sc.WatermarkIdleWallClock, _ = d.boolean(e.val, e.path)
 		case "changelog_replication_factor":
 			sc.ChangelogReplicationFactor, _ = d.integer(e.val, e.path)
+		case "internal_topic_partitions":
+			sc.InternalTopicPartitions, _ = d.integer(e.val, e.path)
 		case "batch_size":
 			sc.BatchSize, _ = d.integer(e.val, e.path)
 		case "batch_timedelta":

@@ -149,8 +149,16 @@
 //	                           # own time (its windows wait for its next
 //	                           # records)
 //	changelog_replication_factor: 3 # bundled runner: replication of the
-//	                           # changelog topic of partition-keyed state
-//	                           # (default: the broker's)
+//	                           # changelog topics of state, and of the
+//	                           # internal topics (default: the broker's)
+//	internal_topic_partitions: 12 # bundled runner: partitions of the
+//	                           # internal topics of shuffles (a Reduce
+//	                           # keyed otherwise than the partitioning)
+//	                           # and of later segments, created at start
+//	                           # (default: as many as the source topic);
+//	                           # at most that many processes share that
+//	                           # work. An existing topic with another
+//	                           # count is an error
 //	watermark_idle_wall_clock: false # true: an idle partition's watermark
 //	                           # follows the wall clock minus the skew, so
 //	                           # windows close without traffic; records

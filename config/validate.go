@@ -65,7 +65,7 @@ func (k StepKind) Keys() []string {
 	switch k {
 	case Source:
 		keys = []string{"auto_offset_reset", "bootstrap_servers", "changelog_replication_factor", "commit_interval_ms", "commit_records",
-			"consumer_group", "dlq", "override_params", "parallelism", "strict_offset_reset", "topic",
+			"consumer_group", "dlq", "internal_topic_partitions", "override_params", "parallelism", "strict_offset_reset", "topic",
 			"watermark_idle_ms", "watermark_idle_wall_clock", "watermark_max_skew_ms"}
 	case Sink:
 		keys = []string{"bootstrap_servers", "override_params", "parallelism", "topic"}
@@ -357,6 +357,9 @@ func (k *checker) step(sc *StepConfig, path string) {
 	}
 	if sc.IsSet("changelog_replication_factor") && (sc.ChangelogReplicationFactor < 1 || sc.ChangelogReplicationFactor > math.MaxInt16) {
 		k.at(p("changelog_replication_factor"), nil, "must be between 1 and %d; got %d", math.MaxInt16, sc.ChangelogReplicationFactor)
+	}
+	if sc.IsSet("internal_topic_partitions") && (sc.InternalTopicPartitions < 1 || sc.InternalTopicPartitions > math.MaxInt32) {
+		k.at(p("internal_topic_partitions"), nil, "must be between 1 and %d; got %d", math.MaxInt32, sc.InternalTopicPartitions)
 	}
 	if sc.IsSet("commit_records") && sc.CommitRecords < 1 {
 		k.at(p("commit_records"), nil, "must be at least 1; got %d", sc.CommitRecords)

@@ -70,6 +70,10 @@ var keyCoverage = map[string]coverage{
 		tests: []string{"TestChangelogReplicationFactor"},
 		beam:  source("changelog_replication_factor: 2", "changelog_replication_factor"),
 	},
+	step + ".internal_topic_partitions": {
+		tests: []string{"TestSegmentsRunApartAndSurviveKills"},
+		beam:  source("internal_topic_partitions: 2", "internal_topic_partitions"),
+	},
 	step + ".commit_interval_ms": {
 		tests: []string{"TestResolveBindingsAndBundledRunnerOptions", "localrunner.TestKafkaNativeSlowDownstreamNeverCommitsPastWork"},
 		beam:  source("commit_interval_ms: 100", "commit_interval_ms"),
@@ -103,7 +107,7 @@ var keyCoverage = map[string]coverage{
 	step + ".parallelism.multi_process.max_input_block_size":  {warn: multiProcess("max_input_block_size: 65536")},
 	step + ".parallelism.multi_process.max_output_block_size": {warn: multiProcess("max_output_block_size: 65536")},
 	step + ".parallelism.multi_process.output_block_size":     {warn: multiProcess("output_block_size: 65536")},
-	step + ".starts_segment":                                  {warn: steps("mymap: {starts_segment: true}", "mymap", "starts_segment")},
+	step + ".starts_segment":                                  {tests: []string{"TestSegmentsRunApartAndSurviveKills", "TestSegmentsNeedTheirFirstStep"}, warn: steps("mymap: {starts_segment: true}", "mymap", "starts_segment")},
 	step + ".strict_offset_reset":                             {tests: []string{"TestResolveDevNullAndStrictOffsetReset", "localrunner.TestKafkaNativeStrictOffsetReset"}},
 	step + ".topic":                                           {tests: []string{"TestResolveBindingsAndBundledRunnerOptions", "TestStepParallelism"}},
 	step + ".watermark_idle_ms": {tests: []string{"TestResolveBindingsAndBundledRunnerOptions", "TestIdlePartitionKeepsItsTime",

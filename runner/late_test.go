@@ -42,6 +42,10 @@ type lateSpec struct {
 	SlowMicros                  int
 	Segmented                   bool
 	Segment                     int
+	// Partitions of the topics (default 1), and SourceExtra more keys
+	// of the source's entry ("key: value, ...").
+	Partitions  int
+	SourceExtra string
 }
 
 type click struct {
@@ -91,8 +95,9 @@ func runLateChild(raw string) int {
           watermark_max_skew_ms: 10
           dlq: {topic: %s}
           override_params: {%s}
+          %s
         out: {bootstrap_servers: [%q], topic: %s}
-`, s.Broker, s.In, s.Group, s.DLQ, instance, s.Broker, s.Out)
+`, s.Broker, s.In, s.Group, s.DLQ, instance, s.SourceExtra, s.Broker, s.Out)
 	if s.Segmented {
 		yaml = strings.Replace(yaml, "        out:", "    - steps_config:\n        count: {starts_segment: true}\n        out:", 1)
 	}
@@ -146,7 +151,7 @@ func newLateRun(t *testing.T, s lateSpec) *lateRun {
 		t.Fatal(err)
 	}
 	t.Cleanup(cl.Close)
-	if _, err := kadm.NewClient(cl).CreateTopics(ctx, 1, -1, nil, s.In, s.Out, s.DLQ); err != nil {
+	if _, err := kadm.NewClient(cl).CreateTopics(ctx, int32(cmp.Or(s.Partitions, 1)), -1, nil, s.In, s.Out, s.DLQ); err != nil {
 		t.Fatal(err)
 	}
 	return &lateRun{t: t, ctx: ctx, s: s, cl: cl}

@@ -471,6 +471,9 @@ func resolve(g *dsl.Graph, seg *config.Segment) (*deployment, error) {
 	if d.steps != nil {
 		d.local = append(d.local, localrunner.WithStepParallelism(d.steps))
 	}
+	if sc.InternalTopicPartitions > 0 {
+		d.local = append(d.local, localrunner.WithShufflePartitions(int32(sc.InternalTopicPartitions)))
+	}
 	if sc.ChangelogReplicationFactor > 0 {
 		d.local = append(d.local, localrunner.WithChangelogReplication(int16(sc.ChangelogReplicationFactor)))
 	}

@@ -15,14 +15,16 @@ import (
 )
 
 // A pipeline of two segments, the parse and map chain then the count
-// (starts_segment: true in the second segment), runs as one process per
-// segment (--segment-id 0 and 1), joined by the topic
-// late-count-segment. Each process is killed once while records move and
-// restarted at once: every window comes out with its exact count, and
-// nothing is late.
+// (starts_segment: true in the second segment), runs as two processes
+// per segment (--segment-id 0 and 1), joined by the topic
+// late-count-segment, which internal_topic_partitions: 3 sizes, as it
+// does the count's shuffle topic. One process of each segment is killed
+// while records move and restarted at once (a static member, so it takes
+// its partitions back): every window comes out with its exact count,
+// and nothing is late.
 func TestSegmentsRunApartAndSurviveKills(t *testing.T) {
-	h := newLateRun(t, lateSpec{Segmented: true, SlowMicros: 400})
-	const n = 8000
+	h := newLateRun(t, lateSpec{Segmented: true, SlowMicros: 400, Partitions: 2, SourceExtra: "internal_topic_partitions: 3"})
+	const n = 12000
 	want := map[string]int{}
 	var rs []*kgo.Record
 	for i := range n {
@@ -30,21 +32,32 @@ func TestSegmentsRunApartAndSurviveKills(t *testing.T) {
 		rs = append(rs, &kgo.Record{Topic: h.s.In, Key: []byte(user), Value: fmt.Appendf(nil, `{"user":%q}`, user), Timestamp: lateBase.Add(at)})
 		want[fmt.Sprintf(`{"key":%q,"start":%q`, user, lateBase.Add(at.Truncate(10*time.Second)).Format(time.RFC3339))]++
 	}
-	rs = append(rs, &kgo.Record{Topic: h.s.In, Key: []byte("end"), Value: []byte(`{"user":"end"}`), Timestamp: lateBase.Add(time.Minute)})
+	for p := range int32(2) { // event time passes the last window's end in both partitions
+		rs = append(rs, &kgo.Record{Topic: h.s.In, Partition: p, Key: []byte("end"), Value: []byte(`{"user":"end"}`), Timestamp: lateBase.Add(time.Minute)})
+	}
 	if err := h.cl.ProduceSync(h.ctx, rs...).FirstErr(); err != nil {
 		t.Fatal(err)
 	}
-	dirs := [2]string{t.TempDir(), t.TempDir()}
-	start := func(seg int) *childtest.Child {
-		s := h.s
-		s.Segment, s.StateDir = seg, dirs[seg]
-		raw, _ := json.Marshal(s)
+	type member struct {
+		s     lateSpec
+		child *childtest.Child
+	}
+	start := func(m *member) {
+		raw, _ := json.Marshal(m.s)
 		c := childtest.Start(t, lateChildPrefix+string(raw))
 		t.Cleanup(func() { c.Stop(t) })
-		return c
+		m.child = c
 	}
-	first := start(0)
-	h.child = start(1)
+	var members [2][2]*member
+	for seg := range 2 {
+		for i := range 2 {
+			m := &member{s: h.s}
+			m.s.Segment, m.s.StateDir, m.s.InstanceID = seg, t.TempDir(), fmt.Sprintf("seg%d-%d", seg, i)
+			members[seg][i] = m
+			start(m)
+		}
+	}
+	h.child = members[1][0].child
 	got := map[string]int{}
 	complete := func() bool {
 		for _, r := range h.results() {
@@ -63,32 +76,30 @@ func TestSegmentsRunApartAndSurviveKills(t *testing.T) {
 		deadline := time.Now().Add(d)
 		h.wait(d.String()+" of the pipeline", func() bool { return time.Now().After(deadline) })
 	}
-	// behind is how many records of topic group has not committed.
 	adm := kadm.NewClient(h.cl)
+	// behind is how many records of topic group has not committed.
 	behind := func(group, topic string) int64 {
 		ends, err := adm.ListEndOffsets(h.ctx, topic)
 		if err != nil {
 			t.Fatal(err)
 		}
 		offs, _ := adm.FetchOffsets(h.ctx, group)
-		end, _ := ends.Lookup(topic, 0)
-		c, _ := offs.Lookup(topic, 0)
-		return end.Offset - max(c.At, 0)
+		var b int64
+		ends.Each(func(o kadm.ListedOffset) {
+			c, _ := offs.Lookup(o.Topic, o.Partition)
+			b += o.Offset - max(c.At, 0)
+		})
+		return b
 	}
 	// Each kill lands while segment 0 still has input to write to the
 	// segment topic: records move through both segments.
-	for _, seg := range []int{1, 0} {
+	for _, m := range []*member{members[1][1], members[0][0]} {
 		pause(1200 * time.Millisecond)
 		if b := behind("late", h.s.In); b == 0 {
-			t.Errorf("the input was all through segment 0 before segment %d's kill: the test shows nothing", seg)
+			t.Errorf("the input was all through segment 0 before segment %d's kill: the test shows nothing", m.s.Segment)
 		}
-		if seg == 0 {
-			first.Stop(t) // SIGKILL
-			first = start(0)
-		} else {
-			h.child.Stop(t)
-			h.child = start(1)
-		}
+		m.child.Stop(t) // SIGKILL
+		start(m)
 	}
 	h.wait("every window", complete)
 	for k, c := range want {
@@ -99,8 +110,11 @@ func TestSegmentsRunApartAndSurviveKills(t *testing.T) {
 	if len(h.dlq) > 0 {
 		t.Errorf("%d dlq records, want none", len(h.dlq))
 	}
-	if !strings.Contains(first.Stderr(), "late-count-segment") {
-		t.Errorf("segment 0 did not write the segment topic:\n%s", first.Stderr())
+	for _, topic := range []string{"late-count-segment", "late-count-shuffle"} {
+		ts, err := adm.ListTopics(h.ctx, topic)
+		if err != nil || ts[topic].Err != nil || len(ts[topic].Partitions) != 3 {
+			t.Errorf("internal topic %s: %v, want the 3 partitions internal_topic_partitions sets", topic, ts[topic])
+		}
 	}
 }
 

@@ -31,7 +31,7 @@ func (w warning) attrs() []any {
 }
 
 // bundledOnly are the step keys only the bundled runner reads.
-var bundledOnly = []string{"changelog_replication_factor", "commit_interval_ms", "commit_records", "parallelism"}
+var bundledOnly = []string{"changelog_replication_factor", "commit_interval_ms", "commit_records", "internal_topic_partitions", "parallelism"}
 
 // startupWarnings returns what Run warns about before it runs g on the
 // adapter with the config's segment seg: each key set that has no effect,
