@@ -47,12 +47,18 @@ func startPipeline(ctx context.Context, o options, env *harness.Env, m, tag, inp
 		err = pl.add(env.StartPipeline(tag, "windowpipeline", "beam", cfg))
 	case "local-before":
 		err = pl.add(env.StartPipeline(tag, beforeProgram, "local", cfg))
-	case "local2":
+	case "local2", "shuffle2":
 		// Started one right after the other, so that both join the group
 		// together and share the backlog from the start.
-		for i := 0; i < groupProcesses && err == nil; i++ {
-			err = pl.add(env.StartPipeline(fmt.Sprintf("%s-p%d", tag, i+1), "windowpipeline", "local", cfg))
+		prog := "windowpipeline"
+		if m == "shuffle2" {
+			prog = "windowshuffle"
 		}
+		for i := 0; i < groupProcesses && err == nil; i++ {
+			err = pl.add(env.StartPipeline(fmt.Sprintf("%s-p%d", tag, i+1), prog, "local", cfg))
+		}
+	case "shuffle":
+		err = pl.add(env.StartPipeline(tag, "windowshuffle", "local", cfg))
 	default:
 		err = pl.add(env.StartPipeline(tag, "windowpipeline", "local", cfg))
 	}

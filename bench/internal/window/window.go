@@ -89,6 +89,17 @@ var Pipeline = dsl.StreamingSource(SourceStep, InputTopic).
 	Apply("serialize", dsl.Serializer[Result]()).
 	Sink(SinkStep, dsl.StreamSink(OutputTopic))
 
+// ShufflePipeline is [Pipeline] with a Reduce that does not declare
+// [dsl.KeyFollowsPartitioning]: on the bundled runner its input goes
+// through the shuffle topic <group>-aggregate-shuffle, keyed by the key,
+// and its windows are kept per partition of that topic, as they are for
+// a key the partitioning does not follow (a payload field).
+var ShufflePipeline = dsl.StreamingSource(SourceStep, InputTopic).
+	Apply("parse", dsl.Map(Parse)).
+	Apply(AggregateStep, dsl.Reduce(dsl.TumblingWindow(Size), key, CountSum)).
+	Apply("serialize", dsl.Serializer[Result]()).
+	Sink(SinkStep, dsl.StreamSink(OutputTopic))
+
 // Make returns input record i: its event and the JSON value, about
 // [ValueSize] bytes with fields the aggregation does not read. Keys cycle
 // through k0 .. k9999, values through 0 .. 999.
