@@ -32,11 +32,20 @@ func TestSegmentsRunApartAndSurviveKills(t *testing.T) {
 		rs = append(rs, &kgo.Record{Topic: h.s.In, Key: []byte(user), Value: fmt.Appendf(nil, `{"user":%q}`, user), Timestamp: lateBase.Add(at)})
 		want[fmt.Sprintf(`{"key":%q,"start":%q`, user, lateBase.Add(at.Truncate(10*time.Second)).Format(time.RFC3339))]++
 	}
-	for p := range int32(2) { // event time passes the last window's end in both partitions
-		rs = append(rs, &kgo.Record{Topic: h.s.In, Partition: p, Key: []byte("end"), Value: []byte(`{"user":"end"}`), Timestamp: lateBase.Add(time.Minute)})
-	}
 	if err := h.cl.ProduceSync(h.ctx, rs...).FirstErr(); err != nil {
 		t.Fatal(err)
+	}
+	// Event time passes the last window's end in both partitions.
+	manual, err := kgo.NewClient(kgo.SeedBrokers(h.s.Broker), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer manual.Close()
+	for p := range int32(2) {
+		r := &kgo.Record{Topic: h.s.In, Partition: p, Key: []byte("end"), Value: []byte(`{"user":"end"}`), Timestamp: lateBase.Add(time.Minute)}
+		if err := manual.ProduceSync(h.ctx, r).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
 	}
 	type member struct {
 		s     lateSpec
