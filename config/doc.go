@@ -104,13 +104,28 @@
 // [Config.Validate] reports a name the pipeline does not have. A step
 // with no entry gets the defaults.
 //
+// Segments are the pipeline's separately deployable parts (segments.go):
+// segment 0 starts at the source; a later entry starts at the one step of
+// its steps_config that sets starts_segment: true, and holds the steps
+// from it to the next segment's. On the bundled runner what flows into
+// that step goes through an internal topic, <group>-<step>-segment, which
+// the segment's processes read as a consumer group of that name; run N
+// processes with --segment-id k to spread segment k over N (at most
+// internal_topic_partitions). A step is configured in the entry of the
+// segment that holds it (the runner checks), and every process reads
+// every entry: a segment's process needs the source's settings and binds
+// every step. With --adapter beam the pipeline runs whole: a later
+// --segment-id is refused.
+//
 // # Step keys
 //
 // Which keys a step takes depends on its kind ([StepKind.Keys]); a key
 // given to a step that does not take it is a problem. Every kind takes:
 //
-//	starts_segment: true  # Sentry Streams: the step starts a new segment;
-//	                      # no effect yet (warned about)
+//	starts_segment: true  # in a later segment's entry: the step starts
+//	                      # that segment (see above); in the first
+//	                      # segment's, Sentry Streams' chain boundary, no
+//	                      # effect here (warned about)
 //
 // A source (a Kafka topic read by a consumer group) takes:
 //
@@ -312,11 +327,13 @@
 // No key is accepted and ignored silently. A key kept so that Sentry
 // Streams configs load unchanged but without effect here is named in a
 // warning when the runner starts, once: a non-empty env, a segment's
-// parallelism, starts_segment: true, the multi_process keys other than
+// parallelism, starts_segment: true in the first segment, the
+// multi_process keys other than
 // processes, and a datadog metrics section (not supported: no metrics are
 // sent). With --adapter beam, so are the keys only the bundled runner
 // reads: parallelism, commit_interval_ms, commit_records,
-// changelog_replication_factor and on_late: dlq. [Keys] lists every key
+// changelog_replication_factor, internal_topic_partitions and on_late:
+// dlq. [Keys] lists every key
 // the package accepts; a runner's test holds each to a test of its
 // effect or of its warning.
 //

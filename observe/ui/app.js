@@ -687,7 +687,8 @@
     field("partitions-empty").hidden = parts.length > 0;
     const groups = new Set(parts.map((p) => p.group));
     setText(field("partition-count"), parts.length
-      ? `${parts.length} assigned` + (groups.size === 1 ? `, consumer group ${[...groups][0]}` : "")
+      ? `${parts.length} assigned` + (groups.size === 1 ? `, consumer group ${[...groups][0]}`
+        : `, ${groups.size} consumer groups: the source's and its internal topics' (shuffles, segments)`)
       : "");
   }
 
