@@ -84,3 +84,17 @@ func TestPipeline(t *testing.T) {
 		t.Error("the Reduce does not declare KeyFollowsPartitioning: the benchmark would not measure partition tasks")
 	}
 }
+
+func TestShufflePipeline(t *testing.T) {
+	g, err := ShufflePipeline.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := g.Node(AggregateStep)
+	if n == nil || n.Reducer() == nil {
+		t.Fatalf("no Reduce named %q", AggregateStep)
+	}
+	if n.Reducer().KeyFollowsPartitioning() {
+		t.Error("the Reduce declares KeyFollowsPartitioning: the benchmark would not measure the shuffle")
+	}
+}
