@@ -14,6 +14,7 @@ import (
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph/window"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -127,4 +128,54 @@ func shuffleTopic(t *testing.T, adm *kadm.Client, group string) string {
 		t.Fatalf("shuffle topics of %s: %v, want one (topics: %v)", group, found, tds.Names())
 	}
 	return found[0]
+}
+
+// recordMod5 keys a record whose value is an integer by that integer
+// modulo 5: a key the partitioning does not follow.
+func recordMod5(r kafka.Record) (string, int) {
+	v, _ := strconv.Atoi(string(r.Value))
+	return strconv.Itoa(v % 5), v
+}
+
+func init() {
+	register.Function1x2(recordMod5)
+}
+
+// A stateful DoFn whose key does not follow the partitioning reads its
+// input through a shuffle topic too: its state is kept per partition of
+// that topic, and each key's running count reaches the key's whole count.
+func TestShuffleFeedsAStatefulDoFn(t *testing.T) {
+	c, cl, adm := kafkaCluster(t)
+	var rs []*kgo.Record
+	for i := range 200 {
+		rs = append(rs, &kgo.Record{Topic: "in", Partition: int32(i % 2), Value: []byte(strconv.Itoa(i)), Timestamp: time.Now()})
+	}
+	if err := cl.ProduceSync(context.Background(), rs...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	key := t.Name()
+	p, s := beam.NewPipelineWithRoot()
+	keyed := beam.ParDo(s, recordMod5, kafka.Read(s, readConfig(c, "gs")))
+	collect(s, key, beam.ParDo(s, &runningCount{}, keyed))
+	stop := runUntil(t, p, localrunner.WithStateDir(t.TempDir(), 50*time.Millisecond))
+	waitFor(t, "every key's count of 40", time.Minute, func() bool {
+		sinks.mu.Lock()
+		defer sinks.mu.Unlock()
+		return len(sinks.m[key]) >= 200
+	})
+	if err := stop(); err != nil && !errors.Is(err, context.Canceled) {
+		t.Fatal(err)
+	}
+	last := map[string]int{}
+	for _, v := range values(takeRecords(key)) {
+		k, n, _ := strings.Cut(v, "#")
+		c, _ := strconv.Atoi(n)
+		last[k] = max(last[k], c)
+	}
+	for k := range 5 {
+		if got := last[strconv.Itoa(k)]; got != 40 {
+			t.Errorf("key %d counted %d, want 40", k, got)
+		}
+	}
+	shuffleTopic(t, adm, "gs")
 }

@@ -373,7 +373,7 @@ func Build(p *pipepb.Pipeline, opts Options) (*Plan, error) {
 	if len(pl.errs) > 0 {
 		return nil, errors.Join(pl.errs...)
 	}
-	out.insertShuffles()
+	pl.insertShuffles(out)
 	if opts.Segment >= 0 {
 		if err := out.keepSegment(opts.Segment); err != nil {
 			return nil, err

@@ -42,25 +42,33 @@ func ShuffleTopic(group, step string) string {
 	return unsafeTopic.ReplaceAllString(group+"-"+step+"-shuffle", "_")
 }
 
-// insertShuffles routes the input of every GroupByKey whose key does not
-// follow its Kafka source's partitioning (not PartitionKeyed) through an
-// internal topic keyed by the grouping key: a KindShuffleWrite stage
-// takes the GroupByKey's place as the reader of its input, and a
-// KindKafka stage reading the topic feeds the GroupByKey, which then
-// follows that topic's partitioning. Only GroupByKeys fed by one Kafka
-// source through SDK stages are shuffled: what a GroupByKey or a stateful
-// DoFn wrote is not written the same way when read again after a crash,
-// which the readers' duplicate detection needs.
-func (p *Plan) insertShuffles() {
+// insertShuffles routes the input of every GroupByKey, and of every
+// stateful DoFn of KVs, whose key does not follow its Kafka source's
+// partitioning (not PartitionKeyed) through an internal topic keyed by
+// the grouping key: a KindShuffleWrite stage takes the stage's place as
+// the reader of its input, and a KindKafka stage reading the topic feeds
+// the stage, which then follows that topic's partitioning. Only stages
+// fed by one Kafka source through stateless SDK stages are shuffled: what
+// a GroupByKey or a stateful DoFn wrote is not written the same way when
+// read again after a crash, which the readers' duplicate detection needs.
+func (pl *planner) insertShuffles(p *Plan) {
 	topics := map[string]int{}
 	for i := 0; i < len(p.Stages); i++ {
 		g := p.Stages[i]
-		if g.Kind != KindGroup || g.PartitionKeyed {
+		keyed := g.Kind == KindGroup || g.Kind == KindSDK && g.Stateful && g.StateKey != nil && !g.Splittable
+		if !keyed || g.PartitionKeyed {
 			continue
 		}
 		src := p.feedingKafka(g)
 		if src == nil {
 			continue
+		}
+		c, err := pl.windowedCoder(g.Input)
+		if g.Kind == KindGroup {
+			c, err = g.Group.Coder, nil
+		}
+		if err != nil {
+			continue // the stage keeps its state per process
 		}
 		origin := src.Kafka.origin()
 		rc := origin.Config
@@ -75,8 +83,8 @@ func (p *Plan) insertShuffles() {
 		r := &Stage{ID: g.ID + "-shuffle-read", Kind: KindKafka, Names: []string{g.Names[0] + "/shuffle-read"}, Outputs: []string{out}}
 		read := kafka.ReadConfig{Client: rc.Client, Topics: []string{topic}, Group: topic, StartOffset: kafka.StartEarliest,
 			MaxReadTime: rc.MaxReadTime, IdleDelay: rc.IdleDelay, MaxSkew: rc.MaxSkew}
-		r.Kafka = &KafkaRead{Config: read, Output: out, Coder: g.Group.Coder, Shuffle: true, Segment: src.Kafka.Segment, Origin: origin}
-		w.Shuffle = &Shuffle{Topic: topic, Source: src.ID, Reader: r.ID, Coder: g.Group.Coder}
+		r.Kafka = &KafkaRead{Config: read, Output: out, Coder: c, Shuffle: true, Segment: src.Kafka.Segment, Origin: origin}
+		w.Shuffle = &Shuffle{Topic: topic, Source: src.ID, Reader: r.ID, Coder: c}
 		p.reroute(g, w, r, out)
 		g.PartitionKeyed = true
 		p.Stages = slices.Insert(p.Stages, i, w, r)
