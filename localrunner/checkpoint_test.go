@@ -158,7 +158,7 @@ func TestCheckpointSavesQueuesUnderBacklog(t *testing.T) {
 
 // Under a backlog behind a step taking 400 µs per record, a durable run
 // checkpoints on its interval (1 s) all along: no two checkpoints are more
-// than 2 s apart, and the first comes within 2 s of the start. (Only the
+// than 3 s apart, and the first comes within 3 s of the start. (Only the
 // bundles in flight are awaited, at most 2 of 100 records: 40 ms.)
 func TestCheckpointIntervalUnderBacklog(t *testing.T) {
 	c, cl, _ := kafkaCluster(t)
@@ -205,7 +205,11 @@ func TestCheckpointIntervalUnderBacklog(t *testing.T) {
 		longest, prev = max(longest, a.Sub(prev)), a
 	}
 	t.Logf("%d checkpoints in %v under the backlog; longest gap %v (from the start for the first); waits %v", len(at), prev.Sub(start).Round(time.Millisecond), longest.Round(time.Millisecond), waits)
-	if longest > 2*time.Second || len(at) < 4 {
-		t.Errorf("%d checkpoints, %v apart at worst; want at least 4, at most 2s apart", len(at), longest)
+	// 3 s, not the interval's 1 s: under the race detector on a shared
+	// 2-core machine a bundle of 100 records, or the start (topics, the
+	// SDK), takes that long. A checkpoint that waited for the backlog
+	// would come 8 s late.
+	if longest > 3*time.Second || len(at) < 4 {
+		t.Errorf("%d checkpoints, %v apart at worst; want at least 4, at most 3s apart", len(at), longest)
 	}
 }
