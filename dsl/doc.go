@@ -18,6 +18,9 @@
 //
 //   - Map, MapMessage: one message in, one out.
 //   - Filter, FilterMessage: keep the messages a predicate accepts.
+//   - HeadersFilter: keep the messages whose header holds one of some
+//     integers, as Sentry Streams' HeadersFilter does; a header that is
+//     not an integer rejects its message.
 //   - FlatMap: one message in, any number out.
 //   - Parser, Serializer: JSON to a typed payload and back; the parser can
 //     validate against a JSON Schema (WithJSONSchema).
