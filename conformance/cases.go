@@ -98,6 +98,7 @@ func Cases() []Case {
 		broadcastCase(),
 		parserCase(),
 		metadataCase(),
+		headersFilterCase(),
 		skipInvalidCase(),
 		dlqFloodCase(),
 		tumblingCountCase(),
@@ -299,6 +300,42 @@ func metadataCase() Case {
 				{Key: "user-1", Value: "A", Headers: map[string]string{"trace": "1", "tenant": "x", "seen-by": "tag"}},
 				{Key: "none", Value: "B", Headers: map[string]string{"trace": "2", "seen-by": "tag"}},
 			},
+		},
+	}
+}
+
+// headersFilterCase keeps the records of projects 42 and 43 by their
+// project_id header, as Sentry Streams' HeadersFilter does: a record with
+// another project, an empty header or none is dropped; one whose header
+// is not an integer goes to the dead-letter queue.
+func headersFilterCase() Case {
+	return Case{
+		Name: "headers_filter",
+		Pipeline: func() dsl.Pipeline {
+			return dsl.StreamingSource("in", "events").
+				Apply("project", dsl.HeadersFilter[[]byte]("project_id", 42, 43)).
+				Apply("tag", dsl.Map(func(b []byte) ([]byte, error) { return append([]byte("kept "), b...), nil })).
+				Sink("out", dsl.StreamSink("project-events"))
+		},
+		DLQ: true,
+		Input: []Record{
+			{Key: "a", Value: "a", Headers: map[string]string{"project_id": "42"}},
+			{Key: "b", Value: "b", Headers: map[string]string{"project_id": "7"}},
+			{Key: "c", Value: "c"},
+			{Key: "d", Value: "d", Headers: map[string]string{"project_id": ""}},
+			{Key: "e", Value: "e", Headers: map[string]string{"project_id": "+43", "trace": "t-e"}},
+			{Key: "f", Value: "f", Headers: map[string]string{"project_id": "forty-two"}},
+		},
+		Want: map[string][]Record{
+			"project-events": {
+				{Key: "a", Value: "kept a", Headers: map[string]string{"project_id": "42"}},
+				{Key: "e", Value: "kept e", Headers: map[string]string{"project_id": "+43", "trace": "t-e"}},
+			},
+			DLQ: {{Key: "f", Value: "f", Headers: map[string]string{
+				"project_id":        "forty-two",
+				"streams.dlq.step":  "project",
+				"streams.dlq.error": `step project: invalid message: header project_id: value "forty-two" is not a decimal integer`,
+			}}},
 		},
 	}
 }
