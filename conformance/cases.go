@@ -98,12 +98,15 @@ func Cases() []Case {
 		broadcastCase(),
 		parserCase(),
 		metadataCase(),
+		headersFilterCase(),
 		skipInvalidCase(),
 		dlqFloodCase(),
 		tumblingCountCase(),
 		slidingSumCase(),
 		sessionCase(),
 		reduceTwiceCase(),
+		reduceAllCase(),
+		reduceAllPartitionsCase(),
 		batchByKeyCase(),
 		batchConfigCase(),
 	}
@@ -299,6 +302,42 @@ func metadataCase() Case {
 				{Key: "user-1", Value: "A", Headers: map[string]string{"trace": "1", "tenant": "x", "seen-by": "tag"}},
 				{Key: "none", Value: "B", Headers: map[string]string{"trace": "2", "seen-by": "tag"}},
 			},
+		},
+	}
+}
+
+// headersFilterCase keeps the records of projects 42 and 43 by their
+// project_id header, as Sentry Streams' HeadersFilter does: a record with
+// another project, an empty header or none is dropped; one whose header
+// is not an integer goes to the dead-letter queue.
+func headersFilterCase() Case {
+	return Case{
+		Name: "headers_filter",
+		Pipeline: func() dsl.Pipeline {
+			return dsl.StreamingSource("in", "events").
+				Apply("project", dsl.HeadersFilter[[]byte]("project_id", 42, 43)).
+				Apply("tag", dsl.Map(func(b []byte) ([]byte, error) { return append([]byte("kept "), b...), nil })).
+				Sink("out", dsl.StreamSink("project-events"))
+		},
+		DLQ: true,
+		Input: []Record{
+			{Key: "a", Value: "a", Headers: map[string]string{"project_id": "42"}},
+			{Key: "b", Value: "b", Headers: map[string]string{"project_id": "7"}},
+			{Key: "c", Value: "c"},
+			{Key: "d", Value: "d", Headers: map[string]string{"project_id": ""}},
+			{Key: "e", Value: "e", Headers: map[string]string{"project_id": "+43", "trace": "t-e"}},
+			{Key: "f", Value: "f", Headers: map[string]string{"project_id": "forty-two"}},
+		},
+		Want: map[string][]Record{
+			"project-events": {
+				{Key: "a", Value: "kept a", Headers: map[string]string{"project_id": "42"}},
+				{Key: "e", Value: "kept e", Headers: map[string]string{"project_id": "+43", "trace": "t-e"}},
+			},
+			DLQ: {{Key: "f", Value: "f", Headers: map[string]string{
+				"project_id":        "forty-two",
+				"streams.dlq.step":  "project",
+				"streams.dlq.error": `step project: invalid message: header project_id: value "forty-two" is not a decimal integer`,
+			}}},
 		},
 	}
 }
@@ -543,6 +582,75 @@ func reduceTwiceCase() Case {
 			},
 		},
 	}
+}
+
+type sale struct {
+	Shop   string `json:"shop"`
+	Amount int    `json:"amount"`
+}
+
+// windowValue is the JSON of a ReduceAll result, and its record's
+// timestamp: the window's end minus 1ms; it has no key.
+func windowValue(start, end time.Duration, value string) Record {
+	return Record{
+		Value: fmt.Sprintf(`{"start":%q,"end":%q,"value":%s}`,
+			at(start).Format(time.RFC3339), at(end).Format(time.RFC3339), value),
+		Timestamp: at(end - time.Millisecond),
+	}
+}
+
+// reduceAllCase sums the sales of every shop in 10-second windows: a
+// ReduceAll, one value per window whatever the shops (Sentry Streams'
+// Reducer without a group_by).
+func reduceAllCase() Case {
+	rec := func(shop string, amount int, t time.Duration) Record {
+		return Record{Key: shop, Value: fmt.Sprintf(`{"shop":%q,"amount":%d}`, shop, amount), Timestamp: at(t)}
+	}
+	return Case{
+		Name:       "reduce_all_sum",
+		Partitions: 1,
+		Pipeline: func() dsl.Pipeline {
+			return dsl.StreamingSource("in", "sales").
+				Apply("parse", dsl.Parser[sale]()).
+				Apply("total", dsl.ReduceAll(dsl.TumblingWindow(10*time.Second),
+					dsl.Sum(func(s sale) int { return s.Amount }))).
+				Apply("serialize", dsl.Serializer[dsl.WindowValue[int]]()).
+				Sink("out", dsl.StreamSink("sale-totals"))
+		},
+		DLQ: true,
+		Input: []Record{
+			rec("x", 1, 0),
+			rec("y", 2, 3*time.Second),
+			rec("z", 4, 9999*time.Millisecond),
+			rec("x", 8, 10*time.Second),
+			rec("y", 16, 15*time.Second),
+			{Key: "bad", Value: `not json`, Timestamp: at(16 * time.Second)},
+			rec("z", 32, 25*time.Second),
+		},
+		Want: map[string][]Record{
+			"sale-totals": {
+				windowValue(0, 10*time.Second, "7"),
+				windowValue(10*time.Second, 20*time.Second, "24"),
+				windowValue(20*time.Second, 30*time.Second, "32"),
+			},
+			DLQ: {{Key: "bad", Value: `not json`, Headers: map[string]string{"streams.dlq.step": "parse"}}},
+		},
+	}
+}
+
+// reduceAllPartitionsCase is reduceAllCase over two partitions: the
+// shops' sales are in both, and each window's one value must sum them
+// all (on the bundled runner, through one partition of the step's
+// shuffle topic).
+func reduceAllPartitionsCase() Case {
+	c := reduceAllCase()
+	c.Name = "reduce_all_partitions"
+	c.Partitions = 2
+	c.Skip = map[string]string{
+		"prism": "prism keeps one watermark for both partitions of the Kafka read (io/kafka doc, Runners): " +
+			"a partition read first and idle can carry it past the other's records, which are then late",
+	}
+	return c
 }
 
 func joinBatch(b [][]byte) ([]byte, error) { return bytes.Join(b, []byte(",")), nil }

@@ -18,11 +18,15 @@
 //
 //   - Map, MapMessage: one message in, one out.
 //   - Filter, FilterMessage: keep the messages a predicate accepts.
+//   - HeadersFilter: keep the messages whose header holds one of some
+//     integers, as Sentry Streams' HeadersFilter does; a header that is
+//     not an integer rejects its message.
 //   - FlatMap: one message in, any number out.
 //   - Parser, Serializer: JSON to a typed payload and back; the parser can
 //     validate against a JSON Schema (WithJSONSchema).
 //   - Batch: messages grouped into batches by count and time.
-//   - Reduce: messages aggregated per key in event-time windows.
+//   - Reduce: messages aggregated per key in event-time windows;
+//     ReduceAll: all the messages of a window aggregated into one value.
 //   - Route: each message to exactly one branch, chosen by a function.
 //   - Broadcast: each message to every branch.
 //   - Sink with StreamSink (a Kafka topic) or DevNullSink.
@@ -58,6 +62,14 @@
 //		func(e Event) string { return e.User },   // the key
 //		dsl.Count[Event](),                       // or Sum, Min, Max, Collect, your own
 //	)) // Stream[dsl.Windowed[string, int]]: Key, Start, End, Value
+//
+// ReduceAll aggregates all the messages of each window into one value,
+// as Sentry Streams' Reducer without a group_by does; the step sets one
+// key for every message, so one task aggregates them all:
+//
+//	totals := events.Apply("total", dsl.ReduceAll(dsl.TumblingWindow(time.Minute),
+//		dsl.Count[Event](),
+//	)) // Stream[dsl.WindowValue[int]]: Start, End, Value
 //
 // Event time is the message timestamp (the Kafka record's, unless a
 // step set another) or what WithEventTime reads from the payload.

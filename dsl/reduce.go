@@ -163,7 +163,8 @@ func KeyFollowsPartitioning[T any]() ReduceOption[T] {
 
 // Reduce aggregates the messages of each key in event-time windows:
 // key(payload) chooses the key, window the windows, and acc how the
-// payloads of one key and window become one value.
+// payloads of one key and window become one value. ReduceAll aggregates
+// all the messages of a window, without a key.
 //
 //	counts := events.Apply("count", dsl.Reduce(dsl.TumblingWindow(10*time.Second),
 //		func(e Event) string { return e.User }, dsl.Count[Event]()))
@@ -184,21 +185,94 @@ func KeyFollowsPartitioning[T any]() ReduceOption[T] {
 // their JSON encoding and travel as JSON, so K must survive a JSON round
 // trip.
 func Reduce[T any, K comparable, A, R any](window Window, key func(T) K, acc Accumulator[T, A, R], opts ...ReduceOption[T]) Step[T, Windowed[K, R]] {
+	cfg := applyReduceOptions(opts)
+	if key == nil {
+		cfg.problems = append(cfg.problems, "key function is nil")
+	}
+	r, err := newReducer(window, key, acc, cfg, func(k K, b Bounds, res R) Any {
+		w := Windowed[K, R]{Key: k, Start: b.Start.UTC(), End: b.End.UTC(), Value: res}
+		return Any{Payload: w, Key: keyBytes(k), Timestamp: w.End.Add(-time.Millisecond)}
+	})
+	if err != nil {
+		return Step[T, Windowed[K, R]]{err: err}
+	}
+	return Step[T, Windowed[K, R]]{kind: KindReduce, reduce: r}
+}
+
+// WindowValue is the result of ReduceAll for one window: the window's
+// bounds [Start, End) and the accumulator's result. Its JSON form is
+// {"start": ..., "end": ..., "value": ...}, with times in RFC 3339, UTC.
+type WindowValue[R any] struct {
+	Start time.Time `json:"start"`
+	End   time.Time `json:"end"`
+	Value R         `json:"value"`
+}
+
+// allKey is the one key of a ReduceAll step's messages: its JSON, {},
+// is how it travels and is stored.
+type allKey struct{}
+
+// ReduceAll aggregates all the messages of each event-time window into
+// one value, without a key: Sentry Streams' Reducer without a group_by.
+// window chooses the windows and acc how their payloads become a value.
+//
+//	totals := events.Apply("total", dsl.ReduceAll(dsl.TumblingWindow(time.Minute),
+//		dsl.Sum(func(e Event) int { return e.Amount })))
+//	// totals is a Stream[dsl.WindowValue[int]]: Start, End, Value
+//
+// It is a Reduce (KindReduce) whose key is the same for every message,
+// set by the step rather than written by the user: windows, event time
+// (WithEventTime), lateness, the output's timestamp (End minus one
+// millisecond) and the deployment config's keys are a Reduce's. The
+// output message has the payload WindowValue{Start, End, Value}, no
+// Kafka key and no headers. A SessionWindow's sessions are those of the
+// whole stream: one ends when no message at all came for the gap.
+//
+// One key means one place does all the work: a runner aggregates every
+// message of the step in one task. On the bundled runner, a ReduceAll
+// fed by the source through map-like steps is shuffled as a Reduce keyed
+// by a payload field is: every message goes to the same partition of
+// the step's shuffle topic, and the one process holding that partition
+// aggregates them all, whatever the number of processes (the others
+// read, map and send). After another Reduce or a Batch, where no Reduce
+// is shuffled, each process aggregates what its own tasks pass on: one
+// value per process and window. KeyFollowsPartitioning does not apply
+// (the one key spans every partition) and is a Build error.
+func ReduceAll[T, A, R any](window Window, acc Accumulator[T, A, R], opts ...ReduceOption[T]) Step[T, WindowValue[R]] {
+	cfg := applyReduceOptions(opts)
+	if cfg.partitioned {
+		cfg.problems = append(cfg.problems, "KeyFollowsPartitioning does not apply to ReduceAll: its one key spans every partition")
+	}
+	r, err := newReducer(window, func(T) allKey { return allKey{} }, acc, cfg, func(_ allKey, b Bounds, res R) Any {
+		v := WindowValue[R]{Start: b.Start.UTC(), End: b.End.UTC(), Value: res}
+		return Any{Payload: v, Timestamp: v.End.Add(-time.Millisecond)}
+	})
+	if err != nil {
+		return Step[T, WindowValue[R]]{err: err}
+	}
+	return Step[T, WindowValue[R]]{kind: KindReduce, reduce: r}
+}
+
+func applyReduceOptions[T any](opts []ReduceOption[T]) reduceConfig[T] {
 	var cfg reduceConfig[T]
 	for _, o := range opts {
 		if o != nil {
 			o.applyReduce(&cfg)
 		}
 	}
+	return cfg
+}
+
+// newReducer is the Reducer of Reduce and ReduceAll: key(payload) keys
+// each message and result makes the output message of a key's window.
+// With problems, in cfg or found here, it returns them all as one error.
+func newReducer[T any, K comparable, A, R any](window Window, key func(T) K, acc Accumulator[T, A, R], cfg reduceConfig[T], result func(k K, b Bounds, res R) Any) (*Reducer, error) {
 	problems := cfg.problems
 	switch {
 	case window.kind == 0:
 		problems = append(problems, "no window; make one with TumblingWindow, SlidingWindow or SessionWindow")
 	case window.err != nil:
 		problems = append(problems, window.err.Error())
-	}
-	if key == nil {
-		problems = append(problems, "key function is nil")
 	}
 	if acc.err != nil {
 		problems = append(problems, acc.err.Error())
@@ -212,7 +286,7 @@ func Reduce[T any, K comparable, A, R any](window Window, key func(T) K, acc Acc
 		}
 	}
 	if len(problems) > 0 {
-		return Step[T, Windowed[K, R]]{err: errors.New(strings.Join(problems, "; "))}
+		return nil, errors.New(strings.Join(problems, "; "))
 	}
 	newAcc := acc.New
 	if newAcc == nil {
@@ -262,8 +336,7 @@ func Reduce[T any, K comparable, A, R any](window Window, key func(T) K, acc Acc
 			if err != nil {
 				return Any{}, err
 			}
-			w := Windowed[K, R]{Key: tk, Start: b.Start.UTC(), End: b.End.UTC(), Value: acc.Result(ta)}
-			return Any{Payload: w, Key: keyBytes(tk), Timestamp: w.End.Add(-time.Millisecond)}, nil
+			return result(tk, b, acc.Result(ta)), nil
 		},
 	}
 	if cfg.eventTime != nil {
@@ -275,7 +348,7 @@ func Reduce[T any, K comparable, A, R any](window Window, key func(T) K, acc Acc
 			return cfg.eventTime(p), nil
 		}
 	}
-	return Step[T, Windowed[K, R]]{kind: KindReduce, reduce: r}
+	return r, nil
 }
 
 // keyBytes is a Reduce key as a Kafka key, when it is text or bytes.

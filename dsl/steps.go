@@ -50,7 +50,7 @@ type processFn func(in Any, emit func(Any)) error
 
 // Step is a transform from a stream of T to a stream of U, used with
 // Stream.Apply. Make one with Map, MapMessage, Filter, FilterMessage,
-// FlatMap, Parser, Serializer, Batch or Reduce.
+// HeadersFilter, FlatMap, Parser, Serializer, Batch, Reduce or ReduceAll.
 type Step[T, U any] struct {
 	kind    Kind
 	process processFn

@@ -20,7 +20,7 @@ const (
 	graphFormatMermaid = "mermaid"
 )
 
-const graphUsage = `usage: %[1]s graph [--format dot|mermaid] [-n NAME] [--config FILE] [--segment-id N]
+const graphUsage = `usage: %[1]s graph [--format dot|mermaid] [-n NAME] [-c FILE] [-s N]
 
 Prints the pipeline's graph, as Graphviz DOT (the default; render it with
 dot -Tsvg) or as a Mermaid flowchart, and exits. Nothing runs: no broker,
@@ -38,8 +38,11 @@ func graphMain(p dsl.Pipeline, args []string, stdout, stderr io.Writer) int {
 	var name string
 	fs.StringVar(&name, "n", "", "pipeline name, shown as the graph's title (none by default)")
 	fs.StringVar(&name, "name", "", "pipeline name (same as -n)")
-	configPath := fs.String("config", "", "deployment config YAML file: show the topics it configures")
-	segmentID := fs.String("segment-id", os.Getenv("SEGMENT_ID"), "with --config: index of the config's pipeline segment (default $SEGMENT_ID, else 0)")
+	var configPath, segmentID string
+	fs.StringVar(&configPath, "c", "", "deployment config YAML file (same as --config)")
+	fs.StringVar(&configPath, "config", "", "deployment config YAML file: show the topics it configures")
+	fs.StringVar(&segmentID, "s", os.Getenv("SEGMENT_ID"), "index of the config's pipeline segment (same as --segment-id)")
+	fs.StringVar(&segmentID, "segment-id", os.Getenv("SEGMENT_ID"), "with --config: index of the config's pipeline segment (default $SEGMENT_ID, else 0)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), graphUsage, programName())
 		fs.PrintDefaults()
@@ -66,14 +69,14 @@ func graphMain(p dsl.Pipeline, args []string, stdout, stderr io.Writer) int {
 	}
 	seg := 0
 	segmentSet := false
-	fs.Visit(func(f *flag.Flag) { segmentSet = segmentSet || f.Name == "segment-id" })
+	fs.Visit(func(f *flag.Flag) { segmentSet = segmentSet || f.Name == "segment-id" || f.Name == "s" })
 	switch {
-	case *configPath == "" && segmentSet:
+	case configPath == "" && segmentSet:
 		problems = append(problems, "--segment-id applies to a --config FILE: give one")
-	case *configPath != "" && *segmentID != "":
+	case configPath != "" && segmentID != "":
 		var err error
-		if seg, err = strconv.Atoi(*segmentID); err != nil || seg < 0 {
-			problems = append(problems, fmt.Sprintf("--segment-id (or SEGMENT_ID) %q: want a non-negative integer", *segmentID))
+		if seg, err = strconv.Atoi(segmentID); err != nil || seg < 0 {
+			problems = append(problems, fmt.Sprintf("--segment-id (or SEGMENT_ID) %q: want a non-negative integer", segmentID))
 		}
 	}
 	if len(problems) > 0 {
@@ -92,11 +95,11 @@ func graphMain(p dsl.Pipeline, args []string, stdout, stderr io.Writer) int {
 	if name != "" {
 		opts = append(opts, dsl.RenderTitle(name))
 	}
-	if *configPath != "" {
+	if configPath != "" {
 		// As for a run: a config with problems still loads when it is
 		// readable YAML, and Validate lists its problems with the
 		// pipeline's.
-		cfg, err := config.Load(*configPath)
+		cfg, err := config.Load(configPath)
 		if cfg == nil {
 			fmt.Fprintln(stderr, err)
 			return ExitUsage

@@ -91,6 +91,8 @@ func TestGraphConfigTopics(t *testing.T) {
 		{[]string{"--config", cfg}, []string{`topic: raw-events"`, `topic: cooked"`}},
 		{[]string{"--config", cfg, "--segment-id", "1", "--format", "dot"}, []string{`topic: raw-events"`, `topic: cooked"`}},
 		{[]string{"--config", cfg, "--segment-id", "1", "--format", "mermaid"}, []string{`topic: raw-events"]`, `topic: cooked")]`}},
+		// Sentry Streams' short forms.
+		{[]string{"-c", cfg, "-s", "1", "--format", "mermaid"}, []string{`topic: raw-events"]`, `topic: cooked")]`}},
 	} {
 		code, stdout, stderr := runGraph(t, seedPipeline(), tc.args...)
 		if code != ExitOK || stderr != "" {
@@ -123,6 +125,8 @@ func TestGraphUsageErrors(t *testing.T) {
 		{[]string{"--segment-id", "1"}, "--segment-id applies to a --config FILE"},
 		{[]string{"--config", cfg, "--segment-id", "x"}, `--segment-id (or SEGMENT_ID) "x"`},
 		{[]string{"--config", cfg, "--segment-id", "3"}, "segment 3 does not exist"},
+		{[]string{"-c", cfg, "-s", "3"}, "segment 3 does not exist"},
+		{[]string{"-s", "1"}, "--segment-id applies to a --config FILE"},
 		{[]string{"--config", bad}, `no step named "mysink" in the pipeline`},
 		{[]string{"--config", filepath.Join(t.TempDir(), "missing.yaml")}, "missing.yaml"},
 	} {

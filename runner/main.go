@@ -34,44 +34,17 @@ const (
 	ExitUsage  = 2
 )
 
-// cliFlags are the runner's own flags. They live on flag.CommandLine,
-// beside Beam's (--runner, --endpoint, ...), because beam.Init reads the
-// same flag set.
-type cliFlags struct {
-	name, configPath, adapter, logLevel, logFormat string
-	segmentID                                      string
-	input                                          string
-	printOutput, exitWhenDone                      bool
-	cpuProfile, memProfile                         string
-	stateDir                                       string
-	discardCorruptState                            bool
-	devBroker                                      string
-}
-
-func defineFlags(fs *flag.FlagSet) *cliFlags {
-	f := &cliFlags{}
-	fs.StringVar(&f.name, "n", "streams", "pipeline name (logs, metrics)")
-	fs.StringVar(&f.name, "name", "streams", "pipeline name (same as -n)")
-	fs.StringVar(&f.configPath, "config", "", "deployment config YAML file (required)")
-	fs.StringVar(&f.adapter, "adapter", AdapterLocal, "execution engine: local (the bundled streams runner) or beam (a Beam runner, see --runner; prism by default)")
-	fs.StringVar(&f.segmentID, "segment-id", os.Getenv("SEGMENT_ID"), "index of the config's pipeline segment to run (default $SEGMENT_ID, else 0)")
-	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
-	fs.StringVar(&f.logFormat, "log-format", "text", "text or json")
-	fs.StringVar(&f.input, "dev-input", "", "development: produce each line of this file to the source topic once the pipeline runs")
-	fs.BoolVar(&f.printOutput, "dev-print-output", false, "development: print the records that arrive on the sink and dead-letter topics")
-	fs.BoolVar(&f.exitWhenDone, "dev-exit-when-done", false, "development: stop once the source topic is fully processed and committed")
-	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile (pprof) of the run to this file")
-	fs.StringVar(&f.memProfile, "memprofile", "", "write an allocation profile (pprof) of the run to this file when it stops")
-	fs.StringVar(&f.devBroker, "dev-broker", os.Getenv("STREAMS_DEV_BROKER"), "development: host:port of the development broker used when the config names no bootstrap_servers (default $STREAMS_DEV_BROKER, else "+DevBrokerAddr+"); a streams development broker there is used, anything else is not: one is embedded on a free port")
-	fs.StringVar(&f.stateDir, "state-dir", os.Getenv("STREAMS_STATE_DIR"), "directory of the durable state of Batch and Reduce steps (--adapter local; default $STREAMS_STATE_DIR, else <temp dir>/streams-state/<name>/<group>/segment-<N> (a temporary one on the development broker); \"none\" keeps state in memory)")
-	fs.BoolVar(&f.discardCorruptState, "discard-corrupt-state", false, "start from empty state, replaying from the committed offsets, when the state directory's write-ahead log is corrupt (--adapter local); default: refuse to start")
-	return f
-}
-
 // Main runs the pipeline p from the command line and exits. It never
 // returns. Define the pipeline first (in main or at package level), then
 // call Main: a Beam worker process runs the same program with --worker,
 // and Main then serves the worker instead of starting a pipeline.
+//
+// The flags are Sentry Streams' runner's, in their short and long forms
+// (-n/--name, -c/--config, -a/--adapter, -s/--segment-id,
+// -l/--log-level), and ours (runFlags); -h lists them by group. Beam's
+// own flags (--runner, --endpoint, --environment_type, ...), which Beam's
+// packages define on flag.CommandLine, are accepted beside them for
+// --adapter beam; --help-beam lists those.
 //
 // `<program> graph [--format dot|mermaid] [-n NAME] [--config FILE]
 // [--segment-id N]` instead prints the pipeline's graph (see
@@ -89,8 +62,20 @@ func main(p dsl.Pipeline, fs *flag.FlagSet, args []string, stdout, stderr io.Wri
 		return graphMain(p, args[1:], stdout, stderr)
 	}
 	f := defineFlags(fs)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "usage: %[1]s [flags]; %[1]s -h lists them\n", programName())
+	}
 	if err := fs.Parse(args); err != nil {
 		return ExitUsage
+	}
+	switch {
+	case f.help:
+		writeHelp(stdout, fs)
+		return ExitOK
+	case f.helpBeam:
+		writeHelpBeam(stdout, fs)
+		return ExitOK
 	}
 	g, err := p.Build()
 	if err != nil {

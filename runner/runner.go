@@ -12,11 +12,15 @@
 //
 //	go run ./examples/simple_map_filter -n simple --config deployment_config/simple_map_filter.yaml --adapter local
 //
-// Flags: -n NAME, --config FILE, --adapter local|beam (local, the default:
-// the bundled runner, package localrunner), --segment-id N (or
-// the SEGMENT_ID environment variable), --log-level, plus Beam's own flags
-// (--runner, --endpoint, --environment_type, ...) passed through to Beam;
-// the Beam runner is prism unless --runner says otherwise.
+// Flags, as Sentry Streams' runner spells them, short or long: -n/--name
+// NAME, -c/--config FILE, -a/--adapter local|beam (local, the default:
+// the bundled runner, package localrunner), -s/--segment-id N (or the
+// SEGMENT_ID environment variable), -l/--log-level LEVEL; and ours
+// (--log-format, --state-dir, the --dev-* flags, ...). -h lists the
+// runner's flags by group. Beam's own flags (--runner, --endpoint,
+// --environment_type, ...) are accepted beside them and passed through to
+// Beam with --adapter beam; --help-beam lists them. The Beam runner is
+// prism unless --runner says otherwise.
 //
 // # Kafka
 //
