@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -156,6 +157,13 @@ func (f *fleet) remove(i int) {
 	f.removing.Add(1)
 	go func() {
 		defer f.removing.Done()
+		// A process killed by a signal before it could handle one (its
+		// start, under load, takes a second or more) is no clean stop to
+		// test: a scale-down waits for it to run.
+		deadline := time.Now().Add(30 * time.Second)
+		for !strings.Contains(m.child.Stderr(), "starting pipeline") && !m.child.Exited() && time.Now().Before(deadline) {
+			time.Sleep(20 * time.Millisecond)
+		}
 		if !m.child.Terminate(f.t, time.Minute) || m.child.ExitCode() != 0 {
 			f.t.Errorf("a member stopped with SIGTERM did not end cleanly within a minute (exit %d):\n%s", m.child.ExitCode(), m.child.Stderr())
 		}

@@ -52,7 +52,30 @@ const (
 // Beam. With --config, the source and Kafka sinks show the topics the
 // config gives them.
 func Main(p dsl.Pipeline) {
+	// A SIGTERM or Ctrl-C while the program starts (loading the config,
+	// Beam's init, the broker checks: seconds on a loaded machine) must
+	// stop it as one that came while it ran does, not kill it: a
+	// scale-down right after a restart is routine.
+	signal.Notify(startSignals, os.Interrupt, syscall.SIGTERM)
 	os.Exit(main(p, flag.CommandLine, os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// startSignals holds a stop signal that came before the run's own
+// handler was installed (Main).
+var startSignals = make(chan os.Signal, 1)
+
+// runContext is the context of a run: cancelled by SIGTERM or Ctrl-C,
+// including one that came while the program started.
+func runContext() (context.Context, context.CancelFunc) {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, cancel := context.WithCancel(ctx)
+	select {
+	case <-startSignals:
+		cancel()
+	default:
+	}
+	signal.Stop(startSignals)
+	return ctx, func() { cancel(); stop() }
 }
 
 func main(p dsl.Pipeline, fs *flag.FlagSet, args []string, stdout, stderr io.Writer) int {
@@ -168,7 +191,7 @@ func main(p dsl.Pipeline, fs *flag.FlagSet, args []string, stdout, stderr io.Wri
 			}
 		}()
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := runContext()
 	defer stop()
 	err = Run(ctx, g, opts)
 	var ce *ConfigError
