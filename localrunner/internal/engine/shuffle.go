@@ -377,7 +377,12 @@ func (e *engine) writeMarks() {
 		if o == nil || s.task == nil || s.task.gone {
 			continue
 		}
-		wm, idle := s.out, s.task.idle() && !s.task.busy()
+		// A task of an internal topic's partition is never idle to its
+		// readers: its watermark moves with its writers' marks, data or
+		// not, and its own partition may be caught up for a moment while
+		// records below the watermarks other partitions carry are still
+		// on their way to it. Leaving it out would make them late.
+		wm, idle := s.out, s.task.idle() && !s.task.busy() && !s.task.src.spec.Kafka.Shuffle
 		if o.marked && wm == o.lastWM && idle == o.lastIdle {
 			continue
 		}
