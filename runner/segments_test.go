@@ -10,6 +10,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/streams-dev/streams/beamtranslate"
 	"github.com/streams-dev/streams/config"
 	"github.com/streams-dev/streams/internal/childtest"
 )
@@ -32,6 +33,8 @@ func TestSegmentsRunApartAndSurviveKills(t *testing.T) {
 		rs = append(rs, &kgo.Record{Topic: h.s.In, Key: []byte(user), Value: fmt.Appendf(nil, `{"user":%q}`, user), Timestamp: lateBase.Add(at)})
 		want[fmt.Sprintf(`{"key":%q,"start":%q`, user, lateBase.Add(at.Truncate(10*time.Second)).Format(time.RFC3339))]++
 	}
+	// A message the parse step (segment 0) rejects.
+	rs = append(rs, &kgo.Record{Topic: h.s.In, Key: []byte("u0"), Value: []byte("not json"), Timestamp: lateBase})
 	if err := h.cl.ProduceSync(h.ctx, rs...).FirstErr(); err != nil {
 		t.Fatal(err)
 	}
@@ -116,8 +119,26 @@ func TestSegmentsRunApartAndSurviveKills(t *testing.T) {
 			t.Errorf("window %s}: count %d, want %d", k, got[k], c)
 		}
 	}
-	if len(h.dlq) > 0 {
-		t.Errorf("%d dlq records, want none", len(h.dlq))
+	// A message late for the count (segment 1): each segment's rejects
+	// reach the source's dead-letter topic.
+	late := &kgo.Record{Topic: h.s.In, Key: []byte("u1"), Value: []byte(`{"user":"u1"}`), Timestamp: lateBase.Add(time.Second)}
+	if err := h.cl.ProduceSync(h.ctx, late).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	steps := map[string]int{}
+	h.wait("the dead letters of both segments", func() bool {
+		clear(steps)
+		for _, r := range h.dlq {
+			for _, hd := range r.Headers {
+				if hd.Key == beamtranslate.HeaderDLQStep {
+					steps[string(hd.Value)]++
+				}
+			}
+		}
+		return steps["parse"] > 0 && steps["count"] > 0
+	})
+	if len(steps) != 2 {
+		t.Errorf("dead letters by step %v, want parse's and count's only", steps)
 	}
 	for _, topic := range []string{"late-count-segment", "late-count-shuffle"} {
 		ts, err := adm.ListTopics(h.ctx, topic)

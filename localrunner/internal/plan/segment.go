@@ -139,40 +139,51 @@ func (p *Plan) reroute(s, w, r *Stage, out string) {
 }
 
 // keepSegment drops every stage but those of segment k: a stage is in the
-// segment of the stages producing its input, a segment's read starts its
-// segment, the other sources start segment 0.
+// segments of the stages producing its input (a stage reading from
+// several, such as the one writing rejected messages to the dead-letter
+// topic, is in each of theirs), a segment's read starts its segment, the
+// other sources start segment 0.
 func (p *Plan) keepSegment(k int) error {
-	seg := map[string]int{}
+	in := map[string]map[int]bool{}
 	most := 0
 	for _, s := range p.Stages {
+		segs := map[int]bool{}
 		switch {
 		case s.Kind == KindKafka && s.Kafka.Shuffle:
-			seg[s.ID] = s.Kafka.Segment
-		case len(s.Upstream) > 0:
-			seg[s.ID] = seg[p.Producers[s.Upstream[0]]]
+			segs[s.Kafka.Segment] = true
+		case len(s.Upstream) == 0:
+			segs[0] = true
 		}
-		most = max(most, seg[s.ID])
+		for _, pc := range s.Upstream {
+			for seg := range in[p.Producers[pc]] {
+				segs[seg] = true
+			}
+		}
+		in[s.ID] = segs
+		for seg := range segs {
+			most = max(most, seg)
+		}
 	}
 	if k > most {
 		return fmt.Errorf("localrunner: segment %d: the pipeline has segments 0 to %d", k, most)
 	}
-	var kept []*Stage
-	for _, s := range p.Stages {
-		if seg[s.ID] == k {
-			kept = append(kept, s)
-		}
-	}
-	p.Stages = kept
+	kept := func(id string) bool { return in[id][k] }
+	p.Stages = slices.DeleteFunc(p.Stages, func(s *Stage) bool { return !kept(s.ID) })
 	for pc, cs := range p.Consumers {
-		p.Consumers[pc] = slices.DeleteFunc(cs, func(c string) bool { return seg[c] != k })
+		p.Consumers[pc] = slices.DeleteFunc(cs, func(c string) bool { return !kept(c) })
 		if len(p.Consumers[pc]) == 0 {
 			delete(p.Consumers, pc)
 		}
 	}
 	for pc, prod := range p.Producers {
-		if seg[prod] != k {
+		if !kept(prod) {
 			delete(p.Producers, pc)
 		}
+	}
+	for _, s := range p.Stages {
+		// What a stage kept in several segments reads from another
+		// segment's stages is not produced here.
+		s.Upstream = slices.DeleteFunc(s.Upstream, func(pc string) bool { _, ok := p.Producers[pc]; return !ok })
 	}
 	return nil
 }
