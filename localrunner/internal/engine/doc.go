@@ -185,6 +185,7 @@
 // stages and task copies), checkpoint.go (durable checkpoints and
 // restore), queues.go (queued elements in checkpoints), changelog.go
 // (task changelogs), shuffle.go (shuffle and segment writers),
+// internaltopics.go (their topics and client),
 // teststream.go and metrics.go. stagepar.go holds the per-stage bounds
 // and the order of outputs.
 package engine
