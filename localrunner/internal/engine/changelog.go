@@ -126,7 +126,7 @@ func (e *engine) openLog(ctx context.Context, s *stageState) (*taskLog, error) {
 	}
 	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	parts, err := sourcePartitions(cctx, l.adm, rc.Topics)
+	_, parts, err := topicPartitions(cctx, l.adm, rc.Topics)
 	if err != nil {
 		return fail(err)
 	}
@@ -139,23 +139,6 @@ func (e *engine) openLog(ctx context.Context, s *stageState) (*taskLog, error) {
 	}
 	e.log.Info("localrunner: task changelog ready", "topic", l.topic, "partitions", parts)
 	return l, nil
-}
-
-// sourcePartitions is the most partitions of any of topics.
-func sourcePartitions(ctx context.Context, adm *kadm.Client, topics []string) (int32, error) {
-	td, err := adm.ListTopics(ctx, topics...)
-	if err != nil {
-		return 0, err
-	}
-	n := int32(0)
-	for _, t := range topics {
-		d, ok := td[t]
-		if !ok || d.Err != nil {
-			return 0, fmt.Errorf("source topic %s: not found (%v)", t, d.Err)
-		}
-		n = max(n, int32(len(d.Partitions)))
-	}
-	return n, nil
 }
 
 // closeLogs waits for the appends in flight and closes the clients.

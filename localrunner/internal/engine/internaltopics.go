@@ -26,9 +26,9 @@ func (e *engine) openShuffles(ctx context.Context) error {
 		switch {
 		case s.Kind == plan.KindShuffleWrite:
 			writers = append(writers, s)
-			internal[s.Shuffle.Topic] = origin(e.cfg.Plan.Stage(s.Shuffle.Source).Kafka)
+			internal[s.Shuffle.Topic] = e.cfg.Plan.Stage(s.Shuffle.Source).Kafka.Root()
 		case s.Kind == plan.KindKafka && s.Kafka.Shuffle:
-			internal[s.Kafka.Config.Topics[0]] = origin(s.Kafka)
+			internal[s.Kafka.Config.Topics[0]] = s.Kafka.Root()
 		}
 	}
 	if len(internal) == 0 {
@@ -108,13 +108,6 @@ func topicPartitions(ctx context.Context, adm *kadm.Client, topics []string) (to
 		most = max(most, int32(len(d.Partitions)))
 	}
 	return total, most, nil
-}
-
-func origin(r *plan.KafkaRead) *plan.KafkaRead {
-	if r.Origin != nil {
-		return r.Origin
-	}
-	return r
 }
 
 func sortedTopics(m map[string]*plan.KafkaRead) []string {

@@ -30,9 +30,8 @@ type KafkaRead struct {
 	Origin *KafkaRead
 }
 
-// origin is the pipeline's source read behind r: r itself, or its
-// Origin.
-func (r *KafkaRead) origin() *KafkaRead {
+// Root is the pipeline's source read behind r: r itself, or its Origin.
+func (r *KafkaRead) Root() *KafkaRead {
 	if r.Origin != nil {
 		return r.Origin
 	}

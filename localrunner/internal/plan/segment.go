@@ -7,7 +7,6 @@ import (
 	"strings"
 
 	"github.com/streams-dev/streams/internal/contract"
-	"github.com/streams-dev/streams/io/kafka"
 )
 
 // SegmentAnnotation marks the composite of a step that starts a segment
@@ -104,21 +103,12 @@ func (pl *planner) insertSegments(p *Plan, roots map[string]int) {
 			pl.errs = append(pl.errs, fmt.Errorf("localrunner: segment %d: the coder of its input: %w", k, err))
 			continue
 		}
-		origin := src.Kafka.origin()
 		head, _, _ := strings.Cut(s.Names[0], "/")
 		head, _, _ = strings.Cut(head, "+")
-		topic := unsafeTopic.ReplaceAllString(origin.Config.Group+"-"+head+"-segment", "_")
-		out := s.Input + "/segment"
-		w := &Stage{ID: s.ID + "-segment-write", Kind: KindShuffleWrite, Names: []string{head + "/segment-write"},
-			Input: s.Input, Upstream: slices.Clone(s.Upstream)}
-		r := &Stage{ID: s.ID + "-segment-read", Kind: KindKafka, Names: []string{head + "/segment-read"}, Outputs: []string{out}}
-		rc := origin.Config
-		read := kafka.ReadConfig{Client: rc.Client, Topics: []string{topic}, Group: topic, StartOffset: kafka.StartEarliest,
-			MaxReadTime: rc.MaxReadTime, IdleDelay: rc.IdleDelay, MaxSkew: rc.MaxSkew}
-		r.Kafka = &KafkaRead{Config: read, Output: out, Coder: c, Shuffle: true, Segment: k, StartsSegment: true, Origin: origin}
-		w.Shuffle = &Shuffle{Topic: topic, Source: src.ID, Reader: r.ID, Coder: c, BySource: true}
-		p.reroute(s, w, r, out)
-		p.Stages = slices.Insert(p.Stages, i, w, r)
+		topic := unsafeTopic.ReplaceAllString(src.Kafka.Root().Config.Group+"-"+head+"-segment", "_")
+		w, r := p.insertBoundary(i, s, src, c, topic, boundaryNames{head, "segment", s.Input + "/segment"})
+		r.Kafka.Segment, r.Kafka.StartsSegment = k, true
+		w.Shuffle.BySource = true
 		i += 2
 	}
 }

@@ -70,26 +70,40 @@ func (pl *planner) insertShuffles(p *Plan) {
 		if err != nil {
 			continue // the stage keeps its state per process
 		}
-		origin := src.Kafka.origin()
-		rc := origin.Config
-		topic := ShuffleTopic(rc.Group, g.Names[0])
+		topic := ShuffleTopic(src.Kafka.Root().Config.Group, g.Names[0])
 		if n := topics[topic]; n > 0 {
 			topic = topic + "-" + string(rune('0'+n%10))
 		}
 		topics[topic]++
-		out := g.Input + "/shuffled"
-		w := &Stage{ID: g.ID + "-shuffle-write", Kind: KindShuffleWrite, Names: []string{g.Names[0] + "/shuffle-write"},
-			Input: g.Input, Upstream: slices.Clone(g.Upstream)}
-		r := &Stage{ID: g.ID + "-shuffle-read", Kind: KindKafka, Names: []string{g.Names[0] + "/shuffle-read"}, Outputs: []string{out}}
-		read := kafka.ReadConfig{Client: rc.Client, Topics: []string{topic}, Group: topic, StartOffset: kafka.StartEarliest,
-			MaxReadTime: rc.MaxReadTime, IdleDelay: rc.IdleDelay, MaxSkew: rc.MaxSkew}
-		r.Kafka = &KafkaRead{Config: read, Output: out, Coder: c, Shuffle: true, Segment: src.Kafka.Segment, Origin: origin}
-		w.Shuffle = &Shuffle{Topic: topic, Source: src.ID, Reader: r.ID, Coder: c}
-		p.reroute(g, w, r, out)
+		p.insertBoundary(i, g, src, c, topic, boundaryNames{g.Names[0], "shuffle", g.Input + "/shuffled"})
 		g.PartitionKeyed = true
-		p.Stages = slices.Insert(p.Stages, i, w, r)
 		i += 2
 	}
+}
+
+// boundaryNames name the stages of an internal topic's boundary: its
+// writer and read are "<name>/<kind>-write" and "<name>/<kind>-read" (IDs
+// "<ID of the stage they feed>-<kind>-write", -read), and out is the
+// PCollection the read produces.
+type boundaryNames struct{ name, kind, out string }
+
+// insertBoundary puts, at index i before stage s, a writer of what s
+// reads (fed by the tasks of Kafka stage src) to topic and a read of
+// topic feeding s, and returns them. The writer writes by key; the read
+// is in src's segment.
+func (p *Plan) insertBoundary(i int, s, src *Stage, c *coder.Coder, topic string, n boundaryNames) (w, r *Stage) {
+	w = &Stage{ID: s.ID + "-" + n.kind + "-write", Kind: KindShuffleWrite, Names: []string{n.name + "/" + n.kind + "-write"},
+		Input: s.Input, Upstream: slices.Clone(s.Upstream)}
+	r = &Stage{ID: s.ID + "-" + n.kind + "-read", Kind: KindKafka, Names: []string{n.name + "/" + n.kind + "-read"}, Outputs: []string{n.out}}
+	root := src.Kafka.Root()
+	rc := root.Config
+	read := kafka.ReadConfig{Client: rc.Client, Topics: []string{topic}, Group: topic, StartOffset: kafka.StartEarliest,
+		MaxReadTime: rc.MaxReadTime, IdleDelay: rc.IdleDelay, MaxSkew: rc.MaxSkew}
+	r.Kafka = &KafkaRead{Config: read, Output: n.out, Coder: c, Shuffle: true, Segment: src.Kafka.Segment, Origin: root}
+	w.Shuffle = &Shuffle{Topic: topic, Source: src.ID, Reader: r.ID, Coder: c}
+	p.reroute(s, w, r, n.out)
+	p.Stages = slices.Insert(p.Stages, i, w, r)
+	return w, r
 }
 
 // feedingKafka returns the one Kafka stage that every element of stage s
