@@ -23,6 +23,7 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/passert"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/transforms/stats"
+	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/streams-dev/streams/io/kafka"
@@ -424,16 +425,12 @@ func init() {
 	register.Function1x2(keyPartition)
 }
 
-// TestKafkaNativeWindowsHoldCommits counts records per partition in
-// one-minute windows over the native Kafka source: half the records are an
-// hour old (their window fires once the partitions are idle), half an
-// hour ahead (their window cannot fire). The source reads all of them
-// although they are more than its in-flight bound (windows release the
-// bound), commits never pass a record still buffered in a window, and a
-// cancel does not wait for those windows. Without the shuffle (with it,
-// see TestShuffleWindowsHoldTheShuffleCommits).
-func TestKafkaNativeWindowsHoldCommits(t *testing.T) {
-	c, cl, adm := kafkaCluster(t)
+// producePastAndFuture writes 200 records to the two partitions of "in":
+// the first 100 an hour old, a millisecond apart (their one-minute window
+// fires once the partitions are idle), the others an hour ahead (their
+// window cannot fire).
+func producePastAndFuture(t *testing.T, cl *kgo.Client) {
+	t.Helper()
 	past := time.Now().Add(-time.Hour).Truncate(time.Minute)
 	future := time.Now().Add(time.Hour)
 	var rs []*kgo.Record
@@ -447,6 +444,29 @@ func TestKafkaNativeWindowsHoldCommits(t *testing.T) {
 	if err := cl.ProduceSync(context.Background(), rs...).FirstErr(); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// sumsPerPartition sums the records of each partition of "in", read by
+// group gw, in one-minute windows, into the sink key.
+func sumsPerPartition(c *kfake.Cluster, key string) *beam.Pipeline {
+	p, s := beam.NewPipelineWithRoot()
+	keyed := beam.ParDo(s, keyPartition, kafka.Read(s, readConfig(c, "gw")))
+	sums := beam.CombinePerKey(s, sumInts, beam.WindowInto(s, window.NewFixedWindows(time.Minute), keyed))
+	collect(s, key, beam.ParDo(s, formatSum, sums))
+	return p
+}
+
+// TestKafkaNativeWindowsHoldCommits counts records per partition in
+// one-minute windows over the native Kafka source: half the records are an
+// hour old (their window fires once the partitions are idle), half an
+// hour ahead (their window cannot fire). The source reads all of them
+// although they are more than its in-flight bound (windows release the
+// bound), commits never pass a record still buffered in a window, and a
+// cancel does not wait for those windows. Without the shuffle (with it,
+// see TestShuffleWindowsHoldTheShuffleCommits).
+func TestKafkaNativeWindowsHoldCommits(t *testing.T) {
+	c, cl, adm := kafkaCluster(t)
+	producePastAndFuture(t, cl)
 	key := t.Name()
 	var mu sync.Mutex
 	sourced, dropped := 0, 0
@@ -458,10 +478,7 @@ func TestKafkaNativeWindowsHoldCommits(t *testing.T) {
 			sourced += e.Outputs
 		}
 	}}
-	p, s := beam.NewPipelineWithRoot()
-	keyed := beam.ParDo(s, keyPartition, kafka.Read(s, readConfig(c, "gw")))
-	sums := beam.CombinePerKey(s, sumInts, beam.WindowInto(s, window.NewFixedWindows(time.Minute), keyed))
-	collect(s, key, beam.ParDo(s, formatSum, sums))
+	p := sumsPerPartition(c, key)
 	stop := runUntil(t, p, localrunner.WithHooks(hooks), localrunner.WithMaxBundleSize(16),
 		localrunner.WithKafkaCommit(20*time.Millisecond, 10), localrunner.WithKafkaInflight(30, 1<<20),
 		localrunner.WithDrainTimeout(20*time.Second), localrunner.WithShuffle(false))

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
-	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph/window"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -30,19 +29,7 @@ import (
 // mark passed them; a cancel does not wait for the future window.
 func TestShuffleWindowsHoldTheShuffleCommits(t *testing.T) {
 	c, cl, adm := kafkaCluster(t)
-	past := time.Now().Add(-time.Hour).Truncate(time.Minute)
-	future := time.Now().Add(time.Hour)
-	var rs []*kgo.Record
-	for i := range 200 {
-		ts := past.Add(time.Duration(i) * time.Millisecond)
-		if i >= 100 {
-			ts = future
-		}
-		rs = append(rs, &kgo.Record{Topic: "in", Partition: int32(i % 2), Value: []byte(strconv.Itoa(i)), Timestamp: ts})
-	}
-	if err := cl.ProduceSync(context.Background(), rs...).FirstErr(); err != nil {
-		t.Fatal(err)
-	}
+	producePastAndFuture(t, cl)
 	key := t.Name()
 	var mu sync.Mutex
 	dropped := 0
@@ -51,10 +38,7 @@ func TestShuffleWindowsHoldTheShuffleCommits(t *testing.T) {
 		defer mu.Unlock()
 		dropped += e.Dropped
 	}}
-	p, s := beam.NewPipelineWithRoot()
-	keyed := beam.ParDo(s, keyPartition, kafka.Read(s, readConfig(c, "gw")))
-	sums := beam.CombinePerKey(s, sumInts, beam.WindowInto(s, window.NewFixedWindows(time.Minute), keyed))
-	collect(s, key, beam.ParDo(s, formatSum, sums))
+	p := sumsPerPartition(c, key)
 	opts := []localrunner.Option{localrunner.WithHooks(hooks), localrunner.WithMaxBundleSize(16),
 		localrunner.WithKafkaCommit(20*time.Millisecond, 10), localrunner.WithKafkaInflight(30, 1<<20),
 		localrunner.WithDrainTimeout(20 * time.Second)}
