@@ -62,32 +62,14 @@ func TestTaskStateRestoredOnAnEmptyDisk(t *testing.T) {
 func TestKilledEveryThreeSecondsStillFinishes(t *testing.T) {
 	h := newLateRun(t, lateSpec{Partitioned: true, StateDir: t.TempDir(), InstanceID: "member-0", SlowMicros: 400})
 	const n = 12000 // 4.8 s of the slow step
-	want := map[string]int{}
-	var rs []*kgo.Record
-	for i := range n {
-		user, at := fmt.Sprintf("u%d", i%7), time.Duration(i)*2*time.Millisecond
-		rs = append(rs, &kgo.Record{Topic: h.s.In, Key: []byte(user), Value: fmt.Appendf(nil, `{"user":%q}`, user), Timestamp: lateBase.Add(at)})
-		want[fmt.Sprintf(`{"key":%q,"start":%q`, user, lateBase.Add(at.Truncate(10*time.Second)).Format(time.RFC3339))]++
-	}
+	rs, want := h.clicks(n)
 	// Event time passes the last window's end.
 	rs = append(rs, &kgo.Record{Topic: h.s.In, Key: []byte("end"), Value: []byte(`{"user":"end"}`), Timestamp: lateBase.Add(time.Minute)})
 	if err := h.cl.ProduceSync(h.ctx, rs...).FirstErr(); err != nil {
 		t.Fatal(err)
 	}
 	got := map[string]int{}
-	complete := func() bool {
-		for _, r := range h.results() {
-			k, v, _ := strings.Cut(r, `,"end"`)
-			var w struct{ Value int }
-			if err := json.Unmarshal([]byte(r), &w); err == nil && v != "" {
-				if c, ok := got[k]; ok && c != w.Value {
-					t.Errorf("window %s} emitted with counts %d and %d", k, c, w.Value)
-				}
-				got[k] = w.Value
-			}
-		}
-		return len(got) >= len(want)
-	}
+	complete := func() bool { return h.windows(got) >= len(want) }
 	kills := 0
 	h.start()
 	for ; kills < 20; kills++ {

@@ -198,6 +198,37 @@ func (h *lateRun) wait(what string, done func() bool) {
 	}
 }
 
+// clicks returns n clicks of users u0 to u6, 2 ms of event time apart
+// from lateBase, and the count each (user, 10 s window) should get, by
+// the start of its result ({"key":"u1","start":"..."}).
+func (h *lateRun) clicks(n int) ([]*kgo.Record, map[string]int) {
+	want := map[string]int{}
+	var rs []*kgo.Record
+	for i := range n {
+		user, at := fmt.Sprintf("u%d", i%7), time.Duration(i)*2*time.Millisecond
+		rs = append(rs, &kgo.Record{Topic: h.s.In, Key: []byte(user), Value: fmt.Appendf(nil, `{"user":%q}`, user), Timestamp: lateBase.Add(at)})
+		want[fmt.Sprintf(`{"key":%q,"start":%q`, user, lateBase.Add(at.Truncate(10*time.Second)).Format(time.RFC3339))]++
+	}
+	return rs, want
+}
+
+// windows records in got the count of each window result read so far
+// (keyed as clicks keys them), failing h.t when a window comes out twice
+// with different counts, and returns how many windows came out.
+func (h *lateRun) windows(got map[string]int) int {
+	for _, r := range h.results() {
+		k, v, _ := strings.Cut(r, `,"end"`)
+		var w struct{ Value int }
+		if err := json.Unmarshal([]byte(r), &w); err == nil && v != "" {
+			if c, ok := got[k]; ok && c != w.Value {
+				h.t.Errorf("window %s} emitted with counts %d and %d", k, c, w.Value)
+			}
+			got[k] = w.Value
+		}
+	}
+	return len(got)
+}
+
 func (h *lateRun) results() []string {
 	var rs []string
 	for _, r := range h.out {

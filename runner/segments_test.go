@@ -26,13 +26,7 @@ import (
 func TestSegmentsRunApartAndSurviveKills(t *testing.T) {
 	h := newLateRun(t, lateSpec{Segmented: true, SlowMicros: 400, Partitions: 2, SourceExtra: "internal_topic_partitions: 3"})
 	const n = 12000
-	want := map[string]int{}
-	var rs []*kgo.Record
-	for i := range n {
-		user, at := fmt.Sprintf("u%d", i%7), time.Duration(i)*2*time.Millisecond
-		rs = append(rs, &kgo.Record{Topic: h.s.In, Key: []byte(user), Value: fmt.Appendf(nil, `{"user":%q}`, user), Timestamp: lateBase.Add(at)})
-		want[fmt.Sprintf(`{"key":%q,"start":%q`, user, lateBase.Add(at.Truncate(10*time.Second)).Format(time.RFC3339))]++
-	}
+	rs, want := h.clicks(n)
 	// A message the parse step (segment 0) rejects.
 	rs = append(rs, &kgo.Record{Topic: h.s.In, Key: []byte("u0"), Value: []byte("not json"), Timestamp: lateBase})
 	if err := h.cl.ProduceSync(h.ctx, rs...).FirstErr(); err != nil {
@@ -71,19 +65,7 @@ func TestSegmentsRunApartAndSurviveKills(t *testing.T) {
 	}
 	h.child = members[1][0].child
 	got := map[string]int{}
-	complete := func() bool {
-		for _, r := range h.results() {
-			k, v, _ := strings.Cut(r, `,"end"`)
-			var w struct{ Value int }
-			if err := json.Unmarshal([]byte(r), &w); err == nil && v != "" {
-				if c, ok := got[k]; ok && c != w.Value {
-					t.Errorf("window %s} emitted with counts %d and %d", k, c, w.Value)
-				}
-				got[k] = w.Value
-			}
-		}
-		return len(got) >= len(want)
-	}
+	complete := func() bool { return h.windows(got) >= len(want) }
 	pause := func(d time.Duration) {
 		deadline := time.Now().Add(d)
 		h.wait(d.String()+" of the pipeline", func() bool { return time.Now().After(deadline) })
