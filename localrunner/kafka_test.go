@@ -320,6 +320,8 @@ type kafkaChildSpec struct {
 	Group   string
 	Member  string
 	Delay   time.Duration
+	// ExactlyOnce reads and writes with exactly-once delivery.
+	ExactlyOnce bool `json:",omitempty"`
 }
 
 // fmtFn formats a record for the output topic.
@@ -354,8 +356,8 @@ func runKafkaChild(raw string) int {
 	defer stop()
 	p, s := beam.NewPipelineWithRoot()
 	client := kafka.ClientConfig{Brokers: spec.Brokers}
-	recs := kafka.Read(s, kafka.ReadConfig{Client: client, Topics: []string{"in"}, Group: spec.Group, StartOffset: kafka.StartEarliest, IdleDelay: 50 * time.Millisecond})
-	kafka.Write(s, kafka.WriteConfig{Client: client, Topic: "out"}, beam.ParDo(s, &fmtFn{Topic: "out", Member: spec.Member, Delay: spec.Delay}, recs))
+	recs := kafka.Read(s, kafka.ReadConfig{Client: client, Topics: []string{"in"}, Group: spec.Group, StartOffset: kafka.StartEarliest, IdleDelay: 50 * time.Millisecond, ExactlyOnce: spec.ExactlyOnce})
+	kafka.Write(s, kafka.WriteConfig{Client: client, Topic: "out", Transactional: spec.ExactlyOnce}, beam.ParDo(s, &fmtFn{Topic: "out", Member: spec.Member, Delay: spec.Delay}, recs))
 	r, err := localrunner.New(
 		localrunner.WithLogger(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))),
 		localrunner.WithMaxBundleSize(20),

@@ -29,6 +29,11 @@ var (
 	// ErrNoTopic is the cause of a write failing on a record that names no
 	// topic when [WriteConfig.Topic] is empty too.
 	ErrNoTopic = errors.New("kafka: record has no topic and the write has no default topic")
+
+	// ErrNoExactlyOnce fails a read or a write that asks for exactly-once
+	// delivery (ReadConfig.ExactlyOnce, WriteConfig.Transactional) on a
+	// runner that does not provide it: every runner but the bundled one.
+	ErrNoExactlyOnce = errors.New("kafka: exactly-once delivery needs a runner that commits outputs and offsets in Kafka transactions (the bundled runner); this one does not")
 )
 
 // configError is one configuration problem: which field, and what is wrong.

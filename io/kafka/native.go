@@ -28,6 +28,7 @@ func ReadTransformConfig(list, read any) (cfg ReadConfig, ok bool) {
 		Group:             l.Group,
 		StartOffset:       l.StartOffset,
 		StrictOffsetReset: l.StrictOffsetReset,
+		ExactlyOnce:       l.ExactlyOnce,
 		MaxReadTime:       r.MaxReadTime,
 		IdleDelay:         r.IdleDelay,
 		MaxSkew:           r.MaxSkew,

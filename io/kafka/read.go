@@ -88,6 +88,15 @@ type ReadConfig struct {
 	// splittable DoFn (prism, Flink, Dataflow) know no idleness, so there
 	// an idle partition always follows the wall clock.
 	IdleWallClock bool
+	// ExactlyOnce asks for exactly-once delivery: the read is a
+	// transactional member of Group (Kafka's EOS v2) that reads only
+	// committed records, and the writes of the pipeline marked
+	// WriteConfig.Transactional commit their records in the same
+	// transactions as the offsets of the input they came from. Only a
+	// runner that reads natively and lends its writes a transactional
+	// producer (the bundled runner) can; on any other runner the read
+	// fails at start with [ErrNoExactlyOnce]. It needs a Group.
+	ExactlyOnce bool `json:",omitempty"`
 }
 
 func (c ReadConfig) withDefaults() ReadConfig {
@@ -133,6 +142,9 @@ func (c ReadConfig) validate() error {
 		}
 	default:
 		errs = append(errs, invalid("StartOffset", "want %q, %q or %q, got %q", StartEarliest, StartLatest, StartError, c.StartOffset))
+	}
+	if c.ExactlyOnce && c.Group == "" {
+		errs = append(errs, invalid("ExactlyOnce", "needs a Group: the offsets commit in the group's transactions"))
 	}
 	if c.StrictOffsetReset && c.Group == "" {
 		errs = append(errs, invalid("StrictOffsetReset", "needs a Group: without one there is no committed offset"))
@@ -183,6 +195,7 @@ func TryRead(s beam.Scope, cfg ReadConfig) (beam.PCollection, error) {
 		Group:             cfg.Group,
 		StartOffset:       cfg.StartOffset,
 		StrictOffsetReset: cfg.StrictOffsetReset,
+		ExactlyOnce:       cfg.ExactlyOnce,
 	}, beam.Impulse(s))
 	if err != nil {
 		return beam.PCollection{}, fmt.Errorf("kafka: read: %w", err)
@@ -223,12 +236,16 @@ type listFn struct {
 	Group             string
 	StartOffset       string
 	StrictOffsetReset bool `json:",omitempty"`
+	ExactlyOnce       bool `json:",omitempty"`
 }
 
 // listTimeout bounds the admin requests that list partitions and offsets.
 const listTimeout = time.Minute
 
 func (fn *listFn) ProcessElement(ctx context.Context, _ []byte, emit func(partitionDesc)) error {
+	if fn.ExactlyOnce {
+		return ErrNoExactlyOnce
+	}
 	opts, err := fn.Client.Options()
 	if err != nil {
 		return err

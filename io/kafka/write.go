@@ -52,6 +52,15 @@ type WriteConfig struct {
 	// serves ("sink step out"), rather than leaving the runner's
 	// transform name to say it. Optional.
 	Label string `json:",omitempty"`
+	// Transactional makes the write produce through the transactional
+	// producer the runner lends it ([WithProducer]) instead of a client
+	// of its own, so that its records commit in the runner's transactions
+	// with the input they came from: exactly-once delivery to readers
+	// with isolation.level=read_committed. Client then only names the
+	// cluster, which must be the one the runner's transactions are on.
+	// On a runner that lends no producer, the write fails with
+	// [ErrNoExactlyOnce].
+	Transactional bool `json:",omitempty"`
 }
 
 // ProduceObserver is told of the outcome of every record a write
@@ -134,7 +143,7 @@ func TryWrite(s beam.Scope, cfg WriteConfig, col beam.PCollection) error {
 		return err
 	}
 	s = s.Scope("kafka.Write")
-	if _, err := beam.TryParDo(s, &writeFn{Client: cfg.Client, Topic: cfg.Topic, Observer: cfg.Observer, MaxRecordBytes: cfg.MaxRecordBytes, Label: cfg.Label}, col); err != nil {
+	if _, err := beam.TryParDo(s, &writeFn{Client: cfg.Client, Topic: cfg.Topic, Observer: cfg.Observer, MaxRecordBytes: cfg.MaxRecordBytes, Label: cfg.Label, Transactional: cfg.Transactional}, col); err != nil {
 		return fmt.Errorf("kafka: write: %w", err)
 	}
 	return nil
@@ -149,6 +158,7 @@ type writeFn struct {
 	Observer       string `json:",omitempty"`
 	MaxRecordBytes int32  `json:",omitempty"`
 	Label          string `json:",omitempty"`
+	Transactional  bool   `json:",omitempty"`
 
 	st  *writeState
 	obs ProduceObserver
@@ -159,6 +169,12 @@ type writeFn struct {
 type writeState struct {
 	opts    []kgo.Opt
 	timeout time.Duration // to deliver a bundle's records
+
+	// txn is the runner's transactional producer, in place of cl, for a
+	// Transactional write (set at each bundle's start); pending counts
+	// the bundle's records it has not acknowledged yet.
+	txn     Producer
+	pending sync.WaitGroup
 
 	mu     sync.Mutex
 	cl     *kgo.Client
@@ -181,10 +197,14 @@ func (fn *writeFn) Setup() error {
 		opts:    append(opts, kgo.RecordDeliveryTimeout(0)),
 		timeout: deliveryTimeout(fn.Client.Properties),
 	}
+	fn.st = st
+	fn.obs = lookupObserver(fn.Observer)
+	if fn.Transactional {
+		return nil // the runner's producer, at each bundle's start
+	}
 	if err := st.open(); err != nil {
 		return err
 	}
-	fn.st = st
 	fn.obs = lookupObserver(fn.Observer)
 	// Beam Go's harness (v2.77) never calls Teardown; close the client when
 	// the DoFn instance is garbage.
@@ -240,11 +260,17 @@ func (st *writeState) close() {
 	st.drop()
 }
 
-func (fn *writeFn) StartBundle() error {
+func (fn *writeFn) StartBundle(ctx context.Context) error {
 	fn.st.mu.Lock()
 	fn.st.failed, fn.st.first = 0, nil
 	reopen := fn.st.cl == nil
 	fn.st.mu.Unlock()
+	if fn.Transactional {
+		if fn.st.txn = producerFrom(ctx); fn.st.txn == nil {
+			return fmt.Errorf("kafka: write: %w", ErrNoExactlyOnce)
+		}
+		return nil
+	}
 	if reopen {
 		return fn.st.open()
 	}
@@ -261,16 +287,30 @@ func (fn *writeFn) ProcessElement(ctx context.Context, r Record) error {
 	if topic == "" {
 		return &PartitionError{Op: "produce", Partition: -1, Offset: -1, Err: ErrNoTopic}
 	}
+	produce, done := fn.st.produce, fn.st.done
 	if obs := fn.obs; obs != nil {
 		start := time.Now()
-		fn.st.cl.Produce(ctx, r.toKgo(topic), func(r *kgo.Record, err error) {
+		done = func(r *kgo.Record, err error) {
 			obs.Produced(r.Topic, time.Since(start), err)
 			fn.st.done(r, err)
-		})
-		return nil
+		}
 	}
-	fn.st.cl.Produce(ctx, r.toKgo(topic), fn.st.done)
+	produce(ctx, r.toKgo(topic), done)
 	return nil
+}
+
+// produce hands r to the runner's producer (counting it until its
+// promise) or to the write's own client.
+func (st *writeState) produce(ctx context.Context, r *kgo.Record, promise func(*kgo.Record, error)) {
+	if st.txn == nil {
+		st.cl.Produce(ctx, r, promise)
+		return
+	}
+	st.pending.Add(1)
+	st.txn.Produce(ctx, r, func(r *kgo.Record, err error) {
+		promise(r, err)
+		st.pending.Done()
+	})
 }
 
 func (st *writeState) done(r *kgo.Record, err error) {
@@ -306,7 +346,11 @@ func (fn *writeFn) finish(ctx context.Context) error {
 	st := fn.st
 	fctx, cancel := context.WithTimeout(ctx, st.timeout)
 	defer cancel()
-	if err := st.cl.Flush(fctx); err != nil {
+	if st.txn != nil {
+		if err := st.awaitPending(fctx); err != nil {
+			return fmt.Errorf("kafka: write: %w", err)
+		}
+	} else if err := st.cl.Flush(fctx); err != nil {
 		st.drop()
 		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
 			err = fmt.Errorf("records not acknowledged within %v", st.timeout)
@@ -322,6 +366,26 @@ func (fn *writeFn) finish(ctx context.Context) error {
 		return st.first
 	default:
 		return fmt.Errorf("%w (and %d more records failed)", st.first, st.failed-1)
+	}
+}
+
+// awaitPending waits for the promises of the records handed to the
+// runner's producer. Those still pending when ctx ends stay the runner's:
+// its transaction cannot commit them without this bundle succeeding.
+func (st *writeState) awaitPending(ctx context.Context) error {
+	done := make(chan struct{})
+	go func() {
+		st.pending.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			return fmt.Errorf("records not acknowledged within %v", st.timeout)
+		}
+		return ctx.Err()
 	}
 }
 

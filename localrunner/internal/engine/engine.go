@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/streams-dev/streams/localrunner/internal/kafkasource"
 	"github.com/streams-dev/streams/localrunner/internal/plan"
 	"github.com/streams-dev/streams/localrunner/internal/worker"
 	"github.com/streams-dev/streams/state"
@@ -67,6 +68,9 @@ type engine struct {
 	specs     []*stageState // one per plan stage, topological
 	byID      map[string]*stageState
 	producers map[string]*stageState
+	// txnSrc is the source lending its transactional producer under
+	// exactly-once delivery (exactlyonce.go), else nil.
+	txnSrc *kafkasource.Source
 	// Partition tasks (tasks.go): taskOf maps each stage kept per task to
 	// its Kafka stage, tasking is set for the Kafka stages with tasks, and
 	// tasks are the live ones, also in taskList in order. bundleStage is
@@ -235,6 +239,10 @@ func Run(ctx context.Context, cfg Config) (*Metrics, error) {
 			return e.metrics, err
 		}
 	}
+	if err := e.initExactlyOnce(); err != nil {
+		e.teardown(ctx)
+		return e.metrics, err
+	}
 	if cfg.State != nil {
 		if err := e.restore(); err != nil {
 			e.teardown(ctx)
@@ -261,6 +269,7 @@ func (e *engine) loop(ctx context.Context) (err error) {
 	// finish.
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancel()
+	runCtx = e.lendProducer(runCtx)
 	e.cancelRun = cancel
 	if err := e.fireImpulses(); err != nil {
 		return err

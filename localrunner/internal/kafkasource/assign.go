@@ -187,6 +187,17 @@ func (s *Source) revoked(ctx context.Context, cl *kgo.Client, tps map[string][]i
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+	if s.exactlyOnce() {
+		// No commit outside a transaction: the session aborts the open
+		// one, and the partitions' next owner reads from the last one
+		// committed.
+		s.mu.Lock()
+		s.leaveUncommitted(only, errRevokedInTxn)
+		s.mu.Unlock()
+		s.forget(only)
+		s.log.Info("localrunner: kafka partitions revoked; their open transaction aborts", "partitions", tps)
+		return
+	}
 	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	if err := s.commitParts(cctx, cl, only); err != nil {

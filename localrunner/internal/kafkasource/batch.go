@@ -72,6 +72,9 @@ func (b *Batch) Ack() {
 	}
 	b.done = true
 	b.release()
+	if s.txn != nil {
+		s.txn.open--
+	}
 	if b.gone {
 		return // its partition was revoked or lost meanwhile
 	}

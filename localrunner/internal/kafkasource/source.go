@@ -45,6 +45,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph/mtime"
@@ -234,6 +235,8 @@ type Source struct {
 	gone []topicPartition
 	// endSeen is when the source first saw Config.EndOfInput closed.
 	endSeen time.Time
+	// txn is set under exactly-once (txn.go).
+	txn *txnState
 }
 
 // New returns a source; it connects in Run.
@@ -256,6 +259,9 @@ func New(cfg Config) (*Source, error) {
 	}
 	if !cfg.Read.Shuffle {
 		s.direct = s.directEncodes()
+	}
+	if rc := cfg.Read.Config; rc.ExactlyOnce {
+		s.txn = &txnState{sess: new(atomic.Pointer[kgo.GroupTransactSession]), id: transactionalID(rc.Group)}
 	}
 	return s, nil
 }
@@ -329,7 +335,7 @@ func (s *Source) Run(ctx context.Context, emit func(Event) bool, finished <-chan
 	)
 	opts = append(opts, kgo.AdjustFetchOffsetsFn(s.adjustOffsets))
 	opts = append(opts, s.cfg.ClientOpts...)
-	cl, err := kgo.NewClient(opts...)
+	cl, err := s.newClient(opts)
 	if err != nil {
 		return fmt.Errorf("localrunner: kafka read: client: %w", err)
 	}
@@ -341,7 +347,7 @@ func (s *Source) Run(ctx context.Context, emit func(Event) bool, finished <-chan
 	}()
 
 	s.buffered = cl.BufferedFetchRecords
-	runErr := s.poll(ctx, cl, emit)
+	runErr := s.poll(ctx, cl, emit, finished)
 	// Drain: wait for the acknowledgements, or for the engine to end.
 	// Batches released to windows are not waited for: they wait for the
 	// watermark, which no longer moves; they are not committed either.
@@ -363,7 +369,11 @@ func (s *Source) Run(ctx context.Context, emit func(Event) bool, finished <-chan
 	}
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
-	err = s.commit(cctx, cl)
+	if s.exactlyOnce() {
+		err = s.finalTxn(cctx)
+	} else {
+		err = s.commit(cctx, cl)
+	}
 	if err != nil {
 		s.log.Warn("localrunner: final kafka commit failed", "error", err)
 	}
@@ -395,14 +405,18 @@ func startOffsets(rc kafka.ReadConfig) (start, reset kgo.Offset) {
 }
 
 // poll feeds batches until ctx is done.
-func (s *Source) poll(ctx context.Context, cl *kgo.Client, emit func(Event) bool) error {
+func (s *Source) poll(ctx context.Context, cl *kgo.Client, emit func(Event) bool, finished <-chan struct{}) error {
 	lastCommit := time.Now()
 	var lastReport time.Time
 	idle := s.cfg.Read.Config.IdleDelay
 	tick := min(idle, 100*time.Millisecond)
 	for ctx.Err() == nil {
 		if time.Since(lastCommit) >= s.cfg.CommitInterval || s.acked() >= s.cfg.CommitRecords {
-			if err := s.commit(ctx, cl); err != nil && ctx.Err() == nil {
+			if s.exactlyOnce() {
+				if err := s.commitTxn(ctx, finished); err != nil {
+					return err
+				}
+			} else if err := s.commit(ctx, cl); err != nil && ctx.Err() == nil {
 				s.log.Warn("localrunner: kafka commit failed", "error", err)
 			}
 			lastCommit = time.Now()
@@ -653,6 +667,9 @@ func (s *Source) register(p *partition, encoded []*Batch, fp kgo.FetchTopicParti
 		s.inflightN += b.records
 		s.inflightB += b.bytes
 		p.inflight = append(p.inflight, b)
+	}
+	if s.txn != nil {
+		s.txn.open += len(encoded)
 	}
 	p.lastSeen = now
 	p.hwm = fp.HighWatermark

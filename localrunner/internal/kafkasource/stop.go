@@ -27,6 +27,10 @@ type uncommitted struct {
 // errLost is the cause of a lost partition's uncommitted offsets.
 var errLost = errors.New("partition lost: the group session ended (the broker was unreachable or the member was fenced) before the offsets could be committed")
 
+// errRevokedInTxn is the cause of the uncommitted offsets of a partition
+// revoked under exactly-once: the open transaction aborts.
+var errRevokedInTxn = errors.New("partition revoked during a transaction, which aborts: its next owner processes the records again, and readers with read_committed never see this member's outputs of them")
+
 // leaveUncommitted records, for the partitions in only whose processed
 // position is ahead of their committed one, that their offsets were not
 // committed, and why. Called with mu held, before the partitions are
