@@ -66,6 +66,10 @@ type SourceBinding struct {
 	// (kafka.ReadConfig); zero means the read's default.
 	MaxSkew, IdleDelay time.Duration
 	IdleWallClock      bool
+	// ExactlyOnce reads with exactly-once delivery, and makes every Kafka
+	// sink and the DLQ write in the read's transactions
+	// (kafka.ReadConfig.ExactlyOnce, kafka.WriteConfig.Transactional).
+	ExactlyOnce bool
 	// DLQ, when set, receives every message a step rejects.
 	DLQ *DLQBinding
 }
@@ -200,6 +204,7 @@ func (t *translator) source() error {
 		MaxSkew:           sb.MaxSkew,
 		IdleDelay:         sb.IdleDelay,
 		IdleWallClock:     sb.IdleWallClock,
+		ExactlyOnce:       sb.ExactlyOnce,
 	})
 	if err != nil {
 		return fmt.Errorf("beamtranslate: source %s: %w", src.Name(), err)
@@ -342,7 +347,7 @@ func (t *translator) sink(s beam.Scope, n *dsl.Node, in beam.PCollection) error 
 		t.bad = append(t.bad, bad)
 		obs := observerName(t.id, n.Name())
 		kafka.RegisterProduceObserver(obs, newSinkObserver(t.id, n.Name()))
-		wc := kafka.WriteConfig{Client: sb.Client, Topic: sb.Topic, Observer: obs, MaxRecordBytes: sb.MaxRecordBytes, Label: "sink step " + n.Name()}
+		wc := kafka.WriteConfig{Client: sb.Client, Topic: sb.Topic, Observer: obs, MaxRecordBytes: sb.MaxRecordBytes, Label: "sink step " + n.Name(), Transactional: t.b.Source.ExactlyOnce}
 		if err := kafka.TryWrite(s, wc, recs); err != nil {
 			return fmt.Errorf("beamtranslate: sink %s: %w", n.Name(), err)
 		}
@@ -368,7 +373,7 @@ func (t *translator) invalids() error {
 		return nil
 	}
 	recs := beam.ParDo(s, &dlqRecordFn{Pipeline: t.id, MaxBytes: dlq.MaxRecordBytes}, all)
-	wc := kafka.WriteConfig{Client: dlq.Client, Topic: dlq.Topic, MaxRecordBytes: dlq.MaxRecordBytes, Label: "dead-letter queue of source step " + t.g.Source().Name()}
+	wc := kafka.WriteConfig{Client: dlq.Client, Topic: dlq.Topic, MaxRecordBytes: dlq.MaxRecordBytes, Label: "dead-letter queue of source step " + t.g.Source().Name(), Transactional: t.b.Source.ExactlyOnce}
 	if err := kafka.TryWrite(s, wc, recs); err != nil {
 		return fmt.Errorf("beamtranslate: dead-letter queue: %w", err)
 	}

@@ -133,6 +133,21 @@ const (
 	OnLateDrop OnLate = "drop"
 )
 
+// Guarantee is a source's delivery guarantee (processing_guarantee).
+type Guarantee string
+
+// The processing_guarantee values.
+const (
+	// AtLeastOnce commits a message's offset once everything derived from
+	// it is written: after a crash or a rebalance, outputs may repeat.
+	AtLeastOnce Guarantee = "at_least_once"
+	// ExactlyOnce writes the outputs to Kafka sinks and the DLQ, and
+	// commits the offsets, in Kafka transactions: a reader with
+	// isolation.level=read_committed sees each output exactly once
+	// (bundled runner only; stateless pipelines for now).
+	ExactlyOnce Guarantee = "exactly_once"
+)
+
 // OffsetReset says where a consumer group with no committed offset starts.
 type OffsetReset string
 
@@ -207,6 +222,9 @@ type StepConfig struct {
 	// the pipeline. When false, such an offset is reset by AutoOffsetReset
 	// too.
 	StrictOffsetReset bool
+	// ProcessingGuarantee is the source's delivery guarantee. Default
+	// AtLeastOnce.
+	ProcessingGuarantee Guarantee
 	// OverrideParams are librdkafka-style client properties.
 	OverrideParams map[string]string
 	// DLQ is where a source sends messages that fail.
@@ -253,6 +271,8 @@ func (s *StepConfig) IsSet(key string) bool {
 		return s.AutoOffsetReset != ""
 	case "strict_offset_reset":
 		return s.StrictOffsetReset
+	case "processing_guarantee":
+		return s.ProcessingGuarantee != ""
 	case "on_invalid":
 		return s.OnInvalid != ""
 	case "on_late":

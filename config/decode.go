@@ -34,11 +34,12 @@ var (
 	stepKeys = []string{
 		"auto_offset_reset", "average_sleep_time_ms", "batch_size", "batch_time_ms",
 		"batch_timedelta", "bootstrap_servers", "changelog_replication_factor", "commit_interval_ms", "commit_records", "consumer_group", "dlq",
-		"internal_topic_partitions", "max_sleep_time_ms", "on_invalid", "on_late", "override_params", "parallelism", "starts_segment",
+		"internal_topic_partitions", "max_sleep_time_ms", "on_invalid", "on_late", "override_params", "parallelism", "processing_guarantee", "starts_segment",
 		"strict_offset_reset", "topic", "watermark_idle_ms", "watermark_idle_wall_clock", "watermark_max_skew_ms",
 	}
 	onInvalidPolicies = []string{string(OnInvalidStop), string(OnInvalidSkip)}
 	onLatePolicies    = []string{string(OnLateDLQ), string(OnLateDrop)}
+	guarantees        = []string{string(AtLeastOnce), string(ExactlyOnce)}
 	metricsKeys       = map[MetricsType][]string{
 		MetricsDummy:      {"type"},
 		MetricsLog:        {"period_sec", "tags", "type"},
@@ -870,6 +871,10 @@ func (d *decoder) step(n *yaml.Node, path string) StepConfig {
 			}
 		case "strict_offset_reset":
 			sc.StrictOffsetReset, _ = d.boolean(e.val, e.path)
+		case "processing_guarantee":
+			if s, ok := d.oneOf(e.val, e.path, guarantees); ok {
+				sc.ProcessingGuarantee = Guarantee(s)
+			}
 		case "on_invalid":
 			if s, ok := d.oneOf(e.val, e.path, onInvalidPolicies); ok {
 				sc.OnInvalid = OnInvalid(s)

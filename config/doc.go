@@ -146,6 +146,16 @@
 //	                           # being reset; false: auto_offset_reset
 //	                           # applies to it too. As Arroyo's strict
 //	                           # offset reset; on every runner
+//	processing_guarantee: at_least_once # or exactly_once: the outputs to
+//	                           # Kafka sinks and the DLQ, and the offsets,
+//	                           # commit in one Kafka transaction per
+//	                           # commit_interval_ms; readers that set
+//	                           # isolation.level=read_committed see each
+//	                           # output exactly once. Bundled runner only,
+//	                           # stateless pipelines only for now, sinks on
+//	                           # the source's cluster; transaction.timeout.ms
+//	                           # (override_params, default 10000) must
+//	                           # exceed commit_interval_ms
 //	override_params: {...}     # client properties, see below
 //	dlq: {...}                 # dead-letter queue, see below
 //	parallelism: 4             # see Parallelism; on the bundled runner it

@@ -65,7 +65,7 @@ func (k StepKind) Keys() []string {
 	switch k {
 	case Source:
 		keys = []string{"auto_offset_reset", "bootstrap_servers", "changelog_replication_factor", "commit_interval_ms", "commit_records",
-			"consumer_group", "dlq", "internal_topic_partitions", "override_params", "parallelism", "strict_offset_reset", "topic",
+			"consumer_group", "dlq", "internal_topic_partitions", "override_params", "parallelism", "processing_guarantee", "strict_offset_reset", "topic",
 			"watermark_idle_ms", "watermark_idle_wall_clock", "watermark_max_skew_ms"}
 	case Sink:
 		keys = []string{"bootstrap_servers", "override_params", "parallelism", "topic"}
@@ -361,6 +361,7 @@ func (k *checker) step(sc *StepConfig, path string) {
 	if sc.IsSet("internal_topic_partitions") && (sc.InternalTopicPartitions < 1 || sc.InternalTopicPartitions > math.MaxInt32) {
 		k.at(p("internal_topic_partitions"), nil, "must be between 1 and %d; got %d", math.MaxInt32, sc.InternalTopicPartitions)
 	}
+	k.guarantee(sc, path)
 	if sc.IsSet("commit_records") && sc.CommitRecords < 1 {
 		k.at(p("commit_records"), nil, "must be at least 1; got %d", sc.CommitRecords)
 	}
@@ -387,6 +388,35 @@ func (k *checker) step(sc *StepConfig, path string) {
 		// batch: without a bound there are no batches.
 		k.at(p("average_sleep_time_ms"), nil, "a devnull sink sleeps when it writes a batch: needs batch_size or batch_time_ms")
 	}
+}
+
+// guarantee checks exactly-once delivery against the commit interval:
+// each commit ends a transaction, which must not time out before it.
+func (k *checker) guarantee(sc *StepConfig, path string) {
+	if sc.ProcessingGuarantee != ExactlyOnce {
+		return
+	}
+	timeout, interval := 10*time.Second, time.Second
+	if sc.CommitInterval > 0 {
+		interval = sc.CommitInterval
+	}
+	v, ok := sc.OverrideParams["transaction.timeout.ms"]
+	if ok {
+		n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+		if err != nil {
+			return // reported by overrides
+		}
+		timeout = time.Duration(n) * time.Millisecond
+	}
+	if timeout > interval {
+		return
+	}
+	at := join(join(path, "override_params"), "transaction.timeout.ms")
+	if !ok {
+		at = join(path, "commit_interval_ms")
+	}
+	k.at(at, nil, "exactly_once: the transaction timeout (%v) must exceed the commit interval (%v): each commit ends a transaction, which the brokers abort once it is older than the timeout",
+		timeout, interval)
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

@@ -22,6 +22,22 @@ import (
 // restarting it; afterwards every input message must be in the output
 // (duplicates are allowed under at-least-once, and counted).
 func TestCrashLosesNothing(t *testing.T) {
+	r := crashCopy(t, "crash", false)
+	if r.missing != 0 {
+		t.Errorf("%d input messages missing from the output", r.missing)
+	}
+}
+
+// crashResult is what a crashCopy run found in the output.
+type crashResult struct {
+	n, got, dups, missing int
+}
+
+// crashCopy runs the copy pipeline over topics <name>-in and <name>-out,
+// with exactly-once delivery or not, killing its process five times while
+// records move, and reads the output (with read_committed under
+// exactly-once). It fails t if a kill did not land while records moved.
+func crashCopy(t *testing.T, name string, exactlyOnce bool) crashResult {
 	n := 200_000
 	if testing.Short() {
 		n = 20_000
@@ -29,14 +45,15 @@ func TestCrashLosesNothing(t *testing.T) {
 	if s := os.Getenv("STREAMS_CRASH_MESSAGES"); s != "" {
 		n, _ = strconv.Atoi(s)
 	}
-	b, err := devbroker.Start(devbroker.ListenAddr("127.0.0.1:0"), devbroker.Partitions(4), devbroker.Topics("crash-in", "crash-out"))
+	in, out, group := name+"-in", name+"-out", name+"-group"
+	b, err := devbroker.Start(devbroker.ListenAddr("127.0.0.1:0"), devbroker.Partitions(4), devbroker.Topics(in, out))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer b.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(b.Addr()), kgo.DefaultProduceTopic("crash-in"))
+	cl, err := kgo.NewClient(kgo.SeedBrokers(b.Addr()), kgo.DefaultProduceTopic(in))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,33 +69,38 @@ func TestCrashLosesNothing(t *testing.T) {
 		}
 	}
 
-	spec := conformance.CrashSpec(b.Addr(), "crash-in", "crash-out", "crash-group")
+	spec := conformance.CrashSpec(b.Addr(), in, out, group)
+	if exactlyOnce {
+		spec = conformance.CrashSpecExactlyOnce(b.Addr(), in, out, group)
+	}
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))
 	adm := kadm.NewClient(cl)
-	outputs := func() int64 { return endSum(ctx, adm, "crash-out") }
+	outputs := func() int64 { return endSum(ctx, adm, out) }
 	// Five runs, each killed while records move: before each, a sixth of
 	// the input arrives, so every run has a backlog, and the kill comes
 	// when the run's output reaches a random point in the first half of
 	// what it has to write (at least the input not yet committed), so the
-	// run cannot have finished.
+	// run cannot have finished. The runs pile up: each starts at once,
+	// while the killed one still holds its partitions (and, under
+	// exactly-once, its open transaction).
 	const kills = 5
 	landed := 0
 	for k := range kills {
 		produce((k + 1) * n / (kills + 1))
-		pending := lag(ctx, t, adm, "crash-group", "crash-in")
+		pending := lag(ctx, t, adm, group, in)
 		child := conformance.StartPipeline(t, spec)
 		before := outputs()
 		target := before + 1 + rng.Int64N(max(pending/2, 1))
 		for outputs() < target && !child.Exited() && ctx.Err() == nil {
 			time.Sleep(5 * time.Millisecond)
 		}
-		if killWhileMoving(ctx, t, child, adm, "crash-group", "crash-in") {
+		if killWhileMoving(ctx, t, child, adm, group, in) {
 			landed++
 		}
 	}
 	produce(n)
 	child := conformance.StartPipeline(t, spec)
-	for !conformance.Committed(ctx, adm, "crash-group", "crash-in") {
+	for !conformance.Committed(ctx, adm, group, in) {
 		if ctx.Err() != nil || child.Exited() {
 			t.Fatalf("input not fully processed after %d kills (exit %v):\n%s", kills, child.Exited(), child.Stderr())
 		}
@@ -86,35 +108,38 @@ func TestCrashLosesNothing(t *testing.T) {
 	}
 	child.Stop(t)
 
-	recs := readTopic(ctx, t, adm, b.Addr(), "crash-out")
-	got := len(recs)
+	var recs []*kgo.Record
+	if exactlyOnce {
+		recs = readCommitted(ctx, t, b.Addr(), out, n)
+	} else {
+		recs = readTopic(ctx, t, adm, b.Addr(), out)
+	}
+	r := crashResult{n: n, got: len(recs)}
 	seen := make([]int, n)
-	for _, r := range recs {
+	for _, rec := range recs {
 		var v struct{ Data struct{ ID *int } }
-		if err := json.Unmarshal(r.Value, &v); err != nil || v.Data.ID == nil || *v.Data.ID < 0 || *v.Data.ID >= n {
-			t.Errorf("unexpected output record %q", r.Value)
+		if err := json.Unmarshal(rec.Value, &v); err != nil || v.Data.ID == nil || *v.Data.ID < 0 || *v.Data.ID >= n {
+			t.Errorf("unexpected output record %q", rec.Value)
 			continue
 		}
 		seen[*v.Data.ID]++
 	}
-	missing, dups := 0, 0
 	for _, c := range seen {
 		if c == 0 {
-			missing++
+			r.missing++
 		}
 		if c > 1 {
-			dups += c - 1
+			r.dups += c - 1
 		}
 	}
-	msg := fmt.Sprintf("crash test: kills=%d while moving=%d in=%d out=%d duplicates=%d missing=%d", kills, landed, n, got, dups, missing)
+	msg := fmt.Sprintf("crash test (exactly-once %v): kills=%d while moving=%d in=%d out=%d duplicates=%d missing=%d",
+		exactlyOnce, kills, landed, n, r.got, r.dups, r.missing)
 	t.Log(msg)
 	fmt.Println(msg)
-	if missing != 0 {
-		t.Errorf("%d input messages missing from the output", missing)
-	}
 	if landed != kills {
 		t.Errorf("%d of the %d kills landed while records were moving, want all", landed, kills)
 	}
+	return r
 }
 
 // TestCrashWindowsExact counts records per user in 10-second event-time

@@ -118,3 +118,41 @@ func waitGroupEmpty(ctx context.Context, t *testing.T, adm *kadm.Client, group s
 	}
 	t.Fatalf("group %s still has members a minute after the last process was killed", group)
 }
+
+// readCommitted reads topic from its start as a consumer of an
+// exactly-once pipeline does (isolation.level=read_committed), until it
+// has at least want records and nothing more came for a second, or
+// nothing came for five seconds.
+func readCommitted(ctx context.Context, t *testing.T, addr, topic string, want int) []*kgo.Record {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ConsumeTopics(topic),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchIsolationLevel(kgo.ReadCommitted()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	var recs []*kgo.Record
+	quiet := 0
+	for (len(recs) < want && quiet < 5) || quiet < 1 {
+		pctx, cancel := context.WithTimeout(ctx, time.Second)
+		fs := cl.PollFetches(pctx)
+		cancel()
+		if ctx.Err() != nil {
+			t.Fatalf("read %d records of %s: %v", len(recs), topic, ctx.Err())
+		}
+		k := 0
+		fs.EachRecord(func(r *kgo.Record) {
+			if !r.Attrs.IsTransactional() {
+				t.Errorf("%s/%d@%d was written outside a transaction", r.Topic, r.Partition, r.Offset)
+			}
+			recs = append(recs, r)
+			k++
+		})
+		if k == 0 {
+			quiet++
+		} else {
+			quiet = 0
+		}
+	}
+	return recs
+}

@@ -410,6 +410,12 @@ func CrashSpec(addr, in, out, group string) string {
 	return crashSpec("crash_copy", "myinput", "myoutput", addr, in, out, group, "", nil)
 }
 
+// CrashSpecExactlyOnce is CrashSpec with processing_guarantee
+// exactly_once on the source.
+func CrashSpecExactlyOnce(addr, in, out, group string) string {
+	return crashSpec("crash_copy", "myinput", "myoutput", addr, in, out, group, "", map[string]any{"processing_guarantee": "exactly_once"})
+}
+
 // CrashWindowSpec is the child spec of the windowed crash test's pipeline
 // (crash_window_count: JSON {"user": ...} records counted per user in
 // 10-second windows) on the bundled runner, with its durable state in

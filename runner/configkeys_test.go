@@ -107,6 +107,7 @@ var keyCoverage = map[string]coverage{
 	step + ".parallelism.multi_process.max_input_block_size":  {warn: multiProcess("max_input_block_size: 65536")},
 	step + ".parallelism.multi_process.max_output_block_size": {warn: multiProcess("max_output_block_size: 65536")},
 	step + ".parallelism.multi_process.output_block_size":     {warn: multiProcess("output_block_size: 65536")},
+	step + ".processing_guarantee":                            {tests: []string{"TestExactlyOnceConfig", "localrunner.TestExactlyOnceCleanRun", "conformance.TestCrashExactlyOnce"}},
 	step + ".starts_segment":                                  {tests: []string{"TestSegmentsRunApartAndSurviveKills", "TestSegmentsNeedTheirFirstStep"}, warn: steps("mymap: {starts_segment: true}", "mymap", "starts_segment")},
 	step + ".strict_offset_reset":                             {tests: []string{"TestResolveDevNullAndStrictOffsetReset", "localrunner.TestKafkaNativeStrictOffsetReset"}},
 	step + ".topic":                                           {tests: []string{"TestResolveBindingsAndBundledRunnerOptions", "TestStepParallelism"}},

@@ -212,6 +212,11 @@ func Run(ctx context.Context, g *dsl.Graph, opts Options) error {
 	if err != nil {
 		return &ConfigError{Err: err}
 	}
+	if guarantee(seg.Step(g.Source().Name(), config.Source)) == config.ExactlyOnce {
+		if err := exactlyOnce(g, dep, opts.Adapter); err != nil {
+			return &ConfigError{Err: err}
+		}
+	}
 	heads, segLocal, err := segmentOptions(opts.Config, opts, log)
 	if err != nil {
 		return &ConfigError{Err: err}

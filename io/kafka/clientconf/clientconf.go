@@ -192,6 +192,7 @@ var properties = map[string]property{
 	"queue.buffering.max.messages": {"records buffered by the producer", intOption(1, math.MaxInt32, func(n int64) kgo.Opt { return kgo.MaxBufferedRecords(int(n)) })},
 	"batch.size":                   {"maximum bytes of one produce batch, hence of one record; on a pipeline's sink or dlq it replaces the topic's max.message.bytes", intOption(1, math.MaxInt32, func(n int64) kgo.Opt { return kgo.ProducerBatchMaxBytes(int32(n)) })},
 	"message.max.bytes":            {"alias of batch.size for the producer", intOption(1, math.MaxInt32, func(n int64) kgo.Opt { return kgo.ProducerBatchMaxBytes(int32(n)) })},
+	"transaction.timeout.ms":       {"exactly-once: how long a transaction may stay open before the brokers abort it (default 10000; more than commit_interval_ms)", msOption(kgo.TransactionTimeout)},
 	"retries":                      {"produce retries per record", intOption(0, math.MaxInt32, func(n int64) kgo.Opt { return kgo.RecordRetries(int(n)) })},
 	"message.send.max.retries":     {"alias of retries", intOption(0, math.MaxInt32, func(n int64) kgo.Opt { return kgo.RecordRetries(int(n)) })},
 	"compression.type":             {"none, gzip, snappy (default), lz4 or zstd", setCompression},
