@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -114,6 +115,21 @@ func crashCopy(t *testing.T, name string, exactlyOnce bool) crashResult {
 	} else {
 		recs = readTopic(ctx, t, adm, b.Addr(), out)
 	}
+	r := countCopies(t, recs, n)
+	msg := fmt.Sprintf("crash test (exactly-once %v): kills=%d while moving=%d in=%d out=%d duplicates=%d missing=%d",
+		exactlyOnce, kills, landed, n, r.got, r.dups, r.missing)
+	t.Log(msg)
+	fmt.Println(msg)
+	if landed != kills {
+		t.Errorf("%d of the %d kills landed while records were moving, want all", landed, kills)
+	}
+	return r
+}
+
+// countCopies counts, in the copy pipeline's output, the input messages
+// 0..n-1 missing and repeated.
+func countCopies(t *testing.T, recs []*kgo.Record, n int) crashResult {
+	t.Helper()
 	r := crashResult{n: n, got: len(recs)}
 	seen := make([]int, n)
 	for _, rec := range recs {
@@ -132,14 +148,30 @@ func crashCopy(t *testing.T, name string, exactlyOnce bool) crashResult {
 			r.dups += c - 1
 		}
 	}
-	msg := fmt.Sprintf("crash test (exactly-once %v): kills=%d while moving=%d in=%d out=%d duplicates=%d missing=%d",
-		exactlyOnce, kills, landed, n, r.got, r.dups, r.missing)
-	t.Log(msg)
-	fmt.Println(msg)
-	if landed != kills {
-		t.Errorf("%d of the %d kills landed while records were moving, want all", landed, kills)
-	}
 	return r
+}
+
+// produceCopyInput writes the copy pipeline's input messages 0..n-1 to
+// topic.
+func produceCopyInput(ctx context.Context, t *testing.T, addr, topic string, n int) {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.DefaultProduceTopic(topic))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	for i := range n {
+		cl.Produce(ctx, &kgo.Record{Key: []byte(strconv.Itoa(i % 97)), Value: []byte(fmt.Sprintf(`{"type":"event","data":{"id":%d}}`, i))}, nil)
+	}
+	if err := cl.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// lastLines is the last n lines of s.
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	return strings.Join(lines[max(len(lines)-n, 0):], "\n")
 }
 
 // TestCrashWindowsExact counts records per user in 10-second event-time
