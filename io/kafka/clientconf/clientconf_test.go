@@ -578,6 +578,7 @@ func validValues(t *testing.T) map[string]validValue {
 		"queue.buffering.max.messages": {value: "5000", opt: kgo.MaxBufferedRecords, want: int64(5000)},
 		"batch.size":                   {value: "65536", opt: kgo.ProducerBatchMaxBytes, want: int32(65536)},
 		"message.max.bytes":            {value: "32768", opt: kgo.ProducerBatchMaxBytes, want: int32(32768)},
+		"transaction.timeout.ms":       {value: "20000", opt: kgo.TransactionTimeout, want: 20 * time.Second},
 		"retries":                      {value: "3", opt: kgo.RecordRetries, want: int64(3)},
 		"message.send.max.retries":     {value: "0", opt: kgo.RecordRetries, want: int64(0)},
 		"compression.type":             {value: "zstd", opt: kgo.ProducerBatchCompression, want: []kgo.CompressionCodec{kgo.ZstdCompression()}},
