@@ -162,6 +162,8 @@
 //	                           # also bounds every bundle in flight
 //	commit_interval_ms: 1000   # bundled runner: commit processed offsets at
 //	commit_records: 10000      # least this often / after this many records
+//	                           # (at_least_once only: exactly_once ends a
+//	                           # transaction on the interval alone)
 //	watermark_max_skew_ms: 1000 # the event-time watermark trails the newest
 //	                           # record timestamp of each partition by this
 //	                           # much: records later than that may be late

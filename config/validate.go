@@ -396,6 +396,9 @@ func (k *checker) guarantee(sc *StepConfig, path string) {
 	if sc.ProcessingGuarantee != ExactlyOnce {
 		return
 	}
+	if sc.IsSet("commit_records") {
+		k.at(join(path, "commit_records"), nil, "exactly_once ends a transaction on commit_interval_ms only: each end waits for the pipeline to drain, so a count would cut transactions short under load; remove commit_records")
+	}
 	timeout, interval := 10*time.Second, time.Second
 	if sc.CommitInterval > 0 {
 		interval = sc.CommitInterval

@@ -47,10 +47,14 @@ func TestExactlyOnceConfig(t *testing.T) {
         myinput:
           processing_guarantee: exactly_once
           commit_interval_ms: 5000
+          commit_records: 100
           override_params: {transaction.timeout.ms: "4000"}
 `), nil)
 	if err == nil || !strings.Contains(err.Error(), "transaction timeout (4s) must exceed the commit interval (5s)") {
 		t.Errorf("Parse: %v, want the transaction timeout refused", err)
+	}
+	if err == nil || !strings.Contains(err.Error(), "commit_records: exactly_once ends a transaction on commit_interval_ms only") {
+		t.Errorf("Parse: %v, want commit_records refused", err)
 	}
 	_, err = config.Parse([]byte("pipeline:\n  segments:\n    - steps_config:\n        myinput: {processing_guarantee: twice}\n"), nil)
 	if err == nil || !strings.Contains(err.Error(), "exactly_once") {

@@ -45,6 +45,7 @@ const partitions = 4
 var modes = harness.Modes{
 	{Key: "local", Label: "(a) runner --adapter local"},
 	{Key: "local-metrics", Label: "(a+m) (a) with metrics: {type: prometheus}"},
+	{Key: "local-eos", Label: "(a+x) (a) with processing_guarantee: exactly_once"},
 	{Key: "franz", Label: "(b) hand-written franz-go"},
 	{Key: "prism", Label: "(c) runner --adapter beam (prism)"},
 }
@@ -100,7 +101,7 @@ func main() {
 	var modeList string
 	flag.IntVar(&o.n, "n", 1_000_000, "input messages")
 	flag.IntVar(&o.runs, "runs", 1, "runs of each pipeline; the table reports medians")
-	flag.StringVar(&modeList, "modes", "local,local-metrics,franz,prism", "pipelines to run: local (a), local-metrics (a+m), franz (b), prism (c)")
+	flag.StringVar(&modeList, "modes", "local,local-metrics,local-eos,franz,prism", "pipelines to run: local (a), local-metrics (a+m), local-eos (a+x), franz (b), prism (c)")
 	flag.DurationVar(&o.timeout, "timeout", 10*time.Minute, "give up on a local or franz run that has not committed the input after this long")
 	flag.DurationVar(&o.prismCap, "prism-cap", 2*time.Minute, "stop a prism run after this long and report the rate of what it committed")
 	flag.BoolVar(&o.keep, "keep", false, "keep the temporary directory (logs, broker data)")
@@ -229,7 +230,7 @@ func runOne(ctx context.Context, o options, env *harness.Env, m string, r int) (
 		}
 		p, err = env.StartPipeline(tag, "seedpipeline", adapter, harness.PipelineConfig{Brokers: env.Brokers,
 			SourceStep: seed.SourceStep, Input: seed.InputTopic, Group: group,
-			SinkStep: seed.SinkStep, Output: output, Metrics: m == "local-metrics"})
+			SinkStep: seed.SinkStep, Output: output, Metrics: m == "local-metrics", ExactlyOnce: m == "local-eos"})
 	}
 	if err != nil {
 		return res, err
@@ -291,7 +292,13 @@ func runOne(ctx context.Context, o options, env *harness.Env, m string, r int) (
 	}
 	res.stopErr = p.Terminate(30 * time.Second)
 	res.rssBytes = p.PeakRSS()
-	if res.output, err = harness.Records(ctx, env.Admin, output); err != nil {
+	if m == "local-eos" {
+		// Its output holds the transactions' control records too.
+		res.output, err = harness.CommittedRecords(ctx, env.Brokers, output)
+	} else {
+		res.output, err = harness.Records(ctx, env.Admin, output)
+	}
+	if err != nil {
 		return res, err
 	}
 	env.Logf("%s run %d: %.0f msg/s, %d out of %d expected", m, r+1, res.rate(), res.output, res.expected)

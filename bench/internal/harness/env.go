@@ -322,6 +322,8 @@ type PipelineConfig struct {
 	// MemoryState keeps a stateful pipeline's state in memory on the
 	// bundled runner (--state-dir none) instead of a durable directory.
 	MemoryState bool
+	// ExactlyOnce sets the source's processing_guarantee: exactly_once.
+	ExactlyOnce bool
 }
 
 // Write writes the config, as YAML, to path.
@@ -334,6 +336,9 @@ func (c PipelineConfig) Write(path string) error {
 	skew := ""
 	if c.WatermarkSkew > 0 {
 		skew = fmt.Sprintf("\n          watermark_max_skew_ms: %d", c.WatermarkSkew.Milliseconds())
+	}
+	if c.ExactlyOnce {
+		skew += "\n          processing_guarantee: exactly_once"
 	}
 	yaml := fmt.Sprintf(`env: {}
 %spipeline:

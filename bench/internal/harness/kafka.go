@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // CreateTopic creates topic with partitions partitions.
@@ -78,4 +80,33 @@ func CommittedOffsets(ctx context.Context, adm *kadm.Client, group, topic string
 		}
 	})
 	return offsets, nil
+}
+
+// CommittedRecords counts the records of topic a reader with
+// isolation.level=read_committed sees: those of committed transactions
+// (and those written outside transactions), without the transactions'
+// control records or what aborted transactions wrote.
+func CommittedRecords(ctx context.Context, brokers []string, topic string) (int64, error) {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ConsumeTopics(topic),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchIsolationLevel(kgo.ReadCommitted()))
+	if err != nil {
+		return 0, err
+	}
+	defer cl.Close()
+	var n int64
+	for quiet := 0; quiet < 2; {
+		pctx, cancel := context.WithTimeout(ctx, time.Second)
+		fs := cl.PollFetches(pctx)
+		cancel()
+		if err := ctx.Err(); err != nil {
+			return n, err
+		}
+		k := int64(fs.NumRecords())
+		if n += k; k == 0 {
+			quiet++
+		} else {
+			quiet = 0
+		}
+	}
+	return n, nil
 }

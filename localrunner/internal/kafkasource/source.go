@@ -411,7 +411,9 @@ func (s *Source) poll(ctx context.Context, cl *kgo.Client, emit func(Event) bool
 	idle := s.cfg.Read.Config.IdleDelay
 	tick := min(idle, 100*time.Millisecond)
 	for ctx.Err() == nil {
-		if time.Since(lastCommit) >= s.cfg.CommitInterval || s.acked() >= s.cfg.CommitRecords {
+		// A transaction ends on the interval only: each one stops the
+		// source until the pipeline has caught up (txn.go).
+		if time.Since(lastCommit) >= s.cfg.CommitInterval || (!s.exactlyOnce() && s.acked() >= s.cfg.CommitRecords) {
 			if s.exactlyOnce() {
 				if err := s.commitTxn(ctx, finished); err != nil {
 					return err
