@@ -45,6 +45,12 @@ type Result struct {
 // count as read. It returns at once when the partition holds no record.
 // ctx bounds the whole Restore, connection retries included: give it a
 // deadline.
+//
+// With kgo.FetchIsolationLevel(kgo.ReadCommitted()) in opts (a changelog
+// written by NewTxnWriter), Restore reads up to the last stable offset
+// instead, and only the records of committed transactions: the state of
+// an aborted transaction is never applied. It then waits, as any
+// read_committed reader, for a transaction open at that offset to end.
 func Restore(ctx context.Context, opts []kgo.Opt, topic string, partition int32, prefix, marker []byte, apply func(Op) error) (Result, error) {
 	if err := checkRestore(topic, partition, prefix, marker, apply); err != nil {
 		return Result{}, err
@@ -98,7 +104,9 @@ type restorer struct {
 
 // read consumes the partition up to its end offset at the call.
 func (r *restorer) read(ctx context.Context, cl *kgo.Client, topic string, partition int32) error {
-	start, end, err := bounds(ctx, kadm.NewClient(cl), topic, partition)
+	level, _ := cl.OptValue(kgo.FetchIsolationLevel).(int8)
+	committed := level == 1 // read_committed
+	start, end, err := bounds(ctx, kadm.NewClient(cl), topic, partition, committed)
 	if err != nil {
 		return err
 	}
@@ -113,6 +121,9 @@ func (r *restorer) read(ctx context.Context, cl *kgo.Client, topic string, parti
 		}
 		for rec := range fetches.RecordsAll() {
 			if rec.Offset >= end {
+				// Every offset before end was read or skipped (records
+				// of aborted transactions, when read_committed).
+				next = end
 				break
 			}
 			next = rec.Offset + 1
@@ -124,8 +135,9 @@ func (r *restorer) read(ctx context.Context, cl *kgo.Client, topic string, parti
 	return nil
 }
 
-// bounds returns the partition's log start and end offsets.
-func bounds(ctx context.Context, adm *kadm.Client, topic string, partition int32) (start, end int64, err error) {
+// bounds returns the partition's log start and end offsets: its last
+// stable offset, when committed.
+func bounds(ctx context.Context, adm *kadm.Client, topic string, partition int32, committed bool) (start, end int64, err error) {
 	starts, err := adm.ListStartOffsets(ctx, topic)
 	if err == nil {
 		start, err = offsetOf(starts, topic, partition)
@@ -133,7 +145,11 @@ func bounds(ctx context.Context, adm *kadm.Client, topic string, partition int32
 	if err != nil {
 		return 0, 0, fmt.Errorf("start offset: %w", err)
 	}
-	ends, err := adm.ListEndOffsets(ctx, topic)
+	list := adm.ListEndOffsets
+	if committed {
+		list = adm.ListCommittedOffsets
+	}
+	ends, err := list(ctx, topic)
 	if err == nil {
 		end, err = offsetOf(ends, topic, partition)
 	}

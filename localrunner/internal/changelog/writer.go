@@ -32,7 +32,7 @@ type Op struct {
 // the task table and the Close state; it is never held across a Produce
 // or a done call.
 type Writer struct {
-	cl    *kgo.Client
+	cl    Producer
 	topic string
 
 	mu       sync.Mutex
@@ -100,6 +100,34 @@ func NewWriter(cl *kgo.Client, topic string) (*Writer, error) {
 		return nil, err
 	}
 	return &Writer{cl: cl, topic: topic, tasks: make(map[taskID]*task)}, nil
+}
+
+// Producer produces records: a kgo.Client, or a transactional session
+// (kgo.GroupTransactSession) through which the records commit or abort
+// with the session's transaction.
+type Producer interface {
+	Produce(ctx context.Context, r *kgo.Record, promise func(*kgo.Record, error))
+}
+
+// NewTxnWriter returns a Writer appending to topic through p, a
+// transactional producer: the ops and markers of an Append commit or
+// abort with p's transaction, so a reader with isolation.level
+// read_committed (Restore with such opts) sees only the checkpoints of
+// committed transactions. p must send a changelog record to the
+// partition in its Partition field (Partitioner) and produce
+// idempotently, as transactional producers do.
+func NewTxnWriter(p Producer, topic string) (*Writer, error) {
+	var errs []error
+	if p == nil {
+		errs = append(errs, errors.New("changelog: new writer: nil producer"))
+	}
+	if topic == "" {
+		errs = append(errs, errors.New("changelog: new writer: empty topic"))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return &Writer{cl: p, topic: topic, tasks: make(map[taskID]*task)}, nil
 }
 
 // Append produces the ops of one checkpoint of a task to partition, in
