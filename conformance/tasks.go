@@ -51,6 +51,17 @@ func payloadString(m dsl.Message[[]byte]) (dsl.Message[string], error) {
 	return dsl.Message[string]{Payload: string(m.Payload), Key: m.Key, Headers: m.Headers, Timestamp: m.Timestamp}, nil
 }
 
+// TasksSpecExactlyOnce is TasksSpec with processing_guarantee
+// exactly_once.
+func TasksSpecExactlyOnce(addr, in, out, dlq, group, stateDir string) string {
+	return crashSpec("tasks_key_count", "in", "out", addr, in, out, group, stateDir, map[string]any{
+		"watermark_idle_ms":    3_600_000,
+		"dlq":                  map[string]any{"topic": dlq},
+		"override_params":      map[string]string{"max.poll.interval.ms": "20000"},
+		"processing_guarantee": "exactly_once",
+	})
+}
+
 // ShuffleTasksSpec is TasksSpec for the shuffle tests' pipeline
 // (tasks_payload_count).
 func ShuffleTasksSpec(addr, in, out, dlq, group, stateDir string) string {

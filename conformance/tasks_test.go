@@ -39,7 +39,7 @@ const tasksPartitions = 4
 // that the comparison, the input's timestamps and the closing of the
 // windows give exact results when nothing happens.
 func TestTasksUncrashed(t *testing.T) {
-	runTasks(t, "uncrashed", 3, true, false, nil)
+	runTasks(t, "uncrashed", 3, true, tasksKeyed, nil)
 }
 
 // TestTasksChaos is test A of issue 14: three processes, then a random
@@ -48,7 +48,7 @@ func TestTasksUncrashed(t *testing.T) {
 // process added and one stopped with SIGTERM, while the input is
 // produced. The results must equal an uncrashed run's.
 func TestTasksChaos(t *testing.T) {
-	runTasks(t, "chaos", 3, false, false, chaosSchedule)
+	runTasks(t, "chaos", 3, false, tasksKeyed, chaosSchedule)
 }
 
 // TestTasksCrashLoop is test B of issue 14: one process, killed with
@@ -56,7 +56,7 @@ func TestTasksChaos(t *testing.T) {
 // time (the dead members hold partitions until their sessions expire),
 // then left to finish. The results must equal an uncrashed run's.
 func TestTasksCrashLoop(t *testing.T) {
-	runTasks(t, "crash loop", 1, false, false, crashLoopSchedule)
+	runTasks(t, "crash loop", 1, false, tasksKeyed, crashLoopSchedule)
 }
 
 // TestShuffleChaos is the first test of issue 15: the counts of a Reduce
@@ -65,19 +65,42 @@ func TestTasksCrashLoop(t *testing.T) {
 // TestTasksChaos's faults. The results must equal an uncrashed run's:
 // the shuffle's readers drop what a restored writer writes again.
 func TestShuffleChaos(t *testing.T) {
-	runTasks(t, "shuffle chaos", 3, false, true, chaosSchedule)
+	runTasks(t, "shuffle chaos", 3, false, tasksShuffled, chaosSchedule)
 }
+
+// TestTasksChaosExactlyOnce is the windowed test of issue 16:
+// TestTasksChaos with processing_guarantee exactly_once. A
+// read_committed reader must see each window of each key exactly once,
+// with the uncrashed count: kills, restarts on an empty disk and
+// rebalances abort transactions, and the tasks go on from the state
+// their changelogs committed with the offsets.
+func TestTasksChaosExactlyOnce(t *testing.T) {
+	runTasks(t, "chaos exactly-once", 3, false, tasksExactlyOnce, chaosSchedule)
+}
+
+// tasksKind is the pipeline of a task test.
+type tasksKind int
+
+const (
+	tasksKeyed       tasksKind = iota // counts keyed by the record key
+	tasksShuffled                     // keyed by the payload: a shuffle
+	tasksExactlyOnce                  // tasksKeyed, exactly-once
+)
 
 // runTasks runs one task test: members processes (once they hold every
 // partition, when settle), the input produced at a steady rate while
 // the faults of plan come, then records that close every window, and
 // the comparison.
-func runTasks(t *testing.T, name string, members int, settle, shuffled bool, plan func(*rand.Rand, time.Duration) []fault) {
+func runTasks(t *testing.T, name string, members int, settle bool, kind tasksKind, plan func(*rand.Rand, time.Duration) []fault) {
 	in := tasksInput(t)
+	shuffled := kind == tasksShuffled
 	in.byPayload = shuffled
 	spec := conformance.TasksSpec
-	if shuffled {
+	switch kind {
+	case tasksShuffled:
 		spec = conformance.ShuffleTasksSpec
+	case tasksExactlyOnce:
+		spec = conformance.TasksSpecExactlyOnce
 	}
 	seed := uint64(envInt(t, "STREAMS_TASKS_SEED", int(time.Now().UnixNano())))
 	if plan != nil {
@@ -132,6 +155,7 @@ func runTasks(t *testing.T, name string, members int, settle, shuffled bool, pla
 	// Until no result will come any more, even once every window came
 	// out: a wrong or late one may still come.
 	check := newWindowCheck(in.want())
+	check.committed = kind == tasksExactlyOnce
 	check.read(ctx, t, b.Addr(), "tasks-out", f.calm(ctx, 10*time.Second, "tasks-dlq"), f.alive)
 	dlq, late := deadLetters(ctx, t, f.adm, b.Addr(), "tasks-dlq")
 	msg := fmt.Sprintf("tasks %s: seed=%d in=%d %s dlq=%d late=%d %v", name, seed, in.n, check.verdict(t), dlq, late, f)
@@ -139,6 +163,9 @@ func runTasks(t *testing.T, name string, members int, settle, shuffled bool, pla
 	fmt.Println(msg)
 	if dlq != 0 {
 		t.Errorf("%d records in the dead-letter topic, %d of them late, want none", dlq, late)
+	}
+	if n := check.duplicates(); check.committed && n != 0 {
+		t.Errorf("exactly-once: %d windows came out more than once, want none", n)
 	}
 	if f.moving != f.kills {
 		t.Errorf("%d of the %d kills landed while records were moving, want all", f.moving, f.kills)

@@ -30,6 +30,8 @@ type windowCheck struct {
 	found int            // windows of want seen
 	out   int            // results read
 	wrong int            // results whose count is not want's
+	// committed reads with isolation.level read_committed.
+	committed bool
 }
 
 func newWindowCheck(want map[window]int) *windowCheck {
@@ -68,7 +70,11 @@ func (c *windowCheck) add(t *testing.T, value []byte) {
 // pipeline process ended by itself).
 func (c *windowCheck) read(ctx context.Context, t *testing.T, addr, topic string, over func(last time.Time) bool, alive func() error) {
 	t.Helper()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	opts := []kgo.Opt{kgo.SeedBrokers(addr), kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart())}
+	if c.committed {
+		opts = append(opts, kgo.FetchIsolationLevel(kgo.ReadCommitted()))
+	}
+	cl, err := kgo.NewClient(opts...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -140,9 +140,10 @@ func TestExactlyOnceRebalanceTwoProcesses(t *testing.T) {
 		strings.Count(a.Stderr(), "kafka transaction aborted"), strings.Count(b.Stderr(), "kafka transaction aborted"))
 }
 
-// TestExactlyOnceRefusesStatefulSteps: a step that keeps state would need
-// its state in the transactions too, which is not built; the run says so
-// rather than delivering at least once under an exactly-once name.
+// TestExactlyOnceRefusesStatefulSteps: a step that keeps state needs its
+// state in the transactions too, through the changelogs of durable
+// state; without a state directory the run says so rather than
+// delivering at least once under an exactly-once name.
 func TestExactlyOnceRefusesStatefulSteps(t *testing.T) {
 	c, _, _ := kafkaCluster(t)
 	rc := readConfig(c, "eos3")
@@ -157,7 +158,7 @@ func TestExactlyOnceRefusesStatefulSteps(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	_, err = r.Run(ctx, p)
-	if err == nil || !strings.Contains(err.Error(), "exactly-once delivery is not supported yet for steps that keep state") {
+	if err == nil || !strings.Contains(err.Error(), "exactly-once delivery needs durable state with changelogs for steps that keep state") {
 		t.Fatalf("Run: %v, want the refusal of a stateful step", err)
 	}
 }

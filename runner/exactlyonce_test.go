@@ -4,8 +4,10 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/streams-dev/streams/config"
+	"github.com/streams-dev/streams/dsl"
 )
 
 // processing_guarantee: exactly_once marks the source, every Kafka sink
@@ -36,8 +38,15 @@ func TestExactlyOnceConfig(t *testing.T) {
 	d.bindings.Source.DLQ.Client.Brokers = []string{"elsewhere:9092"}
 	refused("dlq elsewhere", d, AdapterLocal, "dead-letter queue on the source's cluster")
 	wg := windowedPipeline().MustBuild()
-	if err := exactlyOnce(wg, mustResolve(t, wg, yaml("in", "")), AdapterLocal); err == nil || !strings.Contains(err.Error(), "not supported yet with steps that keep state") {
-		t.Errorf("stateful steps: %v", err)
+	if err := exactlyOnce(wg, mustResolve(t, wg, yaml("in", "")), AdapterLocal); err == nil || !strings.Contains(err.Error(), "not supported yet with Batch steps") {
+		t.Errorf("batch steps: %v", err)
+	}
+	rg := dsl.StreamingSource("in", "events").
+		Apply("count", dsl.Reduce(dsl.TumblingWindow(time.Minute), func(b []byte) string { return string(b) }, dsl.Count[[]byte]())).
+		Apply("ser", dsl.Serializer[dsl.Windowed[string, int]]()).
+		Sink("out", dsl.StreamSink("counts")).MustBuild()
+	if err := exactlyOnce(rg, mustResolve(t, rg, yaml("in", "")), AdapterLocal); err != nil {
+		t.Errorf("a windowed Reduce: %v, want it accepted", err)
 	}
 
 	// A transaction must outlive the commit interval that ends it.

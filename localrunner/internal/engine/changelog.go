@@ -55,6 +55,9 @@ type taskLog struct {
 	cl    *kgo.Client
 	adm   *kadm.Client
 	w     *changelog.Writer
+	// eos: the appends go through the source's transactions (cuts.go),
+	// and a restore never trusts the local copy.
+	eos bool
 }
 
 // logDone reports that a task's append of checkpoint epoch (ckpt, its
@@ -112,7 +115,11 @@ func (e *engine) openLog(ctx context.Context, s *stageState) (*taskLog, error) {
 		return nil, fmt.Errorf("localrunner: changelog: %w", err)
 	}
 	opts = append(opts, e.cfg.Kafka.ClientOpts...)
-	l := &taskLog{topic: changelogTopic(rc.Group, s.spec.Names[0]), opts: opts}
+	l := &taskLog{topic: changelogTopic(rc.Group, s.spec.Names[0]), opts: opts, eos: e.syncCuts}
+	if l.eos {
+		// Restores read the checkpoints of committed transactions only.
+		l.opts = append(slices.Clone(opts), kgo.FetchIsolationLevel(kgo.ReadCommitted()))
+	}
 	if s.spec.Kafka.Shuffle {
 		l.topic = rc.Topics[0] + "-changelog"
 	}
@@ -134,7 +141,12 @@ func (e *engine) openLog(ctx context.Context, s *stageState) (*taskLog, error) {
 	if err := changelog.Ensure(cctx, l.adm, l.topic, parts, e.cfg.Changelog.ReplicationFactor, map[string]*string{"min.compaction.lag.ms": &lag}); err != nil {
 		return fail(err)
 	}
-	if l.w, err = changelog.NewWriter(l.cl, l.topic); err != nil {
+	if l.eos {
+		l.w, err = changelog.NewTxnWriter(e.txnSrc, l.topic)
+	} else {
+		l.w, err = changelog.NewWriter(l.cl, l.topic)
+	}
+	if err != nil {
 		return fail(err)
 	}
 	e.log.Info("localrunner: task changelog ready", "topic", l.topic, "partitions", parts)
@@ -190,7 +202,7 @@ func (l *taskLog) restoreFromLog(ctx context.Context, st *state.Store, id source
 	if err != nil {
 		return nil, err
 	}
-	if current, err := localIsCurrent(st, id, end); err != nil || current {
+	if current, err := localIsCurrent(st, id, end); err != nil || current && !l.eos {
 		return nil, err
 	}
 	b := st.NewBatch()
@@ -377,6 +389,7 @@ func (e *engine) onLogged(d logDone) {
 		}
 		e.pendingAcks = e.pendingAcks[1:]
 	}
+	e.cutReady()
 }
 
 // recordLogEnds records, in one batch, the changelog end after each
@@ -417,9 +430,17 @@ func (e *engine) awaitLogs() {
 type prepareReq struct {
 	id    sourcePartition
 	reply chan struct{}
+	// err, when set, fails the run: a restore failed under exactly-once,
+	// where the committed offsets are past what the state holds.
+	err error
 }
 
 func (e *engine) onPrepare(p prepareReq) {
+	if p.err != nil {
+		e.fail(p.err)
+		close(p.reply)
+		return
+	}
 	if t := e.tasks[p.id]; t != nil {
 		e.dropTask(t)
 	}
@@ -450,6 +471,15 @@ func (e *engine) prepareTask(src *stageState, id sourcePartition) (int64, bool) 
 		defer cancel()
 		start := time.Now()
 		tail, err := l.restoreFromLog(ctx, st, id)
+		if err != nil && l.eos {
+			err = fmt.Errorf("localrunner: restoring the state of partition %s[%d] from its changelog %s: %w", id.topic, id.partition, l.topic, err)
+			e.log.Error("localrunner: restoring a partition's state failed under exactly-once: the run stops", "error", err)
+			select {
+			case e.prepares <- prepareReq{err: err, reply: make(chan struct{})}:
+			case <-e.finished:
+			}
+			return 0, false
+		}
 		if err != nil {
 			e.log.Error("localrunner: restoring a partition's state from its changelog failed; reading it again from the group's committed offset", "topic", id.topic, "partition", id.partition, "changelog", l.topic, "error", err)
 			return 0, false

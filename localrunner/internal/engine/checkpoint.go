@@ -240,6 +240,9 @@ func (e *engine) writeCheckpoint(b *state.Batch, ckpt int64) error {
 // and with nothing left in the queues (a drain that timed out drops queued
 // elements: their records are read again, from the last checkpoint).
 func (e *engine) finalCheckpoint() {
+	if e.syncCuts {
+		return // only a cut's checkpoint is in a transaction
+	}
 	if e.err != nil || e.stopping || !e.active || e.running > 0 || !e.quiet() {
 		return
 	}

@@ -71,6 +71,8 @@ type engine struct {
 	// txnSrc is the source lending its transactional producer under
 	// exactly-once delivery (exactlyonce.go), else nil.
 	txnSrc *kafkasource.Source
+	// syncCuts, cutWanted and cutHeld: see cuts.go.
+	syncCuts, cutWanted, cutHeld, cutReadySent bool
 	// Partition tasks (tasks.go): taskOf maps each stage kept per task to
 	// its Kafka stage, tasking is set for the Kafka stages with tasks, and
 	// tasks are the live ones, also in taskList in order. bundleStage is
@@ -284,9 +286,11 @@ func (e *engine) loop(ctx context.Context) (err error) {
 	defer wake.Stop()
 	var ckptDue <-chan time.Time
 	if e.durable {
-		t := time.NewTicker(e.cfg.CheckpointInterval)
-		defer t.Stop()
-		ckptDue = t.C
+		if !e.syncCuts { // its checkpoints are at the cuts
+			t := time.NewTicker(e.cfg.CheckpointInterval)
+			defer t.Stop()
+			ckptDue = t.C
+		}
 		e.lastCkpt = time.Now()
 		defer func() {
 			e.finalCheckpoint()
@@ -303,11 +307,12 @@ func (e *engine) loop(ctx context.Context) (err error) {
 	}
 	done := ctx.Done()
 	for {
-		if !e.stopping {
+		if !e.stopping && !e.cutHeld {
 			e.schedule(runCtx)
 		}
-		if e.durable && !e.stopping && e.running == 0 && !e.shuffling() && (e.checkpointing || e.draining && len(e.unsaved) > 0 && e.quiet()) {
+		if e.durable && !e.stopping && e.running == 0 && !e.shuffling() && e.checkpointDue() {
 			e.checkpoint()
+			e.afterCheckpoint()
 			if !e.stopping {
 				continue // start the bundles the checkpoint held back
 			}

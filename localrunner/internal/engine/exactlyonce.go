@@ -16,9 +16,12 @@ import (
 // source handed on is acknowledged, so its outputs are exactly those of
 // the offsets it commits.
 //
-// Built so far for pipelines of one Kafka read and stateless steps; a
-// step that keeps state (a GroupByKey, a stateful DoFn, a shuffle) would
-// need its state in the transaction too (its changelog), and is refused.
+// A durable run (a state directory, changelogs on) may keep state in
+// steps kept per partition task: each cut is then a checkpoint whose
+// changelog records commit in the transaction (cuts.go). Steps that keep
+// state otherwise (shared by the process, or behind a shuffle) are
+// refused, as is state without a changelog (in memory, or on the local
+// disk only): the offsets would commit past state that a crash loses.
 
 // initExactlyOnce checks a plan whose read asks for exactly-once delivery
 // and keeps the source that lends its producer.
@@ -37,17 +40,21 @@ func (e *engine) initExactlyOnce() error {
 		return nil
 	}
 	for _, s := range e.specs {
-		if reason := statefulReason(s.spec); reason != "" {
-			return fmt.Errorf("localrunner: exactly-once delivery is not supported yet for steps that keep state, and %v %s; use at-least-once delivery for this pipeline", s.spec.Names, reason)
-		}
 		if s.src != nil && s.src != src {
 			return fmt.Errorf("localrunner: exactly-once delivery with more than one Kafka read is not supported (%v)", s.spec.Kafka.Config.Topics)
 		}
+		reason := statefulReason(s.spec)
+		if reason == "" {
+			continue
+		}
+		switch {
+		case !e.durable || e.cfg.Changelog.Disabled:
+			return fmt.Errorf("localrunner: exactly-once delivery needs durable state with changelogs for steps that keep state, and %v %s: give the run a state directory and keep changelogs on", s.spec.Names, reason)
+		case s.spec.Kind == plan.KindShuffleWrite || s.spec.Splittable || e.taskOf[s.spec.ID] == "":
+			return fmt.Errorf("localrunner: exactly-once delivery is not supported yet for state outside the partition tasks, and %v %s (its state does not follow the source's partitions); key the step by the record key, or use at-least-once delivery", s.spec.Names, reason)
+		}
 	}
-	if e.cfg.State != nil {
-		return fmt.Errorf("localrunner: exactly-once delivery with durable state (a state directory) is not supported yet")
-	}
-	e.txnSrc = src
+	e.txnSrc, e.syncCuts = src, e.durable
 	return nil
 }
 

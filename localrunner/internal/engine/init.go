@@ -3,15 +3,18 @@ package engine
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph/coder"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/runtime/exec"
+	"github.com/streams-dev/streams/localrunner/internal/changelog"
 	"github.com/streams-dev/streams/localrunner/internal/group"
 	"github.com/streams-dev/streams/localrunner/internal/kafkasource"
 	"github.com/streams-dev/streams/localrunner/internal/plan"
 	"github.com/streams-dev/streams/localrunner/internal/timer"
 	"github.com/streams-dev/streams/localrunner/internal/userstate"
 	"github.com/streams-dev/streams/localrunner/internal/worker"
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // initStage readies a plan stage before the run: the consumer of a Kafka
@@ -39,6 +42,14 @@ func (e *engine) initStage(ctx context.Context, st *stageState) error {
 
 func (e *engine) initSource(st *stageState) error {
 	cfg := e.cfg
+	clientOpts := cfg.Kafka.ClientOpts
+	syncCuts := st.spec.Kafka.Config.ExactlyOnce && e.durable
+	if syncCuts && e.tasking[st.spec.ID] && !cfg.Changelog.Disabled {
+		// The changelog's records go through the transactional
+		// producer, each to the partition of its task (cuts.go).
+		topic := changelogTopic(st.spec.Kafka.Config.Group, st.spec.Names[0])
+		clientOpts = append(slices.Clone(clientOpts), kgo.RecordPartitioner(changelog.Partitioner(nil, topic)))
+	}
 	src, err := kafkasource.New(kafkasource.Config{
 		Read:               st.spec.Kafka,
 		MaxBatch:           cfg.MaxBundleSize,
@@ -47,7 +58,8 @@ func (e *engine) initSource(st *stageState) error {
 		MaxInflightRecords: cfg.Kafka.MaxInflightRecords,
 		MaxInflightBytes:   cfg.Kafka.MaxInflightBytes,
 		RevokeTimeout:      cfg.Kafka.RevokeTimeout,
-		ClientOpts:         cfg.Kafka.ClientOpts,
+		ClientOpts:         clientOpts,
+		SyncCuts:           syncCuts,
 		Logger:             e.log.With("stage", st.spec.ID),
 		Report:             cfg.Hooks.KafkaReport,
 		Committed:          cfg.Hooks.KafkaCommitted,

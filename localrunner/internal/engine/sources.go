@@ -65,6 +65,9 @@ func (e *engine) stopSources() {
 // derived from it is processed, and takes the source's watermark.
 func (e *engine) onSourced(se sourceEvent) {
 	s := se.stage
+	if se.ev.Cut || se.ev.TxnEnded {
+		e.onTxnEvent(se.ev)
+	}
 	if len(se.ev.Partitions) > 0 && !e.stopping {
 		e.onPartitions(s, se.ev.Partitions)
 	}

@@ -97,6 +97,13 @@ type Config struct {
 	// ResumeMarks, for a shuffle read, gives the marks (Batch.Marks)
 	// saved with the position Resume gave, when reading resumes there.
 	ResumeMarks func(topic string, partition int32) []byte
+	// SyncCuts, under exactly-once, makes the engine part of each cut
+	// (txn.go): the source emits Event{Cut} when it stops handing batches
+	// on, ends the transaction only once CutReady was called as well, and
+	// emits Event{TxnEnded} after. A durable run sets it: its state (the
+	// changelog records of the checkpoint at the cut) commits in the
+	// transaction too.
+	SyncCuts bool
 	// EndOfInput, when closed, says no record is produced any more (the
 	// development loop's bounded input): once a partition is then caught
 	// up, its watermark is the end of time, so every window closes.
@@ -147,6 +154,9 @@ type Event struct {
 	Partitions []PartitionEvent
 	Batch      *Batch
 	Watermark  mtime.Time
+	// Cut and TxnEnded (with Committed, the outcome) frame the end of a
+	// transaction, under Config.SyncCuts.
+	Cut, TxnEnded, Committed bool
 }
 
 // PartitionEvent is news of one partition: it was assigned (before any
@@ -348,6 +358,14 @@ func (s *Source) Run(ctx context.Context, emit func(Event) bool, finished <-chan
 
 	s.buffered = cl.BufferedFetchRecords
 	runErr := s.poll(ctx, cl, emit, finished)
+	for errors.Is(runErr, errFenced) && ctx.Err() == nil {
+		next, err := s.rejoin(cl, opts, runErr)
+		if err != nil {
+			return err // cl is closed
+		}
+		cl = next
+		runErr = s.poll(ctx, cl, emit, finished)
+	}
 	// Drain: wait for the acknowledgements, or for the engine to end.
 	// Batches released to windows are not waited for: they wait for the
 	// watermark, which no longer moves; they are not committed either.
@@ -415,7 +433,7 @@ func (s *Source) poll(ctx context.Context, cl *kgo.Client, emit func(Event) bool
 		// source until the pipeline has caught up (txn.go).
 		if time.Since(lastCommit) >= s.cfg.CommitInterval || (!s.exactlyOnce() && s.acked() >= s.cfg.CommitRecords) {
 			if s.exactlyOnce() {
-				if err := s.commitTxn(ctx, finished); err != nil {
+				if err := s.commitTxn(ctx, emit, finished); err != nil {
 					return err
 				}
 			} else if err := s.commit(ctx, cl); err != nil && ctx.Err() == nil {

@@ -6,10 +6,15 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"sync/atomic"
 	"time"
 
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph/mtime"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/streams-dev/streams/localrunner/internal/shuffle"
 )
 
 // Exactly-once (kafka.ReadConfig.ExactlyOnce)
@@ -30,6 +35,20 @@ import (
 // and what the aborted transaction produced is never seen by readers
 // with isolation.level=read_committed. Any other failure to commit fails
 // the read: the process restarts from the committed positions.
+//
+// With Config.SyncCuts (a durable run), the engine takes part in each
+// cut: told by Event{Cut}, it writes a checkpoint once nothing runs, its
+// changelog records produced through this source's transaction, and calls
+// CutReady once they are acknowledged; it starts nothing more until
+// Event{TxnEnded}. The transaction thus holds the outputs, the state and
+// the offsets of one consistent cut: the offsets of every record read,
+// including those still waiting in windows, whose state the checkpoint
+// holds (their batches stay unacknowledged until the windows fire, so
+// the cut does not wait for them). A run's last transaction aborts: what
+// came after the last cut has no checkpoint in it. After an abort every partition still
+// assigned is taken up again as if newly assigned: its task's state is
+// restored from the changelog's committed records (Resume), and reading
+// goes on from the position saved with it, which is the committed offset.
 
 // txnState is a source's transactional session.
 type txnState struct {
@@ -39,6 +58,8 @@ type txnState struct {
 	// those of partitions gone since included (their outputs may still
 	// be produced into the transaction).
 	open int
+	// ready is set by CutReady during a synchronised cut.
+	ready bool
 	// Figures, for the log and the tests.
 	commits, aborts int64
 }
@@ -103,9 +124,30 @@ func (s *Source) Produce(ctx context.Context, r *kgo.Record, promise func(*kgo.R
 // so lends its producer (Produce) to the pipeline's writes.
 func (s *Source) ExactlyOnce() bool { return s.exactlyOnce() }
 
+// CutReady tells the source, during a synchronised cut, that the engine
+// has written its checkpoint into the transaction.
+func (s *Source) CutReady() {
+	s.mu.Lock()
+	s.txn.ready = true
+	s.mu.Unlock()
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
 // commitTxn ends the transaction at a cut and begins the next one. It
-// returns false without error when finished closed first.
-func (s *Source) commitTxn(ctx context.Context, finished <-chan struct{}) error {
+// returns without error, and without ending it, when finished closed or
+// emit refused first.
+func (s *Source) commitTxn(ctx context.Context, emit func(Event) bool, finished <-chan struct{}) error {
+	if s.cfg.SyncCuts {
+		s.mu.Lock()
+		s.txn.ready = false
+		s.mu.Unlock()
+		if !emit(Event{Cut: true, Watermark: mtime.MinTimestamp}) {
+			return nil
+		}
+	}
 	if !s.awaitCut(ctx, finished) {
 		return nil
 	}
@@ -115,12 +157,27 @@ func (s *Source) commitTxn(ctx context.Context, finished <-chan struct{}) error 
 	if f := s.cfg.Committed; f != nil {
 		f(CommitEvent{Group: s.cfg.Read.Config.Group, Partitions: s.movedPartitions(), Elapsed: time.Since(start), Err: err})
 	}
+	if err != nil && isFenced(err) {
+		// The brokers aborted the transaction; the producer can make no
+		// other: Run joins again with a new one.
+		s.afterTxn(false)
+		if s.cfg.SyncCuts {
+			emit(Event{TxnEnded: true, Watermark: mtime.MinTimestamp})
+		}
+		return fmt.Errorf("%w: %w", errFenced, err)
+	}
 	if err != nil {
 		return fmt.Errorf("localrunner: ending a kafka transaction: %w", err)
 	}
 	s.afterTxn(committed)
+	if !committed && s.cfg.SyncCuts {
+		s.takeUpAgain(sess.Client())
+	}
 	if err := sess.Begin(); err != nil {
 		return fmt.Errorf("localrunner: beginning a kafka transaction: %w", err)
+	}
+	if s.cfg.SyncCuts && !emit(Event{TxnEnded: true, Committed: committed, Watermark: mtime.MinTimestamp}) {
+		return nil
 	}
 	return nil
 }
@@ -133,7 +190,9 @@ func (s *Source) finalTxn(ctx context.Context) error {
 		return nil
 	}
 	s.mu.Lock()
-	try := kgo.TransactionEndTry(s.txn.open == 0)
+	// A synchronised source commits at cuts only: what came after the
+	// last one has no checkpoint in the transaction.
+	try := kgo.TransactionEndTry(s.txn.open == 0 && !s.cfg.SyncCuts)
 	s.mu.Unlock()
 	committed, err := sess.End(ctx, try)
 	if err != nil {
@@ -144,14 +203,17 @@ func (s *Source) finalTxn(ctx context.Context) error {
 }
 
 // awaitCut stops handing batches on (the caller is the poll loop) until
-// every batch handed on is acknowledged. It returns false when ctx ended
-// or finished closed first.
+// every batch handed on is acknowledged, or, synchronised, until the
+// engine's checkpoint of the cut is in the transaction (CutReady). It
+// returns false when ctx ended or finished closed first.
 func (s *Source) awaitCut(ctx context.Context, finished <-chan struct{}) bool {
 	for {
 		s.mu.Lock()
-		open := s.txn.open
+		open, ready := s.txn.open, s.txn.ready
 		s.mu.Unlock()
-		if open == 0 {
+		// A synchronised cut waits for the engine's checkpoint only: it
+		// holds what windows still hold, whose batches stay open.
+		if s.cfg.SyncCuts && ready || !s.cfg.SyncCuts && open == 0 {
 			return true
 		}
 		select {
@@ -203,4 +265,94 @@ func (s *Source) afterTxn(committed bool) {
 		p.done, p.next = p.committed, p.committed
 	}
 	s.log.Warn("localrunner: kafka transaction aborted (a rebalance or fencing); reading again from the committed offsets", "partitions_rewound", rewound)
+}
+
+// takeUpAgain, after an aborted transaction of a synchronised source,
+// takes every partition still assigned up again as if newly assigned:
+// Resume has the engine drop its task and restore it from the
+// changelog's committed records, and the partition is announced again
+// and read from the position saved with them (the committed offset, as
+// both commit in one transaction). A partition Resume knows nothing of
+// is read from its committed offset, where the session left the client.
+// Its source watermark starts over: the task's restored time is the
+// partition's time.
+func (s *Source) takeUpAgain(cl *kgo.Client) {
+	s.mu.Lock()
+	var tps []topicPartition
+	for tp, p := range s.parts {
+		if !p.revoked && p.announced {
+			tps = append(tps, tp)
+		}
+	}
+	s.mu.Unlock()
+	seek := map[string]map[int32]kgo.EpochOffset{}
+	for _, tp := range tps {
+		next, ok := s.cfg.Resume(tp.topic, tp.partition)
+		s.mu.Lock()
+		p := s.parts[tp]
+		if p == nil || p.revoked {
+			s.mu.Unlock()
+			continue
+		}
+		from := p.committed
+		if ok {
+			from = next
+		}
+		fresh := &partition{tp: tp, committed: p.committed, done: p.committed, from: from, maxTS: mtime.MinTimestamp, lastWM: mtime.MinTimestamp,
+			lastSeen: time.Now(), hwm: p.hwm, start: -1, next: -1, marks: shuffle.NewMarks(), adjusted: true, resumed: ok}
+		s.parts[tp] = fresh
+		s.gone = append(s.gone, tp)
+		s.mu.Unlock()
+		if ok && next != p.committed {
+			s.log.Warn("localrunner: the state restored after an abort is not at the committed offset; reading from the state's position", "topic", tp.topic, "partition", tp.partition, "state", next, "committed", p.committed)
+			if seek[tp.topic] == nil {
+				seek[tp.topic] = map[int32]kgo.EpochOffset{}
+			}
+			seek[tp.topic][tp.partition] = kgo.EpochOffset{Epoch: -1, Offset: next}
+		}
+	}
+	if len(seek) > 0 {
+		cl.SetOffsets(seek)
+	}
+	s.log.Info("localrunner: partitions taken up again from their committed state after the abort", "partitions", len(tps))
+}
+
+// errFenced wraps the error of a transaction the brokers ended for the
+// producer: another producer took its transactional id over, or the
+// transaction outlived transaction.timeout.ms (a rebalance held it open:
+// its partitions' new owner waited for the offsets of the old one). The
+// producer can make no other transaction.
+var errFenced = errors.New("localrunner: the transactional producer was fenced")
+
+// isFenced reports whether err ends the producer (see errFenced).
+func isFenced(err error) bool {
+	return errors.Is(err, kerr.ProducerFenced) || errors.Is(err, kerr.InvalidProducerEpoch) ||
+		errors.Is(err, kerr.InvalidProducerIDMapping)
+}
+
+// rejoin, after the producer was fenced (cause), leaves the group with
+// the old client and joins it again with a new transactional producer:
+// every partition is forgotten (the engine drops its task) and, assigned
+// again, taken up from its committed state, as after a restart.
+func (s *Source) rejoin(old *kgo.Client, opts []kgo.Opt, cause error) (*kgo.Client, error) {
+	s.log.Warn("localrunner: the transactional producer was fenced; leaving the group and joining again with a new one", "error", cause)
+	s.mu.Lock()
+	s.closing = true
+	s.mu.Unlock()
+	old.Close()
+	s.mu.Lock()
+	all := map[topicPartition]bool{}
+	for tp := range s.parts {
+		all[tp] = true
+	}
+	s.closing = false
+	s.mu.Unlock()
+	s.forget(all)
+	s.txn.id = transactionalID(s.cfg.Read.Config.Group)
+	cl, err := s.newClient(slices.Clone(opts))
+	if err != nil {
+		return nil, fmt.Errorf("localrunner: kafka read: a new transactional client: %w", err)
+	}
+	s.buffered = cl.BufferedFetchRecords
+	return cl, nil
 }
