@@ -94,7 +94,7 @@ func runBacklog(ctx context.Context, o options, env *harness.Env, in *input, m s
 	}
 	res.stopErr = pl.terminate(30 * time.Second)
 	res.rssBytes = pl.peakRSS()
-	if err := w.catchUp(ctx, env.Admin, pl.output, 10*time.Second); err != nil {
+	if err := w.catchUp(ctx, pl.output, 10*time.Second); err != nil {
 		return res, err
 	}
 	res.out = w.verdict()

@@ -91,7 +91,7 @@ func runLive(ctx context.Context, o options, env *harness.Env, prod *producer, m
 	}
 	res.stopErr = pl.terminate(30 * time.Second)
 	res.rssBytes = pl.peakRSS()
-	if err := w.catchUp(ctx, env.Admin, pl.output, 10*time.Second); err != nil {
+	if err := w.catchUp(ctx, pl.output, 10*time.Second); err != nil {
 		return res, err
 	}
 	res.out = w.verdict()

@@ -62,6 +62,7 @@ var modes = harness.Modes{
 	{Key: "local", Label: "(a) runner --adapter local"},
 	{Key: "local-before", Label: "(a-before) runner --adapter local, -local-bin-before"},
 	{Key: "local2", Label: "(a2) runner --adapter local, 2 processes"},
+	{Key: "local-eos", Label: "(a+x) (a) with processing_guarantee: exactly_once"},
 	{Key: "shuffle", Label: "(s) runner --adapter local, Reduce through the shuffle"},
 	{Key: "shuffle2", Label: "(s2) runner --adapter local, through the shuffle, 2 processes"},
 	{Key: "franz", Label: "(b) hand-written franz-go"},
@@ -90,7 +91,7 @@ func main() {
 	flag.IntVar(&o.n, "n", 1_000_000, "backlog events; 0 skips the backlog measurement")
 	flag.IntVar(&o.runs, "runs", 1, "runs of each pipeline; the tables report medians")
 	flag.StringVar(&modeList, "modes", "local,shuffle,shuffle2,franz,prism",
-		"pipelines to run: local (a), local-before (a-before: needs -local-bin-before), local2 (a2: 2 processes in one group), shuffle (s: the Reduce keyed through the shuffle), shuffle2 (s2: that, 2 processes), franz (b), prism (c)")
+		"pipelines to run: local (a), local-before (a-before: needs -local-bin-before), local2 (a2: 2 processes in one group), local-eos (a+x: (a) exactly-once), shuffle (s: the Reduce keyed through the shuffle), shuffle2 (s2: that, 2 processes), franz (b), prism (c)")
 	flag.DurationVar(&o.timeout, "timeout", 10*time.Minute, "give up on a local or franz backlog run whose output is not complete after this long")
 	flag.DurationVar(&o.prismCap, "prism-cap", 2*time.Minute, "stop a prism backlog run after this long and report what it did")
 	flag.IntVar(&o.liveRate, "live-rate", 20_000, "events per second of the live measurement")

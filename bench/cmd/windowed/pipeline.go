@@ -37,7 +37,7 @@ func startPipeline(ctx context.Context, o options, env *harness.Env, m, tag, inp
 		return nil, err
 	}
 	cfg := harness.PipelineConfig{Brokers: env.Brokers, SourceStep: window.SourceStep, Input: input, Group: pl.group,
-		SinkStep: window.SinkStep, Output: pl.output, WatermarkSkew: o.skew, MemoryState: o.memory}
+		SinkStep: window.SinkStep, Output: pl.output, WatermarkSkew: o.skew, MemoryState: o.memory, ExactlyOnce: m == "local-eos"}
 	var err error
 	switch m {
 	case "franz":

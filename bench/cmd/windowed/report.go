@@ -181,6 +181,11 @@ func printBacklogRatios(w io.Writer, rates, cpus map[string]float64) {
 		fmt.Fprintf(w, "- a2/a throughput: %.2f; CPU µs/event (pipeline) %.2f / %.2f: %.2f\n",
 			a2/a, cpus["local2"], cpus["local"], cpus["local2"]/cpus["local"])
 	}
+	if x := rates["local-eos"]; x > 0 {
+		fmt.Fprintf(w, "- (a+x)/a throughput, exactly-once against at-least-once: **%.2f**, goal >= 0.9: **%s**; "+
+			"CPU µs/event (pipeline) %.2f / %.2f: %.2f\n", x/a, yesNo(x/a >= 0.9),
+			cpus["local-eos"], cpus["local"], cpus["local-eos"]/cpus["local"])
+	}
 	if b := rates["franz"]; b > 0 {
 		fmt.Fprintf(w, "- a/b throughput: **%.2f**, goal >= 0.5: **%s**\n", a/b, yesNo(a/b >= 0.5))
 	}
@@ -240,6 +245,9 @@ func (rep *report) printLive(w io.Writer) {
 		skew := rep.skew().Seconds()
 		fmt.Fprintf(w, "- (a) minus MaxSkew, the time from the watermark passing a window's end to its results' arrival: p50 %.3f s, p99 %.3f s\n",
 			p50["local"]-skew, a-skew)
+	}
+	if x, ok := p99["local-eos"]; ok {
+		fmt.Fprintf(w, "- (a+x) exactly-once p99 delay: %.3f s (p50 %.3f s), read with read_committed: a result arrives when its transaction commits\n", x, p50["local-eos"])
 	}
 	fmt.Fprintln(w)
 }

@@ -8,7 +8,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/streams-dev/streams/bench/internal/harness"
@@ -27,6 +26,7 @@ type arrival struct {
 // with the expected results it is given.
 type watcher struct {
 	cl       *kgo.Client
+	brokers  []string
 	done     chan struct{}
 	stopOnce sync.Once
 
@@ -41,14 +41,17 @@ type watcher struct {
 	err       error // the first undecodable record
 }
 
-// watch starts reading topic.
+// watch starts reading topic, with isolation.level=read_committed: a
+// result of an exactly-once run arrives when its transaction commits
+// (an at-least-once run's, written outside transactions, when written).
 func watch(brokers []string, topic string) (*watcher, error) {
 	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ConsumeTopics(topic),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxWait(100*time.Millisecond))
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxWait(100*time.Millisecond),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()))
 	if err != nil {
 		return nil, err
 	}
-	w := &watcher{cl: cl, done: make(chan struct{}), seen: make(map[window.ID]arrival)}
+	w := &watcher{cl: cl, brokers: brokers, done: make(chan struct{}), seen: make(map[window.ID]arrival)}
 	go w.loop()
 	return w, nil
 }
@@ -120,9 +123,10 @@ func (w *watcher) complete() bool {
 
 // catchUp waits, up to limit, until the watcher has read every record
 // the topic holds, then stops it.
-func (w *watcher) catchUp(ctx context.Context, adm *kadm.Client, topic string, limit time.Duration) error {
+func (w *watcher) catchUp(ctx context.Context, topic string, limit time.Duration) error {
 	defer w.stop()
-	n, err := harness.Records(ctx, adm, topic)
+	// Records the topic holds, without transaction markers.
+	n, err := harness.CommittedRecords(ctx, w.brokers, topic)
 	if err != nil {
 		return err
 	}
