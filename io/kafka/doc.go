@@ -81,7 +81,20 @@
 //
 // A retried write bundle may produce records twice; consumers that need
 // exactly once must deduplicate (by key, or by the source topic, partition
-// and offset carried in headers by the pipeline).
+// and offset carried in headers by the pipeline), or run on the bundled
+// runner with exactly-once delivery:
+//
+// # Exactly once (bundled runner)
+//
+// [ReadConfig.ExactlyOnce] with [WriteConfig.Transactional] on every
+// write makes the bundled runner's source a transactional member of its
+// group (Kafka's EOS v2): the writes produce through its producer
+// ([WithProducer]), and the outputs, the changelog records of the
+// partition tasks' state and the consumer offsets commit in one
+// transaction per commit interval. Readers with isolation.level
+// read_committed see each input's outputs exactly once. On any other
+// runner the read fails with [ErrNoExactlyOnce]: Beam runners commit no
+// Kafka transactions.
 //
 // # Watermarks
 //
