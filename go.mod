@@ -3,6 +3,7 @@ module github.com/streams-dev/streams
 go 1.27
 
 require (
+	github.com/DataDog/datadog-go/v5 v5.9.1
 	github.com/apache/beam/sdks/v2 v2.77.0
 	github.com/chromedp/cdproto v0.159.0
 	github.com/chromedp/chromedp v0.23.0
