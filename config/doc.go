@@ -72,12 +72,14 @@
 //	period_sec: 5        # number >= 0.1; how often to write; default 10
 //	tags: {k: v}         # added to every metric
 //
-//	type: datadog        # DogStatsD
+//	type: datadog        # DogStatsD over UDP: the Prometheus metrics, sent
+//	                     # every flush_interval_ms (see observe.Datadog)
 //	host: localhost      # required
 //	port: 8125           # required, 1 to 65535
 //	tags: {k: v}         # added to every metric
-//	udp_queue_size: 1000 # integer >= 0
-//	flush_interval_ms: 10000  # number >= 1
+//	udp_queue_size: 1000 # integer >= 0; packets the sender queues before
+//	                     # dropping; 0 or absent: 100000
+//	flush_interval_ms: 10000  # number >= 1; how often to send; default 10000
 //
 //	type: prometheus     # an HTTP handler to scrape (not in Sentry Streams)
 //	address: ":9090"     # host:port to listen on; default ":9090"
@@ -341,8 +343,7 @@
 // warning when the runner starts, once: a non-empty env, a segment's
 // parallelism, starts_segment: true in the first segment, the
 // multi_process keys other than
-// processes, and a datadog metrics section (not supported: no metrics are
-// sent). With --adapter beam, so are the keys only the bundled runner
+// processes. With --adapter beam, so are the keys only the bundled runner
 // reads: parallelism, commit_interval_ms, commit_records,
 // changelog_replication_factor, internal_topic_partitions and on_late:
 // dlq. [Keys] lists every key

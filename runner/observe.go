@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -38,7 +39,7 @@ type observation struct {
 func startObservation(ctx context.Context, g *dsl.Graph, opts Options, dep *deployment, log *slog.Logger) (*observation, error) {
 	o := &observation{p: observe.New(opts.Name, opts.Adapter, g), log: log}
 	m := opts.Config.Metrics
-	if m.Type == config.MetricsPrometheus || m.Type == config.MetricsLog {
+	if m.Type != config.MetricsDummy && m.Type != "" {
 		// The steps count and time messages only when someone reads the
 		// figures: with type dummy they cost nothing.
 		o.stop = append(o.stop, observe.Register(opts.PipelineID, o.p))
@@ -55,6 +56,11 @@ func startObservation(ctx context.Context, g *dsl.Graph, opts Options, dep *depl
 		}
 	case config.MetricsLog:
 		o.logLoop(m.Period, m.Tags)
+	case config.MetricsDatadog:
+		if err := o.datadog(m); err != nil {
+			o.close()
+			return nil, err
+		}
 	}
 	if opts.Config.Pipeline.AdapterConfig.Arroyo.WriteHealthcheck {
 		file := opts.HealthcheckFile
@@ -89,6 +95,33 @@ func (o *observation) serve(addr, path string, onHTTP func(string)) error {
 	if onHTTP != nil {
 		onHTTP(a)
 	}
+	return nil
+}
+
+// datadog sends the metrics to a DogStatsD agent until the run ends,
+// then once more.
+func (o *observation) datadog(m config.Metrics) error {
+	addr := net.JoinHostPort(m.Host, strconv.Itoa(m.Port))
+	d, err := observe.NewDatadog(o.p.Registry(), observe.DatadogConfig{
+		Addr: addr, Interval: m.FlushInterval, Tags: m.Tags, QueueSize: m.UDPQueueSize, Log: o.log,
+	})
+	if err != nil {
+		return fmt.Errorf("runner: metrics: %w", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := d.Run(ctx); err != nil {
+			o.log.Warn("last send of metrics to Datadog", "error", err)
+		}
+	}()
+	o.stop = append(o.stop, func() { cancel(); <-done })
+	every := m.FlushInterval
+	if every == 0 {
+		every = observe.DefaultDatadogInterval
+	}
+	o.log.Info("sending metrics to Datadog (DogStatsD over UDP)", "agent", addr, "every", every)
 	return nil
 }
 
