@@ -58,9 +58,24 @@
 //	env:       # free-form mapping, kept in Config.Env; no effect (warned
 //	           # about when not empty)
 //	metrics:   # optional, see Metrics
+//	sentry_sdk_config:  # optional, see Sentry
 //	pipeline:  # required, see Pipeline
 //
-// Sentry Streams' sentry_sdk_config is not supported and is reported.
+// # Sentry
+//
+// sentry_sdk_config reports errors to Sentry, as Sentry Streams'
+// runner does (it reads dsn; the other keys are ours):
+//
+//	sentry_sdk_config:
+//	  dsn: https://key@o1.ingest.sentry.io/2   # required
+//	  environment: production   # optional, the events' environment
+//	  release: v1.2.3           # optional, the events' release
+//	  sample_rate: 0.5          # 0 to 1, default 1: fraction of step errors reported
+//	  step_errors_per_minute: 10  # integer >= 0, default 10: at most this many a minute
+//
+// A pipeline's failure is always reported; step errors (messages sent to
+// the dead-letter topic) are sampled, then limited per minute. Events carry
+// the tags pipeline, step, topic, partition and offset.
 //
 // # Metrics
 //

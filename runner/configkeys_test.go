@@ -39,6 +39,13 @@ var keyCoverage = map[string]coverage{
 	"metrics.prometheus.path":           {tests: []string{"TestMetricsTypes"}},
 	"metrics.prometheus.type":           {tests: []string{"TestMetricsTypes", "TestObservability"}},
 
+	"sentry_sdk_config":                        {tests: []string{"TestSentryReportsStepErrors", "TestSentryReportsPipelineFailure"}},
+	"sentry_sdk_config.dsn":                    {tests: []string{"TestSentryReportsStepErrors", "TestSentryReportsPipelineFailure"}},
+	"sentry_sdk_config.environment":            {tests: []string{"TestSentryReportsStepErrors", "config.TestSentrySDKConfig"}},
+	"sentry_sdk_config.release":                {tests: []string{"TestSentryReportsStepErrors", "config.TestSentrySDKConfig"}},
+	"sentry_sdk_config.sample_rate":            {tests: []string{"observe.TestSentryLimitsStepErrors", "config.TestSentrySDKConfig"}},
+	"sentry_sdk_config.step_errors_per_minute": {tests: []string{"TestSentryReportsStepErrors", "observe.TestSentryLimitsStepErrors"}},
+
 	"pipeline":                                         {tests: []string{"TestResolveBindingsAndBundledRunnerOptions", "config.TestSentryExamples"}},
 	"pipeline.adapter_config":                          {tests: []string{"TestObservability"}},
 	"pipeline.adapter_config.arroyo":                   {tests: []string{"TestObservability"}},

@@ -30,18 +30,24 @@ const brokerCheckInterval = 5 * time.Second
 // observation is what a run sets up for operators: metrics, health, the
 // HTTP server, the periodic log, the health file.
 type observation struct {
-	p    *observe.Pipeline
-	log  *slog.Logger
-	stop []func()
+	p      *observe.Pipeline
+	log    *slog.Logger
+	sentry *observe.Sentry // nil without sentry_sdk_config
+	stop   []func()
 }
 
 // startObservation sets up observation of the run of g as the config asks.
 func startObservation(ctx context.Context, g *dsl.Graph, opts Options, dep *deployment, log *slog.Logger) (*observation, error) {
 	o := &observation{p: observe.New(opts.Name, opts.Adapter, g), log: log}
 	m := opts.Config.Metrics
-	if m.Type != config.MetricsDummy && m.Type != "" {
+	// Flushed last, when the observation closes.
+	if err := o.startSentry(opts); err != nil {
+		return nil, err
+	}
+	if (m.Type != config.MetricsDummy && m.Type != "") || o.sentry != nil {
 		// The steps count and time messages only when someone reads the
-		// figures: with type dummy they cost nothing.
+		// figures or their errors: with type dummy and no Sentry they
+		// cost nothing.
 		o.stop = append(o.stop, observe.Register(opts.PipelineID, o.p))
 	}
 	switch m.Type {

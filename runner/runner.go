@@ -336,9 +336,12 @@ func Run(ctx context.Context, g *dsl.Graph, opts Options) error {
 	if err != nil {
 		obs.p.Health.Failed(err)
 		if errors.Is(err, localrunner.ErrStateCorrupt) {
-			return fmt.Errorf("runner: pipeline %s failed: %w (or start with --discard-corrupt-state, which does that after a warning)", opts.Name, err)
+			err = fmt.Errorf("runner: pipeline %s failed: %w (or start with --discard-corrupt-state, which does that after a warning)", opts.Name, err)
+		} else {
+			err = fmt.Errorf("runner: pipeline %s failed: %w", opts.Name, err)
 		}
-		return fmt.Errorf("runner: pipeline %s failed: %w", opts.Name, err)
+		obs.failed(err)
+		return err
 	}
 	return nil
 }
