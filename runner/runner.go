@@ -334,7 +334,7 @@ func Run(ctx context.Context, g *dsl.Graph, opts Options) error {
 		return nil
 	}
 	if err != nil {
-		obs.p.Health.Failed(err)
+		obs.p.Health.Failed(obs.failedAt())
 		if errors.Is(err, localrunner.ErrStateCorrupt) {
 			err = fmt.Errorf("runner: pipeline %s failed: %w (or start with --discard-corrupt-state, which does that after a warning)", opts.Name, err)
 		} else {

@@ -55,3 +55,14 @@ func (o *observation) failed(err error) {
 	}
 	o.sentry.PipelineFailed(err, rp)
 }
+
+// failedAt says where the pipeline failed, for the health endpoints: the
+// step and position of the message that stopped it, never the error's
+// text (which may quote the message); "" when no step's rejection did.
+func (o *observation) failedAt() string {
+	r, ok := o.p.FatalRejection()
+	if !ok {
+		return ""
+	}
+	return fmt.Sprintf("step %s, message %s/%d offset %d", r.Step, r.Topic, r.Partition, r.Offset)
+}
