@@ -74,6 +74,10 @@ type Metrics struct {
 	Address string
 	// Path is the Prometheus handler's URL path. Default "/metrics".
 	Path string
+	// WebConfigFile is a Prometheus web configuration file (TLS, basic
+	// auth; the exporter-toolkit format) for the server at Address
+	// (web_config_file). Default none: plain HTTP, no authentication.
+	WebConfigFile string
 	// Set holds the YAML keys present in the file (e.g. "period_sec").
 	Set map[string]bool
 }

@@ -380,7 +380,7 @@ pipeline: {segments: [{}]}
 			"2:9: metrics.type: metrics type datadog needs host",
 			"2:9: metrics.type: metrics type datadog needs port",
 			"3:3: metrics.period_sec: key does not apply to metrics type datadog, which accepts: flush_interval_ms, host, port, tags, type, udp_queue_size",
-			`4:3: metrics.tgas: unknown key (did you mean "tags"?); accepted keys: address, flush_interval_ms, host, path, period_sec, port, tags, type, udp_queue_size`,
+			`4:3: metrics.tgas: unknown key (did you mean "tags"?); accepted keys: address, flush_interval_ms, host, path, period_sec, port, tags, type, udp_queue_size, web_config_file`,
 		},
 	}, {
 		name: "metrics type typo",

@@ -45,11 +45,11 @@ var (
 		MetricsDummy:      {"type"},
 		MetricsLog:        {"period_sec", "tags", "type"},
 		MetricsDatadog:    {"flush_interval_ms", "host", "port", "tags", "type", "udp_queue_size"},
-		MetricsPrometheus: {"address", "path", "type"},
+		MetricsPrometheus: {"address", "path", "type", "web_config_file"},
 	}
 	allMetricsKeys = []string{
 		"address", "flush_interval_ms", "host", "path", "period_sec", "port",
-		"tags", "type", "udp_queue_size",
+		"tags", "type", "udp_queue_size", "web_config_file",
 	}
 	// noAdapterKeys say why adapter_config.local and .beam take no keys.
 	noAdapterKeys = map[string]string{
@@ -754,6 +754,8 @@ func (d *decoder) metrics(n *yaml.Node, path string) Metrics {
 			m.Address, _ = d.str(e.val, e.path)
 		case "path":
 			m.Path, _ = d.str(e.val, e.path)
+		case "web_config_file":
+			m.WebConfigFile, _ = d.str(e.val, e.path)
 		}
 		d.mark(e.path, before)
 	}

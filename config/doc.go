@@ -97,8 +97,11 @@
 //	flush_interval_ms: 10000  # number >= 1; how often to send; default 10000
 //
 //	type: prometheus     # an HTTP handler to scrape (not in Sentry Streams)
-//	address: ":9090"     # host:port to listen on; default ":9090"
+//	address: ":9090"     # host:port to listen on; default ":9090", every
+//	                     # interface, since Prometheus scrapes from another host
 //	path: /metrics       # default /metrics
+//	web_config_file: web.yml  # a Prometheus web config file (TLS, basic
+//	                     # auth), exporter-toolkit's format; default none
 //
 // Tag values may be any scalar and are kept as written.
 //

@@ -311,6 +311,9 @@ func (k *checker) metrics(m *Metrics) {
 		if !strings.HasPrefix(m.Path, "/") {
 			k.at("metrics.path", nil, "must start with /; got %q", m.Path)
 		}
+		if m.WebConfigFile == "" && set("web_config_file") {
+			k.at("metrics.web_config_file", nil, "must not be empty")
+		}
 	default:
 		k.at("metrics.type", nil, "unknown metrics type %q; want one of %s", m.Type, strings.Join(metricsTypes, ", "))
 	}

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/exporter-toolkit/web"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/streams-dev/streams/config"
@@ -56,7 +57,7 @@ func startObservation(ctx context.Context, g *dsl.Graph, opts Options, dep *depl
 		if opts.HTTPAddr != "" {
 			addr = opts.HTTPAddr
 		}
-		if err := o.serve(addr, m.Path, opts.OnHTTP); err != nil {
+		if err := o.serve(addr, m.Path, m.WebConfigFile, opts.OnHTTP); err != nil {
 			o.close()
 			return nil, err
 		}
@@ -82,22 +83,38 @@ func startObservation(ctx context.Context, g *dsl.Graph, opts Options, dep *depl
 	return o, nil
 }
 
-// serve starts the HTTP server: metrics, health, the page.
-func (o *observation) serve(addr, path string, onHTTP func(string)) error {
+// serve starts the HTTP server: metrics, health, the page; with a web
+// config file, with the TLS and basic auth it sets.
+func (o *observation) serve(addr, path, webConfig string, onHTTP func(string)) error {
+	if webConfig != "" {
+		if err := web.Validate(webConfig); err != nil {
+			return fmt.Errorf("runner: metrics.web_config_file %s: %w", webConfig, err)
+		}
+	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("runner: metrics server: %w (set metrics.address in the deployment config)", err)
 	}
 	srv := &http.Server{Handler: o.p.Handler(path), ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = srv.Serve(ln) }()
+	if webConfig == "" {
+		go func() { _ = srv.Serve(ln) }()
+	} else {
+		flags := &web.FlagConfig{WebConfigFile: &webConfig}
+		go func() { _ = web.Serve(ln, srv, flags, o.log) }()
+	}
 	o.stop = append(o.stop, func() {
 		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
 		_ = srv.Shutdown(sctx)
 	})
 	a := ln.Addr().String()
-	o.log.Info("serving metrics, health and the pipeline page",
-		"metrics", "http://"+a+path, "healthz", "http://"+a+"/healthz", "readyz", "http://"+a+"/readyz", "page", "http://"+a+"/")
+	if webConfig != "" {
+		o.log.Info("serving metrics, health and the pipeline page with the TLS and authentication of the web config file",
+			"address", a, "web_config_file", webConfig, "metrics", path, "healthz", "/healthz", "readyz", "/readyz", "page", "/")
+	} else {
+		o.log.Info("serving metrics, health and the pipeline page",
+			"metrics", "http://"+a+path, "healthz", "http://"+a+"/healthz", "readyz", "http://"+a+"/readyz", "page", "http://"+a+"/")
+	}
 	if onHTTP != nil {
 		onHTTP(a)
 	}
