@@ -46,11 +46,11 @@ broker:
 lint:
 	@out=$$($(GOFMT) -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
-	@cp go.mod /tmp/streams.go.mod.bak; cp go.sum /tmp/streams.go.sum.bak; \
+	@bak=$$(mktemp -d); cp go.mod go.sum $$bak/; \
 	$(GO) mod tidy; \
-	if ! cmp -s go.mod /tmp/streams.go.mod.bak || ! cmp -s go.sum /tmp/streams.go.sum.bak; then \
+	if ! cmp -s go.mod $$bak/go.mod || ! cmp -s go.sum $$bak/go.sum; then \
 		echo "go.mod/go.sum are not tidy: run go mod tidy"; \
-		cp /tmp/streams.go.mod.bak go.mod; cp /tmp/streams.go.sum.bak go.sum; exit 1; fi
+		cp $$bak/go.mod $$bak/go.sum .; rm -r $$bak; exit 1; fi; rm -r $$bak
 
 fmt:
 	$(GOFMT) -w $$(git ls-files '*.go')

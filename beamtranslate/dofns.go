@@ -501,6 +501,7 @@ func (fn *dlqRecordFn) Setup() { fn.pl = observe.Lookup(fn.Pipeline) }
 func (fn *dlqRecordFn) ProcessElement(v invalid, emit func(kafka.Record)) {
 	fn.pl.DeadLettered(v.Step, 1)
 	o := v.Origin
+	fn.pl.Rejected(observe.Rejection{Step: v.Step, Topic: o.Topic, Partition: o.Partition, Offset: o.Offset, Error: v.Error})
 	hs := kafkaHeaders(o.Headers, 5)
 	hs = append(hs,
 		kafka.Header{Key: HeaderDLQStep, Value: []byte(v.Step)},
@@ -566,6 +567,7 @@ func (fn *noDLQFn) ProcessElement(ctx context.Context, v invalid) error {
 		}
 		return nil
 	}
+	fn.pl.Rejected(observe.Rejection{Step: v.Step, Topic: o.Topic, Partition: o.Partition, Offset: o.Offset, Error: v.Error, Fatal: true})
 	return fmt.Errorf("step %s rejected the message at %s/%d offset %d: %s; "+
 		"configure a dlq on the source step to send such messages there, or on_invalid: skip on step %s to drop them",
 		v.Step, o.Topic, o.Partition, o.Offset, v.Error, v.Step)

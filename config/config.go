@@ -22,6 +22,8 @@ type Config struct {
 	Env map[string]any
 	// Metrics says where metrics go.
 	Metrics Metrics
+	// Sentry is sentry_sdk_config: where errors are reported.
+	Sentry Sentry
 	// Pipeline holds the adapter settings and the segments.
 	Pipeline Pipeline
 
@@ -72,7 +74,31 @@ type Metrics struct {
 	Address string
 	// Path is the Prometheus handler's URL path. Default "/metrics".
 	Path string
+	// WebConfigFile is a Prometheus web configuration file (TLS, basic
+	// auth; the exporter-toolkit format) for the server at Address
+	// (web_config_file). Default none: plain HTTP, no authentication.
+	WebConfigFile string
 	// Set holds the YAML keys present in the file (e.g. "period_sec").
+	Set map[string]bool
+}
+
+// Sentry is sentry_sdk_config, Sentry error reporting. Without a DSN
+// nothing is reported.
+type Sentry struct {
+	// DSN is the project's Sentry DSN (dsn, required when the section is
+	// present).
+	DSN string
+	// Environment and Release are the events' environment and release
+	// (environment, release; optional).
+	Environment, Release string
+	// SampleRate is the fraction of step errors (messages sent to the
+	// dead-letter topic) reported (sample_rate, 0 to 1). Default 1.
+	// Pipeline failures are always reported.
+	SampleRate float64
+	// StepErrorsPerMinute bounds the step errors reported per minute
+	// (step_errors_per_minute, >= 0; 0 reports none). Default 10.
+	StepErrorsPerMinute int
+	// Set holds the YAML keys present in the file.
 	Set map[string]bool
 }
 
@@ -419,6 +445,14 @@ func parse(file string, data []byte, lookupEnv func(string) (string, bool)) (*Co
 // depend on the step's kind; see [StepConfig.EnsureDefaults] and
 // [Segment.Step]. It returns c.
 func (c *Config) EnsureDefaults() *Config {
+	if se := &c.Sentry; se.DSN != "" {
+		if !se.Set["sample_rate"] && se.SampleRate == 0 {
+			se.SampleRate = 1
+		}
+		if !se.Set["step_errors_per_minute"] && se.StepErrorsPerMinute == 0 {
+			se.StepErrorsPerMinute = 10
+		}
+	}
 	m := &c.Metrics
 	if m.Type == "" {
 		m.Type = MetricsDummy

@@ -292,8 +292,7 @@ func TestParseProblems(t *testing.T) {
 		name: "missing segments and unknown top-level keys",
 		src:  "pipelines: {}\nsentry_sdk_config: {dsn: x}\npipeline:\n  adapter_config: {flink: {}, arroyo: {write_healthchek: true}}\n",
 		want: []string{
-			`1:1: pipelines: unknown key (did you mean "pipeline"?); accepted keys: env, metrics, pipeline`,
-			"2:1: sentry_sdk_config: sentry error reporting is not supported; remove this key",
+			`1:1: pipelines: unknown key (did you mean "pipeline"?); accepted keys: env, metrics, pipeline, sentry_sdk_config`,
 			"3:1: pipeline: missing required key segments",
 			"4:20: pipeline.adapter_config.flink: unknown key; accepted keys: arroyo, beam, local",
 			`4:40: pipeline.adapter_config.arroyo.write_healthchek: unknown key (did you mean "write_healthcheck"?); accepted keys: write_healthcheck`,
@@ -381,7 +380,7 @@ pipeline: {segments: [{}]}
 			"2:9: metrics.type: metrics type datadog needs host",
 			"2:9: metrics.type: metrics type datadog needs port",
 			"3:3: metrics.period_sec: key does not apply to metrics type datadog, which accepts: flush_interval_ms, host, port, tags, type, udp_queue_size",
-			`4:3: metrics.tgas: unknown key (did you mean "tags"?); accepted keys: address, flush_interval_ms, host, path, period_sec, port, tags, type, udp_queue_size`,
+			`4:3: metrics.tgas: unknown key (did you mean "tags"?); accepted keys: address, flush_interval_ms, host, path, period_sec, port, tags, type, udp_queue_size, web_config_file`,
 		},
 	}, {
 		name: "metrics type typo",
@@ -528,4 +527,37 @@ func kindFor(name string) StepKind {
 		return Batch
 	}
 	return Map
+}
+
+// TestSentrySDKConfig reads sentry_sdk_config, fills its defaults and
+// refuses what is out of range.
+func TestSentrySDKConfig(t *testing.T) {
+	c, err := Parse([]byte("sentry_sdk_config: {dsn: \"${envvar:DSN}\", environment: prod}\npipeline: {segments: [{}]}\n"),
+		envOf("DSN", "https://key@sentry.example/1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Sentry{DSN: "https://key@sentry.example/1", Environment: "prod", SampleRate: 1, StepErrorsPerMinute: 10,
+		Set: map[string]bool{"dsn": true, "environment": true}}
+	if !reflect.DeepEqual(c.Sentry, want) {
+		t.Errorf("got %+v, want %+v", c.Sentry, want)
+	}
+	c, err = Parse([]byte("sentry_sdk_config: {dsn: x, release: r1, sample_rate: 0, step_errors_per_minute: 0}\npipeline: {segments: [{}]}\n"), envOf())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := c.Sentry; s.Release != "r1" || s.SampleRate != 0 || s.StepErrorsPerMinute != 0 {
+		t.Errorf("explicit zeros: got %+v", s)
+	}
+	_, err = Parse([]byte("sentry_sdk_config: {environment: prod, sample_rate: 2, step_errors_per_minute: -1, traces_sample_rate: 1}\npipeline: {segments: [{}]}\n"), envOf())
+	for _, w := range []string{
+		"sentry_sdk_config: missing required key dsn",
+		"sentry_sdk_config.sample_rate: must be from 0 to 1; got 2",
+		"sentry_sdk_config.step_errors_per_minute: must not be negative; got -1",
+		"sentry_sdk_config.traces_sample_rate: unknown key",
+	} {
+		if err == nil || !strings.Contains(err.Error(), w) {
+			t.Errorf("error %v lacks %q", err, w)
+		}
+	}
 }

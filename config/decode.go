@@ -17,7 +17,8 @@ import (
 
 // The keys each mapping of the known structure accepts.
 var (
-	topKeys          = []string{"env", "metrics", "pipeline"}
+	topKeys          = []string{"env", "metrics", "pipeline", "sentry_sdk_config"}
+	sentryKeys       = []string{"dsn", "environment", "release", "sample_rate", "step_errors_per_minute"}
 	pipelineKeys     = []string{"adapter_config", "segments"}
 	adapterKeys      = []string{"arroyo", "beam", "local"}
 	arroyoKeys       = []string{"write_healthcheck"}
@@ -44,11 +45,11 @@ var (
 		MetricsDummy:      {"type"},
 		MetricsLog:        {"period_sec", "tags", "type"},
 		MetricsDatadog:    {"flush_interval_ms", "host", "port", "tags", "type", "udp_queue_size"},
-		MetricsPrometheus: {"address", "path", "type"},
+		MetricsPrometheus: {"address", "path", "type", "web_config_file"},
 	}
 	allMetricsKeys = []string{
 		"address", "flush_interval_ms", "host", "path", "period_sec", "port",
-		"tags", "type", "udp_queue_size",
+		"tags", "type", "udp_queue_size", "web_config_file",
 	}
 	// noAdapterKeys say why adapter_config.local and .beam take no keys.
 	noAdapterKeys = map[string]string{
@@ -57,7 +58,6 @@ var (
 	}
 	// unsupported are Sentry Streams keys we know and do not implement.
 	unsupported = map[string]string{
-		"sentry_sdk_config":   "sentry error reporting is not supported; remove this key",
 		"additional_settings": "additional_settings is not supported; put client properties in override_params",
 		"bucket":              "GCS sinks are not supported",
 	}
@@ -685,6 +685,8 @@ func (d *decoder) config(root *yaml.Node) *Config {
 			c.Env = d.freeMap(e.val, e.path, 1)
 		case "metrics":
 			c.Metrics = d.metrics(e.val, e.path)
+		case "sentry_sdk_config":
+			c.Sentry = d.sentry(e)
 		case "pipeline":
 			hasPipeline = true
 			c.Pipeline = d.pipeline(e)
@@ -752,10 +754,41 @@ func (d *decoder) metrics(n *yaml.Node, path string) Metrics {
 			m.Address, _ = d.str(e.val, e.path)
 		case "path":
 			m.Path, _ = d.str(e.val, e.path)
+		case "web_config_file":
+			m.WebConfigFile, _ = d.str(e.val, e.path)
 		}
 		d.mark(e.path, before)
 	}
 	return m
+}
+
+func (d *decoder) sentry(se entry) Sentry {
+	s := Sentry{Set: map[string]bool{}}
+	entries, ok := d.fields(se.val, se.path, 1, sentryKeys)
+	if !ok {
+		return s
+	}
+	for _, e := range entries {
+		before := len(d.problems)
+		s.Set[e.key] = true
+		switch e.key {
+		case "dsn":
+			s.DSN, _ = d.str(e.val, e.path)
+		case "environment":
+			s.Environment, _ = d.str(e.val, e.path)
+		case "release":
+			s.Release, _ = d.str(e.val, e.path)
+		case "sample_rate":
+			s.SampleRate, _ = d.number(e.val, e.path)
+		case "step_errors_per_minute":
+			s.StepErrorsPerMinute, _ = d.integer(e.val, e.path)
+		}
+		d.mark(e.path, before)
+	}
+	if !s.Set["dsn"] {
+		d.missing(se.keyN, se.path, "dsn")
+	}
+	return s
 }
 
 func (d *decoder) pipeline(pe entry) Pipeline {

@@ -58,9 +58,24 @@
 //	env:       # free-form mapping, kept in Config.Env; no effect (warned
 //	           # about when not empty)
 //	metrics:   # optional, see Metrics
+//	sentry_sdk_config:  # optional, see Sentry
 //	pipeline:  # required, see Pipeline
 //
-// Sentry Streams' sentry_sdk_config is not supported and is reported.
+// # Sentry
+//
+// sentry_sdk_config reports errors to Sentry, as Sentry Streams'
+// runner does (it reads dsn; the other keys are ours):
+//
+//	sentry_sdk_config:
+//	  dsn: https://key@o1.ingest.sentry.io/2   # required
+//	  environment: production   # optional, the events' environment
+//	  release: v1.2.3           # optional, the events' release
+//	  sample_rate: 0.5          # 0 to 1, default 1: fraction of step errors reported
+//	  step_errors_per_minute: 10  # integer >= 0, default 10: at most this many a minute
+//
+// A pipeline's failure is always reported; step errors (messages sent to
+// the dead-letter topic) are sampled, then limited per minute. Events carry
+// the tags pipeline, step, topic, partition and offset.
 //
 // # Metrics
 //
@@ -72,16 +87,21 @@
 //	period_sec: 5        # number >= 0.1; how often to write; default 10
 //	tags: {k: v}         # added to every metric
 //
-//	type: datadog        # DogStatsD
+//	type: datadog        # DogStatsD over UDP: the Prometheus metrics, sent
+//	                     # every flush_interval_ms (see observe.Datadog)
 //	host: localhost      # required
 //	port: 8125           # required, 1 to 65535
 //	tags: {k: v}         # added to every metric
-//	udp_queue_size: 1000 # integer >= 0
-//	flush_interval_ms: 10000  # number >= 1
+//	udp_queue_size: 1000 # integer >= 0; packets the sender queues before
+//	                     # dropping; 0 or absent: 100000
+//	flush_interval_ms: 10000  # number >= 1; how often to send; default 10000
 //
 //	type: prometheus     # an HTTP handler to scrape (not in Sentry Streams)
-//	address: ":9090"     # host:port to listen on; default ":9090"
+//	address: ":9090"     # host:port to listen on; default ":9090", every
+//	                     # interface, since Prometheus scrapes from another host
 //	path: /metrics       # default /metrics
+//	web_config_file: web.yml  # a Prometheus web config file (TLS, basic
+//	                     # auth), exporter-toolkit's format; default none
 //
 // Tag values may be any scalar and are kept as written.
 //
@@ -341,8 +361,7 @@
 // warning when the runner starts, once: a non-empty env, a segment's
 // parallelism, starts_segment: true in the first segment, the
 // multi_process keys other than
-// processes, and a datadog metrics section (not supported: no metrics are
-// sent). With --adapter beam, so are the keys only the bundled runner
+// processes. With --adapter beam, so are the keys only the bundled runner
 // reads: parallelism, commit_interval_ms, commit_records,
 // changelog_replication_factor, internal_topic_partitions and on_late:
 // dlq. [Keys] lists every key

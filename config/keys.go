@@ -25,6 +25,7 @@ func Keys() []string {
 	for typ, keys := range metricsKeys {
 		add(join("metrics", string(typ)), keys)
 	}
+	add("sentry_sdk_config", sentryKeys)
 	add("pipeline", pipelineKeys)
 	add("pipeline.adapter_config", adapterKeys)
 	add("pipeline.adapter_config.arroyo", arroyoKeys)

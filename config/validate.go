@@ -243,6 +243,7 @@ func (k *checker) set(path string) bool {
 func (c *Config) checkValues() []Problem {
 	k := &checker{c: c}
 	k.metrics(&c.Metrics)
+	k.sentry(&c.Sentry)
 	for i := range c.Pipeline.Segments {
 		seg := &c.Pipeline.Segments[i]
 		sp := index("pipeline.segments", i)
@@ -256,6 +257,21 @@ func (c *Config) checkValues() []Problem {
 		}
 	}
 	return k.ps
+}
+
+func (k *checker) sentry(s *Sentry) {
+	if len(s.Set) == 0 {
+		return
+	}
+	if s.DSN == "" && s.Set["dsn"] {
+		k.at("sentry_sdk_config.dsn", nil, "must not be empty")
+	}
+	if s.SampleRate < 0 || s.SampleRate > 1 {
+		k.at("sentry_sdk_config.sample_rate", nil, "must be from 0 to 1; got %v", s.SampleRate)
+	}
+	if s.StepErrorsPerMinute < 0 {
+		k.at("sentry_sdk_config.step_errors_per_minute", nil, "must not be negative; got %d", s.StepErrorsPerMinute)
+	}
 }
 
 func (k *checker) metrics(m *Metrics) {
@@ -294,6 +310,9 @@ func (k *checker) metrics(m *Metrics) {
 		}
 		if !strings.HasPrefix(m.Path, "/") {
 			k.at("metrics.path", nil, "must start with /; got %q", m.Path)
+		}
+		if m.WebConfigFile == "" && set("web_config_file") {
+			k.at("metrics.web_config_file", nil, "must not be empty")
 		}
 	default:
 		k.at("metrics.type", nil, "unknown metrics type %q; want one of %s", m.Type, strings.Join(metricsTypes, ", "))

@@ -69,9 +69,9 @@ func TestHealthzAndReadyz(t *testing.T) {
 	p.Health.Stopping()
 	check("/readyz", http.StatusServiceUnavailable, "shutting down")
 
-	p.Health.Failed(errors.New("step parse: boom"))
-	check("/healthz", http.StatusServiceUnavailable, "pipeline failed: step parse: boom")
-	check("/readyz", http.StatusServiceUnavailable, "pipeline failed: step parse: boom", "shutting down")
+	p.Health.Failed("step parse, message events/3 offset 42")
+	check("/healthz", http.StatusServiceUnavailable, "pipeline failed at step parse, message events/3 offset 42; the cause is in the log")
+	check("/readyz", http.StatusServiceUnavailable, "pipeline failed at step parse", "shutting down")
 }
 
 func TestAPIPipeline(t *testing.T) {

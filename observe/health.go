@@ -25,7 +25,8 @@ type Health struct {
 	stallTimeout time.Duration
 	running      bool
 	stopping     bool
-	failed       error
+	failed       bool
+	failedAt     string    // where, for the reason served
 	lastProgress time.Time // a bundle with elements finished, or a commit
 	lastTurn     time.Time // the source loop turned
 	inflight     int       // records handed on and not finished, all sources
@@ -66,11 +67,14 @@ func (h *Health) Stopping() {
 	h.stopping = true
 }
 
-// Failed marks the pipeline failed: neither alive nor ready.
-func (h *Health) Failed(err error) {
+// Failed marks the pipeline failed: neither alive nor ready. where, if
+// not empty, says where it failed ("step parse, message events/3 offset
+// 42"); the failure's text is not served, since an error may quote the
+// message it is about: it is in the process's log (and in Sentry).
+func (h *Health) Failed(where string) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	h.failed = err
+	h.failed, h.failedAt = true, where
 	h.running = false
 }
 
@@ -119,8 +123,10 @@ func (h *Health) Live() (bool, []string) {
 	defer h.mu.Unlock()
 	var why []string
 	switch {
-	case h.failed != nil:
-		why = append(why, "pipeline failed: "+h.failed.Error())
+	case h.failed && h.failedAt != "":
+		why = append(why, "pipeline failed at "+h.failedAt+"; the cause is in the log")
+	case h.failed:
+		why = append(why, "pipeline failed; the cause is in the log")
 	case !h.running:
 		why = append(why, "pipeline not running")
 	case h.detailed:

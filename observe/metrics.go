@@ -84,8 +84,10 @@ type Pipeline struct {
 	stateFailed                       *prometheus.CounterVec
 	stateDisk                         prometheus.Gauge
 	up                                prometheus.Gauge
-	mu                                sync.Mutex            // guards sinks and partitions
+	mu                                sync.Mutex            // guards sinks, partitions, onRejected and fatal
 	partitions                        map[partitionKey]bool // labelled series, to delete on revoke
+	onRejected                        func(Rejection)
+	fatal                             *Rejection
 }
 
 type partitionKey struct {

@@ -24,20 +24,28 @@ import (
 var keyCoverage = map[string]coverage{
 	"env": {warn: doc("env: {team: ingest}\npipeline: {segments: [{}]}", "", "env.team")},
 
-	"metrics":                           {tests: []string{"TestMetricsTypes", "TestObservability"}},
-	"metrics.datadog.flush_interval_ms": {warn: datadog("flush_interval_ms")},
-	"metrics.datadog.host":              {warn: datadog("host")},
-	"metrics.datadog.port":              {warn: datadog("port")},
-	"metrics.datadog.tags":              {warn: datadog("tags")},
-	"metrics.datadog.type":              {warn: datadog("type")},
-	"metrics.datadog.udp_queue_size":    {warn: datadog("udp_queue_size")},
-	"metrics.dummy.type":                {tests: []string{"TestMetricsTypes"}},
-	"metrics.log.period_sec":            {tests: []string{"TestMetricsTypes"}},
-	"metrics.log.tags":                  {tests: []string{"TestMetricsTypes"}},
-	"metrics.log.type":                  {tests: []string{"TestMetricsTypes"}},
-	"metrics.prometheus.address":        {tests: []string{"TestMetricsTypes"}},
-	"metrics.prometheus.path":           {tests: []string{"TestMetricsTypes"}},
-	"metrics.prometheus.type":           {tests: []string{"TestMetricsTypes", "TestObservability"}},
+	"metrics":                            {tests: []string{"TestMetricsTypes", "TestObservability"}},
+	"metrics.datadog.flush_interval_ms":  {tests: []string{"TestMetricsDatadog"}},
+	"metrics.datadog.host":               {tests: []string{"TestMetricsDatadog"}},
+	"metrics.datadog.port":               {tests: []string{"TestMetricsDatadog"}},
+	"metrics.datadog.tags":               {tests: []string{"TestMetricsDatadog"}},
+	"metrics.datadog.type":               {tests: []string{"TestMetricsDatadog", "observe.TestDatadogSendsTheRegistry"}},
+	"metrics.datadog.udp_queue_size":     {tests: []string{"TestMetricsDatadog"}},
+	"metrics.dummy.type":                 {tests: []string{"TestMetricsTypes"}},
+	"metrics.log.period_sec":             {tests: []string{"TestMetricsTypes"}},
+	"metrics.log.tags":                   {tests: []string{"TestMetricsTypes"}},
+	"metrics.log.type":                   {tests: []string{"TestMetricsTypes"}},
+	"metrics.prometheus.address":         {tests: []string{"TestMetricsTypes"}},
+	"metrics.prometheus.path":            {tests: []string{"TestMetricsTypes"}},
+	"metrics.prometheus.web_config_file": {tests: []string{"TestMetricsWebConfig"}},
+	"metrics.prometheus.type":            {tests: []string{"TestMetricsTypes", "TestObservability"}},
+
+	"sentry_sdk_config":                        {tests: []string{"TestSentryReportsStepErrors", "TestSentryReportsPipelineFailure"}},
+	"sentry_sdk_config.dsn":                    {tests: []string{"TestSentryReportsStepErrors", "TestSentryReportsPipelineFailure"}},
+	"sentry_sdk_config.environment":            {tests: []string{"TestSentryReportsStepErrors", "config.TestSentrySDKConfig"}},
+	"sentry_sdk_config.release":                {tests: []string{"TestSentryReportsStepErrors", "config.TestSentrySDKConfig"}},
+	"sentry_sdk_config.sample_rate":            {tests: []string{"observe.TestSentryLimitsStepErrors", "config.TestSentrySDKConfig"}},
+	"sentry_sdk_config.step_errors_per_minute": {tests: []string{"TestSentryReportsStepErrors", "observe.TestSentryLimitsStepErrors"}},
 
 	"pipeline":                                         {tests: []string{"TestResolveBindingsAndBundledRunnerOptions", "config.TestSentryExamples"}},
 	"pipeline.adapter_config":                          {tests: []string{"TestObservability"}},
@@ -148,11 +156,6 @@ func steps(entries, step, key string) *warnCase {
 }
 
 func source(entry, key string) *warnCase { return steps("myinput: {"+entry+"}", "myinput", key) }
-
-func datadog(key string) *warnCase {
-	return doc("metrics: {type: datadog, host: dd, port: 8125, tags: {a: b}, udp_queue_size: 10, flush_interval_ms: 5}\npipeline: {segments: [{}]}",
-		"", "metrics."+key)
-}
 
 func multiProcess(entry string) *warnCase {
 	key, _, _ := strings.Cut(entry, ":")

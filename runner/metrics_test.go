@@ -2,14 +2,18 @@ package runner
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/streams-dev/streams/config"
+	"github.com/streams-dev/streams/observe"
 )
 
 // metrics.type chooses what a run sets up: dummy nothing, log a line per
@@ -72,5 +76,67 @@ func TestMetricsTypes(t *testing.T) {
 				t.Errorf("%d step metrics lines of mymap with the tag, want %d to %d:\n%s", lines, tc.min, tc.max, logs.String())
 			}
 		})
+	}
+}
+
+// metrics type datadog sends the registry to the agent at host:port every
+// flush_interval_ms, with the tags, until the run ends.
+func TestMetricsDatadog(t *testing.T) {
+	conn, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	port := conn.LocalAddr().(*net.UDPAddr).Port
+	yaml := fmt.Sprintf("metrics: {type: datadog, host: 127.0.0.1, port: %d, tags: {team: ingest}, udp_queue_size: 1000, flush_interval_ms: 50}\npipeline: {segments: [{}]}\n", port)
+	cfg, err := config.Parse([]byte(yaml), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := Options{Name: "dd", Config: cfg}.withDefaults()
+	obs, err := startObservation(context.Background(), seedPipeline().MustBuild(), opts, &deployment{}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Read while it sends: a socket's buffer does not hold 300 ms of
+	// the whole registry.
+	var lines []string
+	read := make(chan struct{})
+	go func() {
+		defer close(read)
+		buf := make([]byte, 65536)
+		for {
+			n, err := conn.Read(buf)
+			if err != nil {
+				return
+			}
+			lines = append(lines, strings.Split(strings.TrimSpace(string(buf[:n])), "\n")...)
+		}
+	}()
+	obs.p.Step("mymap").Add(4, 4, 0)
+	time.Sleep(300 * time.Millisecond)
+	obs.p.Step("mymap").Add(1, 1, 0)
+	obs.close() // sends once more
+	_ = conn.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
+	<-read
+	ups, in := 0, []string{}
+	for _, l := range lines {
+		if strings.HasPrefix(l, observe.MetricUp+":") {
+			ups++
+		}
+		if strings.HasPrefix(l, observe.MetricStepIn+":") && strings.HasSuffix(l, ",step:mymap") {
+			in = append(in, l)
+		}
+	}
+	// Every 50 ms for 300 ms, and once at the end.
+	if ups < 4 {
+		t.Errorf("%d sends of %s, want at least 4 in 300 ms", ups, observe.MetricUp)
+	}
+	want := []string{
+		observe.MetricStepIn + ":4|c|#team:ingest,pipeline:dd,step:mymap",
+		observe.MetricStepIn + ":1|c|#team:ingest,pipeline:dd,step:mymap",
+	}
+	if !slices.Equal(in, want) {
+		t.Errorf("mymap's messages in: got %q, want %q", in, want)
 	}
 }

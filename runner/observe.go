@@ -7,9 +7,11 @@ import (
 	"net"
 	"net/http"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
+	"github.com/prometheus/exporter-toolkit/web"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/streams-dev/streams/config"
@@ -29,18 +31,24 @@ const brokerCheckInterval = 5 * time.Second
 // observation is what a run sets up for operators: metrics, health, the
 // HTTP server, the periodic log, the health file.
 type observation struct {
-	p    *observe.Pipeline
-	log  *slog.Logger
-	stop []func()
+	p      *observe.Pipeline
+	log    *slog.Logger
+	sentry *observe.Sentry // nil without sentry_sdk_config
+	stop   []func()
 }
 
 // startObservation sets up observation of the run of g as the config asks.
 func startObservation(ctx context.Context, g *dsl.Graph, opts Options, dep *deployment, log *slog.Logger) (*observation, error) {
 	o := &observation{p: observe.New(opts.Name, opts.Adapter, g), log: log}
 	m := opts.Config.Metrics
-	if m.Type == config.MetricsPrometheus || m.Type == config.MetricsLog {
+	// Flushed last, when the observation closes.
+	if err := o.startSentry(opts); err != nil {
+		return nil, err
+	}
+	if (m.Type != config.MetricsDummy && m.Type != "") || o.sentry != nil {
 		// The steps count and time messages only when someone reads the
-		// figures: with type dummy they cost nothing.
+		// figures or their errors: with type dummy and no Sentry they
+		// cost nothing.
 		o.stop = append(o.stop, observe.Register(opts.PipelineID, o.p))
 	}
 	switch m.Type {
@@ -49,12 +57,17 @@ func startObservation(ctx context.Context, g *dsl.Graph, opts Options, dep *depl
 		if opts.HTTPAddr != "" {
 			addr = opts.HTTPAddr
 		}
-		if err := o.serve(addr, m.Path, opts.OnHTTP); err != nil {
+		if err := o.serve(addr, m.Path, m.WebConfigFile, opts.OnHTTP); err != nil {
 			o.close()
 			return nil, err
 		}
 	case config.MetricsLog:
 		o.logLoop(m.Period, m.Tags)
+	case config.MetricsDatadog:
+		if err := o.datadog(m); err != nil {
+			o.close()
+			return nil, err
+		}
 	}
 	if opts.Config.Pipeline.AdapterConfig.Arroyo.WriteHealthcheck {
 		file := opts.HealthcheckFile
@@ -70,25 +83,68 @@ func startObservation(ctx context.Context, g *dsl.Graph, opts Options, dep *depl
 	return o, nil
 }
 
-// serve starts the HTTP server: metrics, health, the page.
-func (o *observation) serve(addr, path string, onHTTP func(string)) error {
+// serve starts the HTTP server: metrics, health, the page; with a web
+// config file, with the TLS and basic auth it sets.
+func (o *observation) serve(addr, path, webConfig string, onHTTP func(string)) error {
+	if webConfig != "" {
+		if err := web.Validate(webConfig); err != nil {
+			return fmt.Errorf("runner: metrics.web_config_file %s: %w", webConfig, err)
+		}
+	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("runner: metrics server: %w (set metrics.address in the deployment config)", err)
 	}
 	srv := &http.Server{Handler: o.p.Handler(path), ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = srv.Serve(ln) }()
+	if webConfig == "" {
+		go func() { _ = srv.Serve(ln) }()
+	} else {
+		flags := &web.FlagConfig{WebConfigFile: &webConfig}
+		go func() { _ = web.Serve(ln, srv, flags, o.log) }()
+	}
 	o.stop = append(o.stop, func() {
 		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
 		_ = srv.Shutdown(sctx)
 	})
 	a := ln.Addr().String()
-	o.log.Info("serving metrics, health and the pipeline page",
-		"metrics", "http://"+a+path, "healthz", "http://"+a+"/healthz", "readyz", "http://"+a+"/readyz", "page", "http://"+a+"/")
+	if webConfig != "" {
+		o.log.Info("serving metrics, health and the pipeline page with the TLS and authentication of the web config file",
+			"address", a, "web_config_file", webConfig, "metrics", path, "healthz", "/healthz", "readyz", "/readyz", "page", "/")
+	} else {
+		o.log.Info("serving metrics, health and the pipeline page",
+			"metrics", "http://"+a+path, "healthz", "http://"+a+"/healthz", "readyz", "http://"+a+"/readyz", "page", "http://"+a+"/")
+	}
 	if onHTTP != nil {
 		onHTTP(a)
 	}
+	return nil
+}
+
+// datadog sends the metrics to a DogStatsD agent until the run ends,
+// then once more.
+func (o *observation) datadog(m config.Metrics) error {
+	addr := net.JoinHostPort(m.Host, strconv.Itoa(m.Port))
+	d, err := observe.NewDatadog(o.p.Registry(), observe.DatadogConfig{
+		Addr: addr, Interval: m.FlushInterval, Tags: m.Tags, QueueSize: m.UDPQueueSize, Log: o.log,
+	})
+	if err != nil {
+		return fmt.Errorf("runner: metrics: %w", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := d.Run(ctx); err != nil {
+			o.log.Warn("last send of metrics to Datadog", "error", err)
+		}
+	}()
+	o.stop = append(o.stop, func() { cancel(); <-done })
+	every := m.FlushInterval
+	if every == 0 {
+		every = observe.DefaultDatadogInterval
+	}
+	o.log.Info("sending metrics to Datadog (DogStatsD over UDP)", "agent", addr, "every", every)
 	return nil
 }
 

@@ -334,11 +334,14 @@ func Run(ctx context.Context, g *dsl.Graph, opts Options) error {
 		return nil
 	}
 	if err != nil {
-		obs.p.Health.Failed(err)
+		obs.p.Health.Failed(obs.failedAt())
 		if errors.Is(err, localrunner.ErrStateCorrupt) {
-			return fmt.Errorf("runner: pipeline %s failed: %w (or start with --discard-corrupt-state, which does that after a warning)", opts.Name, err)
+			err = fmt.Errorf("runner: pipeline %s failed: %w (or start with --discard-corrupt-state, which does that after a warning)", opts.Name, err)
+		} else {
+			err = fmt.Errorf("runner: pipeline %s failed: %w", opts.Name, err)
 		}
-		return fmt.Errorf("runner: pipeline %s failed: %w", opts.Name, err)
+		obs.failed(err)
+		return err
 	}
 	return nil
 }

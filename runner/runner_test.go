@@ -76,6 +76,9 @@ func runChild(spec string) int {
 	if raw, ok := strings.CutPrefix(spec, parChildPrefix); ok {
 		return runParChild(raw)
 	}
+	if dsn, ok := strings.CutPrefix(spec, sentryChildPrefix); ok {
+		return runSentryChild(dsn)
+	}
 	if strings.HasPrefix(spec, observeChildPrefix) {
 		return runObserveChild(spec)
 	}

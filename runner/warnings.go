@@ -44,13 +44,6 @@ func startupWarnings(g *dsl.Graph, cfg *config.Config, seg *config.Segment, adap
 			Keys: prefixed("env.", slices.Sorted(maps.Keys(cfg.Env))),
 		})
 	}
-	if m := cfg.Metrics; m.Type == config.MetricsDatadog {
-		keys := slices.Sorted(maps.Keys(m.Set))
-		ws = append(ws, warning{
-			Msg:  "metrics type datadog is not supported by this runner: no metrics are sent; use type prometheus (an HTTP /metrics endpoint) or log",
-			Keys: prefixed("metrics.", keys),
-		})
-	}
 	if seg.Parallelism != 0 {
 		ws = append(ws, warning{
 			Msg:  "a segment's parallelism is a legacy Sentry Streams key and has no effect: set parallelism on the steps",

@@ -77,7 +77,6 @@ pipeline:
 `,
 		want: []string{
 			"-: env.region,env.team",
-			"-: metrics.host,metrics.port,metrics.tags,metrics.type",
 			"-: parallelism",
 			"myinput: starts_segment",
 			"mymap: starts_segment",
