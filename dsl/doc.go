@@ -29,7 +29,8 @@
 //     ReduceAll: all the messages of a window aggregated into one value.
 //   - Route: each message to exactly one branch, chosen by a function.
 //   - Broadcast: each message to every branch.
-//   - Sink with StreamSink (a Kafka topic) or DevNullSink.
+//   - Sink with StreamSink (a Kafka topic), BlobSink (objects in GCS, S3
+//     or local files) or DevNullSink.
 //
 // Branches start with Branch[T](name) and end in sinks of their own.
 //
