@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"gocloud.dev/gcerrors"
+
+	"github.com/streams-dev/streams/io/blob/blobtest"
 )
 
 var fastRetry = Retry{Attempts: 4, Backoff: time.Millisecond, MaxBackoff: 4 * time.Millisecond}
@@ -16,8 +18,8 @@ var fastRetry = Retry{Attempts: 4, Backoff: time.Millisecond, MaxBackoff: 4 * ti
 // GCS and S3, reads back whole under its key.
 func TestWriteEachDriver(t *testing.T) {
 	for name, start := range map[string]func(t *testing.T) string{
-		"gcs":  func(t *testing.T) string { return fakeGCS(t, nil) },
-		"s3":   fakeS3,
+		"gcs":  func(t *testing.T) string { return blobtest.GCS(t, nil) },
+		"s3":   func(t *testing.T) string { return blobtest.S3(t) },
 		"file": func(t *testing.T) string { return "file://" + t.TempDir() },
 	} {
 		t.Run(name, func(t *testing.T) {
@@ -45,8 +47,8 @@ func TestWriteEachDriver(t *testing.T) {
 // Uploads that fail with a 503 are retried with backoff until one
 // succeeds; the object is then there once.
 func TestWriteRetriesTransientFailures(t *testing.T) {
-	fail, seen := failN(2)
-	bucket := fakeGCS(t, fail)
+	fail, seen := blobtest.FailFirst(2)
+	bucket := blobtest.GCS(t, fail)
 	ctx := context.Background()
 	b, err := Open(ctx, bucket)
 	if err != nil {
@@ -67,8 +69,8 @@ func TestWriteRetriesTransientFailures(t *testing.T) {
 // A store that keeps failing makes Write give up after Attempts with a
 // *WriteError, and leaves no object behind.
 func TestWriteGivesUp(t *testing.T) {
-	fail, seen := failN(100)
-	bucket := fakeGCS(t, fail)
+	fail, seen := blobtest.FailFirst(100)
+	bucket := blobtest.GCS(t, fail)
 	ctx := context.Background()
 	b, err := Open(ctx, bucket)
 	if err != nil {
@@ -90,7 +92,7 @@ func TestWriteGivesUp(t *testing.T) {
 
 // A bucket that does not exist is not retried.
 func TestWriteNoBucketIsPermanent(t *testing.T) {
-	fakeGCS(t, nil)
+	blobtest.GCS(t, nil)
 	ctx := context.Background()
 	b, err := Open(ctx, "gs://nope")
 	if err != nil {

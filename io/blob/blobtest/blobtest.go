@@ -1,8 +1,10 @@
-package blob
+// Package blobtest starts real object-store protocol servers in process
+// for tests: fake-gcs-server's fakestorage for GCS and gofakes3 for S3.
+// Each server has one bucket, "b", and the returned URL opens it with
+// package blob (and gocloud.dev/blob).
+package blobtest
 
 import (
-	"context"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -13,13 +15,13 @@ import (
 	"github.com/fsouza/fake-gcs-server/fakestorage"
 	"github.com/johannesboyne/gofakes3"
 	"github.com/johannesboyne/gofakes3/backend/s3mem"
-	cloudblob "gocloud.dev/blob"
 )
 
-// fakeGCS starts an in-process GCS server with bucket "b" and points
-// the GCS driver at it (STORAGE_EMULATOR_HOST, so not in parallel tests).
-// fail, when set, decides per upload request whether to answer 503.
-func fakeGCS(t *testing.T, fail func() bool) string {
+// GCS starts a GCS server with bucket "b", points the GCS driver at it
+// (STORAGE_EMULATOR_HOST, so not in parallel tests; child processes
+// started after it inherit it), and returns "gs://b". fail, when not
+// nil, is asked at each upload whether to answer 503 instead.
+func GCS(t testing.TB, fail func() bool) string {
 	t.Helper()
 	srv, err := fakestorage.NewServerWithOptions(fakestorage.Options{Scheme: "http", Host: "127.0.0.1", PublicHost: "127.0.0.1"})
 	if err != nil {
@@ -27,7 +29,10 @@ func fakeGCS(t *testing.T, fail func() bool) string {
 	}
 	t.Cleanup(srv.Stop)
 	srv.CreateBucket("b")
-	target, _ := url.Parse(srv.URL())
+	target, err := url.Parse(srv.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
 	proxy := httputil.NewSingleHostReverseProxy(target)
 	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if fail != nil && r.Method == http.MethodPost && fail() {
@@ -41,8 +46,9 @@ func fakeGCS(t *testing.T, fail func() bool) string {
 	return "gs://b"
 }
 
-// fakeS3 starts an in-process S3 server with bucket "b".
-func fakeS3(t *testing.T) string {
+// S3 starts an S3 server with bucket "b" and returns its URL, with
+// static credentials in the environment (so not in parallel tests).
+func S3(t testing.TB) string {
 	t.Helper()
 	be := s3mem.New()
 	if err := be.CreateBucket("b"); err != nil {
@@ -55,45 +61,9 @@ func fakeS3(t *testing.T) string {
 	return "s3://b?region=us-east-1&use_path_style=true&disable_https=true&endpoint=" + url.QueryEscape(srv.URL)
 }
 
-// failN returns a fail function for fakeGCS that fails the first n
-// uploads, and the count of uploads seen.
-func failN(n int64) (func() bool, *atomic.Int64) {
+// FailFirst returns a fail function for GCS that fails the first n
+// uploads, and the count of uploads it was asked about.
+func FailFirst(n int64) (func() bool, *atomic.Int64) {
 	var seen atomic.Int64
 	return func() bool { return seen.Add(1) <= n }, &seen
-}
-
-func readObject(t *testing.T, bucket, key string) []byte {
-	t.Helper()
-	ctx := context.Background()
-	b, err := Open(ctx, bucket)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
-	r, err := b.NewReader(ctx, key, nil)
-	if err != nil {
-		t.Fatalf("read %s: %v", key, err)
-	}
-	defer r.Close()
-	data, err := io.ReadAll(r)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return data
-}
-
-func keys(t *testing.T, b *cloudblob.Bucket) []string {
-	t.Helper()
-	var out []string
-	it := b.List(nil)
-	for {
-		o, err := it.Next(context.Background())
-		if err == io.EOF {
-			return out
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, o.Key)
-	}
 }
