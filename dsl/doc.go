@@ -24,6 +24,7 @@
 //   - FlatMap: one message in, any number out.
 //   - Parser, Serializer: JSON to a typed payload and back; the parser can
 //     validate against a JSON Schema (WithJSONSchema).
+//   - ParquetSerializer: a batch of structs to one Parquet file.
 //   - Batch: messages grouped into batches by count and time.
 //   - Reduce: messages aggregated per key in event-time windows;
 //     ReduceAll: all the messages of a window aggregated into one value.
