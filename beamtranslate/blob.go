@@ -52,8 +52,13 @@ func (t *translator) blobSink(s beam.Scope, n *dsl.Node, in beam.PCollection) er
 	if bb.ObjectName == "" {
 		bb.ObjectName = blob.DefaultTemplate
 	}
-	if _, err := blob.ParseTemplate(bb.ObjectName); err != nil {
+	tmpl, err := blob.ParseTemplate(bb.ObjectName)
+	if err != nil {
 		return fmt.Errorf("beamtranslate: blob sink %s: %w", n.Name(), err)
+	}
+	if maker := t.positionless(n); maker != nil && !tmpl.HasRandom() {
+		return fmt.Errorf("beamtranslate: blob sink %s: its messages are made by %s step %s and have no source position, so object names from %q would collide; put {random} in the object name",
+			n.Name(), maker.Kind(), maker.Name(), bb.ObjectName)
 	}
 	if _, err := blob.URL(bb.Bucket); err != nil {
 		return fmt.Errorf("beamtranslate: blob sink %s: %w", n.Name(), err)
@@ -67,6 +72,19 @@ func (t *translator) blobSink(s beam.Scope, n *dsl.Node, in beam.PCollection) er
 		Meta:   state.MakeValueState[[]byte]("meta"),
 		Flush:  timers.InProcessingTime("flush"),
 	}, keyed)
+	return nil
+}
+
+// positionless returns the Batch or Reduce step whose outputs reach n,
+// nil when n's messages come from the source with their positions.
+func (t *translator) positionless(n *dsl.Node) *dsl.Node {
+	for in := n.Inputs(); len(in) > 0; {
+		up := t.g.Node(in[0])
+		if up.Kind() == dsl.KindBatch || up.Kind() == dsl.KindReduce {
+			return up
+		}
+		in = up.Inputs()
+	}
 	return nil
 }
 
@@ -211,7 +229,7 @@ func (fn *blobFn) write(ctx context.Context, sp state.Provider, m blobMeta) erro
 		data = append(append(data, p...), fn.Delimiter...)
 	}
 	key := fn.tmpl.Name(blob.NameFields{Step: fn.Step, Time: mtime.Time(m.first).ToTime(),
-		Partition: int32(m.partition), Offset: m.offset, Seq: m.seq})
+		Partition: int32(m.partition), Offset: m.offset, Seq: m.seq, Random: blob.RandomField()})
 	if err := blob.Write(ctx, fn.bucket, key, data, blob.DefaultRetry); err != nil {
 		return fmt.Errorf("beamtranslate: blob sink %s: %w", fn.Step, err)
 	}

@@ -238,7 +238,9 @@
 //	                             # fields {step} {date} {hour} {time} {unix_ms}
 //	                             # (first message's event time, UTC),
 //	                             # {partition} {offset} (its source position),
-//	                             # {seq} (objects before it from the partition)
+//	                             # {seq} (objects before it from the partition),
+//	                             # {random} (needed after a Batch or Reduce,
+//	                             # whose messages have no source position)
 //	batch_size: 1000             # integer >= 1: messages per object
 //	batch_bytes: 8388608         # integer >= 1: or this many payload bytes
 //	batch_time_ms: 60000         # number > 0: or the first message's wait

@@ -27,10 +27,14 @@ func BlobBatch(messages, bytes int, wait time.Duration) BlobOption {
 // BlobObjectName names the objects from a template, text with fields in
 // braces: {step}, {date}, {hour}, {time}, {unix_ms} (the event time of
 // the object's first message, UTC), {partition} and {offset} (its source
-// position) and {seq} (the number of objects written before for the
-// same source partition). The default is
-// "{step}/{date}/{hour}/{partition}-{offset}-{seq}". The deployment
-// config's object_name replaces it; the runner checks it at start.
+// position), {seq} (the number of objects written before for the
+// same source partition) and {random} (16 random hex digits). The
+// default is "{step}/{date}/{hour}/{partition}-{offset}-{seq}", which
+// gives a batch written again after a crash its old name. Messages made
+// by a Batch or a Reduce have no source position: a sink fed by one
+// needs {random} in its template (the translation refuses it without).
+// The deployment config's object_name replaces the template; the runner
+// checks it at start.
 func BlobObjectName(template string) BlobOption {
 	return blobOptionFunc(func(b *Blob) { b.objectName = template })
 }

@@ -2,12 +2,17 @@ package localrunner_test
 
 import (
 	"context"
+	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/parquet-go/parquet-go"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/streams-dev/streams/beamtranslate"
 	"github.com/streams-dev/streams/dsl"
@@ -133,5 +138,68 @@ func TestBlobSinkFailedWriteStopsCommits(t *testing.T) {
 	}
 	if got := objects(t, bucket); len(got) != 0 {
 		t.Errorf("objects %v after failed writes", got)
+	}
+}
+
+type parquetRow struct {
+	User  string `json:"user" parquet:"user"`
+	Count int64  `json:"count" parquet:"count"`
+}
+
+// TestBlobSinkParquetBatches is the archive Sentry users build: JSON
+// parsed, batched by 5 per partition, each batch a Parquet file, each
+// file an object (file driver). When the group has committed the end of
+// the input, the four files read back as the 20 rows.
+func TestBlobSinkParquetBatches(t *testing.T) {
+	c, cl, adm := kafkaCluster(t)
+	var rs []*kgo.Record
+	for i := range 20 {
+		rs = append(rs, &kgo.Record{Topic: "in", Partition: int32(i % 2), Value: fmt.Appendf(nil, `{"user":"u%d","count":%d}`, i, i)})
+	}
+	if err := cl.ProduceSync(context.Background(), rs...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	end := ends(t, adm, "in")
+	bucket := "file://" + t.TempDir()
+	g := dsl.StreamingSource("in", "in").
+		Apply("parse", dsl.Parser[parquetRow]()).
+		Apply("batch", dsl.Batch[parquetRow](5, 0)).
+		Apply("parquet", dsl.ParquetSerializer[parquetRow]()).
+		Sink("archive", dsl.BlobSink(bucket)).
+		MustBuild()
+	binding := func(name string) beamtranslate.Bindings {
+		return blobPipeline(t, bucket, "blob-parquet", beamtranslate.BlobBinding{Bucket: bucket, ObjectName: name, MaxMessages: 1}, c.ListenAddrs())
+	}
+	// Batches have no source position: without {random} the objects of
+	// two partitions' batches would take the same names.
+	_, err := beamtranslate.Translate("blob-parquet", g, binding("{partition}/{seq}.parquet"))
+	if err == nil || !strings.Contains(err.Error(), "made by batch step batch and have no source position") {
+		t.Fatalf("Translate: %v; want the name collision refused", err)
+	}
+	p, err := beamtranslate.Translate("blob-parquet", g, binding("{date}/{random}.parquet"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	runToCommitted(t, p, adm, "blob-parquet", end, localrunner.WithKafkaCommit(50*time.Millisecond, 1))
+	objs := objects(t, bucket)
+	var users []string
+	for key, data := range objs {
+		rows, err := parquet.Read[parquetRow](strings.NewReader(data), int64(len(data)))
+		if err != nil {
+			t.Fatalf("%s: %v", key, err)
+		}
+		if len(rows) != 5 {
+			t.Errorf("%s: %d rows, want 5", key, len(rows))
+		}
+		for _, r := range rows {
+			if r.User != "u"+strconv.Itoa(int(r.Count)) {
+				t.Errorf("%s: row %+v", key, r)
+			}
+			users = append(users, r.User)
+		}
+	}
+	t.Logf("objects: %v", slices.Sorted(maps.Keys(objs)))
+	if len(objs) != 4 || len(users) != 20 || len(slices.Compact(slices.Sorted(slices.Values(users)))) != 20 {
+		t.Errorf("%d objects, %d rows (%v), want 4 objects of the 20 rows", len(objs), len(users), users)
 	}
 }

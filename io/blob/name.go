@@ -2,6 +2,7 @@ package blob
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"strconv"
 	"strings"
@@ -10,11 +11,13 @@ import (
 
 // DefaultTemplate names objects by step, day and hour of the batch's
 // first message, its source partition and offset, and the sequence: a
-// batch written again after a crash gets the same name.
+// batch written again after a crash gets the same name. Messages made
+// by a Batch or a Reduce have no source position, so objects of them
+// need {random} in their names (NeedsRandom).
 const DefaultTemplate = "{step}/{date}/{hour}/{partition}-{offset}-{seq}"
 
 // Fields are the placeholders a template may use, each in braces.
-var Fields = []string{"date", "hour", "offset", "partition", "seq", "step", "time", "unix_ms"}
+var Fields = []string{"date", "hour", "offset", "partition", "random", "seq", "step", "time", "unix_ms"}
 
 // NameFields are what an object name is made of.
 type NameFields struct {
@@ -30,6 +33,8 @@ type NameFields struct {
 	// Seq counts the objects written for the batch's key (its source
 	// partition), from 0 ({seq}, 6 digits at least).
 	Seq int64
+	// Random is 16 random hex digits ({random}), new for each object.
+	Random string
 }
 
 // Template is a compiled object name template.
@@ -74,6 +79,16 @@ func ParseTemplate(s string) (Template, error) {
 	return t, nil
 }
 
+// HasRandom reports whether the template uses {random}.
+func (t Template) HasRandom() bool {
+	return slices.ContainsFunc(t.parts, func(p part) bool { return p.field == "random" })
+}
+
+// RandomField returns a value for NameFields.Random.
+func RandomField() string {
+	return fmt.Sprintf("%016x", rand.Uint64())
+}
+
 // Name fills the template from f.
 func (t Template) Name(f NameFields) string {
 	var b strings.Builder
@@ -98,6 +113,8 @@ func (t Template) Name(f NameFields) string {
 			b.WriteString(strconv.FormatInt(f.Offset, 10))
 		case "seq":
 			fmt.Fprintf(&b, "%06d", f.Seq)
+		case "random":
+			b.WriteString(f.Random)
 		}
 	}
 	return b.String()
