@@ -53,6 +53,7 @@ func init() {
 	})
 	register.DoFn3x0[beam.EventTime, element, func(beam.EventTime, string, element)](&batchKeyFn{})
 	register.DoFn6x1[beam.EventTime, state.Provider, timers.Provider, string, element, func(beam.EventTime, element), error](&batchFn{})
+	register.DoFn6x1[context.Context, beam.EventTime, state.Provider, timers.Provider, string, element, error](&blobFn{})
 	register.Emitter3[beam.EventTime, string, element]()
 	beam.RegisterCoder(reflect.TypeFor[accum](), encodeAccum, decodeAccum)
 	register.Function1x2(encodeAccum)
@@ -100,6 +101,8 @@ func (t *translator) stepScope(n *dsl.Node) beam.Scope {
 		partitioned = n.Reducer().KeyFollowsPartitioning()
 	case dsl.KindBatch:
 		partitioned = !n.Batcher().PerKey()
+	case dsl.KindSink:
+		partitioned = n.SinkKind() == dsl.SinkBlob // batches per source partition
 	}
 	ctx := t.withSegment(context.Background(), n)
 	if partitioned {

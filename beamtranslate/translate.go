@@ -42,7 +42,6 @@
 package beamtranslate
 
 import (
-	"context"
 	"fmt"
 	"sync"
 	"time"
@@ -107,6 +106,9 @@ type Bindings struct {
 	// average_sleep_time_ms and max_sleep_time_ms); a devnull sink not
 	// named here discards without batching.
 	DevNulls map[string]DevNullBinding
+	// Blobs say where and how blob sinks write, by step name; a blob
+	// sink not named here writes as its BlobSink says.
+	Blobs map[string]BlobBinding
 	// Batches overrides Batch steps' bounds, by step name (the deployment
 	// config's batch_size and batch_timedelta).
 	Batches map[string]BatchBinding
@@ -231,7 +233,7 @@ func (t *translator) children(n *dsl.Node, col beam.PCollection) error {
 func (t *translator) step(n *dsl.Node, in beam.PCollection) error {
 	switch n.Kind() {
 	case dsl.KindSink:
-		return t.sink(scopeWith(t.s, t.withSegment(context.Background(), n), n.Name()), n, in)
+		return t.sink(t.stepScope(n), n, in)
 	case dsl.KindReduce:
 		return t.reduce(n, in)
 	case dsl.KindBatch:
@@ -338,6 +340,8 @@ func (t *translator) sink(s beam.Scope, n *dsl.Node, in beam.PCollection) error 
 	case dsl.SinkDevNull:
 		beam.ParDo0(s, newDevNullFn(t.id, n.Name(), t.b.DevNulls[n.Name()]), in)
 		return nil
+	case dsl.SinkBlob:
+		return t.blobSink(s, n, in)
 	case dsl.SinkStream:
 		sb, ok := t.b.Sinks[n.Name()]
 		if !ok {

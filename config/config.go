@@ -261,18 +261,27 @@ type StepConfig struct {
 	// MultiProcess holds the rest of Sentry Streams'
 	// parallelism.multi_process form; its Processes is also Parallelism.
 	MultiProcess *MultiProcess
-	// BatchSize is the batch size of a Batch step or a DevNullSink.
+	// BatchSize is the batch size of a Batch step, a DevNullSink or a
+	// blob sink (messages per object).
 	BatchSize int
 	// BatchTimedelta is a Batch step's time bound (batch_timedelta).
 	BatchTimedelta time.Duration
-	// BatchTime is a DevNullSink's batch time bound (batch_time_ms): a
-	// batch is written when its first message is this old.
+	// BatchTime is a DevNullSink's or a blob sink's batch time bound
+	// (batch_time_ms): a batch is written when its first message is this
+	// old.
 	BatchTime time.Duration
 	// AverageSleepTime and MaxSleepTime simulate a DevNullSink's
 	// batch I/O (average_sleep_time_ms, max_sleep_time_ms): writing a
 	// batch sleeps 0.5 to 1.5 times the average, capped at the max.
 	AverageSleepTime time.Duration
 	MaxSleepTime     time.Duration
+	// Bucket is a blob sink's bucket: a GCS bucket name, as Sentry
+	// Streams' gcs_sink takes it, or a gs://, s3:// or file:// URL.
+	Bucket string
+	// ObjectName is a blob sink's object name template.
+	ObjectName string
+	// BatchBytes bounds a blob sink's objects by payload bytes.
+	BatchBytes int
 	// Set holds the YAML keys present in the file (e.g. "topic").
 	Set map[string]bool
 }
@@ -334,7 +343,7 @@ func (s *StepConfig) IsSet(key string) bool {
 	case "max_sleep_time_ms":
 		return s.MaxSleepTime != 0
 	}
-	return false
+	return s.blobSet(key)
 }
 
 // DLQConfig is a source's dlq entry.

@@ -33,9 +33,9 @@ var (
 	// stepKeys is every key any step kind accepts; Validate narrows it
 	// down by kind.
 	stepKeys = []string{
-		"auto_offset_reset", "average_sleep_time_ms", "batch_size", "batch_time_ms",
-		"batch_timedelta", "bootstrap_servers", "changelog_replication_factor", "commit_interval_ms", "commit_records", "consumer_group", "dlq",
-		"internal_topic_partitions", "max_sleep_time_ms", "on_invalid", "on_late", "override_params", "parallelism", "processing_guarantee", "starts_segment",
+		"auto_offset_reset", "average_sleep_time_ms", "batch_bytes", "batch_size", "batch_time_ms",
+		"batch_timedelta", "bootstrap_servers", "bucket", "changelog_replication_factor", "commit_interval_ms", "commit_records", "consumer_group", "dlq",
+		"internal_topic_partitions", "max_sleep_time_ms", "object_name", "on_invalid", "on_late", "override_params", "parallelism", "processing_guarantee", "starts_segment",
 		"strict_offset_reset", "topic", "watermark_idle_ms", "watermark_idle_wall_clock", "watermark_max_skew_ms",
 	}
 	onInvalidPolicies = []string{string(OnInvalidStop), string(OnInvalidSkip)}
@@ -946,6 +946,8 @@ func (d *decoder) step(n *yaml.Node, path string) StepConfig {
 			sc.AverageSleepTime, _ = d.millis(e.val, e.path)
 		case "max_sleep_time_ms":
 			sc.MaxSleepTime, _ = d.millis(e.val, e.path)
+		default:
+			d.blobStep(&sc, e)
 		}
 		d.mark(e.path, before)
 	}

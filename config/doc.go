@@ -243,6 +243,31 @@
 //	                             # batch_size or batch_time_ms
 //	max_sleep_time_ms: 5         # number >= 0
 //
+// A blob sink (dsl.BlobSink, Sentry Streams' GCSSink) writes payloads
+// to objects in GCS, S3 or local files. It takes Sentry's gcs_sink key
+// bucket, an object name template and the bounds of its objects, which
+// replace those given in the pipeline code (a key left out keeps the
+// code's). An object is written whole, with retries, before the offsets
+// of its messages are committed; on every runner.
+//
+//	bucket: arroyo-artifacts     # a GCS bucket name, or a URL: gs://b,
+//	                             # s3://b?region=eu-west-1 (S3-compatible:
+//	                             # &endpoint=...&use_path_style=true),
+//	                             # file:///dir (?create_dir=true)
+//	object_name: "{step}/{date}/{partition}-{offset}-{seq}.json"
+//	                             # fields {step} {date} {hour} {time} {unix_ms}
+//	                             # (first message's event time, UTC),
+//	                             # {partition} {offset} (its source position),
+//	                             # {seq} (objects before it from the partition),
+//	                             # {random} (needed after a Batch or Reduce,
+//	                             # whose messages have no source position)
+//	batch_size: 1000             # integer >= 1: messages per object
+//	batch_bytes: 8388608         # integer >= 1: or this many payload bytes
+//	batch_time_ms: 60000         # number > 0: or the first message's wait
+//
+// Sentry's parallelism: {threads: N} form is not taken; give an
+// integer parallelism.
+//
 // A batch step (dsl.Batch) takes the two bounds of its batches, which
 // replace those given in the pipeline code (a key left out keeps the
 // code's):

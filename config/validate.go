@@ -32,10 +32,11 @@ const (
 	Reduce
 	Parser
 	Serializer
+	BlobSink // writes objects to GCS, S3 or files (Sentry's gcs_sink)
 )
 
 var kindNames = [...]string{
-	Source: "source", Sink: "sink", DevNullSink: "devnull_sink", Map: "map",
+	Source: "source", Sink: "sink", DevNullSink: "devnull_sink", BlobSink: "blob_sink", Map: "map",
 	Filter: "filter", FlatMap: "flat_map", Router: "router", Broadcast: "broadcast",
 	Branch: "branch", Batch: "batch", Reduce: "reduce", Parser: "parser",
 	Serializer: "serializer",
@@ -71,6 +72,8 @@ func (k StepKind) Keys() []string {
 		keys = []string{"bootstrap_servers", "override_params", "parallelism", "topic"}
 	case DevNullSink:
 		keys = []string{"average_sleep_time_ms", "batch_size", "batch_time_ms", "max_sleep_time_ms", "parallelism"}
+	case BlobSink:
+		keys = append([]string{"batch_size", "batch_time_ms", "parallelism"}, blobStepKeys...)
 	case Batch:
 		keys = []string{"batch_size", "batch_timedelta", "parallelism"}
 	case Map, Filter, FlatMap, Parser, Serializer:
@@ -393,6 +396,7 @@ func (k *checker) step(sc *StepConfig, path string) {
 	if sc.IsSet("batch_time_ms") && sc.BatchTime <= 0 {
 		k.at(p("batch_time_ms"), nil, "must be positive; got %v", ms(sc.BatchTime))
 	}
+	k.blob(sc, p)
 	if sc.AverageSleepTime < 0 {
 		k.at(p("average_sleep_time_ms"), nil, "must not be negative; got %v", ms(sc.AverageSleepTime))
 	}

@@ -385,7 +385,7 @@ func TestErrorFormat(t *testing.T) {
 // TestStepKind checks the kind names and key sets.
 func TestStepKind(t *testing.T) {
 	names := map[StepKind]string{}
-	for k := Source; k <= Serializer; k++ {
+	for k := Source; k <= BlobSink; k++ {
 		n := k.String()
 		if strings.HasPrefix(n, "StepKind(") || names[k] != "" {
 			t.Errorf("kind %d has name %q", int(k), n)
@@ -410,7 +410,7 @@ func TestStepKind(t *testing.T) {
 	// Every step key is taken by some kind.
 	for _, key := range stepKeys {
 		found := false
-		for k := Source; k <= Serializer; k++ {
+		for k := Source; k <= BlobSink; k++ {
 			found = found || contains(k.Keys(), key)
 		}
 		if !found {

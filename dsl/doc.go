@@ -24,12 +24,14 @@
 //   - FlatMap: one message in, any number out.
 //   - Parser, Serializer: JSON to a typed payload and back; the parser can
 //     validate against a JSON Schema (WithJSONSchema).
+//   - ParquetSerializer: a batch of structs to one Parquet file.
 //   - Batch: messages grouped into batches by count and time.
 //   - Reduce: messages aggregated per key in event-time windows;
 //     ReduceAll: all the messages of a window aggregated into one value.
 //   - Route: each message to exactly one branch, chosen by a function.
 //   - Broadcast: each message to every branch.
-//   - Sink with StreamSink (a Kafka topic) or DevNullSink.
+//   - Sink with StreamSink (a Kafka topic), BlobSink (objects in GCS, S3
+//     or local files) or DevNullSink.
 //
 // Branches start with Branch[T](name) and end in sinks of their own.
 //

@@ -124,12 +124,17 @@ func (s Stream[T]) Sink(name string, sink Sink[T]) Pipeline {
 		return Pipeline{}
 	}
 	if sink.kind == 0 {
-		s.b.problemf("sink %q: empty sink; make one with StreamSink or DevNullSink", name)
+		s.b.problemf("sink %q: empty sink; make one with StreamSink, BlobSink or DevNullSink", name)
+	}
+	if sink.blob != nil {
+		if err := sink.blob.check(); err != nil {
+			s.b.problemf("blob sink %q: %v", name, err)
+		}
 	}
 	if sink.kind == SinkStream && sink.stream == "" {
 		s.b.problemf("sink %q has no stream name", name)
 	}
-	s.b.add(s.at, &Node{name: name, kind: KindSink, sink: sink.kind, stream: sink.stream, in: typeOf[T]()})
+	s.b.add(s.at, &Node{name: name, kind: KindSink, sink: sink.kind, stream: sink.stream, blob: sink.blob, in: typeOf[T]()})
 	return Pipeline{b: s.b}
 }
 
@@ -303,6 +308,7 @@ type Node struct {
 	kind    Kind
 	sink    SinkKind
 	stream  string
+	blob    *Blob
 	in, out reflect.Type
 	process processFn
 	route   func(Any) (string, error)
@@ -320,6 +326,9 @@ func (n *Node) Kind() Kind { return n.kind }
 
 // SinkKind says where a sink writes (0 for other steps).
 func (n *Node) SinkKind() SinkKind { return n.sink }
+
+// Blob describes a BlobSink to runners (nil for other steps).
+func (n *Node) Blob() *Blob { return n.blob }
 
 // StreamName is the logical stream a source reads or a stream sink writes.
 func (n *Node) StreamName() string { return n.stream }

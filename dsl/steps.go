@@ -262,6 +262,7 @@ type SinkKind int
 const (
 	SinkStream  SinkKind = iota + 1 // a Kafka topic
 	SinkDevNull                     // nowhere
+	SinkBlob                        // objects in an object store bucket
 )
 
 func (k SinkKind) String() string {
@@ -270,15 +271,18 @@ func (k SinkKind) String() string {
 		return "stream"
 	case SinkDevNull:
 		return "devnull"
+	case SinkBlob:
+		return "blob"
 	}
 	return fmt.Sprintf("SinkKind(%d)", int(k))
 }
 
-// Sink says where a stream of T ends. Make one with StreamSink or
-// DevNullSink.
+// Sink says where a stream of T ends. Make one with StreamSink,
+// BlobSink or DevNullSink.
 type Sink[T any] struct {
 	kind   SinkKind
 	stream string
+	blob   *Blob // BlobSink
 }
 
 // StreamSink writes each message to the Kafka stream (topic) streamName:

@@ -385,8 +385,11 @@ func configKind(n *dsl.Node) config.StepKind {
 	case dsl.KindSource:
 		return config.Source
 	case dsl.KindSink:
-		if n.SinkKind() == dsl.SinkDevNull {
+		switch n.SinkKind() {
+		case dsl.SinkDevNull:
 			return config.DevNullSink
+		case dsl.SinkBlob:
+			return config.BlobSink
 		}
 		return config.Sink
 	case dsl.KindMap:
@@ -529,6 +532,11 @@ func resolve(g *dsl.Graph, seg *config.Segment) (*deployment, error) {
 		}
 	}
 	d.bindings.DevNulls = devNullBindings(g, seg)
+	blobs, err := blobBindings(g, seg)
+	if err != nil {
+		return nil, err
+	}
+	d.bindings.Blobs = blobs
 	d.bindings.Sinks = map[string]beamtranslate.SinkBinding{}
 	for _, n := range g.Sinks() {
 		if n.SinkKind() != dsl.SinkStream {

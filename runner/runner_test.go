@@ -61,6 +61,9 @@ func runChild(spec string) int {
 		}
 		return 0
 	}
+	if rest, ok := strings.CutPrefix(spec, blobChildPrefix); ok {
+		return runBlobChild(rest)
+	}
 	if wait, ok := strings.CutPrefix(spec, batchChildPrefix); ok {
 		return runBatchChild(wait)
 	}

@@ -11,7 +11,7 @@
 //
 //	examples/ ─┐
 //	cmd/       ├─> runner (CLI, config glue) ─> dsl/, config/
-//	           │                            └─> beamtranslate/ ─> Beam SDK, io/kafka/, internal/contract/
+//	           │                            └─> beamtranslate/ ─> Beam SDK, io/kafka/, io/blob/, internal/contract/
 //	           └──────────────────────────────> localrunner/ ─> Beam SDK, io/kafka/, state/, internal/contract/
 //
 // # Rules
@@ -35,6 +35,8 @@
 //     Go pipeline can use.
 //   - io/kafka/clientconf imports no package of the module and no Beam, so
 //     config can use it.
+//   - io/blob (objects for the blob sink, through gocloud.dev/blob)
+//     imports no package of the module and no Beam, Kafka or Pebble.
 //   - beamtranslate imports none of runner, config, devbroker and
 //     localrunner: it maps DSL steps to Beam transforms and nothing more.
 //   - localrunner imports none of dsl, beamtranslate, config and runner: it

@@ -77,6 +77,11 @@ var rules = []rule{
 	{from: m("io/kafka/clientconf"), forbid: []string{beam}, deps: true,
 		why: "config uses io/kafka/clientconf, so it must not need Beam"},
 
+	{from: m("io/blob"), forbid: []string{m("")}, allow: []string{m("io/blob")},
+		why: "io/blob writes objects for the blob sink and any other caller; it is a leaf of the module"},
+	{from: m("io/blob"), forbid: []string{beam, kafka, pebble}, deps: true,
+		why: "writing objects must not need Beam, Kafka or Pebble"},
+
 	{from: m("beamtranslate"), forbid: []string{m("runner"), m("config"), m("devbroker"), m("localrunner")},
 		why: "beamtranslate maps DSL steps to Beam transforms and knows nothing of how they are run or configured"},
 

@@ -1,0 +1,32 @@
+package blob
+
+import (
+	"errors"
+	"strings"
+	"testing"
+)
+
+func TestURL(t *testing.T) {
+	for in, want := range map[string]string{
+		"arroyo-artifacts":             "gs://arroyo-artifacts",
+		"gs://b":                       "gs://b",
+		"s3://b?region=eu-west-1":      "s3://b?region=eu-west-1",
+		"file:///var/out?create_dir=1": "file:///var/out?create_dir=1",
+	} {
+		got, err := URL(in)
+		if err != nil || got != want {
+			t.Errorf("URL(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	for in, want := range map[string]string{
+		"":              "empty bucket",
+		"a/b":           "neither a bucket name nor a URL",
+		"azblob://x":    `scheme "azblob" is not one of file, gs, s3`,
+		"http://host/b": `scheme "http"`,
+	} {
+		_, err := URL(in)
+		if !errors.Is(err, ErrBucket) || !strings.Contains(err.Error(), want) {
+			t.Errorf("URL(%q): %v, want ErrBucket with %q", in, err, want)
+		}
+	}
+}
