@@ -11,8 +11,11 @@ import "github.com/streams-dev/streams/localrunner/internal/kafkasource"
 //
 //  1. The source stops handing batches on and sends Event{Cut}
 //     (cutWanted).
-//  2. Once nothing runs and nothing is queued, the engine writes a
-//     checkpoint (checkpointDue); its changelog appends go through the
+//  2. Once nothing runs, the engine writes a checkpoint (checkpointDue);
+//     elements may be queued, at stages of partition tasks, whose queues
+//     the checkpoint saves into their changelogs, so the cut costs the
+//     bundles in flight, not the drain of the queues (elsewhere it waits
+//     for the queues to drain). Its changelog appends go through the
 //     source's transactional producer. From then on it starts no bundle
 //     (cutHeld): an output produced now would be in this transaction
 //     while the state change behind it would be in the next.
@@ -31,9 +34,21 @@ import "github.com/streams-dev/streams/localrunner/internal/kafkasource"
 // runs.
 func (e *engine) checkpointDue() bool {
 	if e.syncCuts {
-		return e.cutWanted && e.quiet()
+		return e.cutWanted && (e.quiet() || e.queuesLogged())
 	}
 	return e.checkpointing || e.draining && len(e.unsaved) > 0 && e.quiet()
+}
+
+// queuesLogged reports whether every queued element waits at a stage of
+// a partition task with a changelog: a checkpoint then saves it where a
+// restore on any process finds it.
+func (e *engine) queuesLogged() bool {
+	for _, s := range e.stages {
+		if s.queued > 0 && (s.task == nil || e.logs[s.task.src] == nil) {
+			return false
+		}
+	}
+	return true
 }
 
 // afterCheckpoint holds the engine at a cut once its checkpoint is
