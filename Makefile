@@ -61,10 +61,11 @@ tidy:
 ## bench: the seed pipeline's throughput (bench/cmd/throughput), then the
 ## stateful benchmark, counts and sums per key in 10 s windows: throughput
 ## over a backlog and result delay live (bench/cmd/windowed); each on the
-## bundled runner, a hand-written franz-go loop and prism, against one
+## bundled runner (at least once, and exactly once: a+x), a hand-written
+## franz-go loop and prism, against one
 ## standalone dev broker; then the stage that parses and keys records for
 ## a Reduce or a Batch, in the SDK's executor and on the encoded path
-## (BenchmarkKeyingStage). About 2 + 15 + 1 minutes; for a quick look:
+## (BenchmarkKeyingStage). About 3 + 18 + 1 minutes; for a quick look:
 ## BENCH_FLAGS="-n 200000 -runs 1" BENCH_WINDOW_FLAGS="-n 200000 -runs 1 -live-duration 25s".
 BENCH_FLAGS ?= -n 1000000 -runs 3
 BENCH_WINDOW_FLAGS ?= -n 1000000 -runs 3

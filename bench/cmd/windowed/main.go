@@ -90,7 +90,7 @@ func main() {
 	var modeList string
 	flag.IntVar(&o.n, "n", 1_000_000, "backlog events; 0 skips the backlog measurement")
 	flag.IntVar(&o.runs, "runs", 1, "runs of each pipeline; the tables report medians")
-	flag.StringVar(&modeList, "modes", "local,shuffle,shuffle2,franz,prism",
+	flag.StringVar(&modeList, "modes", "local,local-eos,shuffle,shuffle2,franz,prism",
 		"pipelines to run: local (a), local-before (a-before: needs -local-bin-before), local2 (a2: 2 processes in one group), local-eos (a+x: (a) exactly-once), shuffle (s: the Reduce keyed through the shuffle), shuffle2 (s2: that, 2 processes), franz (b), prism (c)")
 	flag.DurationVar(&o.timeout, "timeout", 10*time.Minute, "give up on a local or franz backlog run whose output is not complete after this long")
 	flag.DurationVar(&o.prismCap, "prism-cap", 2*time.Minute, "stop a prism backlog run after this long and report what it did")
