@@ -109,6 +109,8 @@ func Cases() []Case {
 		reduceAllPartitionsCase(),
 		batchByKeyCase(),
 		batchConfigCase(),
+		tumblingCountWindowCase(),
+		slidingCountWindowCase(),
 	}
 }
 
