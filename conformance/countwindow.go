@@ -117,3 +117,41 @@ func slidingCountWindowCase() Case {
 		},
 	}
 }
+
+// tally is a record of the count-window crash test: the n-th record of
+// the input, for user.
+type tally struct {
+	User string `json:"user"`
+	N    int    `json:"n"`
+}
+
+// CrashCountWindowSize is the number of records in a window of the
+// count-window crash test's pipeline.
+const CrashCountWindowSize = 7
+
+// crashCountWindowCase sums the n of each user's records
+// CrashCountWindowSize at a time (TumblingCountWindow), the user being
+// the record key, so the windows live in the partition tasks. A record
+// lost from a window, or counted twice, changes the sums of that user's
+// windows and their starts.
+func crashCountWindowCase() Case {
+	return Case{Name: "crash_count_window", Pipeline: func() dsl.Pipeline {
+		return dsl.StreamingSource("in", "tallies").
+			Apply("parse", dsl.Parser[tally]()).
+			Apply("sum", dsl.Reduce(dsl.TumblingCountWindow(CrashCountWindowSize),
+				func(t tally) string { return t.User },
+				dsl.Sum(func(t tally) int { return t.N }),
+				dsl.KeyFollowsPartitioning[tally]())).
+			Apply("serialize", dsl.Serializer[dsl.Windowed[string, int]]()).
+			Sink("out", dsl.StreamSink("sums"))
+	}}
+}
+
+// CrashCountWindowSpec is the child spec of the count-window crash
+// test's pipeline (crash_count_window: JSON {"user": ..., "n": ...}
+// records, keyed by user, their n summed per user CrashCountWindowSize
+// records at a time) on the bundled runner, with its durable state in
+// stateDir.
+func CrashCountWindowSpec(addr, in, out, group, stateDir string) string {
+	return crashSpec("crash_count_window", "in", "out", addr, in, out, group, stateDir, nil)
+}
