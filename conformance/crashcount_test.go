@@ -128,3 +128,75 @@ func TestCrashCountWindowsExact(t *testing.T) {
 		t.Errorf("no kill landed while records were moving")
 	}
 }
+
+// TestCountWindowStateOutlivesInput shows that an incomplete count window
+// is kept in the bundled runner's state directory, not re-read from
+// Kafka: user a's first three records wait in a window of seven when the
+// process is killed, and the input is then deleted from the topic
+// (DeleteRecords), so no re-reading can find them. After a restart on the
+// same directory, a's next four records complete the window, which must
+// start at a's first record and sum all seven. User b's window, full
+// before the kill, shows when the records were processed.
+func TestCountWindowStateOutlivesInput(t *testing.T) {
+	b, err := devbroker.Start(devbroker.ListenAddr("127.0.0.1:0"), devbroker.Partitions(1), devbroker.Topics("keep-in", "keep-out"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(b.Addr()), kgo.DefaultProduceTopic("keep-in"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	base := time.Now().Add(-time.Hour).Truncate(time.Second)
+	i := 0
+	produce := func(users ...string) {
+		for _, u := range users {
+			cl.Produce(ctx, &kgo.Record{Key: []byte(u), Value: fmt.Appendf(nil, `{"user":%q,"n":%d}`, u, i),
+				Timestamp: base.Add(time.Duration(i) * time.Second)}, nil)
+			i++
+		}
+		if err := cl.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// a gets n = 0, 2 and 4 now; b 1, 3 and 5 to 9: a full window.
+	produce("a", "b", "a", "b", "a", "b", "b", "b", "b", "b")
+	spec := conformance.CrashCountWindowSpec(b.Addr(), "keep-in", "keep-out", "keep-group", t.TempDir())
+	child := conformance.StartPipeline(t, spec)
+	for endSum(ctx, adm, "keep-out") == 0 && !child.Exited() && ctx.Err() == nil {
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(3 * time.Second) // a checkpoint (every second) after the window came out
+	child.Stop(t)               // SIGKILL
+	waitGroupEmpty(ctx, t, adm, "keep-group")
+
+	ends, err := adm.ListEndOffsets(ctx, "keep-in")
+	if err != nil {
+		t.Fatal(err)
+	}
+	del, err := adm.DeleteRecords(ctx, ends.Offsets())
+	if err != nil || del.Error() != nil {
+		t.Fatalf("delete the input: %v %v", err, del.Error())
+	}
+	produce("a", "a", "a", "a") // n = 10..13
+	child = conformance.StartPipeline(t, spec)
+	defer child.Stop(t)
+	check := newWindowCheck(map[window]int{
+		{"b", base.Add(time.Second).UnixMilli()}: 1 + 3 + 5 + 6 + 7 + 8 + 9,
+		{"a", base.UnixMilli()}:                  0 + 2 + 4 + 10 + 11 + 12 + 13,
+	})
+	check.read(ctx, t, b.Addr(), "keep-out", func(last time.Time) bool {
+		quiet := time.Since(last)
+		return check.found == 2 && quiet >= 2*time.Second || quiet >= 30*time.Second
+	}, func() error {
+		if child.Exited() {
+			return fmt.Errorf("the pipeline process ended (exit %d):\n%s", child.ExitCode(), child.Stderr())
+		}
+		return nil
+	})
+	t.Log(check.verdict(t))
+}
