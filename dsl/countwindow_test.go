@@ -2,6 +2,7 @@ package dsl_test
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -108,4 +109,42 @@ func TestCountWindowOutput(t *testing.T) {
 	if v, ok := m.Payload.(dsl.WindowValue[int]); err != nil || !ok || v.Value != 4 || !m.Timestamp.Equal(at(0)) {
 		t.Errorf("ReduceAll output %+v, %v", m, err)
 	}
+}
+
+// Events counted three at a time per type, as Sentry Streams'
+// TumblingWindow(window_size=3), and what a runner emits for a full
+// window: it spans the event times of its three messages.
+func ExampleTumblingCountWindow() {
+	pipeline := dsl.StreamingSource("myinput", "events").
+		Apply("parse", dsl.Parser[Event]()).
+		Apply("count", dsl.Reduce(dsl.TumblingCountWindow(3),
+			func(e Event) string { return e.Type }, dsl.Count[Event]())).
+		Apply("serialize", dsl.Serializer[dsl.Windowed[string, int]]()).
+		Sink("myoutput", dsl.StreamSink("event-counts"))
+	g, err := pipeline.Build()
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	r := g.Node("count").Reducer()
+	fmt.Println(r.Window())
+	acc, _ := r.NewAccumulator()
+	t := time.Date(2024, 1, 1, 12, 0, 0, 0, time.UTC)
+	var first, newest time.Time
+	for i := range 3 {
+		at := t.Add(time.Duration(i) * 1500 * time.Millisecond)
+		if i == 0 {
+			first = at
+		}
+		newest = at
+		acc, _ = r.Add(acc, Event{Type: "click"})
+	}
+	m, _ := r.Output("click", dsl.CountBounds(first.UnixMilli(), newest.UnixMilli()), acc)
+	_ = g.Node("serialize").Process(m, func(out dsl.Any) {
+		fmt.Printf("timestamp %s\n%s\n", out.Timestamp.Format(time.RFC3339Nano), out.Payload)
+	})
+	// Output:
+	// tumbling(3 messages)
+	// timestamp 2024-01-01T12:00:03Z
+	// {"key":"click","start":"2024-01-01T12:00:00Z","end":"2024-01-01T12:00:03.001Z","value":3}
 }
