@@ -110,6 +110,7 @@ func Cases() []Case {
 		batchByKeyCase(),
 		batchConfigCase(),
 		tumblingCountWindowCase(),
+		tumblingCountWindowEOSCase(),
 		slidingCountWindowCase(),
 	}
 }
