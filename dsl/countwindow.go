@@ -15,7 +15,10 @@ import "fmt"
 // plus one millisecond, so that [Start, End) holds every message's event
 // time and the output's timestamp, End minus one millisecond, is the
 // newest of them. Count windows do not wait for the watermark and drop
-// no message as late.
+// no message as late. Nor do they hold it back: a window that waited for
+// its last messages longer than the source's watermark skew comes out
+// behind the watermark, and an event-time window after it (a Reduce with
+// a time window) may find it late.
 func TumblingCountWindow(n int) Window {
 	w := Window{kind: WindowTumblingCount, count: n, step: n}
 	if n <= 0 {
