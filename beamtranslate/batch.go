@@ -65,7 +65,7 @@ func (t *translator) batchKeyed(s beam.Scope, n *dsl.Node, keyed beam.PCollectio
 
 // Experiments returns the Beam experiments a runner should be started
 // with to run g correctly: prism_disable_sdf_split when g has a Batch
-// step or a blob sink (both stateful). Prism (v2.77) splits slow
+// step, a count-windowed Reduce or a blob sink (all stateful DoFns). Prism (v2.77) splits slow
 // bundles of any stage, and when it splits a stateful stage's bundle it releases the keys of the residual
 // elements although the primary still holds elements of those keys, so
 // two bundles of one key run at once and one overwrites the other's
@@ -74,7 +74,8 @@ func (t *translator) batchKeyed(s beam.Scope, n *dsl.Node, keyed beam.PCollectio
 // ignore it.
 func Experiments(g *dsl.Graph) []string {
 	for _, n := range g.Nodes() {
-		if n.Kind() == dsl.KindBatch || n.SinkKind() == dsl.SinkBlob {
+		countWindow := n.Kind() == dsl.KindReduce && n.Reducer().Window().IsCount()
+		if n.Kind() == dsl.KindBatch || n.SinkKind() == dsl.SinkBlob || countWindow {
 			return []string{"prism_disable_sdf_split"}
 		}
 	}

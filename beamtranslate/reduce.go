@@ -24,7 +24,8 @@ import (
 	"github.com/streams-dev/streams/io/kafka"
 )
 
-// The DoFns, combine fn and coder of Reduce and Batch (batch.go), which
+// The DoFns, combine fn and coder of Reduce (count windows too:
+// countwindow.go) and Batch (batch.go), which
 // must be registered before beam.Init like those of dofns.go; init is
 // where that is certain to happen.
 func init() {
@@ -32,6 +33,7 @@ func init() {
 	register.Combiner2[accum, element](&reduceCombineFn{})
 	register.DoFn4x1[beam.Window, string, accum, func(beam.EventTime, element), error](&reduceOutputFn{})
 	register.DoFn5x0[beam.Window, beam.EventTime, string, element, func(invalid)](&lateFn{})
+	register.DoFn5x1[beam.EventTime, state.Provider, string, element, func(beam.EventTime, element), error](&countWindowFn{})
 	contextreg.Default().TransformExtractor(func(ctx context.Context) contextreg.TransformMetadata {
 		a := map[string][]byte{}
 		if ctx.Value(lateDataKey{}) != nil {
@@ -168,7 +170,11 @@ func (t *translator) withSegment(ctx context.Context, n *dsl.Node) context.Conte
 
 // lateToDLQ reports whether the late messages of Reduce n go to the
 // dead-letter queue, and so its keyed messages keep their source record.
+// A count window has no late messages.
 func (t *translator) lateToDLQ(n *dsl.Node) bool {
+	if r := n.Reducer(); r != nil && r.Window().IsCount() {
+		return false
+	}
 	return t.b.Source.DLQ != nil && slices.Contains(t.b.LateToDLQ, n.Name())
 }
 
@@ -176,6 +182,9 @@ func (t *translator) lateToDLQ(n *dsl.Node) bool {
 // messages.
 func (t *translator) reduceKeyed(s beam.Scope, n *dsl.Node, keyed beam.PCollection) error {
 	r := n.Reducer()
+	if r.Window().IsCount() {
+		return t.countWindow(s, n, keyed)
+	}
 	wfn, err := windowFn(r.Window())
 	if err != nil {
 		return fmt.Errorf("beamtranslate: reduce %s: %w", n.Name(), err)

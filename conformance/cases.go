@@ -109,6 +109,9 @@ func Cases() []Case {
 		reduceAllPartitionsCase(),
 		batchByKeyCase(),
 		batchConfigCase(),
+		tumblingCountWindowCase(),
+		tumblingCountWindowEOSCase(),
+		slidingCountWindowCase(),
 	}
 }
 

@@ -357,7 +357,7 @@ func runChild(raw string) int {
 		return 2
 	}
 	var c *Case
-	for _, cc := range append(Cases(), crashCase(), crashWindowCase(), tasksCase(), shuffleTasksCase()) {
+	for _, cc := range append(Cases(), crashCase(), crashWindowCase(), crashCountWindowCase(), tasksCase(), shuffleTasksCase()) {
 		if cc.Name == spec.Case {
 			c = &cc
 		}

@@ -26,7 +26,7 @@
 //     validate against a JSON Schema (WithJSONSchema).
 //   - ParquetSerializer: a batch of structs to one Parquet file.
 //   - Batch: messages grouped into batches by count and time.
-//   - Reduce: messages aggregated per key in event-time windows;
+//   - Reduce: messages aggregated per key in event-time or count windows;
 //     ReduceAll: all the messages of a window aggregated into one value.
 //   - Route: each message to exactly one branch, chosen by a function.
 //   - Broadcast: each message to every branch.
@@ -81,6 +81,14 @@
 // moves the watermark with the record timestamps it reads, and to the
 // current time when a partition is idle. Messages behind the watermark
 // are late and dropped.
+//
+// Count windows group a key's messages by number, as Sentry Streams'
+// TumblingWindow(window_size=n) does: TumblingCountWindow(n) closes a
+// window at every n messages of a key, SlidingCountWindow(n, step) has
+// windows of n messages start every step messages. A count window is
+// emitted as soon as it is full, whatever the watermark; one not yet full
+// waits in durable state for the key's next messages. Its Start and End
+// span its messages' event times.
 //
 // An Accumulator (New, Add, Merge, Result) says how a window's payloads
 // become its value. Accumulators are merged (runners add in parallel,

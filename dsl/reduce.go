@@ -172,7 +172,10 @@ func KeyFollowsPartitioning[T any]() ReduceOption[T] {
 //
 // A window's result is emitted once, when the watermark (how far event
 // time has progressed at the source) passes the window's end; messages
-// that arrive after that are late and dropped. The output message has
+// that arrive after that are late and dropped. A count window
+// (TumblingCountWindow, SlidingCountWindow) is emitted instead as soon as
+// it holds its number of messages, whatever the watermark, and is never
+// late; its Start and End span its messages' event times. The output message has
 // the payload Windowed{Key, Start, End, Value}, the timestamp End minus
 // one millisecond (the window's last instant, as in Beam), the key's bytes
 // as its Kafka key when K is a string or []byte (no Kafka key
@@ -270,7 +273,7 @@ func newReducer[T any, K comparable, A, R any](window Window, key func(T) K, acc
 	problems := cfg.problems
 	switch {
 	case window.kind == 0:
-		problems = append(problems, "no window; make one with TumblingWindow, SlidingWindow or SessionWindow")
+		problems = append(problems, "no window; make one with TumblingWindow, SlidingWindow, SessionWindow, TumblingCountWindow or SlidingCountWindow")
 	case window.err != nil:
 		problems = append(problems, window.err.Error())
 	}

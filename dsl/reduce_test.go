@@ -192,7 +192,7 @@ func TestReduceBuildErrors(t *testing.T) {
 		t.Fatalf("want *BuildError, got %v", err)
 	}
 	want := []string{
-		`step "nowin": no window; make one with TumblingWindow, SlidingWindow or SessionWindow`,
+		`step "nowin": no window; make one with TumblingWindow, SlidingWindow, SessionWindow, TumblingCountWindow or SlidingCountWindow`,
 		`step "neg": window size must be positive; got -1s`,
 		`step "frac": session gap must be a whole number of milliseconds; got 1.5ms`,
 		`step "slide": window period 2s is longer than the window size 1s`,

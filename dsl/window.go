@@ -20,6 +20,13 @@ const (
 	// WindowSession windows are per key: a session holds messages at
 	// most the gap apart, and ends a gap after its last message.
 	WindowSession
+	// WindowTumblingCount windows are per key and hold a fixed number of
+	// messages: a key's first n messages, its next n, and so on.
+	WindowTumblingCount
+	// WindowSlidingCount windows are per key, hold a fixed number of
+	// messages and start every step messages, so a message is in up to
+	// n/step windows (rounded up).
+	WindowSlidingCount
 )
 
 func (k WindowKind) String() string {
@@ -30,18 +37,25 @@ func (k WindowKind) String() string {
 		return "sliding"
 	case WindowSession:
 		return "session"
+	case WindowTumblingCount:
+		return "tumbling count"
+	case WindowSlidingCount:
+		return "sliding count"
 	}
 	return fmt.Sprintf("WindowKind(%d)", int(k))
 }
 
-// Window says how Reduce groups messages in event time (the message
-// timestamp, unless WithEventTime says otherwise). Make one with
-// TumblingWindow, SlidingWindow or SessionWindow. Times are in whole
-// milliseconds, as in Kafka and Beam.
+// Window says how Reduce groups messages: in event time (the message
+// timestamp, unless WithEventTime says otherwise), made with
+// TumblingWindow, SlidingWindow or SessionWindow, or by count, made with
+// TumblingCountWindow or SlidingCountWindow (countwindow.go). Times are
+// in whole milliseconds, as in Kafka and Beam.
 type Window struct {
 	kind   WindowKind
 	size   time.Duration // tumbling, sliding; the gap of a session
 	period time.Duration // sliding; size for tumbling
+	count  int           // messages in a count window
+	step   int           // messages between count windows' starts; count for tumbling
 	err    error
 }
 
@@ -90,7 +104,8 @@ func checkMillis(what string, d time.Duration) error {
 // Kind says how the window groups messages (0 for the zero Window).
 func (w Window) Kind() WindowKind { return w.kind }
 
-// Size is a tumbling or sliding window's length (0 for sessions).
+// Size is a tumbling or sliding window's length (0 for sessions and
+// count windows).
 func (w Window) Size() time.Duration {
 	if w.kind == WindowSession {
 		return 0
@@ -99,7 +114,7 @@ func (w Window) Size() time.Duration {
 }
 
 // Period is how often a sliding window starts; a tumbling window's is
-// its size (0 for sessions).
+// its size (0 for sessions and count windows).
 func (w Window) Period() time.Duration { return w.period }
 
 // Gap is a session window's gap (0 for other kinds).
@@ -118,6 +133,10 @@ func (w Window) String() string {
 		return fmt.Sprintf("sliding(%v every %v)", w.size, w.period)
 	case WindowSession:
 		return fmt.Sprintf("session(gap %v)", w.size)
+	case WindowTumblingCount:
+		return fmt.Sprintf("tumbling(%d messages)", w.count)
+	case WindowSlidingCount:
+		return fmt.Sprintf("sliding(%d messages every %d)", w.count, w.step)
 	}
 	return "no window"
 }
@@ -138,7 +157,7 @@ func (b Bounds) String() string {
 // earliest start first; t is truncated to the millisecond. A session
 // window's is [t, t+gap), which MergeSessions merges with the key's
 // other sessions that it overlaps. Times are in UTC. The zero Window
-// assigns nothing.
+// and count windows, which time does not decide, assign nothing.
 func (w Window) Assign(t time.Time) []Bounds {
 	ms := t.UnixMilli()
 	size := w.size.Milliseconds()

@@ -69,6 +69,13 @@ func startupWarnings(g *dsl.Graph, cfg *config.Config, seg *config.Segment, adap
 				Step: name, Keys: prefixed("parallelism.multi_process.", ignored),
 			})
 		}
+		countWindow := n.Reducer() != nil && n.Reducer().Window().IsCount()
+		if countWindow && sc.IsSet("on_late") {
+			ws = append(ws, warning{
+				Msg:  "on_late has no effect on a count window: it closes when full, whatever the watermark, and no message is late",
+				Step: name, Keys: []string{"on_late"},
+			})
+		}
 		if adapter != AdapterBeam {
 			continue
 		}
@@ -78,7 +85,7 @@ func startupWarnings(g *dsl.Graph, cfg *config.Config, seg *config.Segment, adap
 				keys = append(keys, k)
 			}
 		}
-		if sc.OnLate == config.OnLateDLQ {
+		if sc.OnLate == config.OnLateDLQ && !countWindow { // warned above
 			keys = append(keys, "on_late")
 		}
 		if len(keys) > 0 {

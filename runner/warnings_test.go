@@ -13,6 +13,13 @@ import (
 	"github.com/streams-dev/streams/dsl"
 )
 
+func countWindowPipeline() dsl.Pipeline {
+	return dsl.StreamingSource("in", "events").
+		Apply("pairs", dsl.Reduce(dsl.TumblingCountWindow(2), func(b []byte) string { return string(b) }, dsl.Count[[]byte]())).
+		Apply("ser", dsl.Serializer[dsl.Windowed[string, int]]()).
+		Sink("out", dsl.StreamSink("pairs"))
+}
+
 // warningsOf validates yaml against g and returns the start-up warnings
 // of a run on adapter, as "step: key,key" lines ("-" for no step).
 func warningsOf(t *testing.T, g *dsl.Graph, yaml, adapter string) []string {
@@ -110,6 +117,16 @@ pipeline:
 		name: "late data dropped on a Beam runner",
 		g:    windowed, adapter: AdapterBeam,
 		yaml: "pipeline:\n  segments:\n    - steps_config:\n        count: {on_late: drop}\n",
+	}, {
+		name: "late data of a count window",
+		g:    countWindowPipeline().MustBuild(), adapter: AdapterLocal,
+		yaml: "pipeline:\n  segments:\n    - steps_config:\n        in: {dlq: {}}\n        pairs: {on_late: dlq}\n",
+		want: []string{"pairs: on_late"},
+	}, {
+		name: "late data of a count window on a Beam runner",
+		g:    countWindowPipeline().MustBuild(), adapter: AdapterBeam,
+		yaml: "pipeline:\n  segments:\n    - steps_config:\n        in: {dlq: {}}\n        pairs: {on_late: dlq}\n",
+		want: []string{"pairs: on_late"},
 	}} {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := warningsOf(t, tc.g, tc.yaml, tc.adapter); !slices.Equal(got, tc.want) {
