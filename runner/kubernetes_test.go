@@ -1,17 +1,44 @@
 package runner
 
 import (
+	"encoding/json"
+	"errors"
 	"flag"
 	"io"
+	"path"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/streams-dev/streams/config"
 	"github.com/streams-dev/streams/deploy"
+	"github.com/streams-dev/streams/dsl"
 	"github.com/streams-dev/streams/localrunner"
 )
+
+// k8sEvent and k8sPipeline are examples/windowed_counts, the program
+// deploy/k8s runs (a program cannot be imported): the same step names and
+// kinds, so that the config of the manifests is checked against them.
+type k8sEvent struct {
+	User string `json:"user"`
+}
+
+var k8sPipeline = dsl.StreamingSource("events", "events").
+	Apply("parse", dsl.Map(func(b []byte) (k8sEvent, error) {
+		var e k8sEvent
+		if err := json.Unmarshal(b, &e); err != nil {
+			return e, err
+		}
+		if e.User == "" {
+			return e, errors.New("event without a user")
+		}
+		return e, nil
+	})).
+	Apply("count", dsl.Reduce(dsl.TumblingWindow(10*time.Second), func(e k8sEvent) string { return e.User }, dsl.Count[k8sEvent]())).
+	Apply("serialize", dsl.Serializer[dsl.Windowed[string, int]]()).
+	Sink("user-counts", dsl.StreamSink("user-counts"))
 
 // TestKubernetesManifests reads each segment's pod in deploy/k8s as the
 // runner would: its args parsed by the runner's own flags, with its
@@ -61,6 +88,45 @@ func TestKubernetesManifests(t *testing.T) {
 			}
 			if f.logFormat != "json" {
 				t.Errorf("--log-format %q: want json for a log collector", f.logFormat)
+			}
+
+			// The ConfigMap's config, as the runner reads it in the pod:
+			// valid for the pipeline and the segment, with brokers of its
+			// own (none would embed a development broker in the pod), and
+			// the state where STREAMS_STATE_DIR puts it.
+			seg, _ := strconv.Atoi(f.segmentID)
+			data, ok := s.ConfigMap.Data[path.Base(f.configPath)]
+			if !ok {
+				t.Fatalf("--config %s: the ConfigMap has no %s", f.configPath, path.Base(f.configPath))
+			}
+			cfg, err := config.Parse([]byte(data), func(n string) (string, bool) { v, ok := env[n]; return v, ok })
+			if err != nil {
+				t.Fatal(err)
+			}
+			g, err := k8sPipeline.Build()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := cfg.Validate(seg, StepInfos(g)); err != nil {
+				t.Fatalf("the config, for segment %d: %v", seg, err)
+			}
+			if err := checkSegments(g, cfg); err != nil {
+				t.Fatal(err)
+			}
+			view, err := segmentView(cfg, seg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			dep, err := resolve(g, view)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if dep.needsDevBroker {
+				t.Error("the config names no bootstrap_servers: the pod would embed a development broker")
+			}
+			opts := Options{Name: f.name, SegmentID: seg, StateDir: f.stateDir}
+			if dir := stateDir(g, opts, dep.bindings.Source.Group); dir != env["STREAMS_STATE_DIR"] {
+				t.Errorf("state dir %q, want STREAMS_STATE_DIR %q", dir, env["STREAMS_STATE_DIR"])
 			}
 
 			// SIGTERM: the drain, then Sentry's flush, then the rest (commit,
