@@ -6,8 +6,9 @@
 // Dockerfile builds one pipeline program (the build arg PROGRAM, a main
 // package; default ./examples/windowed_counts) as a static binary
 // (CGO_ENABLED=0, with GOTOOLCHAIN=go1.27.3) into a distroless image that
-// runs as a non-root user. The binary is not stripped: Beam finds
-// unregistered functions through the symbol table.
+// runs as a non-root user. The binary keeps its symbol table (-w drops
+// only the DWARF data; -s would drop both): Beam finds unregistered
+// functions in it.
 //
 // # The manifests
 //
