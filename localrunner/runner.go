@@ -289,10 +289,13 @@ func WithEndOfInput(ch <-chan struct{}) Option {
 // WithDrainTimeout bounds the drain after ctx is cancelled when the
 // pipeline has native Kafka sources: they stop fetching, what they handed
 // on is processed and committed, and Run returns within about d. Default
-// 10s. Without Kafka sources, cancelling stops at once.
+// DefaultDrainTimeout. Without Kafka sources, cancelling stops at once.
 func WithDrainTimeout(d time.Duration) Option {
 	return optionFunc(func(c *config) { c.drainTimeout = d })
 }
+
+// DefaultDrainTimeout bounds the drain when WithDrainTimeout is not given.
+const DefaultDrainTimeout = 10 * time.Second
 
 // WithStateDir makes runs durable: GroupByKey buffers, user state, timers
 // and the Kafka positions they correspond to are checkpointed into a Pebble
@@ -346,7 +349,7 @@ func New(opts ...Option) (*Runner, error) {
 		encodedDoFns:  true,
 		shuffle:       true,
 		segment:       -1,
-		drainTimeout:  10 * time.Second,
+		drainTimeout:  DefaultDrainTimeout,
 		// -1 asks for the broker's default: Kafka refuses to create a
 		// topic with a replication factor of 0.
 		changelog: engine.ChangelogConfig{ReplicationFactor: -1},

@@ -19,6 +19,13 @@ import (
 //go:embed ui
 var uiFiles embed.FS
 
+// The paths of the health checks Handler serves: HealthPath for liveness
+// (Health.Live), ReadyPath for readiness (Health.Ready).
+const (
+	HealthPath = "/healthz"
+	ReadyPath  = "/readyz"
+)
+
 // Handler serves the pipeline's endpoints:
 //
 //	GET metricsPath   Prometheus metrics (text or protobuf exposition)
@@ -33,10 +40,10 @@ func (p *Pipeline) Handler(metricsPath string) http.Handler {
 	}
 	mux := http.NewServeMux()
 	mux.Handle("GET "+metricsPath, promhttp.HandlerFor(p.reg, promhttp.HandlerOpts{Registry: p.reg}))
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+	mux.HandleFunc("GET "+HealthPath, func(w http.ResponseWriter, _ *http.Request) {
 		writeCheck(w, p.Health.Live)
 	})
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+	mux.HandleFunc("GET "+ReadyPath, func(w http.ResponseWriter, _ *http.Request) {
 		writeCheck(w, p.Health.Ready)
 	})
 	mux.HandleFunc("GET /api/pipeline", func(w http.ResponseWriter, _ *http.Request) {

@@ -57,6 +57,9 @@
 //   - devbroker imports no Beam and no package of the module.
 //   - Nothing imports examples/..., cmd/... or conformance (except inside
 //     those trees). They are programs and the conformance suite: leaves.
+//   - Nothing imports deploy (the Kubernetes manifests' renderer) but
+//     tests, so kustomize and the Kubernetes API types link into no
+//     pipeline program; deploy imports no package of the module.
 //
 // Tests are exempt: the rules read each package's non-test imports, so a
 // test may import a runner, a fake broker or the conformance suite.

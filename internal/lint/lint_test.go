@@ -114,6 +114,10 @@ var rules = []rule{
 		why: "commands are programs: only tests may import them"},
 	{from: m(""), exempt: []string{m("conformance")}, forbid: []string{m("conformance")},
 		why: "the conformance suite is a leaf: only tests may import it"},
+	{from: m(""), exempt: []string{m("deploy")}, forbid: []string{m("deploy")},
+		why: "deploy renders the Kubernetes manifests for tests: kustomize must link into no program"},
+	{from: m("deploy"), forbid: []string{m("")}, allow: []string{m("deploy")},
+		why: "deploy stands alone"},
 }
 
 // pkg is one package of `go list -deps`: what it imports directly and,
