@@ -89,7 +89,10 @@ func (s *Source) newClient(opts []kgo.Opt) (*kgo.Client, error) {
 	if !s.exactlyOnce() {
 		return kgo.NewClient(opts...)
 	}
-	opts = append([]kgo.Opt{kgo.TransactionTimeout(DefaultTransactionTimeout)}, opts...)
+	// No linger: a bundle waits for its records' acknowledgements
+	// (kafka.WithProducer), which a linger of the default 10 ms would
+	// delay every time. The read's properties may set linger.ms.
+	opts = append([]kgo.Opt{kgo.TransactionTimeout(DefaultTransactionTimeout), kgo.ProducerLinger(0)}, opts...)
 	opts = append(opts,
 		kgo.TransactionalID(s.txn.id),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
