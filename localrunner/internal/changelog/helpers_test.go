@@ -96,10 +96,17 @@ func appendSync(t *testing.T, w *Writer, partition int32, marker string, epoch u
 // partition of "cl" into a map of key to value.
 func restoreMap(t *testing.T, seeds []kgo.Opt, partition int32, prefix string) (map[string]string, Result) {
 	t.Helper()
+	return restoreWith(t, seeds, partition, prefix)
+}
+
+// restoreWith is restoreMap with the client options opts (seeds, and
+// an isolation level, say).
+func restoreWith(t *testing.T, opts []kgo.Opt, partition int32, prefix string) (map[string]string, Result) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), wait)
 	defer cancel()
 	state := map[string]string{}
-	res, err := Restore(ctx, seeds, "cl", partition, []byte(prefix), []byte(prefix+"!"), func(op Op) error {
+	res, err := Restore(ctx, opts, "cl", partition, []byte(prefix), []byte(prefix+"!"), func(op Op) error {
 		if op.Delete {
 			delete(state, string(op.Key))
 		} else {

@@ -52,23 +52,3 @@ func TestTxnWriterRestoresCommittedOnly(t *testing.T) {
 		t.Fatal(err)
 	}
 }
-
-// restoreWith is restoreMap with the client options opts.
-func restoreWith(t *testing.T, opts []kgo.Opt, partition int32, prefix string) (map[string]string, Result) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), wait)
-	defer cancel()
-	state := map[string]string{}
-	res, err := Restore(ctx, opts, "cl", partition, []byte(prefix), []byte(prefix+"!"), func(op Op) error {
-		if op.Delete {
-			delete(state, string(op.Key))
-		} else {
-			state[string(op.Key)] = string(op.Value)
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatalf("Restore %s from partition %d: %v", prefix, partition, err)
-	}
-	return state, res
-}

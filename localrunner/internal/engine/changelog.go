@@ -383,7 +383,9 @@ func (e *engine) onLogged(d logDone) {
 	}
 	for len(e.pendingAcks) > 0 && e.pendingAcks[0].waiting == 0 {
 		p := e.pendingAcks[0]
-		e.recordLogEnds(p.done)
+		if !e.syncCuts { // under exactly-once the local copy is never trusted
+			e.recordLogEnds(p.done)
+		}
 		for _, f := range p.fins {
 			f.ack()
 		}

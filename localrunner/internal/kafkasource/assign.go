@@ -129,6 +129,13 @@ func (s *Source) resume(_ context.Context, offsets map[string]map[int32]kgo.Offs
 	return offsets, nil
 }
 
+// newPartition is the state of partition tp, assigned at now, before
+// anything is known of it.
+func newPartition(tp topicPartition, now time.Time) *partition {
+	return &partition{tp: tp, committed: -1, done: -1, from: -1, maxTS: mtime.MinTimestamp, lastWM: mtime.MinTimestamp,
+		lastSeen: now, hwm: -1, start: -1, next: -1, marks: shuffle.NewMarks()}
+}
+
 func (s *Source) assigned(_ context.Context, _ *kgo.Client, tps map[string][]int32) {
 	now := time.Now()
 	s.mu.Lock()
@@ -136,7 +143,7 @@ func (s *Source) assigned(_ context.Context, _ *kgo.Client, tps map[string][]int
 	for t, ps := range tps {
 		for _, p := range ps {
 			tp := topicPartition{t, p}
-			s.parts[tp] = &partition{tp: tp, committed: -1, done: -1, from: -1, maxTS: mtime.MinTimestamp, lastWM: mtime.MinTimestamp, lastSeen: now, hwm: -1, start: -1, next: -1, marks: shuffle.NewMarks()}
+			s.parts[tp] = newPartition(tp, now)
 		}
 	}
 	s.reassigned = true

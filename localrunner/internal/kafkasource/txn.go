@@ -13,8 +13,6 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph/mtime"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
-
-	"github.com/streams-dev/streams/localrunner/internal/shuffle"
 )
 
 // Exactly-once (kafka.ReadConfig.ExactlyOnce)
@@ -179,8 +177,8 @@ func (s *Source) commitTxn(ctx context.Context, emit func(Event) bool, finished 
 	if err := sess.Begin(); err != nil {
 		return fmt.Errorf("localrunner: beginning a kafka transaction: %w", err)
 	}
-	if s.cfg.SyncCuts && !emit(Event{TxnEnded: true, Committed: committed, Watermark: mtime.MinTimestamp}) {
-		return nil
+	if s.cfg.SyncCuts {
+		emit(Event{TxnEnded: true, Committed: committed, Watermark: mtime.MinTimestamp})
 	}
 	return nil
 }
@@ -301,8 +299,9 @@ func (s *Source) takeUpAgain(cl *kgo.Client) {
 		if ok {
 			from = next
 		}
-		fresh := &partition{tp: tp, committed: p.committed, done: p.committed, from: from, maxTS: mtime.MinTimestamp, lastWM: mtime.MinTimestamp,
-			lastSeen: time.Now(), hwm: p.hwm, start: -1, next: -1, marks: shuffle.NewMarks(), adjusted: true, resumed: ok}
+		fresh := newPartition(tp, time.Now())
+		fresh.committed, fresh.done, fresh.from, fresh.hwm = p.committed, p.committed, from, p.hwm
+		fresh.adjusted, fresh.resumed = true, ok
 		s.parts[tp] = fresh
 		s.gone = append(s.gone, tp)
 		s.mu.Unlock()
