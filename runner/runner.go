@@ -258,9 +258,10 @@ func Run(ctx context.Context, g *dsl.Graph, opts Options) error {
 		return &ConfigError{Err: err}
 	}
 	defer obs.close()
+	stopMsg := stopMessage(opts, dep.bindings.Source.Group)
 	defer context.AfterFunc(runCtx, func() {
 		obs.p.Health.Stopping()
-		log.Info("stopping: no new records are read; what was read is processed and committed")
+		log.Info(stopMsg)
 		if opts.OnStop != nil {
 			opts.OnStop()
 		}
@@ -323,7 +324,7 @@ func Run(ctx context.Context, g *dsl.Graph, opts Options) error {
 		if err = addExperiments(beamtranslate.Experiments(g)); err != nil {
 			return &ConfigError{Err: err}
 		}
-		_, err = beam.Run(runCtx, opts.BeamRunner, p)
+		err = runBeam(runCtx, opts, dep.bindings.Source.Group, log, p)
 	}
 	if dev != nil && dev.failed() != nil {
 		return dev.failed()

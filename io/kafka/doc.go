@@ -73,6 +73,12 @@
 // background, batched, at most once a second per DoFn instance. A new job
 // started from the group re-reads at most the records of the last calls.
 //
+// Cancelling a job would leave the last calls' offsets uncommitted.
+// [Drain], where the job's DoFns run in the calling process (prism in
+// process, or the LOOPBACK environment), stops the reads and waits until
+// everything read is committed; the runner package drains before it
+// cancels such a job.
+//
 // Bundle finalization (beam.BundleFinalization) would be the textbook hook
 // for those commits, but in Beam Go v2.77 it is broken beyond a plan's
 // first bundle (exec.Plan.Finalize replaces the finalizer its DoFns hold),

@@ -28,6 +28,8 @@ const (
 	// openTimeout bounds creating a partition client and listing its
 	// high-water mark.
 	openTimeout = 30 * time.Second
+	// drainPause is how soon a drained read's residual comes back.
+	drainPause = 50 * time.Millisecond
 )
 
 // readFn is the splittable DoFn that reads one topic-partition per element.
@@ -81,6 +83,7 @@ func (fn *readFn) Setup() error {
 	if fn.Group != "" {
 		fn.st.commits = newCommitter(fn.Group, opts)
 	}
+	registerRead(fn.st)
 	// Beam Go's harness (v2.77) never calls Teardown: plans stay cached
 	// until the worker exits. Close the clients when the DoFn instance is
 	// garbage, so that an ended job does not leave them reconnecting.
@@ -165,6 +168,11 @@ func (fn *readFn) ProcessElement(ctx context.Context, we *watermarkEstimator, rt
 	if rest.Start >= rest.End {
 		return sdf.StopProcessing(), nil
 	}
+	if draining(fn.Group) {
+		// The process stops (drain.go): nothing more is read; the
+		// residual comes back until the job is cancelled.
+		return sdf.ResumeProcessingIn(drainPause), nil
+	}
 	pr, err := fn.st.reader(ctx, tp, rest.Start)
 	if err != nil {
 		if ctx.Err() == nil && Unreachable(err) {
@@ -183,7 +191,7 @@ func (fn *readFn) ProcessElement(ctx context.Context, we *watermarkEstimator, rt
 	next := rest.Start // the next offset to read
 	idle := false
 	deadline := time.Now().Add(fn.MaxReadTime)
-	for !rt.IsDone() {
+	for !rt.IsDone() && !draining(fn.Group) {
 		wait := min(time.Until(deadline), fn.IdleDelay)
 		if wait <= 0 {
 			break
@@ -435,6 +443,7 @@ func (st *readState) close() {
 		return
 	}
 	st.closed = true
+	unregisterRead(st)
 	var cls []*kgo.Client
 	for _, pr := range st.readers {
 		if !pr.inUse {
