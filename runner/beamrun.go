@@ -2,6 +2,7 @@ package runner
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"strings"
 
@@ -70,4 +71,15 @@ func stopMessage(opts Options, group string) string {
 	default:
 		return "stopping: the submitter exits; Beam Go's submitter does not cancel the job on the runner, which decides what it commits"
 	}
+}
+
+// remoteSafe refuses a source without bootstrap_servers on a Beam runner
+// whose workers run elsewhere: the development broker the runner would
+// start in this process is out of their reach (and dies with it). The
+// fallback is for the bundled runner and workers in this process.
+func remoteSafe(opts Options, dep *deployment) error {
+	if opts.Adapter == AdapterLocal || !dep.needsDevBroker || loopback(opts.BeamRunner) {
+		return nil
+	}
+	return fmt.Errorf("source step %s: no bootstrap_servers: with --runner=%s the workers run outside this process and cannot reach the development broker it would start; name a Kafka cluster they reach", dep.sourceStep, opts.BeamRunner)
 }

@@ -2,6 +2,7 @@ package runner
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -12,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/options/jobopts"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -169,5 +171,27 @@ func waitForRecords(ctx context.Context, t *testing.T, addr, topic string, n int
 			t.Fatalf("%d of %d outputs before the deadline:\n%s", got, n, lastLines(child.Stderr(), 20))
 		case <-time.After(20 * time.Millisecond):
 		}
+	}
+}
+
+// On a remote Beam runner a source without bootstrap_servers is a config
+// error: the workers could not reach the development broker. Prism in
+// process (and LOOPBACK) keeps the fallback.
+func TestRemoteRunnerNeedsBrokers(t *testing.T) {
+	cfg, err := config.Parse([]byte("pipeline:\n  segments:\n    - steps_config:\n        myinput: {consumer_group: g}\n"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := *jobopts.EnvironmentType
+	defer func() { *jobopts.EnvironmentType = old }()
+	*jobopts.EnvironmentType = "DOCKER"
+	err = Run(context.Background(), seedPipeline().MustBuild(), Options{Config: cfg, Adapter: AdapterBeam, BeamRunner: "flink", Logger: slog.New(slog.DiscardHandler)})
+	var ce *ConfigError
+	if !errors.As(err, &ce) || !strings.Contains(err.Error(), "source step myinput: no bootstrap_servers: with --runner=flink the workers run outside this process") {
+		t.Fatalf("Run on flink without brokers: %v, want a config error", err)
+	}
+	*jobopts.EnvironmentType = "LOOPBACK"
+	if err := remoteSafe(Options{Adapter: AdapterBeam, BeamRunner: "universal"}, &deployment{needsDevBroker: true}); err != nil {
+		t.Errorf("LOOPBACK workers without brokers: %v, want the development broker", err)
 	}
 }

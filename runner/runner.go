@@ -217,6 +217,9 @@ func Run(ctx context.Context, g *dsl.Graph, opts Options) error {
 			return &ConfigError{Err: err}
 		}
 	}
+	if err := remoteSafe(opts, dep); err != nil {
+		return &ConfigError{Err: err}
+	}
 	heads, segLocal, err := segmentOptions(opts.Config, opts, log)
 	if err != nil {
 		return &ConfigError{Err: err}
