@@ -219,12 +219,16 @@ func (e *engine) writeCheckpoint(b *state.Batch, ckpt int64) error {
 				// With the task's state: prepareTask reads it there.
 				b.Set(taskPositionKey(sp), int64Value(next))
 				if m, ok := e.readMarks[sp]; ok {
-					b.Set(shuffleMarksKey(sp), m)
+					b.Set(readMarksKey(sp, s.spec.Kafka.Shuffle), m)
 					delete(e.readMarks, sp)
 				}
 				continue
 			}
 			b.Set(sourceKey(sp), int64Value(next))
+			if m, ok := e.readMarks[sp]; ok {
+				b.Set(sourceTimeKey(sp), m)
+				delete(e.readMarks, sp)
+			}
 			e.setSaved(sp, next)
 		}
 		clear(e.positions[s])

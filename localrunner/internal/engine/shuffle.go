@@ -288,8 +288,19 @@ func shuffleOutKey(id sourcePartition, topic string) state.Key {
 	return taskKey(id).Sub(state.NSShuffle).Text("out").Text(topic)
 }
 
-func shuffleMarksKey(id sourcePartition) state.Key {
-	return taskKey(id).Sub(state.NSShuffle).Text("marks")
+// readMarksKey is where a task's read state (kafkasource.Batch.Marks) is
+// saved: a shuffle read's marks, or a Kafka read's time.
+func readMarksKey(id sourcePartition, shuffled bool) state.Key {
+	if shuffled {
+		return taskKey(id).Sub(state.NSShuffle).Text("marks")
+	}
+	return taskKey(id).Sub(state.NSWatermark).Text("read")
+}
+
+// sourceTimeKey is where a Kafka read's time is saved without tasks,
+// beside its position (sourceKey).
+func sourceTimeKey(sp sourcePartition) state.Key {
+	return state.NewKey(state.NSWatermark).Text("read").Text(sp.group).Text(sp.topic).Int64(int64(sp.partition))
 }
 
 // checkpointShuffleOut saves a writer's generation and numbers.
@@ -336,15 +347,20 @@ func restoreShuffleOut(st *state.Store, s *stageState) error {
 	return nil
 }
 
-// resumeMarksFunc returns a shuffle read's ResumeMarks: the marks saved
-// with the task's position.
+// resumeMarksFunc returns a tasking Kafka stage's ResumeMarks: the read
+// state saved with the task's position (a shuffle read's marks, a Kafka
+// read's time).
 func (e *engine) resumeMarksFunc(src *stageState) func(string, int32) []byte {
-	if e.cfg.State == nil || !src.spec.Kafka.Shuffle {
+	if e.cfg.State == nil {
 		return nil
 	}
-	group := src.spec.Kafka.Config.Group
+	group, shuffled, tasking := src.spec.Kafka.Config.Group, src.spec.Kafka.Shuffle, e.tasking[src.spec.ID]
 	return func(topic string, partition int32) []byte {
-		v, ok, err := e.cfg.State.Get(shuffleMarksKey(sourcePartition{group, topic, partition}))
+		key := sourceTimeKey(sourcePartition{group, topic, partition})
+		if tasking {
+			key = readMarksKey(sourcePartition{group, topic, partition}, shuffled)
+		}
+		v, ok, err := e.cfg.State.Get(key)
 		if err != nil || !ok {
 			return nil
 		}

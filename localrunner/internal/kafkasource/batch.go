@@ -12,9 +12,13 @@ type Batch struct {
 	MinTS mtime.Time
 	// First is the offset of the batch's first record.
 	First int64
-	// Marks, for a shuffle read, are the partition's marks after the
-	// batch (shuffle.go): saved with the position after it.
+	// Marks are the partition's read state after the batch, saved with
+	// the position after it (Config.ResumeMarks gives them back): for a
+	// shuffle read its marks (shuffle.go), for a Kafka read the newest
+	// record timestamp up to the batch's end (resumeTime).
 	Marks []byte
+	// maxTS is the newest timestamp of the batch's records.
+	maxTS mtime.Time
 
 	src        *Source
 	part       *partition

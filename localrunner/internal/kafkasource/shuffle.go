@@ -90,14 +90,19 @@ func (s *Source) shuffleTake(p *partition, rec *kgo.Record) bool {
 	return true
 }
 
-// resumeMarks gives a partition resumed from the saved state the marks
-// saved with it. Called with mu held.
+// resumeMarks gives a partition resumed from the saved state the read
+// state saved with it: a shuffle read's marks, a Kafka read's time
+// (resumetime.go). Called with mu held.
 func (s *Source) resumeMarks(p *partition) {
-	if !s.cfg.Read.Shuffle || s.cfg.ResumeMarks == nil {
+	if s.cfg.ResumeMarks == nil {
 		return
 	}
 	b := s.cfg.ResumeMarks(p.tp.topic, p.tp.partition)
 	if len(b) == 0 {
+		return
+	}
+	if !s.cfg.Read.Shuffle {
+		s.resumeTime(p, b)
 		return
 	}
 	m, err := shuffle.DecodeMarks(b)

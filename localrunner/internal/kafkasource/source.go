@@ -99,8 +99,10 @@ type Config struct {
 	// partition is fetched (the engine restores the partition's state
 	// then), on franz-go's group goroutine.
 	Resume func(topic string, partition int32) (next int64, ok bool)
-	// ResumeMarks, for a shuffle read, gives the marks (Batch.Marks)
-	// saved with the position Resume gave, when reading resumes there.
+	// ResumeMarks gives the partition's read state (Batch.Marks) saved
+	// with the position Resume gave, when reading resumes there: a
+	// shuffle read's marks, a Kafka read's newest record timestamp. Set,
+	// it makes every batch carry its Marks.
 	ResumeMarks func(topic string, partition int32) []byte
 	// SyncCuts, under exactly-once, makes the engine part of each cut
 	// (txn.go): the source emits Event{Cut} when it stops handing batches
@@ -640,7 +642,7 @@ func (s *Source) batches(fs kgo.Fetches) []*Batch {
 		var encoded []*Batch
 		for _, r := range fp.Records {
 			if cur == nil {
-				cur = &Batch{src: s, MinTS: mtime.MaxTimestamp, First: r.Offset}
+				cur = &Batch{src: s, MinTS: mtime.MaxTimestamp, maxTS: mtime.MinTimestamp, First: r.Offset}
 				buf.Reset()
 			}
 			ts := mtime.FromTime(r.Timestamp)
@@ -650,7 +652,7 @@ func (s *Source) batches(fs kgo.Fetches) []*Batch {
 				continue
 			}
 			cur.Ends = append(cur.Ends, buf.Len())
-			cur.MinTS = min(cur.MinTS, ts)
+			cur.MinTS, cur.maxTS = min(cur.MinTS, ts), max(cur.maxTS, ts)
 			cur.last = r.Offset
 			cur.records++
 			if cur.records >= s.cfg.MaxBatch {
@@ -669,10 +671,8 @@ func (s *Source) batches(fs kgo.Fetches) []*Batch {
 		if p == nil || p.revoked {
 			return
 		}
+		s.markTimes(p, encoded)
 		out = append(out, s.register(p, encoded, fp, now)...)
-		for _, r := range fp.Records {
-			p.maxTS = max(p.maxTS, mtime.FromTime(r.Timestamp))
-		}
 	})
 	return out
 }

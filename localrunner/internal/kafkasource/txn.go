@@ -275,8 +275,7 @@ func (s *Source) afterTxn(committed bool) {
 // and read from the position saved with them (the committed offset, as
 // both commit in one transaction). A partition Resume knows nothing of
 // is read from its committed offset, where the session left the client.
-// Its source watermark starts over: the task's restored time is the
-// partition's time.
+// Its time is the one saved with the position (resumetime.go).
 func (s *Source) takeUpAgain(cl *kgo.Client) {
 	s.mu.Lock()
 	var tps []topicPartition
@@ -302,6 +301,9 @@ func (s *Source) takeUpAgain(cl *kgo.Client) {
 		fresh := newPartition(tp, time.Now())
 		fresh.committed, fresh.done, fresh.from, fresh.hwm = p.committed, p.committed, from, p.hwm
 		fresh.adjusted, fresh.resumed = true, ok
+		if ok {
+			s.resumeMarks(fresh)
+		}
 		s.parts[tp] = fresh
 		s.gone = append(s.gone, tp)
 		s.mu.Unlock()
