@@ -3,6 +3,7 @@ package observe
 import (
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -88,6 +89,7 @@ type Pipeline struct {
 	partitions                        map[partitionKey]bool // labelled series, to delete on revoke
 	onRejected                        func(Rejection)
 	fatal                             *Rejection
+	history                           atomic.Pointer[history] // set by RecordHistory
 }
 
 type partitionKey struct {

@@ -34,6 +34,8 @@ const (
 //	GET /             the live picture of the pipeline (HTML, no build step)
 //	GET /api/pipeline the pipeline's steps and edges (JSON, see GraphInfo)
 //	GET /api/stats    the live figures the page draws (JSON, see Stats)
+//	GET /api/history  the figures of the last 15 minutes the page charts
+//	                  (JSON, see History; sampled while RecordHistory runs)
 func (p *Pipeline) Handler(metricsPath string) http.Handler {
 	if metricsPath == "" {
 		metricsPath = "/metrics"
@@ -51,6 +53,9 @@ func (p *Pipeline) Handler(metricsPath string) http.Handler {
 	})
 	mux.HandleFunc("GET /api/stats", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, p.Stats())
+	})
+	mux.HandleFunc("GET /api/history", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, p.History())
 	})
 	ui, _ := fs.Sub(uiFiles, "ui")
 	mux.Handle("GET /", http.FileServerFS(ui))
@@ -139,6 +144,8 @@ type StepStats struct {
 	Skipped float64 `json:"skipped"`
 	// MeanSeconds is the mean sampled processing time; 0 before a sample.
 	MeanSeconds float64 `json:"mean_seconds"`
+
+	secondsSum, secondsCount float64 // of the sampled processing times
 }
 
 // PartitionStats are one source partition's figures.
@@ -183,7 +190,8 @@ func (p *Pipeline) Stats() Stats {
 					s.Skipped = v
 				case MetricStepSeconds:
 					if h := m.GetHistogram(); h.GetSampleCount() > 0 {
-						s.MeanSeconds = h.GetSampleSum() / float64(h.GetSampleCount())
+						s.secondsSum, s.secondsCount = h.GetSampleSum(), float64(h.GetSampleCount())
+						s.MeanSeconds = s.secondsSum / s.secondsCount
 					}
 				}
 				st.Steps[l["step"]] = s
