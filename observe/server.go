@@ -85,13 +85,16 @@ type GraphInfo struct {
 	Pipeline string     `json:"pipeline"`
 	Adapter  string     `json:"adapter"`
 	Steps    []StepInfo `json:"steps"`
+	// DLQ is the dead-letter topic; "" without one.
+	DLQ string `json:"dlq,omitempty"`
 }
 
 // StepInfo is one step of GraphInfo.
 type StepInfo struct {
 	Name string `json:"name"`
 	Kind string `json:"kind"`
-	// Topic is the source's or Kafka sink's topic (logical stream name).
+	// Topic is the source's or Kafka sink's topic: the deployment's
+	// (SetTopics), else the stream name in the code.
 	Topic   string   `json:"topic,omitempty"`
 	Inputs  []string `json:"inputs"`
 	Outputs []string `json:"outputs"`
@@ -103,6 +106,10 @@ func (p *Pipeline) GraphInfo() GraphInfo {
 	if p.graph == nil {
 		return gi
 	}
+	p.mu.Lock()
+	topics := p.topics
+	p.mu.Unlock()
+	gi.DLQ = topics.DLQ
 	for _, n := range p.graph.Nodes() {
 		si := StepInfo{Name: n.Name(), Kind: n.Kind().String(), Inputs: n.Inputs(), Outputs: n.Outputs()}
 		if n.Kind() == dsl.KindSink && n.SinkKind() != dsl.SinkStream {
@@ -110,6 +117,9 @@ func (p *Pipeline) GraphInfo() GraphInfo {
 		}
 		if n.Kind() == dsl.KindSource || (n.Kind() == dsl.KindSink && n.SinkKind() == dsl.SinkStream) {
 			si.Topic = n.StreamName()
+			if t := topics.Steps[n.Name()]; t != "" {
+				si.Topic = t
+			}
 		}
 		if si.Inputs == nil {
 			si.Inputs = []string{}
@@ -120,6 +130,25 @@ func (p *Pipeline) GraphInfo() GraphInfo {
 		gi.Steps = append(gi.Steps, si)
 	}
 	return gi
+}
+
+// Topics are the Kafka topics a deployment gives the pipeline's steps,
+// which may differ from the stream names in the code.
+type Topics struct {
+	// Steps maps a source or Kafka sink step to its topic.
+	Steps map[string]string
+	// DLQ is the dead-letter topic; "" without one.
+	DLQ string
+}
+
+// SetTopics sets the topics GraphInfo shows.
+func (p *Pipeline) SetTopics(t Topics) {
+	if p == nil {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.topics = t
 }
 
 // Stats is a snapshot of the live figures, as /api/stats serves it.

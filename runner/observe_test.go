@@ -52,6 +52,7 @@ pipeline:
           auto_offset_reset: earliest
           commit_interval_ms: 100
           dlq: {topic: events-dlq}
+        myoutput: {topic: observed-output}
 `, s.Broker)
 	cfg, err := config.Parse([]byte(yaml), nil)
 	if err != nil {
@@ -88,7 +89,7 @@ func TestObservability(t *testing.T) {
 }
 
 func testObservability(t *testing.T, adapter string) {
-	b, err := devbroker.Start(devbroker.ListenAddr("127.0.0.1:0"), devbroker.Topics("events", "transformed-events", "events-dlq"))
+	b, err := devbroker.Start(devbroker.ListenAddr("127.0.0.1:0"), devbroker.Topics("events", "observed-output", "events-dlq"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -138,15 +139,15 @@ func testObservability(t *testing.T, adapter string) {
 	// 100 events (50 pass the filter) and 5 bad messages.
 	produce(100, 5)
 	want := map[string]float64{
-		`streams_step_messages_in_total{pipeline="observed",step="myinput"}`:                          105,
-		`streams_step_messages_in_total{pipeline="observed",step="mymap"}`:                            105,
-		`streams_step_messages_out_total{pipeline="observed",step="mymap"}`:                           100,
-		`streams_step_errors_total{pipeline="observed",step="mymap"}`:                                 5,
-		`streams_step_dlq_messages_total{pipeline="observed",step="mymap"}`:                           5,
-		`streams_step_messages_in_total{pipeline="observed",step="myfilter"}`:                         100,
-		`streams_step_messages_out_total{pipeline="observed",step="myfilter"}`:                        50,
-		`streams_step_messages_in_total{pipeline="observed",step="myoutput"}`:                         50,
-		`streams_sink_produced_total{pipeline="observed",step="myoutput",topic="transformed-events"}`: 50,
+		`streams_step_messages_in_total{pipeline="observed",step="myinput"}`:                       105,
+		`streams_step_messages_in_total{pipeline="observed",step="mymap"}`:                         105,
+		`streams_step_messages_out_total{pipeline="observed",step="mymap"}`:                        100,
+		`streams_step_errors_total{pipeline="observed",step="mymap"}`:                              5,
+		`streams_step_dlq_messages_total{pipeline="observed",step="mymap"}`:                        5,
+		`streams_step_messages_in_total{pipeline="observed",step="myfilter"}`:                      100,
+		`streams_step_messages_out_total{pipeline="observed",step="myfilter"}`:                     50,
+		`streams_step_messages_in_total{pipeline="observed",step="myoutput"}`:                      50,
+		`streams_sink_produced_total{pipeline="observed",step="myoutput",topic="observed-output"}`: 50,
 	}
 	if adapter == AdapterLocal {
 		// The bundled runner's native source reports partitions and
@@ -163,7 +164,7 @@ func testObservability(t *testing.T, adapter string) {
 	if n := m[`streams_step_processing_seconds_count{pipeline="observed",step="mymap"}`]; n < 1 {
 		t.Errorf("no sampled processing time for mymap (count %v)", n)
 	}
-	if n := m[`streams_sink_produce_latency_seconds_count{pipeline="observed",step="myoutput",topic="transformed-events"}`]; n != 50 {
+	if n := m[`streams_sink_produce_latency_seconds_count{pipeline="observed",step="myoutput",topic="observed-output"}`]; n != 50 {
 		t.Errorf("produce latency observed %v times, want 50", n)
 	}
 	if m[`streams_pipeline_up{pipeline="observed"}`] != 1 {
@@ -183,7 +184,7 @@ func testObservability(t *testing.T, adapter string) {
 	delete(want, `streams_step_messages_out_total{pipeline="observed",step="mymap"}`)
 	delete(want, `streams_step_messages_in_total{pipeline="observed",step="myfilter"}`)
 	delete(want, `streams_step_messages_in_total{pipeline="observed",step="myoutput"}`)
-	delete(want, `streams_sink_produced_total{pipeline="observed",step="myoutput",topic="transformed-events"}`)
+	delete(want, `streams_sink_produced_total{pipeline="observed",step="myoutput",topic="observed-output"}`)
 	if adapter == AdapterLocal {
 		want[`sum:streams_source_committed_offset`] = 115
 	}
