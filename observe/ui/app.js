@@ -16,7 +16,13 @@
 // ("OK", "FAILING") and [data-field="ready"] ("OK", "NOT READY"), both
 // "UNKNOWN" while disconnected, and the list [data-field="reasons"];
 // [data-field="connection"] has data-state "connecting", "connected" or
-// "disconnected"; body[data-snapshots] counts the snapshots drawn.
+// "disconnected"; body[data-snapshots] counts the snapshots drawn. The
+// dead-letter topic, when there is one, is g[data-dlq="<topic>"] under
+// the graph, with a dashed g[data-dlq-edge="<step>"] from each step that
+// dead-lettered a message; a source's or Kafka sink's topic is its
+// node's [data-field="topic"]. The Errors tile shows the larger of the
+// errors and the rejections (dead-lettered or skipped), so that it never
+// says less than the DLQ. The charts of api/history are charts.js's.
 "use strict";
 
 (() => {
@@ -34,7 +40,9 @@
     wBranch: 208,
     h: 110,
     hBranch: 76,
-    hSource: 156,
+    hSource: 172,
+    hSink: 126, // a Kafka sink: one more line, its topic
+    hDLQ: 110,
   };
 
   const KIND_LABEL = {
@@ -50,6 +58,7 @@
     edges: [], // {from, to, el, path, label, text}
     rows: new Map(), // step name -> steps table row
     parts: new Map(), // partition key -> partitions table row
+    dlq: null, // the dead-letter topic's node: {el, f, edges: step name -> edge}
     prev: null, // the snapshot before cur
     cur: null,
     failures: 0,
@@ -274,6 +283,7 @@
     const size = (s) => {
       if (s.kind === "branch") return { w: G.wBranch, h: G.hBranch };
       if (s.kind === "source") return { w: G.w, h: G.hSource };
+      if (s.topic) return { w: G.w, h: G.hSink };
       return { w: G.w, h: G.h };
     };
     const byName = new Map(steps.map((s) => [s.name, s]));
@@ -332,6 +342,7 @@
     }
 
     const L = layout(steps);
+    if (info.dlq) L.height += G.hDLQ + G.rowGap; // the DLQ goes under the graph
     svgEl.setAttribute("width", L.width);
     svgEl.setAttribute("height", L.height);
     // As wide as the card allows, down to 80% of the natural size; a
@@ -349,7 +360,7 @@
       }, defs);
       svg("path", { d: "M0,1 L9,5 L0,9 z" }, marker);
     }
-    for (const [id, w, h] of [["clip-step", G.w, G.h], ["clip-branch", G.wBranch, G.hBranch], ["clip-source", G.w, G.hSource]]) {
+    for (const [id, w, h] of [["clip-step", G.w, G.h], ["clip-branch", G.wBranch, G.hBranch], ["clip-source", G.w, G.hSource], ["clip-sink", G.w, G.hSink], ["clip-dlq", G.w, G.hDLQ]]) {
       const cp = svg("clipPath", { id, clipPathUnits: "userSpaceOnUse" }, defs);
       svg("rect", { width: w, height: h, rx: 8 }, cp);
     }
@@ -378,6 +389,7 @@
       const p = L.pos.get(s.name);
       state.nodes.set(s.name, drawNode(nodeLayer, s, p));
     }
+    state.dlq = info.dlq ? drawDLQ(nodeLayer, edgeLayer, L, info.dlq, steps) : null;
     buildStepRows(steps);
   }
 
@@ -389,7 +401,7 @@
     }, layer);
     const title = svg("title", {}, g);
     title.textContent = `${s.name} (${kind})` + (s.topic ? `, topic ${s.topic}` : "");
-    const clip = kind === "branch" ? "clip-branch" : kind === "source" ? "clip-source" : "clip-step";
+    const clip = kind === "branch" ? "clip-branch" : kind === "source" ? "clip-source" : kind === "dlq" ? "clip-dlq" : s.topic ? "clip-sink" : "clip-step";
     svg("rect", { class: "box", width: p.w, height: p.h, rx: 8 }, g);
     svg("rect", { class: "accent", width: 4, height: p.h, "clip-path": `url(#${clip})` }, g);
 
@@ -414,8 +426,7 @@
       const name = text("name", 16, 22, s.name, { "data-field": "name" });
       fit(name, p.w - 28);
       let meta = "";
-      if (s.topic) meta = (kind === "source" ? "topic " : "to topic ") + s.topic;
-      else if (kind === "router") meta = `to one of ${s.outputs.length} branches`;
+      if (kind === "router") meta = `to one of ${s.outputs.length} branches`;
       else if (kind === "broadcast") meta = `to all ${s.outputs.length} branches`;
       else if (kind === "devnull") meta = "discards every message";
       const line = text("meta", 16, 39, "");
@@ -427,6 +438,16 @@
         fit(f.meta, p.w - 28 - k.getComputedTextLength());
       }
       y = 48;
+      if (s.topic) {
+        // The topic has a line of its own, so that it is not cut off.
+        const line = text("meta topic", 16, 57, "");
+        const lead = svg("tspan", { class: "kind" }, line);
+        lead.textContent = kind === "source" ? "READS " : kind === "dlq" ? "TOPIC " : "WRITES TO ";
+        f.topic = svg("tspan", { "data-field": "topic" }, line);
+        f.topic.textContent = s.topic;
+        fit(f.topic, p.w - 28 - lead.getComputedTextLength());
+        y = 65;
+      }
     }
     svg("line", { class: "rule", x1: 12, x2: p.w - 12, y1: y, y2: y }, g);
 
@@ -437,6 +458,10 @@
         f[keys[i]] = text("cell-value", 16 + i * cw, yLabel + 18, "–", { "data-field": keys[i] });
       });
     };
+    if (kind === "dlq") {
+      cells(["RATE", "TOTAL", "STEPS"], ["dlq-rate", "dlq-total", "dlq-steps"], y + 16);
+      return { el: g, f, kind, step: s };
+    }
     cells(["IN", "OUT", "ERRORS"], ["rate-in", "rate-out", "errors"], y + 16);
     y += 42;
     if (kind === "source") {
@@ -456,6 +481,27 @@
       span("  ·  mean ", "mean");
     }
     return { el: g, f, kind, step: s };
+  }
+
+  // drawDLQ draws the dead-letter topic as a node under the graph's last
+  // column, with a dashed edge from each step that can reject a message,
+  // shown once the step has dead-lettered one.
+  function drawDLQ(nodeLayer, edgeLayer, L, topic, steps) {
+    const p = { x: L.width - G.pad - G.w, y: L.height - G.pad - G.hDLQ, w: G.w, h: G.hDLQ };
+    const node = drawNode(nodeLayer, { name: "dead-letter queue", kind: "dlq", topic, inputs: [], outputs: [] }, p);
+    node.el.removeAttribute("data-step");
+    node.el.dataset.dlq = topic;
+    const edges = new Map();
+    for (const s of steps) {
+      if (s.kind === "branch") continue;
+      const a = L.pos.get(s.name);
+      const x1 = a.x + a.w / 2, y1 = a.y + a.h;
+      const x2 = p.x - 2, y2 = p.y + p.h / 2;
+      const g = svg("g", { class: "edge dlq-edge", "data-dlq-edge": s.name, hidden: "" }, edgeLayer);
+      svg("path", { d: `M${x1},${y1} C${x1},${y2} ${x2 - 40},${y2} ${x2},${y2}`, "marker-end": "url(#arrow)" }, g);
+      edges.set(s.name, g);
+    }
+    return { ...node, edges };
   }
 
   // fit shortens a text element with an ellipsis until it is at most
@@ -515,7 +561,7 @@
       const p = (prev.steps || {})[name];
       if (!p) continue;
       const r = (k) => Math.max(0, (c[k] - p[k]) / dt);
-      out.set(name, { in: r("in"), out: r("out"), errors: r("errors"), dlq: r("dlq") });
+      out.set(name, { in: r("in"), out: r("out"), errors: r("errors"), dlq: r("dlq"), skipped: r("skipped") });
     }
     return out;
   }
@@ -559,7 +605,12 @@
     const maxWM = parts.length ? Math.max(...parts.map((p) => p.watermark_lag_seconds)) : null;
 
     // Steps.
-    let srcIn = null, sinkOut = r ? 0 : null, errs = r ? 0 : null, dlq = 0;
+    // Errors and rejections (dead-lettered or skipped) are counted
+    // apart: a message a step's function rejects is both, a reduce
+    // step's late message sent to the DLQ only the latter. The Errors
+    // tile shows the larger, so that it never says less than the DLQ.
+    let srcIn = null, sinkOut = r ? 0 : null, errs = r ? 0 : null, rejs = r ? 0 : null, dlq = 0, dlqRate = r ? 0 : null;
+    let errTotal = 0, rejTotal = 0, dlqSteps = 0;
     for (const [name, node] of state.nodes) {
       const c = (st.steps || {})[name] || {};
       const sr = r && r.get(name);
@@ -585,8 +636,17 @@
         if (sr) srcIn = (srcIn || 0) + sr.in;
       }
       if (node.kind !== "source" && node.step.outputs.length === 0 && sr) sinkOut += sr.out;
-      if (sr) errs += sr.errors;
+      if (sr) {
+        errs += sr.errors;
+        rejs += sr.dlq + sr.skipped;
+        dlqRate += sr.dlq;
+      }
       dlq += c.dlq || 0;
+      errTotal += c.errors || 0;
+      rejTotal += (c.dlq || 0) + (c.skipped || 0);
+      if (c.dlq > 0) dlqSteps++;
+      const dlqEdge = state.dlq && state.dlq.edges.get(name);
+      if (dlqEdge) dlqEdge.toggleAttribute("hidden", !(c.dlq > 0));
 
       const row = state.rows.get(name);
       if (row) {
@@ -643,8 +703,17 @@
     // Tiles.
     setFigure(field("total-rate-in"), rate(srcIn));
     setFigure(field("total-rate-out"), rate(sinkOut));
-    setFigure(field("total-errors"), rate(errs));
-    field("total-errors").parentElement.dataset.alert = String(errs > 0);
+    const errRate = r ? Math.max(errs, rejs) : null;
+    setFigure(field("total-errors"), rate(errRate));
+    setText(field("total-errors-count"), count(Math.max(errTotal, rejTotal)));
+    field("total-errors").parentElement.dataset.alert = String(errRate > 0);
+    if (state.dlq) {
+      const f = state.dlq.f;
+      setFigure(f["dlq-rate"], rate(dlqRate));
+      setFigure(f["dlq-total"], count(dlq));
+      setFigure(f["dlq-steps"], String(dlqSteps));
+      state.dlq.el.classList.toggle("has-errors", dlq > 0);
+    }
     setText(field("total-dlq"), count(dlq));
     field("total-dlq").parentElement.dataset.alert = String(dlq > 0);
     setText(field("total-lag"), totalLag == null ? "–" : count(totalLag));
@@ -749,6 +818,9 @@
       state.prev = state.cur;
       state.cur = st;
       render(st, rates(state.prev, st));
+      const h = await fetchJSON("api/history");
+      window.streamsCharts.update(h);
+      setText(field("history-interval"), h.interval_seconds ? age(h.interval_seconds) : "–");
       state.failures = 0;
       state.lastOK = new Date();
       document.body.dataset.snapshots = String((+document.body.dataset.snapshots || 0) + 1);
@@ -764,5 +836,6 @@
     setTimeout(tick, wait);
   }
 
+  window.streamsCharts.mount(field("charts"), { num, seconds, age });
   tick();
 })();
