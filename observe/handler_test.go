@@ -256,3 +256,19 @@ func TestUIFilesAreSelfContained(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestAPIHistory(t *testing.T) {
+	h := New("test", "local", testGraph(t)).Handler("")
+	code, ctype, body := get(t, h, "/api/history?since=0")
+	if code != http.StatusOK || ctype != "application/json" {
+		t.Fatalf("status %d, content type %q", code, ctype)
+	}
+	// Before RecordHistory: empty columns, not null, which the page
+	// iterates.
+	if !strings.Contains(body, `"time":[]`) || !strings.Contains(body, `"latency":{}`) || strings.Contains(body, "null") {
+		t.Errorf("api/history before a sample: %s", body)
+	}
+	if code, _, body := get(t, h, "/api/history?since=yesterday"); code != http.StatusBadRequest {
+		t.Errorf("since=yesterday: status %d, %s", code, body)
+	}
+}

@@ -154,9 +154,11 @@ func (n Number) MarshalJSON() ([]byte, error) {
 	return strconv.AppendFloat(nil, f, 'g', 6, 64), nil
 }
 
-// History returns the figures sampled by RecordHistory; empty columns
-// before it has run.
-func (p *Pipeline) History() History {
+// History returns the figures sampled by RecordHistory of the intervals
+// that end after since (all of them when since is zero), so that a page
+// that has the others asks only for what is new; empty columns before
+// RecordHistory has run.
+func (p *Pipeline) History(since time.Time) History {
 	out := History{WindowSeconds: HistoryWindow.Seconds(), Time: []int64{}, In: []Number{}, Out: []Number{},
 		Errors: []Number{}, DLQ: []Number{}, Lag: []Number{}, WatermarkLag: []Number{}, Latency: map[string][]Number{}}
 	h := p.history.Load()
@@ -170,7 +172,7 @@ func (p *Pipeline) History() History {
 	for i := 1; i < len(ss); i++ {
 		a, b := ss[i-1], ss[i]
 		dt := b.t.Sub(a.t).Seconds()
-		if dt <= 0 {
+		if dt <= 0 || !b.t.After(since) {
 			continue
 		}
 		rate := func(x, y float64) Number { return Number(max(0, y-x) / dt) }

@@ -19,7 +19,7 @@ func TestHistory(t *testing.T) {
 		p := New("test", "local", testGraph(t))
 		h := &history{every: time.Second, ring: newRing[sample](4), steps: testSteps}
 		p.history.Store(h)
-		if got := p.History(); len(got.Time) != 0 || got.IntervalSeconds != 1 {
+		if got := p.History(time.Time{}); len(got.Time) != 0 || got.IntervalSeconds != 1 {
 			t.Fatalf("history before a sample: %+v", got)
 		}
 		for i := range 6 {
@@ -42,7 +42,7 @@ func TestHistory(t *testing.T) {
 				p.Step("parse").Observe(time.Duration(i+1) * time.Millisecond)
 			}
 		}
-		got := p.History()
+		got := p.History(time.Time{})
 		// Four samples kept (the ring's size): three intervals, those
 		// ending at the 4th, 5th and 6th samples.
 		if len(got.Time) != 3 || len(got.In) != 3 || len(got.Lag) != 3 {
@@ -77,6 +77,13 @@ func TestHistory(t *testing.T) {
 		if !near(lat[0], 3e-3) || !math.IsNaN(float64(lat[1])) || !near(lat[2], 5e-3) {
 			t.Errorf("parse latency %v, want [0.003 NaN 0.005]", lat)
 		}
+		// Since the end of the first interval: the last two.
+		if got := p.History(time.UnixMilli(got.Time[0])); len(got.Time) != 2 || got.In[0] != 40 || len(got.Latency["parse"]) != 2 {
+			t.Errorf("since the first interval: %+v", got)
+		}
+		if got := p.History(time.UnixMilli(got.Time[2])); len(got.Time) != 0 || len(got.Latency) != 0 {
+			t.Errorf("since the last interval: %+v", got)
+		}
 		b, err := json.Marshal(got)
 		if err != nil {
 			t.Fatal(err)
@@ -97,12 +104,12 @@ func TestRecordHistory(t *testing.T) {
 		wg.Go(func() { p.RecordHistory(ctx, 5*time.Minute) }) // 3 samples in the window
 		time.Sleep(time.Millisecond)
 		synctest.Wait()
-		if got := p.History(); len(got.Time) != 0 || got.IntervalSeconds != 300 || got.WindowSeconds != 900 {
+		if got := p.History(time.Time{}); len(got.Time) != 0 || got.IntervalSeconds != 300 || got.WindowSeconds != 900 {
 			t.Errorf("after one sample: %+v", got)
 		}
 		time.Sleep(time.Hour)
 		synctest.Wait()
-		got := p.History()
+		got := p.History(time.Time{})
 		if len(got.Time) != 2 {
 			t.Errorf("%d intervals after an hour, want 2 (3 samples in 15 minutes)", len(got.Time))
 		}

@@ -35,7 +35,8 @@ const (
 //	GET /api/pipeline the pipeline's steps and edges (JSON, see GraphInfo)
 //	GET /api/stats    the live figures the page draws (JSON, see Stats)
 //	GET /api/history  the figures of the last 15 minutes the page charts
-//	                  (JSON, see History; sampled while RecordHistory runs)
+//	                  (JSON, see History; sampled while RecordHistory runs);
+//	                  ?since=<Unix ms> gives only the intervals after it
 func (p *Pipeline) Handler(metricsPath string) http.Handler {
 	if metricsPath == "" {
 		metricsPath = "/metrics"
@@ -54,8 +55,17 @@ func (p *Pipeline) Handler(metricsPath string) http.Handler {
 	mux.HandleFunc("GET /api/stats", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, p.Stats())
 	})
-	mux.HandleFunc("GET /api/history", func(w http.ResponseWriter, _ *http.Request) {
-		writeJSON(w, p.History())
+	mux.HandleFunc("GET /api/history", func(w http.ResponseWriter, r *http.Request) {
+		var since time.Time
+		if v := r.URL.Query().Get("since"); v != "" {
+			ms, err := strconv.ParseInt(v, 10, 64)
+			if err != nil {
+				http.Error(w, "since: want Unix milliseconds", http.StatusBadRequest)
+				return
+			}
+			since = time.UnixMilli(ms)
+		}
+		writeJSON(w, p.History(since))
 	})
 	ui, _ := fs.Sub(uiFiles, "ui")
 	mux.Handle("GET /", http.FileServerFS(ui))

@@ -2,10 +2,12 @@ package observe
 
 import (
 	"context"
+	"net/http"
 	"net/http/httptest"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -34,7 +36,17 @@ func TestUICharts(t *testing.T) {
 	p.SetTopics(Topics{Steps: map[string]string{"events-in": "prod.events.v2", "errors-out": "prod.errors.v2"}, DLQ: "prod.events.dlq"})
 	p.Health.Started()
 	p.Health.Broker(nil)
-	srv := httptest.NewServer(p.Handler("/metrics"))
+	// The page asks only for what is new: the highest since it sent.
+	h := p.Handler("/metrics")
+	var maxSince atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/api/history" {
+			if v, err := strconv.ParseInt(r.URL.Query().Get("since"), 10, 64); err == nil && v > maxSince.Load() {
+				maxSince.Store(v)
+			}
+		}
+		h.ServeHTTP(w, r)
+	}))
 	defer srv.Close()
 
 	ctx, stop := context.WithCancel(context.Background())
@@ -76,8 +88,17 @@ func TestUICharts(t *testing.T) {
 	}
 	b.WaitUntil(`+document.querySelector('figure[data-chart="throughput"] path[data-series="in"]').dataset.points >= `+strconv.Itoa(before.Points+4),
 		`document.querySelector('figure[data-chart="throughput"]').dataset.samples`, 10*time.Second)
-	if after := read(); after.D == before.D {
+	after := read()
+	if after.D == before.D {
 		t.Error("the throughput chart did not change")
+	}
+	// The page appends what is new, without repeating a point: it has no
+	// more than the server, and no fewer than the server had before.
+	if maxSince.Load() == 0 {
+		t.Error("the page never asked for the history since a time")
+	}
+	if n := len(p.History(time.Time{}).Time); after.Points > n || after.Points < before.Points+4 {
+		t.Errorf("the page charts %d points; the server has %d", after.Points, n)
 	}
 
 	// The last values and the axes, with their units.

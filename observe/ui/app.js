@@ -653,13 +653,14 @@
         // A new process: its counters started again, and its shape may
         // have changed.
         state.prev = state.cur = null;
+        window.streamsCharts.reset();
         state.graph = await fetchJSON("api/pipeline");
         buildGraph(state.graph);
       }
       state.prev = state.cur;
       state.cur = st;
       render(st, rates(state.prev, st));
-      const h = await fetchJSON("api/history");
+      const h = await fetchJSON(`api/history?since=${window.streamsCharts.since()}`);
       window.streamsCharts.update(h);
       setText(field("history-interval"), h.interval_seconds ? age(h.interval_seconds) : "–");
       state.failures = 0;

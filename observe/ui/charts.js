@@ -3,8 +3,11 @@
 // dead-lettered messages, consumer lag, watermark lag, and each step's
 // mean processing time.
 //
-// app.js mounts them once (streamsCharts.mount, with its formatters) and
-// hands every answer of api/history to streamsCharts.update. Each chart
+// app.js mounts them once (streamsCharts.mount, with its formatters),
+// asks api/history for the intervals after streamsCharts.since() and
+// hands each answer to streamsCharts.update, which appends it to what it
+// holds and forgets what is older than the window; streamsCharts.reset
+// forgets everything (a restarted process has a history of its own). Each chart
 // shows the value of its series at the last sample, or at the time under
 // the pointer while it hovers.
 //
@@ -23,6 +26,14 @@ window.streamsCharts = (() => {
 
   let fmt = null; // formatters from app.js: {num, seconds, age}
   const charts = [];
+  const COLUMNS = ["in", "out", "errors", "dlq", "lag", "watermark_lag"];
+  let hist = empty(); // the history held: api/history's shape
+
+  function empty() {
+    const h = { time: [], latency: {} };
+    for (const c of COLUMNS) h[c] = [];
+    return h;
+  }
 
   // The charts: each series reads a column of the history.
   const SPECS = [
@@ -100,8 +111,46 @@ window.streamsCharts = (() => {
     return c;
   }
 
+  // merge appends the intervals of h newer than those held, and drops
+  // those older than the window. A step timed for the first time gets
+  // nulls before; one no longer timed, nulls after.
+  function merge(h) {
+    const last = since();
+    const from = (h.time || []).findIndex((t) => t > last);
+    if (from >= 0) {
+      const held = hist.time.length;
+      hist.time.push(...h.time.slice(from));
+      for (const c of COLUMNS) hist[c].push(...(h[c] || []).slice(from));
+      const n = hist.time.length - held;
+      for (const step of new Set([...Object.keys(hist.latency), ...Object.keys(h.latency || {})])) {
+        const a = hist.latency[step] || (hist.latency[step] = new Array(held).fill(null));
+        const add = (h.latency || {})[step];
+        a.push(...(add ? add.slice(from) : new Array(n).fill(null)));
+      }
+    }
+    const cut = hist.time.findIndex((t) => t > since() - (h.window_seconds || 900) * 1000);
+    if (cut > 0) {
+      hist.time.splice(0, cut);
+      for (const c of COLUMNS) hist[c].splice(0, cut);
+      for (const [step, a] of Object.entries(hist.latency)) {
+        a.splice(0, cut);
+        if (a.every((v) => v == null)) delete hist.latency[step];
+      }
+    }
+  }
+
+  // since is the end of the last interval held, in Unix ms; 0 for none.
+  function since() {
+    return hist.time.length ? hist.time[hist.time.length - 1] : 0;
+  }
+
+  function reset() {
+    hist = empty();
+  }
+
   function update(h) {
-    for (const c of charts) draw(c, h);
+    merge(h);
+    for (const c of charts) draw(c, hist);
   }
 
   // draw redraws a chart from the history h.
@@ -214,5 +263,5 @@ window.streamsCharts = (() => {
     showValues(c, best);
   }
 
-  return { mount, update };
+  return { mount, update, since, reset };
 })();
