@@ -176,3 +176,42 @@ func TestUICharts(t *testing.T) {
 		t.Errorf("the page threw:\n%s", strings.Join(ex, "\n"))
 	}
 }
+
+// TestChartsMerge hands the charts (charts.js) made-up answers of
+// api/history and checks how they are put together: an interval already
+// held is not added twice, a step timed for the first time joins with the
+// points it has, and what is older than the window goes.
+func TestChartsMerge(t *testing.T) {
+	b := browsertest.New(t)
+	srv := httptest.NewServer(New("test", "local", testGraph(t)).Handler(""))
+	defer srv.Close()
+	b.Load(srv.URL + "/")
+	b.WaitUntil(`+document.body.dataset.snapshots >= 1`, `document.body.dataset.snapshots`, 10*time.Second)
+
+	type result struct {
+		In, Parse, Project, Since, After, Latency int
+		Lines                                     []string
+	}
+	got := browsertest.Eval[result](b, `(() => {
+		const C = window.streamsCharts;
+		const h = (time, latency) => ({window_seconds: 900, interval_seconds: 1, time, latency,
+			in: time.map((t) => t / 1000), out: time.map(() => 1), errors: time.map(() => 0), dlq: time.map(() => 0),
+			lag: time.map(() => null), watermark_lag: time.map(() => 2)});
+		const points = (c, s) => { const p = document.querySelector('figure[data-chart="' + c + '"] path[data-series="' + s + '"]'); return p ? +p.dataset.points : -1; };
+		C.update(h([1000, 2000, 3000], {parse: [1e-6, 2e-6, 3e-6]}));
+		C.update(h([2000, 3000, 4000, 5000], {project: [null, null, 1e-6, 2e-6]}));
+		const r = {In: points("throughput", "in"), Parse: points("latency", "parse"), Project: points("latency", "project"), Since: C.since(),
+			Lines: [document.querySelector('figure[data-chart="throughput"] path[data-series="in"]').getAttribute("d")]};
+		C.update(h([905000], {}));
+		r.After = points("throughput", "in");
+		r.Latency = document.querySelectorAll('figure[data-chart="latency"] path').length;
+		return r;
+	})()`)
+	if got.In != 5 || got.Parse != 3 || got.Project != 2 || got.Since != 5000 {
+		t.Errorf("after two answers that overlap: in %d points (want 5), parse %d (want 3), project %d (want 2), since %d (want 5000); %q",
+			got.In, got.Parse, got.Project, got.Since, got.Lines)
+	}
+	if got.After != 1 || got.Latency != 0 {
+		t.Errorf("after an answer 15 minutes later: in %d points (want 1), %d latency lines (want 0)", got.After, got.Latency)
+	}
+}
