@@ -7,7 +7,8 @@
 // (Register) so that the DoFns running the steps find it (Lookup), feeds
 // it what the bundled runner reports (sources, commits, bundles), and
 // serves Handler: /metrics, /healthz, /readyz, the page at / and the JSON
-// it draws from (/api/pipeline, /api/stats).
+// it draws from (/api/pipeline, /api/stats, and /api/history, the last
+// 15 minutes of figures that RecordHistory samples into a bounded ring).
 //
 // Metric names follow Prometheus conventions: streams_<subsystem>_<what>
 // with _total for counters and base units (seconds, bytes); every series

@@ -102,6 +102,28 @@ func TestAPIPipeline(t *testing.T) {
 	if !strings.Contains(body, `"inputs":[]`) || !strings.Contains(body, `"outputs":[]`) || strings.Contains(body, ":null") {
 		t.Errorf("api/pipeline has null lists: %s", body)
 	}
+	if strings.Contains(body, `"dlq"`) {
+		t.Errorf("api/pipeline names a DLQ without one: %s", body)
+	}
+}
+
+// TestAPIPipelineTopics checks that the deployment's topics replace the
+// stream names of the code, and that the DLQ topic is named.
+func TestAPIPipelineTopics(t *testing.T) {
+	p := New("test", "local", testGraph(t))
+	p.SetTopics(Topics{Steps: map[string]string{"events-in": "prod-events", "errors-out": "prod-errors"}, DLQ: "prod-events-dlq"})
+	_, _, body := get(t, p.Handler(""), "/api/pipeline")
+	var gi GraphInfo
+	if err := json.Unmarshal([]byte(body), &gi); err != nil {
+		t.Fatalf("%v\n%s", err, body)
+	}
+	topics := map[string]string{}
+	for _, s := range gi.Steps {
+		topics[s.Name] = s.Topic
+	}
+	if topics["events-in"] != "prod-events" || topics["errors-out"] != "prod-errors" || topics["discard"] != "" || gi.DLQ != "prod-events-dlq" {
+		t.Errorf("topics %v, DLQ %q", topics, gi.DLQ)
+	}
 }
 
 func TestAPIStats(t *testing.T) {
@@ -232,5 +254,21 @@ func TestUIFilesAreSelfContained(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestAPIHistory(t *testing.T) {
+	h := New("test", "local", testGraph(t)).Handler("")
+	code, ctype, body := get(t, h, "/api/history?since=0")
+	if code != http.StatusOK || ctype != "application/json" {
+		t.Fatalf("status %d, content type %q", code, ctype)
+	}
+	// Before RecordHistory: empty columns, not null, which the page
+	// iterates.
+	if !strings.Contains(body, `"time":[]`) || !strings.Contains(body, `"latency":{}`) || strings.Contains(body, "null") {
+		t.Errorf("api/history before a sample: %s", body)
+	}
+	if code, _, body := get(t, h, "/api/history?since=yesterday"); code != http.StatusBadRequest {
+		t.Errorf("since=yesterday: status %d, %s", code, body)
 	}
 }

@@ -3,6 +3,7 @@ package observe
 import (
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -84,10 +85,12 @@ type Pipeline struct {
 	stateFailed                       *prometheus.CounterVec
 	stateDisk                         prometheus.Gauge
 	up                                prometheus.Gauge
-	mu                                sync.Mutex            // guards sinks, partitions, onRejected and fatal
+	mu                                sync.Mutex            // guards sinks, partitions, onRejected, fatal and topics
 	partitions                        map[partitionKey]bool // labelled series, to delete on revoke
 	onRejected                        func(Rejection)
 	fatal                             *Rejection
+	topics                            Topics
+	history                           atomic.Pointer[history] // set by RecordHistory
 }
 
 type partitionKey struct {

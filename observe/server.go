@@ -34,6 +34,9 @@ const (
 //	GET /             the live picture of the pipeline (HTML, no build step)
 //	GET /api/pipeline the pipeline's steps and edges (JSON, see GraphInfo)
 //	GET /api/stats    the live figures the page draws (JSON, see Stats)
+//	GET /api/history  the figures of the last 15 minutes the page charts
+//	                  (JSON, see History; sampled while RecordHistory runs);
+//	                  ?since=<Unix ms> gives only the intervals after it
 func (p *Pipeline) Handler(metricsPath string) http.Handler {
 	if metricsPath == "" {
 		metricsPath = "/metrics"
@@ -51,6 +54,18 @@ func (p *Pipeline) Handler(metricsPath string) http.Handler {
 	})
 	mux.HandleFunc("GET /api/stats", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, p.Stats())
+	})
+	mux.HandleFunc("GET /api/history", func(w http.ResponseWriter, r *http.Request) {
+		var since time.Time
+		if v := r.URL.Query().Get("since"); v != "" {
+			ms, err := strconv.ParseInt(v, 10, 64)
+			if err != nil {
+				http.Error(w, "since: want Unix milliseconds", http.StatusBadRequest)
+				return
+			}
+			since = time.UnixMilli(ms)
+		}
+		writeJSON(w, p.History(since))
 	})
 	ui, _ := fs.Sub(uiFiles, "ui")
 	mux.Handle("GET /", http.FileServerFS(ui))
@@ -80,13 +95,16 @@ type GraphInfo struct {
 	Pipeline string     `json:"pipeline"`
 	Adapter  string     `json:"adapter"`
 	Steps    []StepInfo `json:"steps"`
+	// DLQ is the dead-letter topic; "" without one.
+	DLQ string `json:"dlq,omitempty"`
 }
 
 // StepInfo is one step of GraphInfo.
 type StepInfo struct {
 	Name string `json:"name"`
 	Kind string `json:"kind"`
-	// Topic is the source's or Kafka sink's topic (logical stream name).
+	// Topic is the source's or Kafka sink's topic: the deployment's
+	// (SetTopics), else the stream name in the code.
 	Topic   string   `json:"topic,omitempty"`
 	Inputs  []string `json:"inputs"`
 	Outputs []string `json:"outputs"`
@@ -98,6 +116,10 @@ func (p *Pipeline) GraphInfo() GraphInfo {
 	if p.graph == nil {
 		return gi
 	}
+	p.mu.Lock()
+	topics := p.topics
+	p.mu.Unlock()
+	gi.DLQ = topics.DLQ
 	for _, n := range p.graph.Nodes() {
 		si := StepInfo{Name: n.Name(), Kind: n.Kind().String(), Inputs: n.Inputs(), Outputs: n.Outputs()}
 		if n.Kind() == dsl.KindSink && n.SinkKind() != dsl.SinkStream {
@@ -105,6 +127,9 @@ func (p *Pipeline) GraphInfo() GraphInfo {
 		}
 		if n.Kind() == dsl.KindSource || (n.Kind() == dsl.KindSink && n.SinkKind() == dsl.SinkStream) {
 			si.Topic = n.StreamName()
+			if t := topics.Steps[n.Name()]; t != "" {
+				si.Topic = t
+			}
 		}
 		if si.Inputs == nil {
 			si.Inputs = []string{}
@@ -115,6 +140,25 @@ func (p *Pipeline) GraphInfo() GraphInfo {
 		gi.Steps = append(gi.Steps, si)
 	}
 	return gi
+}
+
+// Topics are the Kafka topics a deployment gives the pipeline's steps,
+// which may differ from the stream names in the code.
+type Topics struct {
+	// Steps maps a source or Kafka sink step to its topic.
+	Steps map[string]string
+	// DLQ is the dead-letter topic; "" without one.
+	DLQ string
+}
+
+// SetTopics sets the topics GraphInfo shows.
+func (p *Pipeline) SetTopics(t Topics) {
+	if p == nil {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.topics = t
 }
 
 // Stats is a snapshot of the live figures, as /api/stats serves it.
@@ -139,6 +183,8 @@ type StepStats struct {
 	Skipped float64 `json:"skipped"`
 	// MeanSeconds is the mean sampled processing time; 0 before a sample.
 	MeanSeconds float64 `json:"mean_seconds"`
+
+	secondsSum, secondsCount float64 // of the sampled processing times
 }
 
 // PartitionStats are one source partition's figures.
@@ -183,7 +229,8 @@ func (p *Pipeline) Stats() Stats {
 					s.Skipped = v
 				case MetricStepSeconds:
 					if h := m.GetHistogram(); h.GetSampleCount() > 0 {
-						s.MeanSeconds = h.GetSampleSum() / float64(h.GetSampleCount())
+						s.secondsSum, s.secondsCount = h.GetSampleSum(), float64(h.GetSampleCount())
+						s.MeanSeconds = s.secondsSum / s.secondsCount
 					}
 				}
 				st.Steps[l["step"]] = s

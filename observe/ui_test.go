@@ -209,7 +209,12 @@ func TestUI(t *testing.T) {
 // stepRate reads a rate ("12.5/s", "1.2k/s") off a step's node.
 func stepRate(t *testing.T, b *browsertest.Browser, step, field string) float64 {
 	t.Helper()
-	sel := `g[data-step="` + step + `"] [data-field="` + field + `"]`
+	return stepRateField(t, b, `g[data-step="`+step+`"] [data-field="`+field+`"]`)
+}
+
+// stepRateField reads a rate off the element sel selects.
+func stepRateField(t *testing.T, b *browsertest.Browser, sel string) float64 {
+	t.Helper()
 	text, ok := b.Text(sel)
 	if !ok {
 		t.Fatalf("no %s", sel)

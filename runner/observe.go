@@ -40,6 +40,7 @@ type observation struct {
 // startObservation sets up observation of the run of g as the config asks.
 func startObservation(ctx context.Context, g *dsl.Graph, opts Options, dep *deployment, log *slog.Logger) (*observation, error) {
 	o := &observation{p: observe.New(opts.Name, opts.Adapter, g), log: log}
+	o.p.SetTopics(deployedTopics(dep))
 	m := opts.Config.Metrics
 	// Flushed last, when the observation closes.
 	if err := o.startSentry(opts); err != nil {
@@ -83,6 +84,19 @@ func startObservation(ctx context.Context, g *dsl.Graph, opts Options, dep *depl
 	return o, nil
 }
 
+// deployedTopics are the topics the deployment gives the steps, for the
+// page: the config's, which may differ from the code's stream names.
+func deployedTopics(dep *deployment) observe.Topics {
+	t := observe.Topics{Steps: map[string]string{dep.sourceStep: dep.bindings.Source.Topic}}
+	for name, sb := range dep.bindings.Sinks {
+		t.Steps[name] = sb.Topic
+	}
+	if dep.bindings.Source.DLQ != nil {
+		t.DLQ = dep.bindings.Source.DLQ.Topic
+	}
+	return t
+}
+
 // serve starts the HTTP server: metrics, health, the page; with a web
 // config file, with the TLS and basic auth it sets.
 func (o *observation) serve(addr, path, webConfig string, onHTTP func(string)) error {
@@ -96,6 +110,13 @@ func (o *observation) serve(addr, path, webConfig string, onHTTP func(string)) e
 		return fmt.Errorf("runner: metrics server: %w (set metrics.address in the deployment config)", err)
 	}
 	srv := &http.Server{Handler: o.p.Handler(path), ReadHeaderTimeout: 10 * time.Second}
+	hctx, stopHistory := context.WithCancel(context.Background())
+	historyDone := make(chan struct{})
+	go func() {
+		defer close(historyDone)
+		o.p.RecordHistory(hctx, observe.HistoryInterval) // for the page's charts
+	}()
+	o.stop = append(o.stop, func() { stopHistory(); <-historyDone })
 	if webConfig == "" {
 		go func() { _ = srv.Serve(ln) }()
 	} else {

@@ -52,6 +52,7 @@ pipeline:
           auto_offset_reset: earliest
           commit_interval_ms: 100
           dlq: {topic: events-dlq}
+        myoutput: {topic: observed-output}
 `, s.Broker)
 	cfg, err := config.Parse([]byte(yaml), nil)
 	if err != nil {
@@ -88,7 +89,7 @@ func TestObservability(t *testing.T) {
 }
 
 func testObservability(t *testing.T, adapter string) {
-	b, err := devbroker.Start(devbroker.ListenAddr("127.0.0.1:0"), devbroker.Topics("events", "transformed-events", "events-dlq"))
+	b, err := devbroker.Start(devbroker.ListenAddr("127.0.0.1:0"), devbroker.Topics("events", "observed-output", "events-dlq"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -138,15 +139,15 @@ func testObservability(t *testing.T, adapter string) {
 	// 100 events (50 pass the filter) and 5 bad messages.
 	produce(100, 5)
 	want := map[string]float64{
-		`streams_step_messages_in_total{pipeline="observed",step="myinput"}`:                          105,
-		`streams_step_messages_in_total{pipeline="observed",step="mymap"}`:                            105,
-		`streams_step_messages_out_total{pipeline="observed",step="mymap"}`:                           100,
-		`streams_step_errors_total{pipeline="observed",step="mymap"}`:                                 5,
-		`streams_step_dlq_messages_total{pipeline="observed",step="mymap"}`:                           5,
-		`streams_step_messages_in_total{pipeline="observed",step="myfilter"}`:                         100,
-		`streams_step_messages_out_total{pipeline="observed",step="myfilter"}`:                        50,
-		`streams_step_messages_in_total{pipeline="observed",step="myoutput"}`:                         50,
-		`streams_sink_produced_total{pipeline="observed",step="myoutput",topic="transformed-events"}`: 50,
+		`streams_step_messages_in_total{pipeline="observed",step="myinput"}`:                       105,
+		`streams_step_messages_in_total{pipeline="observed",step="mymap"}`:                         105,
+		`streams_step_messages_out_total{pipeline="observed",step="mymap"}`:                        100,
+		`streams_step_errors_total{pipeline="observed",step="mymap"}`:                              5,
+		`streams_step_dlq_messages_total{pipeline="observed",step="mymap"}`:                        5,
+		`streams_step_messages_in_total{pipeline="observed",step="myfilter"}`:                      100,
+		`streams_step_messages_out_total{pipeline="observed",step="myfilter"}`:                     50,
+		`streams_step_messages_in_total{pipeline="observed",step="myoutput"}`:                      50,
+		`streams_sink_produced_total{pipeline="observed",step="myoutput",topic="observed-output"}`: 50,
 	}
 	if adapter == AdapterLocal {
 		// The bundled runner's native source reports partitions and
@@ -163,7 +164,7 @@ func testObservability(t *testing.T, adapter string) {
 	if n := m[`streams_step_processing_seconds_count{pipeline="observed",step="mymap"}`]; n < 1 {
 		t.Errorf("no sampled processing time for mymap (count %v)", n)
 	}
-	if n := m[`streams_sink_produce_latency_seconds_count{pipeline="observed",step="myoutput",topic="transformed-events"}`]; n != 50 {
+	if n := m[`streams_sink_produce_latency_seconds_count{pipeline="observed",step="myoutput",topic="observed-output"}`]; n != 50 {
 		t.Errorf("produce latency observed %v times, want 50", n)
 	}
 	if m[`streams_pipeline_up{pipeline="observed"}`] != 1 {
@@ -183,7 +184,7 @@ func testObservability(t *testing.T, adapter string) {
 	delete(want, `streams_step_messages_out_total{pipeline="observed",step="mymap"}`)
 	delete(want, `streams_step_messages_in_total{pipeline="observed",step="myfilter"}`)
 	delete(want, `streams_step_messages_in_total{pipeline="observed",step="myoutput"}`)
-	delete(want, `streams_sink_produced_total{pipeline="observed",step="myoutput",topic="transformed-events"}`)
+	delete(want, `streams_sink_produced_total{pipeline="observed",step="myoutput",topic="observed-output"}`)
 	if adapter == AdapterLocal {
 		want[`sum:streams_source_committed_offset`] = 115
 	}
@@ -311,8 +312,10 @@ func matches(got, want map[string]float64) (bool, string) {
 // checkPage loads the pipeline's page in headless Chromium while events
 // flow (produce is called every 100ms) and checks that every step of the
 // seed pipeline is drawn with a rate, that the source's rate is above
-// zero, and that the process shows as healthy and ready. The screenshot is
-// kept as a test artifact (pipeline.png).
+// zero, that the process shows as healthy and ready, that the configured
+// topics and the dead-letter topic are drawn, that the Errors tile counts
+// no less than the DLQ, and that the charts draw and move. The
+// screenshot is kept as a test artifact (pipeline.png).
 func checkPage(t *testing.T, base string, produce func()) {
 	t.Helper()
 	b := browsertest.New(t, browsertest.Viewport(1600, 900))
@@ -344,5 +347,34 @@ func checkPage(t *testing.T, base string, produce func()) {
 	}
 	rates := b.Texts(`g[data-step] [data-field="rate-in"]`)
 	t.Logf("in-rates on the page: %v", rates)
+
+	// The deployment's topics, the dead-letter topic drawn with an edge
+	// from the step that dead-lettered, and an Errors tile that says no
+	// less than the DLQ.
+	for step, topic := range map[string]string{"myinput": "events", "myoutput": "observed-output"} {
+		if got, _ := b.Text(`g[data-step="` + step + `"] [data-field="topic"]`); got != topic {
+			t.Errorf("%s's topic on the page: %q, want %q", step, got, topic)
+		}
+	}
+	if got, _ := b.Text(`g[data-dlq] [data-field="topic"]`); got != "events-dlq" {
+		t.Errorf("the DLQ node's topic: %q, want events-dlq", got)
+	}
+	b.WaitUntil(`!document.querySelector('g[data-dlq-edge="mymap"]').hasAttribute("hidden")`, `document.querySelector('[data-field="total-dlq"]').textContent`, 10*time.Second)
+	b.WaitUntil(`(() => { const n = (f) => +document.querySelector('[data-field="' + f + '"]').textContent.replaceAll(",", "");
+		return n("total-dlq") > 0 && n("total-errors-count") >= n("total-dlq"); })()`,
+		`document.querySelector('[data-field="total-errors-count"]').textContent + " errors, DLQ " + document.querySelector('[data-field="total-dlq"]').textContent`, 10*time.Second)
+
+	// The charts draw (history is sampled every second), and move.
+	const inPoints = `+(document.querySelector('figure[data-chart="throughput"] path[data-series="in"]')?.dataset.points ?? 0)`
+	b.WaitUntil(inPoints+` >= 2 && +document.querySelector('figure[data-chart="lag"] path[data-series="lag"]').dataset.points >= 2`,
+		`document.querySelector('figure[data-chart="throughput"]').dataset.samples`, 30*time.Second)
+	n := browsertest.Eval[int](b, inPoints)
+	b.WaitUntil(inPoints+` >= `+strconv.Itoa(n+2), `document.querySelector('figure[data-chart="throughput"]').dataset.samples`, 30*time.Second)
+	if got, _ := b.Text(`figure[data-chart="throughput"] .entry[data-series="in"] [data-field="last"]`); !strings.HasSuffix(got, "/s") {
+		t.Errorf("throughput in shows %q, want a rate", got)
+	}
 	b.Screenshot("pipeline.png")
+	if ex := b.Exceptions(); len(ex) > 0 {
+		t.Errorf("the page threw:\n%s", strings.Join(ex, "\n"))
+	}
 }

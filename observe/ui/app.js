@@ -1,8 +1,9 @@
 // The live picture of a running pipeline.
 //
 // It reads api/pipeline (the steps and their edges) once, lays the steps
-// out left to right, and draws them in an inline SVG. Then it reads
-// api/stats every second and updates the figures in place: the counters
+// out left to right (layout.js), and draws them in an inline SVG. Then
+// it reads api/stats every second and updates the figures in place, and
+// hands api/history to the charts (charts.js): the counters
 // are totals since start, so a rate is the difference of two successive
 // snapshots over the time between them ("–" until there are two). A
 // failed fetch shows "disconnected" and is retried with a growing pause;
@@ -16,7 +17,13 @@
 // ("OK", "FAILING") and [data-field="ready"] ("OK", "NOT READY"), both
 // "UNKNOWN" while disconnected, and the list [data-field="reasons"];
 // [data-field="connection"] has data-state "connecting", "connected" or
-// "disconnected"; body[data-snapshots] counts the snapshots drawn.
+// "disconnected"; body[data-snapshots] counts the snapshots drawn. The
+// dead-letter topic, when there is one, is g[data-dlq="<topic>"] under
+// the graph, with a dashed g[data-dlq-edge="<step>"] from each step that
+// dead-lettered a message; a source's or Kafka sink's topic is its
+// node's [data-field="topic"]. The Errors tile shows the larger of the
+// errors and the rejections (dead-lettered or skipped), so that it never
+// says less than the DLQ. The charts of api/history are charts.js's.
 "use strict";
 
 (() => {
@@ -34,7 +41,9 @@
     wBranch: 208,
     h: 110,
     hBranch: 76,
-    hSource: 156,
+    hSource: 172,
+    hSink: 126, // a Kafka sink: one more line, its topic
+    hDLQ: 110,
   };
 
   const KIND_LABEL = {
@@ -50,6 +59,7 @@
     edges: [], // {from, to, el, path, label, text}
     rows: new Map(), // step name -> steps table row
     parts: new Map(), // partition key -> partitions table row
+    dlq: null, // the dead-letter topic's node: {el, f, edges: step name -> edge}
     prev: null, // the snapshot before cur
     cur: null,
     failures: 0,
@@ -152,165 +162,6 @@
     return `${m}m ${p2(sec)}s`;
   }
 
-  // ---- Layout
-
-  // layout places the steps on a grid: the column of a step is its
-  // longest path from a root (the source), so every edge goes right; in
-  // a column, steps are ordered so that edges cross as little as
-  // possible. A depth-first walk that gives each leaf the next row and
-  // centres a step on the children it placed draws a tree (what the DSL
-  // builds: Router and Broadcast fan out, nothing merges) without a
-  // crossing; for a graph where steps merge, barycentre sweeps then
-  // reorder the columns while they reduce the crossings.
-  function layout(steps) {
-    const names = steps.map((s) => s.name);
-    const known = new Set(names);
-    const succ = new Map(names.map((n) => [n, []]));
-    const pred = new Map(names.map((n) => [n, []]));
-    const edges = [];
-    const seen = new Set();
-    const addEdge = (a, b) => {
-      const k = a + "\u0000" + b;
-      if (a === b || !known.has(a) || !known.has(b) || seen.has(k)) return;
-      seen.add(k);
-      edges.push({ from: a, to: b });
-      succ.get(a).push(b);
-      pred.get(b).push(a);
-    };
-    for (const s of steps) for (const o of s.outputs || []) addEdge(s.name, o);
-    for (const s of steps) for (const i of s.inputs || []) addEdge(i, s.name);
-
-    // Topological order (Kahn), stable in the order of the steps; steps
-    // on a cycle, which the DSL cannot build, come last.
-    const indeg = new Map(names.map((n) => [n, pred.get(n).length]));
-    const topo = [];
-    const queue = names.filter((n) => indeg.get(n) === 0);
-    while (queue.length) {
-      const n = queue.shift();
-      topo.push(n);
-      for (const m of succ.get(n)) {
-        indeg.set(m, indeg.get(m) - 1);
-        if (indeg.get(m) === 0) queue.push(m);
-      }
-    }
-    for (const n of names) if (!topo.includes(n)) topo.push(n);
-
-    const col = new Map(names.map((n) => [n, 0]));
-    for (const n of topo) {
-      for (const m of succ.get(n)) {
-        if (topo.indexOf(m) > topo.indexOf(n)) col.set(m, Math.max(col.get(m), col.get(n) + 1));
-      }
-    }
-
-    // Rows: leaves take the next row; a step sits at the mean of the
-    // first and last child it placed.
-    const row = new Map();
-    let next = 0;
-    const place = (n) => {
-      if (row.has(n)) return;
-      row.set(n, null);
-      const placed = [];
-      for (const m of succ.get(n)) {
-        if (!row.has(m)) {
-          place(m);
-          placed.push(row.get(m));
-        }
-      }
-      row.set(n, placed.length ? (placed[0] + placed[placed.length - 1]) / 2 : next++);
-    };
-    for (const n of topo) if (pred.get(n).length === 0) place(n);
-    for (const n of topo) place(n);
-
-    // Columns, each ordered by row.
-    const ncols = Math.max(0, ...col.values()) + 1;
-    const cols = Array.from({ length: ncols }, () => []);
-    for (const n of names) cols[col.get(n)].push(n);
-    for (const c of cols) c.sort((a, b) => row.get(a) - row.get(b));
-
-    const crossings = (cs) => {
-      const pos = new Map();
-      cs.forEach((c) => c.forEach((n, i) => pos.set(n, i)));
-      let k = 0;
-      for (let i = 0; i < edges.length; i++) {
-        for (let j = i + 1; j < edges.length; j++) {
-          const e = edges[i], f = edges[j];
-          if (col.get(e.from) !== col.get(f.from) || col.get(e.to) !== col.get(f.to)) continue;
-          if ((pos.get(e.from) - pos.get(f.from)) * (pos.get(e.to) - pos.get(f.to)) < 0) k++;
-        }
-      }
-      return k;
-    };
-    let best = cols.map((c) => c.slice());
-    let bestK = crossings(best);
-    if (bestK > 0) {
-      let cur = best.map((c) => c.slice());
-      for (let sweep = 0; sweep < 8 && bestK > 0; sweep++) {
-        const down = sweep % 2 === 0;
-        const order = down ? [...cur.keys()].slice(1) : [...cur.keys()].reverse().slice(1);
-        for (const ci of order) {
-          const pos = new Map();
-          cur.forEach((c) => c.forEach((n, i) => pos.set(n, i)));
-          const bary = (n) => {
-            const nb = (down ? pred : succ).get(n);
-            if (!nb.length) return pos.get(n);
-            return nb.reduce((s, m) => s + pos.get(m), 0) / nb.length;
-          };
-          cur[ci] = cur[ci].slice().sort((a, b) => bary(a) - bary(b));
-        }
-        const k = crossings(cur);
-        if (k < bestK) {
-          bestK = k;
-          best = cur.map((c) => c.slice());
-        }
-      }
-      // Keep each column's rows, handed out in the new order.
-      for (const c of best) {
-        const rows = c.map((n) => row.get(n)).sort((a, b) => a - b);
-        c.forEach((n, i) => row.set(n, rows[i]));
-      }
-    }
-
-    // Sizes and coordinates.
-    const size = (s) => {
-      if (s.kind === "branch") return { w: G.wBranch, h: G.hBranch };
-      if (s.kind === "source") return { w: G.w, h: G.hSource };
-      return { w: G.w, h: G.h };
-    };
-    const byName = new Map(steps.map((s) => [s.name, s]));
-    const sizes = new Map(steps.map((s) => [s.name, size(s)]));
-    const colW = cols.map((c) => Math.max(0, ...c.map((n) => sizes.get(n).w)));
-    const colX = [];
-    let x = G.pad;
-    for (let i = 0; i < ncols; i++) {
-      colX.push(x);
-      x += colW[i] + G.colGap;
-    }
-    const pitch = G.h + G.rowGap;
-    const pos = new Map();
-    for (const [ci, c] of best.entries()) {
-      // Centres from the rows; then push down whatever would overlap.
-      let lastBottom = -Infinity;
-      const ordered = c.slice().sort((a, b) => row.get(a) - row.get(b));
-      for (const n of ordered) {
-        const { w, h } = sizes.get(n);
-        let cy = row.get(n) * pitch + G.h / 2;
-        if (cy - h / 2 < lastBottom + G.rowGap) cy = lastBottom + G.rowGap + h / 2;
-        lastBottom = cy + h / 2;
-        pos.set(n, { x: colX[ci] + (colW[ci] - w) / 2, cy, w, h });
-      }
-    }
-    let top = Infinity, bottom = -Infinity;
-    for (const p of pos.values()) {
-      top = Math.min(top, p.cy - p.h / 2);
-      bottom = Math.max(bottom, p.cy + p.h / 2);
-    }
-    const shift = G.pad - (isFinite(top) ? top : 0);
-    for (const p of pos.values()) p.y = p.cy - p.h / 2 + shift;
-    const width = ncols ? x - G.colGap + G.pad : 0;
-    const height = isFinite(bottom) ? bottom - top + 2 * G.pad : 0;
-    return { pos, edges, width, height, byName, crossings: bestK };
-  }
-
   // ---- Drawing
 
   function buildGraph(info) {
@@ -331,7 +182,8 @@
       return;
     }
 
-    const L = layout(steps);
+    const L = window.streamsLayout(steps, G);
+    if (info.dlq) L.height += G.hDLQ + G.rowGap; // the DLQ goes under the graph
     svgEl.setAttribute("width", L.width);
     svgEl.setAttribute("height", L.height);
     // As wide as the card allows, down to 80% of the natural size; a
@@ -349,7 +201,7 @@
       }, defs);
       svg("path", { d: "M0,1 L9,5 L0,9 z" }, marker);
     }
-    for (const [id, w, h] of [["clip-step", G.w, G.h], ["clip-branch", G.wBranch, G.hBranch], ["clip-source", G.w, G.hSource]]) {
+    for (const [id, w, h] of [["clip-step", G.w, G.h], ["clip-branch", G.wBranch, G.hBranch], ["clip-source", G.w, G.hSource], ["clip-sink", G.w, G.hSink], ["clip-dlq", G.w, G.hDLQ]]) {
       const cp = svg("clipPath", { id, clipPathUnits: "userSpaceOnUse" }, defs);
       svg("rect", { width: w, height: h, rx: 8 }, cp);
     }
@@ -378,6 +230,7 @@
       const p = L.pos.get(s.name);
       state.nodes.set(s.name, drawNode(nodeLayer, s, p));
     }
+    state.dlq = info.dlq ? drawDLQ(nodeLayer, edgeLayer, L, info.dlq, steps) : null;
     buildStepRows(steps);
   }
 
@@ -389,7 +242,7 @@
     }, layer);
     const title = svg("title", {}, g);
     title.textContent = `${s.name} (${kind})` + (s.topic ? `, topic ${s.topic}` : "");
-    const clip = kind === "branch" ? "clip-branch" : kind === "source" ? "clip-source" : "clip-step";
+    const clip = kind === "branch" ? "clip-branch" : kind === "source" ? "clip-source" : kind === "dlq" ? "clip-dlq" : s.topic ? "clip-sink" : "clip-step";
     svg("rect", { class: "box", width: p.w, height: p.h, rx: 8 }, g);
     svg("rect", { class: "accent", width: 4, height: p.h, "clip-path": `url(#${clip})` }, g);
 
@@ -414,8 +267,7 @@
       const name = text("name", 16, 22, s.name, { "data-field": "name" });
       fit(name, p.w - 28);
       let meta = "";
-      if (s.topic) meta = (kind === "source" ? "topic " : "to topic ") + s.topic;
-      else if (kind === "router") meta = `to one of ${s.outputs.length} branches`;
+      if (kind === "router") meta = `to one of ${s.outputs.length} branches`;
       else if (kind === "broadcast") meta = `to all ${s.outputs.length} branches`;
       else if (kind === "devnull") meta = "discards every message";
       const line = text("meta", 16, 39, "");
@@ -427,6 +279,16 @@
         fit(f.meta, p.w - 28 - k.getComputedTextLength());
       }
       y = 48;
+      if (s.topic) {
+        // The topic has a line of its own, so that it is not cut off.
+        const line = text("meta topic", 16, 57, "");
+        const lead = svg("tspan", { class: "kind" }, line);
+        lead.textContent = kind === "source" ? "READS " : kind === "dlq" ? "TOPIC " : "WRITES TO ";
+        f.topic = svg("tspan", { "data-field": "topic" }, line);
+        f.topic.textContent = s.topic;
+        fit(f.topic, p.w - 28 - lead.getComputedTextLength());
+        y = 65;
+      }
     }
     svg("line", { class: "rule", x1: 12, x2: p.w - 12, y1: y, y2: y }, g);
 
@@ -437,6 +299,10 @@
         f[keys[i]] = text("cell-value", 16 + i * cw, yLabel + 18, "–", { "data-field": keys[i] });
       });
     };
+    if (kind === "dlq") {
+      cells(["RATE", "TOTAL", "STEPS"], ["dlq-rate", "dlq-total", "dlq-steps"], y + 16);
+      return { el: g, f, kind, step: s };
+    }
     cells(["IN", "OUT", "ERRORS"], ["rate-in", "rate-out", "errors"], y + 16);
     y += 42;
     if (kind === "source") {
@@ -456,6 +322,27 @@
       span("  ·  mean ", "mean");
     }
     return { el: g, f, kind, step: s };
+  }
+
+  // drawDLQ draws the dead-letter topic as a node under the graph's last
+  // column, with a dashed edge from each step that can reject a message,
+  // shown once the step has dead-lettered one.
+  function drawDLQ(nodeLayer, edgeLayer, L, topic, steps) {
+    const p = { x: L.width - G.pad - G.w, y: L.height - G.pad - G.hDLQ, w: G.w, h: G.hDLQ };
+    const node = drawNode(nodeLayer, { name: "dead-letter queue", kind: "dlq", topic, inputs: [], outputs: [] }, p);
+    node.el.removeAttribute("data-step");
+    node.el.dataset.dlq = topic;
+    const edges = new Map();
+    for (const s of steps) {
+      if (s.kind === "branch") continue;
+      const a = L.pos.get(s.name);
+      const x1 = a.x + a.w / 2, y1 = a.y + a.h;
+      const x2 = p.x - 2, y2 = p.y + p.h / 2;
+      const g = svg("g", { class: "edge dlq-edge", "data-dlq-edge": s.name, hidden: "" }, edgeLayer);
+      svg("path", { d: `M${x1},${y1} C${x1},${y2} ${x2 - 40},${y2} ${x2},${y2}`, "marker-end": "url(#arrow)" }, g);
+      edges.set(s.name, g);
+    }
+    return { ...node, edges };
   }
 
   // fit shortens a text element with an ellipsis until it is at most
@@ -515,7 +402,7 @@
       const p = (prev.steps || {})[name];
       if (!p) continue;
       const r = (k) => Math.max(0, (c[k] - p[k]) / dt);
-      out.set(name, { in: r("in"), out: r("out"), errors: r("errors"), dlq: r("dlq") });
+      out.set(name, { in: r("in"), out: r("out"), errors: r("errors"), dlq: r("dlq"), skipped: r("skipped") });
     }
     return out;
   }
@@ -559,7 +446,12 @@
     const maxWM = parts.length ? Math.max(...parts.map((p) => p.watermark_lag_seconds)) : null;
 
     // Steps.
-    let srcIn = null, sinkOut = r ? 0 : null, errs = r ? 0 : null, dlq = 0;
+    // Errors and rejections (dead-lettered or skipped) are counted
+    // apart: a message a step's function rejects is both, a reduce
+    // step's late message sent to the DLQ only the latter. The Errors
+    // tile shows the larger, so that it never says less than the DLQ.
+    let srcIn = null, sinkOut = r ? 0 : null, errs = r ? 0 : null, rejs = r ? 0 : null, dlq = 0, dlqRate = r ? 0 : null;
+    let errTotal = 0, rejTotal = 0, dlqSteps = 0;
     for (const [name, node] of state.nodes) {
       const c = (st.steps || {})[name] || {};
       const sr = r && r.get(name);
@@ -585,8 +477,17 @@
         if (sr) srcIn = (srcIn || 0) + sr.in;
       }
       if (node.kind !== "source" && node.step.outputs.length === 0 && sr) sinkOut += sr.out;
-      if (sr) errs += sr.errors;
+      if (sr) {
+        errs += sr.errors;
+        rejs += sr.dlq + sr.skipped;
+        dlqRate += sr.dlq;
+      }
       dlq += c.dlq || 0;
+      errTotal += c.errors || 0;
+      rejTotal += (c.dlq || 0) + (c.skipped || 0);
+      if (c.dlq > 0) dlqSteps++;
+      const dlqEdge = state.dlq && state.dlq.edges.get(name);
+      if (dlqEdge) dlqEdge.toggleAttribute("hidden", !(c.dlq > 0));
 
       const row = state.rows.get(name);
       if (row) {
@@ -643,8 +544,17 @@
     // Tiles.
     setFigure(field("total-rate-in"), rate(srcIn));
     setFigure(field("total-rate-out"), rate(sinkOut));
-    setFigure(field("total-errors"), rate(errs));
-    field("total-errors").parentElement.dataset.alert = String(errs > 0);
+    const errRate = r ? Math.max(errs, rejs) : null;
+    setFigure(field("total-errors"), rate(errRate));
+    setText(field("total-errors-count"), count(Math.max(errTotal, rejTotal)));
+    field("total-errors").parentElement.dataset.alert = String(errRate > 0);
+    if (state.dlq) {
+      const f = state.dlq.f;
+      setFigure(f["dlq-rate"], rate(dlqRate));
+      setFigure(f["dlq-total"], count(dlq));
+      setFigure(f["dlq-steps"], String(dlqSteps));
+      state.dlq.el.classList.toggle("has-errors", dlq > 0);
+    }
     setText(field("total-dlq"), count(dlq));
     field("total-dlq").parentElement.dataset.alert = String(dlq > 0);
     setText(field("total-lag"), totalLag == null ? "–" : count(totalLag));
@@ -743,12 +653,16 @@
         // A new process: its counters started again, and its shape may
         // have changed.
         state.prev = state.cur = null;
+        window.streamsCharts.reset();
         state.graph = await fetchJSON("api/pipeline");
         buildGraph(state.graph);
       }
       state.prev = state.cur;
       state.cur = st;
       render(st, rates(state.prev, st));
+      const h = await fetchJSON(`api/history?since=${window.streamsCharts.since()}`);
+      window.streamsCharts.update(h);
+      setText(field("history-interval"), h.interval_seconds ? age(h.interval_seconds) : "–");
       state.failures = 0;
       state.lastOK = new Date();
       document.body.dataset.snapshots = String((+document.body.dataset.snapshots || 0) + 1);
@@ -764,5 +678,6 @@
     setTimeout(tick, wait);
   }
 
+  window.streamsCharts.mount(field("charts"), { num, seconds, age });
   tick();
 })();
