@@ -21,6 +21,7 @@ type cliFlags struct {
 	stateDir                                       string
 	discardCorruptState                            bool
 	devBroker                                      string
+	detach                                         bool
 	help, helpBeam                                 bool
 }
 
@@ -89,6 +90,10 @@ var runFlags = []cliFlag{
 	{long: "log-format", group: groupLogs, arg: "FORMAT",
 		usage:  "text or json",
 		define: stringFlag(func(f *cliFlags) *string { return &f.logFormat }, constant("text"))},
+
+	{long: "detach", group: groupRun,
+		usage:  "with --adapter beam and a job server (--endpoint): submit the job and exit, leaving it running (`jobs cancel` stops it)",
+		define: boolFlag(func(f *cliFlags) *bool { return &f.detach })},
 
 	{long: "state-dir", group: groupState, arg: "DIR",
 		usage:  "where Batch and Reduce steps keep their state; none: in memory",

@@ -84,6 +84,9 @@ func main(p dsl.Pipeline, fs *flag.FlagSet, args []string, stdout, stderr io.Wri
 	if len(args) > 0 && args[0] == "graph" {
 		return graphMain(p, args[1:], stdout, stderr)
 	}
+	if len(args) > 0 && args[0] == "jobs" {
+		return jobsMain(args[1:], stdout, stderr)
+	}
 	f := defineFlags(fs)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
@@ -156,6 +159,7 @@ func main(p dsl.Pipeline, fs *flag.FlagSet, args []string, stdout, stderr io.Wri
 		StateDir:   f.stateDir,
 
 		DiscardCorruptState: f.discardCorruptState,
+		Detach:              f.detach,
 		DevBrokerAddr:       f.devBroker,
 	}
 	if f.input != "" || f.printOutput || f.exitWhenDone {

@@ -139,6 +139,9 @@ type Options struct {
 	// Default false: the run refuses to start, naming the corrupt file.
 	// Without a state directory it has no effect, and a warning says so.
 	DiscardCorruptState bool
+	// Detach, with AdapterBeam and a job server (Beam's --endpoint),
+	// submits the job and returns, leaving it running (--detach).
+	Detach bool
 
 	// Dev, when set, adds development conveniences around the run.
 	Dev *DevOptions
@@ -218,6 +221,9 @@ func Run(ctx context.Context, g *dsl.Graph, opts Options) error {
 		}
 	}
 	if err := remoteSafe(opts, dep); err != nil {
+		return &ConfigError{Err: err}
+	}
+	if err := detachable(opts); err != nil {
 		return &ConfigError{Err: err}
 	}
 	heads, segLocal, err := segmentOptions(opts.Config, opts, log)

@@ -82,6 +82,9 @@ func runChild(spec string) int {
 	if dsn, ok := strings.CutPrefix(spec, sentryChildPrefix); ok {
 		return runSentryChild(dsn)
 	}
+	if code, ok := runJobAPIChild(spec); ok {
+		return code
+	}
 	if addr, ok := strings.CutPrefix(spec, drainChildPrefix); ok {
 		return runDrainChild(addr)
 	}
