@@ -152,6 +152,9 @@ type chain struct {
 	// (BatchPerKey is its PerKey).
 	Batch       string `json:",omitempty"`
 	BatchPerKey bool   `json:",omitempty"`
+	// Decoders remake the chain's Parser and BatchParser steps with the
+	// deployment config's codec and schema, by step name.
+	Decoders map[string]DecoderBinding `json:",omitempty"`
 
 	nodes  []*dsl.Node
 	emits  []func(dsl.Any) // emits[i] takes the outputs of nodes[i]
@@ -190,6 +193,11 @@ func (c *chain) Setup() error {
 		n, err := lookup(c.Pipeline, step)
 		if err != nil {
 			return err
+		}
+		if b, ok := c.Decoders[step]; ok {
+			if n, err = b.Apply(n); err != nil {
+				return fmt.Errorf("beamtranslate: %w", err)
+			}
 		}
 		c.nodes[i] = n
 	}
