@@ -112,6 +112,9 @@ func Cases() []Case {
 		tumblingCountWindowCase(),
 		tumblingCountWindowEOSCase(),
 		slidingCountWindowCase(),
+		msgpackCase(),
+		schemaDirCase(),
+		batchParserCase(),
 	}
 }
 
