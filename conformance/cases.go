@@ -113,6 +113,7 @@ func Cases() []Case {
 		tumblingCountWindowEOSCase(),
 		slidingCountWindowCase(),
 		msgpackCase(),
+		protobufCase(),
 		schemaDirCase(),
 		batchParserCase(),
 	}

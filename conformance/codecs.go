@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/vmihailenco/msgpack/v5"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	"github.com/streams-dev/streams/dsl"
 )
@@ -52,6 +54,46 @@ func msgpackCase() Case {
 				"streams.dlq.step":  "parse",
 				"streams.dlq.error": "step parse: invalid message: invalid msgpack: msgpack: unexpected code=7b decoding map length",
 			}}},
+		},
+	}
+}
+
+// pb is m in the protobuf wire format, as a record value.
+func pb(m proto.Message) string {
+	b, err := proto.Marshal(m)
+	if err != nil {
+		panic(err)
+	}
+	return string(b)
+}
+
+// protobufCase reads a protobuf stream, the codec named by the source's
+// config and checked against the Parser's type at start, and writes
+// protobuf again. A record that is not a message goes to the dead-letter
+// queue (the error's text is protobuf's, which varies on purpose: not
+// compared).
+func protobufCase() Case {
+	return Case{
+		Name: "protobuf_parser",
+		Pipeline: func() dsl.Pipeline {
+			return dsl.StreamingSource("in", "names").
+				Apply("parse", dsl.Parser[*wrapperspb.StringValue]()).
+				Apply("upper", dsl.Map(func(s *wrapperspb.StringValue) (*wrapperspb.StringValue, error) {
+					return wrapperspb.String(strings.ToUpper(s.GetValue())), nil
+				})).
+				Apply("serialize", dsl.Serializer[*wrapperspb.StringValue](dsl.WithCodec(dsl.Protobuf))).
+				Sink("out", dsl.StreamSink("upper-names"))
+		},
+		DLQ:   true,
+		Steps: map[string]map[string]any{"in": {"codec": "protobuf"}},
+		Input: []Record{
+			{Key: "k1", Value: pb(wrapperspb.String("cpu"))},
+			{Key: "k2", Value: "\xff\xff"},
+			{Key: "k3", Value: pb(wrapperspb.String("mem"))},
+		},
+		Want: map[string][]Record{
+			"upper-names": {{Key: "k1", Value: pb(wrapperspb.String("CPU"))}, {Key: "k3", Value: pb(wrapperspb.String("MEM"))}},
+			DLQ:           {{Key: "k2", Value: "\xff\xff", Headers: map[string]string{"streams.dlq.step": "parse"}}},
 		},
 	}
 }
