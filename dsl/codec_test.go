@@ -141,3 +141,30 @@ func TestSerializerRejects(t *testing.T) {
 		t.Errorf("got %v", err)
 	}
 }
+
+// FuzzParserCodecs: whatever the bytes, a parser of each codec either
+// decodes them or rejects the message with an error; it never panics
+// (Node.Process would turn a panic into a rejection, hiding it).
+func FuzzParserCodecs(f *testing.F) {
+	ok, _ := msgpack.Marshal(map[string]any{"type": "a", "value": 1})
+	pb, _ := proto.Marshal(wrapperspb.String("x"))
+	for _, seed := range [][]byte{ok, pb, []byte(`{"type":"a"}`), {0xc1}, nil} {
+		f.Add(seed)
+	}
+	schema := []byte(`{"required":["type"]}`)
+	g := dsl.StreamingSource("src", "in").
+		Apply("json", dsl.Parser[codecEvent](dsl.WithJSONSchema(schema))).
+		Apply("ser", dsl.Serializer[codecEvent]()).
+		Apply("msgpack", dsl.Parser[codecEvent](dsl.WithCodec(dsl.Msgpack), dsl.WithJSONSchema(schema))).
+		Apply("ser2", dsl.Serializer[codecEvent]()).
+		Apply("protobuf", dsl.Parser[*wrapperspb.StringValue](dsl.WithCodec(dsl.Protobuf))).
+		Sink("out", dsl.DevNullSink[*wrapperspb.StringValue]()).MustBuild()
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		for _, step := range []string{"json", "msgpack", "protobuf"} {
+			_, err := run(t, g.Node(step), dsl.Any{Payload: raw})
+			if err != nil && strings.Contains(err.Error(), "panic") {
+				t.Errorf("%s: %v", step, err)
+			}
+		}
+	})
+}
