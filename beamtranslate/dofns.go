@@ -152,6 +152,9 @@ type chain struct {
 	// (BatchPerKey is its PerKey).
 	Batch       string `json:",omitempty"`
 	BatchPerKey bool   `json:",omitempty"`
+	// Decoders remake the chain's Parser and BatchParser steps with the
+	// deployment config's codec and schema, by step name.
+	Decoders map[string]DecoderBinding `json:",omitempty"`
 
 	nodes  []*dsl.Node
 	emits  []func(dsl.Any) // emits[i] takes the outputs of nodes[i]
@@ -190,6 +193,11 @@ func (c *chain) Setup() error {
 		n, err := lookup(c.Pipeline, step)
 		if err != nil {
 			return err
+		}
+		if b, ok := c.Decoders[step]; ok {
+			if n, err = b.Apply(n); err != nil {
+				return fmt.Errorf("beamtranslate: %w", err)
+			}
 		}
 		c.nodes[i] = n
 	}
@@ -304,6 +312,11 @@ func (c *chain) run(i int, m dsl.Any) {
 		return
 	}
 	if err := n.Process(m, c.emits[i]); err != nil {
+		var items *dsl.ItemsError
+		if errors.As(err, &items) {
+			c.rejectItems(i, m, items)
+			return
+		}
 		c.reject(i, err)
 	}
 }
@@ -354,6 +367,23 @@ func (c *chain) reject(i int, err error) {
 		step = inv.Step
 	}
 	c.bad(invalid{Step: step, Error: err.Error(), Origin: c.originRef().value()})
+}
+
+// rejectItems sends each item of batch message m that step i rejected
+// to the dead-letter queue as a record of its own: the item as its
+// value, the message's key, and the batch's source record's topic,
+// partition and offset where it has one (a batch from Batch has none).
+func (c *chain) rejectItems(i int, m dsl.Any, items *dsl.ItemsError) {
+	step := c.nodes[i].Name()
+	o := c.originRef().value()
+	o.Key, o.Value, o.Headers = m.Key, nil, m.Headers
+	for _, it := range items.Items {
+		c.counts[i].errors++
+		io := o
+		io.Value = it.Value
+		inv := &dsl.InvalidError{Step: step, Cause: it}
+		c.bad(invalid{Step: step, Error: inv.Error(), Origin: io})
+	}
 }
 
 // name is the chain's name: every step it runs, joined by

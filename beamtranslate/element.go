@@ -10,6 +10,7 @@ import (
 
 	"github.com/streams-dev/streams/dsl"
 	"github.com/streams-dev/streams/internal/wire"
+	"google.golang.org/protobuf/proto"
 )
 
 // element is a DSL message inside a Beam pipeline. Its event time is the
@@ -79,6 +80,7 @@ const (
 	payloadString
 	payloadJSON
 	payloadPlain
+	payloadProto // a proto.Message, in the protobuf wire format
 )
 
 func appendHeaders(b []byte, hs []dsl.Header) []byte {
@@ -113,6 +115,16 @@ func appendPayload(b []byte, p any) ([]byte, error) {
 	info := infoOf(reflect.TypeOf(p))
 	if info.plain != nil {
 		return info.encode(b, p), nil
+	}
+	if m, ok := p.(proto.Message); ok {
+		// encoding/json would drop what protobuf's own JSON keeps
+		// (oneofs, unknown fields) and copy internal state.
+		pb, err := proto.Marshal(m)
+		if err != nil {
+			return nil, fmt.Errorf("beamtranslate: encode %T payload: %w", p, err)
+		}
+		b = wire.AppendBytes(append(b, payloadProto), info.name)
+		return wire.AppendBytes(b, pb), nil
 	}
 	js, err := json.Marshal(p)
 	if err != nil {
@@ -237,8 +249,34 @@ func (d *decoder) payload() (any, error) {
 		return v.Elem().Interface(), nil
 	case payloadPlain:
 		return d.plainPayload()
+	case payloadProto:
+		return d.protoPayload()
 	}
 	return nil, fmt.Errorf("beamtranslate: unknown payload encoding %d", enc[0])
+}
+
+// protoPayload reads a payloadProto payload after its encoding byte.
+func (d *decoder) protoPayload() (any, error) {
+	name, pb := d.Text(), d.Bytes()
+	if d.Err != nil {
+		return nil, d.Err
+	}
+	t, ok := payloadTypes.Load(name)
+	if !ok {
+		return nil, fmt.Errorf("beamtranslate: payload type %s is not a type of any registered pipeline", name)
+	}
+	rt := t.(reflect.Type)
+	if rt.Kind() != reflect.Pointer {
+		return nil, fmt.Errorf("beamtranslate: payload type %s is not a protobuf message pointer", name)
+	}
+	m, ok := reflect.New(rt.Elem()).Interface().(proto.Message)
+	if !ok {
+		return nil, fmt.Errorf("beamtranslate: payload type %s is not a protobuf message", name)
+	}
+	if err := proto.Unmarshal(pb, m); err != nil {
+		return nil, fmt.Errorf("beamtranslate: decode %s payload: %w", name, err)
+	}
+	return m, nil
 }
 
 func decodeElement(b []byte) (element, error) {

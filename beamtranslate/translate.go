@@ -112,6 +112,9 @@ type Bindings struct {
 	// Batches overrides Batch steps' bounds, by step name (the deployment
 	// config's batch_size and batch_timedelta).
 	Batches map[string]BatchBinding
+	// Decoders set Parser and BatchParser steps' codec and JSON Schema,
+	// by step name (the source's codec and schema_dir).
+	Decoders map[string]DecoderBinding
 	// SkipInvalid names the steps whose rejected messages are logged,
 	// counted and dropped when the source has no DLQ. A message rejected
 	// by any other step then fails the pipeline (the "stop" policy), so
@@ -176,6 +179,9 @@ func Translate(id string, g *dsl.Graph, b Bindings) (*beam.Pipeline, error) {
 	Register(id, g)
 	p, s := beam.NewPipelineWithRoot()
 	t := &translator{id: id, g: g, b: b, s: s}
+	if err := t.checkDecoders(); err != nil {
+		return nil, err
+	}
 	if err := t.source(); err != nil {
 		return nil, err
 	}
@@ -274,6 +280,7 @@ func (t *translator) chain(src, n *dsl.Node, in beam.PCollection) error {
 			}
 		}
 	}
+	c.Decoders = t.decoders(c.Steps)
 	var keyer *dsl.Node // a Reduce or Batch the DoFn keys its outputs for
 	if chainable(last) {
 		if next := t.g.Node(last.Outputs()[0]); stateful(next) && len(next.Inputs()) == 1 && t.segment(next) == 0 {

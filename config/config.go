@@ -251,6 +251,18 @@ type StepConfig struct {
 	// ProcessingGuarantee is the source's delivery guarantee. Default
 	// AtLeastOnce.
 	ProcessingGuarantee Guarantee
+	// Codec is how a source stream's payloads are written: "json",
+	// "msgpack" or "protobuf" (codec). The pipeline's Parser and
+	// BatchParser steps decode with it; one whose code sets another codec
+	// is a config error. Empty: as the code says (default JSON).
+	Codec string
+	// SchemaDir is a source's schema directory (schema_dir): the JSON
+	// Schema of its stream is the file <stream>.json there, named after
+	// the stream the pipeline code reads (not a topic override), compiled
+	// at start; the Parser and BatchParser steps validate each payload
+	// against it. A relative path is from the working directory. A
+	// missing or invalid schema is a config error.
+	SchemaDir string
 	// OverrideParams are librdkafka-style client properties.
 	OverrideParams map[string]string
 	// DLQ is where a source sends messages that fail.
@@ -308,6 +320,10 @@ func (s *StepConfig) IsSet(key string) bool {
 		return s.StrictOffsetReset
 	case "processing_guarantee":
 		return s.ProcessingGuarantee != ""
+	case "codec":
+		return s.Codec != ""
+	case "schema_dir":
+		return s.SchemaDir != ""
 	case "on_invalid":
 		return s.OnInvalid != ""
 	case "on_late":

@@ -34,14 +34,16 @@ var (
 	// down by kind.
 	stepKeys = []string{
 		"auto_offset_reset", "average_sleep_time_ms", "batch_bytes", "batch_size", "batch_time_ms",
-		"batch_timedelta", "bootstrap_servers", "bucket", "changelog_replication_factor", "commit_interval_ms", "commit_records", "consumer_group", "dlq",
-		"internal_topic_partitions", "max_sleep_time_ms", "object_name", "on_invalid", "on_late", "override_params", "parallelism", "processing_guarantee", "starts_segment",
+		"batch_timedelta", "bootstrap_servers", "bucket", "changelog_replication_factor", "codec", "commit_interval_ms", "commit_records", "consumer_group", "dlq",
+		"internal_topic_partitions", "max_sleep_time_ms", "object_name", "on_invalid", "on_late", "override_params", "parallelism", "processing_guarantee", "schema_dir", "starts_segment",
 		"strict_offset_reset", "topic", "watermark_idle_ms", "watermark_idle_wall_clock", "watermark_max_skew_ms",
 	}
 	onInvalidPolicies = []string{string(OnInvalidStop), string(OnInvalidSkip)}
 	onLatePolicies    = []string{string(OnLateDLQ), string(OnLateDrop)}
 	guarantees        = []string{string(AtLeastOnce), string(ExactlyOnce)}
-	metricsKeys       = map[MetricsType][]string{
+	// codecs are the source stream's codecs (codec), as dsl.ParseCodec reads them.
+	codecs      = []string{"json", "msgpack", "protobuf"}
+	metricsKeys = map[MetricsType][]string{
 		MetricsDummy:      {"type"},
 		MetricsLog:        {"period_sec", "tags", "type"},
 		MetricsDatadog:    {"flush_interval_ms", "host", "port", "tags", "type", "udp_queue_size"},
@@ -908,6 +910,10 @@ func (d *decoder) step(n *yaml.Node, path string) StepConfig {
 			if s, ok := d.oneOf(e.val, e.path, guarantees); ok {
 				sc.ProcessingGuarantee = Guarantee(s)
 			}
+		case "codec":
+			sc.Codec, _ = d.oneOf(e.val, e.path, codecs)
+		case "schema_dir":
+			sc.SchemaDir, _ = d.str(e.val, e.path)
 		case "on_invalid":
 			if s, ok := d.oneOf(e.val, e.path, onInvalidPolicies); ok {
 				sc.OnInvalid = OnInvalid(s)

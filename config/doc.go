@@ -211,6 +211,19 @@
 //	                           # windows close without traffic; records
 //	                           # produced later with older timestamps are
 //	                           # then late
+//	codec: msgpack             # json | msgpack | protobuf: how the stream's
+//	                           # payloads are written; the pipeline's Parser
+//	                           # and BatchParser steps decode with it (one
+//	                           # whose code sets another codec is a problem;
+//	                           # a pipeline without one refuses the key)
+//	schema_dir: schemas        # the stream's JSON Schema is <stream>.json
+//	                           # in this directory (the stream the code
+//	                           # names, not a topic override), as
+//	                           # sentry-kafka-schemas keys schemas by the
+//	                           # logical stream; compiled at start, every
+//	                           # Parser and BatchParser validates payloads
+//	                           # against it (json and msgpack codecs). A
+//	                           # missing or invalid file is a problem
 //
 // A sink (a Kafka topic written by a producer) takes bootstrap_servers,
 // topic, override_params and parallelism, as above. A sink without

@@ -65,8 +65,8 @@ func (k StepKind) Keys() []string {
 	var keys []string
 	switch k {
 	case Source:
-		keys = []string{"auto_offset_reset", "bootstrap_servers", "changelog_replication_factor", "commit_interval_ms", "commit_records",
-			"consumer_group", "dlq", "internal_topic_partitions", "override_params", "parallelism", "processing_guarantee", "strict_offset_reset", "topic",
+		keys = []string{"auto_offset_reset", "bootstrap_servers", "changelog_replication_factor", "codec", "commit_interval_ms", "commit_records",
+			"consumer_group", "dlq", "internal_topic_partitions", "override_params", "parallelism", "processing_guarantee", "schema_dir", "strict_offset_reset", "topic",
 			"watermark_idle_ms", "watermark_idle_wall_clock", "watermark_max_skew_ms"}
 	case Sink:
 		keys = []string{"bootstrap_servers", "override_params", "parallelism", "topic"}

@@ -112,6 +112,10 @@ func Cases() []Case {
 		tumblingCountWindowCase(),
 		tumblingCountWindowEOSCase(),
 		slidingCountWindowCase(),
+		msgpackCase(),
+		protobufCase(),
+		schemaDirCase(),
+		batchParserCase(),
 	}
 }
 

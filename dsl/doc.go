@@ -22,8 +22,12 @@
 //     integers, as Sentry Streams' HeadersFilter does; a header that is
 //     not an integer rejects its message.
 //   - FlatMap: one message in, any number out.
-//   - Parser, Serializer: JSON to a typed payload and back; the parser can
-//     validate against a JSON Schema (WithJSONSchema).
+//   - Parser, Serializer: bytes to a typed payload and back, in JSON,
+//     msgpack or protobuf (WithCodec); the parser can validate against a
+//     JSON Schema (WithJSONSchema). The deployment config may name the
+//     source stream's codec and schema instead (Node.WithDecoding).
+//   - BatchParser: a batch of payloads to a batch of typed payloads, each
+//     invalid payload rejected on its own (ItemsError).
 //   - ParquetSerializer: a batch of structs to one Parquet file.
 //   - Batch: messages grouped into batches by count and time.
 //   - Reduce: messages aggregated per key in event-time or count windows;

@@ -1,14 +1,9 @@
 package dsl
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"reflect"
-	"strings"
-
-	"github.com/santhosh-tekuri/jsonschema/v6"
 )
 
 // Kind says what a step does. Runners dispatch on it.
@@ -56,7 +51,10 @@ type Step[T, U any] struct {
 	process processFn
 	batcher *Batcher // Batch
 	reduce  *Reducer // Reduce
-	err     error    // a problem found when the step was made, reported by Build
+	// decoding lets the deployment config set a Parser's or
+	// BatchParser's codec and schema.
+	decoding *decoding
+	err      error // a problem found when the step was made, reported by Build
 }
 
 func nilFn(what string) error { return fmt.Errorf("%s function is nil", what) }
@@ -155,102 +153,6 @@ func FlatMap[T, U any](fn func(T) ([]U, error)) Step[T, U] {
 		for _, o := range outs {
 			emit(erase(retype(m, o)))
 		}
-		return nil
-	}}
-}
-
-// ParserOption configures Parser.
-type ParserOption interface{ applyParser(*parserConfig) }
-
-type parserConfig struct {
-	schema    []byte
-	schemaURL string
-}
-
-type parserOptionFunc func(*parserConfig)
-
-func (f parserOptionFunc) applyParser(c *parserConfig) { f(c) }
-
-// WithJSONSchema makes the parser validate each payload against a JSON
-// Schema (drafts 4 to 2020-12) before decoding it; a payload that does not
-// conform is rejected with the validation errors as its cause. The schema
-// is compiled when the step is made, and a bad schema is a Build error.
-func WithJSONSchema(schema []byte) ParserOption {
-	return parserOptionFunc(func(c *parserConfig) { c.schema = schema })
-}
-
-// Parser decodes JSON payloads into T. A payload that is not valid JSON,
-// does not fit T, or (WithJSONSchema) breaks the schema is rejected, with
-// the cause, and the pipeline goes on.
-func Parser[T any](opts ...ParserOption) Step[[]byte, T] {
-	var cfg parserConfig
-	for _, o := range opts {
-		o.applyParser(&cfg)
-	}
-	var schema *jsonschema.Schema
-	if cfg.schema != nil {
-		var err error
-		if schema, err = compileSchema(cfg.schema); err != nil {
-			return Step[[]byte, T]{err: fmt.Errorf("json schema: %w", err)}
-		}
-	}
-	return Step[[]byte, T]{kind: KindParser, process: func(in Any, emit func(Any)) error {
-		raw, ok := in.Payload.([]byte)
-		if !ok {
-			return fmt.Errorf("parser needs []byte payloads, got %T", in.Payload)
-		}
-		if schema != nil {
-			doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
-			if err != nil {
-				return fmt.Errorf("invalid json: %w", err)
-			}
-			if err := schema.Validate(doc); err != nil {
-				return fmt.Errorf("schema validation: %s", oneLine(err))
-			}
-		}
-		var out T
-		if err := json.Unmarshal(raw, &out); err != nil {
-			return fmt.Errorf("invalid json: %w", err)
-		}
-		emit(Any{Payload: out, Key: in.Key, Headers: in.Headers, Timestamp: in.Timestamp})
-		return nil
-	}}
-}
-
-func compileSchema(schema []byte) (*jsonschema.Schema, error) {
-	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(schema))
-	if err != nil {
-		return nil, err
-	}
-	c := jsonschema.NewCompiler()
-	const url = "urn:streams:json-schema"
-	if err := c.AddResource(url, doc); err != nil {
-		return nil, err
-	}
-	return c.Compile(url)
-}
-
-// oneLine turns a validation error, one cause per line after a heading,
-// into one line of causes: a message header or log line holds it whole.
-func oneLine(err error) string {
-	lines := strings.Split(strings.TrimSpace(err.Error()), "\n")
-	if len(lines) > 1 {
-		lines = lines[1:]
-	}
-	for i, l := range lines {
-		lines[i] = strings.TrimPrefix(strings.TrimSpace(l), "- ")
-	}
-	return strings.Join(lines, "; ")
-}
-
-// Serializer encodes payloads as JSON.
-func Serializer[T any]() Step[T, []byte] {
-	return Step[T, []byte]{kind: KindSerializer, process: func(in Any, emit func(Any)) error {
-		b, err := json.Marshal(in.Payload)
-		if err != nil {
-			return fmt.Errorf("serialize: %w", err)
-		}
-		emit(Any{Payload: b, Key: in.Key, Headers: in.Headers, Timestamp: in.Timestamp})
 		return nil
 	}}
 }

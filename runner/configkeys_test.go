@@ -93,6 +93,8 @@ var keyCoverage = map[string]coverage{
 		tests: []string{"TestResolveBindingsAndBundledRunnerOptions", "localrunner.TestKafkaNativeSlowDownstreamNeverCommitsPastWork"},
 		beam:  source("commit_records: 5", "commit_records"),
 	},
+	step + ".codec":                 {tests: []string{"TestResolveDecoders", "TestResolveDecodersRefused", "config.TestCodecAndSchemaDirKeys", "beamtranslate.TestDecoderBinding"}},
+	step + ".schema_dir":            {tests: []string{"TestResolveDecoders", "TestResolveDecodersRefused", "config.TestCodecAndSchemaDirKeys"}},
 	step + ".consumer_group":        {tests: []string{"TestResolveSourceKeys", "io/kafka.TestResumeFromCommittedOffset"}},
 	step + ".dlq":                   {tests: []string{"TestResolveBindingsAndBundledRunnerOptions", "TestLateMessagesGoToTheDLQ"}},
 	step + ".dlq.bootstrap_servers": {tests: []string{"TestResolveSourceKeys"}},

@@ -541,6 +541,11 @@ func resolve(g *dsl.Graph, seg *config.Segment) (*deployment, error) {
 			d.bindings.Batches[n.Name()] = beamtranslate.BatchBinding{Size: bc.BatchSize, MaxWait: bc.BatchTimedelta}
 		}
 	}
+	decoders, err := decoderBindings(g, sc)
+	if err != nil {
+		return nil, err
+	}
+	d.bindings.Decoders = decoders
 	d.bindings.DevNulls = devNullBindings(g, seg)
 	blobs, err := blobBindings(g, seg)
 	if err != nil {

@@ -64,6 +64,9 @@ func runChild(spec string) int {
 	if rest, ok := strings.CutPrefix(spec, blobChildPrefix); ok {
 		return runBlobChild(rest)
 	}
+	if rest, ok := strings.CutPrefix(spec, codecsChildPrefix); ok {
+		return runCodecsChild(rest)
+	}
 	if wait, ok := strings.CutPrefix(spec, batchChildPrefix); ok {
 		return runBatchChild(wait)
 	}
