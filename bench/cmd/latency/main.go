@@ -37,6 +37,21 @@ const partitions = 4
 var modes = harness.Modes{
 	{Key: "local", Label: "(a) runner --adapter local"},
 	{Key: "franz", Label: "(b) hand-written franz-go"},
+	{Key: "local-linger0", Label: "(a) with the sink's linger.ms: 0"},
+	{Key: "local-commit100ms", Label: "(a) with commit_interval_ms: 100"},
+	{Key: "local-commitrare", Label: "(a) with commit_interval_ms: 10000, commit_records: 1000000"},
+}
+
+// variants are the knobs of (a) that the modes other than local and
+// franz turn, to be measured against local in the same run.
+var variants = map[string]func(*harness.PipelineConfig){
+	"local-linger0": func(c *harness.PipelineConfig) { c.SinkParams = map[string]string{"linger.ms": "0"} },
+	"local-commit100ms": func(c *harness.PipelineConfig) {
+		c.CommitInterval = 100 * time.Millisecond
+	},
+	"local-commitrare": func(c *harness.PipelineConfig) {
+		c.CommitInterval, c.CommitRecords = 10*time.Second, 1_000_000
+	},
 }
 
 // half is the rate spec for half the measured maximum.
@@ -63,7 +78,7 @@ func main() {
 	var modeList, rateList string
 	flag.StringVar(&rateList, "rates", "20000,half", "input rates in msg/s; half: half the lower of the pipelines' maximum on a backlog")
 	flag.IntVar(&o.runs, "runs", 1, "runs of each pipeline at each rate; the table reports medians")
-	flag.StringVar(&modeList, "modes", "local,franz", "pipelines to run: local (a), franz (b)")
+	flag.StringVar(&modeList, "modes", "local,franz", "pipelines to run: local (a), franz (b), and (a) with a knob turned: local-linger0, local-commit100ms, local-commitrare")
 	flag.DurationVar(&o.duration, "duration", 10*time.Second, "measured production time of a run, after the warm-up")
 	flag.DurationVar(&o.warmup, "warmup", 2*time.Second, "production time at the start of a run that is not measured")
 	flag.DurationVar(&o.grace, "grace", 10*time.Second, "how long the last outputs may take after the production")
@@ -170,6 +185,9 @@ func start(o options, env *harness.Env, m, tag, input, group, output string) (*h
 		SinkStep: seed.SinkStep, Output: output, CommitInterval: o.commitInterval}
 	if o.linger != "" {
 		c.SinkParams = map[string]string{"linger.ms": o.linger}
+	}
+	if v, ok := variants[m]; ok {
+		v(&c)
 	}
 	return env.StartPipeline(tag, "seedpipeline", "local", c)
 }

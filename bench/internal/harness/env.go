@@ -325,8 +325,10 @@ type PipelineConfig struct {
 	MemoryState bool
 	// ExactlyOnce sets the source's processing_guarantee: exactly_once.
 	ExactlyOnce bool
-	// CommitInterval, when > 0, is the source's commit_interval_ms.
+	// CommitInterval and CommitRecords, when > 0, are the source's
+	// commit_interval_ms and commit_records.
 	CommitInterval time.Duration
+	CommitRecords  int
 	// SinkParams are the sink's override_params (client properties such
 	// as linger.ms).
 	SinkParams map[string]string
@@ -348,6 +350,9 @@ func (c PipelineConfig) Write(path string) error {
 	}
 	if c.CommitInterval > 0 {
 		skew += fmt.Sprintf("\n          commit_interval_ms: %d", c.CommitInterval.Milliseconds())
+	}
+	if c.CommitRecords > 0 {
+		skew += fmt.Sprintf("\n          commit_records: %d", c.CommitRecords)
 	}
 	sink := ""
 	if len(c.SinkParams) > 0 {
