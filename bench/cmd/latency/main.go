@@ -24,6 +24,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -40,7 +41,12 @@ var modes = harness.Modes{
 	{Key: "local-linger0", Label: "(a) with the sink's linger.ms: 0"},
 	{Key: "local-commit100ms", Label: "(a) with commit_interval_ms: 100"},
 	{Key: "local-commitrare", Label: "(a) with commit_interval_ms: 10000, commit_records: 1000000"},
+	{Key: "local-alt", Label: "(a) with the -local-bin-alt binary"},
 }
+
+// altProgram is the name of the -local-bin-alt binary in the bin
+// directory.
+const altProgram = "seedpipeline-alt"
 
 // variants are the knobs of (a) that the modes other than local and
 // franz turn, to be measured against local in the same run.
@@ -70,7 +76,9 @@ type options struct {
 	linger         string
 	// loopLinger is the franz-go loop's producer linger.
 	loopLinger time.Duration
-	keep       bool
+	// localAlt is a seedpipeline binary built elsewhere (mode local-alt).
+	localAlt string
+	keep     bool
 }
 
 func main() {
@@ -78,7 +86,7 @@ func main() {
 	var modeList, rateList string
 	flag.StringVar(&rateList, "rates", "20000,half", "input rates in msg/s; half: half the lower of the pipelines' maximum on a backlog")
 	flag.IntVar(&o.runs, "runs", 1, "runs of each pipeline at each rate; the table reports medians")
-	flag.StringVar(&modeList, "modes", "local,franz", "pipelines to run: local (a), franz (b), and (a) with a knob turned: local-linger0, local-commit100ms, local-commitrare")
+	flag.StringVar(&modeList, "modes", "local,franz", "pipelines to run: local (a), franz (b), and (a) with a knob turned: local-linger0, local-commit100ms, local-commitrare, local-alt (needs -local-bin-alt)")
 	flag.DurationVar(&o.duration, "duration", 10*time.Second, "measured production time of a run, after the warm-up")
 	flag.DurationVar(&o.warmup, "warmup", 2*time.Second, "production time at the start of a run that is not measured")
 	flag.DurationVar(&o.grace, "grace", 10*time.Second, "how long the last outputs may take after the production")
@@ -86,6 +94,7 @@ func main() {
 	flag.DurationVar(&o.commitInterval, "commit-interval", 0, "(a)'s commit_interval_ms (0: the runner's default)")
 	flag.StringVar(&o.linger, "linger", "", "(a)'s sink linger.ms in override_params (empty: the runner's default)")
 	flag.DurationVar(&o.loopLinger, "loop-linger", 0, "(b)'s producer linger: 0, as (a)'s sink, which flushes at the end of each bundle")
+	flag.StringVar(&o.localAlt, "local-bin-alt", "", "a bench/cmd/seedpipeline binary built elsewhere (e.g. with another default), run as mode local-alt")
 	flag.BoolVar(&o.keep, "keep", false, "keep the temporary directory (logs, broker data)")
 	flag.Parse()
 	var err error
@@ -95,6 +104,10 @@ func main() {
 	}
 	if o.rates, err = parseRates(rateList); err != nil {
 		fmt.Fprintln(os.Stderr, "latency: -rates:", err)
+		os.Exit(2)
+	}
+	if slices.Contains(o.modes, "local-alt") != (o.localAlt != "") {
+		fmt.Fprintln(os.Stderr, "latency: mode local-alt and -local-bin-alt go together")
 		os.Exit(2)
 	}
 	if o.runs < 1 || o.duration <= 0 || o.maxN < 1 {
@@ -127,11 +140,16 @@ func parseRates(list string) ([]int, error) {
 }
 
 func run(ctx context.Context, o options) error {
+	var prebuilt map[string]string
+	if o.localAlt != "" {
+		prebuilt = map[string]string{altProgram: o.localAlt}
+	}
 	env, err := harness.Start(ctx, harness.Setup{
 		Packages:   []string{"./cmd/streams", "./bench/cmd/seedpipeline", "./bench/cmd/franzloop"},
 		Partitions: partitions,
 		Keep:       o.keep,
 		Log:        os.Stderr,
+		Prebuilt:   prebuilt,
 	})
 	if err != nil {
 		return err
@@ -189,5 +207,9 @@ func start(o options, env *harness.Env, m, tag, input, group, output string) (*h
 	if v, ok := variants[m]; ok {
 		v(&c)
 	}
-	return env.StartPipeline(tag, "seedpipeline", "local", c)
+	program := "seedpipeline"
+	if m == "local-alt" {
+		program = altProgram
+	}
+	return env.StartPipeline(tag, program, "local", c)
 }

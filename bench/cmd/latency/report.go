@@ -83,8 +83,8 @@ func (rep *report) print(w io.Writer) {
 
 	fmt.Fprintln(w)
 	fmt.Fprintf(w, "### Medians over %d run(s)\n\n", o.runs)
-	fmt.Fprintln(w, "| rate msg/s | pipeline | runs | p50 ms | p99 ms | p99.9 ms | max ms | missing (max) | pipeline cores | load 1m |")
-	fmt.Fprintln(w, "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+	fmt.Fprintln(w, "| rate msg/s | pipeline | runs | p50 ms | p99 ms | p99.9 ms | max ms | missing (max) | pipeline cores | ready s | load 1m |")
+	fmt.Fprintln(w, "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 	type key struct {
 		rate int
 		mode string
@@ -121,8 +121,9 @@ func (rep *report) print(w io.Writer) {
 			}
 			p50, p99, p999 := q(0.5), q(0.99), q(0.999)
 			med[key{rate, m}] = [3]float64{p50, p99, p999}
-			fmt.Fprintf(w, "| %d | %s | %d | %.2f | %.2f | %.2f | %.2f | %d | %.2f | %.2f |\n", rate, modes.Label(m), len(rs),
-				p50, p99, p999, q(1), missing, col(func(r result) float64 { return r.cores }), col(func(r result) float64 { return r.load }))
+			fmt.Fprintf(w, "| %d | %s | %d | %.2f | %.2f | %.2f | %.2f | %d | %.2f | %.2f | %.2f |\n", rate, modes.Label(m), len(rs),
+				p50, p99, p999, q(1), missing, col(func(r result) float64 { return r.cores }),
+				col(func(r result) float64 { return r.ready.Seconds() }), col(func(r result) float64 { return r.load }))
 		}
 	}
 	if slices.Contains(o.modes, "local") && slices.Contains(o.modes, "franz") {
