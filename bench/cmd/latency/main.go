@@ -41,6 +41,7 @@ var modes = harness.Modes{
 	{Key: "local-linger0", Label: "(a) with the sink's linger.ms: 0"},
 	{Key: "local-commit100ms", Label: "(a) with commit_interval_ms: 100"},
 	{Key: "local-commitrare", Label: "(a) with commit_interval_ms: 10000, commit_records: 1000000"},
+	{Key: "local-par4", Label: "(a) with the source's parallelism: 4"},
 	{Key: "local-alt", Label: "(a) with the -local-bin-alt binary"},
 }
 
@@ -52,6 +53,7 @@ const altProgram = "seedpipeline-alt"
 // franz turn, to be measured against local in the same run.
 var variants = map[string]func(*harness.PipelineConfig){
 	"local-linger0": func(c *harness.PipelineConfig) { c.SinkParams = map[string]string{"linger.ms": "0"} },
+	"local-par4":    func(c *harness.PipelineConfig) { c.Parallelism = 4 },
 	"local-commit100ms": func(c *harness.PipelineConfig) {
 		c.CommitInterval = 100 * time.Millisecond
 	},
@@ -86,7 +88,7 @@ func main() {
 	var modeList, rateList string
 	flag.StringVar(&rateList, "rates", "20000,half", "input rates in msg/s; half: half the lower of the pipelines' maximum on a backlog")
 	flag.IntVar(&o.runs, "runs", 1, "runs of each pipeline at each rate; the table reports medians")
-	flag.StringVar(&modeList, "modes", "local,franz", "pipelines to run: local (a), franz (b), and (a) with a knob turned: local-linger0, local-commit100ms, local-commitrare, local-alt (needs -local-bin-alt)")
+	flag.StringVar(&modeList, "modes", "local,franz", "pipelines to run: local (a), franz (b), and (a) with a knob turned: local-linger0, local-commit100ms, local-commitrare, local-par4, local-alt (needs -local-bin-alt)")
 	flag.DurationVar(&o.duration, "duration", 10*time.Second, "measured production time of a run, after the warm-up")
 	flag.DurationVar(&o.warmup, "warmup", 2*time.Second, "production time at the start of a run that is not measured")
 	flag.DurationVar(&o.grace, "grace", 10*time.Second, "how long the last outputs may take after the production")

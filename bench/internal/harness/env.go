@@ -329,6 +329,9 @@ type PipelineConfig struct {
 	// commit_interval_ms and commit_records.
 	CommitInterval time.Duration
 	CommitRecords  int
+	// Parallelism, when > 0, is the source's parallelism: on the bundled
+	// runner, the most bundles in flight.
+	Parallelism int
 	// SinkParams are the sink's override_params (client properties such
 	// as linger.ms).
 	SinkParams map[string]string
@@ -350,6 +353,9 @@ func (c PipelineConfig) Write(path string) error {
 	}
 	if c.CommitInterval > 0 {
 		skew += fmt.Sprintf("\n          commit_interval_ms: %d", c.CommitInterval.Milliseconds())
+	}
+	if c.Parallelism > 0 {
+		skew += fmt.Sprintf("\n          parallelism: %d", c.Parallelism)
 	}
 	if c.CommitRecords > 0 {
 		skew += fmt.Sprintf("\n          commit_records: %d", c.CommitRecords)
