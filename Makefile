@@ -58,18 +58,23 @@ fmt:
 tidy:
 	$(GO) mod tidy
 
-## bench: the seed pipeline's throughput (bench/cmd/throughput), then the
-## stateful benchmark, counts and sums per key in 10 s windows: throughput
+## bench: the seed pipeline's throughput (bench/cmd/throughput), its
+## end-to-end latency at 20k msg/s and at half the maximum on the bundled
+## runner and the franz-go loop (bench/cmd/latency), then the stateful
+## benchmark, counts and sums per key in 10 s windows: throughput
 ## over a backlog and result delay live (bench/cmd/windowed); each on the
 ## bundled runner (at least once, and exactly once: a+x), a hand-written
 ## franz-go loop and prism, against one
 ## standalone dev broker; then the stage that parses and keys records for
 ## a Reduce or a Batch, in the SDK's executor and on the encoded path
-## (BenchmarkKeyingStage). About 3 + 18 + 1 minutes; for a quick look:
-## BENCH_FLAGS="-n 200000 -runs 1" BENCH_WINDOW_FLAGS="-n 200000 -runs 1 -live-duration 25s".
+## (BenchmarkKeyingStage). About 3 + 3 + 18 + 1 minutes; for a quick look:
+## BENCH_FLAGS="-n 200000 -runs 1" BENCH_LATENCY_FLAGS="-runs 1 -duration 5s"
+## BENCH_WINDOW_FLAGS="-n 200000 -runs 1 -live-duration 25s".
 BENCH_FLAGS ?= -n 1000000 -runs 3
+BENCH_LATENCY_FLAGS ?= -runs 3
 BENCH_WINDOW_FLAGS ?= -n 1000000 -runs 3
 bench:
 	$(GO) run ./bench/cmd/throughput $(BENCH_FLAGS)
+	$(GO) run ./bench/cmd/latency $(BENCH_LATENCY_FLAGS)
 	$(GO) run ./bench/cmd/windowed $(BENCH_WINDOW_FLAGS)
 	$(GO) test -run '^$$' -bench KeyingStage -benchtime 100x -count 5 ./localrunner/

@@ -30,11 +30,12 @@ func main() {
 	group := flag.String("group", "franzloop", "consumer `group`")
 	output := flag.String("output", seed.OutputTopic, "output `topic`")
 	interval := flag.Duration("commit-interval", time.Second, "least time between commits")
+	linger := flag.Duration("linger", 10*time.Millisecond, "producer linger (franz-go's default: 10ms)")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, strings.Split(*brokers, ","), *topic, *group, *output, *interval); err != nil {
+	if err := run(ctx, strings.Split(*brokers, ","), *topic, *group, *output, *interval, *linger); err != nil {
 		fmt.Fprintln(os.Stderr, "franzloop:", err)
 		os.Exit(1)
 	}
@@ -59,7 +60,7 @@ func (p *pendingCommit) ready() (bool, error) {
 	return p.epoch.acks.Settled()
 }
 
-func run(ctx context.Context, brokers []string, topic, group, output string, interval time.Duration) error {
+func run(ctx context.Context, brokers []string, topic, group, output string, interval, linger time.Duration) error {
 	cl, err := kgo.NewClient(
 		kgo.SeedBrokers(brokers...),
 		kgo.ConsumerGroup(group),
@@ -67,6 +68,7 @@ func run(ctx context.Context, brokers []string, topic, group, output string, int
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.DisableAutoCommit(),
 		kgo.DefaultProduceTopic(output),
+		kgo.ProducerLinger(linger),
 	)
 	if err != nil {
 		return err

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"os"
 	"os/exec"
@@ -324,6 +325,16 @@ type PipelineConfig struct {
 	MemoryState bool
 	// ExactlyOnce sets the source's processing_guarantee: exactly_once.
 	ExactlyOnce bool
+	// CommitInterval and CommitRecords, when > 0, are the source's
+	// commit_interval_ms and commit_records.
+	CommitInterval time.Duration
+	CommitRecords  int
+	// Parallelism, when > 0, is the source's parallelism: on the bundled
+	// runner, the most bundles in flight.
+	Parallelism int
+	// SinkParams are the sink's override_params (client properties such
+	// as linger.ms).
+	SinkParams map[string]string
 }
 
 // Write writes the config, as YAML, to path.
@@ -340,6 +351,23 @@ func (c PipelineConfig) Write(path string) error {
 	if c.ExactlyOnce {
 		skew += "\n          processing_guarantee: exactly_once"
 	}
+	if c.CommitInterval > 0 {
+		skew += fmt.Sprintf("\n          commit_interval_ms: %d", c.CommitInterval.Milliseconds())
+	}
+	if c.Parallelism > 0 {
+		skew += fmt.Sprintf("\n          parallelism: %d", c.Parallelism)
+	}
+	if c.CommitRecords > 0 {
+		skew += fmt.Sprintf("\n          commit_records: %d", c.CommitRecords)
+	}
+	sink := ""
+	if len(c.SinkParams) > 0 {
+		keys := slices.Sorted(maps.Keys(c.SinkParams))
+		sink = "\n          override_params:"
+		for _, k := range keys {
+			sink += fmt.Sprintf("\n            %s: %q", k, c.SinkParams[k])
+		}
+	}
 	yaml := fmt.Sprintf(`env: {}
 %spipeline:
   segments:
@@ -352,7 +380,7 @@ func (c PipelineConfig) Write(path string) error {
           auto_offset_reset: earliest%s
         %s:
           bootstrap_servers: %s
-          topic: %s
-`, m, c.SourceStep, bs, c.Input, c.Group, skew, c.SinkStep, bs, c.Output)
+          topic: %s%s
+`, m, c.SourceStep, bs, c.Input, c.Group, skew, c.SinkStep, bs, c.Output, sink)
 	return os.WriteFile(path, []byte(yaml), 0o644)
 }

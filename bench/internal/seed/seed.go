@@ -55,13 +55,17 @@ const ValueSize = 200
 
 // Record returns the key and value of input record i: even i are of type
 // "event" (kept), odd i are not, so that n records yield n/2 + n%2 outputs.
-func Record(i int) (key, value []byte) {
+func Record(i int) (key, value []byte) { return RecordAt(i, 1_700_000_000_000+int64(i)) }
+
+// RecordAt is [Record] with ts as the event's ts field, which the
+// pipeline keeps: the latency benchmark puts the produce time there.
+func RecordAt(i int, ts int64) (key, value []byte) {
 	typ := "event"
 	if i%2 == 1 {
 		typ = "pageview"
 	}
 	user := fmt.Sprintf("user-%d", i%10007)
-	head := fmt.Sprintf(`{"type":%q,"id":%d,"user":%q,"ts":%d,"payload":"`, typ, i, user, 1_700_000_000_000+int64(i))
+	head := fmt.Sprintf(`{"type":%q,"id":%d,"user":%q,"ts":%d,"payload":"`, typ, i, user, ts)
 	pad := max(ValueSize-len(head)-2, 8)
 	return []byte(user), []byte(head + strings.Repeat(string(rune('a'+i%26)), pad) + `"}`)
 }
