@@ -187,6 +187,12 @@ type StepStats struct {
 	secondsSum, secondsCount float64 // of the sampled processing times
 }
 
+// Counts is s without its sampled timings, which differ from run to run:
+// what two runs over the same input must agree on.
+func (s StepStats) Counts() StepStats {
+	return StepStats{In: s.In, Out: s.Out, Errors: s.Errors, DLQ: s.DLQ, Skipped: s.Skipped}
+}
+
 // PartitionStats are one source partition's figures.
 type PartitionStats struct {
 	Group               string  `json:"group"`
