@@ -1,6 +1,7 @@
 package beamtranslate
 
 import (
+	"context"
 	"encoding/json"
 	"reflect"
 	"strings"
@@ -42,7 +43,7 @@ func TestBatchParserItemsToDLQ(t *testing.T) {
 	var r run
 	batch := [][]byte{[]byte(`{"type":"a"}`), []byte(`{oops`), []byte(`{"type":"b"}`), []byte(`[1]`)}
 	fn.ProcessElement(mtime.FromTime(time.Unix(1, 0)), element{Payload: batch, Key: []byte("k")}, r.emit, r.reject)
-	fn.FinishBundle(nil, nil)
+	fn.FinishBundle(context.Background(), nil, nil)
 
 	if len(r.plain) != 1 {
 		t.Fatalf("outputs %+v", r.plain)

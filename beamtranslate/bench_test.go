@@ -2,6 +2,7 @@ package beamtranslate
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"fmt"
 	"reflect"
@@ -59,7 +60,7 @@ func BenchmarkWindowedStageDoFns(b *testing.B) {
 				fn.ProcessElement(mtime.FromTime(r.Timestamp), r, emit, bad)
 				i++
 			}
-			fn.FinishBundle(nil, nil)
+			fn.FinishBundle(context.Background(), nil, nil)
 		})
 	}
 	// The same work on the bundled runner's encoded fast path: each record

@@ -215,7 +215,7 @@ func (fn *blobFn) OnTimer(ctx context.Context, sp state.Provider, tp timers.Prov
 	return fn.write(ctx, sp, m)
 }
 
-func (fn *blobFn) FinishBundle() { fn.counted.flush() }
+func (fn *blobFn) FinishBundle(ctx context.Context) { fn.counted.flush(ctx) }
 
 // write writes the buffered payloads as one object, then empties the
 // buffer and counts the object in the key's sequence.

@@ -1,6 +1,7 @@
 package beamtranslate
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"time"
@@ -43,7 +44,7 @@ func TestDecoderBinding(t *testing.T) {
 		rec := kafka.Record{Topic: "events", Offset: int64(i), Value: v}
 		fn.ProcessElement(mtime.FromTime(time.Unix(1, 0)), rec, r.emit, r.reject)
 	}
-	fn.FinishBundle(nil, nil)
+	fn.FinishBundle(context.Background(), nil, nil)
 	if len(r.plain) != 1 || string(r.plain[0].E.Payload.([]byte)) != `{"type":"a","n":0}` {
 		t.Errorf("outputs %+v", r.plain)
 	}

@@ -74,7 +74,7 @@ func (fn *devNullFn) ProcessElement(ctx context.Context, _ element) error {
 // FinishBundle writes the open batch if its time is up; a batch that is
 // not stays open into the next bundle.
 func (fn *devNullFn) FinishBundle(ctx context.Context) error {
-	fn.counted.flush()
+	fn.counted.flush(ctx)
 	return fn.flushIfDue(ctx)
 }
 

@@ -34,7 +34,7 @@ func init() {
 	register.DoFn4x0[beam.EventTime, kafka.Record, func(beam.EventTime, string, element), func(invalid)](&recordKeyFn{})
 	register.DoFn4x0[beam.EventTime, element, func(kafka.Record), func(invalid)](&toRecordFn{})
 	register.DoFn2x1[context.Context, element, error](&devNullFn{})
-	register.DoFn2x0[invalid, func(kafka.Record)](&dlqRecordFn{})
+	register.DoFn3x0[context.Context, invalid, func(kafka.Record)](&dlqRecordFn{})
 	register.DoFn2x1[context.Context, invalid, error](&noDLQFn{})
 	register.Emitter2[beam.EventTime, element]()
 	register.Emitter1[invalid]()
@@ -95,7 +95,9 @@ func (fn *fromRecordFn) Setup() { fn.counted.setup(fn.Pipeline, fn.Step) }
 
 // FinishBundle declares the emitter because Beam requires it of a DoFn
 // whose ProcessElement emits.
-func (fn *fromRecordFn) FinishBundle(_ func(beam.EventTime, element)) { fn.counted.flush() }
+func (fn *fromRecordFn) FinishBundle(ctx context.Context, _ func(beam.EventTime, element)) {
+	fn.counted.flush(ctx)
+}
 
 func (fn *fromRecordFn) ProcessElement(ts beam.EventTime, r kafka.Record, emit func(beam.EventTime, element)) {
 	fn.n++
@@ -165,6 +167,7 @@ type chain struct {
 	// the exclusive time of each step's call, sampled.
 	pl     *observe.Pipeline // nil: metrics off
 	steps  []*observe.Step
+	beamc  []stepCounters // the same counts as Beam counters
 	counts []stepCounts
 	seq    uint64
 	timed  bool          // the element being processed is timed
@@ -213,8 +216,10 @@ func (c *chain) Setup() error {
 	}
 	c.pl = observe.Lookup(c.Pipeline)
 	c.steps = make([]*observe.Step, len(c.Steps))
+	c.beamc = make([]stepCounters, len(c.Steps))
 	for i, step := range c.Steps {
 		c.steps[i] = c.pl.Step(step)
+		c.beamc[i] = newStepCounters(step)
 	}
 	c.counts = make([]stepCounts, len(c.Steps))
 	c.emits = make([]func(dsl.Any), len(c.nodes))
@@ -238,14 +243,15 @@ func (c *chain) Setup() error {
 type stepCounts struct{ in, out, errors uint64 }
 
 // flush adds the bundle's counts to the steps' metrics.
-func (c *chain) flush() {
+func (c *chain) flush(ctx context.Context) {
 	for i := range c.counts {
 		n := &c.counts[i]
 		c.steps[i].Add(n.in, n.out, n.errors)
+		c.beamc[i].add(ctx, n.in, n.out, n.errors)
 		*n = stepCounts{}
 	}
 	if c.Source != "" {
-		c.source.flush()
+		c.source.flush(ctx)
 	}
 }
 
@@ -426,7 +432,9 @@ type stepFn struct{ chain }
 
 // FinishBundle adds the bundle's counts to the steps' metrics. (It
 // declares the emitters because Beam requires it.)
-func (fn *stepFn) FinishBundle(_ func(beam.EventTime, element), _ func(invalid)) { fn.flush() }
+func (fn *stepFn) FinishBundle(ctx context.Context, _ func(beam.EventTime, element), _ func(invalid)) {
+	fn.flush(ctx)
+}
 
 func (fn *stepFn) ProcessElement(ts beam.EventTime, e element, emit func(beam.EventTime, element), bad func(invalid)) {
 	fn.out, fn.bad = emit, bad
@@ -437,7 +445,9 @@ func (fn *stepFn) ProcessElement(ts beam.EventTime, e element, emit func(beam.Ev
 // records: the source's fromRecordFn and the chain's stepFn in one.
 type recordStepFn struct{ chain }
 
-func (fn *recordStepFn) FinishBundle(_ func(beam.EventTime, element), _ func(invalid)) { fn.flush() }
+func (fn *recordStepFn) FinishBundle(ctx context.Context, _ func(beam.EventTime, element), _ func(invalid)) {
+	fn.flush(ctx)
+}
 
 func (fn *recordStepFn) ProcessElement(ts beam.EventTime, r kafka.Record, emit func(beam.EventTime, element), bad func(invalid)) {
 	fn.out, fn.bad = emit, bad
@@ -449,8 +459,8 @@ func (fn *recordStepFn) ProcessElement(ts beam.EventTime, r kafka.Record, emit f
 // stepFn and the Reduce's reduceKeyFn (the Batch's batchKeyFn) in one.
 type keyStepFn struct{ chain }
 
-func (fn *keyStepFn) FinishBundle(_ func(beam.EventTime, string, element), _ func(invalid)) {
-	fn.flush()
+func (fn *keyStepFn) FinishBundle(ctx context.Context, _ func(beam.EventTime, string, element), _ func(invalid)) {
+	fn.flush(ctx)
 }
 
 func (fn *keyStepFn) ProcessElement(ts beam.EventTime, e element, emit func(beam.EventTime, string, element), bad func(invalid)) {
@@ -463,8 +473,8 @@ func (fn *keyStepFn) ProcessElement(ts beam.EventTime, e element, emit func(beam
 // after them: fromRecordFn, stepFn and reduceKeyFn (batchKeyFn) in one.
 type recordKeyFn struct{ chain }
 
-func (fn *recordKeyFn) FinishBundle(_ func(beam.EventTime, string, element), _ func(invalid)) {
-	fn.flush()
+func (fn *recordKeyFn) FinishBundle(ctx context.Context, _ func(beam.EventTime, string, element), _ func(invalid)) {
+	fn.flush(ctx)
 }
 
 func (fn *recordKeyFn) ProcessElement(ts beam.EventTime, r kafka.Record, emit func(beam.EventTime, string, element), bad func(invalid)) {
@@ -488,8 +498,9 @@ type toRecordFn struct {
 
 func (fn *toRecordFn) Setup() { fn.counted.setup(fn.Pipeline, fn.Step) }
 
-func (fn *toRecordFn) FinishBundle(_ func(kafka.Record), _ func(invalid)) {
+func (fn *toRecordFn) FinishBundle(ctx context.Context, _ func(kafka.Record), _ func(invalid)) {
 	fn.step.Add(fn.n, fn.n-fn.rejected, fn.rejected)
+	fn.beamc.add(ctx, fn.n, fn.n-fn.rejected, fn.rejected)
 	fn.n, fn.rejected = 0, 0
 }
 
@@ -523,13 +534,15 @@ type dlqRecordFn struct {
 	// kafka.Record.BatchSize); a larger record is truncated to fit.
 	MaxBytes int32 `json:",omitempty"`
 
-	pl *observe.Pipeline
+	pl    *observe.Pipeline
+	beamc dlqCounters
 }
 
-func (fn *dlqRecordFn) Setup() { fn.pl = observe.Lookup(fn.Pipeline) }
+func (fn *dlqRecordFn) Setup() { fn.pl, fn.beamc = observe.Lookup(fn.Pipeline), dlqCounters{} }
 
-func (fn *dlqRecordFn) ProcessElement(v invalid, emit func(kafka.Record)) {
+func (fn *dlqRecordFn) ProcessElement(ctx context.Context, v invalid, emit func(kafka.Record)) {
 	fn.pl.DeadLettered(v.Step, 1)
+	fn.beamc.inc(ctx, v.Step)
 	o := v.Origin
 	fn.pl.Rejected(observe.Rejection{Step: v.Step, Topic: o.Topic, Partition: o.Partition, Offset: o.Offset, Error: v.Error})
 	hs := kafkaHeaders(o.Headers, 5)

@@ -1,6 +1,7 @@
 package beamtranslate
 
 import (
+	"context"
 	"fmt"
 	"reflect"
 	"strings"
@@ -67,7 +68,7 @@ func TestHeadersFilterFused(t *testing.T) {
 	for _, rec := range recs {
 		fn.ProcessElement(mtime.FromTime(rec.Timestamp), rec, r.emit, r.reject)
 	}
-	fn.FinishBundle(nil, nil)
+	fn.FinishBundle(context.Background(), nil, nil)
 
 	var got []string
 	for _, o := range r.plain {

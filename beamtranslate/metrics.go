@@ -1,6 +1,7 @@
 package beamtranslate
 
 import (
+	"context"
 	"sync/atomic"
 	"time"
 
@@ -10,16 +11,19 @@ import (
 // counted counts the messages a single-step DoFn (a source's or a sink's)
 // handles, and adds them to the step's metrics at the end of each bundle.
 type counted struct {
-	step *observe.Step
-	n    uint64
+	step  *observe.Step
+	beamc stepCounters
+	n     uint64
 }
 
 func (c *counted) setup(pipeline, step string) {
 	c.step = observe.Lookup(pipeline).Step(step)
+	c.beamc = newStepCounters(step)
 }
 
-func (c *counted) flush() {
+func (c *counted) flush(ctx context.Context) {
 	c.step.Add(c.n, c.n, 0)
+	c.beamc.add(ctx, c.n, c.n, 0)
 	c.n = 0
 }
 

@@ -1,6 +1,7 @@
 package beamtranslate
 
 import (
+	"context"
 	"fmt"
 	"reflect"
 	"testing"
@@ -48,7 +49,7 @@ func TestReduceAllTranslation(t *testing.T) {
 		fn.ProcessElement(mtime.FromTime(rec.Timestamp), rec, func(_ beam.EventTime, k string, _ element) { keys[k]++ },
 			func(v invalid) { t.Errorf("rejected: %+v", v) })
 	}
-	fn.FinishBundle(nil, nil)
+	fn.FinishBundle(context.Background(), nil, nil)
 	if len(keys) != 1 || keys["{}"] != 6 {
 		t.Errorf("keys of the messages: %v, want the six under one key", keys)
 	}

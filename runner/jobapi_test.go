@@ -124,9 +124,21 @@ func TestJobServer(t *testing.T) {
 	attached := topicTotal(ctx, kadm.NewClient(cl), "transformed-events")
 	produceEvents(ctx, t, cl, 1000)
 	waitForRecords(ctx, t, b.Addr(), "transformed-events", int(attached)+1000, nil)
-	code, out, errs = runMain(t, "jobs", "--endpoint", endpoint, "show", id)
-	if code != ExitOK || !strings.Contains(out, "job "+id+": RUNNING") {
-		t.Errorf("jobs show of the detached job: exit %d:\n%s%s", code, out, errs)
+	// The steps' Beam counters come with the bundles that end after the
+	// outputs: 2,000 records in, 1,000 out of the filter.
+	wantIn := regexp.MustCompile(`(?m)^streams/mymap\.in\s+2000$`)
+	wantOut := regexp.MustCompile(`(?m)^streams/myfilter\.out\s+1000$`)
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(100 * time.Millisecond) {
+		code, out, errs = runMain(t, "jobs", "--endpoint", endpoint, "show", id)
+		if code != ExitOK || !strings.Contains(out, "job "+id+": RUNNING") {
+			t.Fatalf("jobs show of the detached job: exit %d:\n%s%s", code, out, errs)
+		}
+		if wantIn.MatchString(out) && wantOut.MatchString(out) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("jobs show: the steps' counters are not 2,000 in and 1,000 out of the filter after a minute:\n%s", out)
+		}
 	}
 	t.Logf("detached job %s runs without its submitter; jobs show:\n%s", id, out)
 	code, out, errs = runMain(t, "jobs", "--endpoint", endpoint, "cancel", id)

@@ -29,6 +29,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -48,7 +49,11 @@ var modes = harness.Modes{
 	{Key: "local-eos", Label: "(a+x) (a) with processing_guarantee: exactly_once"},
 	{Key: "franz", Label: "(b) hand-written franz-go"},
 	{Key: "prism", Label: "(c) runner --adapter beam (prism)"},
+	{Key: "local-alt", Label: "(a') (a) with the -local-bin-alt binary"},
 }
+
+// altProgram is the name of the -local-bin-alt binary in the harness.
+const altProgram = "seedpipeline-alt"
 
 type options struct {
 	n         int
@@ -58,6 +63,10 @@ type options struct {
 	prismCap  time.Duration
 	keep      bool
 	logOutput io.Writer
+	// localAlt is a seedpipeline binary built elsewhere (mode
+	// local-alt): the same pipeline at another commit, say, measured
+	// side by side with this one.
+	localAlt string
 }
 
 // result is one pipeline run.
@@ -105,10 +114,15 @@ func main() {
 	flag.DurationVar(&o.timeout, "timeout", 10*time.Minute, "give up on a local or franz run that has not committed the input after this long")
 	flag.DurationVar(&o.prismCap, "prism-cap", 2*time.Minute, "stop a prism run after this long and report the rate of what it committed")
 	flag.BoolVar(&o.keep, "keep", false, "keep the temporary directory (logs, broker data)")
+	flag.StringVar(&o.localAlt, "local-bin-alt", "", "a bench/cmd/seedpipeline binary built elsewhere (e.g. at another commit), run as mode local-alt")
 	flag.Parse()
 	var err error
 	if o.modes, err = modes.Parse(modeList); err != nil {
 		fmt.Fprintln(os.Stderr, "throughput: -modes:", err)
+		os.Exit(2)
+	}
+	if slices.Contains(o.modes, "local-alt") != (o.localAlt != "") {
+		fmt.Fprintln(os.Stderr, "throughput: mode local-alt and -local-bin-alt go together")
 		os.Exit(2)
 	}
 	if o.n < 1 || o.runs < 1 {
@@ -121,11 +135,16 @@ func main() {
 }
 
 func run(ctx context.Context, o options) error {
+	var prebuilt map[string]string
+	if o.localAlt != "" {
+		prebuilt = map[string]string{altProgram: o.localAlt}
+	}
 	env, err := harness.Start(ctx, harness.Setup{
 		Packages:   []string{"./cmd/streams", "./bench/cmd/seedpipeline", "./bench/cmd/franzloop"},
 		Partitions: partitions,
 		Keep:       o.keep,
 		Log:        o.logOutput,
+		Prebuilt:   prebuilt,
 	})
 	if err != nil {
 		return err
@@ -228,7 +247,11 @@ func runOne(ctx context.Context, o options, env *harness.Env, m string, r int) (
 		if m == "prism" {
 			adapter = "beam"
 		}
-		p, err = env.StartPipeline(tag, "seedpipeline", adapter, harness.PipelineConfig{Brokers: env.Brokers,
+		program := "seedpipeline"
+		if m == "local-alt" {
+			program = altProgram
+		}
+		p, err = env.StartPipeline(tag, program, adapter, harness.PipelineConfig{Brokers: env.Brokers,
 			SourceStep: seed.SourceStep, Input: seed.InputTopic, Group: group,
 			SinkStep: seed.SinkStep, Output: output, Metrics: m == "local-metrics", ExactlyOnce: m == "local-eos"})
 	}

@@ -109,7 +109,7 @@ func printReport(w io.Writer, o options, produce time.Duration, results []result
 			col(func(r result) float64 { return float64(r.rssBytes) / (1 << 20) }), dups, strings.Join(notes, "; "))
 	}
 	fmt.Fprintln(w)
-	letter := map[string]string{"local": "a", "local-metrics": "a+m", "local-eos": "a+x", "franz": "b", "prism": "c"}
+	letter := map[string]string{"local": "a", "local-metrics": "a+m", "local-eos": "a+x", "franz": "b", "prism": "c", "local-alt": "a'"}
 	ratio := func(a, b string) {
 		ra, okA := rates[a]
 		rb, okB := rates[b]
@@ -131,7 +131,8 @@ func printReport(w io.Writer, o options, produce time.Duration, results []result
 	ratio("local", "prism")
 	ratio("local-metrics", "local")
 	ratio("local-eos", "local")
-	for _, pair := range [][2]string{{"local", "franz"}, {"local", "prism"}, {"local-eos", "local"}} {
+	ratio("local", "local-alt")
+	for _, pair := range [][2]string{{"local", "franz"}, {"local", "prism"}, {"local-eos", "local"}, {"local", "local-alt"}} {
 		a, b := outRates[pair[0]], outRates[pair[1]]
 		if a > 0 && b > 0 {
 			fmt.Fprintf(w, "- %s/%s to output complete (without the wait for the next commit): %.2f\n", letter[pair[0]], letter[pair[1]], a/b)
