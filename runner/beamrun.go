@@ -12,6 +12,7 @@ import (
 	"github.com/streams-dev/streams/internal/beamjob"
 	"github.com/streams-dev/streams/io/kafka"
 	"github.com/streams-dev/streams/localrunner"
+	"github.com/streams-dev/streams/observe"
 )
 
 // runBeam runs p on the Beam runner opts.BeamRunner until ctx ends. A
@@ -83,6 +84,13 @@ func runJob(ctx context.Context, opts Options, log *slog.Logger, p *beam.Pipelin
 		return nil
 	}
 	defer job.Close()
+	if pl := observe.Lookup(opts.PipelineID); pl != nil && !loopback(opts.BeamRunner) {
+		// The steps run elsewhere: their counts come back through the
+		// Job API. (LOOPBACK workers count into this process already.)
+		cctx, stop := context.WithCancel(context.WithoutCancel(ctx))
+		defer stop()
+		go followCounters(cctx, &beamjob.Server{Client: job.Client}, job.ID, pl, log)
+	}
 	st, err := beamjob.Follow(ctx, job, log)
 	if ctx.Err() != nil && err == nil {
 		log.Info("the Beam job was cancelled", "job", job.ID, "state", st.String())

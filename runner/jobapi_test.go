@@ -4,7 +4,9 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"regexp"
@@ -89,7 +91,8 @@ func TestJobServer(t *testing.T) {
 
 	endpoint := startJobServer(t)
 	pool := startWorkerPool(t)
-	cfg := writeConfig(t, fmt.Sprintf("pipeline:\n  segments:\n    - steps_config:\n        myinput: {bootstrap_servers: [%q], consumer_group: jobs, auto_offset_reset: earliest}\n", b.Addr()))
+	metricsAddr := freeAddr(t)
+	cfg := writeConfig(t, fmt.Sprintf("metrics: {type: prometheus, address: %q}\npipeline:\n  segments:\n    - steps_config:\n        myinput: {bootstrap_servers: [%q], consumer_group: jobs, auto_offset_reset: earliest}\n", metricsAddr, b.Addr()))
 	beamArgs := fmt.Sprintf("--config %s --adapter beam --runner universal --endpoint %s --environment_type EXTERNAL --environment_config %s", cfg, endpoint, pool)
 
 	// Attached: SIGTERM cancels the job.
@@ -99,6 +102,10 @@ func TestJobServer(t *testing.T) {
 	if !strings.Contains(sub.Stderr(), "state=RUNNING") {
 		t.Errorf("the submitter did not log the job's state:\n%s", lastLines(sub.Stderr(), 20))
 	}
+	// The steps run in the worker pool; the submitter serves their
+	// counts, read back through the Job API, on its /metrics.
+	served := waitForMetric(t, "http://"+metricsAddr+"/metrics", `streams_step_messages_in_total\{[^}]*step="mymap"[^}]*\} 1000\b`)
+	t.Logf("the submitter's /metrics: %s", served)
 	if !sub.Terminate(t, time.Minute) || sub.ExitCode() != 0 {
 		t.Fatalf("the submitter did not stop cleanly on SIGTERM (exit %d):\n%s", sub.ExitCode(), lastLines(sub.Stderr(), 20))
 	}
@@ -207,4 +214,36 @@ func TestJobsUsage(t *testing.T) {
 	if code != ExitUsage || !strings.Contains(errs, "--endpoint (or $STREAMS_JOB_ENDPOINT) is required") || !strings.Contains(errs, `want list, show JOB_ID or cancel JOB_ID`) {
 		t.Errorf("jobs show without endpoint and id: exit %d:\n%s", code, errs)
 	}
+}
+
+// freeAddr is a free local TCP address.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// waitForMetric polls url until a line of it matches pattern, for up to a
+// minute, and returns the line.
+func waitForMetric(t *testing.T, url, pattern string) string {
+	t.Helper()
+	re := regexp.MustCompile(pattern)
+	var body []byte
+	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		resp, err := http.Get(url)
+		if err != nil {
+			continue
+		}
+		body, _ = io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if m := re.Find(body); m != nil {
+			return string(m)
+		}
+	}
+	t.Fatalf("%s: no line matches %s after a minute:\n%s", url, pattern, body)
+	return ""
 }

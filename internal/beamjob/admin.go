@@ -29,8 +29,12 @@ func Dial(ctx context.Context, endpoint string) (*Server, error) {
 	return &Server{Client: jobpb.NewJobServiceClient(cc), conn: cc}, nil
 }
 
-// Close closes the connection.
-func (s *Server) Close() { s.conn.Close() }
+// Close closes the connection (of a Server Dial made).
+func (s *Server) Close() {
+	if s.conn != nil {
+		s.conn.Close()
+	}
+}
 
 // Jobs lists the server's jobs, by id.
 func (s *Server) Jobs(ctx context.Context) ([]*jobpb.JobInfo, error) {
