@@ -95,3 +95,14 @@ func TestConfigValidate(t *testing.T) {
 		t.Fatal("the zero config validated")
 	}
 }
+
+// BenchmarkEvent is the generator alone, the floor under every query.
+func BenchmarkEvent(b *testing.B) {
+	c := Config{Events: 1 << 62, Seed: 1}
+	c.EnsureDefaults()
+	var n int64
+	for b.Loop() {
+		_ = c.Event(n)
+		n++
+	}
+}
