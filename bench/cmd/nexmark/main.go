@@ -54,9 +54,10 @@ func main() {
 	flag.IntVar(&o.parallelism, "local-parallelism", 0, "the bundled runner's WithParallelism (default GOMAXPROCS)")
 	flag.DurationVar(&o.timeout, "timeout", 5*time.Minute, "time limit of one run")
 	flag.Parse()
-	// Prism logs every job's progress at INFO through the default logger.
-	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
 	beam.Init()
+	// Prism logs every job's progress at INFO through the default logger,
+	// which beam.Init has just set.
+	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
 	if o.prismEvents <= 0 {
 		o.prismEvents = o.events
 	}
