@@ -22,6 +22,7 @@ import (
 	"log/slog"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 	"text/tabwriter"
@@ -50,9 +51,10 @@ func main() {
 	flag.StringVar(&queries, "queries", "q0,q1,q2,q3,q5,q7,q8", "queries to run, comma-separated")
 	flag.StringVar(&runners, "runners", "local,prism", "runners: local (the bundled runner), prism")
 	flag.Int64Var(&o.seed, "seed", 1, "the generator's seed")
-	flag.IntVar(&o.splits, "splits", 0, "initial splits of the source (default GOMAXPROCS)")
+	flag.IntVar(&o.splits, "splits", 64, "initial splits of the source: the bundled runner buffers a bundle's output whole, so smaller restrictions keep bundles small")
 	flag.IntVar(&o.parallelism, "local-parallelism", 0, "the bundled runner's WithParallelism (default GOMAXPROCS)")
 	flag.DurationVar(&o.timeout, "timeout", 5*time.Minute, "time limit of one run")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole command (the references' computation included) to this file")
 	flag.Parse()
 	beam.Init()
 	// Prism logs every job's progress at INFO through the default logger,
@@ -63,16 +65,30 @@ func main() {
 	}
 	o.queries = strings.Split(queries, ",")
 	o.runners = strings.Split(runners, ",")
-	if o.splits <= 0 {
-		o.splits = runtime.GOMAXPROCS(0)
-	}
 	if o.parallelism <= 0 {
 		o.parallelism = runtime.GOMAXPROCS(0)
 	}
-	if err := run(context.Background(), o, os.Stdout); err != nil {
+	if err := profiled(*cpuProfile, func() error { return run(context.Background(), o, os.Stdout) }); err != nil {
 		fmt.Fprintln(os.Stderr, "nexmark:", err)
 		os.Exit(1)
 	}
+}
+
+// profiled runs f, with a CPU profile written to file unless it is "".
+func profiled(file string, f func() error) (err error) {
+	if file == "" {
+		return f()
+	}
+	out, err := os.Create(file)
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, out.Close()) }()
+	if err := pprof.StartCPUProfile(out); err != nil {
+		return err
+	}
+	defer pprof.StopCPUProfile()
+	return f()
 }
 
 // result is one run's measurement.
