@@ -11,7 +11,9 @@
 // are dense (a person's and an auction's follow from the event number);
 // sellers and bidders are recent people, bids name recent auctions, and a
 // share of them go to hot auctions, hot sellers and hot bidders; event n
-// happens at BaseTime + n/FirstEventRate. [Source] is the stream as a
+// happens at BaseTime + n/FirstEventRate (a constant rate: Beam Java's
+// sine and square rate shapes, out-of-order delays and multiple
+// generators are not here). [Source] is the stream as a
 // bounded Beam source: a splittable DoFn over the range of event numbers,
 // each event stamped with its event time, so any runner can split it.
 //
