@@ -4,7 +4,7 @@ GO ?= go
 GOFMT = $(shell GOTOOLCHAIN=$(GOTOOLCHAIN) $(GO) env GOROOT)/bin/gofmt
 TEST_FLAGS ?= -race -timeout 30m
 
-.PHONY: run run-windowed test lint conformance broker tidy fmt bench
+.PHONY: run run-windowed test lint conformance broker tidy fmt bench nexmark
 
 ## run: the Getting Started example on the embedded broker: feeds sample events,
 ## prints what arrives on transformed-events (and the dead-letter topic), then exits.
@@ -78,3 +78,12 @@ bench:
 	$(GO) run ./bench/cmd/latency $(BENCH_LATENCY_FLAGS)
 	$(GO) run ./bench/cmd/windowed $(BENCH_WINDOW_FLAGS)
 	$(GO) test -run '^$$' -bench KeyingStage -benchtime 100x -count 5 ./localrunner/
+
+## nexmark: the Nexmark queries (bench/nexmark: q0 q1 q2 q3 q5 q7 q8) on the
+## bundled runner and on prism in process, 1,000,000 generated events each,
+## every output checked against the in-memory reference; events/s and events
+## per CPU second of the process (getrusage). About a minute plus the build.
+## NEXMARK_FLAGS narrows it: NEXMARK_FLAGS="-queries q5,q7 -runners local".
+NEXMARK_FLAGS ?= -events 1000000 -timeout 2m
+nexmark:
+	$(GO) run ./bench/cmd/nexmark $(NEXMARK_FLAGS)
