@@ -41,7 +41,7 @@ const (
 	walBlockSize   = 32 << 10
 	walHeaderSize  = 11
 	walTypeFull    = 5
-	walTypeLast    = 8
+	walTypeFirst   = 6
 	walChecksumKey = 0xa282ead8
 )
 
@@ -108,12 +108,15 @@ func checkWAL(fs vfs.FS, dir, name string, num uint64) error {
 	}
 }
 
-// intactChunkAfter reports whether data holds, at or after from, a chunk
-// of log logNum whose checksum is right.
+// intactChunkAfter reports whether data holds, at or after from, the
+// start of a record of log logNum (a full or first chunk) whose checksum
+// is right. Middle and last chunks do not count: those of a record torn
+// between blocks (its first chunks written, its last not) follow the
+// damage intact, and are still a torn tail.
 func intactChunkAfter(data []byte, from int64, logNum uint32) bool {
 	for p := int(from); p+walHeaderSize <= len(data); p++ {
 		h := data[p : p+walHeaderSize]
-		if h[6] < walTypeFull || h[6] > walTypeLast || binary.LittleEndian.Uint32(h[7:]) != logNum {
+		if h[6] != walTypeFull && h[6] != walTypeFirst || binary.LittleEndian.Uint32(h[7:]) != logNum {
 			continue
 		}
 		end := p + walHeaderSize + int(binary.LittleEndian.Uint16(h[4:]))
