@@ -92,7 +92,7 @@ var runFlags = []cliFlag{
 		define: stringFlag(func(f *cliFlags) *string { return &f.logFormat }, constant("text"))},
 
 	{long: "detach", group: groupRun,
-		usage:  "with --adapter beam and a job server (--endpoint): submit the job and exit, leaving it running (`jobs cancel` stops it)",
+		usage:  "submit the job and exit, leaving it running",
 		define: boolFlag(func(f *cliFlags) *bool { return &f.detach })},
 
 	{long: "state-dir", group: groupState, arg: "DIR",
@@ -154,9 +154,10 @@ func ownFlag(name string) bool {
 // helpHead is the top of -h; %[1]s is the program's name.
 const helpHead = `usage: %[1]s [flags]
        %[1]s graph [--format dot|mermaid] [-n NAME] [-c FILE] [-s N]
+       %[1]s jobs [--endpoint HOST:PORT] list|show ID|cancel ID
 
 Runs the pipeline until SIGINT or SIGTERM; exit code 1 on failure, 2 on a
-usage or config error. graph prints the pipeline's graph (graph -h).
+usage or config error. graph: the pipeline's graph; jobs: Beam jobs (-h).
 `
 
 // helpTail ends -h: where Beam's flags are.

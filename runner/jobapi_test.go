@@ -112,6 +112,7 @@ func TestJobServer(t *testing.T) {
 	if !regexp.MustCompile(`msg="the Beam job was cancelled" .*\bjob=` + regexp.QuoteMeta(id) + ` state=CANCELLED`).MatchString(sub.Stderr()) {
 		t.Errorf("the submitter did not log the cancelled job:\n%s", lastLines(sub.Stderr(), 20))
 	}
+	attached := topicTotal(ctx, kadm.NewClient(cl), "transformed-events")
 	code, out, errs := runMain(t, "jobs", "--endpoint", endpoint, "list")
 	if code != ExitOK || !regexp.MustCompile(regexp.QuoteMeta(id)+`\s+\S+\s+CANCELLED`).MatchString(out) {
 		t.Errorf("jobs list: exit %d, want job %s CANCELLED:\n%s%s", code, id, out, errs)
@@ -128,7 +129,6 @@ func TestJobServer(t *testing.T) {
 		t.Fatalf("the detached submitter did not exit by itself (exit %d):\n%s", sub.ExitCode(), lastLines(sub.Stderr(), 20))
 	}
 	id = jobID(t, sub.Stderr())
-	attached := topicTotal(ctx, kadm.NewClient(cl), "transformed-events")
 	produceEvents(ctx, t, cl, 1000)
 	waitForRecords(ctx, t, b.Addr(), "transformed-events", int(attached)+1000, nil)
 	// The steps' Beam counters come with the bundles that end after the

@@ -174,13 +174,18 @@ func drainState(group string) (DrainReport, bool) {
 }
 
 // positions raises read[tp] to the offset after the last record st's
-// readers read of tp, and reports whether one of them is fetching.
+// readers read of tp, and reports whether one of them is fetching. A
+// reader in use is only counted as busy: its ProcessElement owns next
+// until release, which hands it back under mu.
 func (st *readState) positions(read map[topicPartition]int64) bool {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	busy := false
 	for tp, pr := range st.readers {
-		busy = busy || pr.inUse
+		if pr.inUse {
+			busy = true
+			continue
+		}
 		if pr.next >= 0 {
 			read[tp] = max(read[tp], pr.next)
 		}
