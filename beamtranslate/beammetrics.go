@@ -4,6 +4,8 @@ import (
 	"context"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+
+	"github.com/streams-dev/streams/observe"
 )
 
 // Beam counters
@@ -20,6 +22,23 @@ import (
 // MetricNamespace is the namespace of the Beam counters; their names are
 // "<step>.in", "<step>.out", "<step>.errors" and "<step>.dlq".
 const MetricNamespace = "streams"
+
+// stepMetrics are one step's counts in both places: the process's
+// metrics and its Beam counters.
+type stepMetrics struct {
+	obs  *observe.Step // nil: the process keeps no metrics
+	beam stepCounters
+}
+
+func newStepMetrics(pl *observe.Pipeline, step string) stepMetrics {
+	return stepMetrics{obs: pl.Step(step), beam: newStepCounters(step)}
+}
+
+// add adds a bundle's counts to both.
+func (m *stepMetrics) add(ctx context.Context, in, out, errors uint64) {
+	m.obs.Add(in, out, errors)
+	m.beam.add(ctx, in, out, errors)
+}
 
 // stepCounters are one step's Beam counters.
 type stepCounters struct{ in, out, errors beam.Counter }

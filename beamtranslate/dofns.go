@@ -166,8 +166,7 @@ type chain struct {
 	// Metrics: counts per step, flushed at the end of each bundle, and
 	// the exclusive time of each step's call, sampled.
 	pl     *observe.Pipeline // nil: metrics off
-	steps  []*observe.Step
-	beamc  []stepCounters // the same counts as Beam counters
+	steps  []stepMetrics
 	counts []stepCounts
 	seq    uint64
 	timed  bool          // the element being processed is timed
@@ -215,11 +214,9 @@ func (c *chain) Setup() error {
 		c.source.setup(c.Pipeline, c.Source)
 	}
 	c.pl = observe.Lookup(c.Pipeline)
-	c.steps = make([]*observe.Step, len(c.Steps))
-	c.beamc = make([]stepCounters, len(c.Steps))
+	c.steps = make([]stepMetrics, len(c.Steps))
 	for i, step := range c.Steps {
-		c.steps[i] = c.pl.Step(step)
-		c.beamc[i] = newStepCounters(step)
+		c.steps[i] = newStepMetrics(c.pl, step)
 	}
 	c.counts = make([]stepCounts, len(c.Steps))
 	c.emits = make([]func(dsl.Any), len(c.nodes))
@@ -246,8 +243,7 @@ type stepCounts struct{ in, out, errors uint64 }
 func (c *chain) flush(ctx context.Context) {
 	for i := range c.counts {
 		n := &c.counts[i]
-		c.steps[i].Add(n.in, n.out, n.errors)
-		c.beamc[i].add(ctx, n.in, n.out, n.errors)
+		c.steps[i].add(ctx, n.in, n.out, n.errors)
 		*n = stepCounts{}
 	}
 	if c.Source != "" {
@@ -300,7 +296,7 @@ func (c *chain) apply(i int, m dsl.Any) {
 	c.child = 0
 	c.run(i, m)
 	total := time.Since(start)
-	c.steps[i].Observe(total - c.child)
+	c.steps[i].obs.Observe(total - c.child)
 	c.child = outer + total
 }
 
@@ -499,8 +495,7 @@ type toRecordFn struct {
 func (fn *toRecordFn) Setup() { fn.counted.setup(fn.Pipeline, fn.Step) }
 
 func (fn *toRecordFn) FinishBundle(ctx context.Context, _ func(kafka.Record), _ func(invalid)) {
-	fn.step.Add(fn.n, fn.n-fn.rejected, fn.rejected)
-	fn.beamc.add(ctx, fn.n, fn.n-fn.rejected, fn.rejected)
+	fn.step.add(ctx, fn.n, fn.n-fn.rejected, fn.rejected)
 	fn.n, fn.rejected = 0, 0
 }
 

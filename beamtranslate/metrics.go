@@ -11,19 +11,16 @@ import (
 // counted counts the messages a single-step DoFn (a source's or a sink's)
 // handles, and adds them to the step's metrics at the end of each bundle.
 type counted struct {
-	step  *observe.Step
-	beamc stepCounters
-	n     uint64
+	step stepMetrics
+	n    uint64
 }
 
 func (c *counted) setup(pipeline, step string) {
-	c.step = observe.Lookup(pipeline).Step(step)
-	c.beamc = newStepCounters(step)
+	c.step = newStepMetrics(observe.Lookup(pipeline), step)
 }
 
 func (c *counted) flush(ctx context.Context) {
-	c.step.Add(c.n, c.n, 0)
-	c.beamc.add(ctx, c.n, c.n, 0)
+	c.step.add(ctx, c.n, c.n, 0)
 	c.n = 0
 }
 
