@@ -52,8 +52,7 @@ func followCounters(ctx context.Context, srv *beamjob.Server, id string, pl *obs
 	}
 }
 
-// stepCounts sums a job's step counters per step (a step fused into
-// several stages has them in each).
+// stepCounts gathers a job's step counters per step.
 func stepCounts(cs []beamjob.Counter) map[string]stepTotals {
 	out := map[string]stepTotals{}
 	for _, c := range cs {
@@ -68,13 +67,13 @@ func stepCounts(cs []beamjob.Counter) map[string]stepTotals {
 		t := out[step]
 		switch kind {
 		case "in":
-			t.in += c.Value
+			t.in = c.Value
 		case "out":
-			t.out += c.Value
+			t.out = c.Value
 		case "errors":
-			t.errors += c.Value
+			t.errors = c.Value
 		case "dlq":
-			t.dlq += c.Value
+			t.dlq = c.Value
 		}
 		out[step] = t
 	}

@@ -111,21 +111,10 @@ func showJob(ctx context.Context, srv *beamjob.Server, id string, out io.Writer)
 		return err
 	}
 	fmt.Fprintf(out, "job %s: %s\n", id, st)
-	// A counter may be kept by several of the job's transforms (a step
-	// fused into two stages): one line per counter, summed.
-	sums := map[string]int64{}
-	var names []string
-	for _, c := range cs {
-		n := c.Namespace + "/" + c.Name
-		if _, ok := sums[n]; !ok {
-			names = append(names, n)
-		}
-		sums[n] += c.Value
-	}
 	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(w, "COUNTER\tVALUE")
-	for _, n := range names {
-		fmt.Fprintf(w, "%s\t%d\n", n, sums[n])
+	for _, c := range cs {
+		fmt.Fprintf(w, "%s/%s\t%d\n", c.Namespace, c.Name, c.Value)
 	}
 	return w.Flush()
 }

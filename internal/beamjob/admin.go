@@ -1,6 +1,7 @@
 package beamjob
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -56,15 +57,16 @@ func (s *Server) State(ctx context.Context, id string) (jobpb.JobState_Enum, err
 	return resp.GetState(), nil
 }
 
-// Counter is one counter of a job: its step (transform), namespace and
-// name, and value (committed where the runner commits metrics, else
-// attempted).
+// Counter is one user counter of a job, by namespace and name, summed
+// over the job's transforms (a DoFn fused into several stages keeps one
+// in each): its committed value where the runner commits metrics, else
+// the attempted one.
 type Counter struct {
-	Step, Namespace, Name string
-	Value                 int64
+	Namespace, Name string
+	Value           int64
 }
 
-// Counters is job id's user counters, by step, namespace and name.
+// Counters is job id's user counters, by namespace and name.
 func (s *Server) Counters(ctx context.Context, id string) ([]Counter, error) {
 	p, err := s.Client.GetPipeline(ctx, &jobpb.GetJobPipelineRequest{JobId: id})
 	if err != nil {
@@ -79,12 +81,16 @@ func (s *Server) Counters(ctx context.Context, id string) ([]Counter, error) {
 }
 
 func counters(res *metrics.Results) []Counter {
-	var out []Counter
+	sums := map[[2]string]int64{}
 	for _, c := range res.AllMetrics().Counters() {
-		out = append(out, Counter{Step: c.Transform(), Namespace: c.Namespace(), Name: c.Name(), Value: c.Result()})
+		sums[[2]string{c.Namespace(), c.Name()}] += c.Result()
+	}
+	out := make([]Counter, 0, len(sums))
+	for k, v := range sums {
+		out = append(out, Counter{Namespace: k[0], Name: k[1], Value: v})
 	}
 	slices.SortFunc(out, func(a, b Counter) int {
-		return strings.Compare(a.Step+"\x00"+a.Namespace+"\x00"+a.Name, b.Step+"\x00"+b.Namespace+"\x00"+b.Name)
+		return cmp.Or(strings.Compare(a.Namespace, b.Namespace), strings.Compare(a.Name, b.Name))
 	})
 	return out
 }
