@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"strings"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/options/jobopts"
@@ -117,9 +116,8 @@ func viaJobAPI(name string) bool {
 // environment is LOOPBACK, or any runner told --environment_type
 // LOOPBACK. Called before beam.Run, which sets those flags for prism.
 func loopback(name string) bool {
-	env := strings.ToLower(*jobopts.EnvironmentType)
-	if env != "" {
-		return env == "loopback"
+	if *jobopts.EnvironmentType != "" {
+		return jobopts.IsLoopback()
 	}
 	return (name == "prism" || name == "PrismRunner") && *jobopts.Endpoint == ""
 }

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -288,21 +287,6 @@ func shuffleOutKey(id sourcePartition, topic string) state.Key {
 	return taskKey(id).Sub(state.NSShuffle).Text("out").Text(topic)
 }
 
-// readMarksKey is where a task's read state (kafkasource.Batch.Marks) is
-// saved: a shuffle read's marks, or a Kafka read's time.
-func readMarksKey(id sourcePartition, shuffled bool) state.Key {
-	if shuffled {
-		return taskKey(id).Sub(state.NSShuffle).Text("marks")
-	}
-	return taskKey(id).Sub(state.NSWatermark).Text("read")
-}
-
-// sourceTimeKey is where a Kafka read's time is saved without tasks,
-// beside its position (sourceKey).
-func sourceTimeKey(sp sourcePartition) state.Key {
-	return state.NewKey(state.NSWatermark).Text("read").Text(sp.group).Text(sp.topic).Int64(int64(sp.partition))
-}
-
 // checkpointShuffleOut saves a writer's generation and numbers.
 func checkpointShuffleOut(b *state.Batch, s *stageState) {
 	o := s.shufOut
@@ -345,25 +329,4 @@ func restoreShuffleOut(st *state.Store, s *stageState) error {
 	}
 	o.gen, o.seq = gen, seq
 	return nil
-}
-
-// resumeMarksFunc returns a tasking Kafka stage's ResumeMarks: the read
-// state saved with the task's position (a shuffle read's marks, a Kafka
-// read's time).
-func (e *engine) resumeMarksFunc(src *stageState) func(string, int32) []byte {
-	if e.cfg.State == nil {
-		return nil
-	}
-	group, shuffled, tasking := src.spec.Kafka.Config.Group, src.spec.Kafka.Shuffle, e.tasking[src.spec.ID]
-	return func(topic string, partition int32) []byte {
-		key := sourceTimeKey(sourcePartition{group, topic, partition})
-		if tasking {
-			key = readMarksKey(sourcePartition{group, topic, partition}, shuffled)
-		}
-		v, ok, err := e.cfg.State.Get(key)
-		if err != nil || !ok {
-			return nil
-		}
-		return slices.Clone(v)
-	}
 }

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"github.com/streams-dev/streams/localrunner/internal/kafkasource"
 	"github.com/streams-dev/streams/state"
@@ -133,6 +134,42 @@ func (e *engine) resumeFunc(src *stageState) func(string, int32) (int64, bool) {
 		next, ok := e.saved[sourcePartition{group, topic, partition}]
 		return next, ok
 	}
+}
+
+// resumeMarksFunc returns a tasking Kafka stage's ResumeMarks: the read
+// state saved with the task's position (a shuffle read's marks, a Kafka
+// read's time).
+func (e *engine) resumeMarksFunc(src *stageState) func(string, int32) []byte {
+	if e.cfg.State == nil {
+		return nil
+	}
+	group, shuffled, tasking := src.spec.Kafka.Config.Group, src.spec.Kafka.Shuffle, e.tasking[src.spec.ID]
+	return func(topic string, partition int32) []byte {
+		key := sourceTimeKey(sourcePartition{group, topic, partition})
+		if tasking {
+			key = readMarksKey(sourcePartition{group, topic, partition}, shuffled)
+		}
+		v, ok, err := e.cfg.State.Get(key)
+		if err != nil || !ok {
+			return nil
+		}
+		return slices.Clone(v)
+	}
+}
+
+// readMarksKey is where a task's read state (kafkasource.Batch.Marks) is
+// saved: a shuffle read's marks, or a Kafka read's time.
+func readMarksKey(id sourcePartition, shuffled bool) state.Key {
+	if shuffled {
+		return taskKey(id).Sub(state.NSShuffle).Text("marks")
+	}
+	return taskKey(id).Sub(state.NSWatermark).Text("read")
+}
+
+// sourceTimeKey is where a Kafka read's time is saved without tasks,
+// beside its position (sourceKey).
+func sourceTimeKey(sp sourcePartition) state.Key {
+	return state.NewKey(state.NSWatermark).Text("read").Text(sp.group).Text(sp.topic).Int64(int64(sp.partition))
 }
 
 // setSaved records the position a checkpoint saved for a partition: the
