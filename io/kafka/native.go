@@ -1,7 +1,6 @@
 package kafka
 
 import (
-	"encoding/binary"
 	"slices"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -48,17 +47,5 @@ func RecordFromKgo(r *kgo.Record) Record { return fromKgo(r) }
 // reflection and the copies, for runners that read natively.
 func AppendRecordElement(b []byte, r *kgo.Record) ([]byte, error) {
 	rec := fromKgo(r)
-	start := len(b)
-	b, err := appendRecord(b, &rec)
-	if err != nil {
-		return nil, err
-	}
-	// The length prefix goes before the record: make room, shift it.
-	n := len(b) - start
-	var pre [binary.MaxVarintLen64]byte
-	p := binary.AppendUvarint(pre[:0], uint64(n))
-	b = append(b, p...)
-	copy(b[start+len(p):], b[start:start+n])
-	copy(b[start:], p)
-	return b, nil
+	return AppendElement(b, &rec)
 }

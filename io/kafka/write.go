@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -321,11 +320,7 @@ func (st *writeState) done(r *kgo.Record, err error) {
 	defer st.mu.Unlock()
 	st.failed++
 	if st.first == nil {
-		p := r.Partition // chosen by the partitioner, unless the topic is unknown
-		if errors.Is(err, kerr.UnknownTopicOrPartition) {
-			p = -1
-		}
-		st.first = &PartitionError{Op: "produce", Topic: r.Topic, Partition: p, Offset: -1, Err: err}
+		st.first = produceError(r, err)
 	}
 }
 
