@@ -33,16 +33,16 @@ func TestBatchParserItemsToDLQ(t *testing.T) {
 		t.Fatal(err)
 	}
 	fns, _ := doFns(t, p)
-	want := chain{Pipeline: id, Steps: []string{"parse", "ser"}}
-	if got := fns["stepFn"]; len(got) != 1 || !reflect.DeepEqual(got[0].(*stepFn).chain, want) {
-		t.Fatalf("stepFn: %#v, want one with %+v", got, want)
+	want := chain{Pipeline: id, Steps: []string{"parse", "ser"}, Sink: &recordSink{Step: "out", Topic: "out-topic"}}
+	if got := fns["sinkStepFn"]; len(got) != 1 || !reflect.DeepEqual(got[0].(*sinkStepFn).chain, want) {
+		t.Fatalf("sinkStepFn: %#v, want one with %+v", got, want)
 	}
 	t.Cleanup(observe.Register(id, observe.New(id, "local", g)))
-	fn := &stepFn{want}
+	fn := &sinkStepFn{want}
 	mustSetup(t, fn)
 	var r run
 	batch := [][]byte{[]byte(`{"type":"a"}`), []byte(`{oops`), []byte(`{"type":"b"}`), []byte(`[1]`)}
-	fn.ProcessElement(mtime.FromTime(time.Unix(1, 0)), element{Payload: batch, Key: []byte("k")}, r.emit, r.reject)
+	fn.ProcessElement(mtime.FromTime(time.Unix(1, 0)), element{Payload: batch, Key: []byte("k")}, r.emitRecord, r.reject)
 	fn.FinishBundle(context.Background(), nil, nil)
 
 	if len(r.plain) != 1 {

@@ -30,19 +30,19 @@ func TestDecoderBinding(t *testing.T) {
 		t.Fatal(err)
 	}
 	fns, _ := doFns(t, p)
-	got := fns["recordStepFn"]
-	if len(got) != 1 || got[0].(*recordStepFn).Decoders["parse"] != b.Decoders["parse"] {
-		t.Fatalf("recordStepFn: %#v", got)
+	got := fns["recordSinkFn"]
+	if len(got) != 1 || got[0].(*recordSinkFn).Decoders["parse"] != b.Decoders["parse"] {
+		t.Fatalf("recordSinkFn: %#v", got)
 	}
 	t.Cleanup(observe.Register(id, observe.New(id, "local", g)))
-	fn := got[0].(*recordStepFn)
+	fn := got[0].(*recordSinkFn)
 	mustSetup(t, fn)
 	var r run
 	good, _ := msgpack.Marshal(map[string]any{"type": "a"})
 	noType, _ := msgpack.Marshal(map[string]any{"n": 1})
 	for i, v := range [][]byte{good, noType, []byte(`{"type":"a"}`)} {
 		rec := kafka.Record{Topic: "events", Offset: int64(i), Value: v}
-		fn.ProcessElement(mtime.FromTime(time.Unix(1, 0)), rec, r.emit, r.reject)
+		fn.ProcessElement(mtime.FromTime(time.Unix(1, 0)), rec, r.emitRecord, r.reject)
 	}
 	fn.FinishBundle(context.Background(), nil, nil)
 	if len(r.plain) != 1 || string(r.plain[0].E.Payload.([]byte)) != `{"type":"a","n":0}` {

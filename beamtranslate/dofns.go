@@ -157,6 +157,9 @@ type chain struct {
 	// Decoders remake the chain's Parser and BatchParser steps with the
 	// deployment config's codec and schema, by step name.
 	Decoders map[string]DecoderBinding `json:",omitempty"`
+	// Sink is the Kafka sink the chain makes records for, if any, as
+	// toRecordFn makes them (sinkchain.go).
+	Sink *recordSink `json:",omitempty"`
 
 	nodes  []*dsl.Node
 	emits  []func(dsl.Any) // emits[i] takes the outputs of nodes[i]
@@ -213,6 +216,9 @@ func (c *chain) Setup() error {
 	if c.Source != "" {
 		c.source.setup(c.Pipeline, c.Source)
 	}
+	if c.Sink != nil {
+		c.Sink.setup(c.Pipeline)
+	}
 	c.pl = observe.Lookup(c.Pipeline)
 	c.steps = make([]stepMetrics, len(c.Steps))
 	for i, step := range c.Steps {
@@ -248,6 +254,9 @@ func (c *chain) flush(ctx context.Context) {
 	}
 	if c.Source != "" {
 		c.source.flush(ctx)
+	}
+	if c.Sink != nil {
+		c.Sink.flush(ctx)
 	}
 }
 
@@ -342,6 +351,10 @@ func (c *chain) emit(m dsl.Any) {
 }
 
 func (c *chain) send(t beam.EventTime, m dsl.Any) {
+	if c.Sink != nil {
+		c.sendRecord(t, m)
+		return
+	}
 	if c.Batch != "" {
 		e := element{Payload: m.Payload, Key: m.Key, Headers: m.Headers, Origin: c.originRef()}
 		c.outKV(t, batchKey(c.BatchPerKey, e), e)
@@ -397,6 +410,9 @@ func (c *chain) name() string {
 		names = append(names, c.Source)
 	}
 	names = append(names, c.Steps...)
+	if c.Sink != nil {
+		names = append(names, c.Sink.Step)
+	}
 	if k := c.keyingStep(); k != "" {
 		names = append(names, k)
 	}
@@ -501,19 +517,8 @@ func (fn *toRecordFn) FinishBundle(ctx context.Context, _ func(kafka.Record), _ 
 
 func (fn *toRecordFn) ProcessElement(ts beam.EventTime, e element, emit func(kafka.Record), bad func(invalid)) {
 	fn.n++
-	v, ok := e.Payload.([]byte)
-	if !ok && e.Payload != nil {
-		// The DSL's types make this unreachable; say so loudly if not.
-		panic(fmt.Sprintf("beamtranslate: sink %s got a %T payload, want []byte", fn.Step, e.Payload))
-	}
-	var t time.Time // zero: the producer stamps the record
-	if ts > mtime.MinTimestamp && ts < mtime.EndOfGlobalWindowTime {
-		// Beam's sentinel times (after a global-window aggregation) are no
-		// Kafka timestamps.
-		t = ts.ToTime()
-	}
-	r := kafka.Record{Key: e.Key, Value: v, Headers: kafkaHeaders(e.Headers, 0), Timestamp: t}
-	if err := tooLarge(fn.Step, fn.Topic, r, fn.MaxBytes); err != nil {
+	r, err := sinkRecord(fn.Step, fn.Topic, fn.MaxBytes, ts, e)
+	if err != nil {
 		fn.rejected++
 		bad(invalid{Step: fn.Step, Error: err.Error(), Origin: e.Origin.value()})
 		return

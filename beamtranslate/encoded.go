@@ -17,7 +17,8 @@ import (
 )
 
 // The encoded fast path of the DoFns that key a chain's messages for a
-// Reduce (recordKeyFn, keyStepFn). A runner that understands it (the
+// Reduce (recordKeyFn, keyStepFn), and of those that make a Kafka sink's
+// records (recordSinkFn, sinkStepFn: sinkchain.go). A runner that understands it (the
 // bundled runner, localrunner, whose interface these methods satisfy
 // without this package importing it) runs a stage made of the DoFn alone
 // between its data source and sinks without Beam's executor: it hands
@@ -171,10 +172,11 @@ type encodedOut struct {
 	emit func(out int, ts beam.EventTime, value []byte)
 	ts   beam.EventTime
 
-	outKV func(beam.EventTime, string, element) // o.kv
-	bad   func(invalid)                         // o.invalid
-	elem  []byte                                // an element's encoding
-	buf   []byte                                // an output's encoding
+	outKV     func(beam.EventTime, string, element) // o.kv
+	outRecord func(beam.EventTime, kafka.Record)    // o.record
+	bad       func(invalid)                         // o.invalid
+	elem      []byte                                // an element's encoding
+	buf       []byte                                // an output's encoding
 }
 
 // startEncoded sets the chain's emitters to the encoding ones, which call
@@ -183,11 +185,14 @@ func (c *chain) startEncoded(ts beam.EventTime, emit func(int, beam.EventTime, [
 	o := c.enc
 	if o == nil {
 		o = &encodedOut{reduce: c.keyingStep()}
-		o.outKV, o.bad = o.kv, o.invalid
+		o.outKV, o.outRecord, o.bad = o.kv, o.record, o.invalid
 		c.enc = o
 	}
 	o.emit, o.ts = emit, ts
 	c.outKV, c.bad = o.outKV, o.bad
+	if c.Sink != nil {
+		c.Sink.out = o.outRecord
+	}
 }
 
 // endEncoded ends ProcessEncoded's call, deferred: a panic no step took

@@ -183,6 +183,13 @@ func sdkPath(t *testing.T, fn any, in []encodedInput, outs []*coder.Coder) (want
 		}
 		want = append(want, encodedOutput{0, ts, b.Bytes()})
 	}
+	rec := func(ts beam.EventTime, r kafka.Record) {
+		var b bytes.Buffer
+		if err := kvEnc.Encode(&exec.FullValue{Elm: r, Timestamp: ts}, &b); err != nil {
+			panic(fmt.Errorf("encoding element with coder %v: %w", outs[0], err))
+		}
+		want = append(want, encodedOutput{0, ts, b.Bytes()})
+	}
 	bad := func(v invalid) {
 		var b bytes.Buffer
 		if err := badEnc.Encode(&exec.FullValue{Elm: v, Timestamp: inTS}, &b); err != nil {
@@ -202,6 +209,10 @@ func sdkPath(t *testing.T, fn any, in []encodedInput, outs []*coder.Coder) (want
 			fn.ProcessElement(x.ts, x.v.(kafka.Record), kv, bad)
 		case *keyStepFn:
 			fn.ProcessElement(x.ts, x.v.(element), kv, bad)
+		case *recordSinkFn:
+			fn.ProcessElement(x.ts, x.v.(kafka.Record), rec, bad)
+		case *sinkStepFn:
+			fn.ProcessElement(x.ts, x.v.(element), rec, bad)
 		default:
 			t.Fatalf("a %T", fn)
 		}
@@ -210,6 +221,10 @@ func sdkPath(t *testing.T, fn any, in []encodedInput, outs []*coder.Coder) (want
 	case *recordKeyFn:
 		fn.FinishBundle(context.Background(), nil, nil)
 	case *keyStepFn:
+		fn.FinishBundle(context.Background(), nil, nil)
+	case *recordSinkFn:
+		fn.FinishBundle(context.Background(), nil, nil)
+	case *sinkStepFn:
 		fn.FinishBundle(context.Background(), nil, nil)
 	}
 	return want, nil

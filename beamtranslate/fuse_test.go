@@ -60,12 +60,13 @@ func TestFusedTranslation(t *testing.T) {
 	}
 	fns, pardos := doFns(t, p)
 	// listFn and readFn (the source), recordKeyFn (in+parse+count's
-	// keying), the combine's, reduceOutputFn, lateFn, stepFn (ser),
-	// toRecordFn and writeFn (out), dlqRecordFn and writeFn (the DLQ).
-	if pardos != 11 {
-		t.Errorf("%d ParDos, want 11:\n%s", pardos, describe(t, p))
+	// keying), the combine's, reduceOutputFn, lateFn, sinkStepFn (ser
+	// and out's records), writeFn (out), dlqRecordFn and writeFn (the
+	// DLQ).
+	if pardos != 10 {
+		t.Errorf("%d ParDos, want 10:\n%s", pardos, describe(t, p))
 	}
-	for _, gone := range []string{"fromRecordFn", "reduceKeyFn", "recordStepFn", "keyStepFn"} {
+	for _, gone := range []string{"fromRecordFn", "reduceKeyFn", "recordStepFn", "keyStepFn", "stepFn", "toRecordFn"} {
 		if len(fns[gone]) > 0 {
 			t.Errorf("a %s in the windowed pipeline", gone)
 		}
@@ -74,8 +75,9 @@ func TestFusedTranslation(t *testing.T) {
 		chain{Pipeline: "fused-windowed", Steps: []string{"parse"}, Source: "in", Reduce: "count", KeepOrigin: true}) {
 		t.Errorf("recordKeyFn: %#v", got)
 	}
-	if got := fns["stepFn"]; len(got) != 1 || !reflect.DeepEqual(got[0].(*stepFn).Steps, []string{"ser"}) {
-		t.Errorf("stepFn: %#v", got)
+	if got := fns["sinkStepFn"]; len(got) != 1 || !reflect.DeepEqual(got[0].(*sinkStepFn).chain,
+		chain{Pipeline: "fused-windowed", Steps: []string{"ser"}, Sink: &recordSink{Step: "out", Topic: "out-topic"}}) {
+		t.Errorf("sinkStepFn: %#v", got)
 	}
 
 	// A Reduce right after the source: one DoFn reads and keys. A Reduce
@@ -212,6 +214,11 @@ func (r *run) emitKV(ts beam.EventTime, k string, e element) {
 }
 func (r *run) emit(ts beam.EventTime, e element) { r.plain = append(r.plain, plainOut{ts, e}) }
 func (r *run) reject(v invalid)                  { r.bad = append(r.bad, v) }
+
+// emitRecord takes a sink chain's record as the message it was made of.
+func (r *run) emitRecord(ts beam.EventTime, rec kafka.Record) {
+	r.plain = append(r.plain, plainOut{ts, element{Payload: rec.Value, Key: rec.Key, Headers: dslHeaders(rec.Headers)}})
+}
 
 func fuseRecords() []kafka.Record {
 	t0 := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)

@@ -41,11 +41,11 @@ func TestHeadersFilterFused(t *testing.T) {
 		t.Fatal(err)
 	}
 	fns, _ := doFns(t, p)
-	want := chain{Pipeline: id, Source: "in", Steps: []string{"project", "parse", "ser"}}
-	if got := fns["recordStepFn"]; len(got) != 1 || !reflect.DeepEqual(got[0].(*recordStepFn).chain, want) {
-		t.Fatalf("recordStepFn: %#v, want one with %+v", got, want)
+	want := chain{Pipeline: id, Source: "in", Steps: []string{"project", "parse", "ser"}, Sink: &recordSink{Step: "out", Topic: "out-topic"}}
+	if got := fns["recordSinkFn"]; len(got) != 1 || !reflect.DeepEqual(got[0].(*recordSinkFn).chain, want) {
+		t.Fatalf("recordSinkFn: %#v, want one with %+v", got, want)
 	}
-	if len(fns["stepFn"]) > 0 || len(fns["fromRecordFn"]) > 0 {
+	if len(fns["stepFn"]) > 0 || len(fns["fromRecordFn"]) > 0 || len(fns["toRecordFn"]) > 0 {
 		t.Errorf("the filter is not fused: %v", fns)
 	}
 
@@ -62,11 +62,11 @@ func TestHeadersFilterFused(t *testing.T) {
 		recs = append(recs, kafka.Record{Topic: "events", Partition: 0, Offset: int64(i),
 			Value: fmt.Appendf(nil, `{"type":"event","n":%d}`, i), Headers: hs, Timestamp: t0})
 	}
-	fn := &recordStepFn{want}
+	fn := &recordSinkFn{want}
 	mustSetup(t, fn)
 	var r run
 	for _, rec := range recs {
-		fn.ProcessElement(mtime.FromTime(rec.Timestamp), rec, r.emit, r.reject)
+		fn.ProcessElement(mtime.FromTime(rec.Timestamp), rec, r.emitRecord, r.reject)
 	}
 	fn.FinishBundle(context.Background(), nil, nil)
 

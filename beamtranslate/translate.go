@@ -218,7 +218,7 @@ func (t *translator) source() error {
 		return fmt.Errorf("beamtranslate: source %s: %w", src.Name(), err)
 	}
 	if outs := src.Outputs(); len(outs) == 1 {
-		if n := t.g.Node(outs[0]); (fusible(n) || stateful(n)) && t.segment(n) == 0 {
+		if n := t.g.Node(outs[0]); (fusible(n) || stateful(n) || t.sinkNext(src) == n) && t.segment(n) == 0 {
 			// The chain's DoFn reads the records itself.
 			return t.chain(src, n, recs)
 		}
@@ -264,7 +264,7 @@ func (t *translator) chain(src, n *dsl.Node, in beam.PCollection) error {
 	if src != nil {
 		c.Source = src.Name()
 	}
-	if !stateful(n) {
+	if !stateful(n) && n.Kind() != dsl.KindSink {
 		c.Steps = append(c.Steps, n.Name())
 		for last = n; chainable(last); {
 			next := t.g.Node(last.Outputs()[0])
@@ -292,8 +292,17 @@ func (t *translator) chain(src, n *dsl.Node, in beam.PCollection) error {
 			}
 		}
 	}
+	sink := t.sinkNext(last)
+	if keyer == nil && sink != nil {
+		sb := t.b.Sinks[sink.Name()]
+		c.Sink = &recordSink{Step: sink.Name(), Topic: sb.Topic, MaxBytes: sb.MaxRecordBytes}
+	}
 	var fn any
 	switch {
+	case c.Sink != nil && src == nil:
+		fn = &sinkStepFn{c}
+	case c.Sink != nil:
+		fn = &recordSinkFn{c}
 	case src == nil && keyer == nil:
 		fn = &stepFn{c}
 	case src == nil:
@@ -310,6 +319,8 @@ func (t *translator) chain(src, n *dsl.Node, in beam.PCollection) error {
 	out, bad := beam.ParDo2(t.keyingScope(t.s, keyer, c.name(), head), fn, in)
 	t.bad = append(t.bad, bad)
 	switch {
+	case c.Sink != nil:
+		return t.writeSink(t.stepScope(sink), sink, out)
 	case keyer == nil:
 		return t.children(last, out)
 	case keyer.Kind() == dsl.KindReduce:
@@ -356,15 +367,22 @@ func (t *translator) sink(s beam.Scope, n *dsl.Node, in beam.PCollection) error 
 		}
 		recs, bad := beam.ParDo2(s, &toRecordFn{Pipeline: t.id, Step: n.Name(), Topic: sb.Topic, MaxBytes: sb.MaxRecordBytes}, in)
 		t.bad = append(t.bad, bad)
-		obs := observerName(t.id, n.Name())
-		kafka.RegisterProduceObserver(obs, newSinkObserver(t.id, n.Name()))
-		wc := kafka.WriteConfig{Client: sb.Client, Topic: sb.Topic, Observer: obs, MaxRecordBytes: sb.MaxRecordBytes, Label: "sink step " + n.Name(), Transactional: t.b.Source.ExactlyOnce}
-		if err := kafka.TryWrite(s, wc, recs); err != nil {
-			return fmt.Errorf("beamtranslate: sink %s: %w", n.Name(), err)
-		}
-		return nil
+		return t.writeSink(s, n, recs)
 	}
 	return fmt.Errorf("beamtranslate: sink %s: unknown sink kind %v", n.Name(), n.SinkKind())
+}
+
+// writeSink writes the records recs, made for Kafka sink n, to its
+// topic.
+func (t *translator) writeSink(s beam.Scope, n *dsl.Node, recs beam.PCollection) error {
+	sb := t.b.Sinks[n.Name()]
+	obs := observerName(t.id, n.Name())
+	kafka.RegisterProduceObserver(obs, newSinkObserver(t.id, n.Name()))
+	wc := kafka.WriteConfig{Client: sb.Client, Topic: sb.Topic, Observer: obs, MaxRecordBytes: sb.MaxRecordBytes, Label: "sink step " + n.Name(), Transactional: t.b.Source.ExactlyOnce}
+	if err := kafka.TryWrite(s, wc, recs); err != nil {
+		return fmt.Errorf("beamtranslate: sink %s: %w", n.Name(), err)
+	}
+	return nil
 }
 
 // invalids sends every rejected message to the dead-letter topic, or logs

@@ -232,8 +232,18 @@
 // same way, partitioned as the source, and WithSegment(n) runs segment
 // n's stages only, so segments are deployed and scaled apart.
 // Cancelling ctx then drains: the source stops fetching, what it handed on
-// is processed and committed within WithDrainTimeout. WithNativeKafka(false)
-// keeps the portable SDF.
+// is processed and committed within WithDrainTimeout.
+//
+// A kafka.Write that is not transactional runs natively too (a
+// runner-side stage): the runner produces the records queued there with a
+// client made from the write's configuration, and, rather than the
+// write's DoFn waiting at each bundle's end for its acknowledgements, the
+// stage feeding it goes on, and the batches those records came from are
+// committed once the acknowledgements come. A record that fails, or is
+// not acknowledged within the write's delivery timeout, fails the run.
+// The stage feeding the write ends at its input, so the DSL's chain that
+// makes a sink's records runs on the encoded path (below).
+// WithNativeKafka(false) keeps the portable SDF and the write's DoFn.
 //
 // # Encoded DoFns
 //
@@ -249,9 +259,10 @@
 // naming the ParDo. So that such a DoFn's stage keeps that shape, the
 // planner ends it after the ParDo (and a WindowInto right after it): what
 // reads its outputs starts a stage of its own. The DSL's fused DoFns that
-// key messages for a Reduce or a Batch implement it (package
-// beamtranslate), so a source read, parsed and keyed for a window or a
-// batch costs no executor hops. WithEncodedDoFns(false) runs every stage
+// key messages for a Reduce or a Batch, or make a Kafka sink's records,
+// implement it (package beamtranslate), so a source read, parsed and
+// keyed for a window or a batch, or transformed and written to a topic,
+// costs no executor hops. WithEncodedDoFns(false) runs every stage
 // in the SDK's executor, fused as usual; the outputs are the same bytes.
 //
 // # Guarantees
@@ -287,10 +298,12 @@
 // windows deleted) and timers, the elements still queued between stages,
 // and the position after the last record each Kafka source handed on.
 // That is a consistent cut: every record before those positions is either
-// fully processed (its outputs flushed by the sinks' FinishBundle), held
-// in the state written, or has its outputs in the queues written; a
-// restored run queues those again before its sources start. A Kafka batch is acknowledged (made committable) only once
-// a checkpoint holds what it left behind, and, as in memory, only once the
+// fully processed (its outputs flushed by the sinks' FinishBundle, or
+// acknowledged to a native write, whose sends in flight a checkpoint
+// waits for), held in the state written, or has its outputs in the queues
+// written; a restored run queues those again before its sources start. A
+// Kafka batch is acknowledged (made committable) only once a checkpoint
+// holds what it left behind, and, as in memory, only once the
 // windows buffering its elements fired: the group's committed offsets never
 // pass the saved positions nor a record waiting in a window. At the start,
 // the state is restored, each GroupByKey takes its saved input watermark as

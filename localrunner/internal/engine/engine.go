@@ -94,9 +94,13 @@ type engine struct {
 	tailMu      sync.Mutex
 	tails       map[sourcePartition][][]byte
 	// Shuffles (shuffle.go): the writers' client, and the marks of the
-	// last batch each shuffle read handed on, per partition.
+	// last batch each shuffle read handed on, per partition. writers are
+	// the producers of the native Kafka writes (kafkawrite.go), by stage
+	// ID, and sends the records of both in flight (sends.go).
 	shuf      *shuffles
 	readMarks map[sourcePartition][]byte
+	writers   map[string]*kafkaWriter
+	sends     *sends
 	// ordered are the Kafka stages whose tasks write to shuffles: their
 	// SDK stages run one bundle at a time per task.
 	ordered map[string]bool
@@ -197,6 +201,8 @@ func Run(ctx context.Context, cfg Config) (*Metrics, error) {
 		prepares:    make(chan prepareReq),
 		tails:       map[sourcePartition][][]byte{},
 		readMarks:   map[sourcePartition][]byte{},
+		writers:     map[string]*kafkaWriter{},
+		sends:       newSends(),
 		ordered:     map[string]bool{},
 	}
 	for _, src := range e.taskOf {
@@ -230,6 +236,10 @@ func Run(ctx context.Context, cfg Config) (*Metrics, error) {
 	}
 	e.rebuildStages()
 	if err := e.openShuffles(ctx); err != nil {
+		e.teardown(ctx)
+		return e.metrics, err
+	}
+	if err := e.openWriters(); err != nil {
 		e.teardown(ctx)
 		return e.metrics, err
 	}
@@ -298,19 +308,18 @@ func (e *engine) loop(ctx context.Context) (err error) {
 		}()
 	}
 	var marksDue <-chan time.Time
-	var acked <-chan struct{}
 	if e.shuf != nil {
 		every := cmp.Or(e.cfg.Shuffle.MarkInterval, 100*time.Millisecond)
 		t := time.NewTicker(every)
 		defer t.Stop()
-		marksDue, acked = t.C, e.shuf.notify
+		marksDue = t.C
 	}
 	done := ctx.Done()
 	for {
 		if !e.stopping && !e.cutHeld {
 			e.schedule(runCtx)
 		}
-		if e.durable && !e.stopping && e.running == 0 && !e.shuffling() && e.checkpointDue() {
+		if e.durable && !e.stopping && e.running == 0 && !e.sending() && e.checkpointDue() {
 			e.checkpoint()
 			e.afterCheckpoint()
 			if !e.stopping {
@@ -321,7 +330,7 @@ func (e *engine) loop(ctx context.Context) (err error) {
 			e.refreshWatermarks()
 			continue
 		}
-		if e.running == 0 && e.finalizing == 0 && !e.shuffling() {
+		if e.running == 0 && e.finalizing == 0 && !e.sending() {
 			if e.stopping || e.drained() {
 				break
 			}
@@ -364,8 +373,8 @@ func (e *engine) loop(ctx context.Context) (err error) {
 			e.onSourced(se)
 		case d := <-e.logged:
 			e.onLogged(d)
-		case <-acked:
-			e.onShuffled()
+		case <-e.sends.notify:
+			e.onSent()
 		case <-marksDue:
 			if !e.stopping {
 				e.writeMarks()
@@ -484,6 +493,7 @@ func (e *engine) teardown(ctx context.Context) {
 	ctx = context.WithoutCancel(ctx)
 	e.closeLogs()
 	e.closeShuffles()
+	e.closeWriters()
 	for f := range e.awaiting {
 		f.stage.pool.put(f.plan)
 	}

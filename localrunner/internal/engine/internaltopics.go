@@ -48,7 +48,7 @@ func (e *engine) openShuffles(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("localrunner: shuffle: %w", err)
 	}
-	e.shuf = &shuffles{cl: cl, parts: map[string]int32{}, total: map[string]int{}, notify: make(chan struct{}, 1)}
+	e.shuf = &shuffles{cl: cl, parts: map[string]int32{}, total: map[string]int{}}
 	adm := kadm.NewClient(cl)
 	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()

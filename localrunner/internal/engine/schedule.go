@@ -74,7 +74,7 @@ func (e *engine) runnable(s *stageState) bool {
 			return s.idleLane() >= 0 && e.sidesReady(s)
 		}
 		return s.queued > 0 && e.sidesReady(s)
-	case plan.KindShuffleWrite:
+	case plan.KindShuffleWrite, plan.KindKafkaWrite:
 		return s.queued > 0
 	case plan.KindGroup:
 		due := !s.grpNextProc.IsZero() && !e.draining && !e.checkpointing && !e.now().Before(s.grpNextProc)
@@ -104,6 +104,10 @@ func (e *engine) schedule(ctx context.Context) {
 		}
 		if s.spec.Kind == plan.KindShuffleWrite {
 			e.writeShuffle(s)
+			continue
+		}
+		if s.spec.Kind == plan.KindKafkaWrite {
+			e.writeKafka(ctx, s)
 			continue
 		}
 		e.seq++

@@ -5,8 +5,6 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph/coder"
@@ -52,48 +50,12 @@ type ShuffleConfig struct {
 	MarkInterval time.Duration
 }
 
-// shuffles is what a run keeps for its shuffle writers.
+// shuffles is what a run keeps for its shuffle writers: their client,
+// and the partitions of the topics.
 type shuffles struct {
 	cl    *kgo.Client
 	parts map[string]int32 // internal topic -> partitions
 	total map[string]int   // source stage ID -> its partitions, all topics
-	// done are the sends whose records were all acknowledged (under mu);
-	// notify (buffered) says there are some.
-	mu       sync.Mutex
-	done     []*shuffleSend
-	notify   chan struct{}
-	inflight int // sends not done (owner)
-}
-
-// shuffleSend is the records written for one queued batch: pending
-// counts those not acknowledged, plus one until all are produced.
-type shuffleSend struct {
-	s       *shuffles
-	fins    []*fin
-	pending atomic.Int64
-	mu      sync.Mutex
-	err     error
-}
-
-func (x *shuffleSend) acked(_ *kgo.Record, err error) {
-	if err != nil {
-		x.mu.Lock()
-		if x.err == nil {
-			x.err = err
-		}
-		x.mu.Unlock()
-	}
-	if x.pending.Add(-1) > 0 {
-		return
-	}
-	s := x.s
-	s.mu.Lock()
-	s.done = append(s.done, x)
-	s.mu.Unlock()
-	select {
-	case s.notify <- struct{}{}:
-	default:
-	}
 }
 
 // shuffleOut is what a writer (a KindShuffleWrite stage of a task) keeps.
@@ -156,14 +118,13 @@ func (e *engine) initShuffleOut(st *stageState) error {
 }
 
 // writeShuffle writes what is queued at writer s. The batches' references
-// are released when their records are acknowledged (onShuffled).
+// are released when their records are acknowledged (onSent).
 func (e *engine) writeShuffle(s *stageState) {
 	o := s.shufOut
 	n := int32(len(o.seq))
 	var r bytes.Reader
 	for _, q := range s.queue {
-		x := &shuffleSend{s: e.shuf, fins: q.fins}
-		x.pending.Store(1)
+		x := e.sends.begin(context.Background(), q.fins, shuffleFailed)
 		start := 0
 		if q.next > 0 {
 			start = q.ends[q.next-1]
@@ -179,12 +140,10 @@ func (e *engine) writeShuffle(s *stageState) {
 			o.seq[p]++
 			rec := &kgo.Record{Topic: o.topic, Partition: p, Key: key, Value: elm, Timestamp: recordTime(ts),
 				Headers: []kgo.RecordHeader{{Key: shuffle.HeaderSeq, Value: shuffle.AppendSeq(nil, shuffle.Seq{From: o.from, Gen: o.gen, N: o.seq[p]})}}}
-			x.pending.Add(1)
-			e.shuf.cl.Produce(context.Background(), rec, x.acked)
+			x.produce(e.shuf.cl, rec)
 		}
 		o.dirty = true
-		e.shuf.inflight++
-		x.acked(nil, nil) // the send's own count
+		x.end()
 	}
 	clear(s.queue)
 	s.queue, s.queued = s.queue[:0], 0
@@ -216,35 +175,11 @@ func recordTime(ts mtime.Time) time.Time {
 	return ts.ToTime()
 }
 
-// onShuffled releases the batches whose records are acknowledged; a write
-// that failed fails the run.
-func (e *engine) onShuffled() {
-	s := e.shuf
-	s.mu.Lock()
-	done := s.done
-	s.done = nil
-	s.mu.Unlock()
-	for _, x := range done {
-		s.inflight--
-		x.mu.Lock()
-		err := x.err
-		x.mu.Unlock()
-		if err != nil {
-			if !e.stopping {
-				err := fmt.Errorf("localrunner: writing to a shuffle topic: %w", err)
-				e.log.Error("localrunner: shuffle write failed", "error", err)
-				e.fail(err)
-			}
-			continue
-		}
-		for _, f := range x.fins {
-			e.release(f)
-		}
-	}
+// shuffleFailed is the run's error when a record could not be written
+// to a shuffle topic.
+func shuffleFailed(_ *kgo.Record, err error) error {
+	return fmt.Errorf("localrunner: writing to a shuffle topic: %w", err)
 }
-
-// shuffling reports whether shuffle writes are in flight.
-func (e *engine) shuffling() bool { return e.shuf != nil && e.shuf.inflight > 0 }
 
 // writeMarks writes each writer's watermark (its output watermark) and
 // idleness to every partition of its topic when they changed.

@@ -16,7 +16,8 @@ func (e *engine) refreshWatermarks() {
 		case plan.KindTestStream:
 			w = s.testWM
 		}
-		if s.spec.Kind == plan.KindSDK || s.spec.Kind == plan.KindGroup || s.spec.Kind == plan.KindShuffleWrite {
+		switch s.spec.Kind {
+		case plan.KindSDK, plan.KindGroup, plan.KindShuffleWrite, plan.KindKafkaWrite:
 			for _, p := range s.spec.Upstream {
 				if u, ok := e.upstream(s, p); ok {
 					w = min(w, u)

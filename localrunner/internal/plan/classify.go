@@ -98,7 +98,7 @@ func (pl *planner) classifyLeaves() {
 		if pl.skip[id] || len(t.GetSubtransforms()) > 0 || t.GetSpec() == nil {
 			continue
 		}
-		if pl.kafka[id] != nil {
+		if pl.kafka[id] != nil || pl.writes[id] != nil {
 			pl.runnerSide[id] = true
 			pl.leaves = append(pl.leaves, id)
 			continue

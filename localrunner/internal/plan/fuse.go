@@ -58,6 +58,12 @@ func (pl *planner) fuse() (*Plan, error) {
 				s.Transforms, s.Names = []string{tid}, []string{t.GetUniqueName()}
 				s.Kafka = pl.kafka[tid]
 				stageOf[tid] = s
+			case pl.writes[tid] != nil:
+				s := newStage(KindKafkaWrite)
+				s.Transforms, s.Names = []string{tid}, []string{t.GetUniqueName()}
+				s.Input = pl.mainInput(tid)
+				s.KafkaWrite = pl.writes[tid]
+				stageOf[tid] = s
 			case pl.tests[tid] != nil:
 				s := newStage(KindTestStream)
 				s.Transforms, s.Names = []string{tid}, []string{t.GetUniqueName()}
@@ -190,7 +196,7 @@ func (pl *planner) fuse() (*Plan, error) {
 		return ps
 	}
 	for _, s := range out.Stages {
-		if s.Kind == KindSDK || s.Kind == KindGroup {
+		if s.Kind == KindSDK || s.Kind == KindGroup || s.Kind == KindKafkaWrite {
 			s.Upstream = upstream(s.Input, map[string]bool{})
 		}
 		for _, tid := range s.Transforms {

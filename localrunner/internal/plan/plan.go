@@ -46,8 +46,8 @@
 // transform is), refusals.go (what the engine cannot run), triggers.go,
 // fuse.go (fusion into stages), descriptor.go (bundle descriptors),
 // combine.go (lifted combines), sdf.go (SDF expansion), kafka.go (native
-// Kafka reads), encoded.go (stages for encoded DoFns), late.go and
-// errors.go.
+// Kafka reads), kafkawrite.go (native Kafka writes), encoded.go (stages
+// for encoded DoFns), late.go and errors.go.
 package plan
 
 import (
@@ -178,6 +178,8 @@ type Stage struct {
 	Kafka *KafkaRead
 	// Shuffle describes the write of a KindShuffleWrite stage.
 	Shuffle *Shuffle
+	// KafkaWrite describes the write of a KindKafkaWrite stage.
+	KafkaWrite *KafkaWrite
 	// Group describes the GroupByKey of a KindGroup stage. Its Input is
 	// the GroupByKey's input, Outputs its one output.
 	Group *Group
@@ -232,7 +234,9 @@ type Combine struct {
 type Options struct {
 	// NativeKafka substitutes a runner-side stage (KindKafka) for each
 	// kafka.Read that has a consumer group and reads into the global
-	// window. Off, the read runs as the splittable DoFn it is.
+	// window, and one (KindKafkaWrite) for each kafka.Write that is not
+	// transactional. Off, the read runs as the splittable DoFn it is, and
+	// the write as its DoFn.
 	NativeKafka bool
 	// EncodedDoFns sets Stage.Encoded on the stages of that shape, so that
 	// the worker may run their DoFn on encoded elements.
@@ -308,6 +312,7 @@ type planner struct {
 	tests      map[string][]TestStreamEvent            // TestStreams
 	sides      map[string]map[string]*pipepb.SideInput // transform -> local -> side input
 	kafka      map[string]*KafkaRead                   // reading transform -> native read
+	writes     map[string]*KafkaWrite                  // writing ParDo -> native write
 	groups     map[string]*Group                       // GroupByKey transforms
 	combines   map[string]*Combine                     // GroupByKeys of lifted combines
 	encodable  map[string]bool                         // ParDos of EncodedDoFns (Options.EncodedDoFns)
@@ -340,6 +345,7 @@ func Build(p *pipepb.Pipeline, opts Options) (*Plan, error) {
 		tests:      map[string][]TestStreamEvent{},
 		sides:      map[string]map[string]*pipepb.SideInput{},
 		kafka:      map[string]*KafkaRead{},
+		writes:     map[string]*KafkaWrite{},
 		groups:     map[string]*Group{},
 		combines:   map[string]*Combine{},
 		encodable:  map[string]bool{},
@@ -356,6 +362,7 @@ func Build(p *pipepb.Pipeline, opts Options) (*Plan, error) {
 	pl.composites()
 	if opts.NativeKafka {
 		pl.nativeKafka()
+		pl.nativeKafkaWrites()
 	}
 	pl.classifyLeaves()
 	if len(pl.errs) > 0 {
@@ -408,6 +415,8 @@ func (p *Plan) String() string {
 			kind = "kafka"
 		case s.Kind == KindShuffleWrite:
 			kind = "shuffle write " + s.Shuffle.Topic
+		case s.Kind == KindKafkaWrite:
+			kind = "kafka write"
 		case s.Kind == KindTestStream:
 			kind = "teststream"
 		case s.Kind == KindGroup:
