@@ -36,10 +36,13 @@ func WriteTransformConfig(fn any) (cfg WriteConfig, ok bool) {
 	}, true
 }
 
-// ProducerOptions are the franz-go options of the client a write
-// produces with: the cluster and producer properties, and the batch cap.
-// The delivery timeout is the caller's to enforce (see
-// [DefaultDeliveryTimeout] and [WriteConfig.DeliveryTimeout]).
+// ProducerOptions are the franz-go options of a client that produces a
+// write's records without bundles: the cluster and producer properties,
+// the batch cap, and no linger unless the properties set one (linger.ms,
+// or its alias queue.buffering.max.ms), since no bundle's end flushes
+// what lingers, as the write's DoFn does. The delivery timeout is the
+// caller's to enforce (see [DefaultDeliveryTimeout] and
+// [WriteConfig.DeliveryTimeout]).
 func (c WriteConfig) ProducerOptions() ([]kgo.Opt, error) {
 	opts, err := c.Client.Options()
 	if err != nil {
@@ -47,6 +50,10 @@ func (c WriteConfig) ProducerOptions() ([]kgo.Opt, error) {
 	}
 	if c.MaxRecordBytes > 0 {
 		opts = append(opts, kgo.ProducerBatchMaxBytes(c.MaxRecordBytes))
+	}
+	_, linger := c.Client.Properties["linger.ms"]
+	if _, alias := c.Client.Properties["queue.buffering.max.ms"]; !linger && !alias {
+		opts = append(opts, kgo.ProducerLinger(0))
 	}
 	return append(opts, kgo.RecordDeliveryTimeout(0)), nil
 }

@@ -27,8 +27,26 @@ func TestNativeWrite(t *testing.T) {
 	if d := cfg.DeliveryTimeout(); d != 1500*time.Millisecond {
 		t.Errorf("DeliveryTimeout %v", d)
 	}
-	if _, err := cfg.ProducerOptions(); err != nil {
-		t.Fatal(err)
+	// No bundle end flushes a native write's records: no linger, unless
+	// the properties set one.
+	for props, want := range map[string]time.Duration{"": 0, "linger.ms": 5 * time.Millisecond, "queue.buffering.max.ms": 5 * time.Millisecond} {
+		c := cfg
+		c.Client.Properties = map[string]string{}
+		if props != "" {
+			c.Client.Properties[props] = "5"
+		}
+		opts, err := c.ProducerOptions()
+		if err != nil {
+			t.Fatal(err)
+		}
+		cl, err := kgo.NewClient(opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := cl.OptValue(kgo.ProducerLinger); got != want {
+			t.Errorf("%q: linger %v, want %v", props, got, want)
+		}
+		cl.Close()
 	}
 
 	ts := time.UnixMilli(1_700_000_000_123)
