@@ -3,8 +3,6 @@ package beamtranslate
 import (
 	"context"
 
-	"github.com/apache/beam/sdks/v2/go/pkg/beam"
-
 	"github.com/streams-dev/streams/observe"
 )
 
@@ -18,10 +16,19 @@ import (
 // added once per bundle, as the process's metrics are; with no Beam
 // metric store in the context (the bundled runner's encoded path) an
 // add costs a type check.
+//
+// The build tag streams_nobeammetrics ([NoBeamMetricsTag]) leaves the
+// Beam counters out (beamcounters_off.go): it exists so that `make bench`
+// can measure what they cost the bundled runner, side by side in one run
+// (bench/cmd/throughput, mode local-nobm). Not for production: a remote
+// runner then shows no step counts.
 
 // MetricNamespace is the namespace of the Beam counters; their names are
 // "<step>.in", "<step>.out", "<step>.errors" and "<step>.dlq".
 const MetricNamespace = "streams"
+
+// NoBeamMetricsTag is the build tag that leaves the Beam counters out.
+const NoBeamMetricsTag = "streams_nobeammetrics"
 
 // stepMetrics are one step's counts in both places: the process's
 // metrics and its Beam counters.
@@ -38,40 +45,4 @@ func newStepMetrics(pl *observe.Pipeline, step string) stepMetrics {
 func (m *stepMetrics) add(ctx context.Context, in, out, errors uint64) {
 	m.obs.Add(in, out, errors)
 	m.beam.add(ctx, in, out, errors)
-}
-
-// stepCounters are one step's Beam counters.
-type stepCounters struct{ in, out, errors beam.Counter }
-
-func newStepCounters(step string) stepCounters {
-	return stepCounters{
-		in:     beam.NewCounter(MetricNamespace, step+".in"),
-		out:    beam.NewCounter(MetricNamespace, step+".out"),
-		errors: beam.NewCounter(MetricNamespace, step+".errors"),
-	}
-}
-
-// add adds a bundle's counts.
-func (c *stepCounters) add(ctx context.Context, in, out, errors uint64) {
-	if in > 0 {
-		c.in.Inc(ctx, int64(in))
-	}
-	if out > 0 {
-		c.out.Inc(ctx, int64(out))
-	}
-	if errors > 0 {
-		c.errors.Inc(ctx, int64(errors))
-	}
-}
-
-// dlqCounters are the "<step>.dlq" counters, made on first use.
-type dlqCounters map[string]beam.Counter
-
-func (d dlqCounters) inc(ctx context.Context, step string) {
-	c, ok := d[step]
-	if !ok {
-		c = beam.NewCounter(MetricNamespace, step+".dlq")
-		d[step] = c
-	}
-	c.Inc(ctx, 1)
 }

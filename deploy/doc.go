@@ -10,6 +10,19 @@
 // only the DWARF data; -s would drop both): Beam finds unregistered
 // functions in it.
 //
+// # The Beam worker image
+//
+// beam-worker.Dockerfile builds a program into a Beam Go SDK worker
+// image, for runners that start workers in containers (DOCKER
+// environment, Dataflow's --sdk_container_image): Beam's boot loader,
+// built from the Beam module go.mod requires, as the entrypoint at
+// /opt/apache/beam/boot, as Beam's own Go images have it, and the
+// program at /opt/apache/beam/pipeline, built with the tag
+// streams_nodevbroker. The boot loader runs the binary the submitter
+// staged (--worker_binary), never the one in the image; the image's is
+// that file. The tests build both as the Dockerfile does and run them in
+// prism's PROCESS environment (no Docker here).
+//
 // # The manifests
 //
 // k8s/ is a kustomize base and an overlay per segment of the deployment

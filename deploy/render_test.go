@@ -1,7 +1,6 @@
 package deploy
 
 import (
-	"bufio"
 	"fmt"
 	"net"
 	"os"
@@ -313,46 +312,8 @@ func TestDockerfile(t *testing.T) {
 	}
 	toolchain := string(m[1])
 
-	f, err := os.Open("Dockerfile")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var stages int
-	var env, user, expose, entry []string
-	var runs []string
-	sc := bufio.NewScanner(f)
-	var line string
-	for sc.Scan() {
-		l := strings.TrimSpace(sc.Text())
-		if strings.HasPrefix(l, "#") {
-			continue
-		}
-		if cont, ok := strings.CutSuffix(l, "\\"); ok {
-			line += cont + " "
-			continue
-		}
-		line += l
-		instr, args, _ := strings.Cut(line, " ")
-		line = ""
-		switch strings.ToUpper(instr) {
-		case "FROM":
-			stages++
-		case "ENV":
-			env = append(env, strings.Fields(args)...)
-		case "USER":
-			user = append(user, args)
-		case "EXPOSE":
-			expose = append(expose, args)
-		case "ENTRYPOINT":
-			entry = append(entry, args)
-		case "RUN":
-			runs = append(runs, args)
-		}
-	}
-	if err := sc.Err(); err != nil {
-		t.Fatal(err)
-	}
+	df := parseDockerfile(t, "Dockerfile")
+	stages, env, user, expose, entry, runs := len(df.stages), df.env, df.user, df.expose, df.entry, df.runs
 	if stages < 2 {
 		t.Errorf("%d stages, want a build stage and a runtime stage", stages)
 	}

@@ -36,9 +36,6 @@ import (
 	"strings"
 	"sync"
 	"syscall"
-
-	"github.com/twmb/franz-go/pkg/kerr"
-	"github.com/twmb/franz-go/pkg/kfake"
 )
 
 var (
@@ -52,7 +49,18 @@ var (
 	// ErrDataDirInUse is returned by [Start] when another broker, in this
 	// process or another, uses the same [DataDir].
 	ErrDataDirInUse = errors.New("devbroker: data dir in use by another broker")
+
+	// ErrLeftOut is returned by [Start] in a binary built with the tag
+	// streams_nodevbroker, which leaves kfake out (see [Linked]).
+	ErrLeftOut = errors.New("devbroker: not in this binary (built with -tags " + NoDevBrokerTag + "): configure bootstrap_servers, or start `streams broker` from a default build")
 )
+
+// NoDevBrokerTag is the build tag that leaves the broker (franz-go's
+// kfake, about 2 MB of a pipeline binary) out of a binary, for worker
+// images and production builds that always name their brokers. [Probe]
+// and [Identify] still work: a pipeline built so can use a development
+// broker that another program runs.
+const NoDevBrokerTag = "streams_nodevbroker"
 
 // ListenError is returned by [Start] when it cannot listen on Addr. It
 // matches [ErrAddrInUse] when the port is taken.
@@ -80,7 +88,7 @@ func (e *ListenError) addrInUse() bool { return errors.Is(e.Err, syscall.EADDRIN
 // Broker is a running development broker. Its methods are safe for
 // concurrent use.
 type Broker struct {
-	cluster    *kfake.Cluster
+	cluster    *cluster
 	addr       string
 	dataDir    string
 	partitions int32
@@ -99,6 +107,9 @@ type Broker struct {
 // [ErrAddrInUse] when the port is taken), [ErrDataDirInUse], or every invalid
 // option at once.
 func Start(opts ...Opt) (*Broker, error) {
+	if !Linked {
+		return nil, ErrLeftOut
+	}
 	cfg := defaultConfig()
 	for _, o := range opts {
 		o.apply(&cfg)
@@ -129,33 +140,12 @@ func Start(opts ...Opt) (*Broker, error) {
 		lock.release()
 		return nil, &ListenError{Addr: listenAddr, Err: err}
 	}
-	kopts := []kfake.Opt{
-		kfake.NumBrokers(1),
-		kfake.ListenFn(func(network, address string) (net.Listener, error) {
-			if ln == nil { // only if kfake ever adds a broker
-				return net.Listen(network, address)
-			}
-			l := ln
-			ln = nil
-			return l, nil
-		}),
-		kfake.ClusterID(ClusterID),
-		kfake.DefaultNumPartitions(int(cfg.partitions)),
-		kfake.BrokerConfigs(cfg.brokerCfgs),
-		kfake.WithLogger(kfakeLogger{log.With("component", "kfake")}),
-	}
-	if cfg.autoCreate {
-		kopts = append(kopts, kfake.AllowAutoTopicCreation())
-	}
-	if cfg.dataDir != "" {
-		kopts = append(kopts, kfake.DataDir(cfg.dataDir))
-	}
 	listener := ln
-	cluster, err := kfake.NewCluster(kopts...)
+	cluster, err := startCluster(&cfg, ln, log)
 	if err != nil {
 		listener.Close() // kfake closes it too when it got it; twice is harmless
 		lock.release()
-		return nil, fmt.Errorf("devbroker: start kfake: %w", err)
+		return nil, err
 	}
 
 	b := &Broker{
@@ -252,12 +242,11 @@ func (b *Broker) CreateTopics(ctx context.Context, topics ...string) error {
 			errs = append(errs, err)
 			continue
 		}
-		switch err := b.cluster.CreateTopic(t, b.partitions, nil); {
-		case err == nil:
-			b.log.Debug("topic created", "topic", t, "partitions", b.partitions)
-		case errors.Is(err, kerr.TopicAlreadyExists):
-		default:
+		switch created, err := b.cluster.createTopic(t, b.partitions); {
+		case err != nil:
 			errs = append(errs, fmt.Errorf("devbroker: create topic %q: %w", t, err))
+		case created:
+			b.log.Debug("topic created", "topic", t, "partitions", b.partitions)
 		}
 	}
 	return errors.Join(errs...)
@@ -273,30 +262,8 @@ func (b *Broker) Close() error {
 		return nil
 	}
 	b.closed = true
-	b.cluster.Close()
+	b.cluster.close()
 	err := b.lock.release()
 	b.log.Info("dev broker stopped", "addr", b.addr, "data_dir", b.dataDir)
 	return err
-}
-
-// kfakeLogger sends kfake's messages to slog. kfake's Info level reports
-// group membership changes, which are debugging detail for our users.
-type kfakeLogger struct{ l *slog.Logger }
-
-func (k kfakeLogger) Logf(level kfake.LogLevel, msg string, args ...any) {
-	var lvl slog.Level
-	switch level {
-	case kfake.LogLevelError:
-		lvl = slog.LevelError
-	case kfake.LogLevelWarn:
-		lvl = slog.LevelWarn
-	case kfake.LogLevelInfo:
-		lvl = slog.LevelDebug
-	default:
-		lvl = slog.LevelDebug - 4
-	}
-	ctx := context.Background()
-	if k.l.Enabled(ctx, lvl) {
-		k.l.Log(ctx, lvl, fmt.Sprintf(msg, args...))
-	}
 }

@@ -11,11 +11,15 @@ import (
 	cloudblob "gocloud.dev/blob"
 	_ "gocloud.dev/blob/fileblob" // file:// buckets
 	_ "gocloud.dev/blob/gcsblob"  // gs:// buckets
-	_ "gocloud.dev/blob/s3blob"   // s3:// buckets
 )
 
 // Schemes are the bucket URL schemes Open accepts.
 var Schemes = []string{"file", "gs", "s3"}
+
+// NoS3Tag is the build tag that leaves the S3 driver, and with it the
+// AWS SDK (about 13 MB of a pipeline binary), out of a binary; [URL]
+// then refuses s3:// buckets, so a config naming one fails validation.
+const NoS3Tag = "streams_nos3"
 
 // ErrBucket is the error of a bucket that cannot be named or opened.
 var ErrBucket = errors.New("blob: bad bucket")
@@ -39,6 +43,9 @@ func URL(bucket string) (string, error) {
 	}
 	if !slices.Contains(Schemes, u.Scheme) {
 		return "", fmt.Errorf("%w: %q: scheme %q is not one of %s", ErrBucket, bucket, u.Scheme, strings.Join(Schemes, ", "))
+	}
+	if u.Scheme == "s3" && !S3Linked {
+		return "", fmt.Errorf("%w: %q: the S3 driver is not in this binary (built with -tags %s)", ErrBucket, bucket, NoS3Tag)
 	}
 	return bucket, nil
 }

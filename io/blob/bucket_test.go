@@ -30,3 +30,16 @@ func TestURL(t *testing.T) {
 		}
 	}
 }
+
+// TestURLS3 passes with and without the tag streams_nos3 (deploy's
+// TestBuildTags runs it with): an s3:// bucket without the driver is
+// refused, naming the tag.
+func TestURLS3(t *testing.T) {
+	_, err := URL("s3://b?region=eu-west-1")
+	switch {
+	case S3Linked && err != nil:
+		t.Errorf("URL(s3://b): %v", err)
+	case !S3Linked && (!errors.Is(err, ErrBucket) || !strings.Contains(err.Error(), NoS3Tag)):
+		t.Errorf("URL(s3://b) without the S3 driver: %v, want ErrBucket naming %s", err, NoS3Tag)
+	}
+}

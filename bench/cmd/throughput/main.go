@@ -50,7 +50,14 @@ var modes = harness.Modes{
 	{Key: "franz", Label: "(b) hand-written franz-go"},
 	{Key: "prism", Label: "(c) runner --adapter beam (prism)"},
 	{Key: "local-alt", Label: "(a') (a) with the -local-bin-alt binary"},
+	{Key: "local-nobm", Label: "(a-bm) (a) built without the Beam-metric counters"},
 }
+
+// noBeamMetricsProgram is the seed pipeline built with the tag
+// streams_nobeammetrics (beamtranslate.NoBeamMetricsTag), which leaves
+// out the steps' Beam counters: mode local-nobm, the "before" of issue
+// 20's check that the counters cost the bundled runner at most 3%.
+const noBeamMetricsProgram = "seedpipeline-nobm"
 
 // altProgram is the name of the -local-bin-alt binary in the harness.
 const altProgram = "seedpipeline-alt"
@@ -110,7 +117,7 @@ func main() {
 	var modeList string
 	flag.IntVar(&o.n, "n", 1_000_000, "input messages")
 	flag.IntVar(&o.runs, "runs", 1, "runs of each pipeline; the table reports medians")
-	flag.StringVar(&modeList, "modes", "local,local-metrics,local-eos,franz,prism", "pipelines to run: local (a), local-metrics (a+m), local-eos (a+x), franz (b), prism (c)")
+	flag.StringVar(&modeList, "modes", "local,local-nobm,local-metrics,local-eos,franz,prism", "pipelines to run: local (a), local-nobm (a-bm), local-metrics (a+m), local-eos (a+x), franz (b), prism (c)")
 	flag.DurationVar(&o.timeout, "timeout", 10*time.Minute, "give up on a local or franz run that has not committed the input after this long")
 	flag.DurationVar(&o.prismCap, "prism-cap", 2*time.Minute, "stop a prism run after this long and report the rate of what it committed")
 	flag.BoolVar(&o.keep, "keep", false, "keep the temporary directory (logs, broker data)")
@@ -139,12 +146,17 @@ func run(ctx context.Context, o options) error {
 	if o.localAlt != "" {
 		prebuilt = map[string]string{altProgram: o.localAlt}
 	}
+	var tagged map[string]harness.TaggedBuild
+	if slices.Contains(o.modes, "local-nobm") {
+		tagged = map[string]harness.TaggedBuild{noBeamMetricsProgram: {Package: "./bench/cmd/seedpipeline", Tags: []string{"streams_nobeammetrics"}}}
+	}
 	env, err := harness.Start(ctx, harness.Setup{
 		Packages:   []string{"./cmd/streams", "./bench/cmd/seedpipeline", "./bench/cmd/franzloop"},
 		Partitions: partitions,
 		Keep:       o.keep,
 		Log:        o.logOutput,
 		Prebuilt:   prebuilt,
+		Tagged:     tagged,
 	})
 	if err != nil {
 		return err
@@ -248,8 +260,11 @@ func runOne(ctx context.Context, o options, env *harness.Env, m string, r int) (
 			adapter = "beam"
 		}
 		program := "seedpipeline"
-		if m == "local-alt" {
+		switch m {
+		case "local-alt":
 			program = altProgram
+		case "local-nobm":
+			program = noBeamMetricsProgram
 		}
 		p, err = env.StartPipeline(tag, program, adapter, harness.PipelineConfig{Brokers: env.Brokers,
 			SourceStep: seed.SourceStep, Input: seed.InputTopic, Group: group,

@@ -109,7 +109,7 @@ func printReport(w io.Writer, o options, produce time.Duration, results []result
 			col(func(r result) float64 { return float64(r.rssBytes) / (1 << 20) }), dups, strings.Join(notes, "; "))
 	}
 	fmt.Fprintln(w)
-	letter := map[string]string{"local": "a", "local-metrics": "a+m", "local-eos": "a+x", "franz": "b", "prism": "c", "local-alt": "a'"}
+	letter := map[string]string{"local": "a", "local-metrics": "a+m", "local-eos": "a+x", "franz": "b", "prism": "c", "local-alt": "a'", "local-nobm": "a-bm"}
 	ratio := func(a, b string) {
 		ra, okA := rates[a]
 		rb, okB := rates[b]
@@ -132,6 +132,7 @@ func printReport(w io.Writer, o options, produce time.Duration, results []result
 	ratio("local-metrics", "local")
 	ratio("local-eos", "local")
 	ratio("local", "local-alt")
+	beamMetricsCost(w, results)
 	for _, pair := range [][2]string{{"local", "franz"}, {"local", "prism"}, {"local-eos", "local"}, {"local", "local-alt"}} {
 		a, b := outRates[pair[0]], outRates[pair[1]]
 		if a > 0 && b > 0 {
@@ -144,4 +145,38 @@ func printReport(w io.Writer, o options, produce time.Duration, results []result
 	for _, f := range failures {
 		fmt.Fprintf(w, "- FAILED: %v\n", f)
 	}
+}
+
+// beamMetricsCost reports issue 20's check: the seed pipeline on the
+// bundled runner with the steps' Beam counters (a) against without them
+// (a-bm), in the same run: the median over runs of a's rate over a-bm's
+// in the same round, and of their CPU per message; at most 3% slower is
+// the goal (a/a-bm >= 0.97).
+func beamMetricsCost(w io.Writer, results []result) {
+	byRun := map[int]map[string]result{}
+	for _, r := range results {
+		if byRun[r.run] == nil {
+			byRun[r.run] = map[string]result{}
+		}
+		byRun[r.run][r.mode] = r
+	}
+	var rates, cpus []float64
+	for _, rs := range byRun {
+		a, okA := rs["local"]
+		b, okB := rs["local-nobm"]
+		if !okA || !okB || a.rate() == 0 || b.rate() == 0 || a.committed == 0 || b.committed == 0 {
+			continue
+		}
+		rates = append(rates, a.rate()/b.rate())
+		cpus = append(cpus, (a.cpu/float64(a.committed))/(b.cpu/float64(b.committed)))
+	}
+	if len(rates) == 0 {
+		return
+	}
+	verdict := "within"
+	if harness.Median(rates) < 0.97 {
+		verdict = "NOT within"
+	}
+	fmt.Fprintf(w, "- a/a-bm throughput, median of %d same-round ratios: **%.3f** (%s the 3%% that issue 20 allows: the Beam-metric counters' cost); CPU per message a/a-bm: %.3f\n",
+		len(rates), harness.Median(rates), verdict, harness.Median(cpus))
 }

@@ -31,12 +31,22 @@ type Setup struct {
 	// so that [Env.StartProgram] and [Env.StartPipeline] run it like a
 	// built one. A name may not be that of a built package.
 	Prebuilt map[string]string
+	// Tagged are packages built again with build tags, each under its
+	// name (the map key), after Packages: the same program with a part
+	// left out, say, measured side by side with it.
+	Tagged map[string]TaggedBuild
 	// Partitions is the broker's default partition count.
 	Partitions int32
 	// Keep keeps the temporary directory (logs, broker data) at Close.
 	Keep bool
 	// Log receives the build's output and Logf's lines.
 	Log io.Writer
+}
+
+// TaggedBuild is a package built with build tags (see [Setup.Tagged]).
+type TaggedBuild struct {
+	Package string
+	Tags    []string
 }
 
 // Env is one benchmark's environment: a temporary directory with the
@@ -84,6 +94,9 @@ func Start(ctx context.Context, s Setup) (_ *Env, err error) {
 	if err := build.Run(); err != nil {
 		return nil, fmt.Errorf("go build: %w", err)
 	}
+	if err := e.buildTagged(ctx, root, pkgs, s.Tagged); err != nil {
+		return nil, err
+	}
 	if err := e.copyPrebuilt(pkgs, s.Prebuilt); err != nil {
 		return nil, err
 	}
@@ -99,6 +112,27 @@ func Start(ctx context.Context, s Setup) (_ *Env, err error) {
 	}
 	e.Admin = kadm.NewClient(e.Client)
 	return e, nil
+}
+
+// buildTagged builds the tagged programs into the bin directory,
+// refusing a name that one of the built packages pkgs has.
+func (e *Env) buildTagged(ctx context.Context, root string, pkgs []string, tagged map[string]TaggedBuild) error {
+	for name, tb := range tagged {
+		for _, p := range pkgs {
+			if path.Base(p) == name {
+				return fmt.Errorf("tagged %s: %s is built under that name", name, p)
+			}
+		}
+		tags := strings.Join(tb.Tags, ",")
+		e.Logf("building %s with -tags %s as %s", tb.Package, tags, name)
+		build := exec.CommandContext(ctx, "go", "build", "-tags", tags, "-o", e.Bin(name), tb.Package)
+		build.Dir = root
+		build.Stdout, build.Stderr = e.log, e.log
+		if err := build.Run(); err != nil {
+			return fmt.Errorf("go build -tags %s %s: %w", tags, tb.Package, err)
+		}
+	}
+	return nil
 }
 
 // copyPrebuilt copies the prebuilt programs into the bin directory,
