@@ -30,6 +30,10 @@
 //   - config imports no Beam (validating a deployment file must stay cheap),
 //     and no package of the module except io/kafka/clientconf, which checks
 //     Kafka client properties.
+//   - component (the config side of a sink component: its kind, keys,
+//     docs and checks) imports no package of the module and no Beam,
+//     Kafka or Pebble, so that config can decode and check components'
+//     keys with it.
 //   - io/kafka imports no package of the module except io/kafka/clientconf
 //     and internal/wire (the coders' byte layout): it is a Beam I/O any Beam
 //     Go pipeline can use.
