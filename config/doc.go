@@ -240,21 +240,12 @@
 // output larger than that is its message's error: it goes to the
 // dead-letter queue with the cause (or stops the pipeline without one).
 //
-// A devnull sink discards messages, and can simulate batched writes for
-// benchmarks, as Sentry Streams' DevNullSink does: it counts messages into
-// a batch and writes the batch, which does nothing but sleep, when it
-// holds batch_size messages or its first message arrived batch_time_ms
-// ago (checked at each message and at the end of each bundle). The sleep
-// is a uniform random 0.5 to 1.5 times average_sleep_time_ms, capped at
-// max_sleep_time_ms; it holds up the sink, as a slow write would. The
-// batches written and the sleeps chosen are the Beam metrics
-// streams/devnull_batches and streams/devnull_sleep_us. On every runner.
-//
-//	batch_size: 10               # integer >= 1
-//	batch_time_ms: 100           # number > 0
-//	average_sleep_time_ms: 1     # number >= 0; needs max_sleep_time_ms, and
-//	                             # batch_size or batch_time_ms
-//	max_sleep_time_ms: 5         # number >= 0
+// A devnull sink (kind devnull_sink) discards messages, and can simulate
+// batched writes for benchmarks. It is a component (see package
+// component): its keys, with types, examples and docs, are its spec's
+// (beamtranslate.DevNull; component.Spec.Document prints them), and
+// config takes them when given the spec with [WithComponents], as the
+// runner does.
 //
 // A blob sink (dsl.BlobSink, Sentry Streams' GCSSink) writes payloads
 // to objects in GCS, S3 or local files. It takes Sentry's gcs_sink key

@@ -171,7 +171,7 @@ func multiProcess(entry string) *warnCase {
 // start-up warning that it has none; keys only the bundled runner reads
 // are warned about on a Beam runner.
 func TestEveryConfigKeyIsCovered(t *testing.T) {
-	keys := config.Keys()
+	keys := config.Keys(componentSpecs()...)
 	for _, k := range keys {
 		if _, ok := keyCoverage[k]; !ok {
 			t.Errorf("config key %s has no entry in keyCoverage: name the tests of its effect, or warn at start that it has none (startupWarnings)", k)

@@ -67,8 +67,8 @@ var rules = []rule{
 
 	{from: m("config"), forbid: []string{beam}, deps: true,
 		why: "validating a deployment config must not need Beam"},
-	{from: m("config"), forbid: []string{m("")}, allow: []string{m("config"), m("io/kafka/clientconf")},
-		why: "config may use only io/kafka/clientconf of the module"},
+	{from: m("config"), forbid: []string{m("")}, allow: []string{m("config"), m("io/kafka/clientconf"), m("component")},
+		why: "config may use only io/kafka/clientconf and component of the module"},
 
 	{from: m("component"), forbid: []string{m("")}, allow: []string{m("component")},
 		why: "component is the leaf where config and a sink's translation share its spec"},
