@@ -82,7 +82,7 @@ func TestSinkDocsListEveryKey(t *testing.T) {
 			}
 		}
 	}
-	if err := component.CheckSpecs([]component.Spec{DevNull.Spec}); err != nil {
+	if err := component.CheckSpecs([]component.Spec{DevNull.Spec, Blob.Spec}); err != nil {
 		t.Error(err)
 	}
 }

@@ -21,6 +21,13 @@ type Sink struct {
 	Spec component.Spec
 	// Kind is the DSL sink kind of the component's steps.
 	Kind dsl.SinkKind
+	// PartitionKeyed says the sink's state follows the source's
+	// partitioning (it keys its input by source partition): the bundled
+	// runner keeps that state with the partition's task.
+	PartitionKeyed bool
+	// Stateful says the sink uses Beam state, which prism's splitting of
+	// bundles can corrupt (see [Experiments]).
+	Stateful bool
 	// Check reports what is wrong with a step's settings that only the
 	// component can tell (a bucket without a driver): the runner calls it
 	// with the step and its config's values before anything starts. Nil:
@@ -42,8 +49,8 @@ type SinkContext struct {
 }
 
 // BuiltinSinks returns the sink components this package implements: the
-// devnull sink.
-func BuiltinSinks() []Sink { return []Sink{DevNull} }
+// devnull and blob sinks.
+func BuiltinSinks() []Sink { return []Sink{DevNull, Blob} }
 
 // findSink returns the sink of kind k among sinks.
 func findSink(sinks []Sink, k dsl.SinkKind) (Sink, bool) {

@@ -102,11 +102,8 @@ type SinkBinding struct {
 type Bindings struct {
 	Source SourceBinding
 	Sinks  map[string]SinkBinding // by sink step name; Kafka sinks only
-	// Blobs say where and how blob sinks write, by step name; a blob
-	// sink not named here writes as its BlobSink says.
-	Blobs map[string]BlobBinding
-	// Components are the sinks other than Kafka's and the blob sink that
-	// the pipeline's steps may use; nil means BuiltinSinks.
+	// Components are the sinks other than Kafka's that the pipeline's
+	// steps may use; nil means BuiltinSinks.
 	Components []Sink
 	// Values are the deployment config's values of the component sink
 	// steps' keys, by step name (config.StepConfig.ValuesOf); a step not
@@ -347,8 +344,6 @@ func stateful(n *dsl.Node) bool {
 
 func (t *translator) sink(s beam.Scope, n *dsl.Node, in beam.PCollection) error {
 	switch n.SinkKind() {
-	case dsl.SinkBlob:
-		return t.blobSink(s, n, in)
 	case dsl.SinkStream:
 		sb, ok := t.b.Sinks[n.Name()]
 		if !ok {

@@ -6,6 +6,7 @@
 // while the component's translation into Beam lives elsewhere
 // (beamtranslate.Sink pairs a Spec with it).
 //
-// A Spec is plain data; nothing registers itself: a program hands the
-// list of components it runs to config and to beamtranslate.
+// A Spec is plain data; nothing registers itself. The list of the
+// components a program runs is one slice in package runner
+// (runner.Components), handed to config and to beamtranslate.
 package component

@@ -23,17 +23,17 @@ func (f optionFunc) apply(o *options) { f(o) }
 // specs, accepted on steps of their kinds by [Config.Validate], and
 // listed by [Keys]. Default none: a config then takes the built-in
 // steps' keys only. Given twice, the lists add up. A component may name
-// batch_size and batch_time_ms, which built-in steps take too, with
-// their types; no other built-in key. A list that breaks these rules or component.CheckSpecs
-// makes Parse fail.
+// batch_size (an integer), which the built-in batch step takes too; no
+// other built-in key. A list that breaks these rules or
+// component.CheckSpecs makes Parse fail.
 func WithComponents(specs ...component.Spec) Option {
 	return optionFunc(func(o *options) { o.components = append(o.components, specs...) })
 }
 
-// sharedKeys are the built-in step keys a component may take too, with
-// their types: they are decoded and checked as the built-in ones, and
-// ValuesOf copies them into the component's values.
-var sharedKeys = map[string]component.Type{"batch_size": component.Int, "batch_time_ms": component.Millis}
+// sharedKeys are the built-in step keys a component may take too: they
+// are decoded and checked as the built-in ones, and ValuesOf copies them
+// into the component's values.
+var sharedKeys = []string{"batch_size"}
 
 func (o *options) check() error {
 	if err := component.CheckSpecs(o.components); err != nil {
@@ -44,7 +44,7 @@ func (o *options) check() error {
 			return fmt.Errorf("config: component %q: the kind of a built-in step", s.Kind)
 		}
 		for _, k := range s.Keys {
-			if t, shared := sharedKeys[k.Name]; slices.Contains(stepKeys, k.Name) && (!shared || k.Type != t) {
+			if slices.Contains(stepKeys, k.Name) && (!slices.Contains(sharedKeys, k.Name) || k.Type != component.Int) {
 				return fmt.Errorf("config: component %q: key %q is a built-in step's", s.Kind, k.Name)
 			}
 		}
@@ -53,7 +53,7 @@ func (o *options) check() error {
 }
 
 // kindList are the built-in kinds.
-var kindList = []StepKind{Source, Sink, Map, Filter, FlatMap, Router, Broadcast, Branch, Batch, Reduce, Parser, Serializer, BlobSink}
+var kindList = []StepKind{Source, Sink, Map, Filter, FlatMap, Router, Broadcast, Branch, Batch, Reduce, Parser, Serializer}
 
 // stepKeysWith returns the built-in step keys and those of specs, sorted.
 func stepKeysWith(specs []component.Spec) []string {
@@ -136,8 +136,7 @@ func (d *decoder) componentValue(sc *StepConfig, e entry) {
 }
 
 // ValuesOf returns the step's values of spec's keys: those of
-// [StepConfig.Values], and the shared keys (batch_size, batch_time_ms)
-// that spec takes and the step sets.
+// [StepConfig.Values], and batch_size when spec takes it and it is set.
 func (s *StepConfig) ValuesOf(spec component.Spec) component.Values {
 	out := component.Values{}
 	for _, k := range spec.Keys {
@@ -147,9 +146,6 @@ func (s *StepConfig) ValuesOf(spec component.Spec) component.Values {
 	}
 	if _, ok := spec.Key("batch_size"); ok && s.IsSet("batch_size") {
 		out["batch_size"] = component.IntValue(s.BatchSize)
-	}
-	if _, ok := spec.Key("batch_time_ms"); ok && s.IsSet("batch_time_ms") {
-		out["batch_time_ms"] = component.MillisValue(s.BatchTime)
 	}
 	return out
 }
@@ -161,7 +157,7 @@ func (k *checker) components(sc *StepConfig, p func(string) string) {
 	done := map[string]bool{}
 	for _, s := range k.c.Components {
 		for _, key := range s.Keys {
-			if _, shared := sharedKeys[key.Name]; done[key.Name] || shared {
+			if done[key.Name] || slices.Contains(sharedKeys, key.Name) {
 				continue
 			}
 			done[key.Name] = true

@@ -280,25 +280,14 @@ type StepConfig struct {
 	// MultiProcess holds the rest of Sentry Streams'
 	// parallelism.multi_process form; its Processes is also Parallelism.
 	MultiProcess *MultiProcess
-	// BatchSize is the batch size of a Batch step or a blob sink
-	// (messages per object), and of components that take batch_size,
-	// which read it from [StepConfig.ValuesOf].
+	// BatchSize is the batch size of a Batch step (and of components
+	// that take batch_size, which read it from [StepConfig.ValuesOf]).
 	BatchSize int
 	// BatchTimedelta is a Batch step's time bound (batch_timedelta).
 	BatchTimedelta time.Duration
-	// BatchTime is a blob sink's batch time bound (batch_time_ms): a
-	// batch is written when its first message is this old; components
-	// that take batch_time_ms read it from [StepConfig.ValuesOf].
-	BatchTime time.Duration
-	// Bucket is a blob sink's bucket: a GCS bucket name, as Sentry
-	// Streams' gcs_sink takes it, or a gs://, s3:// or file:// URL.
-	Bucket string
-	// ObjectName is a blob sink's object name template.
-	ObjectName string
-	// BatchBytes bounds a blob sink's objects by payload bytes.
-	BatchBytes int
 	// Values are the step's values of the keys of the components given
-	// to [Parse] (a devnull sink's max_sleep_time_ms), by key.
+	// to [Parse] (a devnull sink's max_sleep_time_ms, a blob sink's
+	// bucket), by key.
 	Values component.Values
 	// Set holds the YAML keys present in the file (e.g. "topic").
 	Set map[string]bool
@@ -358,10 +347,8 @@ func (s *StepConfig) IsSet(key string) bool {
 		return s.BatchSize != 0
 	case "batch_timedelta":
 		return s.BatchTimedelta != 0
-	case "batch_time_ms":
-		return s.BatchTime != 0
 	}
-	return s.blobSet(key) || s.Values.IsSet(key)
+	return s.Values.IsSet(key)
 }
 
 // DLQConfig is a source's dlq entry.

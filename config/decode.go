@@ -36,9 +36,9 @@ var (
 	// narrows it down by kind. The keys of the components given to Parse
 	// come on top (stepKeysWith).
 	stepKeys = []string{
-		"auto_offset_reset", "batch_bytes", "batch_size", "batch_time_ms",
-		"batch_timedelta", "bootstrap_servers", "bucket", "changelog_replication_factor", "codec", "commit_interval_ms", "commit_records", "consumer_group", "dlq",
-		"internal_topic_partitions", "object_name", "on_invalid", "on_late", "override_params", "parallelism", "processing_guarantee", "schema_dir", "starts_segment",
+		"auto_offset_reset", "batch_size",
+		"batch_timedelta", "bootstrap_servers", "changelog_replication_factor", "codec", "commit_interval_ms", "commit_records", "consumer_group", "dlq",
+		"internal_topic_partitions", "on_invalid", "on_late", "override_params", "parallelism", "processing_guarantee", "schema_dir", "starts_segment",
 		"strict_offset_reset", "topic", "watermark_idle_ms", "watermark_idle_wall_clock", "watermark_max_skew_ms",
 	}
 	onInvalidPolicies = []string{string(OnInvalidStop), string(OnInvalidSkip)}
@@ -951,10 +951,7 @@ func (d *decoder) step(n *yaml.Node, path string) StepConfig {
 			sc.BatchSize, _ = d.integer(e.val, e.path)
 		case "batch_timedelta":
 			sc.BatchTimedelta, _ = d.timedelta(e.val, e.path)
-		case "batch_time_ms":
-			sc.BatchTime, _ = d.millis(e.val, e.path)
 		default:
-			d.blobStep(&sc, e)
 			d.componentValue(&sc, e)
 		}
 		d.mark(e.path, before)

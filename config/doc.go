@@ -240,37 +240,14 @@
 // output larger than that is its message's error: it goes to the
 // dead-letter queue with the cause (or stops the pipeline without one).
 //
-// A devnull sink (kind devnull_sink) discards messages, and can simulate
-// batched writes for benchmarks. It is a component (see package
-// component): its keys, with types, examples and docs, are its spec's
-// (beamtranslate.DevNull; component.Spec.Document prints them), and
-// config takes them when given the spec with [WithComponents], as the
-// runner does.
-//
-// A blob sink (dsl.BlobSink, Sentry Streams' GCSSink) writes payloads
-// to objects in GCS, S3 or local files. It takes Sentry's gcs_sink key
-// bucket, an object name template and the bounds of its objects, which
-// replace those given in the pipeline code (a key left out keeps the
-// code's). An object is written whole, with retries, before the offsets
-// of its messages are committed; on every runner.
-//
-//	bucket: arroyo-artifacts     # a GCS bucket name, or a URL: gs://b,
-//	                             # s3://b?region=eu-west-1 (S3-compatible:
-//	                             # &endpoint=...&use_path_style=true),
-//	                             # file:///dir (?create_dir=true)
-//	object_name: "{step}/{date}/{partition}-{offset}-{seq}.json"
-//	                             # fields {step} {date} {hour} {time} {unix_ms}
-//	                             # (first message's event time, UTC),
-//	                             # {partition} {offset} (its source position),
-//	                             # {seq} (objects before it from the partition),
-//	                             # {random} (needed after a Batch or Reduce,
-//	                             # whose messages have no source position)
-//	batch_size: 1000             # integer >= 1: messages per object
-//	batch_bytes: 8388608         # integer >= 1: or this many payload bytes
-//	batch_time_ms: 60000         # number > 0: or the first message's wait
-//
-// Sentry's parallelism: {threads: N} form is not taken; give an
-// integer parallelism.
+// Sinks other than Kafka's are components (see package component): a
+// devnull sink (kind devnull_sink: discards messages, and can simulate
+// batched writes for benchmarks) and a blob sink (kind blob_sink:
+// objects in GCS, S3 or local files, Sentry's gcs_sink keys). Their keys,
+// with types, examples and docs, are their specs' (component.Spec.Document
+// prints them; the specs are beamtranslate.DevNull and
+// beamtranslate.Blob), and config takes them when given the specs with
+// [WithComponents], as the runner does.
 //
 // A batch step (dsl.Batch) takes the two bounds of its batches, which
 // replace those given in the pipeline code (a key left out keeps the

@@ -34,7 +34,6 @@ const (
 	Reduce     StepKind = "reduce"
 	Parser     StepKind = "parser"
 	Serializer StepKind = "serializer"
-	BlobSink   StepKind = "blob_sink" // writes objects to GCS, S3 or files (Sentry's gcs_sink)
 )
 
 // String returns the kind's name, e.g. "devnull_sink".
@@ -67,8 +66,6 @@ func (k StepKind) Keys() []string {
 			"watermark_idle_ms", "watermark_idle_wall_clock", "watermark_max_skew_ms"}
 	case Sink:
 		keys = []string{"bootstrap_servers", "override_params", "parallelism", "topic"}
-	case BlobSink:
-		keys = append([]string{"batch_size", "batch_time_ms", "parallelism"}, blobStepKeys...)
 	case Batch:
 		keys = []string{"batch_size", "batch_timedelta", "parallelism"}
 	case Map, Filter, FlatMap, Parser, Serializer:
@@ -388,10 +385,6 @@ func (k *checker) step(sc *StepConfig, path string) {
 	if sc.IsSet("batch_timedelta") && sc.BatchTimedelta <= 0 {
 		k.at(p("batch_timedelta"), nil, "must be positive; got %v", sc.BatchTimedelta)
 	}
-	if sc.IsSet("batch_time_ms") && sc.BatchTime <= 0 {
-		k.at(p("batch_time_ms"), nil, "must be positive; got %v", ms(sc.BatchTime))
-	}
-	k.blob(sc, p)
 	k.components(sc, p)
 }
 

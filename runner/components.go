@@ -10,7 +10,7 @@ import (
 )
 
 // Components returns the sink components a runner runs, besides Kafka's
-// sink and the blob sink. This list is the one place a sink is added: its spec gives the
+// sink. This list is the one place a sink is added: its spec gives the
 // config its kind and keys (ConfigOption, which main hands to
 // config.Load), its docs, and the checks of its values; its Translate
 // gives its Beam transforms.

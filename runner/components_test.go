@@ -41,13 +41,14 @@ func TestComponentKinds(t *testing.T) {
 	g := dsl.StreamingSource("in", "events").
 		Broadcast("copy",
 			dsl.Branch[[]byte]("a").Sink("null", dsl.DevNullSink[[]byte]()),
+			dsl.Branch[[]byte]("b").Sink("archive", dsl.BlobSink("b")),
 			dsl.Branch[[]byte]("c").Sink("out", dsl.StreamSink("x"))).
 		MustBuild()
 	kinds := map[string]config.StepKind{}
 	for _, st := range StepInfos(g) {
 		kinds[st.Name] = st.Kind
 	}
-	if kinds["null"] != "devnull_sink" || kinds["out"] != config.Sink {
+	if kinds["null"] != "devnull_sink" || kinds["archive"] != "blob_sink" || kinds["out"] != config.Sink {
 		t.Errorf("kinds %v", kinds)
 	}
 	cfg := &config.Config{Pipeline: config.Pipeline{Segments: []config.Segment{{}}}}

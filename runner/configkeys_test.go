@@ -66,7 +66,7 @@ var keyCoverage = map[string]coverage{
 		"TestResolveDevNullAndStrictOffsetReset", "localrunner.TestDevNullBatchesAndSleeps"}},
 	step + ".batch_time_ms":                {tests: []string{"TestResolveDevNullAndStrictOffsetReset", "localrunner.TestDevNullBatchesAndSleeps"}},
 	step + ".batch_timedelta":              {tests: []string{"TestResolveBatchConfig"}},
-	step + ".batch_bytes":                  {tests: []string{"TestResolveBlobSink", "config.TestBlobSinkKeys"}},
+	step + ".batch_bytes":                  {tests: []string{"TestResolveBlobSink", "beamtranslate.TestBlobSinkKeys"}},
 	step + ".bucket":                       {tests: []string{"TestResolveBlobSink", "TestBlobSinkEndToEnd", "TestBlobSinkBadBucketAndTemplateRefused"}},
 	step + ".object_name":                  {tests: []string{"TestResolveBlobSink", "TestBlobSinkEndToEnd", "TestBlobSinkBadBucketAndTemplateRefused"}},
 	step + ".batch_timedelta.days":         {tests: []string{"config.TestBatchTimedeltaUnits"}},

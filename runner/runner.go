@@ -330,7 +330,7 @@ func Run(ctx context.Context, g *dsl.Graph, opts Options) error {
 		if opts.DiscardCorruptState {
 			log.Warn("--discard-corrupt-state has no effect with --adapter beam: the Beam runner keeps its own state")
 		}
-		if err = addExperiments(beamtranslate.Experiments(g)); err != nil {
+		if err = addExperiments(beamtranslate.Experiments(g, Components()...)); err != nil {
 			return &ConfigError{Err: err}
 		}
 		err = runBeam(runCtx, opts, dep.bindings.Source.Group, log, p)
@@ -396,9 +396,6 @@ func configKind(n *dsl.Node) config.StepKind {
 	case dsl.KindSource:
 		return config.Source
 	case dsl.KindSink:
-		if n.SinkKind() == dsl.SinkBlob {
-			return config.BlobSink
-		}
 		if c, ok := componentOf(n); ok {
 			return config.StepKind(c.Spec.Kind)
 		}
@@ -550,11 +547,6 @@ func resolve(g *dsl.Graph, seg *config.Segment) (*deployment, error) {
 		return nil, err
 	}
 	d.bindings.Decoders = decoders
-	blobs, err := blobBindings(g, seg)
-	if err != nil {
-		return nil, err
-	}
-	d.bindings.Blobs = blobs
 	values, err := componentValues(g, seg)
 	if err != nil {
 		return nil, err
