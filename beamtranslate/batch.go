@@ -64,18 +64,23 @@ func (t *translator) batchKeyed(s beam.Scope, n *dsl.Node, keyed beam.PCollectio
 }
 
 // Experiments returns the Beam experiments a runner should be started
-// with to run g correctly: prism_disable_sdf_split when g has a Batch
-// step, a count-windowed Reduce or a blob sink (all stateful DoFns). Prism (v2.77) splits slow
+// with to run g, whose component sinks are among sinks (none given:
+// BuiltinSinks), correctly: prism_disable_sdf_split when g has a Batch
+// step, a count-windowed Reduce or a Stateful sink (a blob sink). Prism (v2.77) splits slow
 // bundles of any stage, and when it splits a stateful stage's bundle it releases the keys of the residual
 // elements although the primary still holds elements of those keys, so
 // two bundles of one key run at once and one overwrites the other's
 // state (batches lose messages). The experiment turns those splits off;
 // the Kafka read refuses runner-initiated splits anyway. Other runners
 // ignore it.
-func Experiments(g *dsl.Graph) []string {
+func Experiments(g *dsl.Graph, sinks ...Sink) []string {
+	if sinks == nil {
+		sinks = BuiltinSinks()
+	}
 	for _, n := range g.Nodes() {
 		countWindow := n.Kind() == dsl.KindReduce && n.Reducer().Window().IsCount()
-		if n.Kind() == dsl.KindBatch || n.SinkKind() == dsl.SinkBlob || countWindow {
+		c, _ := findSink(sinks, n.SinkKind())
+		if n.Kind() == dsl.KindBatch || c.Stateful || countWindow {
 			return []string{"prism_disable_sdf_split"}
 		}
 	}

@@ -12,15 +12,57 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/timers"
 	cloudblob "gocloud.dev/blob"
 
+	"github.com/streams-dev/streams/component"
 	"github.com/streams-dev/streams/dsl"
 	"github.com/streams-dev/streams/internal/wire"
 	"github.com/streams-dev/streams/io/blob"
 )
 
-// BlobBinding is where and how a blob sink writes, the deployment
+// Blob is the blob sink (dsl.BlobSink, Sentry Streams' GCSSink): it
+// writes payloads to objects in GCS, S3 or local files, through
+// package io/blob.
+var Blob = Sink{
+	Spec: component.Spec{
+		Kind: "blob_sink", Label: "blob",
+		Doc: `A blob sink (dsl.BlobSink, Sentry Streams' GCSSink) writes payloads
+to objects in GCS, S3 or local files. It takes Sentry's gcs_sink key
+bucket, an object name template and the bounds of its objects, which
+replace those given in the pipeline code (a key left out keeps the
+code's). An object is written whole, with retries, before the offsets
+of its messages are committed; on every runner. Sentry's parallelism:
+{threads: N} form is not taken; give an integer parallelism.`,
+		Keys: []component.Key{
+			{Name: "bucket", Type: component.String, Example: "arroyo-artifacts", Check: component.NotBlank,
+				Doc: "a GCS bucket name, or a URL: gs://b,\n" +
+					"s3://b?region=eu-west-1 (S3-compatible:\n" +
+					"&endpoint=...&use_path_style=true),\n" +
+					"file:///dir (?create_dir=true)"},
+			{Name: "object_name", Type: component.String, Example: `"{step}/{date}/{partition}-{offset}-{seq}.json"`, Check: component.NotEmpty,
+				Doc: "fields {step} {date} {hour} {time} {unix_ms}\n" +
+					"(first message's event time, UTC),\n" +
+					"{partition} {offset} (its source position),\n" +
+					"{seq} (objects before it from the partition),\n" +
+					"{random} (needed after a Batch or Reduce,\n" +
+					"whose messages have no source position)"},
+			{Name: "batch_size", Type: component.Int, Example: "1000", Doc: "integer >= 1: messages per object", Check: component.AtLeast(1)},
+			{Name: "batch_bytes", Type: component.Int, Example: "8388608", Doc: "integer >= 1: or this many payload bytes", Check: component.AtLeast(1)},
+			{Name: "batch_time_ms", Type: component.Millis, Example: "60000", Doc: "number > 0: or the first message's wait", Check: component.Positive},
+		},
+	},
+	Kind:           dsl.SinkBlob,
+	PartitionKeyed: true, // batches per source partition
+	Stateful:       true,
+	Check: func(n *dsl.Node, v component.Values) error {
+		_, err := BlobBindingOf(n, v)
+		return err
+	},
+	Translate: blobSink,
+}
+
+// BlobBinding is where and how a blob sink writes: the deployment
 // config's bucket, object_name, batch_size, batch_bytes and
-// batch_time_ms over the step's BlobSink. The runner fills every field;
-// a blob sink without a binding writes as its BlobSink says.
+// batch_time_ms over the step's BlobSink (a key left out keeps the
+// code's).
 type BlobBinding struct {
 	Bucket     string
 	ObjectName string
@@ -30,33 +72,53 @@ type BlobBinding struct {
 	MaxWait               time.Duration
 }
 
-// blobBinding is the binding of blob sink n: the runner's, or the
-// BlobSink's own.
-func (t *translator) blobBinding(n *dsl.Node) BlobBinding {
-	if b, ok := t.b.Blobs[n.Name()]; ok {
-		return b
-	}
+// BlobBindingOf returns the binding of blob sink n given its deployment
+// config's values v. A bucket that is neither a name nor a URL of a
+// linked driver, or a template with an unknown field, is an error.
+func BlobBindingOf(n *dsl.Node, v component.Values) (BlobBinding, error) {
 	b := n.Blob()
-	return BlobBinding{Bucket: b.Bucket(), ObjectName: b.ObjectName(),
+	bb := BlobBinding{Bucket: b.Bucket(), ObjectName: b.ObjectName(),
 		MaxMessages: b.MaxMessages(), MaxBytes: b.MaxBytes(), MaxWait: b.MaxWait()}
+	if v.IsSet("bucket") {
+		bb.Bucket = v.Str("bucket")
+	}
+	if v.IsSet("object_name") {
+		bb.ObjectName = v.Str("object_name")
+	}
+	if v.IsSet("batch_size") {
+		bb.MaxMessages = v.Int("batch_size")
+	}
+	if v.IsSet("batch_bytes") {
+		bb.MaxBytes = v.Int("batch_bytes")
+	}
+	if v.IsSet("batch_time_ms") {
+		bb.MaxWait = v.Duration("batch_time_ms")
+	}
+	if bb.ObjectName == "" {
+		bb.ObjectName = blob.DefaultTemplate
+	}
+	if _, err := blob.URL(bb.Bucket); err != nil {
+		return bb, err
+	}
+	if _, err := blob.ParseTemplate(bb.ObjectName); err != nil {
+		return bb, err
+	}
+	return bb, nil
 }
 
 // blobSink becomes batchKeyFn (messages keyed by source partition) and
 // blobFn, which buffers each partition's messages in state and writes
 // them as one object when a bound is reached.
-func (t *translator) blobSink(s beam.Scope, n *dsl.Node, in beam.PCollection) error {
-	bb := t.blobBinding(n)
+func blobSink(c SinkContext, s beam.Scope, n *dsl.Node, v component.Values, in beam.PCollection) error {
+	bb, _ := BlobBindingOf(n, v) // its error is found again below, in order
 	if bb.MaxMessages < 0 || bb.MaxBytes < 0 || bb.MaxWait < 0 || (bb.MaxMessages == 0 && bb.MaxBytes == 0 && bb.MaxWait == 0) {
 		return fmt.Errorf("beamtranslate: blob sink %s: needs a positive message count, size or wait; got %d, %d and %v", n.Name(), bb.MaxMessages, bb.MaxBytes, bb.MaxWait)
-	}
-	if bb.ObjectName == "" {
-		bb.ObjectName = blob.DefaultTemplate
 	}
 	tmpl, err := blob.ParseTemplate(bb.ObjectName)
 	if err != nil {
 		return fmt.Errorf("beamtranslate: blob sink %s: %w", n.Name(), err)
 	}
-	if maker := t.positionless(n); maker != nil && !tmpl.HasRandom() {
+	if maker := positionless(c.Graph, n); maker != nil && !tmpl.HasRandom() {
 		return fmt.Errorf("beamtranslate: blob sink %s: its messages are made by %s step %s and have no source position, so object names from %q would collide; put {random} in the object name",
 			n.Name(), maker.Kind(), maker.Name(), bb.ObjectName)
 	}
@@ -65,7 +127,7 @@ func (t *translator) blobSink(s beam.Scope, n *dsl.Node, in beam.PCollection) er
 	}
 	keyed := beam.ParDo(s, &batchKeyFn{}, in)
 	beam.ParDo0(s, &blobFn{
-		Pipeline: t.id, Step: n.Name(),
+		Pipeline: c.Pipeline, Step: n.Name(),
 		Bucket: bb.Bucket, ObjectName: bb.ObjectName, Delimiter: n.Blob().Delimiter(),
 		MaxMessages: int64(bb.MaxMessages), MaxBytes: int64(bb.MaxBytes), MaxWait: bb.MaxWait,
 		Buffer: state.MakeBagState[[]byte]("buffer"),
@@ -77,9 +139,9 @@ func (t *translator) blobSink(s beam.Scope, n *dsl.Node, in beam.PCollection) er
 
 // positionless returns the Batch or Reduce step whose outputs reach n,
 // nil when n's messages come from the source with their positions.
-func (t *translator) positionless(n *dsl.Node) *dsl.Node {
+func positionless(g *dsl.Graph, n *dsl.Node) *dsl.Node {
 	for in := n.Inputs(); len(in) > 0; {
-		up := t.g.Node(in[0])
+		up := g.Node(in[0])
 		if up.Kind() == dsl.KindBatch || up.Kind() == dsl.KindReduce {
 			return up
 		}

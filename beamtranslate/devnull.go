@@ -6,29 +6,59 @@ import (
 	"time"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+
+	"github.com/streams-dev/streams/component"
+	"github.com/streams-dev/streams/dsl"
 )
 
-// DevNullBinding is a devnull sink's simulation of batched writes (the
-// deployment config's batch_size, batch_time_ms, average_sleep_time_ms and
-// max_sleep_time_ms), as Sentry Streams' DevNullSink does it: messages are
-// counted into a batch, and a batch is written, which does nothing but
-// sleep, when it holds BatchSize messages or its first message arrived
-// BatchTime ago (checked at each message and at the end of each bundle).
-// The zero value discards messages without batching.
-type DevNullBinding struct {
-	// BatchSize bounds a batch by messages; 0 means no bound.
-	BatchSize int
-	// BatchTime bounds a batch by the age of its first message; 0 means
-	// no bound. Without either bound there are no batches, and no sleeps.
-	BatchTime time.Duration
-	// AverageSleep is the mean time a batch write sleeps: a uniform
-	// random 0.5 to 1.5 times it, capped at MaxSleep. 0 means no sleep.
-	AverageSleep time.Duration
-	MaxSleep     time.Duration
+// DevNull is the devnull sink (dsl.DevNullSink): it discards messages,
+// and can simulate batched writes for benchmarks, as Sentry Streams'
+// DevNullSink does.
+var DevNull = Sink{
+	Spec: component.Spec{
+		Kind: "devnull_sink", Label: "devnull",
+		Doc: `A devnull sink discards messages, and can simulate batched writes for
+benchmarks, as Sentry Streams' DevNullSink does: it counts messages into
+a batch and writes the batch, which does nothing but sleep, when it
+holds batch_size messages or its first message arrived batch_time_ms
+ago (checked at each message and at the end of each bundle). The sleep
+is a uniform random 0.5 to 1.5 times average_sleep_time_ms, capped at
+max_sleep_time_ms; it holds up the sink, as a slow write would. The
+batches written and the sleeps chosen are the Beam metrics
+streams/devnull_batches and streams/devnull_sleep_us. On every runner.`,
+		Keys: []component.Key{
+			{Name: "batch_size", Type: component.Int, Example: "10", Doc: "integer >= 1", Check: component.AtLeast(1)},
+			{Name: "batch_time_ms", Type: component.Millis, Example: "100", Doc: "number > 0", Check: component.Positive},
+			{Name: "average_sleep_time_ms", Type: component.Millis, Example: "1",
+				Doc: "number >= 0; needs max_sleep_time_ms, and batch_size or batch_time_ms", Check: component.NotNegative},
+			{Name: "max_sleep_time_ms", Type: component.Millis, Example: "5", Doc: "number >= 0", Check: component.NotNegative},
+		},
+		Check: func(v component.Values, problem func(key, msg string)) {
+			if v.IsSet("average_sleep_time_ms") && !v.IsSet("max_sleep_time_ms") {
+				problem("average_sleep_time_ms", "needs max_sleep_time_ms as well")
+			}
+			if v.IsSet("average_sleep_time_ms") && !v.IsSet("batch_size") && !v.IsSet("batch_time_ms") {
+				// As in Sentry Streams, a devnull sink sleeps when it
+				// writes a batch: without a bound there are no batches.
+				problem("average_sleep_time_ms", "a devnull sink sleeps when it writes a batch: needs batch_size or batch_time_ms")
+			}
+		},
+	},
+	Kind: dsl.SinkDevNull,
+	Translate: func(c SinkContext, s beam.Scope, n *dsl.Node, v component.Values, in beam.PCollection) error {
+		beam.ParDo0(s, &devNullFn{Pipeline: c.Pipeline, Step: n.Name(),
+			BatchSize: v.Int("batch_size"), BatchTime: v.Duration("batch_time_ms"),
+			AverageSleep: v.Duration("average_sleep_time_ms"), MaxSleep: v.Duration("max_sleep_time_ms")}, in)
+		return nil
+	},
 }
 
 // devNullFn discards messages, counting them, and simulates batched
-// writes per its DevNullBinding: the batches it writes are counted in the
+// writes (see DevNull): a batch is written, which does nothing but sleep,
+// when it holds BatchSize messages or its first message arrived
+// BatchTime ago; 0 means no bound, and without either there are no
+// batches and no sleeps. A write sleeps a uniform random 0.5 to 1.5 times
+// AverageSleep, capped at MaxSleep. The batches it writes are counted in the
 // Beam counter streams/devnull_batches, and each sleep it chooses goes,
 // in microseconds, to the distribution streams/devnull_sleep_us.
 type devNullFn struct {
@@ -44,11 +74,6 @@ type devNullFn struct {
 	pending            int       // messages in the open batch
 	started            time.Time // when its first message arrived
 	counted
-}
-
-func newDevNullFn(pipeline, step string, b DevNullBinding) *devNullFn {
-	return &devNullFn{Pipeline: pipeline, Step: step, BatchSize: b.BatchSize, BatchTime: b.BatchTime,
-		AverageSleep: b.AverageSleep, MaxSleep: b.MaxSleep}
 }
 
 func (fn *devNullFn) Setup() {

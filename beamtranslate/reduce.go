@@ -104,7 +104,8 @@ func (t *translator) stepScope(n *dsl.Node) beam.Scope {
 	case dsl.KindBatch:
 		partitioned = !n.Batcher().PerKey()
 	case dsl.KindSink:
-		partitioned = n.SinkKind() == dsl.SinkBlob // batches per source partition
+		c, _ := t.sinkOf(n)
+		partitioned = c.PartitionKeyed // a blob sink batches per source partition
 	}
 	ctx := t.withSegment(context.Background(), n)
 	if partitioned {

@@ -48,6 +48,7 @@ import (
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 
+	"github.com/streams-dev/streams/component"
 	"github.com/streams-dev/streams/dsl"
 	"github.com/streams-dev/streams/io/kafka"
 )
@@ -101,14 +102,13 @@ type SinkBinding struct {
 type Bindings struct {
 	Source SourceBinding
 	Sinks  map[string]SinkBinding // by sink step name; Kafka sinks only
-	// DevNulls simulate batched writes in devnull sinks, by step name
-	// (the deployment config's batch_size, batch_time_ms,
-	// average_sleep_time_ms and max_sleep_time_ms); a devnull sink not
-	// named here discards without batching.
-	DevNulls map[string]DevNullBinding
-	// Blobs say where and how blob sinks write, by step name; a blob
-	// sink not named here writes as its BlobSink says.
-	Blobs map[string]BlobBinding
+	// Components are the sinks other than Kafka's that the pipeline's
+	// steps may use; nil means BuiltinSinks.
+	Components []Sink
+	// Values are the deployment config's values of the component sink
+	// steps' keys, by step name (config.StepConfig.ValuesOf); a step not
+	// named here has none, and writes as its code says.
+	Values map[string]component.Values
 	// Batches overrides Batch steps' bounds, by step name (the deployment
 	// config's batch_size and batch_timedelta).
 	Batches map[string]BatchBinding
@@ -355,11 +355,6 @@ func stateful(n *dsl.Node) bool {
 
 func (t *translator) sink(s beam.Scope, n *dsl.Node, in beam.PCollection) error {
 	switch n.SinkKind() {
-	case dsl.SinkDevNull:
-		beam.ParDo0(s, newDevNullFn(t.id, n.Name(), t.b.DevNulls[n.Name()]), in)
-		return nil
-	case dsl.SinkBlob:
-		return t.blobSink(s, n, in)
 	case dsl.SinkStream:
 		sb, ok := t.b.Sinks[n.Name()]
 		if !ok {
@@ -369,7 +364,7 @@ func (t *translator) sink(s beam.Scope, n *dsl.Node, in beam.PCollection) error 
 		t.bad = append(t.bad, bad)
 		return t.writeSink(s, n, recs)
 	}
-	return fmt.Errorf("beamtranslate: sink %s: unknown sink kind %v", n.Name(), n.SinkKind())
+	return t.componentSink(s, n, in)
 }
 
 // writeSink writes the records recs, made for Kafka sink n, to its

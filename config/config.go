@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 	"time"
+
+	"github.com/streams-dev/streams/component"
 )
 
 // ErrEnvVarNotSet is the cause of a problem reporting a ${envvar:NAME}
@@ -26,6 +28,11 @@ type Config struct {
 	Sentry Sentry
 	// Pipeline holds the adapter settings and the segments.
 	Pipeline Pipeline
+	// Components are the components whose kinds and keys the config
+	// takes besides the built-in steps': those given to Parse with
+	// [WithComponents]. A config built in Go sets them itself (a runner
+	// gives its own to a config that has none).
+	Components []component.Spec
 
 	// file names the source in problems.
 	file string
@@ -273,27 +280,15 @@ type StepConfig struct {
 	// MultiProcess holds the rest of Sentry Streams'
 	// parallelism.multi_process form; its Processes is also Parallelism.
 	MultiProcess *MultiProcess
-	// BatchSize is the batch size of a Batch step, a DevNullSink or a
-	// blob sink (messages per object).
+	// BatchSize is the batch size of a Batch step (and of components
+	// that take batch_size, which read it from [StepConfig.ValuesOf]).
 	BatchSize int
 	// BatchTimedelta is a Batch step's time bound (batch_timedelta).
 	BatchTimedelta time.Duration
-	// BatchTime is a DevNullSink's or a blob sink's batch time bound
-	// (batch_time_ms): a batch is written when its first message is this
-	// old.
-	BatchTime time.Duration
-	// AverageSleepTime and MaxSleepTime simulate a DevNullSink's
-	// batch I/O (average_sleep_time_ms, max_sleep_time_ms): writing a
-	// batch sleeps 0.5 to 1.5 times the average, capped at the max.
-	AverageSleepTime time.Duration
-	MaxSleepTime     time.Duration
-	// Bucket is a blob sink's bucket: a GCS bucket name, as Sentry
-	// Streams' gcs_sink takes it, or a gs://, s3:// or file:// URL.
-	Bucket string
-	// ObjectName is a blob sink's object name template.
-	ObjectName string
-	// BatchBytes bounds a blob sink's objects by payload bytes.
-	BatchBytes int
+	// Values are the step's values of the keys of the components given
+	// to [Parse] (a devnull sink's max_sleep_time_ms, a blob sink's
+	// bucket), by key.
+	Values component.Values
 	// Set holds the YAML keys present in the file (e.g. "topic").
 	Set map[string]bool
 }
@@ -352,14 +347,8 @@ func (s *StepConfig) IsSet(key string) bool {
 		return s.BatchSize != 0
 	case "batch_timedelta":
 		return s.BatchTimedelta != 0
-	case "batch_time_ms":
-		return s.BatchTime != 0
-	case "average_sleep_time_ms":
-		return s.AverageSleepTime != 0
-	case "max_sleep_time_ms":
-		return s.MaxSleepTime != 0
 	}
-	return s.blobSet(key)
+	return s.Values.IsSet(key)
 }
 
 // DLQConfig is a source's dlq entry.
@@ -420,12 +409,12 @@ func (m *MultiProcess) Ignored() []string {
 // with the pipeline's own; a file that cannot be read gives a nil *Config.
 // Load reads only a regular file of at most [MaxFileSize] bytes: anything
 // else ([ErrNotRegularFile], [ErrFileTooLarge]) gives a nil *Config.
-func Load(path string) (*Config, error) {
+func Load(path string, opts ...Option) (*Config, error) {
 	data, err := readFile(path)
 	if err != nil {
 		return nil, err
 	}
-	c, err := parse(path, data, os.LookupEnv)
+	c, err := parse(path, data, os.LookupEnv, opts)
 	return c, err
 }
 
@@ -443,19 +432,28 @@ func Load(path string) (*Config, error) {
 // left zero, and [Config.Validate] repeats Parse's problems alongside the
 // pipeline's, so a runner can print one list. Such a Config must not be
 // run. Parse applies [Config.EnsureDefaults].
-func Parse(data []byte, lookupEnv func(string) (string, bool)) (*Config, error) {
-	return parse("", data, lookupEnv)
+func Parse(data []byte, lookupEnv func(string) (string, bool), opts ...Option) (*Config, error) {
+	return parse("", data, lookupEnv, opts)
 }
 
-func parse(file string, data []byte, lookupEnv func(string) (string, bool)) (*Config, error) {
+func parse(file string, data []byte, lookupEnv func(string) (string, bool), opts []Option) (*Config, error) {
 	if lookupEnv == nil {
 		lookupEnv = os.LookupEnv
 	}
+	var o options
+	for _, opt := range opts {
+		opt.apply(&o)
+	}
+	if err := o.check(); err != nil {
+		return nil, err
+	}
 	d := newDecoder(lookupEnv)
+	d.components = o.components
 	c, ok := d.document(data)
 	if !ok {
 		return nil, errorOf(file, d.problems)
 	}
+	c.Components = o.components
 	c.file = file
 	c.problems = d.problems
 	c.pos = d.pos

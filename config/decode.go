@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/streams-dev/streams/component"
 )
 
 // The keys each mapping of the known structure accepts.
@@ -30,12 +32,13 @@ var (
 		"max_output_block_size", "output_block_size", "processes",
 	}
 	timedeltaKeys = []string{"days", "hours", "microseconds", "milliseconds", "minutes", "seconds", "weeks"}
-	// stepKeys is every key any step kind accepts; Validate narrows it
-	// down by kind.
+	// stepKeys is every key any built-in step kind accepts; Validate
+	// narrows it down by kind. The keys of the components given to Parse
+	// come on top (stepKeysWith).
 	stepKeys = []string{
-		"auto_offset_reset", "average_sleep_time_ms", "batch_bytes", "batch_size", "batch_time_ms",
-		"batch_timedelta", "bootstrap_servers", "bucket", "changelog_replication_factor", "codec", "commit_interval_ms", "commit_records", "consumer_group", "dlq",
-		"internal_topic_partitions", "max_sleep_time_ms", "object_name", "on_invalid", "on_late", "override_params", "parallelism", "processing_guarantee", "schema_dir", "starts_segment",
+		"auto_offset_reset", "batch_size",
+		"batch_timedelta", "bootstrap_servers", "changelog_replication_factor", "codec", "commit_interval_ms", "commit_records", "consumer_group", "dlq",
+		"internal_topic_partitions", "on_invalid", "on_late", "override_params", "parallelism", "processing_guarantee", "schema_dir", "starts_segment",
 		"strict_offset_reset", "topic", "watermark_idle_ms", "watermark_idle_wall_clock", "watermark_max_skew_ms",
 	}
 	onInvalidPolicies = []string{string(OnInvalidStop), string(OnInvalidSkip)}
@@ -84,9 +87,11 @@ type decoder struct {
 	subst map[*yaml.Node]bool
 	// failed holds the scalars whose substitution failed; their problem
 	// is reported and typing them would only add noise.
-	failed    map[*yaml.Node]bool
-	visits    int
-	exhausted bool
+	failed map[*yaml.Node]bool
+	// components are those given to Parse: their keys are step keys.
+	components []component.Spec
+	visits     int
+	exhausted  bool
 }
 
 func newDecoder(lookupEnv func(string) (string, bool)) *decoder {
@@ -887,7 +892,7 @@ func (d *decoder) segment(n *yaml.Node, path string) Segment {
 
 func (d *decoder) step(n *yaml.Node, path string) StepConfig {
 	sc := StepConfig{Set: map[string]bool{}}
-	entries, _ := d.fields(n, path, 5, stepKeys)
+	entries, _ := d.fields(n, path, 5, stepKeysWith(d.components))
 	for _, e := range entries {
 		before := len(d.problems)
 		sc.Set[e.key] = true
@@ -946,14 +951,8 @@ func (d *decoder) step(n *yaml.Node, path string) StepConfig {
 			sc.BatchSize, _ = d.integer(e.val, e.path)
 		case "batch_timedelta":
 			sc.BatchTimedelta, _ = d.timedelta(e.val, e.path)
-		case "batch_time_ms":
-			sc.BatchTime, _ = d.millis(e.val, e.path)
-		case "average_sleep_time_ms":
-			sc.AverageSleepTime, _ = d.millis(e.val, e.path)
-		case "max_sleep_time_ms":
-			sc.MaxSleepTime, _ = d.millis(e.val, e.path)
 		default:
-			d.blobStep(&sc, e)
+			d.componentValue(&sc, e)
 		}
 		d.mark(e.path, before)
 	}

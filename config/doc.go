@@ -240,46 +240,14 @@
 // output larger than that is its message's error: it goes to the
 // dead-letter queue with the cause (or stops the pipeline without one).
 //
-// A devnull sink discards messages, and can simulate batched writes for
-// benchmarks, as Sentry Streams' DevNullSink does: it counts messages into
-// a batch and writes the batch, which does nothing but sleep, when it
-// holds batch_size messages or its first message arrived batch_time_ms
-// ago (checked at each message and at the end of each bundle). The sleep
-// is a uniform random 0.5 to 1.5 times average_sleep_time_ms, capped at
-// max_sleep_time_ms; it holds up the sink, as a slow write would. The
-// batches written and the sleeps chosen are the Beam metrics
-// streams/devnull_batches and streams/devnull_sleep_us. On every runner.
-//
-//	batch_size: 10               # integer >= 1
-//	batch_time_ms: 100           # number > 0
-//	average_sleep_time_ms: 1     # number >= 0; needs max_sleep_time_ms, and
-//	                             # batch_size or batch_time_ms
-//	max_sleep_time_ms: 5         # number >= 0
-//
-// A blob sink (dsl.BlobSink, Sentry Streams' GCSSink) writes payloads
-// to objects in GCS, S3 or local files. It takes Sentry's gcs_sink key
-// bucket, an object name template and the bounds of its objects, which
-// replace those given in the pipeline code (a key left out keeps the
-// code's). An object is written whole, with retries, before the offsets
-// of its messages are committed; on every runner.
-//
-//	bucket: arroyo-artifacts     # a GCS bucket name, or a URL: gs://b,
-//	                             # s3://b?region=eu-west-1 (S3-compatible:
-//	                             # &endpoint=...&use_path_style=true),
-//	                             # file:///dir (?create_dir=true)
-//	object_name: "{step}/{date}/{partition}-{offset}-{seq}.json"
-//	                             # fields {step} {date} {hour} {time} {unix_ms}
-//	                             # (first message's event time, UTC),
-//	                             # {partition} {offset} (its source position),
-//	                             # {seq} (objects before it from the partition),
-//	                             # {random} (needed after a Batch or Reduce,
-//	                             # whose messages have no source position)
-//	batch_size: 1000             # integer >= 1: messages per object
-//	batch_bytes: 8388608         # integer >= 1: or this many payload bytes
-//	batch_time_ms: 60000         # number > 0: or the first message's wait
-//
-// Sentry's parallelism: {threads: N} form is not taken; give an
-// integer parallelism.
+// Sinks other than Kafka's are components (see package component): a
+// devnull sink (kind devnull_sink: discards messages, and can simulate
+// batched writes for benchmarks) and a blob sink (kind blob_sink:
+// objects in GCS, S3 or local files, Sentry's gcs_sink keys). Their keys,
+// with types, examples and docs, are their specs' (component.Spec.Document
+// prints them; the specs are beamtranslate.DevNull and
+// beamtranslate.Blob), and config takes them when given the specs with
+// [WithComponents], as the runner does.
 //
 // A batch step (dsl.Batch) takes the two bounds of its batches, which
 // replace those given in the pipeline code (a key left out keeps the

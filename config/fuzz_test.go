@@ -30,7 +30,7 @@ func FuzzParse(f *testing.F) {
 		"env: &a {b: *a}\npipeline: {segments: [{}]}\n",
 		"metrics: {type: datadog, host: h, port: ${envvar:PORT}}\npipeline: {segments: [{parallelism: 2}]}",
 		"pipeline:\n  segments:\n    - steps_config:\n        s: {<<: {topic: t}, parallelism: {multi_process: {processes: 2}}, starts_segment: true}\n",
-		"pipeline:\n  segments:\n    - steps_config:\n        s: {batch_timedelta: {weeks: 1e300}, batch_time_ms: -1e20, dlq: {topic: t}, topic: t}\n",
+		"pipeline:\n  segments:\n    - steps_config:\n        s: {batch_timedelta: {weeks: 1e300}, commit_interval_ms: -1e20, dlq: {topic: t}, topic: t}\n",
 		"pipeline:\n  segments:\n    - steps_config:\n        s: {bootstrap_servers: \"${envvar:B},x:${envvar:MISSING\", override_params: {acks: \"0\"}}\n",
 	} {
 		f.Add([]byte(s))
@@ -120,7 +120,7 @@ func fuzzSteps(c *Config) []StepInfo {
 		if h.Sum32()%7 == 0 {
 			continue // a configured step the pipeline lacks
 		}
-		steps = append(steps, StepInfo{name, StepKind(1 + h.Sum32()%uint32(Serializer))})
+		steps = append(steps, StepInfo{name, kindList[h.Sum32()%uint32(len(kindList))]})
 	}
 	return steps
 }

@@ -1,6 +1,10 @@
 package config
 
-import "slices"
+import (
+	"slices"
+
+	"github.com/streams-dev/streams/component"
+)
 
 // Keys returns the path of every key a config accepts, sorted, from the
 // lists the decoder accepts keys from. A path joins keys with dots; "[]"
@@ -12,9 +16,12 @@ import "slices"
 // override_params are not keys of the config: they are listed as their
 // section alone.
 //
+// The keys of the given components are steps_config keys too, as with
+// [WithComponents].
+//
 // A runner's test can hold every key to a test of its effect (or of the
 // warning that it has none): a key added to the config shows up here.
-func Keys() []string {
+func Keys(components ...component.Spec) []string {
 	var out []string
 	add := func(prefix string, keys []string) {
 		for _, k := range keys {
@@ -32,7 +39,7 @@ func Keys() []string {
 	add("pipeline.segments[]", segmentKeys)
 	step := "pipeline.segments[].steps_config.<step>"
 	out = append(out, step)
-	add(step, stepKeys)
+	add(step, stepKeysWith(components))
 	add(join(step, "dlq"), dlqKeys)
 	add(join(step, "parallelism"), parallelismKeys)
 	add(join(join(step, "parallelism"), "multi_process"), multiProcessKeys)

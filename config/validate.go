@@ -14,40 +14,34 @@ import (
 )
 
 // StepKind is what a pipeline step does, as far as its deployment config
-// is concerned: it decides which steps_config keys the step accepts.
-type StepKind int
+// is concerned: it decides which steps_config keys the step accepts. It
+// is one of the built-in kinds below or the Kind of a component given to
+// [Parse] or [Load] with [WithComponents] ("devnull_sink"). The empty
+// StepKind is invalid.
+type StepKind string
 
-// The step kinds. The zero StepKind is invalid.
+// The built-in step kinds.
 const (
-	Source      StepKind = iota + 1 // Kafka stream source
-	Sink                            // Kafka stream sink
-	DevNullSink                     // discards messages, optionally simulating batched I/O
-	Map
-	Filter
-	FlatMap
-	Router
-	Broadcast
-	Branch
-	Batch
-	Reduce
-	Parser
-	Serializer
-	BlobSink // writes objects to GCS, S3 or files (Sentry's gcs_sink)
+	Source     StepKind = "source" // Kafka stream source
+	Sink       StepKind = "sink"   // Kafka stream sink
+	Map        StepKind = "map"
+	Filter     StepKind = "filter"
+	FlatMap    StepKind = "flat_map"
+	Router     StepKind = "router"
+	Broadcast  StepKind = "broadcast"
+	Branch     StepKind = "branch"
+	Batch      StepKind = "batch"
+	Reduce     StepKind = "reduce"
+	Parser     StepKind = "parser"
+	Serializer StepKind = "serializer"
 )
 
-var kindNames = [...]string{
-	Source: "source", Sink: "sink", DevNullSink: "devnull_sink", BlobSink: "blob_sink", Map: "map",
-	Filter: "filter", FlatMap: "flat_map", Router: "router", Broadcast: "broadcast",
-	Branch: "branch", Batch: "batch", Reduce: "reduce", Parser: "parser",
-	Serializer: "serializer",
-}
-
-// String returns the kind's name in lower case, e.g. "devnull_sink".
+// String returns the kind's name, e.g. "devnull_sink".
 func (k StepKind) String() string {
-	if k > 0 && int(k) < len(kindNames) {
-		return kindNames[k]
+	if k == "" {
+		return "StepKind(\"\")"
 	}
-	return "StepKind(" + strconv.Itoa(int(k)) + ")"
+	return string(k)
 }
 
 // mapLike kinds run user functions one message at a time; they chain
@@ -60,7 +54,9 @@ func (k StepKind) mapLike() bool {
 	return false
 }
 
-// Keys returns the steps_config keys a step of this kind accepts, sorted.
+// Keys returns the steps_config keys a step of this built-in kind
+// accepts, sorted; nil for another kind (a component's keys are its
+// Spec's Names).
 func (k StepKind) Keys() []string {
 	var keys []string
 	switch k {
@@ -70,10 +66,6 @@ func (k StepKind) Keys() []string {
 			"watermark_idle_ms", "watermark_idle_wall_clock", "watermark_max_skew_ms"}
 	case Sink:
 		keys = []string{"bootstrap_servers", "override_params", "parallelism", "topic"}
-	case DevNullSink:
-		keys = []string{"average_sleep_time_ms", "batch_size", "batch_time_ms", "max_sleep_time_ms", "parallelism"}
-	case BlobSink:
-		keys = append([]string{"batch_size", "batch_time_ms", "parallelism"}, blobStepKeys...)
 	case Batch:
 		keys = []string{"batch_size", "batch_timedelta", "parallelism"}
 	case Map, Filter, FlatMap, Parser, Serializer:
@@ -125,7 +117,7 @@ func (c *Config) Validate(segmentID int, steps []StepInfo) error {
 			ps = append(ps, Problem{Msg: fmt.Sprintf("pipeline step %q is listed twice", st.Name)})
 			continue
 		}
-		if st.Kind.Keys() == nil {
+		if c.kindKeys(st.Kind) == nil {
 			ps = append(ps, Problem{Msg: fmt.Sprintf("pipeline step %q has invalid kind %v", st.Name, st.Kind)})
 		}
 		kinds[st.Name] = st.Kind
@@ -147,11 +139,11 @@ func (c *Config) Validate(segmentID int, steps []StepInfo) error {
 			ps = append(ps, p)
 			continue
 		}
-		accepted := kind.Keys()
+		accepted := c.kindKeys(kind)
 		if accepted == nil {
 			continue
 		}
-		for _, key := range stepKeys {
+		for _, key := range c.stepKeys() {
 			if !sc.IsSet(key) || slices.Contains(accepted, key) {
 				continue
 			}
@@ -393,24 +385,7 @@ func (k *checker) step(sc *StepConfig, path string) {
 	if sc.IsSet("batch_timedelta") && sc.BatchTimedelta <= 0 {
 		k.at(p("batch_timedelta"), nil, "must be positive; got %v", sc.BatchTimedelta)
 	}
-	if sc.IsSet("batch_time_ms") && sc.BatchTime <= 0 {
-		k.at(p("batch_time_ms"), nil, "must be positive; got %v", ms(sc.BatchTime))
-	}
-	k.blob(sc, p)
-	if sc.AverageSleepTime < 0 {
-		k.at(p("average_sleep_time_ms"), nil, "must not be negative; got %v", ms(sc.AverageSleepTime))
-	}
-	if sc.MaxSleepTime < 0 {
-		k.at(p("max_sleep_time_ms"), nil, "must not be negative; got %v", ms(sc.MaxSleepTime))
-	}
-	if sc.IsSet("average_sleep_time_ms") && !sc.IsSet("max_sleep_time_ms") {
-		k.at(p("average_sleep_time_ms"), nil, "needs max_sleep_time_ms as well")
-	}
-	if sc.IsSet("average_sleep_time_ms") && !sc.IsSet("batch_size") && !sc.IsSet("batch_time_ms") {
-		// As in Sentry Streams, a devnull sink sleeps when it writes a
-		// batch: without a bound there are no batches.
-		k.at(p("average_sleep_time_ms"), nil, "a devnull sink sleeps when it writes a batch: needs batch_size or batch_time_ms")
-	}
+	k.components(sc, p)
 }
 
 // guarantee checks exactly-once delivery against the commit interval:

@@ -123,7 +123,7 @@ func (s Stream[T]) Sink(name string, sink Sink[T]) Pipeline {
 	if !s.ok() {
 		return Pipeline{}
 	}
-	if sink.kind == 0 {
+	if sink.kind == "" {
 		s.b.problemf("sink %q: empty sink; make one with StreamSink, BlobSink or DevNullSink", name)
 	}
 	if sink.blob != nil {
@@ -326,7 +326,7 @@ func (n *Node) Name() string { return n.name }
 // Kind says what the step does.
 func (n *Node) Kind() Kind { return n.kind }
 
-// SinkKind says where a sink writes (0 for other steps).
+// SinkKind says where a sink writes ("" for other steps).
 func (n *Node) SinkKind() SinkKind { return n.sink }
 
 // Blob describes a BlobSink to runners (nil for other steps).

@@ -157,26 +157,23 @@ func FlatMap[T, U any](fn func(T) ([]U, error)) Step[T, U] {
 	}}
 }
 
-// SinkKind says where a sink writes.
-type SinkKind int
+// SinkKind says where a sink writes: a short name, shown in the graph
+// and on the pipeline page. Runners find the sink's implementation by
+// it (a component's kind besides these).
+type SinkKind string
 
-// The sink kinds.
+// The sink kinds of the DSL's own sinks.
 const (
-	SinkStream  SinkKind = iota + 1 // a Kafka topic
-	SinkDevNull                     // nowhere
-	SinkBlob                        // objects in an object store bucket
+	SinkStream  SinkKind = "stream"  // a Kafka topic
+	SinkDevNull SinkKind = "devnull" // nowhere
+	SinkBlob    SinkKind = "blob"    // objects in an object store bucket
 )
 
 func (k SinkKind) String() string {
-	switch k {
-	case SinkStream:
-		return "stream"
-	case SinkDevNull:
-		return "devnull"
-	case SinkBlob:
-		return "blob"
+	if k == "" {
+		return `SinkKind("")`
 	}
-	return fmt.Sprintf("SinkKind(%d)", int(k))
+	return string(k)
 }
 
 // Sink says where a stream of T ends. Make one with StreamSink,

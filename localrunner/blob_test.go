@@ -15,6 +15,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/streams-dev/streams/beamtranslate"
+	"github.com/streams-dev/streams/component"
 	"github.com/streams-dev/streams/dsl"
 	"github.com/streams-dev/streams/io/blob"
 	"github.com/streams-dev/streams/io/blob/blobtest"
@@ -22,12 +23,12 @@ import (
 	"github.com/streams-dev/streams/localrunner"
 )
 
-func blobPipeline(t *testing.T, bucket, group string, bb beamtranslate.BlobBinding, brokers []string) beamtranslate.Bindings {
+func blobPipeline(t *testing.T, bucket, group string, v component.Values, brokers []string) beamtranslate.Bindings {
 	t.Helper()
 	return beamtranslate.Bindings{
 		Source: beamtranslate.SourceBinding{Client: kafka.ClientConfig{Brokers: brokers}, Topic: "in",
 			Group: group, StartOffset: kafka.StartEarliest, IdleDelay: 50 * time.Millisecond},
-		Blobs: map[string]beamtranslate.BlobBinding{"archive": bb},
+		Values: map[string]component.Values{"archive": v},
 	}
 }
 
@@ -76,7 +77,8 @@ func TestBlobSinkObjectsBeforeCommit(t *testing.T) {
 			}
 			g := dsl.StreamingSource("in", "in").Sink("archive", dsl.BlobSink("unused", dsl.BlobDelimiter([]byte("\n")))).MustBuild()
 			group := "blob-" + driver
-			bb := beamtranslate.BlobBinding{Bucket: bucket, ObjectName: "out/{partition}/{offset}-{seq}.txt", MaxMessages: 5}
+			bb := component.Values{"bucket": component.StringValue(bucket), "object_name": component.StringValue("out/{partition}/{offset}-{seq}.txt"),
+				"batch_size": component.IntValue(5)}
 			p, err := beamtranslate.Translate(group, g, blobPipeline(t, bucket, group, bb, c.ListenAddrs()))
 			if err != nil {
 				t.Fatal(err)
@@ -115,7 +117,7 @@ func TestBlobSinkFailedWriteStopsCommits(t *testing.T) {
 	fail, seen := blobtest.FailFirst(1 << 30)
 	bucket := blobtest.GCS(t, fail)
 	g := dsl.StreamingSource("in", "in").Sink("archive", dsl.BlobSink(bucket)).MustBuild()
-	p, err := beamtranslate.Translate("blob-fail", g, blobPipeline(t, bucket, "blob-fail", beamtranslate.BlobBinding{Bucket: bucket, MaxMessages: 1}, c.ListenAddrs()))
+	p, err := beamtranslate.Translate("blob-fail", g, blobPipeline(t, bucket, "blob-fail", component.Values{"bucket": component.StringValue(bucket), "batch_size": component.IntValue(1)}, c.ListenAddrs()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -168,7 +170,7 @@ func TestBlobSinkParquetBatches(t *testing.T) {
 		Sink("archive", dsl.BlobSink(bucket)).
 		MustBuild()
 	binding := func(name string) beamtranslate.Bindings {
-		return blobPipeline(t, bucket, "blob-parquet", beamtranslate.BlobBinding{Bucket: bucket, ObjectName: name, MaxMessages: 1}, c.ListenAddrs())
+		return blobPipeline(t, bucket, "blob-parquet", component.Values{"bucket": component.StringValue(bucket), "object_name": component.StringValue(name), "batch_size": component.IntValue(1)}, c.ListenAddrs())
 	}
 	// Batches have no source position: without {random} the objects of
 	// two partitions' batches would take the same names.

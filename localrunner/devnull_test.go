@@ -10,6 +10,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 
 	"github.com/streams-dev/streams/beamtranslate"
+	"github.com/streams-dev/streams/component"
 	"github.com/streams-dev/streams/dsl"
 	"github.com/streams-dev/streams/io/kafka"
 	"github.com/streams-dev/streams/localrunner"
@@ -28,15 +29,16 @@ func TestDevNullBatchesAndSleeps(t *testing.T) {
 	end := ends(t, adm, "in")
 	for _, tc := range []struct {
 		name         string
-		b            beamtranslate.DevNullBinding
+		v            component.Values
 		batches      func(int64) bool
 		sleeps       int64
 		minUS, maxUS int64
 	}{
 		{name: "none", batches: func(n int64) bool { return n == 0 }},
-		{name: "size", b: beamtranslate.DevNullBinding{BatchSize: 3, AverageSleep: 2 * time.Millisecond, MaxSleep: 2500 * time.Microsecond},
+		{name: "size", v: component.Values{"batch_size": component.IntValue(3),
+			"average_sleep_time_ms": component.MillisValue(2 * time.Millisecond), "max_sleep_time_ms": component.MillisValue(2500 * time.Microsecond)},
 			batches: func(n int64) bool { return n == 6 }, sleeps: 6, minUS: 1000, maxUS: 2500},
-		{name: "time", b: beamtranslate.DevNullBinding{BatchTime: time.Microsecond},
+		{name: "time", v: component.Values{"batch_time_ms": component.MillisValue(time.Microsecond)},
 			batches: func(n int64) bool { return n >= 1 && n <= 20 }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -45,7 +47,7 @@ func TestDevNullBatchesAndSleeps(t *testing.T) {
 			b := beamtranslate.Bindings{
 				Source: beamtranslate.SourceBinding{Client: kafka.ClientConfig{Brokers: c.ListenAddrs()}, Topic: "in",
 					Group: group, StartOffset: kafka.StartEarliest, IdleDelay: 50 * time.Millisecond},
-				DevNulls: map[string]beamtranslate.DevNullBinding{"null": tc.b},
+				Values: map[string]component.Values{"null": tc.v},
 			}
 			p, err := beamtranslate.Translate(group, g, b)
 			if err != nil {

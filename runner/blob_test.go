@@ -35,14 +35,15 @@ func TestResolveBlobSink(t *testing.T) {
     - steps_config:
         archive: {bucket: "file:///tmp/x", object_name: "a/{seq}", batch_bytes: 100, batch_time_ms: 250}
 `)
+	g := blobPipeline().MustBuild()
 	want := beamtranslate.BlobBinding{Bucket: "file:///tmp/x", ObjectName: "a/{seq}", MaxMessages: 1, MaxBytes: 100, MaxWait: 250 * time.Millisecond}
-	if got := d.bindings.Blobs["archive"]; got != want {
-		t.Errorf("blob binding %+v, want %+v", got, want)
+	if got, err := beamtranslate.BlobBindingOf(g.Node("archive"), d.bindings.Values["archive"]); err != nil || got != want {
+		t.Errorf("blob binding %+v, %v; want %+v", got, err, want)
 	}
-	d = mustResolve(t, blobPipeline().MustBuild(), "pipeline: {segments: [{}]}\n")
+	d = mustResolve(t, g, "pipeline: {segments: [{}]}\n")
 	want = beamtranslate.BlobBinding{Bucket: "arroyo-artifacts", ObjectName: "{step}/{date}/{hour}/{partition}-{offset}-{seq}", MaxMessages: 1}
-	if got := d.bindings.Blobs["archive"]; got != want {
-		t.Errorf("blob binding without config %+v, want %+v", got, want)
+	if got, err := beamtranslate.BlobBindingOf(g.Node("archive"), d.bindings.Values["archive"]); err != nil || got != want {
+		t.Errorf("blob binding without config %+v, %v; want %+v", got, err, want)
 	}
 }
 
@@ -53,7 +54,7 @@ func TestBlobSinkBadBucketAndTemplateRefused(t *testing.T) {
 		`archive: {bucket: "azblob://x"}`: `blob sink step archive: blob: bad bucket: "azblob://x": scheme "azblob" is not one of file, gs, s3`,
 		`archive: {object_name: "{day}"}`: `blob sink step archive: blob: object name template "{day}": unknown field {day}`,
 	} {
-		cfg, err := config.Parse([]byte("pipeline:\n  segments:\n    - steps_config:\n        "+yaml+"\n"), nil)
+		cfg, err := config.Parse([]byte("pipeline:\n  segments:\n    - steps_config:\n        "+yaml+"\n"), nil, ConfigOption())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -75,7 +76,7 @@ func runBlobChild(spec string) int {
     - steps_config:
         in: {auto_offset_reset: earliest}
         archive: {bucket: "file://%s", object_name: "{step}/{partition}-{offset}-{seq}.txt", batch_size: 2, batch_time_ms: 300}
-`, dir), nil)
+`, dir), nil, ConfigOption())
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 2

@@ -66,7 +66,7 @@ var keyCoverage = map[string]coverage{
 		"TestResolveDevNullAndStrictOffsetReset", "localrunner.TestDevNullBatchesAndSleeps"}},
 	step + ".batch_time_ms":                {tests: []string{"TestResolveDevNullAndStrictOffsetReset", "localrunner.TestDevNullBatchesAndSleeps"}},
 	step + ".batch_timedelta":              {tests: []string{"TestResolveBatchConfig"}},
-	step + ".batch_bytes":                  {tests: []string{"TestResolveBlobSink", "config.TestBlobSinkKeys"}},
+	step + ".batch_bytes":                  {tests: []string{"TestResolveBlobSink", "beamtranslate.TestBlobSinkKeys"}},
 	step + ".bucket":                       {tests: []string{"TestResolveBlobSink", "TestBlobSinkEndToEnd", "TestBlobSinkBadBucketAndTemplateRefused"}},
 	step + ".object_name":                  {tests: []string{"TestResolveBlobSink", "TestBlobSinkEndToEnd", "TestBlobSinkBadBucketAndTemplateRefused"}},
 	step + ".batch_timedelta.days":         {tests: []string{"config.TestBatchTimedeltaUnits"}},
@@ -171,7 +171,7 @@ func multiProcess(entry string) *warnCase {
 // start-up warning that it has none; keys only the bundled runner reads
 // are warned about on a Beam runner.
 func TestEveryConfigKeyIsCovered(t *testing.T) {
-	keys := config.Keys()
+	keys := config.Keys(componentSpecs()...)
 	for _, k := range keys {
 		if _, ok := keyCoverage[k]; !ok {
 			t.Errorf("config key %s has no entry in keyCoverage: name the tests of its effect, or warn at start that it has none (startupWarnings)", k)

@@ -1,10 +1,11 @@
 package runner
 
 import (
+	"reflect"
 	"testing"
 	"time"
 
-	"github.com/streams-dev/streams/beamtranslate"
+	"github.com/streams-dev/streams/component"
 	"github.com/streams-dev/streams/dsl"
 )
 
@@ -26,9 +27,12 @@ func TestResolveDevNullAndStrictOffsetReset(t *testing.T) {
 	if !d.bindings.Source.StrictOffsetReset {
 		t.Errorf("source binding %+v: StrictOffsetReset not set", d.bindings.Source)
 	}
-	want := map[string]beamtranslate.DevNullBinding{"slow": {BatchSize: 10, BatchTime: 250 * time.Millisecond,
-		AverageSleep: 4 * time.Millisecond, MaxSleep: 5 * time.Millisecond}}
-	if len(d.bindings.DevNulls) != 1 || d.bindings.DevNulls["slow"] != want["slow"] {
-		t.Errorf("devnull bindings %+v, want %+v", d.bindings.DevNulls, want)
+	want := map[string]component.Values{
+		"slow": {"batch_size": component.IntValue(10), "batch_time_ms": component.MillisValue(250 * time.Millisecond),
+			"average_sleep_time_ms": component.MillisValue(4 * time.Millisecond), "max_sleep_time_ms": component.MillisValue(5 * time.Millisecond)},
+		"fast": {},
+	}
+	if !reflect.DeepEqual(d.bindings.Values, want) {
+		t.Errorf("devnull values %+v, want %+v", d.bindings.Values, want)
 	}
 }

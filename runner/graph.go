@@ -99,7 +99,7 @@ func graphMain(p dsl.Pipeline, args []string, stdout, stderr io.Writer) int {
 		// As for a run: a config with problems still loads when it is
 		// readable YAML, and Validate lists its problems with the
 		// pipeline's.
-		cfg, err := config.Load(configPath)
+		cfg, err := config.Load(configPath, ConfigOption())
 		if cfg == nil {
 			fmt.Fprintln(stderr, err)
 			return ExitUsage
@@ -129,7 +129,7 @@ func graphMain(p dsl.Pipeline, args []string, stdout, stderr io.Writer) int {
 // (segmentView): the topics Run would use. The config is validated against g first, as
 // Run does; its problems come back as a *config.Error.
 func configTopics(g *dsl.Graph, cfg *config.Config, segmentID int) (map[string]string, error) {
-	if err := cfg.Validate(segmentID, StepInfos(g)); err != nil {
+	if err := withComponents(cfg).Validate(segmentID, StepInfos(g)); err != nil {
 		return nil, err
 	}
 	seg, err := segmentView(cfg, segmentID)

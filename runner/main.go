@@ -142,7 +142,7 @@ func main(p dsl.Pipeline, fs *flag.FlagSet, args []string, stdout, stderr io.Wri
 	// A config with problems still loads when it is readable YAML; Run
 	// validates it against the pipeline and reports its problems and the
 	// pipeline's together.
-	cfg, err := config.Load(f.configPath)
+	cfg, err := config.Load(f.configPath, ConfigOption())
 	if cfg == nil {
 		fmt.Fprintln(stderr, err)
 		return ExitUsage

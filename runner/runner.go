@@ -201,7 +201,7 @@ func Run(ctx context.Context, g *dsl.Graph, opts Options) error {
 	default:
 		return &ConfigError{Err: fmt.Errorf("runner: unknown adapter %q: want %s or %s", opts.Adapter, AdapterBeam, AdapterLocal)}
 	}
-	if err := opts.Config.Validate(opts.SegmentID, StepInfos(g)); err != nil {
+	if err := withComponents(opts.Config).Validate(opts.SegmentID, StepInfos(g)); err != nil {
 		return &ConfigError{Err: err}
 	}
 	seg, err := segmentView(opts.Config, opts.SegmentID)
@@ -330,7 +330,7 @@ func Run(ctx context.Context, g *dsl.Graph, opts Options) error {
 		if opts.DiscardCorruptState {
 			log.Warn("--discard-corrupt-state has no effect with --adapter beam: the Beam runner keeps its own state")
 		}
-		if err = addExperiments(beamtranslate.Experiments(g)); err != nil {
+		if err = addExperiments(beamtranslate.Experiments(g, Components()...)); err != nil {
 			return &ConfigError{Err: err}
 		}
 		err = runBeam(runCtx, opts, dep.bindings.Source.Group, log, p)
@@ -363,6 +363,7 @@ func (o Options) withDefaults() Options {
 	if o.Config == nil {
 		o.Config = &config.Config{Pipeline: config.Pipeline{Segments: []config.Segment{{}}}}
 	}
+
 	if o.Adapter == "" {
 		o.Adapter = AdapterLocal
 	}
@@ -395,11 +396,11 @@ func configKind(n *dsl.Node) config.StepKind {
 	case dsl.KindSource:
 		return config.Source
 	case dsl.KindSink:
-		switch n.SinkKind() {
-		case dsl.SinkDevNull:
-			return config.DevNullSink
-		case dsl.SinkBlob:
-			return config.BlobSink
+		if c, ok := componentOf(n); ok {
+			return config.StepKind(c.Spec.Kind)
+		}
+		if n.SinkKind() != dsl.SinkStream {
+			return "" // no component implements it: an invalid kind
 		}
 		return config.Sink
 	case dsl.KindMap:
@@ -423,7 +424,7 @@ func configKind(n *dsl.Node) config.StepKind {
 	case dsl.KindReduce:
 		return config.Reduce
 	}
-	return 0
+	return ""
 }
 
 // deployment is the pipeline's bindings and what the runner must provide
@@ -546,12 +547,11 @@ func resolve(g *dsl.Graph, seg *config.Segment) (*deployment, error) {
 		return nil, err
 	}
 	d.bindings.Decoders = decoders
-	d.bindings.DevNulls = devNullBindings(g, seg)
-	blobs, err := blobBindings(g, seg)
+	values, err := componentValues(g, seg)
 	if err != nil {
 		return nil, err
 	}
-	d.bindings.Blobs = blobs
+	d.bindings.Components, d.bindings.Values = Components(), values
 	d.bindings.Sinks = map[string]beamtranslate.SinkBinding{}
 	for _, n := range g.Sinks() {
 		if n.SinkKind() != dsl.SinkStream {

@@ -340,7 +340,7 @@ func TestStateDir(t *testing.T) {
 // resolves segment 0's deployment, failing t on any error.
 func mustResolve(t *testing.T, g *dsl.Graph, yaml string) *deployment {
 	t.Helper()
-	cfg, err := config.Parse([]byte(yaml), nil)
+	cfg, err := config.Parse([]byte(yaml), nil, ConfigOption())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -24,7 +24,7 @@ func countWindowPipeline() dsl.Pipeline {
 // of a run on adapter, as "step: key,key" lines ("-" for no step).
 func warningsOf(t *testing.T, g *dsl.Graph, yaml, adapter string) []string {
 	t.Helper()
-	cfg, err := config.Parse([]byte(yaml), nil)
+	cfg, err := config.Parse([]byte(yaml), nil, ConfigOption())
 	if err != nil {
 		t.Fatal(err)
 	}

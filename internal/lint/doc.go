@@ -10,8 +10,8 @@
 // test's table of them:
 //
 //	examples/ ─┐
-//	cmd/       ├─> runner (CLI, config glue) ─> dsl/, config/
-//	           │                            └─> beamtranslate/ ─> Beam SDK, io/kafka/, io/blob/, internal/contract/
+//	cmd/       ├─> runner (CLI, config glue) ─> dsl/, config/ ─> component/
+//	           │                            └─> beamtranslate/ ─> Beam SDK, io/kafka/, io/blob/, internal/contract/, component/
 //	           └──────────────────────────────> localrunner/ ─> Beam SDK, io/kafka/, state/, internal/contract/
 //
 // # Rules
@@ -29,7 +29,13 @@
 //     runs.
 //   - config imports no Beam (validating a deployment file must stay cheap),
 //     and no package of the module except io/kafka/clientconf, which checks
-//     Kafka client properties.
+//     Kafka client properties, and component.
+//   - component (the config side of a sink component: its kind, keys,
+//     docs and checks) imports no package of the module and no Beam,
+//     Kafka or Pebble: config decodes and checks components' keys with
+//     it, and beamtranslate.Sink pairs a spec with its translation. The
+//     list of components a program runs is one function in runner
+//     (Components), handed to both.
 //   - io/kafka imports no package of the module except io/kafka/clientconf
 //     and internal/wire (the coders' byte layout): it is a Beam I/O any Beam
 //     Go pipeline can use.

@@ -67,8 +67,13 @@ var rules = []rule{
 
 	{from: m("config"), forbid: []string{beam}, deps: true,
 		why: "validating a deployment config must not need Beam"},
-	{from: m("config"), forbid: []string{m("")}, allow: []string{m("config"), m("io/kafka/clientconf")},
-		why: "config may use only io/kafka/clientconf of the module"},
+	{from: m("config"), forbid: []string{m("")}, allow: []string{m("config"), m("io/kafka/clientconf"), m("component")},
+		why: "config may use only io/kafka/clientconf and component of the module"},
+
+	{from: m("component"), forbid: []string{m("")}, allow: []string{m("component")},
+		why: "component is the leaf where config and a sink's translation share its spec"},
+	{from: m("component"), forbid: []string{beam, kafka, pebble}, deps: true,
+		why: "config decodes components' keys with it, so it must not need Beam"},
 
 	{from: m("io/kafka"), forbid: []string{m("")}, allow: []string{m("io/kafka"), m("internal/wire")},
 		why: "io/kafka is a Beam I/O any pipeline can use; of the module it may use only io/kafka/clientconf and internal/wire"},

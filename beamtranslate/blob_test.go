@@ -1,15 +1,17 @@
-package config
+package beamtranslate
 
 import (
 	"testing"
 	"time"
+
+	"github.com/streams-dev/streams/config"
 )
 
 // A blob sink's entry in Sentry's gcs_sink shape (a bare bucket name),
 // with this platform's object name and batch bounds, decodes into the
-// step's config.
+// step's values.
 func TestBlobSinkKeys(t *testing.T) {
-	c, err := Parse([]byte(`pipeline:
+	c, err := config.Parse([]byte(`pipeline:
   segments:
     - steps_config:
         mysink:
@@ -19,30 +21,29 @@ func TestBlobSinkKeys(t *testing.T) {
           batch_bytes: 8388608
           batch_time_ms: 60000
           parallelism: 2
-`), nil)
+`), nil, config.WithComponents(Blob.Spec))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := c.Validate(0, []StepInfo{{"mysink", BlobSink}}); err != nil {
+	if err := c.Validate(0, []config.StepInfo{{Name: "mysink", Kind: "blob_sink"}}); err != nil {
 		t.Fatal(err)
 	}
-	sc := c.Pipeline.Segments[0].Step("mysink", BlobSink)
-	if sc.Bucket != "arroyo-artifacts" || sc.ObjectName != "events/{date}/{partition}-{offset}.json" ||
-		sc.BatchSize != 1000 || sc.BatchBytes != 8<<20 || sc.BatchTime != time.Minute || sc.Parallelism != 2 {
-		t.Errorf("step config %+v", sc)
+	sc := c.Pipeline.Segments[0].Step("mysink", "blob_sink")
+	v := sc.ValuesOf(Blob.Spec)
+	if v.Str("bucket") != "arroyo-artifacts" || v.Str("object_name") != "events/{date}/{partition}-{offset}.json" ||
+		v.Int("batch_size") != 1000 || v.Int("batch_bytes") != 8<<20 || v.Duration("batch_time_ms") != time.Minute || sc.Parallelism != 2 {
+		t.Errorf("values %+v", v)
 	}
 	for _, key := range []string{"bucket", "object_name", "batch_bytes"} {
 		if !sc.IsSet(key) {
 			t.Errorf("%s not set", key)
 		}
 	}
-	if built := (StepConfig{Bucket: "b", ObjectName: "x", BatchBytes: 1}); !built.IsSet("bucket") || !built.IsSet("object_name") || !built.IsSet("batch_bytes") {
-		t.Error("IsSet misses a blob key of a config built in Go")
-	}
 }
 
 // Bad values are refused, and the blob keys belong to blob sinks only.
 func TestBlobSinkKeysRefused(t *testing.T) {
+	steps := []config.StepInfo{{Name: "blob", Kind: "blob_sink"}, {Name: "kafka", Kind: config.Sink}}
 	for _, tc := range []struct {
 		yaml string
 		want []string
@@ -57,10 +58,6 @@ func TestBlobSinkKeysRefused(t *testing.T) {
 			`5:17: pipeline.segments[0].steps_config.kafka.bucket: sink step "kafka" does not take this key; sink steps accept: bootstrap_servers, override_params, parallelism, starts_segment, topic`,
 		}},
 	} {
-		c, err := Parse([]byte("pipeline:\n  segments:\n    - steps_config:\n        "+tc.yaml+"\n"), nil)
-		if err == nil { // Parse finds bad values; Validate, keys of other kinds
-			err = c.Validate(0, []StepInfo{{"blob", BlobSink}, {"kafka", Sink}})
-		}
-		equalLines(t, problems(t, err), tc.want)
+		equalProblems(t, configProblems(t, tc.yaml, steps, DevNull, Blob), tc.want)
 	}
 }
