@@ -67,17 +67,44 @@ func (fn *recordKeyFn) ProcessEncodedFor(in *coder.Coder, outs []*coder.Coder) b
 // slices alias data, as the SDK's decoding lets them alias the bytes it
 // read for the element.
 func (fn *recordKeyFn) ProcessEncoded(ts beam.EventTime, data []byte, emit func(out int, ts beam.EventTime, value []byte)) (n int, err error) {
+	return fn.encodedRecord(ts, data, emit)
+}
+
+// encodedRecord runs the chain, as its ProcessElement does, on the source
+// record encoded at the front of data (by the Record coder,
+// length-prefixed), at ts, with the encoding emitters, and returns the
+// bytes the record took. The record's byte slices alias data.
+func (c *chain) encodedRecord(ts beam.EventTime, data []byte, emit func(out int, ts beam.EventTime, value []byte)) (n int, err error) {
 	b, n, err := encodedElement(data)
 	if err != nil {
-		return 0, fn.inputError(err)
+		return 0, c.inputError(err)
 	}
 	r, err := kafka.DecodeRecord(b)
 	if err != nil {
-		return 0, fn.inputError(err)
+		return 0, c.inputError(err)
 	}
-	fn.startEncoded(ts, emit)
-	defer fn.endEncoded(&err)
-	fn.record(ts, r)
+	c.startEncoded(ts, emit)
+	defer c.endEncoded(&err)
+	c.record(ts, r)
+	return n, nil
+}
+
+// encodedMessage runs the chain, as its ProcessElement does, on the
+// message encoded at the front of data (by the element coder,
+// length-prefixed), at ts, with the encoding emitters, and returns the
+// bytes the message took. Its byte slices alias data.
+func (c *chain) encodedMessage(ts beam.EventTime, data []byte, emit func(out int, ts beam.EventTime, value []byte)) (n int, err error) {
+	b, n, err := encodedElement(data)
+	if err != nil {
+		return 0, c.inputError(err)
+	}
+	e, err := decodeElement(b)
+	if err != nil {
+		return 0, c.inputError(err)
+	}
+	c.startEncoded(ts, emit)
+	defer c.endEncoded(&err)
+	c.message(ts, e)
 	return n, nil
 }
 
@@ -95,18 +122,7 @@ func (fn *keyStepFn) ProcessEncodedFor(in *coder.Coder, outs []*coder.Coder) boo
 // and returns the number of bytes the message took. The message's byte
 // slices alias data, as with the SDK's decoding.
 func (fn *keyStepFn) ProcessEncoded(ts beam.EventTime, data []byte, emit func(out int, ts beam.EventTime, value []byte)) (n int, err error) {
-	b, n, err := encodedElement(data)
-	if err != nil {
-		return 0, fn.inputError(err)
-	}
-	e, err := decodeElement(b)
-	if err != nil {
-		return 0, fn.inputError(err)
-	}
-	fn.startEncoded(ts, emit)
-	defer fn.endEncoded(&err)
-	fn.message(ts, e)
-	return n, nil
+	return fn.encodedMessage(ts, data, emit)
 }
 
 // FinishEncodedBundle ends a bundle run with ProcessEncoded (recordKeyFn,

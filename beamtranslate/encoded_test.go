@@ -537,14 +537,7 @@ func TestKeyStepFnEncoded(t *testing.T) {
 		what := fmt.Sprint("routed-", keep)
 		// The messages keyStepFn reads: what the chain before the router
 		// emits, in a third translation.
-		src := theParDo(t, translatedParDos(t, "enc-src-"+what, routed(), b), "recordStepFn").fn.(*recordStepFn)
-		mustSetup(t, src)
-		var in []encodedInput
-		for _, r := range recs {
-			src.ProcessElement(mtime.FromTime(r.Timestamp), r, func(ts beam.EventTime, e element) {
-				in = append(in, encodedInput{ts, e})
-			}, func(invalid) {})
-		}
+		in := routerMessages(t, "enc-src-"+what, routed(), b, recs)
 		if len(in) != len(recs)-1 {
 			t.Fatalf("%s: %d messages from the router, want %d", what, len(in), len(recs)-1)
 		}
@@ -557,6 +550,22 @@ func TestKeyStepFnEncoded(t *testing.T) {
 			t.Errorf("%s: %d keyed, %d rejected (%d by the coder), want 5, 4 (2)", what, k, r, coderRejects)
 		}
 	}
+}
+
+// routerMessages translates g as id and returns the messages its chain
+// from the source's records to a router emits for recs: what the DoFns of
+// the router's branches read.
+func routerMessages(t *testing.T, id string, g *dsl.Graph, b Bindings, recs []kafka.Record) []encodedInput {
+	t.Helper()
+	src := theParDo(t, translatedParDos(t, id, g, b), "recordStepFn").fn.(*recordStepFn)
+	mustSetup(t, src)
+	var in []encodedInput
+	for _, r := range recs {
+		src.ProcessElement(mtime.FromTime(r.Timestamp), r, func(ts beam.EventTime, e element) {
+			in = append(in, encodedInput{ts, e})
+		}, func(invalid) {})
+	}
+	return in
 }
 
 // routedFragileGraph puts a Reduce after a Router's branch, so that a

@@ -163,21 +163,32 @@ func TestFusedTranslation(t *testing.T) {
 // and by the Reduce's key function, a step that moves the timestamp by
 // less than a millisecond, a step with two outputs per message, headers
 // and the source record for the dead-letter queue.
+// stampSale rejects a negative amount and moves a sale's timestamp by
+// 1.5 ms (below Beam's millisecond).
+func stampSale() dsl.Step[sale, sale] {
+	return dsl.MapMessage(func(m dsl.Message[sale]) (dsl.Message[sale], error) {
+		if m.Payload.Amount < 0 {
+			return m, errors.New("negative amount")
+		}
+		m.Timestamp = m.Timestamp.Add(1500 * time.Microsecond)
+		return m, nil
+	})
+}
+
+// twiceSale emits a sale, then a copy with twice its amount.
+func twiceSale() dsl.Step[sale, sale] {
+	return dsl.FlatMap(func(s sale) ([]sale, error) {
+		t := s
+		t.Amount *= 2
+		return []sale{s, t}, nil
+	})
+}
+
 func fusePipeline() dsl.Pipeline {
 	return dsl.StreamingSource("in", "sales").
 		Apply("parse", dsl.Parser[sale]()).
-		Apply("stamp", dsl.MapMessage(func(m dsl.Message[sale]) (dsl.Message[sale], error) {
-			if m.Payload.Amount < 0 {
-				return m, errors.New("negative amount")
-			}
-			m.Timestamp = m.Timestamp.Add(1500 * time.Microsecond)
-			return m, nil
-		})).
-		Apply("twice", dsl.FlatMap(func(s sale) ([]sale, error) {
-			t := s
-			t.Amount *= 2
-			return []sale{s, t}, nil
-		})).
+		Apply("stamp", stampSale()).
+		Apply("twice", twiceSale()).
 		Apply("max", dsl.Reduce(dsl.TumblingWindow(time.Minute),
 			func(s sale) string {
 				if s.Shop == "" {

@@ -133,18 +133,7 @@ func (fn *sinkStepFn) ProcessEncodedFor(in *coder.Coder, outs []*coder.Coder) bo
 // encoded as the SDK's coders encode them, and returns the number of
 // bytes the message took.
 func (fn *sinkStepFn) ProcessEncoded(ts beam.EventTime, data []byte, emit func(out int, ts beam.EventTime, value []byte)) (n int, err error) {
-	b, n, err := encodedElement(data)
-	if err != nil {
-		return 0, fn.inputError(err)
-	}
-	e, err := decodeElement(b)
-	if err != nil {
-		return 0, fn.inputError(err)
-	}
-	fn.startEncoded(ts, emit)
-	defer fn.endEncoded(&err)
-	fn.message(ts, e)
-	return n, nil
+	return fn.encodedMessage(ts, data, emit)
 }
 
 // ProcessEncodedFor reports whether the DoFn can run with ProcessEncoded:
@@ -160,18 +149,7 @@ func (fn *recordSinkFn) ProcessEncodedFor(in *coder.Coder, outs []*coder.Coder) 
 // (output 1) encoded as the SDK's coders encode them, and returns the
 // number of bytes the input record took. Its byte slices alias data.
 func (fn *recordSinkFn) ProcessEncoded(ts beam.EventTime, data []byte, emit func(out int, ts beam.EventTime, value []byte)) (n int, err error) {
-	b, n, err := encodedElement(data)
-	if err != nil {
-		return 0, fn.inputError(err)
-	}
-	r, err := kafka.DecodeRecord(b)
-	if err != nil {
-		return 0, fn.inputError(err)
-	}
-	fn.startEncoded(ts, emit)
-	defer fn.endEncoded(&err)
-	fn.record(ts, r)
-	return n, nil
+	return fn.encodedRecord(ts, data, emit)
 }
 
 // recordOutputs reports whether outs are the element coders of a sink

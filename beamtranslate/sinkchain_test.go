@@ -1,14 +1,9 @@
 package beamtranslate
 
 import (
-	"errors"
 	"fmt"
 	"strings"
 	"testing"
-	"time"
-
-	"github.com/apache/beam/sdks/v2/go/pkg/beam"
-	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph/mtime"
 
 	"github.com/streams-dev/streams/dsl"
 	"github.com/streams-dev/streams/io/kafka"
@@ -20,18 +15,8 @@ import (
 func seedLike() *dsl.Graph {
 	return dsl.StreamingSource("in", "sales").
 		Apply("parse", dsl.Parser[sale]()).
-		Apply("stamp", dsl.MapMessage(func(m dsl.Message[sale]) (dsl.Message[sale], error) {
-			if m.Payload.Amount < 0 {
-				return m, errors.New("negative amount")
-			}
-			m.Timestamp = m.Timestamp.Add(1500 * time.Microsecond)
-			return m, nil
-		})).
-		Apply("twice", dsl.FlatMap(func(s sale) ([]sale, error) {
-			t := s
-			t.Amount *= 2
-			return []sale{s, t}, nil
-		})).
+		Apply("stamp", stampSale()).
+		Apply("twice", twiceSale()).
 		Apply("ser", dsl.Serializer[sale]()).
 		Sink("out", dsl.StreamSink("sales-out")).MustBuild()
 }
@@ -102,14 +87,7 @@ func TestSinkStepFnEncoded(t *testing.T) {
 		[]byte("not json"),
 	)
 	b := bindings("out")
-	src := theParDo(t, translatedParDos(t, "enc-src-routed", routed(), b), "recordStepFn").fn.(*recordStepFn)
-	mustSetup(t, src)
-	var in []encodedInput
-	for _, r := range recs {
-		src.ProcessElement(mtime.FromTime(r.Timestamp), r, func(ts beam.EventTime, e element) {
-			in = append(in, encodedInput{ts, e})
-		}, func(invalid) {})
-	}
+	in := routerMessages(t, "enc-src-routed", routed(), b, recs)
 	outs, _ := checkEncoded(t, "routed", "sinkStepFn", routed, b, in)
 	if k, r := countOutputs(outs); k != 2 || r != 0 {
 		t.Errorf("routed: %d records, %d rejected, want 2 and 0", k, r)
