@@ -4,7 +4,7 @@ GO ?= go
 GOFMT = $(shell GOTOOLCHAIN=$(GOTOOLCHAIN) $(GO) env GOROOT)/bin/gofmt
 TEST_FLAGS ?= -race -timeout 30m
 
-.PHONY: run run-windowed test lint conformance broker tidy fmt bench nexmark
+.PHONY: run run-windowed run-parquet test lint conformance broker tidy fmt bench nexmark
 
 ## run: the Getting Started example on the embedded broker: feeds sample events,
 ## prints what arrives on transformed-events (and the dead-letter topic), then exits.
@@ -21,6 +21,19 @@ run-windowed:
 		--config deployment_config/windowed_counts.yaml --adapter local \
 		--dev-input examples/windowed_counts/sample_events.txt \
 		--dev-print-output --dev-exit-when-done
+
+## run-parquet: the Parquet archive example (each project's events of a
+## minute as one Parquet file) on the embedded broker, writing through the
+## file driver to a new directory under $$TMPDIR (or /tmp), kept after
+## the run; then each file written, with its rows read back.
+run-parquet:
+	@dir=$$(mktemp -d "$${TMPDIR:-/tmp}/streams-parquet-archive.XXXXXX") && \
+	echo "archive: file://$$dir" && \
+	PARQUET_ARCHIVE_DIR=$$dir $(GO) run ./examples/parquet_archive -n parquet_archive \
+		--config deployment_config/parquet_archive.yaml --adapter local \
+		--dev-input examples/parquet_archive/sample_events.txt \
+		--dev-print-output --dev-exit-when-done && \
+	$(GO) run ./examples/parquet_archive/read "file://$$dir"
 
 ## test: every test, with the race detector, through gotestsum: go test's
 ## own lines (ok/FAIL per package, a failing test's output), then a summary
