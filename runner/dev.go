@@ -74,13 +74,17 @@ type devSession struct {
 	lastSeen time.Time
 	seen     int
 	held     *localrunner.HeldReport // last report of the bundled runner; nil before one
+	// reads are the topics each consumer group of the bundled runner
+	// reads, as its Kafka reports name them: the source's, and those of
+	// the internal topics of shuffles and segments.
+	reads map[string]map[string]bool
 	// inputEnded is closed once the input is fed, with ExitWhenDone: the
 	// bundled runner then closes every window once it has read it all.
 	inputEnded chan struct{}
 }
 
 func startDev(ctx context.Context, opts *DevOptions, d *deployment, log *slog.Logger) (*devSession, error) {
-	s := &devSession{opts: opts, d: d, log: log, inputEnded: make(chan struct{})}
+	s := &devSession{opts: opts, d: d, log: log, inputEnded: make(chan struct{}), reads: map[string]map[string]bool{}}
 	for _, sb := range d.bindings.Sinks {
 		s.outputs = append(s.outputs, sb.Topic)
 	}
@@ -200,20 +204,49 @@ func (s *devSession) run(ctx context.Context, stop context.CancelFunc) {
 	}
 }
 
-// caughtUp reports whether the consumer group has committed the end of
-// every source partition.
+// caughtUp reports whether the source's consumer group has committed the
+// end of every source partition, and every other group the bundled
+// runner reads with (a shuffle's or a segment's internal topic) the end of
+// its topics: a shuffled Reduce's source commits its records once they
+// are in the internal topic, before its windows have them.
 func (s *devSession) caughtUp(ctx context.Context) bool {
 	src := s.d.bindings.Source
-	ends, err := s.adm.ListEndOffsets(ctx, src.Topic)
+	if !s.groupCaughtUp(ctx, src.Group, []string{src.Topic}) {
+		return false
+	}
+	s.mu.Lock()
+	reads := map[string][]string{}
+	for g, ts := range s.reads {
+		for t := range ts {
+			reads[g] = append(reads[g], t)
+		}
+	}
+	s.mu.Unlock()
+	for g, topics := range reads {
+		if g != src.Group && !s.groupCaughtUp(ctx, g, topics) {
+			return false
+		}
+	}
+	return true
+}
+
+// groupCaughtUp reports whether group has committed the end of every
+// non-empty partition of topics.
+func (s *devSession) groupCaughtUp(ctx context.Context, group string, topics []string) bool {
+	ends, err := s.adm.ListEndOffsets(ctx, topics...)
 	if err != nil {
 		return false
 	}
-	committed, err := s.adm.FetchOffsets(ctx, src.Group)
+	committed, err := s.adm.FetchOffsets(ctx, group)
 	if err != nil {
 		return false
 	}
 	done := true
 	ends.Each(func(o kadm.ListedOffset) {
+		if o.Err != nil {
+			done = false
+			return
+		}
 		if o.Offset == 0 {
 			return
 		}
@@ -223,6 +256,21 @@ func (s *devSession) caughtUp(ctx context.Context) bool {
 		}
 	})
 	return done
+}
+
+// onKafkaReport notes the topics a consumer group of the bundled runner
+// reads (its KafkaReport hook).
+func (s *devSession) onKafkaReport(r localrunner.KafkaReport) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ts := s.reads[r.Group]
+	if ts == nil {
+		ts = map[string]bool{}
+		s.reads[r.Group] = ts
+	}
+	for _, p := range r.Partitions {
+		ts[p.Topic] = true
+	}
 }
 
 func (s *devSession) print(ctx context.Context) {

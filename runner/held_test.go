@@ -122,3 +122,85 @@ func TestDevExitWhenDoneSaysWhatIsHeld(t *testing.T) {
 		}
 	}
 }
+
+// windowChildPrefix starts a child spec that runs shuffledWindowPipeline's
+// dev loop.
+const windowChildPrefix = "dev-window"
+
+// shuffledWindowPipeline counts its input per value in hour-long windows,
+// by a key that does not follow the source's partitioning: the Reduce
+// reads its input back from a shuffle topic. A slow step after it makes
+// its results come well after the source has committed its input.
+func shuffledWindowPipeline() dsl.Pipeline {
+	return dsl.StreamingSource("in", "events").
+		Apply("count", dsl.Reduce(dsl.TumblingWindow(time.Hour), func(b []byte) string { return string(b) }, dsl.Count[[]byte]())).
+		Apply("slow", dsl.Map(func(w dsl.Windowed[string, int]) (dsl.Windowed[string, int], error) {
+			time.Sleep(time.Second)
+			return w, nil
+		})).
+		Apply("ser", dsl.Serializer[dsl.Windowed[string, int]]()).
+		Sink("out", dsl.StreamSink("counts"))
+}
+
+// runWindowChild runs shuffledWindowPipeline on five records of two
+// values, on a source of four partitions, printing the output, until the
+// dev loop says it is done.
+func runWindowChild() int {
+	cfg, err := config.Parse([]byte("pipeline:\n  segments:\n    - steps_config:\n        in: {auto_offset_reset: earliest}\n"), nil)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	var input [][]byte
+	for i := range 5 {
+		input = append(input, fmt.Appendf(nil, "v%d", i%2))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	err = Run(ctx, shuffledWindowPipeline().MustBuild(), Options{
+		Config: cfg, Name: "window", DevBrokerAddr: "127.0.0.1:0", PipelineID: "window",
+		Logger: slog.New(slog.NewTextHandler(os.Stderr, nil)),
+		Dev:    &DevOptions{Input: input, Output: os.Stdout, ExitWhenDone: true},
+	})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "run:", err)
+		return 1
+	}
+	return 0
+}
+
+// TestDevExitWhenDoneWaitsForShuffledWindows: a shuffled Reduce's source
+// commits its records once they are in the shuffle topic, before the
+// windows have them; --dev-exit-when-done used to stop then, printing no
+// window. It now waits for the shuffle's group too, and prints every
+// window with the whole count.
+func TestDevExitWhenDoneWaitsForShuffledWindows(t *testing.T) {
+	child := childtest.Start(t, windowChildPrefix)
+	if !child.Wait(2 * time.Minute) {
+		t.Fatal("the dev loop did not stop by itself")
+	}
+	if code := child.ExitCode(); code != 0 {
+		t.Fatalf("exit code %d:\n%s", code, child.Stderr())
+	}
+	counts := map[string]int{}
+	for line := range strings.SplitSeq(strings.TrimSpace(child.Stdout()), "\n") {
+		v, ok := strings.CutPrefix(line, "counts: ")
+		if !ok {
+			continue
+		}
+		var w struct {
+			Key   string `json:"key"`
+			Value int    `json:"value"`
+		}
+		if err := json.Unmarshal([]byte(v), &w); err != nil {
+			t.Fatalf("window %q: %v", v, err)
+		}
+		counts[w.Key] += w.Value
+	}
+	if counts["v0"] != 3 || counts["v1"] != 2 {
+		t.Errorf("counts %v, want v0=3 v1=2:\n%s\n%s", counts, child.Stdout(), child.Stderr())
+	}
+	if strings.Contains(child.Stderr(), "HELD IN STATE") {
+		t.Errorf("results reported held:\n%s", child.Stderr())
+	}
+}

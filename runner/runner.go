@@ -302,6 +302,13 @@ func Run(ctx context.Context, g *dsl.Graph, opts Options) error {
 		lopts := append([]localrunner.Option{localrunner.WithLogger(log)}, dep.local...)
 		if dev != nil {
 			hooks.Held = dev.onHeld
+			report := hooks.KafkaReport
+			hooks.KafkaReport = func(r localrunner.KafkaReport) {
+				if report != nil {
+					report(r)
+				}
+				dev.onKafkaReport(r)
+			}
 			if dev.opts.ExitWhenDone {
 				lopts = append(lopts, localrunner.WithEndOfInput(dev.inputEnded))
 			}

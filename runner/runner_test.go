@@ -70,6 +70,9 @@ func runChild(spec string) int {
 	if wait, ok := strings.CutPrefix(spec, batchChildPrefix); ok {
 		return runBatchChild(wait)
 	}
+	if spec == windowChildPrefix {
+		return runWindowChild()
+	}
 	if addr, ok := strings.CutPrefix(spec, devBrokerChildPrefix); ok {
 		return runDevBrokerChild(addr)
 	}
