@@ -300,5 +300,10 @@ func (fn *blobFn) write(ctx context.Context, sp state.Provider, m blobMeta) erro
 	if err := fn.Buffer.Clear(sp); err != nil {
 		return err
 	}
+	if !fn.tmpl.Uses("seq") {
+		// Nothing is left to keep: no state stays behind an object
+		// written (a run reports state it stops with as results held).
+		return fn.Meta.Clear(sp)
+	}
 	return fn.Meta.Write(sp, blobMeta{seq: m.seq + 1}.encode())
 }

@@ -63,6 +63,9 @@ func TestParquetArchive(t *testing.T) {
 	if out := child.Stdout(); !strings.Contains(out, `events-dlq: {"user": "nobody", "action": "orphan"} [streams.dlq.step=parse] [streams.dlq.error=step parse: invalid message: event without a project]`) {
 		t.Errorf("standard output %q; want the event without a project on the dead-letter topic", out)
 	}
+	if strings.Contains(child.Stderr(), "HELD IN STATE") {
+		t.Errorf("results reported held in state, though every batch was written:\n%s", child.Stderr())
+	}
 
 	name := regexp.MustCompile(`^archive/(\d{4}-\d{2}-\d{2})/(\d{8}T\d{6}Z)-[0-9a-f]{16}\.parquet$`)
 	var got []Event

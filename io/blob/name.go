@@ -80,8 +80,12 @@ func ParseTemplate(s string) (Template, error) {
 }
 
 // HasRandom reports whether the template uses {random}.
-func (t Template) HasRandom() bool {
-	return slices.ContainsFunc(t.parts, func(p part) bool { return p.field == "random" })
+func (t Template) HasRandom() bool { return t.Uses("random") }
+
+// Uses reports whether the template uses field (one of Fields, without
+// braces).
+func (t Template) Uses(field string) bool {
+	return slices.ContainsFunc(t.parts, func(p part) bool { return p.field == field })
 }
 
 // RandomField returns a value for NameFields.Random.

@@ -46,6 +46,9 @@ func TestTemplateHasRandom(t *testing.T) {
 	if a.HasRandom() || !b.HasRandom() {
 		t.Errorf("HasRandom: default %v, x/{random} %v", a.HasRandom(), b.HasRandom())
 	}
+	if !a.Uses("seq") || b.Uses("seq") || !b.Uses("random") {
+		t.Errorf("Uses: default seq %v, x/{random} seq %v random %v", a.Uses("seq"), b.Uses("seq"), b.Uses("random"))
+	}
 	if r1, r2 := RandomField(), RandomField(); len(r1) != 16 || r1 == r2 {
 		t.Errorf("RandomField %q, %q", r1, r2)
 	}
