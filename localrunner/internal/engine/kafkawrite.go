@@ -44,19 +44,28 @@ func (e *engine) openWriters() error {
 		if s.Kind != plan.KindKafkaWrite {
 			continue
 		}
-		cfg := s.KafkaWrite.Config
-		opts, err := cfg.ProducerOptions()
-		if err == nil {
-			var cl *kgo.Client
-			if cl, err = kgo.NewClient(opts...); err == nil {
-				e.writers[s.ID] = &kafkaWriter{cfg: cfg, cl: cl, timeout: cfg.DeliveryTimeout(), obs: cfg.ProduceObserver(),
-					wdec: exec.MakeWindowDecoder(s.KafkaWrite.Coder.Window)}
-				continue
-			}
+		w, err := newKafkaWriter(s.KafkaWrite)
+		if err != nil {
+			return fmt.Errorf("localrunner: %s: kafka: write: client: %w", writeName(s), err)
 		}
-		return fmt.Errorf("localrunner: %s: kafka: write: client: %w", writeName(s), err)
+		e.writers[s.ID] = w
 	}
 	return nil
+}
+
+// newKafkaWriter opens the producer of write kw.
+func newKafkaWriter(kw *plan.KafkaWrite) (*kafkaWriter, error) {
+	cfg := kw.Config
+	opts, err := cfg.ProducerOptions()
+	if err != nil {
+		return nil, err
+	}
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		return nil, err
+	}
+	return &kafkaWriter{cfg: cfg, cl: cl, timeout: cfg.DeliveryTimeout(), obs: cfg.ProduceObserver(),
+		wdec: exec.MakeWindowDecoder(kw.Coder.Window)}, nil
 }
 
 // writeName names a write in errors: its label, or its transform.
@@ -80,7 +89,7 @@ func (e *engine) closeWriters() {
 func (e *engine) writeKafka(ctx context.Context, s *stageState) {
 	w := e.writers[s.spec.ID]
 	for _, q := range s.queue {
-		x := e.sends.begin(ctx, q.fins, w.failed)
+		x := e.sends.begin(q.fins, w.failed)
 		x.ctx, x.cancel = context.WithTimeout(ctx, w.timeout)
 		if obs := w.obs; obs != nil {
 			x.start = time.Now()

@@ -49,9 +49,10 @@ type send struct {
 }
 
 // begin starts a send of the records of a batch with fins, counted in
-// flight until the engine takes it back (onSent).
-func (s *sends) begin(ctx context.Context, fins []*fin, fail func(*kgo.Record, error) error) *send {
-	x := &send{s: s, fins: fins, fail: fail, ctx: ctx, cancel: func() {}}
+// flight until the engine takes it back (onSent). Its records have no
+// deadline unless the caller sets ctx and cancel.
+func (s *sends) begin(fins []*fin, fail func(*kgo.Record, error) error) *send {
+	x := &send{s: s, fins: fins, fail: fail, ctx: context.Background(), cancel: func() {}}
 	x.pending.Store(1)
 	s.inflight++
 	return x

@@ -124,7 +124,7 @@ func (e *engine) writeShuffle(s *stageState) {
 	n := int32(len(o.seq))
 	var r bytes.Reader
 	for _, q := range s.queue {
-		x := e.sends.begin(context.Background(), q.fins, shuffleFailed)
+		x := e.sends.begin(q.fins, shuffleFailed)
 		start := 0
 		if q.next > 0 {
 			start = q.ends[q.next-1]
