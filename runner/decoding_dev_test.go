@@ -1,9 +1,6 @@
 package runner
 
 import (
-	"context"
-	"fmt"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,7 +9,6 @@ import (
 
 	"github.com/vmihailenco/msgpack/v5"
 
-	"github.com/streams-dev/streams/config"
 	"github.com/streams-dev/streams/dsl"
 	"github.com/streams-dev/streams/internal/childtest"
 )
@@ -42,29 +38,13 @@ func codecsPipeline() dsl.Pipeline {
 // invalid, printing what arrives, until the dev loop says it is done.
 func runCodecsChild(spec string) int {
 	adapter, dir, _ := strings.Cut(spec, ":")
-	cfg, err := config.Parse([]byte(`pipeline:
+	mp := func(v any) []byte { b, _ := msgpack.Marshal(v); return b }
+	input := [][]byte{mp(map[string]any{"type": "a"}), []byte("not msgpack"), mp(map[string]any{"kind": "b"}), mp(map[string]any{"type": "c"})}
+	return runDevChild("codecs", adapter, `pipeline:
   segments:
     - steps_config:
         in: {auto_offset_reset: earliest, codec: msgpack, schema_dir: "`+dir+`", dlq: {}}
-`), nil)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 2
-	}
-	mp := func(v any) []byte { b, _ := msgpack.Marshal(v); return b }
-	input := [][]byte{mp(map[string]any{"type": "a"}), []byte("not msgpack"), mp(map[string]any{"kind": "b"}), mp(map[string]any{"type": "c"})}
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
-	err = Run(ctx, codecsPipeline().MustBuild(), Options{
-		Config: cfg, Adapter: adapter, Name: "codecs", DevBrokerAddr: "127.0.0.1:0", PipelineID: "codecs",
-		Logger: slog.New(slog.NewTextHandler(os.Stderr, nil)),
-		Dev:    &DevOptions{Input: input, Output: os.Stdout, ExitWhenDone: true},
-	})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "run:", err)
-		return 1
-	}
-	return 0
+`, codecsPipeline().MustBuild(), input)
 }
 
 // TestCodecsOnTheDevBroker: through the development broker, a

@@ -36,19 +36,27 @@ func runBatchChild(maxWait string) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 2
 	}
-	cfg, err := config.Parse([]byte("pipeline:\n  segments:\n    - steps_config:\n        in: {auto_offset_reset: earliest}\n        batch: {batch_size: 2}\n"), nil)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 2
-	}
 	var input [][]byte
 	for i := range 5 {
 		input = append(input, fmt.Appendf(nil, "r%d", i))
 	}
+	return runDevChild("batch", AdapterLocal, "pipeline:\n  segments:\n    - steps_config:\n        in: {auto_offset_reset: earliest}\n        batch: {batch_size: 2}\n",
+		batchPipeline(wait).MustBuild(), input)
+}
+
+// runDevChild runs g as pipeline name on adapter on the development
+// broker, with config cfgYAML, feeding input, printing what arrives
+// until the dev loop says it is done; it returns the child's exit code.
+func runDevChild(name, adapter, cfgYAML string, g *dsl.Graph, input [][]byte) int {
+	cfg, err := config.Parse([]byte(cfgYAML), nil)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	err = Run(ctx, batchPipeline(wait).MustBuild(), Options{
-		Config: cfg, Name: "batch", DevBrokerAddr: "127.0.0.1:0", PipelineID: "batch",
+	err = Run(ctx, g, Options{
+		Config: cfg, Adapter: adapter, Name: name, DevBrokerAddr: "127.0.0.1:0", PipelineID: name,
 		Logger: slog.New(slog.NewTextHandler(os.Stderr, nil)),
 		Dev:    &DevOptions{Input: input, Output: os.Stdout, ExitWhenDone: true},
 	})
@@ -146,27 +154,12 @@ func shuffledWindowPipeline() dsl.Pipeline {
 // values, on a source of four partitions, printing the output, until the
 // dev loop says it is done.
 func runWindowChild() int {
-	cfg, err := config.Parse([]byte("pipeline:\n  segments:\n    - steps_config:\n        in: {auto_offset_reset: earliest}\n"), nil)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 2
-	}
 	var input [][]byte
 	for i := range 5 {
 		input = append(input, fmt.Appendf(nil, "v%d", i%2))
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
-	err = Run(ctx, shuffledWindowPipeline().MustBuild(), Options{
-		Config: cfg, Name: "window", DevBrokerAddr: "127.0.0.1:0", PipelineID: "window",
-		Logger: slog.New(slog.NewTextHandler(os.Stderr, nil)),
-		Dev:    &DevOptions{Input: input, Output: os.Stdout, ExitWhenDone: true},
-	})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "run:", err)
-		return 1
-	}
-	return 0
+	return runDevChild("window", AdapterLocal, "pipeline:\n  segments:\n    - steps_config:\n        in: {auto_offset_reset: earliest}\n",
+		shuffledWindowPipeline().MustBuild(), input)
 }
 
 // TestDevExitWhenDoneWaitsForShuffledWindows: a shuffled Reduce's source
