@@ -32,10 +32,7 @@ func (e *engine) startGroup(s *stageState) {
 	fl := &inflight{hold: mtime.MaxTimestamp}
 	in := make([]group.Input[*fin], 0, len(s.queue))
 	for _, q := range s.queue {
-		start := 0
-		if q.next > 0 {
-			start = q.ends[q.next-1]
-		}
+		start := q.start()
 		in = append(in, group.Input[*fin]{Data: q.data, Start: start, Ends: q.ends[q.next:], Arrival: q.arrival, Tags: q.fins})
 		fl.elements += q.remaining()
 		fl.pieces = append(fl.pieces, piece{fins: q.fins})

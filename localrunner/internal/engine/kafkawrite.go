@@ -95,13 +95,8 @@ func (e *engine) writeKafka(ctx context.Context, s *stageState) {
 			x.start = time.Now()
 			x.obs = func(r *kgo.Record, d time.Duration, err error) { obs.Produced(r.Topic, d, err) }
 		}
-		start := 0
-		if q.next > 0 {
-			start = q.ends[q.next-1]
-		}
-		for _, end := range q.ends[q.next:] {
-			r, err := w.record(q.data[start:end])
-			start = end
+		for elm := range q.untaken {
+			r, err := w.record(elm)
 			if err != nil {
 				x.abort(err)
 				e.fail(err)

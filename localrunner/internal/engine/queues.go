@@ -68,10 +68,7 @@ func restoreQueue(st *state.Store, s *stageState) (elements int, err error) {
 // encodeQueued encodes the elements of q not yet taken: hold and arrival
 // (varints), the element count and lengths (uvarints), then the elements.
 func encodeQueued(q *batch) []byte {
-	start := 0
-	if q.next > 0 {
-		start = q.ends[q.next-1]
-	}
+	start := q.start()
 	data := q.data[start:q.ends[len(q.ends)-1]]
 	out := make([]byte, 0, len(data)+2*binary.MaxVarintLen64+binary.MaxVarintLen64*(1+q.remaining()))
 	out = binary.AppendVarint(out, int64(q.hold))

@@ -199,10 +199,7 @@ func (s *stageState) take(b *worker.Bundle, lane, size int) *inflight {
 			continue
 		}
 		k := min(q.remaining(), size-fl.elements)
-		start := 0
-		if q.next > 0 {
-			start = q.ends[q.next-1]
-		}
+		start := q.start()
 		b.Input = append(b.Input, q.data[start:q.ends[q.next+k-1]])
 		q.next += k
 		fl.elements += k

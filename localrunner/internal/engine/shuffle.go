@@ -125,16 +125,12 @@ func (e *engine) writeShuffle(s *stageState) {
 	var r bytes.Reader
 	for _, q := range s.queue {
 		x := e.sends.begin(q.fins, shuffleFailed)
-		start := 0
-		if q.next > 0 {
-			start = q.ends[q.next-1]
-		}
-		for _, end := range q.ends[q.next:] {
-			elm := q.data[start:end]
-			start = end
+		for elm := range q.untaken {
 			key, ts, p, err := o.place(elm, &r, n)
 			if err != nil {
-				e.fail(fmt.Errorf("localrunner: shuffle %s: an element that is no keyed windowed value: %w", o.topic, err))
+				err = fmt.Errorf("localrunner: shuffle %s: an element that is no keyed windowed value: %w", o.topic, err)
+				x.abort(err) // counted in flight: it must end
+				e.fail(err)
 				return
 			}
 			o.seq[p]++

@@ -28,6 +28,25 @@ type batch struct {
 
 func (b *batch) remaining() int { return len(b.ends) - b.next }
 
+// start is where the first element not yet taken begins in data.
+func (b *batch) start() int {
+	if b.next == 0 {
+		return 0
+	}
+	return b.ends[b.next-1]
+}
+
+// untaken yields the elements not yet taken, in order.
+func (b *batch) untaken(yield func([]byte) bool) {
+	start := b.start()
+	for _, end := range b.ends[b.next:] {
+		if !yield(b.data[start:end]) {
+			return
+		}
+		start = end
+	}
+}
+
 // piece is the part of a batch a bundle took.
 type piece struct {
 	fins []*fin
