@@ -106,6 +106,7 @@ type engine struct {
 	ordered map[string]bool
 
 	results   chan *worker.Result
+	workers   *workers // run bundles, grouping tasks and finalizations
 	grouped   chan groupDone
 	finalized chan finalizeDone
 	parked    parkedHeap
@@ -182,6 +183,7 @@ func Run(ctx context.Context, cfg Config) (*Metrics, error) {
 		byID:        map[string]*stageState{},
 		producers:   map[string]*stageState{},
 		results:     make(chan *worker.Result),
+		workers:     newWorkers(),
 		grouped:     make(chan groupDone),
 		finalized:   make(chan finalizeDone),
 		awaiting:    map[*fin]bool{},
@@ -286,6 +288,7 @@ func (e *engine) loop(ctx context.Context) (err error) {
 	if err := e.fireImpulses(); err != nil {
 		return err
 	}
+	defer e.workers.stop() // the loop ends with none running
 	defer e.stopSources()
 	e.startSources(ctx)
 	e.refreshWatermarks()

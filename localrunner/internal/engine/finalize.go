@@ -72,7 +72,7 @@ func (e *engine) finalize(f *fin) {
 		return
 	}
 	e.finalizing++
-	go func() {
+	e.workers.run(func() {
 		done := finalizeDone{f: f, ok: true}
 		func() {
 			defer func() {
@@ -84,7 +84,7 @@ func (e *engine) finalize(f *fin) {
 			done.err = f.plan.Finalize()
 		}()
 		e.finalized <- done
-	}()
+	})
 }
 
 func (e *engine) onFinalized(d finalizeDone) {

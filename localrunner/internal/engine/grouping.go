@@ -45,11 +45,11 @@ func (e *engine) startGroup(s *stageState) {
 	s.grp = nil
 	e.running++
 	now := e.now()
-	go func() {
+	e.workers.run(func() {
 		d := runGroup(s.spec, buf, in, wm, now)
 		d.stage, d.id = s, id
 		e.grouped <- d
-	}()
+	})
 }
 
 // runGroup runs a grouping task. It only touches the buffer and the input

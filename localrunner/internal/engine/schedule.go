@@ -138,7 +138,7 @@ func (e *engine) schedule(ctx context.Context) {
 		e.bundleStage[b.ID] = s
 		e.started(s, b.ID)
 		e.running++
-		go func() { e.results <- process(ctx, b) }()
+		e.workers.run(func() { e.results <- process(ctx, b) })
 	}
 }
 
