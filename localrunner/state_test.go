@@ -66,12 +66,19 @@ func TestUserState(t *testing.T) {
 		keyed := beam.ParDo(s, mod5, beam.CreateList(s, in))
 		collect(s, prefix+"counts", beam.ParDo(s, &runningCount{}, keyed))
 	}
-	prefix := t.Name() + "/"
-	if _, err := runLocal(t, b, prefix, localrunner.WithMaxBundleSize(7), localrunner.WithParallelism(4)); err != nil {
-		t.Fatal(err)
+	// Checked against the counts themselves, not against prism: prism
+	// splits the bundles of a stateful DoFn and, under load, runs an
+	// element twice (seen: "1#1" twice), so it is no oracle here.
+	for i, opts := range [][]localrunner.Option{
+		{localrunner.WithMaxBundleSize(7), localrunner.WithParallelism(4)},
+		nil, // the defaults
+	} {
+		prefix := t.Name() + "/" + strconv.Itoa(i) + "/"
+		if _, err := runLocal(t, b, prefix, opts...); err != nil {
+			t.Fatal(err)
+		}
+		if got := values(takeRecords(prefix + "counts")); !slices.Equal(got, want) {
+			t.Errorf("options %d: got %d counts %v..., want each key counted to %d once", i, len(got), got[:min(len(got), 10)], n/5)
+		}
 	}
-	if got := values(takeRecords(prefix + "counts")); !slices.Equal(got, want) {
-		t.Errorf("got %d counts %v..., want each key counted to %d once", len(got), got[:min(len(got), 10)], n/5)
-	}
-	runBoth(t, b, "counts")
 }
