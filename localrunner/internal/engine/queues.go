@@ -19,22 +19,52 @@ import (
 // they are processed once from the checkpoint on, as the rest of their
 // records' effects are in the saved state. Their Kafka batches are not
 // acknowledged until a later checkpoint follows their processing.
+//
+// A checkpoint writes only what changed in a queue since the last one: a
+// batch queued since, or one a bundle took part of, is written under its
+// id; a batch gone is deleted; one untouched is left as it is. Under a
+// backlog a queue holds tens of thousands of elements, and writing them
+// all at every checkpoint (and to the changelog) was a quarter of the
+// runner's CPU. A queue's order is its ids' order: batches are only
+// appended, and get their ids in queue order when first saved.
 
-// saveQueues writes the elements queued at every stage into b, replacing
-// those of the previous checkpoint, and returns how many it wrote.
+// saveQueues writes into b what changed in the queues of every stage
+// since the last checkpoint, and returns how many elements are queued.
 func (e *engine) saveQueues(b *state.Batch) (elements int) {
 	for _, s := range e.stages {
-		prefix := slices.Clip(stateKey(state.NSQueue, s))
-		b.DeletePrefix(prefix)
-		i := int64(0)
-		for _, q := range s.queue {
-			if n := q.remaining(); n > 0 {
-				b.Set(prefix.Int64(i), encodeQueued(q))
-				i++
-				elements += n
-			}
+		elements += s.saveQueue(b)
+	}
+	return elements
+}
+
+// saveQueue writes into b what changed in s's queue since the last
+// checkpoint, and returns how many elements are queued.
+func (s *stageState) saveQueue(b *state.Batch) (elements int) {
+	prefix := slices.Clip(stateKey(state.NSQueue, s))
+	live := make(map[int64]bool, len(s.queue))
+	for _, q := range s.queue {
+		n := q.remaining()
+		if n == 0 {
+			continue
+		}
+		elements += n
+		if q.qid == 0 {
+			s.lastQ++
+			q.qid = s.lastQ
+		} else if q.savedNext == q.next {
+			live[q.qid] = true
+			continue // saved as it is
+		}
+		b.Set(prefix.Int64(q.qid), encodeQueued(q))
+		q.savedNext = q.next
+		live[q.qid] = true
+	}
+	for id := range s.savedQ {
+		if !live[id] {
+			b.Delete(prefix.Int64(id))
 		}
 	}
+	s.savedQ = live
 	return elements
 }
 
@@ -52,12 +82,20 @@ func (e *engine) restoreQueues(st *state.Store) (elements int, err error) {
 }
 
 // restoreQueue queues at s the elements the last checkpoint saved there.
+// The batches restored are new to the next checkpoint, which deletes
+// them under their old ids.
 func restoreQueue(st *state.Store, s *stageState) (elements int, err error) {
-	err = st.Scan(stateKey(state.NSQueue, s), func(k, v []byte) error {
+	prefix := stateKey(state.NSQueue, s)
+	err = st.Scan(prefix, func(k, v []byte) error {
+		id := state.Read(k[len(prefix):]).Int64()
 		b, err := decodeQueued(v)
 		if err != nil {
 			return fmt.Errorf("localrunner: queued elements of %q at %q: %w", s.spec.Names[0], k, err)
 		}
+		if s.savedQ == nil {
+			s.savedQ = map[int64]bool{}
+		}
+		s.savedQ[id], s.lastQ = true, max(s.lastQ, id)
 		elements += b.remaining()
 		s.enqueueArrived(b)
 		return nil

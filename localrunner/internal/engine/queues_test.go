@@ -101,3 +101,80 @@ func TestQueuesSavedAndRestored(t *testing.T) {
 		t.Errorf("stage count restored %v, %d queued, lanes %v; want [k2 k3] over the lanes", keys, s2.queued, s2.lanes)
 	}
 }
+
+// A checkpoint writes only what changed in a queue since the last one,
+// and what two checkpoints and a restore leave is exactly the elements
+// not taken, in order: nothing deleted that is queued, nothing stale
+// restored twice.
+func TestQueuesSavedIncrementally(t *testing.T) {
+	st, err := state.Open(t.TempDir(), state.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	spec := func() *plan.Stage { return &plan.Stage{ID: "s1", Kind: plan.KindSDK, Names: []string{"parse"}} }
+	save := func(e *engine) (sets, deletes int) {
+		b := st.NewBatch()
+		defer b.Close()
+		b.Record(func(c state.Change) {
+			if c.Delete || c.End != nil {
+				deletes++
+			} else {
+				sets++
+			}
+		})
+		e.saveQueues(b)
+		if err := b.Commit(); err != nil {
+			t.Fatal(err)
+		}
+		return sets, deletes
+	}
+	restored := func() []string {
+		r := testEngine(spec())
+		if _, err := r.restoreQueues(st); err != nil {
+			t.Fatal(err)
+		}
+		var keys []string
+		for _, q := range r.byID["s1"].queue {
+			ks, _ := decodeKVs(t, q)
+			keys = append(keys, ks...)
+		}
+		return keys
+	}
+
+	e := testEngine(spec())
+	s := e.byID["s1"]
+	s.enqueue(kvs(t, 1, []string{"a", "b"}, []int64{1, 2}))
+	s.enqueue(kvs(t, 1, []string{"c"}, []int64{3}))
+	s.enqueue(kvs(t, 1, []string{"d", "e"}, []int64{4, 5}))
+	if sets, dels := save(e); sets != 3 || dels != 0 {
+		t.Fatalf("first checkpoint: %d writes, %d deletes; want 3 and 0", sets, dels)
+	}
+	if sets, dels := save(e); sets != 0 || dels != 0 {
+		t.Fatalf("checkpoint of an unchanged queue: %d writes, %d deletes; want none", sets, dels)
+	}
+	// Since: bundles took "a b" and "c" (their batches left the queue)
+	// and "d"; "f" came.
+	s.queue = s.queue[2:]
+	s.queue[0].next = 1
+	s.enqueue(kvs(t, 2, []string{"f"}, []int64{6}))
+	if sets, dels := save(e); sets != 2 || dels != 2 {
+		t.Fatalf("third checkpoint: %d writes, %d deletes; want 2 (the batch taken from, the new one) and 2 (those gone)", sets, dels)
+	}
+	if got := restored(); !slices.Equal(got, []string{"e", "f"}) {
+		t.Fatalf("restored %v, want [e f]", got)
+	}
+
+	// A restored run saves its queue anew and deletes the old ids.
+	r := testEngine(spec())
+	if _, err := r.restoreQueues(st); err != nil {
+		t.Fatal(err)
+	}
+	r.byID["s1"].enqueue(kvs(t, 3, []string{"g"}, []int64{7}))
+	if sets, dels := save(r); sets != 3 || dels != 2 {
+		t.Fatalf("checkpoint after a restore: %d writes, %d deletes; want 3 and 2", sets, dels)
+	}
+	if got := restored(); !slices.Equal(got, []string{"e", "f", "g"}) {
+		t.Fatalf("restored after a restore and a checkpoint %v, want [e f g]", got)
+	}
+}

@@ -24,6 +24,10 @@ type batch struct {
 	arrival mtime.Time
 	// lane is the key lane of a stateful stage's batch (stageState.lanes).
 	lane int
+	// qid is the batch's key among its stage's saved queue (0: never
+	// saved), savedNext its next when it was last saved (queues.go).
+	qid       int64
+	savedNext int
 }
 
 func (b *batch) remaining() int { return len(b.ends) - b.next }
@@ -65,10 +69,14 @@ type stageState struct {
 	// task is the task of a stage kept per task (tasks.go), nil for a
 	// stage the process shares; pool holds its idle plans (shared by the
 	// copies of a stage in every task).
-	task       *task
-	pool       *planPool
-	queue      []*batch
-	queued     int
+	task   *task
+	pool   *planPool
+	queue  []*batch
+	queued int
+	// savedQ are the ids of the batches the last checkpoint saved of the
+	// queue (or that a restore found), lastQ the highest id given.
+	savedQ     map[int64]bool
+	lastQ      int64
 	inflight   map[string]*inflight
 	out        mtime.Time
 	bundleSize int
