@@ -33,6 +33,7 @@ func (w *workers) run(f func()) {
 func (w *workers) work(f func()) {
 	for ; f != nil; f = <-w.tasks {
 		f()
+		f = nil // a waiting worker keeps nothing of its last task
 	}
 }
 
