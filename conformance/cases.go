@@ -74,6 +74,10 @@ type Case struct {
 	// Partitions is the number of partitions of the case's topics;
 	// default 2.
 	Partitions int
+	// Blobs lists what each blob sink must write, by sink step name;
+	// every blob sink of the pipeline must be listed. Run points each at
+	// a directory of its own (the file driver), through its bucket key.
+	Blobs map[string]BlobWant
 	// Skip lists the runners that cannot run the case yet, each with the
 	// reason; Run skips the case on them.
 	Skip map[string]string
@@ -116,6 +120,9 @@ func Cases() []Case {
 		protobufCase(),
 		schemaDirCase(),
 		batchParserCase(),
+		blobSinkCase(),
+		parquetSerializerCase(),
+		windowedParquetCase(),
 	}
 }
 
