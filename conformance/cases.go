@@ -24,6 +24,16 @@
 // minimum over partitions (see io/kafka): with two, one partition's
 // watermark could make the other's records late, and they would be
 // dropped.
+//
+// # Blob sinks
+//
+// A case with a blob sink says what it must write ([BlobWant]): Run
+// points the sink at a new file:// directory through its bucket key and,
+// once the run is over, reads every object back. Runners cut batches
+// apart differently, so what is compared is what they agree on: the
+// items of all objects together (lines, Parquet rows), each object
+// whole (decodable), within its bound and named by the template; or,
+// where each object is one window, the objects themselves.
 package conformance
 
 import (
