@@ -38,8 +38,10 @@ of its messages are committed; on every runner. Sentry's parallelism:
 					"&endpoint=...&use_path_style=true),\n" +
 					"file:///dir (?create_dir=true)"},
 			{Name: "object_name", Type: component.String, Example: `"{step}/{date}/{partition}-{offset}-{seq}.json"`, Check: component.NotEmpty,
-				Doc: "fields {step} {date} {hour} {time} {unix_ms}\n" +
-					"(first message's event time, UTC),\n" +
+				Doc: "fields {step} {date} {hour} {minute} {time}\n" +
+					"{unix_ms} (first message's event time, UTC;\n" +
+					"after a Reduce, its window's last instant),\n" +
+					"{key} (its key, path-escaped),\n" +
 					"{partition} {offset} (its source position),\n" +
 					"{seq} (objects before it from the partition),\n" +
 					"{random} (needed after a Batch or Reduce,\n" +
@@ -187,12 +189,18 @@ type blobMeta struct {
 	offset       int64 // the first message's source offset
 	deadline     int64 // Unix ms of processing time; 0: never
 	seq          int64 // objects written for this key
+	// key is the first message's key, for {key}; kept only when the
+	// template uses it.
+	key []byte
 }
 
 func (m blobMeta) encode() []byte {
 	var b []byte
 	for _, v := range []int64{m.count, m.bytes, m.first, m.partition, m.offset, m.deadline, m.seq} {
 		b = binary.AppendVarint(b, v)
+	}
+	if len(m.key) > 0 {
+		b = wire.AppendBytes(b, m.key)
 	}
 	return b
 }
@@ -201,6 +209,9 @@ func decodeBlobMeta(b []byte) (blobMeta, error) {
 	r := wire.Reader{B: b, Short: errShort}
 	m := blobMeta{count: r.Varint(), bytes: r.Varint(), first: r.Varint(), partition: r.Varint(),
 		offset: r.Varint(), deadline: r.Varint(), seq: r.Varint()}
+	if r.Err == nil && len(r.B) > 0 {
+		m.key = r.Bytes()
+	}
 	return m, r.Err
 }
 
@@ -253,6 +264,9 @@ func (fn *blobFn) ProcessElement(ctx context.Context, ts beam.EventTime, sp stat
 		if o := e.Origin; o != nil {
 			m.partition, m.offset = int64(o.Partition), o.Offset
 		}
+		if fn.tmpl.Uses("key") {
+			m.key = e.Key
+		}
 		if fn.MaxWait > 0 {
 			m.deadline = time.Now().Add(fn.MaxWait).UnixMilli()
 			fn.Flush.Set(tp, time.UnixMilli(m.deadline), timers.WithOutputTimestamp(ts.ToTime()))
@@ -291,7 +305,7 @@ func (fn *blobFn) write(ctx context.Context, sp state.Provider, m blobMeta) erro
 		data = append(append(data, p...), fn.Delimiter...)
 	}
 	key := fn.tmpl.Name(blob.NameFields{Step: fn.Step, Time: mtime.Time(m.first).ToTime(),
-		Partition: int32(m.partition), Offset: m.offset, Seq: m.seq, Random: blob.RandomField()})
+		Partition: int32(m.partition), Offset: m.offset, Seq: m.seq, Random: blob.RandomField(), Key: m.key})
 	if err := blob.Write(ctx, fn.bucket, key, data, blob.DefaultRetry); err != nil {
 		return fmt.Errorf("beamtranslate: blob sink %s: %w", fn.Step, err)
 	}

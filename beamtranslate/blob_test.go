@@ -61,3 +61,17 @@ func TestBlobSinkKeysRefused(t *testing.T) {
 		equalProblems(t, configProblems(t, tc.yaml, steps, DevNull, Blob), tc.want)
 	}
 }
+
+// The object being buffered keeps its first message's key for {key};
+// a meta written before keys were kept still decodes, without one.
+func TestBlobMetaKeepsKey(t *testing.T) {
+	m := blobMeta{count: 2, bytes: 30, first: 1_700_000_000_000, partition: 1, offset: 42, seq: 3, key: []byte("web")}
+	got, err := decodeBlobMeta(m.encode())
+	if err != nil || string(got.key) != "web" || got.seq != 3 || got.offset != 42 {
+		t.Errorf("decode(encode(%+v)) = %+v, %v", m, got, err)
+	}
+	m.key = nil
+	if got, err := decodeBlobMeta(m.encode()); err != nil || got.key != nil || got.count != 2 {
+		t.Errorf("without a key: %+v, %v", got, err)
+	}
+}

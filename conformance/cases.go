@@ -24,6 +24,16 @@
 // minimum over partitions (see io/kafka): with two, one partition's
 // watermark could make the other's records late, and they would be
 // dropped.
+//
+// # Blob sinks
+//
+// A case with a blob sink says what it must write ([BlobWant]): Run
+// points the sink at a new file:// directory through its bucket key and,
+// once the run is over, reads every object back. Runners cut batches
+// apart differently, so what is compared is what they agree on: the
+// items of all objects together (lines, Parquet rows), each object
+// whole (decodable), within its bound and named by the template; or,
+// where each object is one window, the objects themselves.
 package conformance
 
 import (
@@ -74,6 +84,10 @@ type Case struct {
 	// Partitions is the number of partitions of the case's topics;
 	// default 2.
 	Partitions int
+	// Blobs lists what each blob sink must write, by sink step name;
+	// every blob sink of the pipeline must be listed. Run points each at
+	// a directory of its own (the file driver), through its bucket key.
+	Blobs map[string]BlobWant
 	// Skip lists the runners that cannot run the case yet, each with the
 	// reason; Run skips the case on them.
 	Skip map[string]string
@@ -116,6 +130,9 @@ func Cases() []Case {
 		protobufCase(),
 		schemaDirCase(),
 		batchParserCase(),
+		blobSinkCase(),
+		parquetSerializerCase(),
+		windowedParquetCase(),
 	}
 }
 

@@ -120,6 +120,7 @@ func Run(t testing.TB, runnerName string, c Case) {
 		topics[n.StreamName()] = prefix + n.StreamName()
 		steps[n.Name()] = map[string]any{"bootstrap_servers": brokers, "topic": topics[n.StreamName()]}
 	}
+	buckets := blobBuckets(t, c, g, steps)
 	for step, kv := range c.Steps {
 		m, ok := steps[step].(map[string]any)
 		if !ok {
@@ -134,7 +135,7 @@ func Run(t testing.TB, runnerName string, c Case) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := config.Parse(raw, os.LookupEnv)
+	cfg, err := config.Parse(raw, os.LookupEnv, runner.ConfigOption())
 	if err != nil {
 		t.Fatalf("case %s: config: %v\n%s", c.Name, err, raw)
 	}
@@ -207,7 +208,7 @@ func Run(t testing.TB, runnerName string, c Case) {
 		}
 	}
 	got := consume(t, runCtx, brokers, outs, want, func() bool {
-		return committed(runCtx, adm, prefix+"group", topics[src.StreamName()])
+		return committed(runCtx, adm, prefix+"group", topics[src.StreamName()]) && blobsDone(runCtx, c, buckets)
 	})
 	for stream, tp := range topics {
 		if stream == src.StreamName() {
@@ -216,6 +217,9 @@ func Run(t testing.TB, runnerName string, c Case) {
 		if diff := compare(c.Want[stream], got[tp]); diff != "" {
 			t.Errorf("case %s on %s, stream %s:\n%s", c.Name, runnerName, stream, diff)
 		}
+	}
+	for _, d := range checkBlobs(ctx, c, buckets) {
+		t.Errorf("case %s on %s, %s", c.Name, runnerName, d)
 	}
 }
 
@@ -235,6 +239,9 @@ func consume(t testing.TB, ctx context.Context, brokers []string, outs []string,
 	for {
 		pctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
 		fs := cl.PollFetches(pctx)
+		if len(outs) == 0 { // nothing to poll: PollFetches returns at once
+			<-pctx.Done()
+		}
 		cancel()
 		fs.EachRecord(func(r *kgo.Record) {
 			got[r.Topic] = append(got[r.Topic], r)
@@ -372,7 +379,7 @@ func runChild(raw string) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 2
 	}
-	cfg, err := config.Parse([]byte(spec.Config), os.LookupEnv)
+	cfg, err := config.Parse([]byte(spec.Config), os.LookupEnv, runner.ConfigOption())
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 2

@@ -25,10 +25,12 @@ func BlobBatch(messages, bytes int, wait time.Duration) BlobOption {
 }
 
 // BlobObjectName names the objects from a template, text with fields in
-// braces: {step}, {date}, {hour}, {time}, {unix_ms} (the event time of
-// the object's first message, UTC), {partition} and {offset} (its source
-// position), {seq} (the number of objects written before for the
-// same source partition) and {random} (16 random hex digits). The
+// braces: {step}, {date}, {hour}, {minute}, {time}, {unix_ms} (the
+// event time of the object's first message, UTC: for a Reduce's result,
+// its window's last instant), {key} (that message's key, path-escaped:
+// a Reduce's result has its window's key), {partition} and {offset}
+// (its source position), {seq} (the number of objects written before
+// for the same source partition) and {random} (16 random hex digits). The
 // default is "{step}/{date}/{hour}/{partition}-{offset}-{seq}", which
 // gives a batch written again after a crash its old name. Messages made
 // by a Batch or a Reduce have no source position: a sink fed by one

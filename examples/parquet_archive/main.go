@@ -1,15 +1,17 @@
 // Command parquet_archive archives events to an object store as Parquet
-// files: it reads JSON events from the "events" stream, collects them in
-// batches (a batch closes when it holds batch_size events or its oldest
-// has waited batch_timedelta), and writes each batch as one Parquet
-// file, a row per event with the columns of the Event struct, through
-// the blob sink. The code names a GCS bucket; the deployment config
-// points the sink at a local directory through the file driver
-// (file://$PARQUET_ARCHIVE_DIR), which `make run-parquet` makes. An
-// event that is not JSON or has no project goes to the dead-letter
-// topic, with the cause.
+// files, one file per project and minute: it reads JSON events from the
+// "events" stream, collects each project's events of a one-minute
+// tumbling window of event time (the event's own "time"), and writes
+// each window's events as one Parquet file, a row per event with the
+// columns of the Event struct, through the blob sink. A window's file
+// is written once the watermark passes its end (with
+// --dev-exit-when-done, once the input is read). The code names a GCS
+// bucket; the deployment config points the sink at a local directory
+// through the file driver (file://$PARQUET_ARCHIVE_DIR), which `make
+// run-parquet` makes. An event that is not JSON, or has no project or
+// no time, goes to the dead-letter topic, with the cause.
 //
-//	events ─ parse ─ batch ─ parquet ─> archive (bucket)
+//	events ─ parse ─ minute ─ rows ─ parquet ─> archive (bucket)
 //
 //	PARQUET_ARCHIVE_DIR=$(mktemp -d) go run ./examples/parquet_archive -n parquet_archive \
 //		--config deployment_config/parquet_archive.yaml --adapter local \
@@ -20,6 +22,7 @@ package main
 import (
 	"encoding/json"
 	"errors"
+	"slices"
 	"time"
 
 	"github.com/streams-dev/streams/dsl"
@@ -29,10 +32,7 @@ import (
 // Event is one message of the events stream, and one row of the Parquet
 // files: the parquet tags name the columns.
 type Event struct {
-	// Time is the event's Kafka record timestamp, set by parse. It has
-	// a JSON name although the input does not carry it: between steps a
-	// message may travel as JSON, and a field tagged json:"-" would be
-	// lost on the way.
+	// Time is when the event happened, which decides its window.
 	Time       time.Time `json:"time" parquet:"time,timestamp(millisecond)"`
 	Project    string    `json:"project" parquet:"project"`
 	User       string    `json:"user" parquet:"user"`
@@ -40,32 +40,43 @@ type Event struct {
 	DurationMs int64     `json:"duration_ms" parquet:"duration_ms"`
 }
 
-// parse decodes a JSON event and stamps it with its record's timestamp;
-// an event without a project is rejected (to the dead-letter queue, with
-// the cause).
-func parse(m dsl.Message[[]byte]) (dsl.Message[Event], error) {
+// parse decodes a JSON event; one without a project or a time is
+// rejected (to the dead-letter queue, with the cause). Its time is
+// kept to the millisecond, as the Parquet column holds it.
+func parse(b []byte) (Event, error) {
 	var e Event
-	if err := json.Unmarshal(m.Payload, &e); err != nil {
-		return dsl.Message[Event]{}, err
+	if err := json.Unmarshal(b, &e); err != nil {
+		return Event{}, err
 	}
 	if e.Project == "" {
-		return dsl.Message[Event]{}, errors.New("event without a project")
+		return Event{}, errors.New("event without a project")
 	}
-	e.Time = m.Timestamp.UTC().Truncate(time.Millisecond)
-	return dsl.Message[Event]{Payload: e, Key: m.Key, Headers: m.Headers, Timestamp: m.Timestamp}, nil
+	if e.Time.IsZero() {
+		return Event{}, errors.New("event without a time")
+	}
+	e.Time = e.Time.UTC().Truncate(time.Millisecond)
+	return e, nil
 }
 
-// ObjectName names each file by the sink's step, the day and the time of
-// the batch's newest event, with {random}: a batch has no source
-// position to name it by.
-const ObjectName = "{step}/{date}/{time}-{random}.parquet"
+func project(e Event) string { return e.Project }
 
-// The batch bounds are a production archive's: a file per 10,000 events
-// or per minute. The deployment config's batch_size and batch_timedelta
-// replace them (the demo's config makes files of 3 events or 2 seconds).
+// rows are a window's events in time order: a Parquet file's rows.
+func rows(w dsl.Windowed[string, []Event]) ([]Event, error) {
+	slices.SortStableFunc(w.Value, func(a, b Event) int { return a.Time.Compare(b.Time) })
+	return w.Value, nil
+}
+
+// ObjectName names each file by the sink's step, the project (the
+// window's key) and the window's day, hour and minute (a window's result
+// is timestamped at its last instant), with {random}: a window's result
+// has no source position to name it by, and a name must not collide.
+const ObjectName = "{step}/{key}/{date}/{hour}-{minute}-{random}.parquet"
+
 var pipeline = dsl.StreamingSource("events", "events").
-	Apply("parse", dsl.MapMessage(parse)).
-	Apply("batch", dsl.Batch[Event](10000, time.Minute)).
+	Apply("parse", dsl.Map(parse)).
+	Apply("minute", dsl.Reduce(dsl.TumblingWindow(time.Minute), project, dsl.Collect[Event](),
+		dsl.WithEventTime(func(e Event) time.Time { return e.Time }))).
+	Apply("rows", dsl.Map(rows)).
 	Apply("parquet", dsl.ParquetSerializer[Event]()).
 	Sink("archive", dsl.BlobSink("events-archive", dsl.BlobObjectName(ObjectName)))
 

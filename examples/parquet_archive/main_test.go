@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"regexp"
 	"slices"
@@ -16,7 +17,6 @@ import (
 
 	"github.com/parquet-go/parquet-go"
 
-	"github.com/streams-dev/streams/dsl"
 	"github.com/streams-dev/streams/internal/childtest"
 	"github.com/streams-dev/streams/io/blob"
 )
@@ -43,98 +43,98 @@ func TestMain(m *testing.M) {
 }
 
 // The demo end to end on the bundled runner and an embedded broker: the
-// sample events parsed and batched by the deployment config's bounds (3
-// events, or 2 seconds), each batch one Parquet object in a local
-// directory (the file driver). Read back with the Event type, the objects
-// hold every valid sample event exactly once, stamped with its record's
-// time, at most 3 to an object, named by the template from the newest;
-// the event without a project is on the dead-letter topic.
+// sample events, spanning three minutes of event time and three
+// projects, collected per project and one-minute window, each window
+// one Parquet object in a local directory (the file driver). Read back
+// with the Event type, there is one object per project and minute of
+// the sample, named by them, holding exactly that project's events of
+// that minute, in time order; the events without a project or a time
+// are on the dead-letter topic.
 func TestParquetArchive(t *testing.T) {
 	dir := t.TempDir()
-	start := time.Now().Truncate(time.Millisecond)
 	child := childtest.Start(t, dir)
 	if !child.Wait(2 * time.Minute) {
 		t.Fatalf("the pipeline did not stop by itself:\n%s", child.Stderr())
 	}
-	end := time.Now()
 	if code := child.ExitCode(); code != 0 {
 		t.Fatalf("exit code %d:\n%s", code, child.Stderr())
 	}
-	if out := child.Stdout(); !strings.Contains(out, `events-dlq: {"user": "nobody", "action": "orphan"} [streams.dlq.step=parse] [streams.dlq.error=step parse: invalid message: event without a project]`) {
-		t.Errorf("standard output %q; want the event without a project on the dead-letter topic", out)
+	out := child.Stdout()
+	for _, dead := range []string{
+		`events-dlq: {"time": "2026-05-04T12:01:12Z", "user": "nobody", "action": "orphan"} [streams.dlq.step=parse] [streams.dlq.error=step parse: invalid message: event without a project]`,
+		`events-dlq: {"project": "api", "user": "grace", "action": "retry", "duration_ms": 7} [streams.dlq.step=parse] [streams.dlq.error=step parse: invalid message: event without a time]`,
+	} {
+		if !strings.Contains(out, dead) {
+			t.Errorf("standard output %q; want %s", out, dead)
+		}
 	}
 	if strings.Contains(child.Stderr(), "HELD IN STATE") {
-		t.Errorf("results reported held in state, though every batch was written:\n%s", child.Stderr())
+		t.Errorf("results reported held in state, though every window was written:\n%s", child.Stderr())
 	}
 
-	name := regexp.MustCompile(`^archive/(\d{4}-\d{2}-\d{2})/(\d{8}T\d{6}Z)-[0-9a-f]{16}\.parquet$`)
-	var got []Event
-	objs := objects(t, "file://"+dir)
-	for key, data := range objs {
+	got := map[string][]Event{} // "project/2006-01-02/15-04" -> rows
+	for key, data := range objects(t, "file://"+dir) {
 		rows, err := parquet.Read[Event](bytes.NewReader(data), int64(len(data)))
 		if err != nil {
 			t.Fatalf("%s: %v", key, err)
 		}
 		t.Logf("%s: %d rows", key, len(rows))
-		if len(rows) == 0 || len(rows) > 3 {
-			t.Errorf("%s: %d rows; want 1 to 3 (batch_size)", key, len(rows))
+		m := objectName.FindStringSubmatch(key)
+		if m == nil {
+			t.Errorf("object name %s; want archive/<project>/<date>/<hour>-<minute>-<16 hex digits>.parquet", key)
 			continue
 		}
-		var newest time.Time
-		for _, r := range rows {
-			if r.Time.Before(start) || r.Time.After(end) {
-				t.Errorf("%s: row %+v: time not within the run [%v, %v]", key, r, start, end)
-			}
-			if r.Time.After(newest) {
-				newest = r.Time
-			}
-			r.Time = time.Time{}
-			got = append(got, r)
+		if _, dup := got[m[1]]; dup {
+			t.Errorf("object %s: a second file for %s", key, m[1])
 		}
-		newest = newest.UTC()
-		if m := name.FindStringSubmatch(key); m == nil || m[1] != newest.Format("2006-01-02") || m[2] != newest.Format("20060102T150405Z") {
-			t.Errorf("object name %s; want archive/%s/%s-<16 hex digits>.parquet, from its newest event",
-				key, newest.Format("2006-01-02"), newest.Format("20060102T150405Z"))
+		got[m[1]] = rows
+	}
+	want := sampleWindows(t)
+	if len(got) != len(want) {
+		t.Errorf("%d objects, for %v; want %d, one per project and minute: %v", len(got), slices.Sorted(maps.Keys(got)), len(want), slices.Sorted(maps.Keys(want)))
+	}
+	for w, rows := range want {
+		if !slices.Equal(got[w], rows) {
+			t.Errorf("%s: rows read back\n%v\nwant that project's events of that minute, in time order:\n%v", w, got[w], rows)
 		}
-	}
-	want := sampleEvents(t)
-	// 7 events in batches of at most 3 of a partition: 3 objects at
-	// least, one per event at most.
-	if len(objs) < 3 || len(objs) > len(want) {
-		t.Errorf("%d objects; want 3 to %d", len(objs), len(want))
-	}
-	cmp := func(a, b Event) int { return strings.Compare(fmt.Sprint(a), fmt.Sprint(b)) }
-	slices.SortFunc(got, cmp)
-	slices.SortFunc(want, cmp)
-	if !slices.Equal(got, want) {
-		t.Errorf("rows read back:\n%v\nwant the sample's valid events, once each:\n%v", got, want)
 	}
 }
 
-// sampleEvents are the valid events of the sample input, without their
-// time.
-func sampleEvents(t *testing.T) []Event {
+// objectName is the example's object name, ObjectName, filled:
+// project/date/hour-minute.
+var objectName = regexp.MustCompile(`^archive/([a-z]+/\d{4}-\d{2}-\d{2}/\d{2}-\d{2})-[0-9a-f]{16}\.parquet$`)
+
+// sampleWindows are the valid events of the sample input, by project
+// and minute as the object names give them, each window's in time order.
+func sampleWindows(t *testing.T) map[string][]Event {
 	t.Helper()
 	f, err := os.Open("sample_events.txt")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	var events []Event
+	windows := map[string][]Event{}
+	n := 0
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
-		if m, err := parse(dsl.Message[[]byte]{Payload: sc.Bytes()}); err == nil {
-			m.Payload.Time = time.Time{}
-			events = append(events, m.Payload)
+		if e, err := parse(sc.Bytes()); err == nil {
+			w := e.Project + "/" + e.Time.Format("2006-01-02/15-04")
+			windows[w] = append(windows[w], e)
+			n++
 		}
 	}
 	if err := sc.Err(); err != nil {
 		t.Fatal(err)
 	}
-	if len(events) != 7 {
-		t.Fatalf("%d valid sample events; the test expects 7", len(events))
+	for _, es := range windows {
+		slices.SortStableFunc(es, func(a, b Event) int { return a.Time.Compare(b.Time) })
 	}
-	return events
+	// Three projects over three minutes, 9 events in 7 windows: the test
+	// is about grouping, so the sample must group.
+	if n != 9 || len(windows) != 7 {
+		t.Fatalf("%d valid sample events in %d windows; the test expects 9 in 7", n, len(windows))
+	}
+	return windows
 }
 
 // objects reads every object of bucket: key -> content.

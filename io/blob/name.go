@@ -3,6 +3,7 @@ package blob
 import (
 	"fmt"
 	"math/rand/v2"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -17,15 +18,21 @@ import (
 const DefaultTemplate = "{step}/{date}/{hour}/{partition}-{offset}-{seq}"
 
 // Fields are the placeholders a template may use, each in braces.
-var Fields = []string{"date", "hour", "offset", "partition", "random", "seq", "step", "time", "unix_ms"}
+var Fields = []string{"date", "hour", "key", "minute", "offset", "partition", "random", "seq", "step", "time", "unix_ms"}
 
 // NameFields are what an object name is made of.
 type NameFields struct {
 	Step string
 	// Time is the event time of the batch's first message: {date}
-	// (2006-01-02), {hour} (15), {time} (20060102T150405Z), {unix_ms},
-	// all in UTC.
+	// (2006-01-02), {hour} (15), {minute} (04), {time}
+	// (20060102T150405Z), {unix_ms}, all in UTC. A Reduce's result is
+	// timestamped at its window's last instant, so these name its
+	// window.
 	Time time.Time
+	// Key is the message key of the batch's first message ({key}),
+	// path-escaped (url.PathEscape: a "/" in a key makes no directory);
+	// a Reduce's result has its window's key.
+	Key []byte
 	// Partition and Offset are the source position of the batch's first
 	// message ({partition}, {offset}).
 	Partition int32
@@ -107,6 +114,10 @@ func (t Template) Name(f NameFields) string {
 			b.WriteString(ts.Format("2006-01-02"))
 		case "hour":
 			b.WriteString(ts.Format("15"))
+		case "minute":
+			b.WriteString(ts.Format("04"))
+		case "key":
+			b.WriteString(url.PathEscape(string(f.Key)))
 		case "time":
 			b.WriteString(ts.Format("20060102T150405Z"))
 		case "unix_ms":

@@ -8,13 +8,14 @@ import (
 
 func TestTemplateName(t *testing.T) {
 	f := NameFields{Step: "out", Time: time.Date(2026, 12, 7, 13, 4, 5, 6e6, time.FixedZone("x", 3600)),
-		Partition: 3, Offset: 1200, Seq: 7, Random: "00ff"}
+		Partition: 3, Offset: 1200, Seq: 7, Random: "00ff", Key: []byte("web/app x")}
 	for tmpl, want := range map[string]string{
-		DefaultTemplate:                     "out/2026-12-07/12/3-1200-000007",
-		"{time}-{unix_ms}.parquet":          "20261207T120405Z-1796645045006.parquet",
-		"plain":                             "plain",
-		"{random}.parquet":                  "00ff.parquet",
-		"a{seq}b{partition}{offset}{step}/": "a000007b31200out/",
+		DefaultTemplate:                        "out/2026-12-07/12/3-1200-000007",
+		"{time}-{unix_ms}.parquet":             "20261207T120405Z-1796645045006.parquet",
+		"plain":                                "plain",
+		"{random}.parquet":                     "00ff.parquet",
+		"a{seq}b{partition}{offset}{step}/":    "a000007b31200out/",
+		"{key}/{date}/{hour}-{minute}.parquet": "web%2Fapp%20x/2026-12-07/12-04.parquet",
 	} {
 		tp, err := ParseTemplate(tmpl)
 		if err != nil {
@@ -29,7 +30,7 @@ func TestTemplateName(t *testing.T) {
 func TestParseTemplateRefuses(t *testing.T) {
 	for tmpl, want := range map[string]string{
 		"":           "empty object name template",
-		"x/{day}":    "unknown field {day}; the fields are {date}, {hour}, {offset}, {partition}, {random}",
+		"x/{day}":    "unknown field {day}; the fields are {date}, {hour}, {key}, {minute}, {offset}, {partition}, {random}",
 		"x/{date":    "unclosed {",
 		"{seq}{}.gz": "unknown field {}",
 	} {

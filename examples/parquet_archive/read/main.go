@@ -9,7 +9,6 @@ package main
 
 import (
 	"bytes"
-	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -38,8 +37,8 @@ func main() {
 	}
 }
 
-// run prints every .parquet object of bucket, in the order they were
-// written (by modification time, then name).
+// run prints every .parquet object of bucket, in the order of their
+// names (the archive's: by project, then time).
 func run(ctx context.Context, w io.Writer, bucket string) error {
 	b, err := blob.Open(ctx, bucket)
 	if err != nil {
@@ -59,9 +58,7 @@ func run(ctx context.Context, w io.Writer, bucket string) error {
 			objs = append(objs, o)
 		}
 	}
-	slices.SortFunc(objs, func(a, b *cloudblob.ListObject) int {
-		return cmp.Or(a.ModTime.Compare(b.ModTime), strings.Compare(a.Key, b.Key))
-	})
+	slices.SortFunc(objs, func(a, b *cloudblob.ListObject) int { return strings.Compare(a.Key, b.Key) })
 	for _, o := range objs {
 		data, err := b.ReadAll(ctx, o.Key)
 		if err != nil {

@@ -39,7 +39,7 @@ func writeParquet(t *testing.T, dir, key string, mtime time.Time, rows ...row) {
 }
 
 // The reader prints each Parquet object of a file:// bucket in the order
-// written, its rows as JSON with the schema's column order and times in
+// of their names, not of writing, its rows as JSON with the schema's column order and times in
 // RFC 3339, and skips other objects.
 func TestRun(t *testing.T) {
 	dir := t.TempDir()
@@ -53,11 +53,11 @@ func TestRun(t *testing.T) {
 	if err := run(context.Background(), &out, "file://"+dir); err != nil {
 		t.Fatal(err)
 	}
-	want := `b/first.parquet: 2 rows, SIZE1 bytes
+	want := `a/second.parquet: 1 row, SIZE2 bytes
+  {"at":"2026-12-07T19:53:04.25Z","name":"b","count":2}
+b/first.parquet: 2 rows, SIZE1 bytes
   {"at":"2026-12-07T19:53:04.25Z","name":"a","count":1}
   {"at":"2026-12-07T19:53:04.251Z","name":"a\"q","count":-1}
-a/second.parquet: 1 row, SIZE2 bytes
-  {"at":"2026-12-07T19:53:04.25Z","name":"b","count":2}
 2 Parquet files in file://` + dir + "\n"
 	for i, key := range []string{"b/first.parquet", "a/second.parquet"} {
 		fi, err := os.Stat(filepath.Join(dir, key))
