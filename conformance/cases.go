@@ -113,6 +113,7 @@ func Cases() []Case {
 		tumblingCountWindowEOSCase(),
 		slidingCountWindowCase(),
 		msgpackCase(),
+		msgpackSinkCase(),
 		protobufCase(),
 		schemaDirCase(),
 		batchParserCase(),
