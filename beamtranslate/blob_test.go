@@ -55,10 +55,10 @@ func TestBlobSinkKeysRefused(t *testing.T) {
 		}},
 		{"blob: {topic: x}\n        kafka: {bucket: b}", []string{
 			`4:16: pipeline.segments[0].steps_config.blob.topic: blob_sink step "blob" does not take this key; blob_sink steps accept: batch_bytes, batch_size, batch_time_ms, bucket, object_name, parallelism, starts_segment`,
-			`5:17: pipeline.segments[0].steps_config.kafka.bucket: sink step "kafka" does not take this key; sink steps accept: bootstrap_servers, override_params, parallelism, starts_segment, topic`,
+			`5:17: pipeline.segments[0].steps_config.kafka.bucket: sink step "kafka" does not take this key; sink steps accept: bootstrap_servers, codec, override_params, parallelism, starts_segment, topic`,
 		}},
 	} {
-		equalProblems(t, configProblems(t, tc.yaml, steps, DevNull, Blob), tc.want)
+		equalProblems(t, configProblems(t, tc.yaml, steps, Kafka, DevNull, Blob), tc.want)
 	}
 }
 

@@ -62,13 +62,13 @@ func TestDevNullSinkKeys(t *testing.T) {
 	equalProblems(t, configProblems(t, `devnull: {batch_time_ms: 0, average_sleep_time_ms: 1, batch_size: 3}
         devnull2: {max_sleep_time_ms: -1}
         devnull3: {average_sleep_time_ms: 1, max_sleep_time_ms: 2, topic: x}
-        kafka: {max_sleep_time_ms: 1}`, steps, DevNull), []string{
+        kafka: {max_sleep_time_ms: 1}`, steps, Kafka, DevNull), []string{
 		`4:34: pipeline.segments[0].steps_config.devnull.batch_time_ms: must be positive; got 0`,
 		`4:60: pipeline.segments[0].steps_config.devnull.average_sleep_time_ms: needs max_sleep_time_ms as well`,
 		`5:39: pipeline.segments[0].steps_config.devnull2.max_sleep_time_ms: must not be negative; got -1`,
 		`6:43: pipeline.segments[0].steps_config.devnull3.average_sleep_time_ms: a devnull sink sleeps when it writes a batch: needs batch_size or batch_time_ms`,
 		`6:68: pipeline.segments[0].steps_config.devnull3.topic: devnull_sink step "devnull3" does not take this key; devnull_sink steps accept: average_sleep_time_ms, batch_size, batch_time_ms, max_sleep_time_ms, parallelism, starts_segment`,
-		`7:17: pipeline.segments[0].steps_config.kafka.max_sleep_time_ms: sink step "kafka" does not take this key; sink steps accept: bootstrap_servers, override_params, parallelism, starts_segment, topic`,
+		`7:17: pipeline.segments[0].steps_config.kafka.max_sleep_time_ms: sink step "kafka" does not take this key; sink steps accept: bootstrap_servers, codec, override_params, parallelism, starts_segment, topic`,
 	})
 }
 
@@ -82,7 +82,7 @@ func TestSinkDocsListEveryKey(t *testing.T) {
 			}
 		}
 	}
-	if err := component.CheckSpecs([]component.Spec{DevNull.Spec, Blob.Spec}); err != nil {
+	if err := component.CheckSpecs([]component.Spec{Kafka.Spec, DevNull.Spec, Blob.Spec}); err != nil {
 		t.Error(err)
 	}
 }

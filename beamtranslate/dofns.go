@@ -157,6 +157,9 @@ type chain struct {
 	// Decoders remake the chain's Parser and BatchParser steps with the
 	// deployment config's codec and schema, by step name.
 	Decoders map[string]DecoderBinding `json:",omitempty"`
+	// Encoders remake the chain's Serializer steps with the deployment
+	// config's codec, by step name.
+	Encoders map[string]EncoderBinding `json:",omitempty"`
 	// Sink is the Kafka sink the chain makes records for, if any, as
 	// toRecordFn makes them (sinkchain.go).
 	Sink *recordSink `json:",omitempty"`
@@ -200,6 +203,11 @@ func (c *chain) Setup() error {
 			return err
 		}
 		if b, ok := c.Decoders[step]; ok {
+			if n, err = b.Apply(n); err != nil {
+				return fmt.Errorf("beamtranslate: %w", err)
+			}
+		}
+		if b, ok := c.Encoders[step]; ok {
 			if n, err = b.Apply(n); err != nil {
 				return fmt.Errorf("beamtranslate: %w", err)
 			}

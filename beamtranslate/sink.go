@@ -10,8 +10,7 @@ import (
 	"github.com/streams-dev/streams/dsl"
 )
 
-// Sink is a sink component: a kind of sink step other than Kafka's, in
-// one value. Its Spec is its deployment config (kind, keys, docs, checks;
+// Sink is a sink component: a kind of sink step, in one value. Its Spec is its deployment config (kind, keys, docs, checks;
 // package config decodes and checks them); Kind is the DSL sink kind of
 // its steps; Translate turns such a step into Beam transforms. A program
 // lists the sinks it runs once (runner.Components) and hands them to
@@ -46,11 +45,18 @@ type SinkContext struct {
 	Pipeline string
 	// Graph is the pipeline.
 	Graph *dsl.Graph
+	// Bindings are the deployment's (where the source and the Kafka
+	// sinks are, exactly-once).
+	Bindings Bindings
+
+	// reject sends a PCollection of rejected messages (invalid) where
+	// every step's go: the dead-letter queue, or the step's policy.
+	reject func(bad beam.PCollection)
 }
 
 // BuiltinSinks returns the sink components this package implements: the
-// devnull and blob sinks.
-func BuiltinSinks() []Sink { return []Sink{DevNull, Blob} }
+// Kafka, devnull and blob sinks.
+func BuiltinSinks() []Sink { return []Sink{Kafka, DevNull, Blob} }
 
 // findSink returns the sink of kind k among sinks.
 func findSink(sinks []Sink, k dsl.SinkKind) (Sink, bool) {
@@ -79,5 +85,10 @@ func (t *translator) componentSink(s beam.Scope, n *dsl.Node, in beam.PCollectio
 	if !ok {
 		return fmt.Errorf("beamtranslate: sink %s: unknown sink kind %v", n.Name(), n.SinkKind())
 	}
-	return c.Translate(SinkContext{Pipeline: t.id, Graph: t.g}, s, n, t.b.Values[n.Name()], in)
+	return c.Translate(t.sinkContext(), s, n, t.b.Values[n.Name()], in)
+}
+
+func (t *translator) sinkContext() SinkContext {
+	return SinkContext{Pipeline: t.id, Graph: t.g, Bindings: t.b,
+		reject: func(bad beam.PCollection) { t.bad = append(t.bad, bad) }}
 }

@@ -102,8 +102,8 @@ type SinkBinding struct {
 type Bindings struct {
 	Source SourceBinding
 	Sinks  map[string]SinkBinding // by sink step name; Kafka sinks only
-	// Components are the sinks other than Kafka's that the pipeline's
-	// steps may use; nil means BuiltinSinks.
+	// Components are the sinks the pipeline's steps may use; nil means
+	// BuiltinSinks.
 	Components []Sink
 	// Values are the deployment config's values of the component sink
 	// steps' keys, by step name (config.StepConfig.ValuesOf); a step not
@@ -115,6 +115,9 @@ type Bindings struct {
 	// Decoders set Parser and BatchParser steps' codec and JSON Schema,
 	// by step name (the source's codec and schema_dir).
 	Decoders map[string]DecoderBinding
+	// Encoders set Serializer steps' codec, by step name (the codec of
+	// the Kafka sink each feeds; EncoderBindings).
+	Encoders map[string]EncoderBinding
 	// SkipInvalid names the steps whose rejected messages are logged,
 	// counted and dropped when the source has no DLQ. A message rejected
 	// by any other step then fails the pipeline (the "stop" policy), so
@@ -182,6 +185,9 @@ func Translate(id string, g *dsl.Graph, b Bindings) (*beam.Pipeline, error) {
 	if err := t.checkDecoders(); err != nil {
 		return nil, err
 	}
+	if err := t.checkEncoders(); err != nil {
+		return nil, err
+	}
 	if err := t.source(); err != nil {
 		return nil, err
 	}
@@ -239,7 +245,7 @@ func (t *translator) children(n *dsl.Node, col beam.PCollection) error {
 func (t *translator) step(n *dsl.Node, in beam.PCollection) error {
 	switch n.Kind() {
 	case dsl.KindSink:
-		return t.sink(t.stepScope(n), n, in)
+		return t.componentSink(t.stepScope(n), n, in)
 	case dsl.KindReduce:
 		return t.reduce(n, in)
 	case dsl.KindBatch:
@@ -280,7 +286,7 @@ func (t *translator) chain(src, n *dsl.Node, in beam.PCollection) error {
 			}
 		}
 	}
-	c.Decoders = t.decoders(c.Steps)
+	c.Decoders, c.Encoders = t.decoders(c.Steps), t.encoders(c.Steps)
 	var keyer *dsl.Node // a Reduce or Batch the DoFn keys its outputs for
 	if chainable(last) {
 		if next := t.g.Node(last.Outputs()[0]); stateful(next) && len(next.Inputs()) == 1 && t.segment(next) == 0 {
@@ -353,31 +359,10 @@ func stateful(n *dsl.Node) bool {
 	return n.Kind() == dsl.KindReduce || n.Kind() == dsl.KindBatch
 }
 
-func (t *translator) sink(s beam.Scope, n *dsl.Node, in beam.PCollection) error {
-	switch n.SinkKind() {
-	case dsl.SinkStream:
-		sb, ok := t.b.Sinks[n.Name()]
-		if !ok {
-			return fmt.Errorf("beamtranslate: sink %s has no binding", n.Name())
-		}
-		recs, bad := beam.ParDo2(s, &toRecordFn{Pipeline: t.id, Step: n.Name(), Topic: sb.Topic, MaxBytes: sb.MaxRecordBytes}, in)
-		t.bad = append(t.bad, bad)
-		return t.writeSink(s, n, recs)
-	}
-	return t.componentSink(s, n, in)
-}
-
-// writeSink writes the records recs, made for Kafka sink n, to its
-// topic.
+// writeSink writes the records recs, made for Kafka sink n by the chain
+// before it (sinkchain.go), to its topic.
 func (t *translator) writeSink(s beam.Scope, n *dsl.Node, recs beam.PCollection) error {
-	sb := t.b.Sinks[n.Name()]
-	obs := observerName(t.id, n.Name())
-	kafka.RegisterProduceObserver(obs, newSinkObserver(t.id, n.Name()))
-	wc := kafka.WriteConfig{Client: sb.Client, Topic: sb.Topic, Observer: obs, MaxRecordBytes: sb.MaxRecordBytes, Label: "sink step " + n.Name(), Transactional: t.b.Source.ExactlyOnce}
-	if err := kafka.TryWrite(s, wc, recs); err != nil {
-		return fmt.Errorf("beamtranslate: sink %s: %w", n.Name(), err)
-	}
-	return nil
+	return writeKafka(t.sinkContext(), s, n, recs)
 }
 
 // invalids sends every rejected message to the dead-letter topic, or logs

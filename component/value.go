@@ -17,6 +17,11 @@ const (
 	Millis
 	// String is a string.
 	String
+	// Strings is a list of strings; a string alone is a list of one, and
+	// a comma-separated string a list of its parts (bootstrap_servers).
+	Strings
+	// StringMap is a mapping of strings to strings (override_params).
+	StringMap
 )
 
 func (t Type) String() string {
@@ -27,6 +32,10 @@ func (t Type) String() string {
 		return "milliseconds"
 	case String:
 		return "string"
+	case Strings:
+		return "list of strings"
+	case StringMap:
+		return "mapping of strings"
 	}
 	return fmt.Sprintf("Type(%d)", int(t))
 }
@@ -37,19 +46,26 @@ type Value struct {
 	i   int
 	d   time.Duration
 	s   string
+	l   []string
+	m   map[string]string
 }
 
-// IntValue, MillisValue and StringValue make values, for configs built
-// in Go.
-func IntValue(i int) Value              { return Value{typ: Int, i: i} }
-func MillisValue(d time.Duration) Value { return Value{typ: Millis, d: d} }
-func StringValue(s string) Value        { return Value{typ: String, s: s} }
+// IntValue, MillisValue, StringValue, StringsValue and StringMapValue
+// make values, for configs built in Go. The last two keep the list or
+// map they are given (a value is read, never changed).
+func IntValue(i int) Value                     { return Value{typ: Int, i: i} }
+func MillisValue(d time.Duration) Value        { return Value{typ: Millis, d: d} }
+func StringValue(s string) Value               { return Value{typ: String, s: s} }
+func StringsValue(l []string) Value            { return Value{typ: Strings, l: l} }
+func StringMapValue(m map[string]string) Value { return Value{typ: StringMap, m: m} }
 
-// Int, Duration and Str read a value; each is zero for a value of
-// another type.
+// Int, Duration, Str, List and Map read a value; each is zero for a
+// value of another type.
 func (v Value) Int() int                { return v.i }
 func (v Value) Duration() time.Duration { return v.d }
 func (v Value) Str() string             { return v.s }
+func (v Value) List() []string          { return v.l }
+func (v Value) Map() map[string]string  { return v.m }
 
 // Type is the value's type.
 func (v Value) Type() Type { return v.typ }
@@ -64,10 +80,13 @@ func (v Values) IsSet(key string) bool {
 	return ok
 }
 
-// Int, Duration and Str return key's value, or zero when it is not set.
+// Int, Duration, Str, List and Map return key's value, or zero when it
+// is not set.
 func (v Values) Int(key string) int                { return v[key].i }
 func (v Values) Duration(key string) time.Duration { return v[key].d }
 func (v Values) Str(key string) string             { return v[key].s }
+func (v Values) List(key string) []string          { return v[key].l }
+func (v Values) Map(key string) map[string]string  { return v[key].m }
 
 // AtLeast checks that an integer is at least n.
 func AtLeast(n int) func(Value) string {

@@ -23,17 +23,45 @@ func (f optionFunc) apply(o *options) { f(o) }
 // specs, accepted on steps of their kinds by [Config.Validate], and
 // listed by [Keys]. Default none: a config then takes the built-in
 // steps' keys only. Given twice, the lists add up. A component may name
-// batch_size (an integer), which the built-in batch step takes too; no
-// other built-in key. A list that breaks these rules or
+// a key a built-in step takes too, with its type, if it is one of the
+// shared keys (batch_size, an integer; the source's topic, codec,
+// bootstrap_servers and override_params, which the Kafka sink takes);
+// no other built-in key. A list that breaks these rules or
 // component.CheckSpecs makes Parse fail.
 func WithComponents(specs ...component.Spec) Option {
 	return optionFunc(func(o *options) { o.components = append(o.components, specs...) })
 }
 
-// sharedKeys are the built-in step keys a component may take too: they
-// are decoded and checked as the built-in ones, and ValuesOf copies them
-// into the component's values.
-var sharedKeys = []string{"batch_size"}
+// sharedKeys are the built-in step keys a component may take too, with
+// their types: they are decoded and checked as the built-in ones, and
+// ValuesOf copies them into the component's values.
+var sharedKeys = map[string]component.Type{
+	"batch_size":        component.Int,
+	"topic":             component.String,
+	"codec":             component.String,
+	"bootstrap_servers": component.Strings,
+	"override_params":   component.StringMap,
+}
+
+// sharedValue returns s's value of shared key key, if it is set.
+func (s *StepConfig) sharedValue(key string) (component.Value, bool) {
+	if !s.IsSet(key) {
+		return component.Value{}, false
+	}
+	switch key {
+	case "batch_size":
+		return component.IntValue(s.BatchSize), true
+	case "topic":
+		return component.StringValue(s.Topic), true
+	case "codec":
+		return component.StringValue(s.Codec), true
+	case "bootstrap_servers":
+		return component.StringsValue(s.BootstrapServers), true
+	case "override_params":
+		return component.StringMapValue(s.OverrideParams), true
+	}
+	return component.Value{}, false
+}
 
 func (o *options) check() error {
 	if err := component.CheckSpecs(o.components); err != nil {
@@ -44,7 +72,7 @@ func (o *options) check() error {
 			return fmt.Errorf("config: component %q: the kind of a built-in step", s.Kind)
 		}
 		for _, k := range s.Keys {
-			if slices.Contains(stepKeys, k.Name) && (!slices.Contains(sharedKeys, k.Name) || k.Type != component.Int) {
+			if t, shared := sharedKeys[k.Name]; slices.Contains(stepKeys, k.Name) && (!shared || k.Type != t) {
 				return fmt.Errorf("config: component %q: key %q is a built-in step's", s.Kind, k.Name)
 			}
 		}
@@ -53,7 +81,7 @@ func (o *options) check() error {
 }
 
 // kindList are the built-in kinds.
-var kindList = []StepKind{Source, Sink, Map, Filter, FlatMap, Router, Broadcast, Branch, Batch, Reduce, Parser, Serializer}
+var kindList = []StepKind{Source, Map, Filter, FlatMap, Router, Broadcast, Branch, Batch, Reduce, Parser, Serializer}
 
 // stepKeysWith returns the built-in step keys and those of specs, sorted.
 func stepKeysWith(specs []component.Spec) []string {
@@ -128,6 +156,18 @@ func (d *decoder) componentValue(sc *StepConfig, e entry) {
 			return
 		}
 		v = component.StringValue(s)
+	case component.Strings:
+		l, good := d.strings(e.val, e.path, 6)
+		if !good {
+			return
+		}
+		v = component.StringsValue(l)
+	case component.StringMap:
+		m, good := d.stringMap(e.val, e.path, 6)
+		if !good {
+			return
+		}
+		v = component.StringMapValue(m)
 	}
 	if sc.Values == nil {
 		sc.Values = component.Values{}
@@ -136,16 +176,16 @@ func (d *decoder) componentValue(sc *StepConfig, e entry) {
 }
 
 // ValuesOf returns the step's values of spec's keys: those of
-// [StepConfig.Values], and batch_size when spec takes it and it is set.
+// [StepConfig.Values], and those of the shared keys spec takes that are
+// set (batch_size, topic, ...: see [WithComponents]).
 func (s *StepConfig) ValuesOf(spec component.Spec) component.Values {
 	out := component.Values{}
 	for _, k := range spec.Keys {
-		if v, ok := s.Values[k.Name]; ok {
+		if v, ok := s.sharedValue(k.Name); ok {
+			out[k.Name] = v
+		} else if v, ok := s.Values[k.Name]; ok {
 			out[k.Name] = v
 		}
-	}
-	if _, ok := spec.Key("batch_size"); ok && s.IsSet("batch_size") {
-		out["batch_size"] = component.IntValue(s.BatchSize)
 	}
 	return out
 }
@@ -157,7 +197,7 @@ func (k *checker) components(sc *StepConfig, p func(string) string) {
 	done := map[string]bool{}
 	for _, s := range k.c.Components {
 		for _, key := range s.Keys {
-			if done[key.Name] || slices.Contains(sharedKeys, key.Name) {
+			if _, shared := sharedKeys[key.Name]; done[key.Name] || shared {
 				continue
 			}
 			done[key.Name] = true

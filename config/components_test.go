@@ -26,6 +26,20 @@ var testSink = component.Spec{
 	},
 }
 
+// kafkaSink has the keys of the Kafka sink's spec (beamtranslate.Kafka,
+// which config cannot import; beamtranslate's TestKafkaSinkSpec holds
+// it to the names these tests expect): all of them keys the source
+// takes too.
+var kafkaSink = component.Spec{
+	Kind: string(Sink), Label: "kafka", Doc: "A Kafka sink.",
+	Keys: []component.Key{
+		{Name: "topic", Type: component.String},
+		{Name: "bootstrap_servers", Type: component.Strings},
+		{Name: "override_params", Type: component.StringMap},
+		{Name: "codec", Type: component.String},
+	},
+}
+
 func TestComponentKeysDecode(t *testing.T) {
 	c, err := Parse([]byte(`pipeline:
   segments:
@@ -53,6 +67,36 @@ func TestComponentKeysDecode(t *testing.T) {
 	}
 }
 
+// The keys a component shares with the source are decoded and checked
+// as the source's, and ValuesOf copies them; a component's own list and
+// mapping keys decode by their types.
+func TestSharedAndListKeysDecode(t *testing.T) {
+	lists := component.Spec{Kind: "lists", Label: "lists", Keys: []component.Key{
+		{Name: "hosts", Type: component.Strings}, {Name: "labels", Type: component.StringMap}}}
+	c, err := Parse([]byte(`pipeline:
+  segments:
+    - steps_config:
+        out: {topic: t, codec: msgpack, bootstrap_servers: "a:1,b:2", override_params: {client.id: x}}
+        more: {hosts: [h1, h2], labels: {k: v}}
+        bad: {codec: yaml, topic: "a b", hosts: {x: y}}
+`), nil, WithComponents(kafkaSink, lists))
+	want := []string{
+		`6:22: pipeline.segments[0].steps_config.bad.codec: must be one of json, msgpack, protobuf; got "yaml"`,
+		`6:35: pipeline.segments[0].steps_config.bad.topic: topic "a b" has character ' '; kafka topic names use letters, digits, '.', '_' and '-'`,
+		`6:49: pipeline.segments[0].steps_config.bad.hosts: must be a list of strings or a comma-separated string; got a mapping`,
+	}
+	equalLines(t, problems(t, err), want)
+	out, more := c.Pipeline.Segments[0].Step("out", Sink), c.Pipeline.Segments[0].Step("more", "lists")
+	v := out.ValuesOf(kafkaSink)
+	if v.Str("topic") != "t" || v.Str("codec") != "msgpack" || strings.Join(v.List("bootstrap_servers"), " ") != "a:1 b:2" || v.Map("override_params")["client.id"] != "x" {
+		t.Errorf("shared values %+v", v)
+	}
+	m := more.ValuesOf(lists)
+	if strings.Join(m.List("hosts"), " ") != "h1 h2" || m.Map("labels")["k"] != "v" || m["hosts"].Type() != component.Strings {
+		t.Errorf("list values %+v", m)
+	}
+}
+
 func TestComponentKeysRefused(t *testing.T) {
 	for _, tc := range []struct {
 		yaml string
@@ -73,13 +117,13 @@ func TestComponentKeysRefused(t *testing.T) {
 		}},
 		{"out: {target: x, topic: t}\n        kafka: {target: b}", []string{
 			`4:26: pipeline.segments[0].steps_config.out.topic: test_sink step "out" does not take this key; test_sink steps accept: batch_size, parallelism, retries, starts_segment, target, wait_ms`,
-			`5:17: pipeline.segments[0].steps_config.kafka.target: sink step "kafka" does not take this key; sink steps accept: bootstrap_servers, override_params, parallelism, starts_segment, topic`,
+			`5:17: pipeline.segments[0].steps_config.kafka.target: sink step "kafka" does not take this key; sink steps accept: bootstrap_servers, codec, override_params, parallelism, starts_segment, topic`,
 		}},
 		{"out: {targt: x}", []string{
 			`4:15: pipeline.segments[0].steps_config.out.targt: unknown key (did you mean "target"?); accepted keys: ` + strings.Join(stepKeysWith([]component.Spec{testSink}), ", "),
 		}},
 	} {
-		c, err := Parse([]byte("pipeline:\n  segments:\n    - steps_config:\n        "+tc.yaml+"\n"), nil, WithComponents(testSink))
+		c, err := Parse([]byte("pipeline:\n  segments:\n    - steps_config:\n        "+tc.yaml+"\n"), nil, WithComponents(testSink, kafkaSink))
 		if c != nil {
 			err = c.Validate(0, []StepInfo{{"out", "test_sink"}, {"kafka", Sink}})
 		}
@@ -116,8 +160,9 @@ func TestWithComponentsRefusesBadLists(t *testing.T) {
 		want  string
 	}{
 		{[]component.Spec{testSink, testSink}, `component "test_sink": listed twice`},
-		{[]component.Spec{{Kind: "sink", Label: "kafka"}}, `component "sink": the kind of a built-in step`},
-		{[]component.Spec{{Kind: "x", Label: "x", Keys: []component.Key{{Name: "topic", Type: component.String}}}}, `component "x": key "topic" is a built-in step's`},
+		{[]component.Spec{{Kind: "source", Label: "kafka"}}, `component "source": the kind of a built-in step`},
+		{[]component.Spec{{Kind: "x", Label: "x", Keys: []component.Key{{Name: "consumer_group", Type: component.String}}}}, `component "x": key "consumer_group" is a built-in step's`},
+		{[]component.Spec{{Kind: "x", Label: "x", Keys: []component.Key{{Name: "topic", Type: component.Strings}}}}, `component "x": key "topic" is a built-in step's`},
 		{[]component.Spec{{Kind: "x", Label: "x", Keys: []component.Key{{Name: "batch_size", Type: component.Millis}}}}, `component "x": key "batch_size" is a built-in step's`},
 	} {
 		_, err := Parse([]byte("pipeline: {segments: [{}]}\n"), nil, WithComponents(tc.specs...))

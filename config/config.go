@@ -258,10 +258,12 @@ type StepConfig struct {
 	// ProcessingGuarantee is the source's delivery guarantee. Default
 	// AtLeastOnce.
 	ProcessingGuarantee Guarantee
-	// Codec is how a source stream's payloads are written: "json",
-	// "msgpack" or "protobuf" (codec). The pipeline's Parser and
-	// BatchParser steps decode with it; one whose code sets another codec
-	// is a config error. Empty: as the code says (default JSON).
+	// Codec is how a source's or a Kafka sink's stream's payloads are
+	// written: "json", "msgpack" or "protobuf" (codec). A source's: the
+	// pipeline's Parser and BatchParser steps decode with it. A sink's:
+	// the Serializer feeding the sink encodes with it. A step whose code
+	// sets another codec is a config error. Empty: as the code says
+	// (default JSON).
 	Codec string
 	// SchemaDir is a source's schema directory (schema_dir): the JSON
 	// Schema of its stream is the file <stream>.json there, named after

@@ -65,7 +65,7 @@ pipeline:
         mysnk:
           topic: out
 `
-	c, err := Parse([]byte(src), envOf())
+	c, err := Parse([]byte(src), envOf(), WithComponents(kafkaSink))
 	if c == nil {
 		t.Fatalf("Parse returned no config: %v", err)
 	}
@@ -209,7 +209,7 @@ func TestSentryExamples(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			c, err := Parse(data, env)
+			c, err := Parse(data, env, WithComponents(kafkaSink))
 			if err != nil {
 				t.Fatalf("Parse: %v", err)
 			}

@@ -225,29 +225,24 @@
 //	                           # against it (json and msgpack codecs). A
 //	                           # missing or invalid file is a problem
 //
-// A sink (a Kafka topic written by a producer) takes bootstrap_servers,
-// topic, override_params and parallelism, as above. A sink without
-// bootstrap_servers, or with the source's, writes to the source's cluster
-// with the source's override_params, its own replacing them key by key;
-// a sink on another cluster uses its own alone. Its topic must differ
-// from the source topic (a feedback loop), and must exist when the
-// pipeline starts: the runner checks every sink and dead-letter topic
-// before reading anything, and reports a missing one naming its step (on
-// the development broker it creates them, with the broker's partition
-// count: 4 for `streams broker` and the embedded broker). The producer's
-// limit on a record is the topic's max.message.bytes, read at start,
-// unless override_params sets message.max.bytes (or batch.size); an
-// output larger than that is its message's error: it goes to the
-// dead-letter queue with the cause (or stops the pipeline without one).
-//
-// Sinks other than Kafka's are components (see package component): a
-// devnull sink (kind devnull_sink: discards messages, and can simulate
-// batched writes for benchmarks) and a blob sink (kind blob_sink:
-// objects in GCS, S3 or local files, Sentry's gcs_sink keys). Their keys,
-// with types, examples and docs, are their specs' (component.Spec.Document
-// prints them; the specs are beamtranslate.DevNull and
+// Sinks are components (see package component): a Kafka sink (kind
+// sink: a topic written by a producer), a devnull sink (kind
+// devnull_sink: discards messages, and can simulate batched writes for
+// benchmarks) and a blob sink (kind blob_sink: objects in GCS, S3 or
+// local files, Sentry's gcs_sink keys). Their keys, with types,
+// examples and docs, are their specs' (component.Spec.Document prints
+// them; the specs are beamtranslate.Kafka, beamtranslate.DevNull and
 // beamtranslate.Blob), and config takes them when given the specs with
-// [WithComponents], as the runner does.
+// [WithComponents], as the runner does. A Kafka sink's keys are keys
+// the source takes too (bootstrap_servers, topic, override_params,
+// codec): they are decoded and checked as the source's. In short, a
+// Kafka sink without bootstrap_servers, or with the source's, writes to
+// the source's cluster with the source's override_params, its own
+// replacing them key by key; its topic must differ from the source
+// topic, and must exist when the pipeline starts (on the development
+// broker the runner creates it); its codec is the codec of the
+// Serializer that feeds it, which must not contradict the Serializer's
+// code.
 //
 // A batch step (dsl.Batch) takes the two bounds of its batches, which
 // replace those given in the pipeline code (a key left out keeps the

@@ -22,8 +22,11 @@ type StepKind string
 
 // The built-in step kinds.
 const (
-	Source     StepKind = "source" // Kafka stream source
-	Sink       StepKind = "sink"   // Kafka stream sink
+	Source StepKind = "source" // Kafka stream source
+	// Sink is the kind of a Kafka sink step. It is a component's (its
+	// spec is beamtranslate.Kafka's): a config takes its steps when
+	// given that spec, as the runner's are (runner.ConfigOption).
+	Sink       StepKind = "sink"
 	Map        StepKind = "map"
 	Filter     StepKind = "filter"
 	FlatMap    StepKind = "flat_map"
@@ -64,8 +67,6 @@ func (k StepKind) Keys() []string {
 		keys = []string{"auto_offset_reset", "bootstrap_servers", "changelog_replication_factor", "codec", "commit_interval_ms", "commit_records",
 			"consumer_group", "dlq", "internal_topic_partitions", "override_params", "parallelism", "processing_guarantee", "schema_dir", "strict_offset_reset", "topic",
 			"watermark_idle_ms", "watermark_idle_wall_clock", "watermark_max_skew_ms"}
-	case Sink:
-		keys = []string{"bootstrap_servers", "override_params", "parallelism", "topic"}
 	case Batch:
 		keys = []string{"batch_size", "batch_timedelta", "parallelism"}
 	case Map, Filter, FlatMap, Parser, Serializer:

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/streams-dev/streams/component"
 )
 
 // TestValidateProblems checks the problems that need the pipeline: steps
@@ -29,14 +31,14 @@ func TestValidateProblems(t *testing.T) {
 		{"myinput", Source}, {"parser", Parser}, {"mymap", Map}, {"mybatch", Batch},
 		{"myrouter", Router}, {"mybranch", Branch}, {"serializer", Serializer}, {"mysink", Sink},
 	}
-	c, err := Parse([]byte(src), envOf())
+	c, err := Parse([]byte(src), envOf(), WithComponents(kafkaSink))
 	if err != nil {
 		t.Fatalf("Parse: %v", err)
 	}
 	const s = "pipeline.segments[0].steps_config."
 	want := []string{
-		`5:18: ` + s + `mysink.auto_offset_reset: sink step "mysink" does not take this key; sink steps accept: bootstrap_servers, override_params, parallelism, starts_segment, topic`,
-		`5:47: ` + s + `mysink.consumer_group: sink step "mysink" does not take this key; sink steps accept: bootstrap_servers, override_params, parallelism, starts_segment, topic`,
+		`5:18: ` + s + `mysink.auto_offset_reset: sink step "mysink" does not take this key; sink steps accept: bootstrap_servers, codec, override_params, parallelism, starts_segment, topic`,
+		`5:47: ` + s + `mysink.consumer_group: sink step "mysink" does not take this key; sink steps accept: bootstrap_servers, codec, override_params, parallelism, starts_segment, topic`,
 		`8:19: ` + s + `mybatch.parallelism: multi_process applies to map-like steps only; give the batch step an integer parallelism`,
 		`8:65: ` + s + `mybatch.commit_interval_ms: batch step "mybatch" does not take this key; batch steps accept: batch_size, batch_timedelta, parallelism, starts_segment`,
 		`9:20: ` + s + `myrouter.parallelism: router step "myrouter" does not take this key; router steps accept: on_invalid, starts_segment`,
@@ -434,14 +436,14 @@ func TestConfigBuiltInGo(t *testing.T) {
 	c := &Config{Pipeline: Pipeline{Segments: []Segment{{Steps: map[string]StepConfig{
 		"myinput": {AutoOffsetReset: "sometimes", Parallelism: -1, OverrideParams: map[string]string{"nope": "1"}},
 		"mysink":  {Topic: "out", ConsumerGroup: "g"},
-	}}}}}
+	}}}}, Components: []component.Spec{kafkaSink}}
 	c.EnsureDefaults()
 	got := problems(t, c.Validate(0, []StepInfo{{"myinput", Source}, {"mysink", Sink}}))
 	want := []string{
 		`pipeline.segments[0].steps_config.myinput.auto_offset_reset: must be one of earliest, latest, error; got "sometimes"`,
 		`pipeline.segments[0].steps_config.myinput.override_params: unknown client property "nope" (see clientconf.Properties for the accepted keys)`,
 		`pipeline.segments[0].steps_config.myinput.parallelism: must be at least 1; got -1`,
-		`pipeline.segments[0].steps_config.mysink.consumer_group: sink step "mysink" does not take this key; sink steps accept: bootstrap_servers, override_params, parallelism, starts_segment, topic`,
+		`pipeline.segments[0].steps_config.mysink.consumer_group: sink step "mysink" does not take this key; sink steps accept: bootstrap_servers, codec, override_params, parallelism, starts_segment, topic`,
 	}
 	equalLines(t, got, want)
 }
@@ -467,7 +469,7 @@ func TestOnInvalid(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), `4:29: pipeline.segments[0].steps_config.mymap.on_invalid: must be one of stop, skip; got "ignore"`) {
 		t.Errorf("bad policy: %v", err)
 	}
-	cfg, _ = Parse([]byte("pipeline:\n  segments:\n    - steps_config:\n        out: {on_invalid: skip}\n"), nil)
+	cfg, _ = Parse([]byte("pipeline:\n  segments:\n    - steps_config:\n        out: {on_invalid: skip}\n"), nil, WithComponents(kafkaSink))
 	if err := cfg.Validate(0, []StepInfo{{"out", Sink}}); err == nil || !strings.Contains(err.Error(), "does not take this key") {
 		t.Errorf("on_invalid on a sink: %v", err)
 	}

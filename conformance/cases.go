@@ -127,6 +127,7 @@ func Cases() []Case {
 		tumblingCountWindowEOSCase(),
 		slidingCountWindowCase(),
 		msgpackCase(),
+		msgpackSinkCase(),
 		protobufCase(),
 		schemaDirCase(),
 		batchParserCase(),

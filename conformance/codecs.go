@@ -58,6 +58,32 @@ func msgpackCase() Case {
 	}
 }
 
+// msgpackSinkCase writes a msgpack stream from JSON: the Serializer says
+// only its type, and the Kafka sink's codec in the deployment config
+// decides how it encodes.
+func msgpackSinkCase() Case {
+	return Case{
+		Name: "msgpack_sink",
+		Pipeline: func() dsl.Pipeline {
+			return dsl.StreamingSource("in", "plain-metrics").
+				Apply("parse", dsl.Parser[metric]()).
+				Apply("serialize", dsl.Serializer[metric]()).
+				Sink("out", dsl.StreamSink("packed-metrics-out"))
+		},
+		Steps: map[string]map[string]any{"out": {"codec": "msgpack"}},
+		Input: []Record{
+			{Key: "k1", Value: `{"name":"cpu","value":1.5}`},
+			{Key: "k2", Value: `{"name":"mem","value":4}`},
+		},
+		Want: map[string][]Record{
+			"packed-metrics-out": {
+				{Key: "k1", Value: mp(metric{Name: "cpu", Value: 1.5})},
+				{Key: "k2", Value: mp(metric{Name: "mem", Value: 4})},
+			},
+		},
+	}
+}
+
 // pb is m in the protobuf wire format, as a record value.
 func pb(m proto.Message) string {
 	b, err := proto.Marshal(m)

@@ -66,8 +66,9 @@ func (o codecOption) applySerializer(c *serializerConfig) { c.codec = Codec(o) }
 
 // WithCodec sets the codec of a Parser, BatchParser or Serializer.
 // Default JSON. A parser's codec may instead come from the deployment
-// config (the source step's codec); one set here and another there is a
-// config error. Protobuf needs a T that is a proto.Message, and takes no
+// config (the source step's codec), and a Serializer's (the codec of
+// the Kafka sink it feeds); one set here and another there is a config
+// error. Protobuf needs a T that is a proto.Message, and takes no
 // JSON Schema: either is a Build error otherwise.
 func WithCodec(c Codec) CodecOption { return codecOption(c) }
 

@@ -101,7 +101,7 @@ func (s Stream[T]) Apply[U any](name string, step Step[T, U]) Stream[U] {
 	if step.process == nil && step.batcher == nil && step.reduce == nil && step.err == nil {
 		s.b.problemf("step %q: empty step; make one with Map, Filter, FlatMap, Parser, Serializer, Batch or Reduce", name)
 	}
-	n := &Node{name: name, kind: step.kind, in: typeOf[T](), out: typeOf[U](), process: step.process, decoding: step.decoding}
+	n := &Node{name: name, kind: step.kind, in: typeOf[T](), out: typeOf[U](), process: step.process, decoding: step.decoding, encoding: step.encoding}
 	// A Step value may be applied more than once; each node gets its own
 	// copy, which knows the step's name.
 	if step.batcher != nil {
@@ -316,6 +316,8 @@ type Node struct {
 	reduce  *Reducer
 	// decoding is a Parser's or BatchParser's (nil for other steps).
 	decoding *decoding
+	// encoding is a Serializer's (nil for other steps).
+	encoding *encoding
 	inputs   []string
 	outputs  []string
 }

@@ -54,6 +54,8 @@ type Step[T, U any] struct {
 	// decoding lets the deployment config set a Parser's or
 	// BatchParser's codec and schema.
 	decoding *decoding
+	// encoding lets the deployment config set a Serializer's codec.
+	encoding *encoding
 	err      error // a problem found when the step was made, reported by Build
 }
 

@@ -9,8 +9,8 @@ import (
 	"github.com/streams-dev/streams/dsl"
 )
 
-// Components returns the sink components a runner runs, besides Kafka's
-// sink. This list is the one place a sink is added: its spec gives the
+// Components returns the sink components a runner runs: Kafka's,
+// devnull and blob. This list is the one place a sink is added: its spec gives the
 // config its kind and keys (ConfigOption, which main hands to
 // config.Load), its docs, and the checks of its values; its Translate
 // gives its Beam transforms.

@@ -26,12 +26,12 @@ func exactlyOnce(g *dsl.Graph, d *deployment, adapter string) error {
 			return fmt.Errorf("runner: source step %s: processing_guarantee exactly_once is not supported yet with Batch steps, and %s is one; use at_least_once", src, n.Name())
 		}
 	}
-	home := d.bindings.Source.Client
-	if dlq := d.bindings.Source.DLQ; dlq != nil && !sameCluster(dlq.Client, home) {
+	home := d.bindings.Source
+	if dlq := home.DLQ; dlq != nil && !home.SameCluster(dlq.Client) {
 		return fmt.Errorf("runner: source step %s: processing_guarantee exactly_once needs the dead-letter queue on the source's cluster (a transaction is one cluster's); dlq.bootstrap_servers names another", src)
 	}
 	for name, sb := range d.bindings.Sinks {
-		if !sameCluster(sb.Client, home) {
+		if !home.SameCluster(sb.Client) {
 			return fmt.Errorf("runner: sink step %s: processing_guarantee exactly_once needs every Kafka sink on the source's cluster (a transaction is one cluster's); its bootstrap_servers name another", name)
 		}
 	}

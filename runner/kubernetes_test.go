@@ -99,7 +99,7 @@ func TestKubernetesManifests(t *testing.T) {
 			if !ok {
 				t.Fatalf("--config %s: the ConfigMap has no %s", f.configPath, path.Base(f.configPath))
 			}
-			cfg, err := config.Parse([]byte(data), func(n string) (string, bool) { v, ok := env[n]; return v, ok })
+			cfg, err := config.Parse([]byte(data), func(n string) (string, bool) { v, ok := env[n]; return v, ok }, ConfigOption())
 			if err != nil {
 				t.Fatal(err)
 			}

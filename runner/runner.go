@@ -406,10 +406,7 @@ func configKind(n *dsl.Node) config.StepKind {
 		if c, ok := componentOf(n); ok {
 			return config.StepKind(c.Spec.Kind)
 		}
-		if n.SinkKind() != dsl.SinkStream {
-			return "" // no component implements it: an invalid kind
-		}
-		return config.Sink
+		return "" // no component implements it: an invalid kind
 	case dsl.KindMap:
 		return config.Map
 	case dsl.KindFilter:
@@ -521,7 +518,7 @@ func resolve(g *dsl.Graph, seg *config.Segment) (*deployment, error) {
 		if dlq.Topic == topic {
 			return nil, fmt.Errorf("runner: source step %s: the dead-letter topic must differ from the source topic %q", src.Name(), topic)
 		}
-		dlq.Client = inheritClient(dlq.Client, client) // the dead-letter topic lives beside the source
+		dlq.Client = d.bindings.Source.Inherit(dlq.Client) // the dead-letter topic lives beside the source
 		d.bindings.Source.DLQ = dlq
 		d.topics = append(d.topics, dlq.Topic)
 	}
@@ -559,27 +556,35 @@ func resolve(g *dsl.Graph, seg *config.Segment) (*deployment, error) {
 		return nil, err
 	}
 	d.bindings.Components, d.bindings.Values = Components(), values
+	if err := d.kafkaSinks(g); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// kafkaSinks binds g's Kafka sink steps (beamtranslate.KafkaBinding,
+// which checks each against the source) and the Serializers that feed
+// them (beamtranslate.EncoderBindings: the sinks' codecs), from the
+// steps' values.
+func (d *deployment) kafkaSinks(g *dsl.Graph) error {
 	d.bindings.Sinks = map[string]beamtranslate.SinkBinding{}
 	for _, n := range g.Sinks() {
-		if n.SinkKind() != dsl.SinkStream {
+		if n.SinkKind() != beamtranslate.Kafka.Kind {
 			continue
 		}
-		kc := seg.Step(n.Name(), config.Sink)
-		sb := beamtranslate.SinkBinding{
-			Client: kafka.ClientConfig{Brokers: kc.BootstrapServers, Properties: kc.OverrideParams},
-			Topic:  n.StreamName(),
+		sb, err := beamtranslate.KafkaBinding(n, d.bindings.Values[n.Name()], d.bindings.Source)
+		if err != nil {
+			return fmt.Errorf("runner: %w", err)
 		}
-		if kc.Topic != "" {
-			sb.Topic = kc.Topic
-		}
-		if sb.Topic == topic && sameCluster(sb.Client, client) {
-			return nil, fmt.Errorf("runner: sink step %s: topic %q is the source's: the pipeline would read its own output (a feedback loop); give the sink another topic", n.Name(), topic)
-		}
-		sb.Client = inheritClient(sb.Client, client) // a sink without brokers writes to the source's cluster
 		d.bindings.Sinks[n.Name()] = sb
 		d.topics = append(d.topics, sb.Topic)
 	}
-	return d, nil
+	encoders, err := beamtranslate.EncoderBindings(g, d.bindings.Values)
+	if err != nil {
+		return fmt.Errorf("runner: %w", err)
+	}
+	d.bindings.Encoders = encoders
+	return nil
 }
 
 // fillBrokers gives every client config without brokers the address addr.

@@ -67,6 +67,9 @@ func runChild(spec string) int {
 	if rest, ok := strings.CutPrefix(spec, codecsChildPrefix); ok {
 		return runCodecsChild(rest)
 	}
+	if adapter, ok := strings.CutPrefix(spec, sinkCodecChildPrefix); ok {
+		return runSinkCodecChild(adapter)
+	}
 	if wait, ok := strings.CutPrefix(spec, batchChildPrefix); ok {
 		return runBatchChild(wait)
 	}

@@ -138,7 +138,7 @@ func TestSegmentsNeedTheirFirstStep(t *testing.T) {
 		"pipeline:\n  segments:\n    - steps_config: {}\n    - steps_config:\n        count: {starts_segment: true}\n        out: {starts_segment: true}\n": "segment 1 starts at one step; count and out set starts_segment: true",
 		"pipeline:\n  segments:\n    - steps_config:\n        out: {topic: x}\n    - steps_config:\n        count: {starts_segment: true}\n":                `step "out" is in segment 1`,
 	} {
-		cfg, err := config.Parse([]byte(yaml), nil)
+		cfg, err := config.Parse([]byte(yaml), nil, ConfigOption())
 		if err == nil {
 			err = cfg.Validate(0, StepInfos(g))
 		}
