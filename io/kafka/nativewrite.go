@@ -116,21 +116,12 @@ func produceError(r *kgo.Record, err error) *PartitionError {
 // windowed value: the record coder's bytes, length-prefixed. It is what a
 // DoFn's encoded fast path emits for a Record output.
 func AppendElement(b []byte, r *Record) ([]byte, error) {
-	start := len(b)
-	b, err := appendRecord(b, r)
+	var tsBuf [32]byte
+	ts, err := r.Timestamp.AppendBinary(tsBuf[:0])
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("kafka: record coder: timestamp: %w", err)
 	}
-	return prefixLength(b, start), nil
-}
-
-// prefixLength puts the length of b[start:] before it, as a uvarint.
-func prefixLength(b []byte, start int) []byte {
-	n := len(b) - start
-	var pre [binary.MaxVarintLen64]byte
-	p := binary.AppendUvarint(pre[:0], uint64(n))
-	b = append(b, p...)
-	copy(b[start+len(p):], b[start:start+n])
-	copy(b[start:], p)
-	return b
+	// The length first, then the record: no copy of it to make room.
+	b = binary.AppendUvarint(b, uint64(recordSize(r, len(ts))))
+	return appendRecordTS(b, r, ts), nil
 }

@@ -108,6 +108,43 @@ func appendRecord(b []byte, r *Record) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("kafka: record coder: timestamp: %w", err)
 	}
+	return appendRecordTS(b, r, ts), nil
+}
+
+// recordSize is the length of the record coder's encoding of r, whose
+// timestamp is tsLen bytes in binary.
+func recordSize(r *Record, tsLen int) int {
+	n := uvarintLen(recordCoderVersion) + bytesLen(len(r.Topic)) +
+		varintLen(int64(r.Partition)) + varintLen(r.Offset) +
+		nullableLen(r.Key) + nullableLen(r.Value) + uvarintLen(uint64(len(r.Headers)))
+	for _, h := range r.Headers {
+		n += bytesLen(len(h.Key)) + nullableLen(h.Value)
+	}
+	return n + bytesLen(tsLen)
+}
+
+func uvarintLen(v uint64) int {
+	n := 1
+	for ; v >= 0x80; v >>= 7 {
+		n++
+	}
+	return n
+}
+
+func varintLen(v int64) int { return uvarintLen(uint64(v<<1) ^ uint64(v>>63)) }
+
+func bytesLen(n int) int { return uvarintLen(uint64(n)) + n }
+
+func nullableLen(v []byte) int {
+	if v == nil {
+		return 1
+	}
+	return bytesLen(len(v)+1) - 1
+}
+
+// appendRecordTS appends the record coder's encoding of r, whose
+// timestamp in binary is ts, to b.
+func appendRecordTS(b []byte, r *Record, ts []byte) []byte {
 	b = binary.AppendUvarint(b, recordCoderVersion)
 	b = wire.AppendBytes(b, r.Topic)
 	b = binary.AppendVarint(b, int64(r.Partition))
@@ -120,7 +157,7 @@ func appendRecord(b []byte, r *Record) ([]byte, error) {
 		b = appendNullable(b, h.Value)
 	}
 	b = wire.AppendBytes(b, ts)
-	return b, nil
+	return b
 }
 
 // decodeRecord is the decoding function registered for the Record coder

@@ -115,3 +115,33 @@ func TestAppendRecordElementIsTheCodersEncoding(t *testing.T) {
 		}
 	}
 }
+
+// recordSize is the length appendRecord writes, over lengths and numbers
+// that cross the varints' byte boundaries.
+func TestRecordSize(t *testing.T) {
+	lens := []int{-1, 0, 1, 126, 127, 128, 16383, 16384}
+	nums := []int64{0, -1, 63, 64, -65, 1 << 20, -(1 << 40), 1<<62 + 7}
+	blob := func(n int) []byte {
+		if n < 0 {
+			return nil
+		}
+		return bytes.Repeat([]byte("z"), n)
+	}
+	for i, kl := range lens {
+		for j, n := range nums {
+			r := Record{Topic: string(blob(max(lens[(i+j)%len(lens)], 0))), Partition: int32(n), Offset: n,
+				Key: blob(kl), Value: blob(lens[(i+3*j)%len(lens)]), Timestamp: time.Unix(n%1e9, 0)}
+			if j%2 == 0 {
+				r.Headers = []Header{{Key: string(blob(max(kl, 0))), Value: blob(lens[j%len(lens)])}, {Key: "k"}}
+			}
+			b, err := appendRecord(nil, &r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ts, _ := r.Timestamp.MarshalBinary()
+			if got := recordSize(&r, len(ts)); got != len(b) {
+				t.Errorf("key %d, number %d: recordSize %d, appendRecord wrote %d", kl, n, got, len(b))
+			}
+		}
+	}
+}

@@ -309,6 +309,19 @@ func (s *Source) encode(r *kgo.Record, buf *bytes.Buffer) error {
 	return nil
 }
 
+// encodedSize is about the size of recs encoded: their bytes, and room
+// for each one's windowed-value header, lengths and numbers.
+func encodedSize(recs []*kgo.Record) int {
+	n := 0
+	for _, r := range recs {
+		n += len(r.Topic) + len(r.Key) + len(r.Value) + 64
+		for _, h := range r.Headers {
+			n += len(h.Key) + len(h.Value) + 8
+		}
+	}
+	return n
+}
+
 // directEncodes reports whether encoding records directly gives the
 // read's coder's bytes (it does for the Record coder the SDK registers).
 func (s *Source) directEncodes() bool {
@@ -638,15 +651,17 @@ func (s *Source) batches(fs kgo.Fetches) []*Batch {
 			return
 		}
 		var cur *Batch
-		var buf bytes.Buffer
+		var buf *bytes.Buffer
 		var encoded []*Batch
-		for _, r := range fp.Records {
+		for i, r := range fp.Records {
 			if cur == nil {
 				cur = &Batch{src: s, MinTS: mtime.MaxTimestamp, maxTS: mtime.MinTimestamp, First: r.Offset}
-				buf.Reset()
+				// A buffer of the batch's size, handed on as it is: no
+				// growing, no copy.
+				buf = bytes.NewBuffer(make([]byte, 0, encodedSize(fp.Records[i:min(i+s.cfg.MaxBatch, len(fp.Records))])))
 			}
 			ts := mtime.FromTime(r.Timestamp)
-			if err := s.encode(r, &buf); err != nil {
+			if err := s.encode(r, buf); err != nil {
 				// The Record coder encodes every record; a failure is a bug.
 				s.log.Error("localrunner: encoding a kafka record", "topic", r.Topic, "partition", r.Partition, "offset", r.Offset, "error", err)
 				continue
@@ -656,13 +671,13 @@ func (s *Source) batches(fs kgo.Fetches) []*Batch {
 			cur.last = r.Offset
 			cur.records++
 			if cur.records >= s.cfg.MaxBatch {
-				cur.Data = slices.Clone(buf.Bytes())
+				cur.Data = buf.Bytes()
 				encoded = append(encoded, cur)
 				cur = nil
 			}
 		}
 		if cur != nil && cur.records > 0 {
-			cur.Data = slices.Clone(buf.Bytes())
+			cur.Data = buf.Bytes()
 			encoded = append(encoded, cur)
 		}
 		s.mu.Lock()
