@@ -2,8 +2,6 @@ package beamtranslate
 
 import (
 	"fmt"
-	"maps"
-	"slices"
 
 	"github.com/streams-dev/streams/dsl"
 )
@@ -32,34 +30,4 @@ func (b DecoderBinding) Apply(n *dsl.Node) (*dsl.Node, error) {
 		schema = []byte(b.Schema)
 	}
 	return n.WithDecoding(c, schema)
-}
-
-// checkDecoders makes every parser the bindings name as they say, so
-// that a binding the step cannot take fails the translation, not a
-// worker's Setup.
-func (t *translator) checkDecoders() error {
-	for _, step := range slices.Sorted(maps.Keys(t.b.Decoders)) {
-		n := t.g.Node(step)
-		if n == nil {
-			return fmt.Errorf("beamtranslate: decoder binding for step %q, which the pipeline does not have", step)
-		}
-		if _, err := t.b.Decoders[step].Apply(n); err != nil {
-			return fmt.Errorf("beamtranslate: %w", err)
-		}
-	}
-	return nil
-}
-
-// decoders are the bindings of the parsers among steps, or nil.
-func (t *translator) decoders(steps []string) map[string]DecoderBinding {
-	var out map[string]DecoderBinding
-	for _, s := range steps {
-		if b, ok := t.b.Decoders[s]; ok {
-			if out == nil {
-				out = map[string]DecoderBinding{}
-			}
-			out[s] = b
-		}
-	}
-	return out
 }

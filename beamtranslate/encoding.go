@@ -3,8 +3,6 @@ package beamtranslate
 import (
 	"errors"
 	"fmt"
-	"maps"
-	"slices"
 
 	"github.com/streams-dev/streams/component"
 	"github.com/streams-dev/streams/dsl"
@@ -81,34 +79,4 @@ func feedingSerializer(g *dsl.Graph, sink *dsl.Node) *dsl.Node {
 		}
 	}
 	return nil
-}
-
-// checkEncoders makes every Serializer the bindings name as they say,
-// so that a binding the step cannot take fails the translation, not a
-// worker's Setup.
-func (t *translator) checkEncoders() error {
-	for _, step := range slices.Sorted(maps.Keys(t.b.Encoders)) {
-		n := t.g.Node(step)
-		if n == nil {
-			return fmt.Errorf("beamtranslate: encoder binding for step %q, which the pipeline does not have", step)
-		}
-		if _, err := t.b.Encoders[step].Apply(n); err != nil {
-			return fmt.Errorf("beamtranslate: %w", err)
-		}
-	}
-	return nil
-}
-
-// encoders are the bindings of the Serializers among steps, or nil.
-func (t *translator) encoders(steps []string) map[string]EncoderBinding {
-	var out map[string]EncoderBinding
-	for _, s := range steps {
-		if b, ok := t.b.Encoders[s]; ok {
-			if out == nil {
-				out = map[string]EncoderBinding{}
-			}
-			out[s] = b
-		}
-	}
-	return out
 }

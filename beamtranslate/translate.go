@@ -182,10 +182,10 @@ func Translate(id string, g *dsl.Graph, b Bindings) (*beam.Pipeline, error) {
 	Register(id, g)
 	p, s := beam.NewPipelineWithRoot()
 	t := &translator{id: id, g: g, b: b, s: s}
-	if err := t.checkDecoders(); err != nil {
+	if err := checkBindings(t.g, "decoder", t.b.Decoders); err != nil {
 		return nil, err
 	}
-	if err := t.checkEncoders(); err != nil {
+	if err := checkBindings(t.g, "encoder", t.b.Encoders); err != nil {
 		return nil, err
 	}
 	if err := t.source(); err != nil {
@@ -286,7 +286,7 @@ func (t *translator) chain(src, n *dsl.Node, in beam.PCollection) error {
 			}
 		}
 	}
-	c.Decoders, c.Encoders = t.decoders(c.Steps), t.encoders(c.Steps)
+	c.Decoders, c.Encoders = bindingsOf(t.b.Decoders, c.Steps), bindingsOf(t.b.Encoders, c.Steps)
 	var keyer *dsl.Node // a Reduce or Batch the DoFn keys its outputs for
 	if chainable(last) {
 		if next := t.g.Node(last.Outputs()[0]); stateful(next) && len(next.Inputs()) == 1 && t.segment(next) == 0 {
