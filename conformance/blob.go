@@ -4,9 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"net/url"
 	"path/filepath"
 	"regexp"
@@ -110,7 +108,7 @@ func blobBuckets(t testing.TB, c Case, g *dsl.Graph, steps map[string]any) map[s
 // as expected.
 func blobsDone(ctx context.Context, c Case, buckets map[string]string) bool {
 	for sink, b := range buckets {
-		objs, err := readObjects(ctx, b)
+		objs, err := blob.Objects(ctx, b)
 		if err != nil {
 			return false
 		}
@@ -131,7 +129,7 @@ func blobsDone(ctx context.Context, c Case, buckets map[string]string) bool {
 func checkBlobs(ctx context.Context, c Case, buckets map[string]string) []string {
 	var diffs []string
 	for sink, b := range buckets {
-		objs, err := readObjects(ctx, b)
+		objs, err := blob.Objects(ctx, b)
 		if err != nil {
 			diffs = append(diffs, fmt.Sprintf("blob sink %s: %v", sink, err))
 			continue
@@ -221,27 +219,4 @@ func diffItems(want, got []string) string {
 	}
 	extra = g
 	return fmt.Sprintf("items missing: %q; unexpected: %q", missing, extra)
-}
-
-// readObjects reads every object of bucket: name -> content.
-func readObjects(ctx context.Context, bucket string) (map[string][]byte, error) {
-	b, err := blob.Open(ctx, bucket)
-	if err != nil {
-		return nil, err
-	}
-	defer b.Close()
-	out := map[string][]byte{}
-	it := b.List(nil)
-	for {
-		o, err := it.Next(ctx)
-		if errors.Is(err, io.EOF) {
-			return out, nil
-		}
-		if err != nil {
-			return nil, err
-		}
-		if out[o.Key], err = b.ReadAll(ctx, o.Key); err != nil {
-			return nil, err
-		}
-	}
 }

@@ -4,9 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"maps"
 	"os"
 	"regexp"
@@ -140,24 +138,9 @@ func sampleWindows(t *testing.T) map[string][]Event {
 // objects reads every object of bucket: key -> content.
 func objects(t *testing.T, bucket string) map[string][]byte {
 	t.Helper()
-	ctx := context.Background()
-	b, err := blob.Open(ctx, bucket)
+	out, err := blob.Objects(context.Background(), bucket)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer b.Close()
-	out := map[string][]byte{}
-	it := b.List(nil)
-	for {
-		o, err := it.Next(ctx)
-		if errors.Is(err, io.EOF) {
-			return out
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		if out[o.Key], err = b.ReadAll(ctx, o.Key); err != nil {
-			t.Fatal(err)
-		}
-	}
+	return out
 }
