@@ -10,11 +10,12 @@ import (
 	"github.com/streams-dev/streams/dsl"
 )
 
-// Sink is a sink component: a kind of sink step, in one value. Its Spec is its deployment config (kind, keys, docs, checks;
-// package config decodes and checks them); Kind is the DSL sink kind of
-// its steps; Translate turns such a step into Beam transforms. A program
-// lists the sinks it runs once (runner.Components) and hands them to
-// config ([config.WithComponents] with their specs) and to Translate
+// Sink is a sink component: a kind of sink step, in one value. Its Spec
+// is its deployment config (kind, keys, docs, checks; package config
+// decodes and checks them); Kind is the DSL sink kind of its steps;
+// Translate turns such a step into Beam transforms. A program lists the
+// sinks it runs once (runner.Components) and hands them to config
+// ([config.WithComponents] with their specs) and to Translate
 // ([Bindings].Components).
 type Sink struct {
 	Spec component.Spec

@@ -326,7 +326,9 @@ func (t *translator) chain(src, n *dsl.Node, in beam.PCollection) error {
 	t.bad = append(t.bad, bad)
 	switch {
 	case c.Sink != nil:
-		return t.writeSink(t.stepScope(sink), sink, out)
+		// The chain made the sink's records (sinkchain.go): only the
+		// write is left.
+		return writeKafka(t.sinkContext(), t.stepScope(sink), sink, out)
 	case keyer == nil:
 		return t.children(last, out)
 	case keyer.Kind() == dsl.KindReduce:
@@ -357,12 +359,6 @@ func chainable(n *dsl.Node) bool {
 // which ends a fused chain: it needs a shuffle and state.
 func stateful(n *dsl.Node) bool {
 	return n.Kind() == dsl.KindReduce || n.Kind() == dsl.KindBatch
-}
-
-// writeSink writes the records recs, made for Kafka sink n by the chain
-// before it (sinkchain.go), to its topic.
-func (t *translator) writeSink(s beam.Scope, n *dsl.Node, recs beam.PCollection) error {
-	return writeKafka(t.sinkContext(), s, n, recs)
 }
 
 // invalids sends every rejected message to the dead-letter topic, or logs

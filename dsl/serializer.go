@@ -1,8 +1,6 @@
 package dsl
 
-import (
-	"fmt"
-)
+import "fmt"
 
 // SerializerOption configures Serializer: WithCodec.
 type SerializerOption interface{ applySerializer(*serializerConfig) }

@@ -10,8 +10,8 @@ import (
 )
 
 // Components returns the sink components a runner runs: Kafka's,
-// devnull and blob. This list is the one place a sink is added: its spec gives the
-// config its kind and keys (ConfigOption, which main hands to
+// devnull and blob. This list is the one place a sink is added: its spec
+// gives the config its kind and keys (ConfigOption, which main hands to
 // config.Load), its docs, and the checks of its values; its Translate
 // gives its Beam transforms.
 func Components() []beamtranslate.Sink {
