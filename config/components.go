@@ -32,35 +32,32 @@ func WithComponents(specs ...component.Spec) Option {
 	return optionFunc(func(o *options) { o.components = append(o.components, specs...) })
 }
 
-// sharedKeys are the built-in step keys a component may take too, with
-// their types: they are decoded and checked as the built-in ones, and
-// ValuesOf copies them into the component's values.
-var sharedKeys = map[string]component.Type{
-	"batch_size":        component.Int,
-	"topic":             component.String,
-	"codec":             component.String,
-	"bootstrap_servers": component.Strings,
-	"override_params":   component.StringMap,
+// sharedKeys are the built-in step keys a component may take too, each
+// with its type and its value in a StepConfig: they are decoded and
+// checked as the built-in ones, and ValuesOf copies them into the
+// component's values.
+var sharedKeys = map[string]sharedKey{
+	"batch_size":        {component.Int, func(s *StepConfig) component.Value { return component.IntValue(s.BatchSize) }},
+	"topic":             {component.String, func(s *StepConfig) component.Value { return component.StringValue(s.Topic) }},
+	"codec":             {component.String, func(s *StepConfig) component.Value { return component.StringValue(s.Codec) }},
+	"bootstrap_servers": {component.Strings, func(s *StepConfig) component.Value { return component.StringsValue(s.BootstrapServers) }},
+	"override_params":   {component.StringMap, func(s *StepConfig) component.Value { return component.StringMapValue(s.OverrideParams) }},
+}
+
+// sharedKey is a built-in step key a component may take: its type, and
+// its value in a step's config.
+type sharedKey struct {
+	typ   component.Type
+	value func(*StepConfig) component.Value
 }
 
 // sharedValue returns s's value of shared key key, if it is set.
 func (s *StepConfig) sharedValue(key string) (component.Value, bool) {
-	if !s.IsSet(key) {
+	k, ok := sharedKeys[key]
+	if !ok || !s.IsSet(key) {
 		return component.Value{}, false
 	}
-	switch key {
-	case "batch_size":
-		return component.IntValue(s.BatchSize), true
-	case "topic":
-		return component.StringValue(s.Topic), true
-	case "codec":
-		return component.StringValue(s.Codec), true
-	case "bootstrap_servers":
-		return component.StringsValue(s.BootstrapServers), true
-	case "override_params":
-		return component.StringMapValue(s.OverrideParams), true
-	}
-	return component.Value{}, false
+	return k.value(s), true
 }
 
 func (o *options) check() error {
@@ -72,7 +69,7 @@ func (o *options) check() error {
 			return fmt.Errorf("config: component %q: the kind of a built-in step", s.Kind)
 		}
 		for _, k := range s.Keys {
-			if t, shared := sharedKeys[k.Name]; slices.Contains(stepKeys, k.Name) && (!shared || k.Type != t) {
+			if sk, shared := sharedKeys[k.Name]; slices.Contains(stepKeys, k.Name) && (!shared || k.Type != sk.typ) {
 				return fmt.Errorf("config: component %q: key %q is a built-in step's", s.Kind, k.Name)
 			}
 		}
