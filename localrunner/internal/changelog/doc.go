@@ -28,7 +28,9 @@
 // Append fails (done reports it; no marker was written), the Writer keeps
 // a copy of its ops and writes them again at the start of the task's next
 // Append: a checkpoint that succeeds holds every change since the last one
-// that did. Forget drops those copies when the task moves.
+// that did. Forget drops those copies when the task moves. Wait returns
+// once a task's appends landed: a process restoring a task that moved
+// away and back waits for them before it reads the changelog's end.
 //
 // # The incomplete tail
 //

@@ -50,9 +50,10 @@ type taskID struct {
 
 // task is what the Writer keeps of a task between Appends.
 type task struct {
-	busy  bool          // a checkpoint of the task is in flight
-	queue []*checkpoint // Appends waiting for the one in flight, in order
-	carry []Op          // copies of the ops of failed Appends, written again first
+	busy    bool            // a checkpoint of the task is in flight
+	queue   []*checkpoint   // Appends waiting for the one in flight, in order
+	carry   []Op            // copies of the ops of failed Appends, written again first
+	waiters []chan struct{} // Waits, closed when the task is no longer busy
 }
 
 // checkpoint is one Append.
@@ -219,6 +220,29 @@ func (w *Writer) Forget(partition int32, marker []byte) {
 	}
 }
 
+// Wait returns once no Append of the task is in flight or queued, or
+// with ctx's error. A restore of a task that moved away and back reads
+// the changelog's end after its old appends landed, not before: an
+// append landing after the restore point would otherwise bring back, in
+// a later restore, values the new owner never had.
+func (w *Writer) Wait(ctx context.Context, partition int32, marker []byte) error {
+	w.mu.Lock()
+	t := w.tasks[taskID{partition, string(marker)}]
+	if t == nil || !t.busy {
+		w.mu.Unlock()
+		return nil
+	}
+	ch := make(chan struct{})
+	t.waiters = append(t.waiters, ch)
+	w.mu.Unlock()
+	select {
+	case <-ch:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("changelog: wait for the appends of partition %d: %w", partition, ctx.Err())
+	}
+}
+
 // Close refuses new Appends and waits until every accepted Append has
 // called done, or ctx ends. It does not close the client; closing the
 // client fails what is still buffered, which ends the wait. Close may be
@@ -362,6 +386,10 @@ func (w *Writer) settle(c *checkpoint, failed bool) *checkpoint {
 	}
 	if len(t.queue) == 0 {
 		t.busy = false
+		for _, ch := range t.waiters {
+			close(ch)
+		}
+		t.waiters = nil
 		if len(t.carry) == 0 {
 			delete(w.tasks, c.id)
 		}

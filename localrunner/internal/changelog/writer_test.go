@@ -262,3 +262,34 @@ func readAll(t *testing.T, seeds []kgo.Opt, partition int32) []*kgo.Record {
 	}
 	return rs
 }
+
+// Wait returns once every Append of the task landed, markers included,
+// and at once for a task with none in flight.
+func TestWaitForAppends(t *testing.T) {
+	_, seeds := newCluster(t)
+	w, _ := newWriter(t, seeds)
+	ctx, cancel := context.WithTimeout(t.Context(), wait)
+	defer cancel()
+	if err := w.Wait(ctx, 0, []byte("a!")); err != nil {
+		t.Fatalf("Wait on an idle task: %v", err)
+	}
+	for i := range 5 {
+		ops := []Op{set("ax", "v"), set("ay", "v")}
+		if err := w.Append(0, []byte("a!"), uint64(i), ops, func(_ int64, err error) {
+			if err != nil {
+				t.Error(err)
+			}
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Wait(ctx, 0, []byte("a!")); err != nil {
+		t.Fatal(err)
+	}
+	if end := endOf(t, seeds, 0); end != 15 {
+		t.Errorf("Wait returned with the partition's end at %d, want 15 (5 checkpoints of 2 ops and a marker)", end)
+	}
+	if _, res := restoreMap(t, seeds, 0, "a"); !res.HasEpoch || res.Epoch != 4 || len(res.Tail) != 0 {
+		t.Errorf("restore after Wait: %+v, want epoch 4 and no tail", res)
+	}
+}

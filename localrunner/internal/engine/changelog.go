@@ -221,7 +221,12 @@ func (l *taskLog) restoreFromLog(ctx context.Context, st *state.Store, id source
 		return nil, err
 	}
 	b.Set(taskCkptKey(id), int64Value(int64(res.Epoch)))
-	b.Set(taskLogEndKey(id), append(int64Value(res.End), int64Value(int64(res.Epoch))...))
+	// With a tail, the copy is current only once a checkpoint of the task
+	// wrote the tail's keys again (recordLogEnds then records the end):
+	// a process killed before that must restore, and get the tail, again.
+	if len(res.Tail) == 0 {
+		b.Set(taskLogEndKey(id), append(int64Value(res.End), int64Value(int64(res.Epoch))...))
+	}
 	return res.Tail, b.Commit()
 }
 
@@ -472,7 +477,14 @@ func (e *engine) prepareTask(src *stageState, id sourcePartition) (int64, bool) 
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()
 		start := time.Now()
-		tail, err := l.restoreFromLog(ctx, st, id)
+		// The dropped task's appends land before the restore reads the
+		// end; what failed of them is not written after it.
+		err := l.w.Wait(ctx, id.partition, taskMarkerKey(id))
+		l.w.Forget(id.partition, taskMarkerKey(id))
+		var tail [][]byte
+		if err == nil {
+			tail, err = l.restoreFromLog(ctx, st, id)
+		}
 		if err != nil && l.eos {
 			err = fmt.Errorf("localrunner: restoring the state of partition %s[%d] from its changelog %s: %w", id.topic, id.partition, l.topic, err)
 			e.log.Error("localrunner: restoring a partition's state failed under exactly-once: the run stops", "error", err)
