@@ -509,6 +509,48 @@ func (e *engine) prepareTask(src *stageState, id sourcePartition) (int64, bool) 
 	return pos, ok
 }
 
+// releaseFunc returns a tasking Kafka stage's Release in a durable run:
+// the revoked partitions' tasks are dropped at once, not when the source
+// next reports them gone, and their changelog appends waited for (not
+// under exactly-once: a restore reads committed transactions only, and
+// the revoked partitions' transaction aborts). Otherwise a checkpoint
+// between the revoke and the report could append a task's state after
+// the partition's next owner restored it, and a later restore would bring
+// back keys that owner never had (it deletes what its own copy holds).
+// An owner that lost its partitions without a revoke (its session
+// expired) is not stopped this way: only exactly-once fences it.
+func (e *engine) releaseFunc(src *stageState) func(string, []int32) {
+	if e.cfg.State == nil || !e.tasking[src.spec.ID] {
+		return nil
+	}
+	group := src.spec.Kafka.Config.Group
+	return func(topic string, parts []int32) {
+		l := e.logs[src]
+		for _, p := range parts {
+			id := sourcePartition{group, topic, p}
+			req := prepareReq{id: id, reply: make(chan struct{})}
+			select {
+			case e.prepares <- req:
+			case <-e.finished:
+				return
+			}
+			select {
+			case <-req.reply:
+			case <-e.finished:
+				return
+			}
+			if l == nil || l.eos {
+				continue
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			if err := l.w.Wait(ctx, p, taskMarkerKey(id)); err != nil {
+				e.log.Warn("localrunner: changelog appends of a revoked partition still in flight", "topic", topic, "partition", p, "error", err)
+			}
+			cancel()
+		}
+	}
+}
+
 func (e *engine) setTail(id sourcePartition, tail [][]byte) {
 	e.tailMu.Lock()
 	defer e.tailMu.Unlock()

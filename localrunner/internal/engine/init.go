@@ -64,6 +64,7 @@ func (e *engine) initSource(st *stageState) error {
 		Report:             cfg.Hooks.KafkaReport,
 		Committed:          cfg.Hooks.KafkaCommitted,
 		Resume:             e.resumeFunc(st),
+		Release:            e.releaseFunc(st),
 		ResumeMarks:        e.resumeMarksFunc(st),
 		EndOfInput:         cfg.EndOfInput,
 	})

@@ -194,6 +194,11 @@ func (s *Source) revoked(ctx context.Context, cl *kgo.Client, tps map[string][]i
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+	if s.cfg.Release != nil && !closing {
+		for t, ps := range tps {
+			s.cfg.Release(t, ps)
+		}
+	}
 	if s.exactlyOnce() {
 		// No commit outside a transaction: the session aborts the open
 		// one, and the partitions' next owner reads from the last one

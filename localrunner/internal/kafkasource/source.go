@@ -99,6 +99,13 @@ type Config struct {
 	// partition is fetched (the engine restores the partition's state
 	// then), on franz-go's group goroutine.
 	Resume func(topic string, partition int32) (next int64, ok bool)
+	// Release, when set, is called when partitions of topic are revoked
+	// while the source runs, on franz-go's group goroutine, after the
+	// wait for their batches in flight and before their offsets are
+	// committed: the engine drops their tasks and waits for the tasks'
+	// changelog appends, so that none lands after the partitions' next
+	// owner restored them. Until it returns the rebalance waits.
+	Release func(topic string, partitions []int32)
 	// ResumeMarks gives the partition's read state (Batch.Marks) saved
 	// with the position Resume gave, when reading resumes there: a
 	// shuffle read's marks, a Kafka read's newest record timestamp. Set,
