@@ -269,6 +269,14 @@ func (b *Batch) Record(fn func(Change)) { b.rec = fn }
 // NewBatch starts a batch.
 func (s *Store) NewBatch() *Batch { return &Batch{s: s, b: s.db.NewBatch()} }
 
+// NewBatchSized starts a batch with room for about size bytes of writes
+// (Size): a batch that outgrows its room copies everything it holds at
+// each doubling, which for a checkpoint of megabytes costs more than the
+// writes themselves.
+func (s *Store) NewBatchSized(size int) *Batch {
+	return &Batch{s: s, b: s.db.NewBatchWithSize(max(size, 0))}
+}
+
 // Set sets key to value. Both are copied.
 func (b *Batch) Set(key, value []byte) {
 	if b.rec != nil {

@@ -83,6 +83,24 @@ func TestBatchCommitAndReopen(t *testing.T) {
 	}
 }
 
+// A batch made with room for its writes commits them as any other.
+func TestBatchSized(t *testing.T) {
+	s := open(t, t.TempDir())
+	defer s.Close()
+	for _, size := range []int{-1, 0, 64, 1 << 20} {
+		b := s.NewBatchSized(size)
+		k := NewKey(NSUser).Text("sized").Int64(int64(size))
+		b.Set(k, bytes.Repeat([]byte("v"), 1000))
+		if err := b.Commit(); err != nil {
+			t.Fatal(err)
+		}
+		b.Close()
+		if v, ok, err := s.Get(k); err != nil || !ok || len(v) != 1000 {
+			t.Errorf("size %d: read back %d bytes, %v, %v", size, len(v), ok, err)
+		}
+	}
+}
+
 // Expired windows go with one range deletion: keys sort by window end.
 func TestDeleteRangeByWindowEnd(t *testing.T) {
 	s := open(t, t.TempDir())

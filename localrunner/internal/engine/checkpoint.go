@@ -140,7 +140,8 @@ func (e *engine) checkpoint() {
 	if !e.ckptStart.IsZero() {
 		ev.Wait = start.Sub(e.ckptStart)
 	}
-	b := e.cfg.State.NewBatch()
+	// Room for what the last checkpoint wrote, and a quarter more.
+	b := e.cfg.State.NewBatchSized(e.ckptBytes + e.ckptBytes/4)
 	defer b.Close()
 	var rec *taskRecorder
 	if len(e.logs) > 0 {
@@ -151,6 +152,7 @@ func (e *engine) checkpoint() {
 	err := e.writeCheckpoint(b, ckpt)
 	ev.Queued = e.saveQueues(b)
 	ev.Bytes = b.Size()
+	e.ckptBytes = ev.Bytes
 	if err == nil && rec != nil {
 		err = cmp.Or(rec.err, e.rewriteTails(rec))
 	}

@@ -159,6 +159,7 @@ type engine struct {
 	checkpointing bool
 	ckptStart     time.Time
 	lastCkpt      time.Time // when the last checkpoint ended, or the run started
+	ckptBytes     int       // the size of the last checkpoint's batch
 	epoch         int
 	unsaved       []*fin
 	positions     map[*stageState]map[sourcePartition]int64
