@@ -265,6 +265,15 @@ func WithShufflePartitions(n int32) Option {
 	return optionFunc(func(c *config) { c.shuffleCfg.Partitions = n })
 }
 
+// WithShufflePurge sets how often a read of an internal topic (a
+// shuffle's or a segment's) deletes the records its group committed,
+// which no reader needs again (default 30 s, as Kafka Streams purges its
+// repartition topics; negative: never, the broker's retention then
+// decides).
+func WithShufflePurge(every time.Duration) Option {
+	return optionFunc(func(c *config) { c.shuffleCfg.PurgeInterval = every })
+}
+
 // WithSegment runs segment n of the pipeline alone (default -1: every
 // segment). A pipeline's segments are its parts that start at steps
 // annotated with contract.SegmentAnnotation (beamtranslate's

@@ -54,7 +54,10 @@ func TestShuffleWindowsHoldTheShuffleCommits(t *testing.T) {
 	})
 	time.Sleep(300 * time.Millisecond) // a few commit intervals
 	held := func(when string) {
-		cm := commits(context.Background(), adm, topic)
+		cm := topicCommits(context.Background(), t, adm, topic, topic)
+		if len(cm) == 0 {
+			t.Errorf("%s: the shuffle's group %s committed nothing", when, topic)
+		}
 		for p, at := range cm {
 			if at > 0 && at >= endOffset(t, adm, topic, p) {
 				t.Errorf("%s: shuffle partition %d committed at its end %d, while a window holds records", when, p, at)
@@ -141,11 +144,30 @@ func TestShuffleFeedsAStatefulDoFn(t *testing.T) {
 	p, s := beam.NewPipelineWithRoot()
 	keyed := beam.ParDo(s, recordMod5, kafka.Read(s, readConfig(c, "gs")))
 	collect(s, key, beam.ParDo(s, &runningCount{}, keyed))
-	stop := runUntil(t, p, localrunner.WithStateDir(t.TempDir(), 50*time.Millisecond))
+	stop := runUntil(t, p, localrunner.WithStateDir(t.TempDir(), 50*time.Millisecond), localrunner.WithShufflePurge(50*time.Millisecond))
 	waitFor(t, "every key's count of 40", time.Minute, func() bool {
 		sinks.mu.Lock()
 		defer sinks.mu.Unlock()
 		return len(sinks.m[key]) >= 200
+	})
+	// The shuffle topic loses what its group committed, and nothing more.
+	topic := shuffleTopic(t, adm, "gs")
+	waitFor(t, "the shuffle topic purged", time.Minute, func() bool {
+		starts, err := adm.ListStartOffsets(context.Background(), topic)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cm := topicCommits(context.Background(), t, adm, topic, topic)
+		purged := 0
+		starts.Each(func(o kadm.ListedOffset) {
+			if o.Offset > cm[o.Partition] {
+				t.Fatalf("partition %d purged up to %d, past its committed offset %d", o.Partition, o.Offset, cm[o.Partition])
+			}
+			if o.Offset > 0 {
+				purged++
+			}
+		})
+		return purged == len(starts[topic]) && purged > 0
 	})
 	if err := stop(); err != nil && !errors.Is(err, context.Canceled) {
 		t.Fatal(err)
@@ -161,5 +183,20 @@ func TestShuffleFeedsAStatefulDoFn(t *testing.T) {
 			t.Errorf("key %d counted %d, want 40", k, got)
 		}
 	}
-	shuffleTopic(t, adm, "gs")
+}
+
+// topicCommits returns group's committed offsets of topic's partitions.
+func topicCommits(ctx context.Context, t *testing.T, adm *kadm.Client, group, topic string) map[int32]int64 {
+	t.Helper()
+	offs, err := adm.FetchOffsets(ctx, group)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[int32]int64{}
+	offs.Each(func(o kadm.OffsetResponse) {
+		if o.Topic == topic && o.Err == nil {
+			out[o.Partition] = o.At
+		}
+	})
+	return out
 }

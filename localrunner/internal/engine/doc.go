@@ -133,7 +133,9 @@
 // flight and saves its numbers with the task. The topic is read by a
 // Kafka stage of its own whose tasks are its partitions; their
 // watermark is the minimum over the writers' (shuffle.go; package
-// shuffle has the format).
+// shuffle has the format). What that stage's group committed is deleted
+// from the topic every ShuffleConfig.PurgeInterval (kafkasource's
+// purge.go).
 //
 // # Failure and cancellation
 //

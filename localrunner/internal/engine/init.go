@@ -65,6 +65,7 @@ func (e *engine) initSource(st *stageState) error {
 		Committed:          cfg.Hooks.KafkaCommitted,
 		Resume:             e.resumeFunc(st),
 		Release:            e.releaseFunc(st),
+		PurgeInterval:      e.purgeInterval(st),
 		ResumeMarks:        e.resumeMarksFunc(st),
 		EndOfInput:         cfg.EndOfInput,
 	})

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -117,6 +118,15 @@ func sortedTopics(m map[string]*plan.KafkaRead) []string {
 	}
 	slices.Sort(ts)
 	return ts
+}
+
+// purgeInterval is a Kafka stage's kafkasource.Config.PurgeInterval:
+// only a read of an internal topic purges what it committed.
+func (e *engine) purgeInterval(s *stageState) time.Duration {
+	if !s.spec.Kafka.Shuffle || e.cfg.Shuffle.PurgeInterval < 0 {
+		return 0
+	}
+	return cmp.Or(e.cfg.Shuffle.PurgeInterval, 30*time.Second)
 }
 
 // closeShuffles closes the writers' client: what it did not send fails.

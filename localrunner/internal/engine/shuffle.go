@@ -48,6 +48,11 @@ type ShuffleConfig struct {
 	// MarkInterval is how often writers write their watermark; zero:
 	// 100ms.
 	MarkInterval time.Duration
+	// PurgeInterval is how often a read of an internal topic (a shuffle's
+	// or a segment's) deletes the records its group committed
+	// (kafkasource's purge.go); zero: 30 s, as Kafka Streams purges its
+	// repartition topics; negative: never.
+	PurgeInterval time.Duration
 }
 
 // shuffles is what a run keeps for its shuffle writers: their client,

@@ -99,6 +99,11 @@ type Config struct {
 	// partition is fetched (the engine restores the partition's state
 	// then), on franz-go's group goroutine.
 	Resume func(topic string, partition int32) (next int64, ok bool)
+	// PurgeInterval, when > 0, deletes the records of each partition
+	// this source reads below its committed position, at most once per
+	// interval (purge.go): for the runner's own topics (shuffles), whose
+	// records nobody reads once committed.
+	PurgeInterval time.Duration
 	// Release, when set, is called when partitions of topic are revoked
 	// while the source runs, on franz-go's group goroutine, after the
 	// wait for their batches in flight and before their offsets are
@@ -204,6 +209,7 @@ type partition struct {
 	inflight  []*Batch // offset order
 	committed int64    // last position committed (by the group at assignment, then by this member), -1 none
 	done      int64    // committable position, -1 none
+	purged    int64    // the log start offset the last purge left (purge.go)
 	maxTS     mtime.Time
 	lastSeen  time.Time // last record, or assignment
 	revoked   bool
@@ -252,6 +258,7 @@ type Source struct {
 	wake       chan struct{} // buffered: an ack arrived
 	lastWM     mtime.Time
 	reassigned bool // the assignment changed since the last report
+	lastPurge  time.Time
 	// uncommitted are the partitions lost, or revoked with a failed
 	// commit, with processed records whose offsets were not committed.
 	uncommitted map[topicPartition]uncommitted
@@ -472,6 +479,7 @@ func (s *Source) poll(ctx context.Context, cl *kgo.Client, emit func(Event) bool
 				s.log.Warn("localrunner: kafka commit failed", "error", err)
 			}
 			lastCommit = time.Now()
+			s.purge(ctx, cl)
 		}
 		// After the commit, so that a report shows the positions it
 		// committed.
