@@ -47,7 +47,9 @@
 // stage whose outputs other stages read hands them on in the order its
 // bundles took their input: a bundle that finishes before an earlier one
 // waits for it, holding its slot (stagepar.go). So a partition's elements
-// reach the next stage in offset order whatever the parallelism.
+// reach the next stage in offset order whatever the parallelism. When
+// nothing else runs, a small bundle of a stateless stage whose bundles
+// have been quick runs on the loop's goroutine itself (inline.go).
 //
 // # Grouping
 //
@@ -189,5 +191,6 @@
 // (task changelogs), shuffle.go (shuffle and segment writers),
 // internaltopics.go (their topics and client),
 // teststream.go and metrics.go. stagepar.go holds the per-stage bounds
-// and the order of outputs.
+// and the order of outputs, inline.go the bundles run on the loop,
+// workers.go the goroutines that run the others.
 package engine

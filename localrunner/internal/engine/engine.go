@@ -158,8 +158,9 @@ type engine struct {
 	durable       bool
 	checkpointing bool
 	ckptStart     time.Time
-	lastCkpt      time.Time // when the last checkpoint ended, or the run started
-	ckptBytes     int       // the size of the last checkpoint's batch
+	lastCkpt      time.Time        // when the last checkpoint ended, or the run started
+	ckptBytes     int              // the size of the last checkpoint's batch
+	inlined       []*worker.Result // bundles run on the loop (inline.go)
 	epoch         int
 	unsaved       []*fin
 	positions     map[*stageState]map[sourcePartition]int64
@@ -322,6 +323,13 @@ func (e *engine) loop(ctx context.Context) (err error) {
 	for {
 		if !e.stopping && !e.cutHeld {
 			e.schedule(runCtx)
+		}
+		if e.takeInline() {
+			if !e.stopping {
+				e.refreshWatermarks()
+				e.reportHeld()
+			}
+			continue
 		}
 		if e.durable && !e.stopping && e.running == 0 && !e.sending() && e.checkpointDue() {
 			e.checkpoint()

@@ -26,6 +26,7 @@ func (e *engine) onResult(r *worker.Result) {
 		s.lanes[fl.lane].busy = false
 	}
 	ev := BundleEvent{Stage: s.spec.ID, Transforms: s.spec.Names, Bundle: r.Bundle.ID, Elements: fl.elements, Timers: fl.timers, Elapsed: r.Elapsed, Err: r.Err}
+	s.inlineStats.note(fl.elements, r.Elapsed)
 	if r.Err != nil {
 		if !e.stopping {
 			e.log.Error("localrunner: bundle failed", "stage", s.spec.ID, "bundle", r.Bundle.ID, "error", r.Err)

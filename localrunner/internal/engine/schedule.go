@@ -138,6 +138,10 @@ func (e *engine) schedule(ctx context.Context) {
 		e.bundleStage[b.ID] = s
 		e.started(s, b.ID)
 		e.running++
+		if e.inline(s, fl.elements) {
+			e.runInline(ctx, b)
+			continue
+		}
 		e.workers.run(func() { e.results <- process(ctx, b) })
 	}
 }

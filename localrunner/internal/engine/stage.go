@@ -112,6 +112,8 @@ type stageState struct {
 	// store holds the user state of a stateful stage; each bundle works in
 	// a transaction committed when it succeeds.
 	store userstate.Store
+	// inlineStats decide whether its bundles may run on the loop.
+	inlineStats inlineStats
 	// lanes spread a stateful stage's elements over parallel bundles by
 	// the hash of their encoded key: a lane has at most one bundle in
 	// flight (busy), so a key's state is never in two bundles; queued
