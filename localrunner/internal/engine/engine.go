@@ -161,6 +161,7 @@ type engine struct {
 	lastCkpt      time.Time        // when the last checkpoint ended, or the run started
 	ckptBytes     int              // the size of the last checkpoint's batch
 	inlined       []*worker.Result // bundles run on the loop (inline.go)
+	inlineLoad    inlineLoad
 	epoch         int
 	unsaved       []*fin
 	positions     map[*stageState]map[sourcePartition]int64

@@ -40,6 +40,16 @@ func TestInlineDecision(t *testing.T) {
 		}
 		c.undo()
 	}
+	// The loop spent its share of the period in bundles: the next goes
+	// to a worker, until the next period.
+	e.inlineLoad.spent = inlineShare
+	if e.inline(s, 10) {
+		t.Error("a bundle runs on the loop after the loop's share of the period")
+	}
+	e.inlineLoad.start = time.Now().Add(-inlinePeriod)
+	if !e.inline(s, 10) {
+		t.Error("a new period does not give the loop its share back")
+	}
 	// The stage turns slow: 10 µs per element puts 64 over the budget,
 	// once the average has moved.
 	for range 40 {
