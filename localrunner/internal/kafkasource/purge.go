@@ -2,9 +2,11 @@ package kafkasource
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -21,7 +23,7 @@ import (
 // reads, where that moved since. It runs on the poll goroutine after a
 // commit; a failure is logged and tried again at the next interval.
 func (s *Source) purge(ctx context.Context, cl *kgo.Client) {
-	if s.cfg.PurgeInterval <= 0 || time.Since(s.lastPurge) < s.cfg.PurgeInterval {
+	if s.cfg.PurgeInterval <= 0 || s.purgeDenied || time.Since(s.lastPurge) < s.cfg.PurgeInterval {
 		return
 	}
 	s.lastPurge = time.Now()
@@ -47,6 +49,13 @@ func (s *Source) purge(ctx context.Context, cl *kgo.Client) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	res.Each(func(r kadm.DeleteRecordsResponse) {
+		if errors.Is(r.Err, kerr.TopicAuthorizationFailed) {
+			if !s.purgeDenied {
+				s.purgeDenied = true
+				s.log.Warn("localrunner: not allowed to delete records of an internal topic: it is not purged, and keeps what it reads for the broker's retention; grant the DELETE operation on it (or turn the purge off)", "topic", r.Topic, "error", r.Err)
+			}
+			return
+		}
 		if r.Err != nil {
 			s.log.Warn("localrunner: purging an internal topic failed", "topic", r.Topic, "partition", r.Partition, "error", r.Err)
 			return

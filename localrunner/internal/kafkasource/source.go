@@ -259,6 +259,8 @@ type Source struct {
 	lastWM     mtime.Time
 	reassigned bool // the assignment changed since the last report
 	lastPurge  time.Time
+	// purgeDenied: the principal may not delete records (purge.go).
+	purgeDenied bool
 	// uncommitted are the partitions lost, or revoked with a failed
 	// commit, with processed records whose offsets were not committed.
 	uncommitted map[topicPartition]uncommitted
