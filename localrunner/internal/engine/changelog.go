@@ -461,15 +461,7 @@ func (e *engine) onPrepare(p prepareReq) {
 // failed restore is logged and leaves the source to read from the
 // group's committed offset (the saved state is then deleted as stale).
 func (e *engine) prepareTask(src *stageState, id sourcePartition) (int64, bool) {
-	p := prepareReq{id: id, reply: make(chan struct{})}
-	select {
-	case e.prepares <- p:
-	case <-e.finished:
-		return 0, false
-	}
-	select {
-	case <-p.reply:
-	case <-e.finished:
+	if !e.dropOnLoop(id) {
 		return 0, false
 	}
 	st := e.cfg.State
@@ -528,15 +520,7 @@ func (e *engine) releaseFunc(src *stageState) func(string, []int32) {
 		l := e.logs[src]
 		for _, p := range parts {
 			id := sourcePartition{group, topic, p}
-			req := prepareReq{id: id, reply: make(chan struct{})}
-			select {
-			case e.prepares <- req:
-			case <-e.finished:
-				return
-			}
-			select {
-			case <-req.reply:
-			case <-e.finished:
+			if !e.dropOnLoop(id) {
 				return
 			}
 			if l == nil || l.eos {
@@ -548,6 +532,23 @@ func (e *engine) releaseFunc(src *stageState) func(string, []int32) {
 			}
 			cancel()
 		}
+	}
+}
+
+// dropOnLoop has the loop drop task id, if it has one, and waits for it;
+// false when the run ended first. Called from a source's goroutine.
+func (e *engine) dropOnLoop(id sourcePartition) bool {
+	p := prepareReq{id: id, reply: make(chan struct{})}
+	select {
+	case e.prepares <- p:
+	case <-e.finished:
+		return false
+	}
+	select {
+	case <-p.reply:
+		return true
+	case <-e.finished:
+		return false
 	}
 }
 

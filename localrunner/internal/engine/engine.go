@@ -326,10 +326,7 @@ func (e *engine) loop(ctx context.Context) (err error) {
 			e.schedule(runCtx)
 		}
 		if e.takeInline() {
-			if !e.stopping {
-				e.refreshWatermarks()
-				e.reportHeld()
-			}
+			e.afterEvent()
 			continue
 		}
 		if e.durable && !e.stopping && e.running == 0 && !e.sending() && e.checkpointDue() {
@@ -421,18 +418,23 @@ func (e *engine) loop(ctx context.Context) (err error) {
 			cancel()
 		}
 		wake.Stop() // Go >= 1.23 timers: no stale tick after Stop or Reset.
-		if !e.stopping {
-			// Once stopping, results are dropped and residuals not parked:
-			// the watermarks freeze where they are rather than jump to the
-			// end of time.
-			e.refreshWatermarks()
-			e.reportHeld()
-		}
+		e.afterEvent()
 	}
 	if e.err != nil {
 		return e.err
 	}
 	return e.cancelled
+}
+
+// afterEvent brings the watermarks and the held-back report up to date
+// after the loop took an event or ran bundles. Once stopping, results
+// are dropped and residuals not parked: the watermarks freeze where they
+// are rather than jump to the end of time.
+func (e *engine) afterEvent() {
+	if !e.stopping {
+		e.refreshWatermarks()
+		e.reportHeld()
+	}
 }
 
 // nextTimer returns when the earliest processing-time timer of any stage
