@@ -86,13 +86,19 @@ func readConfig(c *kfake.Cluster, group string) kafka.ReadConfig {
 
 // commits returns the group's committed offsets of "in" by partition.
 func commits(ctx context.Context, adm *kadm.Client, group string) map[int32]int64 {
+	return topicCommits(ctx, adm, group, "in")
+}
+
+// topicCommits returns group's committed offsets of topic's partitions
+// (none when they cannot be fetched).
+func topicCommits(ctx context.Context, adm *kadm.Client, group, topic string) map[int32]int64 {
 	out := map[int32]int64{}
 	offs, err := adm.FetchOffsets(ctx, group)
 	if err != nil {
 		return out
 	}
 	offs.Each(func(o kadm.OffsetResponse) {
-		if o.Topic == "in" && o.Err == nil {
+		if o.Topic == topic && o.Err == nil {
 			out[o.Partition] = o.At
 		}
 	})

@@ -54,7 +54,7 @@ func TestShuffleWindowsHoldTheShuffleCommits(t *testing.T) {
 	})
 	time.Sleep(300 * time.Millisecond) // a few commit intervals
 	held := func(when string) {
-		cm := topicCommits(context.Background(), t, adm, topic, topic)
+		cm := topicCommits(context.Background(), adm, topic, topic)
 		if len(cm) == 0 {
 			t.Errorf("%s: the shuffle's group %s committed nothing", when, topic)
 		}
@@ -157,7 +157,7 @@ func TestShuffleFeedsAStatefulDoFn(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		cm := topicCommits(context.Background(), t, adm, topic, topic)
+		cm := topicCommits(context.Background(), adm, topic, topic)
 		purged := 0
 		starts.Each(func(o kadm.ListedOffset) {
 			if o.Offset > cm[o.Partition] {
@@ -183,20 +183,4 @@ func TestShuffleFeedsAStatefulDoFn(t *testing.T) {
 			t.Errorf("key %d counted %d, want 40", k, got)
 		}
 	}
-}
-
-// topicCommits returns group's committed offsets of topic's partitions.
-func topicCommits(ctx context.Context, t *testing.T, adm *kadm.Client, group, topic string) map[int32]int64 {
-	t.Helper()
-	offs, err := adm.FetchOffsets(ctx, group)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := map[int32]int64{}
-	offs.Each(func(o kadm.OffsetResponse) {
-		if o.Topic == topic && o.Err == nil {
-			out[o.Partition] = o.At
-		}
-	})
-	return out
 }
