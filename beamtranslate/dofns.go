@@ -191,8 +191,10 @@ type chain struct {
 	bad        func(invalid)
 
 	// The emitters and buffers of the encoded fast path (encoded.go),
-	// made on its first use.
-	enc *encodedOut
+	// made on its first use, and the runner's emitter of keyed messages
+	// as values (values.go), when it asked for them.
+	enc    *encodedOut
+	values func(beam.EventTime, []byte, any)
 }
 
 func (c *chain) Setup() error {

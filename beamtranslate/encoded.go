@@ -189,6 +189,10 @@ type encodedOut struct {
 	ts   beam.EventTime
 
 	outKV     func(beam.EventTime, string, element) // o.kv
+	outValue  func(beam.EventTime, string, element) // o.value (values.go)
+	values    func(beam.EventTime, []byte, any)     // the runner's, for o.value
+	plain     plainCache                            // o.value's
+	key       []byte                                // a key's encoding
 	outRecord func(beam.EventTime, kafka.Record)    // o.record
 	bad       func(invalid)                         // o.invalid
 	elem      []byte                                // an element's encoding
@@ -202,10 +206,15 @@ func (c *chain) startEncoded(ts beam.EventTime, emit func(int, beam.EventTime, [
 	if o == nil {
 		o = &encodedOut{reduce: c.keyingStep()}
 		o.outKV, o.outRecord, o.bad = o.kv, o.record, o.invalid
+		o.outValue = o.value
 		c.enc = o
 	}
 	o.emit, o.ts = emit, ts
 	c.outKV, c.bad = o.outKV, o.bad
+	if c.values != nil {
+		o.values = c.values
+		c.outKV = o.outValue
+	}
 	if c.Sink != nil {
 		c.Sink.out = o.outRecord
 	}

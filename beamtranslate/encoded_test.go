@@ -337,6 +337,7 @@ func checkEncoded(t *testing.T, what, name string, g func() *dsl.Graph, b Bindin
 		t.Fatalf("%s: ProcessEncoded's error %v; the SDK's path's %v", what, gotErr, wantErr)
 	}
 	coderRejects := compareEncoded(t, what, outs, want, ref.outs[1])
+	checkValues(t, what, name, g, b, in, want, ref.outs[1])
 	if g, w := stepStats(gotID), stepStats(refID); !reflect.DeepEqual(g, w) {
 		t.Errorf("%s metrics:\n got %+v\nwant %+v", what, g, w)
 	}
@@ -417,6 +418,9 @@ func TestRecordKeyFnEncoded(t *testing.T) {
 		outs, _ := checkEncoded(t, what, "recordKeyFn", func() *dsl.Graph { return windowedPipeline().MustBuild() }, b, recordInputs(evs))
 		if k, r := countOutputs(outs); k != 5 || r != 3 {
 			t.Errorf("%s: %d keyed, %d rejected, want 5 and 3", what, k, r)
+		}
+		if lastValues != 5 {
+			t.Errorf("%s: %d keyed messages went as values, want all 5", what, lastValues)
 		}
 	}
 

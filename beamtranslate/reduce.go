@@ -441,14 +441,6 @@ func (fn *reduceCombineFn) AddEncodedInputFor(in *coder.Coder) bool {
 }
 
 func (fn *reduceCombineFn) AddEncodedInput(acc any, value []byte) (any, error) {
-	a, ok := acc.(accum)
-	if !ok {
-		return nil, fmt.Errorf("beamtranslate: step %s: accumulator of type %T", fn.Step, acc)
-	}
-	r, err := fn.reducer()
-	if err != nil {
-		return nil, err
-	}
 	// The custom coder's length prefix, then the element, whose payload
 	// comes first.
 	d := newDecoder(value)
@@ -460,8 +452,23 @@ func (fn *reduceCombineFn) AddEncodedInput(acc any, value []byte) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	return fn.addPayload(acc, p)
+}
+
+// addPayload adds a message's payload to accumulator acc, for
+// AddEncodedInput and AddValueInput. Raw bytes are copied: the runner's
+// buffer they come from is not the accumulator's.
+func (fn *reduceCombineFn) addPayload(acc any, p any) (any, error) {
+	a, ok := acc.(accum)
+	if !ok {
+		return nil, fmt.Errorf("beamtranslate: step %s: accumulator of type %T", fn.Step, acc)
+	}
+	r, err := fn.reducer()
+	if err != nil {
+		return nil, err
+	}
 	if b, ok := p.([]byte); ok {
-		p = bytes.Clone(b) // the runner's buffer is not the accumulator's
+		p = bytes.Clone(b)
 	}
 	v, err := r.Add(a.V, p)
 	return accum{V: v}, err

@@ -6,7 +6,7 @@
 // declaration that the compiler checks on both sides, and the layering
 // test (internal/lint) sees both arrows.
 //
-// It holds three annotation URNs, the naming of steps' scopes, and two
+// It holds four annotation URNs, the naming of steps' scopes, and four
 // interfaces that DoFns and CombineFns may implement. A runner that knows
 // none of them runs the same pipeline the ordinary way: they are
 // optimisations and runner hand-offs, never requirements.
@@ -111,4 +111,36 @@ type EncodedCombineFn interface {
 	// encoded in value (the bytes exec.MakeElementEncoder(in) writes; it
 	// must not keep them).
 	AddEncodedInput(acc any, value []byte) (any, error)
+}
+
+// ValueDoFn is implemented by EncodedDoFns that can hand an output's KVs
+// to the runner as Go values instead of encoding them: for a runner that
+// adds each of them at once to an accumulator of a CombineFn that takes
+// values (ValueCombineFn), so that nothing encodes the value only for the
+// combine to decode it again.
+type ValueDoFn interface {
+	EncodedDoFn
+	// EmitValues asks that, from now on, the KVs of output out go to emit
+	// instead of ProcessEncoded's emit: key as the output's key coder
+	// encodes it (emit reads it only during the call), value the Go value
+	// the KV holds, which the runner keeps. It reports false, and changes
+	// nothing, when the DoFn cannot (the output is not a KV it keys).
+	// The DoFn may still encode some KVs and give them to ProcessEncoded's
+	// emit: those whose encoding could fail, which deferring would blame
+	// on another step. Called after Setup, before the first bundle.
+	EmitValues(out int, emit func(ts typex.EventTime, key []byte, value any)) bool
+	// AppendValue appends to dst the encoding of a value the DoFn handed
+	// to output out's emit, as the output's value coder writes it, for a
+	// runner that must write the KV after all (a checkpoint, a late
+	// element). It is safe for concurrent use and does not change value.
+	AppendValue(out int, dst []byte, value any) ([]byte, error)
+}
+
+// ValueCombineFn is implemented by CombineFns that add inputs to an
+// accumulator as the Go values a ValueDoFn hands over.
+type ValueCombineFn interface {
+	// AddValueInput does what AddInput does, for a value a ValueDoFn
+	// handed to a runner. It must not keep value's byte slices: they may
+	// alias the runner's buffers.
+	AddValueInput(acc any, value any) (any, error)
 }
