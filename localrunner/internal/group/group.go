@@ -142,6 +142,11 @@ type Input[T comparable] struct {
 	Arrival mtime.Time
 	// Tags of the elements.
 	Tags []T
+	// Values are more elements, handed over as Go values (values.go),
+	// which Encode writes when the buffer must (as a dropped element):
+	// it appends the encoding of a Value's V with the KV's value coder.
+	Values []Value
+	Encode func(dst []byte, v any) ([]byte, error)
 }
 
 // Result of Process.
@@ -342,6 +347,9 @@ func (b *Buffer[T]) Process(in []Input[T], wm mtime.Time, now time.Time) (*Resul
 		if err := b.add(&in[i], arrival, res); err != nil {
 			return nil, err
 		}
+		if err := b.addValues(&in[i], arrival, res); err != nil {
+			return nil, err
+		}
 		// Late data (within the allowed lateness) fires at once.
 		if err := b.fireUntil(arrival, res); err != nil {
 			return nil, err
@@ -480,18 +488,9 @@ func (b *Buffer[T]) add(in *Input[T], arrival mtime.Time, res *Result[T]) error 
 				}
 				continue
 			}
-			var wn *win[T]
-			if b.cfg.Merging {
-				wn, err = b.mergeInto(key, w, res)
-				if err != nil {
-					return err
-				}
-			} else if wn = b.last; wn == nil || wn.w != w {
-				id := winKey{w: w}
-				if wn = b.wins[id]; wn == nil {
-					wn = b.newWin(id, w)
-				}
-				b.last = wn
+			wn, err := b.window(key, w, res)
+			if err != nil {
+				return err
 			}
 			if b.trig != nil {
 				if err := b.addTriggered(wn, key, val, arrival, in.Tags, res); err != nil {
@@ -510,16 +509,37 @@ func (b *Buffer[T]) add(in *Input[T], arrival mtime.Time, res *Result[T]) error 
 			if res.DroppedData, err = b.appendDropped(res.DroppedData, elm, len(body), late); err != nil {
 				return err
 			}
-			res.DroppedEnds = append(res.DroppedEnds, len(res.DroppedData))
-			res.DroppedMinTS = min(res.DroppedMinTS, ts)
-			for _, t := range in.Tags {
-				if !slices.Contains(res.DroppedTags, t) {
-					res.DroppedTags = append(res.DroppedTags, t)
-				}
-			}
+			b.noteDropped(ts, in.Tags, res)
 		}
 	}
 	return nil
+}
+
+// window returns the window w of an element of key, made if new.
+func (b *Buffer[T]) window(key []byte, w typex.Window, res *Result[T]) (wn *win[T], err error) {
+	if b.cfg.Merging {
+		return b.mergeInto(key, w, res)
+	}
+	if wn = b.last; wn == nil || wn.w != w {
+		id := winKey{w: w}
+		if wn = b.wins[id]; wn == nil {
+			wn = b.newWin(id, w)
+		}
+		b.last = wn
+	}
+	return wn, nil
+}
+
+// noteDropped completes the record of a dropped element at ts, from an
+// input with tags, once appended to res.DroppedData.
+func (b *Buffer[T]) noteDropped(ts mtime.Time, tags []T, res *Result[T]) {
+	res.DroppedEnds = append(res.DroppedEnds, len(res.DroppedData))
+	res.DroppedMinTS = min(res.DroppedMinTS, ts)
+	for _, t := range tags {
+		if !slices.Contains(res.DroppedTags, t) {
+			res.DroppedTags = append(res.DroppedTags, t)
+		}
+	}
 }
 
 // expired reports whether a window ending at end is past its allowed
@@ -550,6 +570,12 @@ func (b *Buffer[T]) append(wn *win[T], key, val []byte) error {
 	if err := b.addValue(p, val); err != nil {
 		return err
 	}
+	b.added(wn, p)
+	return nil
+}
+
+// added notes that pane p of window wn got a value.
+func (b *Buffer[T]) added(wn *win[T], p *pane) {
 	p.pending = true
 	b.touch(wn, p)
 	if !wn.queued {
@@ -557,7 +583,6 @@ func (b *Buffer[T]) append(wn *win[T], key, val []byte) error {
 		heap.Push(&b.fire, wn)
 		b.pending++
 	}
-	return nil
 }
 
 func (b *Buffer[T]) hold(wn *win[T], t T, res *Result[T]) {
