@@ -18,6 +18,7 @@ import (
 	"github.com/streams-dev/streams/dsl"
 	"github.com/streams-dev/streams/io/kafka"
 	"github.com/streams-dev/streams/localrunner"
+	"github.com/streams-dev/streams/localrunner/internal/group"
 	"github.com/streams-dev/streams/localrunner/internal/plan"
 	"github.com/streams-dev/streams/localrunner/internal/worker"
 )
@@ -150,22 +151,97 @@ func compareEncodedStage(t *testing.T, id string, g *dsl.Graph, b beamtranslate.
 	if len(got) != len(want) || len(want) != 2 {
 		t.Fatalf("outputs to %d PCollections on the fast path, %d in the SDK; want 2 (keyed, rejected)", len(got), len(want))
 	}
+	values := 0
 	for pcol, w := range want {
 		g := got[pcol]
 		if g == nil {
 			t.Errorf("%s: no output on the fast path", pcol)
 			continue
 		}
+		values += len(g.Values)
+		g = withValuesEncoded(t, st, pcol, g)
 		if !bytes.Equal(g.Data, w.Data) || fmt.Sprint(g.Ends) != fmt.Sprint(w.Ends) || g.MinTS != w.MinTS {
 			t.Errorf("%s: fast path wrote %d elements (%d bytes, min %v), the SDK %d (%d bytes, min %v)\nfast: %q\nsdk:  %q",
 				pcol, len(g.Ends), len(g.Data), g.MinTS, len(w.Ends), len(w.Data), w.MinTS, g.Data, w.Data)
 		}
 	}
+	// A Reduce's combine takes the keyed messages as values; a Batch's
+	// stateful DoFn reads them encoded.
+	if reduce := st.Encoded.Outputs[0].Values; reduce != (values > 0) {
+		t.Errorf("%d values on an output marked for values %v", values, reduce)
+	}
+}
+
+// The keyed messages of a Reduce go to its combine as values only where
+// the combine reads them straight from the keying stage: not when a
+// shuffle through an internal topic comes in between (its writer writes
+// encoded elements).
+func TestValuesOnlyStraightToTheCombine(t *testing.T) {
+	cc := kafka.ClientConfig{Brokers: []string{"kafka:9092"}}
+	b := beamtranslate.Bindings{
+		Source: beamtranslate.SourceBinding{Client: cc, Topic: "sales", Group: "g"},
+		Sinks:  map[string]beamtranslate.SinkBinding{"out": {Client: cc, Topic: "totals"}},
+	}
+	for _, shuffle := range []bool{false, true} {
+		for _, partitioned := range []bool{false, true} {
+			opts := []dsl.ReduceOption[dslSale]{}
+			if partitioned {
+				opts = append(opts, dsl.KeyFollowsPartitioning[dslSale]())
+			}
+			g := dsl.StreamingSource("in", "sales").
+				Apply("parse", dsl.Parser[dslSale]()).
+				Apply("total", dsl.Reduce(dsl.TumblingWindow(time.Minute), func(s dslSale) string { return s.Shop },
+					dsl.Sum(func(s dslSale) int64 { return s.Amount }), opts...)).
+				Apply("ser", dsl.Serializer[dsl.Windowed[string, int64]]()).
+				Sink("out", dsl.StreamSink("totals")).MustBuild()
+			id := fmt.Sprintf("values-shuffle-%v-%v", shuffle, partitioned)
+			st := keyingStageOf(t, id, g, b, plan.Options{NativeKafka: true, EncodedDoFns: true, Shuffle: shuffle, Segment: -1})
+			want := !shuffle || partitioned
+			if got := st.Encoded.Outputs[0].Values; got != want {
+				t.Errorf("shuffle %v, key follows the partitioning %v: keyed messages as values %v, want %v", shuffle, partitioned, got, want)
+			}
+		}
+	}
+}
+
+// withValuesEncoded returns out with the values it holds (all its
+// elements, for these payloads) encoded as the GroupByKey reading them
+// would write them, pcol being an output of stage st.
+func withValuesEncoded(t *testing.T, st *plan.Stage, pcol string, out *worker.Output) *worker.Output {
+	t.Helper()
+	if len(out.Values) == 0 {
+		return out
+	}
+	if len(out.Ends) > 0 {
+		t.Fatalf("%s: %d elements encoded and %d values: a payload of one type is always one or the other", pcol, len(out.Ends), len(out.Values))
+	}
+	var wenc exec.WindowEncoder
+	for _, o := range st.Encoded.Outputs {
+		if o.PCollection == pcol {
+			wenc = exec.MakeWindowEncoder(o.Sink.Window)
+		}
+	}
+	enc := *out
+	enc.Data, enc.Values = nil, nil
+	for i := range out.Values {
+		var err error
+		if enc.Data, err = group.AppendValue(enc.Data, wenc, out.Encode, &out.Values[i], nil); err != nil {
+			t.Fatal(err)
+		}
+		enc.Ends = append(enc.Ends, len(enc.Data))
+	}
+	return &enc
 }
 
 // keyingStage translates g and returns the stage of its fused DoFn that
 // reads the source's records and keys them, planned for the encoded path.
 func keyingStage(tb testing.TB, id string, g *dsl.Graph, b beamtranslate.Bindings) *plan.Stage {
+	tb.Helper()
+	return keyingStageOf(tb, id, g, b, plan.Options{NativeKafka: true, EncodedDoFns: true})
+}
+
+// keyingStageOf is keyingStage, planned with opts.
+func keyingStageOf(tb testing.TB, id string, g *dsl.Graph, b beamtranslate.Bindings, opts plan.Options) *plan.Stage {
 	tb.Helper()
 	bp, err := beamtranslate.Translate(id, g, b)
 	if err != nil {
@@ -175,7 +251,7 @@ func keyingStage(tb testing.TB, id string, g *dsl.Graph, b beamtranslate.Binding
 	if err != nil {
 		tb.Fatal(err)
 	}
-	pl, err := plan.Build(pp, plan.Options{NativeKafka: true, EncodedDoFns: true})
+	pl, err := plan.Build(pp, opts)
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -150,7 +150,8 @@ func (e *engine) checkpoint() {
 	}
 	ckpt := start.UnixNano()
 	err := e.writeCheckpoint(b, ckpt)
-	ev.Queued = e.saveQueues(b)
+	queued, qerr := e.saveQueues(b)
+	ev.Queued, err = queued, cmp.Or(err, qerr)
 	ev.Bytes = b.Size()
 	e.ckptBytes = ev.Bytes
 	if err == nil && rec != nil {

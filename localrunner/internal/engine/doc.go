@@ -22,7 +22,11 @@
 // from the front of its stage's queue without copying them. Bundles of a
 // splittable stage take one element each, so the restrictions of an SDF
 // (one per Kafka partition, later) run in parallel and checkpoint
-// independently.
+// independently. A stage whose DoFn keys elements for a combining
+// GroupByKey may hand them over as Go values instead (batch.vals,
+// values.go): the GroupByKey adds each to its accumulator without
+// decoding it, and only a checkpoint that finds them queued encodes
+// them.
 //
 // # Watermarks
 //
@@ -188,7 +192,8 @@
 // (native Kafka sources), tasks.go (partition tasks), init.go (readying
 // stages and task copies), checkpoint.go (durable checkpoints and
 // restore), queues.go (queued elements in checkpoints), changelog.go
-// (task changelogs), shuffle.go (shuffle and segment writers),
+// (task changelogs), values.go (batches of values), shuffle.go
+// (shuffle and segment writers),
 // internaltopics.go (their topics and client),
 // teststream.go and metrics.go. stagepar.go holds the per-stage bounds
 // and the order of outputs, inline.go the bundles run on the loop,

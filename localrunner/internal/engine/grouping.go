@@ -33,7 +33,7 @@ func (e *engine) startGroup(s *stageState) {
 	in := make([]group.Input[*fin], 0, len(s.queue))
 	for _, q := range s.queue {
 		start := q.start()
-		in = append(in, group.Input[*fin]{Data: q.data, Start: start, Ends: q.ends[q.next:], Arrival: q.arrival, Tags: q.fins})
+		in = append(in, group.Input[*fin]{Data: q.data, Start: start, Ends: q.ends[q.next:], Arrival: q.arrival, Tags: q.fins, Values: q.vals, Encode: q.enc})
 		fl.elements += q.remaining()
 		fl.pieces = append(fl.pieces, piece{fins: q.fins})
 		fl.hold = min(fl.hold, q.hold)

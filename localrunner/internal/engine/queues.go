@@ -30,16 +30,20 @@ import (
 
 // saveQueues writes into b what changed in the queues of every stage
 // since the last checkpoint, and returns how many elements are queued.
-func (e *engine) saveQueues(b *state.Batch) (elements int) {
+func (e *engine) saveQueues(b *state.Batch) (elements int, err error) {
 	for _, s := range e.stages {
-		elements += s.saveQueue(b)
+		n, err := s.saveQueue(b)
+		elements += n
+		if err != nil {
+			return elements, err
+		}
 	}
-	return elements
+	return elements, nil
 }
 
 // saveQueue writes into b what changed in s's queue since the last
 // checkpoint, and returns how many elements are queued.
-func (s *stageState) saveQueue(b *state.Batch) (elements int) {
+func (s *stageState) saveQueue(b *state.Batch) (elements int, err error) {
 	prefix := slices.Clip(stateKey(state.NSQueue, s))
 	live := make(map[int64]bool, len(s.queue))
 	for _, q := range s.queue {
@@ -48,6 +52,11 @@ func (s *stageState) saveQueue(b *state.Batch) (elements int) {
 			continue
 		}
 		elements += n
+		if len(q.vals) > 0 {
+			if err := s.encodeValues(q); err != nil {
+				return elements, err
+			}
+		}
 		if q.qid == 0 {
 			s.lastQ++
 			q.qid = s.lastQ
@@ -65,7 +74,7 @@ func (s *stageState) saveQueue(b *state.Batch) (elements int) {
 		}
 	}
 	s.savedQ = live
-	return elements
+	return elements, nil
 }
 
 // restoreQueues queues at each stage the elements the last checkpoint

@@ -52,7 +52,10 @@ func TestQueuesSavedAndRestored(t *testing.T) {
 	save := func(e *engine) int {
 		b := st.NewBatch()
 		defer b.Close()
-		n := e.saveQueues(b)
+		n, err := e.saveQueues(b)
+		if err != nil {
+			t.Fatal(err)
+		}
 		if err := b.Commit(); err != nil {
 			t.Fatal(err)
 		}
@@ -123,7 +126,9 @@ func TestQueuesSavedIncrementally(t *testing.T) {
 				sets++
 			}
 		})
-		e.saveQueues(b)
+		if _, err := e.saveQueues(b); err != nil {
+			t.Fatal(err)
+		}
 		if err := b.Commit(); err != nil {
 			t.Fatal(err)
 		}

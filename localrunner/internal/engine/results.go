@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph/mtime"
+	"github.com/streams-dev/streams/localrunner/internal/plan"
 	"github.com/streams-dev/streams/localrunner/internal/worker"
 )
 
@@ -98,11 +99,11 @@ func (e *engine) onResult(r *worker.Result) {
 	sort.Strings(pcols)
 	for _, p := range pcols {
 		out := r.Outputs[p]
-		if len(out.Ends) == 0 {
+		if out.Len() == 0 {
 			continue
 		}
-		ev.Outputs += len(out.Ends)
-		e.deliver(p, s.task, out.Data, out.Ends, out.MinTS, fins)
+		ev.Outputs += out.Len()
+		e.deliverBatch(p, s.task, batch{data: out.Data, ends: out.Ends, hold: out.MinTS, fins: fins, vals: out.Values, enc: out.Encode})
 	}
 	now := time.Now()
 	for _, rs := range r.Residuals {
@@ -131,16 +132,29 @@ func (e *engine) onResult(r *worker.Result) {
 // or nil) at every stage reading it, each batch holding a finalization
 // reference to each of fins, and keeps them for the side inputs p feeds.
 func (e *engine) deliver(p string, t *task, data []byte, ends []int, minTS mtime.Time, fins []*fin) {
+	e.deliverBatch(p, t, batch{data: data, ends: ends, hold: minTS, fins: fins})
+}
+
+// deliverBatch is deliver of the elements in b, which may have values
+// (batch.vals: only a GroupByKey reads those).
+func (e *engine) deliverBatch(p string, t *task, b batch) {
 	for _, cid := range e.cfg.Plan.Consumers[p] {
 		s := e.consumer(cid, t)
-		if n := s.enqueue(&batch{data: data, ends: ends, hold: minTS, fins: fins}); n > 0 {
+		if len(b.vals) > 0 && s.spec.Kind != plan.KindGroup {
+			// The plan marks an output for values only when a GroupByKey
+			// alone reads it: anything else would ignore them.
+			e.fail(fmt.Errorf("localrunner: internal error: values delivered to %s, which does not group", s.spec.ID))
+			return
+		}
+		q := b
+		if n := s.enqueue(&q); n > 0 {
 			e.droppedLate(s, n)
 		}
-		for _, f := range fins {
+		for _, f := range b.fins {
 			f.refs++
 		}
 	}
 	if chunks, ok := e.sideStores[p]; ok {
-		e.sideStores[p] = append(chunks, worker.Chunk{Data: data, Ends: ends})
+		e.sideStores[p] = append(chunks, worker.Chunk{Data: b.data, Ends: b.ends})
 	}
 }

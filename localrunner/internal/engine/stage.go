@@ -28,9 +28,14 @@ type batch struct {
 	// saved), savedNext its next when it was last saved (queues.go).
 	qid       int64
 	savedNext int
+	// vals are more elements, handed over as Go values for a combining
+	// GroupByKey (group.Value), which enc encodes (values.go); a batch
+	// with values is read whole.
+	vals []group.Value
+	enc  func(dst []byte, v any) ([]byte, error)
 }
 
-func (b *batch) remaining() int { return len(b.ends) - b.next }
+func (b *batch) remaining() int { return len(b.ends) - b.next + len(b.vals) }
 
 // start is where the first element not yet taken begins in data.
 func (b *batch) start() int {
@@ -104,7 +109,8 @@ type stageState struct {
 	// grpNextProc the processing time at which a trigger may fire a pane
 	// (zero: none).
 	grp         *group.Buffer[*fin]
-	cmb         *worker.Combiner // the CombineFn of a combining GroupByKey
+	cmb         *worker.Combiner   // the CombineFn of a combining GroupByKey
+	valWenc     exec.WindowEncoder // encodes the windows of queued values (values.go)
 	grpHold     mtime.Time
 	grpNext     mtime.Time
 	grpPending  int

@@ -122,7 +122,7 @@ func inputIdle(s, src *stageState) bool {
 func (s *stageState) noteEventTimes(outs map[string]*worker.Output) {
 	et := s.spec.EventTime
 	for _, p := range et.Outputs {
-		if o := outs[p]; o != nil && len(o.Ends) > 0 {
+		if o := outs[p]; o != nil && o.Len() > 0 {
 			s.genWM = max(s.genWM, mtime.FromTime(o.MaxTS.ToTime().Add(-et.Skew)))
 		}
 	}

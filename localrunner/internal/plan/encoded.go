@@ -52,6 +52,11 @@ type EncodedOutput struct {
 	// ParDo's output and PCollection: its elements get the windows it
 	// assigns to their event times.
 	Window *window.Fn
+	// Values is set when the output's only reader adds each element to an
+	// accumulator of a CombineFn that takes Go values (a combining
+	// GroupByKey: values.go): the worker then asks the DoFn for the
+	// elements as values (contract.ValueDoFn).
+	Values bool
 }
 
 // EncodedDoFnOf decodes the DoFn of ParDo t, a new instance, and returns

@@ -373,19 +373,22 @@ func Build(p *pipepb.Pipeline, opts Options) (*Plan, error) {
 		roots = pl.segmentRoots()
 	}
 	out, err := pl.fuse()
-	if err != nil || !opts.Shuffle {
-		return out, err
+	if err != nil {
+		return nil, err
 	}
-	pl.insertSegments(out, roots)
-	if len(pl.errs) > 0 {
-		return nil, errors.Join(pl.errs...)
-	}
-	pl.insertShuffles(out)
-	if opts.Segment >= 0 {
-		if err := out.keepSegment(opts.Segment); err != nil {
-			return nil, err
+	if opts.Shuffle {
+		pl.insertSegments(out, roots)
+		if len(pl.errs) > 0 {
+			return nil, errors.Join(pl.errs...)
+		}
+		pl.insertShuffles(out)
+		if opts.Segment >= 0 {
+			if err := out.keepSegment(opts.Segment); err != nil {
+				return nil, err
+			}
 		}
 	}
+	out.markValues()
 	return out, nil
 }
 

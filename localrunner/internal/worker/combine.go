@@ -38,8 +38,10 @@ type Combiner struct {
 	// addEncoded is the CombineFn as an EncodedCombineFn, when it is one
 	// for the values' coder.
 	addEncoded EncodedCombineFn
-	zero       any // the zero accumulator, without CreateAccumulator
-	convert    func(any) any
+	// addValue is the CombineFn as a ValueCombineFn, when it is one.
+	addValue contract.ValueCombineFn
+	zero     any // the zero accumulator, without CreateAccumulator
+	convert  func(any) any
 
 	values exec.ElementDecoder
 	accDec exec.ElementDecoder
@@ -76,6 +78,9 @@ func NewCombiner(ctx context.Context, s *plan.Stage) (c *Combiner, err error) {
 	c.values = exec.MakeElementDecoder(kv.Components[1])
 	if e, ok := fn.Recv.(EncodedCombineFn); ok && c.add != nil && e.AddEncodedInputFor(kv.Components[1]) {
 		c.addEncoded = e
+	}
+	if v, ok := fn.Recv.(contract.ValueCombineFn); ok && c.add != nil {
+		c.addValue = v
 	}
 	c.accDec = exec.MakeElementDecoder(spec.Accumulator)
 	c.accEnc = exec.MakeElementEncoder(spec.Accumulator)
@@ -120,6 +125,23 @@ func (c *Combiner) Add(acc any, first bool, value []byte) (any, error) {
 			c.convert = exec.ConvertFn(reflect.TypeOf(v.Elm), c.add.params[1])
 		}
 		return c.add.call(c.ctx, acc, c.convert(v.Elm))
+	})
+}
+
+// AddValue adds an input handed over as a Go value to acc
+// (group.ValueCombiner): only a ValueCombineFn takes them.
+func (c *Combiner) AddValue(acc any, first bool, value any) (any, error) {
+	if c.addValue == nil {
+		return nil, fmt.Errorf("localrunner: combine %q: %s takes no values", c.name, c.fn.Name())
+	}
+	return c.guard("AddInput", func() (any, error) {
+		if first {
+			var err error
+			if acc, err = c.newAccumulator(); err != nil {
+				return nil, err
+			}
+		}
+		return c.addValue.AddValueInput(acc, value)
 	})
 }
 

@@ -37,6 +37,7 @@ type encodedPlan struct {
 	dm      *dataManager
 	winPane []byte
 	pane    []byte
+	inWs    []typex.Window
 	err     error
 	r       bytes.Reader
 	emitFn  func(int, typex.EventTime, []byte)
@@ -53,6 +54,9 @@ type encodedOut struct {
 	last       []typex.Window
 	start, end typex.EventTime
 	lastEnc    []byte
+
+	// An output whose elements the DoFn hands over as values (values.go).
+	vals valueOut
 }
 
 // newEncodedPlan returns the plan running s's DoFn on encoded elements, or
@@ -86,6 +90,7 @@ func newEncodedPlan(s *plan.Stage) (*encodedPlan, error) {
 			return nil, err
 		}
 	}
+	p.askValues()
 	return p, nil
 }
 
@@ -106,6 +111,7 @@ func (p *encodedPlan) process(b *Bundle, dm *dataManager) error {
 	p.dm, p.err = dm, nil
 	for i := range p.outs {
 		p.outs[i].out = nil
+		p.outs[i].vals.keys = nil
 	}
 	defer func() { p.dm = nil }()
 	return p.guard(func() error {
@@ -134,9 +140,11 @@ func (p *encodedPlan) element(chunk []byte) (int, error) {
 	}
 	ts := group.EventTime(chunk)
 	p.r.Reset(chunk[8:])
-	if _, err := p.inWin.Decode(&p.r); err != nil {
+	ws, err := p.inWin.Decode(&p.r)
+	if err != nil {
 		return 0, fmt.Errorf("localrunner: decoding the windows of an element: %w", err)
 	}
+	p.inWs = ws
 	winEnd := len(chunk) - p.r.Len()
 	if _, err := coder.DecodePane(&p.r); err != nil {
 		return 0, fmt.Errorf("localrunner: decoding the pane of an element: %w", err)
@@ -168,13 +176,7 @@ func (p *encodedPlan) emit(i int, ts typex.EventTime, value []byte) {
 	if o.pcol == "" {
 		return
 	}
-	if o.out == nil {
-		if o.out = p.dm.outputs[o.pcol]; o.out == nil {
-			o.out = p.dm.newOutput(o.pcol)
-			p.dm.outputs[o.pcol] = o.out
-		}
-	}
-	out := o.out
+	out := p.output(o)
 	out.Data = group.AppendEventTime(out.Data, ts)
 	if o.wfn == nil {
 		out.Data = append(out.Data, p.winPane...)
@@ -193,6 +195,17 @@ func (p *encodedPlan) emit(i int, ts typex.EventTime, value []byte) {
 	out.Data = append(out.Data, value...)
 	out.Ends = append(out.Ends, len(out.Data))
 	out.MinTS, out.MaxTS = min(out.MinTS, ts), max(out.MaxTS, ts)
+}
+
+// output returns the bundle's Output of o.
+func (p *encodedPlan) output(o *encodedOut) *Output {
+	if o.out == nil {
+		if o.out = p.dm.outputs[o.pcol]; o.out == nil {
+			o.out = p.dm.newOutput(o.pcol)
+			p.dm.outputs[o.pcol] = o.out
+		}
+	}
+	return o.out
 }
 
 func outEnd(o *Output) int {

@@ -94,7 +94,15 @@ type Output struct {
 	Ends  []int
 	MinTS mtime.Time // smallest event time written
 	MaxTS mtime.Time // largest event time written
+	// Values are more elements, handed over as Go values (an output
+	// plan.EncodedOutput.Values marks), and Encode appends the encoding
+	// of a value's V (group.Input's Values and Encode).
+	Values []group.Value
+	Encode func(dst []byte, v any) ([]byte, error)
 }
+
+// Len is the number of elements written.
+func (o *Output) Len() int { return len(o.Ends) + len(o.Values) }
 
 // Residual is the remainder of an SDF element that checkpointed itself.
 type Residual struct {
@@ -230,7 +238,7 @@ type dataManager struct {
 // growing by doubling (which allocates about twice the output).
 var outputSizes sync.Map // string -> *outputSize
 
-type outputSize struct{ bytes, elements atomic.Int64 } // per KiB of input
+type outputSize struct{ bytes, elements, values atomic.Int64 } // per KiB of input
 
 func outputSizeKey(stage, pcol string) string { return stage + "\x00" + pcol }
 
@@ -243,6 +251,9 @@ func (d *dataManager) newOutput(pcol string) *Output {
 		// A little over the estimate: Data is copied if it outgrows it.
 		out.Data = make([]byte, 0, int(h.bytes.Load())*d.inputBytes/1024*9/8+64)
 		out.Ends = make([]int, 0, int(h.elements.Load())*d.inputBytes/1024*9/8+4)
+		if n := int(h.values.Load()) * d.inputBytes / 1024; n > 0 {
+			out.Values = make([]group.Value, 0, n*9/8+4)
+		}
 	}
 	return out
 }
@@ -261,6 +272,7 @@ func (d *dataManager) learnSizes() {
 		h := v.(*outputSize)
 		h.bytes.Store(int64(len(out.Data) * 1024 / d.inputBytes))
 		h.elements.Store(int64(len(out.Ends) * 1024 / d.inputBytes))
+		h.values.Store(int64(len(out.Values) * 1024 / d.inputBytes))
 	}
 }
 
