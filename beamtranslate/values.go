@@ -21,8 +21,9 @@ import (
 // reduceCombineFn adds as they are.
 //
 // A value is the message's payload, or, when the message keeps its
-// source record (for the dead-letter queue of late messages), an
-// *element holding both. Only a payload whose encoding cannot fail goes
+// source record (for the dead-letter queue of late messages), a *kept
+// holding both (an *element if the message had more: a chain keying for
+// a Reduce makes none). Only a payload whose encoding cannot fail goes
 // as a value (raw bytes, a string, a plain data type: plain.go); any other
 // is encoded at once as before, so that a payload the coder refuses is
 // still refused in the step that made it.
@@ -52,8 +53,11 @@ func (c *chain) AppendValue(out int, dst []byte, value any) ([]byte, error) {
 		return nil, fmt.Errorf("beamtranslate: %s: no values on output %d", c.name(), out)
 	}
 	e := element{Payload: value}
-	if pe, ok := value.(*element); ok {
-		e = *pe
+	switch v := value.(type) {
+	case *kept:
+		e = element{Payload: v.payload, Origin: v.origin}
+	case *element:
+		e = *v
 	}
 	b, err := appendElement(nil, e)
 	if err != nil {
@@ -71,8 +75,12 @@ func (o *encodedOut) value(ts beam.EventTime, key string, e element) {
 		return
 	}
 	var v any = e.Payload
-	if e.Origin != nil || e.Key != nil || e.Headers != nil || e.Branch != "" {
-		v = &e
+	switch {
+	case e.Key != nil || e.Headers != nil || e.Branch != "":
+		c := e // a copy: taking e's address would move every e to the heap
+		v = &c
+	case e.Origin != nil:
+		v = &kept{payload: e.Payload, origin: e.Origin}
 	}
 	o.key = binary.AppendUvarint(o.key[:0], uint64(len(key)))
 	o.key = append(o.key, key...)
@@ -102,8 +110,18 @@ func (c *plainCache) infallible(p any) bool {
 // AddValueInput adds a value a keying chain handed to the runner (see
 // above) to an accumulator, as AddInput adds the element holding it.
 func (fn *reduceCombineFn) AddValueInput(acc any, value any) (any, error) {
-	if e, ok := value.(*element); ok {
-		return fn.addPayload(acc, e.Payload)
+	switch v := value.(type) {
+	case *kept:
+		return fn.addPayload(acc, v.payload)
+	case *element:
+		return fn.addPayload(acc, v.Payload)
 	}
 	return fn.addPayload(acc, value)
+}
+
+// kept is a keyed message's value with its source record: a quarter of
+// an element's size, since a value is kept for every message in flight.
+type kept struct {
+	payload any
+	origin  *origin
 }

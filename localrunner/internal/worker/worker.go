@@ -233,12 +233,12 @@ type dataManager struct {
 }
 
 // outputSizes holds, per stage output (stage ID and PCollection), the
-// bytes and elements its last bundle wrote per KiB of input, so that a
+// bytes and elements its last bundle wrote per MiB of input, so that a
 // bundle's output buffers start near the size they end at instead of
 // growing by doubling (which allocates about twice the output).
 var outputSizes sync.Map // string -> *outputSize
 
-type outputSize struct{ bytes, elements, values atomic.Int64 } // per KiB of input
+type outputSize struct{ bytes, elements, values atomic.Int64 } // per MiB of input
 
 func outputSizeKey(stage, pcol string) string { return stage + "\x00" + pcol }
 
@@ -249,9 +249,9 @@ func (d *dataManager) newOutput(pcol string) *Output {
 	if v, ok := outputSizes.Load(outputSizeKey(d.bundle.Stage.ID, pcol)); ok && d.inputBytes > 0 {
 		h := v.(*outputSize)
 		// A little over the estimate: Data is copied if it outgrows it.
-		out.Data = make([]byte, 0, int(h.bytes.Load())*d.inputBytes/1024*9/8+64)
-		out.Ends = make([]int, 0, int(h.elements.Load())*d.inputBytes/1024*9/8+4)
-		if n := int(h.values.Load()) * d.inputBytes / 1024; n > 0 {
+		out.Data = make([]byte, 0, int(h.bytes.Load())*d.inputBytes>>20*9/8+64)
+		out.Ends = make([]int, 0, int(h.elements.Load())*d.inputBytes>>20*9/8+4)
+		if n := int(h.values.Load()) * d.inputBytes >> 20; n > 0 {
 			out.Values = make([]group.Value, 0, n*9/8+4)
 		}
 	}
@@ -270,9 +270,9 @@ func (d *dataManager) learnSizes() {
 			v, _ = outputSizes.LoadOrStore(key, new(outputSize))
 		}
 		h := v.(*outputSize)
-		h.bytes.Store(int64(len(out.Data) * 1024 / d.inputBytes))
-		h.elements.Store(int64(len(out.Ends) * 1024 / d.inputBytes))
-		h.values.Store(int64(len(out.Values) * 1024 / d.inputBytes))
+		h.bytes.Store(int64(len(out.Data) << 20 / d.inputBytes))
+		h.elements.Store(int64(len(out.Ends) << 20 / d.inputBytes))
+		h.values.Store(int64(len(out.Values) << 20 / d.inputBytes))
 	}
 }
 
