@@ -206,67 +206,32 @@ func TestCrashWindowsExact(t *testing.T) {
 	// the end, a record in 2100 in each partition closes every window.
 	base := time.Now().Add(-3 * time.Hour).Truncate(10 * time.Second)
 	want := map[window]int{}
-	produced := 0
-	produce := func(upTo int) {
-		for ; produced < upTo; produced++ {
-			i := produced
-			user := fmt.Sprintf("u%d", i%users)
-			// Out of order by up to 0.8 s, within the watermark's 1 s
-			// skew: never late, but a window's records are not all before
-			// the next window's, so reading again from a committed offset
-			// (rather than from saved state) would refill a window
-			// partially.
-			ts := base.Add(time.Duration(i)*5*time.Millisecond + time.Duration(i*7919%801-400)*time.Millisecond)
-			want[window{user, ts.Truncate(10 * time.Second).UnixMilli()}]++
-			cl.Produce(ctx, &kgo.Record{Key: []byte(user), Value: []byte(fmt.Sprintf(`{"user":%q,"page":"/p%d"}`, user, i)), Timestamp: ts}, nil)
-		}
-		if err := cl.Flush(ctx); err != nil {
-			t.Fatal(err)
-		}
+	record := func(i int) *kgo.Record {
+		user := fmt.Sprintf("u%d", i%users)
+		// Out of order by up to 0.8 s, within the watermark's 1 s skew:
+		// never late, but a window's records are not all before the next
+		// window's, so reading again from a committed offset (rather than
+		// from saved state) would refill a window partially.
+		ts := base.Add(time.Duration(i)*5*time.Millisecond + time.Duration(i*7919%801-400)*time.Millisecond)
+		want[window{user, ts.Truncate(10 * time.Second).UnixMilli()}]++
+		return &kgo.Record{Key: []byte(user), Value: []byte(fmt.Sprintf(`{"user":%q,"page":"/p%d"}`, user, i)), Timestamp: ts}
 	}
 
+	const kills = 5
 	spec := conformance.CrashWindowSpec(b.Addr(), "win-in", "win-out", "win-group", t.TempDir())
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 2))
-	adm := kadm.NewClient(cl)
-	outputs := func() int64 { return endSum(ctx, adm, "win-out") }
-	// Five runs, each killed while records move: before each, a sixth of
-	// the input arrives, so every run has windows to fill and fire when it
-	// is killed, at a random moment after its first result; the kill must
-	// find input not yet committed (open windows hold commits back). The
-	// next run starts once the killed member left the group
-	// (waitGroupEmpty says why).
-	const kills = 5
-	landed := 0
-	for k := range kills {
-		produce((k + 1) * n / (kills + 1))
-		child := conformance.StartPipeline(t, spec)
-		before := outputs()
-		for outputs() <= before && !child.Exited() && ctx.Err() == nil {
-			time.Sleep(10 * time.Millisecond)
-		}
-		time.Sleep(time.Duration(rng.IntN(400)) * time.Millisecond)
-		if killWhileMoving(ctx, t, child, adm, "win-group", "win-in") {
-			landed++
-		}
-		waitGroupEmpty(ctx, t, adm, "win-group")
-	}
-	produce(n)
+	l := &killLoop{cl: cl, addr: b.Addr(), spec: spec, in: "win-in", out: "win-out", group: "win-group",
+		n: n, kills: kills, pause: 400 * time.Millisecond, rng: rng, record: record}
+	landed := l.killRuns(ctx, t)
 	closeWindows(ctx, t, b.Addr(), "win-in", 4)
 
 	// The last run goes on until every window came out, or no result came
 	// for a minute: then the windows not seen are missing. (The group's
 	// commits cannot tell: they need not reach the end while the closers'
 	// windows stay open.)
-	child := conformance.StartPipeline(t, spec)
-	defer child.Stop(t)
 	check := newWindowCheck(want)
-	check.read(ctx, t, b.Addr(), "win-out", check.completeOrQuiet(time.Minute), func() error {
-		if child.Exited() {
-			return fmt.Errorf("the pipeline process ended (exit %d):\n%s", child.ExitCode(), child.Stderr())
-		}
-		return nil
-	})
-	msg := fmt.Sprintf("windowed crash test: kills=%d while moving=%d in=%d %s", kills, landed, n, check.verdict(t))
+	verdict := l.lastRun(ctx, t, check, check.completeOrQuiet(time.Minute))
+	msg := fmt.Sprintf("windowed crash test: kills=%d while moving=%d in=%d %s", kills, landed, n, verdict)
 	t.Log(msg)
 	fmt.Println(msg)
 	if landed != kills {

@@ -73,42 +73,18 @@ func TestCrashCountWindowsExact(t *testing.T) {
 			delete(pending, user)
 		}
 	}
-	produced := 0
-	produce := func(upTo int) {
-		for ; produced < upTo; produced++ {
-			i := produced
-			user := fmt.Sprintf("u%d", i%users)
-			cl.Produce(ctx, &kgo.Record{Key: []byte(user), Value: fmt.Appendf(nil, `{"user":%q,"n":%d}`, user, i),
-				Timestamp: base.Add(time.Duration(i) * time.Millisecond)}, nil)
-		}
-		if err := cl.Flush(ctx); err != nil {
-			t.Fatal(err)
-		}
+	record := func(i int) *kgo.Record {
+		user := fmt.Sprintf("u%d", i%users)
+		return &kgo.Record{Key: []byte(user), Value: fmt.Appendf(nil, `{"user":%q,"n":%d}`, user, i),
+			Timestamp: base.Add(time.Duration(i) * time.Millisecond)}
 	}
 
 	spec := conformance.CrashCountWindowSpec(b.Addr(), "cw-in", "cw-out", "cw-group", t.TempDir())
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 3))
-	adm := kadm.NewClient(cl)
-	outputs := func() int64 { return endSum(ctx, adm, "cw-out") }
-	const kills = 4
-	landed := 0
-	for k := range kills {
-		produce((k + 1) * n / (kills + 1))
-		child := conformance.StartPipeline(t, spec)
-		before := outputs()
-		for outputs() <= before && !child.Exited() && ctx.Err() == nil {
-			time.Sleep(10 * time.Millisecond)
-		}
-		time.Sleep(time.Duration(rng.IntN(300)) * time.Millisecond)
-		if killWhileMoving(ctx, t, child, adm, "cw-group", "cw-in") {
-			landed++
-		}
-		waitGroupEmpty(ctx, t, adm, "cw-group")
-	}
-	produce(n)
+	l := &killLoop{cl: cl, addr: b.Addr(), spec: spec, in: "cw-in", out: "cw-out", group: "cw-group",
+		n: n, kills: 4, pause: 300 * time.Millisecond, rng: rng, record: record}
+	landed := l.killRuns(ctx, t)
 
-	child := conformance.StartPipeline(t, spec)
-	defer child.Stop(t)
 	check := newWindowCheck(want)
 	// Once every window is out, two quiet seconds show that no
 	// incomplete one comes (it would be a result of a window not wanted).
@@ -116,13 +92,8 @@ func TestCrashCountWindowsExact(t *testing.T) {
 		quiet := time.Since(last)
 		return check.found == len(want) && quiet >= 2*time.Second || quiet >= 30*time.Second
 	}
-	check.read(ctx, t, b.Addr(), "cw-out", over, func() error {
-		if child.Exited() {
-			return fmt.Errorf("the pipeline process ended (exit %d):\n%s", child.ExitCode(), child.Stderr())
-		}
-		return nil
-	})
-	msg := fmt.Sprintf("count-window crash test: kills=%d while moving=%d in=%d %s", kills, landed, n, check.verdict(t))
+	verdict := l.lastRun(ctx, t, check, over)
+	msg := fmt.Sprintf("count-window crash test: kills=%d while moving=%d in=%d %s", l.kills, landed, n, verdict)
 	t.Log(msg)
 	if landed == 0 {
 		t.Errorf("no kill landed while records were moving")

@@ -99,11 +99,11 @@ func killWhileMoving(ctx context.Context, t *testing.T, child *childtest.Child, 
 // a killed member expired, so the next process is assigned every
 // partition at once.
 //
-// The windowed crash test waits for this between kills because a process
-// that starts while a dead member still holds partitions gets some
-// partitions first and judges the others' backlog late when they come:
-// issue 14 (time and state per partition) is that defect, and its own
-// test piles kills inside one session timeout.
+// The windowed crash tests (killLoop) wait for this between kills
+// because a process that starts while a dead member still holds
+// partitions gets some partitions first and judges the others' backlog
+// late when they come: issue 14 (time and state per partition) is that
+// defect, and its own test piles kills inside one session timeout.
 func waitGroupEmpty(ctx context.Context, t *testing.T, adm *kadm.Client, group string) {
 	t.Helper()
 	deadline := time.Now().Add(time.Minute)
