@@ -24,7 +24,6 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -36,8 +35,8 @@ import (
 const partitions = 4
 
 var modes = harness.Modes{
-	{Key: "local", Label: "(a) runner --adapter local"},
-	{Key: "franz", Label: "(b) hand-written franz-go"},
+	harness.Local,
+	harness.Franz,
 	{Key: "local-linger0", Label: "(a) with the sink's linger.ms: 0"},
 	{Key: "local-commit100ms", Label: "(a) with commit_interval_ms: 100"},
 	{Key: "local-commitrare", Label: "(a) with commit_interval_ms: 10000, commit_records: 1000000"},
@@ -108,8 +107,8 @@ func main() {
 		fmt.Fprintln(os.Stderr, "latency: -rates:", err)
 		os.Exit(2)
 	}
-	if slices.Contains(o.modes, "local-alt") != (o.localAlt != "") {
-		fmt.Fprintln(os.Stderr, "latency: mode local-alt and -local-bin-alt go together")
+	if err := harness.NeedsBinary(o.modes, "local-alt", "-local-bin-alt", o.localAlt); err != nil {
+		fmt.Fprintln(os.Stderr, "latency:", err)
 		os.Exit(2)
 	}
 	if o.runs < 1 || o.duration <= 0 || o.maxN < 1 {

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -197,43 +196,26 @@ func measureMaxima(ctx context.Context, o options, env *harness.Env, prod *produ
 
 // producer writes the input records without linger, so that the input
 // side adds as little delay as it can.
-type producer struct {
-	cl   *kgo.Client
-	mu   sync.Mutex
-	perr error
-}
+type producer struct{ *harness.Producer }
 
 func newProducer(brokers []string) (*producer, error) {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ProducerLinger(0))
+	p, err := harness.NewProducer(kgo.SeedBrokers(brokers...), kgo.ProducerLinger(0))
 	if err != nil {
 		return nil, err
 	}
-	return &producer{cl: cl}, nil
+	return &producer{p}, nil
 }
 
-func (p *producer) close() { p.cl.Close() }
+func (p *producer) close() { p.Close() }
 
 func (p *producer) produce(ctx context.Context, topic string, i int, ts time.Time) {
 	k, v := seed.RecordAt(i, ts.UnixNano())
-	p.cl.Produce(ctx, &kgo.Record{Topic: topic, Key: k, Value: v}, p.done)
-}
-
-func (p *producer) done(_ *kgo.Record, err error) {
-	if err != nil {
-		p.mu.Lock()
-		p.perr = errors.Join(p.perr, err)
-		p.mu.Unlock()
-	}
+	p.Produce(ctx, &kgo.Record{Topic: topic, Key: k, Value: v})
 }
 
 func (p *producer) flush(ctx context.Context) error {
-	if err := p.cl.Flush(ctx); err != nil {
+	if err := p.Flush(ctx); err != nil {
 		return fmt.Errorf("produce: %w", err)
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.perr != nil {
-		return fmt.Errorf("produce: %w", p.perr)
 	}
 	return nil
 }
@@ -252,25 +234,15 @@ func (p *producer) backlog(ctx context.Context, topic string, n int) error {
 // it took, and how many of those produced from on the pipeline keeps.
 func (p *producer) steady(ctx context.Context, topic string, rate int, d time.Duration, from time.Time) (sent int, took time.Duration, kept int, err error) {
 	start := time.Now()
-	tick := time.NewTicker(time.Millisecond)
-	defer tick.Stop()
-	for {
-		elapsed := time.Since(start)
-		if elapsed >= d {
-			break
+	sent, err = harness.Pace(ctx, rate, d, time.Millisecond, func(i int) {
+		now := time.Now()
+		if i%2 == 0 && !now.Before(from) {
+			kept++
 		}
-		for due := int(elapsed.Seconds() * float64(rate)); sent < due; sent++ {
-			now := time.Now()
-			if sent%2 == 0 && !now.Before(from) {
-				kept++
-			}
-			p.produce(ctx, topic, sent, now)
-		}
-		select {
-		case <-ctx.Done():
-			return 0, 0, 0, ctx.Err()
-		case <-tick.C:
-		}
+		p.produce(ctx, topic, i, now)
+	})
+	if err != nil {
+		return 0, 0, 0, err
 	}
 	took = time.Since(start)
 	return sent, took, kept, p.flush(ctx)

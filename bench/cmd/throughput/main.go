@@ -24,14 +24,12 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -44,11 +42,11 @@ const partitions = 4
 
 // modes are the ways of running the seed pipeline.
 var modes = harness.Modes{
-	{Key: "local", Label: "(a) runner --adapter local"},
+	harness.Local,
 	{Key: "local-metrics", Label: "(a+m) (a) with metrics: {type: prometheus}"},
-	{Key: "local-eos", Label: "(a+x) (a) with processing_guarantee: exactly_once"},
-	{Key: "franz", Label: "(b) hand-written franz-go"},
-	{Key: "prism", Label: "(c) runner --adapter beam (prism)"},
+	harness.LocalEOS,
+	harness.Franz,
+	harness.Prism,
 	{Key: "local-alt", Label: "(a') (a) with the -local-bin-alt binary"},
 	{Key: "local-nobm", Label: "(a-bm) (a) built without the Beam-metric counters"},
 }
@@ -128,8 +126,8 @@ func main() {
 		fmt.Fprintln(os.Stderr, "throughput: -modes:", err)
 		os.Exit(2)
 	}
-	if slices.Contains(o.modes, "local-alt") != (o.localAlt != "") {
-		fmt.Fprintln(os.Stderr, "throughput: mode local-alt and -local-bin-alt go together")
+	if err := harness.NeedsBinary(o.modes, "local-alt", "-local-bin-alt", o.localAlt); err != nil {
+		fmt.Fprintln(os.Stderr, "throughput:", err)
 		os.Exit(2)
 	}
 	if o.n < 1 || o.runs < 1 {
@@ -206,28 +204,14 @@ func run(ctx context.Context, o options) error {
 // produceInput writes seed.Record(0..n-1) to topic and returns the time
 // it took.
 func produceInput(ctx context.Context, cl *kgo.Client, topic string, n int) (time.Duration, error) {
-	var (
-		mu   sync.Mutex
-		perr error
-	)
+	p := &harness.Producer{Client: cl}
 	start := time.Now()
 	for i := range n {
 		k, v := seed.Record(i)
-		cl.Produce(ctx, &kgo.Record{Topic: topic, Key: k, Value: v}, func(_ *kgo.Record, err error) {
-			if err != nil {
-				mu.Lock()
-				perr = errors.Join(perr, err)
-				mu.Unlock()
-			}
-		})
+		p.Produce(ctx, &kgo.Record{Topic: topic, Key: k, Value: v})
 	}
-	if err := cl.Flush(ctx); err != nil {
+	if err := p.Flush(ctx); err != nil {
 		return 0, fmt.Errorf("produce input: %w", err)
-	}
-	mu.Lock()
-	defer mu.Unlock()
-	if perr != nil {
-		return 0, fmt.Errorf("produce input: %w", perr)
 	}
 	return time.Since(start), nil
 }

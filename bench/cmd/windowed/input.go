@@ -4,13 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/streams-dev/streams/bench/internal/harness"
 	"github.com/streams-dev/streams/bench/internal/window"
 )
 
@@ -42,28 +42,23 @@ type input struct {
 // producer writes records to chosen partitions: event i goes to
 // partition i % partitions, so its key (k<i % 10000>) always to the same
 // one, and each partition's timestamps increase with its offsets.
-type producer struct {
-	cl *kgo.Client
-
-	mu  sync.Mutex
-	err error
-}
+type producer struct{ *harness.Producer }
 
 func newProducer(brokers []string) (*producer, error) {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	p, err := harness.NewProducer(kgo.SeedBrokers(brokers...), kgo.RecordPartitioner(kgo.ManualPartitioner()))
 	if err != nil {
 		return nil, err
 	}
-	return &producer{cl: cl}, nil
+	return &producer{p}, nil
 }
 
-func (p *producer) close() { p.cl.Close() }
+func (p *producer) close() { p.Close() }
 
 // event produces event i with timestamp ts to topic and adds it to in.
 func (p *producer) event(ctx context.Context, in *input, topic string, i int, ts time.Time) {
 	e, v := window.Make(i)
 	part := int32(i % partitions)
-	p.cl.Produce(ctx, &kgo.Record{Topic: topic, Partition: part, Key: []byte(e.Key), Value: v, Timestamp: ts}, p.done)
+	p.Produce(ctx, &kgo.Record{Topic: topic, Partition: part, Key: []byte(e.Key), Value: v, Timestamp: ts})
 	in.want.Add(e, ts)
 	in.events++
 	in.counts[part]++
@@ -72,23 +67,10 @@ func (p *producer) event(ctx context.Context, in *input, topic string, i int, ts
 	}
 }
 
-func (p *producer) done(_ *kgo.Record, err error) {
-	if err != nil {
-		p.mu.Lock()
-		p.err = errors.Join(p.err, err)
-		p.mu.Unlock()
-	}
-}
-
 // flush waits for every record produced and returns the errors.
 func (p *producer) flush(ctx context.Context) error {
-	if err := p.cl.Flush(ctx); err != nil {
+	if err := p.Flush(ctx); err != nil {
 		return fmt.Errorf("produce: %w", err)
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.err != nil {
-		return fmt.Errorf("produce: %w", p.err)
 	}
 	return nil
 }
@@ -107,7 +89,7 @@ func produceBacklog(ctx context.Context, p *producer, topic string, n int) (*inp
 	}
 	for part := range int32(partitions) {
 		v := []byte(`{"key":"closing","value":0}`)
-		p.cl.Produce(ctx, &kgo.Record{Topic: topic, Partition: part, Key: []byte("closing"), Value: v, Timestamp: closingTime}, p.done)
+		p.Produce(ctx, &kgo.Record{Topic: topic, Partition: part, Key: []byte("closing"), Value: v, Timestamp: closingTime})
 	}
 	if err := p.flush(ctx); err != nil {
 		return nil, err
@@ -121,21 +103,11 @@ func produceBacklog(ctx context.Context, p *producer, topic string, n int) (*inp
 func produceLive(ctx context.Context, p *producer, topic string, rate int, d time.Duration) (*input, error) {
 	in := newInput()
 	start := time.Now()
-	tick := time.NewTicker(5 * time.Millisecond)
-	defer tick.Stop()
-	for i := 0; ; {
-		elapsed := time.Since(start)
-		if elapsed >= d {
-			break
-		}
-		for due := int(elapsed.Seconds() * float64(rate)); i < due; i++ {
-			p.event(ctx, in, topic, i, time.Now())
-		}
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-tick.C:
-		}
+	_, err := harness.Pace(ctx, rate, d, 5*time.Millisecond, func(i int) {
+		p.event(ctx, in, topic, i, time.Now())
+	})
+	if err != nil {
+		return nil, err
 	}
 	if err := p.flush(ctx); err != nil {
 		return nil, err

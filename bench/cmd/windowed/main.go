@@ -59,14 +59,14 @@ const partitions = 4
 
 // modes are the ways of running the windowed aggregation.
 var modes = harness.Modes{
-	{Key: "local", Label: "(a) runner --adapter local"},
+	harness.Local,
 	{Key: "local-before", Label: "(a-before) runner --adapter local, -local-bin-before"},
 	{Key: "local2", Label: "(a2) runner --adapter local, 2 processes"},
-	{Key: "local-eos", Label: "(a+x) (a) with processing_guarantee: exactly_once"},
+	harness.LocalEOS,
 	{Key: "shuffle", Label: "(s) runner --adapter local, Reduce through the shuffle"},
 	{Key: "shuffle2", Label: "(s2) runner --adapter local, through the shuffle, 2 processes"},
-	{Key: "franz", Label: "(b) hand-written franz-go"},
-	{Key: "prism", Label: "(c) runner --adapter beam (prism)"},
+	harness.Franz,
+	harness.Prism,
 }
 
 type options struct {

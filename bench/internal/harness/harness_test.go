@@ -32,22 +32,6 @@ func TestRotate(t *testing.T) {
 	}
 }
 
-func TestModes(t *testing.T) {
-	ms := Modes{{Key: "local", Label: "(a)"}, {Key: "franz", Label: "(b)"}}
-	got, err := ms.Parse(" franz, local,")
-	if err != nil || !slices.Equal(got, []string{"franz", "local"}) {
-		t.Errorf("Parse = %v, %v", got, err)
-	}
-	for _, bad := range []string{"", "local,prism"} {
-		if _, err := ms.Parse(bad); err == nil {
-			t.Errorf("Parse(%q) succeeded", bad)
-		}
-	}
-	if ms.Label("franz") != "(b)" || ms.Label("x") != "x" {
-		t.Error("Label")
-	}
-}
-
 func TestTreeCPUSeconds(t *testing.T) {
 	self := os.Getpid()
 	for deadline := time.Now().Add(200 * time.Millisecond); time.Now().Before(deadline); {

@@ -2,6 +2,7 @@ package harness
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -10,6 +11,15 @@ type Mode struct {
 	Key   string // flag value
 	Label string // table label
 }
+
+// The modes the benchmarks share: each command runs its own pipeline
+// these ways, under the same labels in every report.
+var (
+	Local    = Mode{Key: "local", Label: "(a) runner --adapter local"}
+	LocalEOS = Mode{Key: "local-eos", Label: "(a+x) (a) with processing_guarantee: exactly_once"}
+	Franz    = Mode{Key: "franz", Label: "(b) hand-written franz-go"}
+	Prism    = Mode{Key: "prism", Label: "(c) runner --adapter beam (prism)"}
+)
 
 // Modes are a benchmark's modes, in the order of its tables.
 type Modes []Mode
@@ -49,4 +59,14 @@ func (ms Modes) keys() string {
 		ks[i] = m.Key
 	}
 	return strings.Join(ks, ", ")
+}
+
+// NeedsBinary checks that the mode keys hold mode exactly when bin, the
+// value of the flag named flagName, is set: a mode that runs a binary
+// built elsewhere.
+func NeedsBinary(keys []string, mode, flagName, bin string) error {
+	if slices.Contains(keys, mode) != (bin != "") {
+		return fmt.Errorf("mode %s and %s go together", mode, flagName)
+	}
+	return nil
 }
