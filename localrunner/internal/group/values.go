@@ -1,13 +1,13 @@
 package group
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"slices"
 
-	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph/coder"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph/mtime"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/runtime/exec"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/typex"
 )
 
@@ -110,32 +110,10 @@ func (b *Buffer[T]) appendDroppedValue(in *Input[T], v *Value, late typex.Window
 	return nil
 }
 
-// noFiring is the encoding of the pane of an element no trigger fired.
-var noFiring = func() []byte {
-	var b []byte
-	w := sliceWriter{&b}
-	if err := coder.EncodePane(typex.NoFiringPane(), w); err != nil {
-		panic(err)
-	}
-	return b
-}()
-
-type sliceWriter struct{ b *[]byte }
-
-func (w sliceWriter) Write(p []byte) (int, error) {
-	*w.b = append(*w.b, p...)
-	return len(p), nil
-}
-
-// WindowEncoder encodes windows (exec.WindowEncoder).
-type WindowEncoder interface {
-	Encode(ws []typex.Window, w io.Writer) error
-}
-
 // AppendValue appends v to dst as the encoded windowed KV it stands for,
 // in windows ws (v's own when nil), with windows encoded by wenc and the
 // value by enc.
-func AppendValue(dst []byte, wenc WindowEncoder, enc func([]byte, any) ([]byte, error), v *Value, ws []typex.Window) ([]byte, error) {
+func AppendValue(dst []byte, wenc exec.WindowEncoder, enc func([]byte, any) ([]byte, error), v *Value, ws []typex.Window) ([]byte, error) {
 	if enc == nil {
 		return dst, errors.New("localrunner: group: a value without its encoder")
 	}
@@ -143,13 +121,11 @@ func AppendValue(dst []byte, wenc WindowEncoder, enc func([]byte, any) ([]byte, 
 		ws = v.Windows
 	}
 	n := len(dst)
-	dst = AppendEventTime(dst, v.TS)
-	if err := wenc.Encode(ws, sliceWriter{&dst}); err != nil {
-		return dst[:n], fmt.Errorf("localrunner: group: encoding the windows of a value: %w", err)
+	w := bytes.NewBuffer(dst)
+	if err := exec.EncodeWindowedValueHeader(wenc, ws, v.TS, typex.NoFiringPane(), w); err != nil {
+		return dst[:n], fmt.Errorf("localrunner: group: encoding the header of a value: %w", err)
 	}
-	dst = append(dst, noFiring...)
-	dst = append(dst, v.Key...)
-	out, err := enc(dst, v.V)
+	out, err := enc(append(w.Bytes(), v.Key...), v.V)
 	if err != nil {
 		return dst[:n], fmt.Errorf("localrunner: group: encoding a value: %w", err)
 	}
