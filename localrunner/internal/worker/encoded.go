@@ -49,8 +49,8 @@ type encodedOut struct {
 	wenc exec.WindowEncoder
 	out  *Output // of the current bundle
 
-	// The encoding of the last windows assigned: lastEnc, of last, or,
-	// for fixed windows, of the one window [start, end).
+	// The last windows assigned (assign), for fixed windows the one
+	// window [start, end), and their encoding once made (nil until then).
 	last       []typex.Window
 	start, end typex.EventTime
 	lastEnc    []byte
@@ -215,34 +215,37 @@ func outEnd(o *Output) int {
 	return o.Ends[len(o.Ends)-1]
 }
 
-// windows returns the encoding of the windows o's window function assigns
-// to event time ts, reusing the last one when the windows are the same.
-func (o *encodedOut) windows(ts typex.EventTime) ([]byte, error) {
-	var ws []typex.Window
+// assign returns the windows o's window function assigns to event time
+// ts: the slice of the call before when they are the same (same), a new
+// one otherwise, never changed after (values keep it). For fixed windows
+// the window is made only when it changed.
+func (o *encodedOut) assign(ts typex.EventTime) (ws []typex.Window, same bool) {
 	if o.wfn.Kind == window.FixedWindows {
-		// As assignWindows, without making the window unless it changed.
 		start, end := fixedWindow(o.wfn, ts)
-		if o.lastEnc != nil && o.last == nil && start == o.start && end == o.end {
-			return o.lastEnc, nil
+		if o.last != nil && start == o.start && end == o.end {
+			return o.last, true
 		}
 		ws = []typex.Window{window.IntervalWindow{Start: start, End: end}}
 		o.start, o.end = start, end
-	} else {
-		ws = assignWindows(o.wfn, ts)
-		if o.lastEnc != nil && o.last != nil && sameWindows(ws, o.last) {
-			return o.lastEnc, nil
-		}
+	} else if ws = assignWindows(o.wfn, ts); o.last != nil && sameWindows(ws, o.last) {
+		return o.last, true
+	}
+	o.last, o.lastEnc = ws, nil
+	return ws, false
+}
+
+// windows returns the encoding of the windows o's window function assigns
+// to event time ts, reusing the last one when the windows are the same.
+func (o *encodedOut) windows(ts typex.EventTime) ([]byte, error) {
+	ws, same := o.assign(ts)
+	if same && o.lastEnc != nil {
+		return o.lastEnc, nil
 	}
 	var b bytes.Buffer
 	if err := o.wenc.Encode(ws, &b); err != nil {
-		o.lastEnc = nil
 		return nil, err
 	}
 	o.lastEnc = b.Bytes()
-	o.last = nil
-	if o.wfn.Kind != window.FixedWindows {
-		o.last = ws
-	}
 	return o.lastEnc, nil
 }
 

@@ -1,7 +1,6 @@
 package worker
 
 import (
-	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph/window"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/typex"
 
 	"github.com/streams-dev/streams/internal/contract"
@@ -22,10 +21,6 @@ type valueOut struct {
 	// keys holds the bundle's keys (Value.Key aliases it): a new buffer
 	// per bundle, never written over, since the values outlive it.
 	keys []byte
-	// The windows of the last value: a Value shares its slice with the
-	// values before it in the same windows.
-	ws         []typex.Window
-	start, end typex.EventTime
 }
 
 // askValues asks the DoFn for the outputs the plan marks as values.
@@ -65,24 +60,12 @@ func (p *encodedPlan) emitValue(i int, ts typex.EventTime, key []byte, v any) {
 }
 
 // valueWindows returns the windows of a value at ts on output o: those
-// of o's window function, or the input element's.
+// of o's window function (a Value shares its slice with the values before
+// it in the same windows), or the input element's.
 func (p *encodedPlan) valueWindows(o *encodedOut, ts typex.EventTime) []typex.Window {
-	vo := &o.vals
 	if o.wfn == nil {
 		return p.inWs
 	}
-	if o.wfn.Kind == window.FixedWindows {
-		start, end := fixedWindow(o.wfn, ts)
-		if vo.ws == nil || start != vo.start || end != vo.end {
-			vo.ws = []typex.Window{window.IntervalWindow{Start: start, End: end}}
-			vo.start, vo.end = start, end
-		}
-		return vo.ws
-	}
-	ws := assignWindows(o.wfn, ts)
-	if vo.ws != nil && sameWindows(ws, vo.ws) {
-		return vo.ws
-	}
-	vo.ws = ws
+	ws, _ := o.assign(ts)
 	return ws
 }
